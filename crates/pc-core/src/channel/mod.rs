@@ -1,0 +1,73 @@
+//! The base MPMC channel: [`bounded`] and [`unbounded`], on async-channel, with lossless waits
+//! for space.
+//!
+//! Both halves clone (many producers, many consumers; each item goes to one consumer) and
+//! implement [`Producer`](crate::Producer) and [`Consumer`](crate::Consumer). What this adds to
+//! async-channel:
+//!
+//! - **Reservations.** [`Sender::reserve`] waits for a slot and holds it in a [`Permit`], so
+//!   waiting for space can be cancelled (in `select!`, under a timeout) without losing the item.
+//!   [`Sender::send_timeout`] and [`Sender::try_send`] hand the item back.
+//! - **A probe.** [`Builder::probe`] reports sends, receives, depth, time blocked on a full
+//!   channel, and items stranded when the last receiver goes.
+//! - **Typed build errors**: a capacity of 0 is a [`BuildError`](crate::BuildError), not a panic.
+//! - **`Stream` and `Sink`**: [`Receiver`] is a `Stream`; [`Sender::into_sink`] gives a `Sink`.
+//!
+//! # Closing
+//!
+//! [`Sender::close`] or [`Receiver::close`] closes the channel for everyone: sends fail and hand
+//! their item back, receivers drain what is queued and then get
+//! [`RecvError`](crate::RecvError). Dropping the last sender closes it too; dropping the last
+//! receiver closes it and wakes every waiting sender.
+//!
+//! ```
+//! use pc_core::channel;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let (tx, rx) = channel::bounded(2)?;
+//! let producer = tokio::spawn(async move {
+//!     for i in 0..5 {
+//!         tx.send(i).await?;
+//!     }
+//!     Ok::<_, pc_core::SendError<i32>>(())
+//!     // `tx` is dropped here: the channel closes once drained.
+//! });
+//! let mut got = Vec::new();
+//! while let Ok(item) = rx.recv().await {
+//!     got.push(item);
+//! }
+//! producer.await??;
+//! assert_eq!(got, [0, 1, 2, 3, 4]);
+//! # Ok(())
+//! # }
+//! ```
+
+mod builder;
+mod permit;
+mod receiver;
+mod sender;
+mod shared;
+mod sink;
+
+pub use builder::Builder;
+pub use permit::Permit;
+pub use receiver::Receiver;
+pub use sender::Sender;
+pub use sink::SendSink;
+
+use crate::build_error::BuildError;
+
+/// A channel that holds at most `capacity` items.
+///
+/// # Errors
+///
+/// [`BuildError::Zero`] if `capacity` is 0. Use [`Builder`] to attach a probe.
+pub fn bounded<T>(capacity: usize) -> Result<(Sender<T>, Receiver<T>), BuildError> {
+    Builder::bounded(capacity).build()
+}
+
+/// A channel without a limit: sends never wait.
+pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
+    builder::make(None, None)
+}

@@ -1,0 +1,137 @@
+//! `SendSink`: a [`Sender`] as a [`Sink`].
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use futures_sink::Sink;
+
+use super::sender::Sender;
+use super::shared::Shared;
+use crate::error::{ReserveError, SendError};
+
+type SlotWait = Pin<Box<dyn Future<Output = Result<(), ReserveError>> + Send>>;
+
+/// A [`Sender`] as a [`Sink`], made by [`Sender::into_sink`].
+///
+/// `poll_ready` waits for and holds a free slot, so `start_send` never waits and a sink that is
+/// dropped between the two loses nothing. The error is `SendError<Option<T>>`: `None` when the
+/// channel closed while waiting for a slot, `Some(item)` when it closed between `poll_ready` and
+/// `start_send`. Closing the sink closes neither the channel nor other senders; dropping it
+/// drops its sender, and the last sender closes the channel.
+///
+/// ```
+/// use futures_util::{SinkExt, StreamExt, stream};
+/// use pc_core::channel;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let (tx, rx) = channel::bounded(4)?;
+/// let mut sink = tx.into_sink();
+/// sink.send_all(&mut stream::iter([1, 2, 3]).map(Ok)).await.map_err(|_| "closed")?;
+/// drop(sink); // the last sender: the channel closes
+/// assert_eq!(rx.collect::<Vec<_>>().await, [1, 2, 3]);
+/// # Ok(())
+/// # }
+/// ```
+pub struct SendSink<T> {
+    sender: Sender<T>,
+    holds_slot: bool,
+    waiting: Option<SlotWait>,
+}
+
+impl<T> SendSink<T> {
+    pub(super) fn new(sender: Sender<T>) -> Self {
+        Self {
+            sender,
+            holds_slot: false,
+            waiting: None,
+        }
+    }
+
+    /// The sender inside.
+    pub fn get_ref(&self) -> &Sender<T> {
+        &self.sender
+    }
+
+    fn release_slot(&mut self) {
+        if std::mem::take(&mut self.holds_slot) {
+            self.sender.shared.release(1);
+        }
+    }
+}
+
+impl<T> Sink<T> for SendSink<T> {
+    type Error = SendError<Option<T>>;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        let this = self.get_mut();
+        if this.holds_slot {
+            return Poll::Ready(Ok(()));
+        }
+        if this.waiting.is_none() {
+            if this.sender.shared.is_closed() {
+                return Poll::Ready(Err(SendError(None)));
+            }
+            if this.sender.shared.try_acquire() {
+                this.holds_slot = true;
+                return Poll::Ready(Ok(()));
+            }
+            let shared: Arc<Shared> = Arc::clone(&this.sender.shared);
+            this.waiting = Some(Box::pin(async move { shared.acquire().await }));
+        }
+        let Some(waiting) = this.waiting.as_mut() else {
+            unreachable!("set just above");
+        };
+        let result = ready!(waiting.as_mut().poll(cx));
+        this.waiting = None;
+        match result {
+            Ok(()) => {
+                this.holds_slot = true;
+                Poll::Ready(Ok(()))
+            }
+            Err(ReserveError) => Poll::Ready(Err(SendError(None))),
+        }
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: T) -> Result<(), Self::Error> {
+        let this = self.get_mut();
+        if !std::mem::take(&mut this.holds_slot) {
+            // `poll_ready` was skipped: send only if a slot is free right now.
+            return this
+                .sender
+                .try_send(item)
+                .map_err(|err| SendError(Some(err.into_inner())));
+        }
+        this.sender
+            .push_if_open(item)
+            .map_err(|SendError(item)| SendError(Some(item)))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.get_mut().release_slot();
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<T> Drop for SendSink<T> {
+    fn drop(&mut self) {
+        self.release_slot();
+    }
+}
+
+impl<T> fmt::Debug for SendSink<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendSink")
+            .field("sender", &self.sender)
+            .field("holds_slot", &self.holds_slot)
+            .field("waiting", &self.waiting.is_some())
+            .finish()
+    }
+}

@@ -1,0 +1,204 @@
+//! The `Consumer` trait: anything items can be received from.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_core::Stream;
+use tokio::time::Instant;
+
+use crate::error::{RecvError, RecvTimeoutError, TryRecvError};
+
+/// Anything items can be received from: a channel, a priority queue, a bounded queue, a
+/// distributed stream. Worker pools, batchers and pipelines drain any `Consumer`.
+///
+/// ```
+/// use std::time::Duration;
+/// use pc_core::{Consumer, Producer, channel};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let (tx, rx) = channel::bounded(16)?;
+/// tx.send_all(1..=5).await?;
+/// tx.close();
+///
+/// let mut batch = Vec::new();
+/// let n = rx.recv_batch(&mut batch, 3, Duration::from_millis(10)).await;
+/// assert_eq!((n, batch.as_slice()), (3, &[1, 2, 3][..]));
+/// assert_eq!(rx.recv().await?, 4);
+/// assert_eq!(rx.recv().await?, 5);
+/// assert!(rx.recv().await.is_err()); // closed and drained
+/// # Ok(())
+/// # }
+/// ```
+pub trait Consumer<T: Send>: Send + Sync {
+    /// Receives the next item, waiting until one is available.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError`] only when the consumer is closed and every queued item has been received.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future before it completes loses no item.
+    fn recv(&self) -> impl Future<Output = Result<T, RecvError>> + Send;
+
+    /// Receives an item if one is available right now.
+    ///
+    /// # Errors
+    ///
+    /// [`TryRecvError::Empty`] when nothing is queued, [`TryRecvError::Closed`] when closed and
+    /// drained.
+    fn try_recv(&self) -> Result<T, TryRecvError>;
+
+    /// How many items are queued.
+    fn len(&self) -> usize;
+
+    /// The most items the consumer can hold, or `None` when unbounded.
+    fn capacity(&self) -> Option<usize>;
+
+    /// Whether the consumer is closed (it may still hold items to drain).
+    fn is_closed(&self) -> bool;
+
+    /// Whether nothing is queued.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Receives the next item, waiting at most `timeout`.
+    ///
+    /// Requires a tokio runtime with the time driver.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvTimeoutError::Timeout`] when nothing arrived in time, [`RecvTimeoutError::Closed`]
+    /// when closed and drained.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`recv`](Consumer::recv).
+    fn recv_timeout(
+        &self,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<T, RecvTimeoutError>> + Send {
+        async move {
+            match tokio::time::timeout(timeout, self.recv()).await {
+                Ok(Ok(item)) => Ok(item),
+                Ok(Err(RecvError)) => Err(RecvTimeoutError::Closed),
+                Err(_elapsed) => Err(RecvTimeoutError::Timeout),
+            }
+        }
+    }
+
+    /// Waits for the first item however long it takes, then gathers more until `max` items or
+    /// until `linger` has passed since the first item, whichever comes first.
+    ///
+    /// Appends to `buf` and returns how many items were added: at least 1 and at most `max`,
+    /// or 0 only when the consumer is closed and drained. Items already queued are taken without
+    /// waiting; a zero `linger` takes only those. Requires a tokio runtime with the time driver.
+    ///
+    /// # Panics
+    ///
+    /// If `max` is 0.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: every item received before cancellation is already in `buf`.
+    fn recv_batch(
+        &self,
+        buf: &mut Vec<T>,
+        max: usize,
+        linger: Duration,
+    ) -> impl Future<Output = usize> + Send {
+        async move {
+            assert!(max > 0, "recv_batch: `max` must be at least 1");
+            let Ok(first) = self.recv().await else {
+                return 0;
+            };
+            buf.push(first);
+            let deadline = Instant::now() + linger;
+            let mut added = 1;
+            while added < max {
+                match self.try_recv() {
+                    Ok(item) => {
+                        buf.push(item);
+                        added += 1;
+                        continue;
+                    }
+                    Err(TryRecvError::Closed) => break,
+                    Err(TryRecvError::Empty) if linger.is_zero() => break,
+                    Err(TryRecvError::Empty) => {}
+                }
+                match tokio::time::timeout_at(deadline, self.recv()).await {
+                    Ok(Ok(item)) => {
+                        buf.push(item);
+                        added += 1;
+                    }
+                    Ok(Err(RecvError)) | Err(_) => break,
+                }
+            }
+            added
+        }
+    }
+
+    /// The items as a [`Stream`] that ends when the consumer is closed and drained.
+    ///
+    /// Several streams over one consumer share its items between them.
+    fn stream(&self) -> impl Stream<Item = T> + Send + '_ {
+        futures_util::stream::unfold(self, |consumer| async move {
+            consumer.recv().await.ok().map(|item| (item, consumer))
+        })
+    }
+}
+
+macro_rules! forward_consumer {
+    ($($ptr:ty),*) => {$(
+        impl<T: Send, C: Consumer<T> + ?Sized> Consumer<T> for $ptr {
+            fn recv(&self) -> impl Future<Output = Result<T, RecvError>> + Send {
+                (**self).recv()
+            }
+
+            fn try_recv(&self) -> Result<T, TryRecvError> {
+                (**self).try_recv()
+            }
+
+            fn len(&self) -> usize {
+                (**self).len()
+            }
+
+            fn capacity(&self) -> Option<usize> {
+                (**self).capacity()
+            }
+
+            fn is_closed(&self) -> bool {
+                (**self).is_closed()
+            }
+
+            fn is_empty(&self) -> bool {
+                (**self).is_empty()
+            }
+
+            fn recv_timeout(
+                &self,
+                timeout: Duration,
+            ) -> impl Future<Output = Result<T, RecvTimeoutError>> + Send {
+                (**self).recv_timeout(timeout)
+            }
+
+            fn recv_batch(
+                &self,
+                buf: &mut Vec<T>,
+                max: usize,
+                linger: Duration,
+            ) -> impl Future<Output = usize> + Send {
+                (**self).recv_batch(buf, max, linger)
+            }
+
+            fn stream(&self) -> impl Stream<Item = T> + Send + '_ {
+                (**self).stream()
+            }
+        }
+    )*};
+}
+
+forward_consumer!(&C, Box<C>, Arc<C>);

@@ -1,0 +1,70 @@
+//! The vocabulary of the `pc` toolkit: what every producer-consumer block speaks.
+//!
+//! ```
+//! use std::time::Duration;
+//! use pc_core::{Consumer, Producer, channel};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Any producer, any consumer: the same code runs over every queue in the toolkit.
+//! async fn pump(from: &impl Consumer<u32>, to: &impl Producer<u32>) -> usize {
+//!     let mut moved = 0;
+//!     while let Ok(item) = from.recv().await {
+//!         if to.send(item * 10).await.is_err() {
+//!             break;
+//!         }
+//!         moved += 1;
+//!     }
+//!     moved
+//! }
+//!
+//! let (in_tx, in_rx) = channel::bounded(8)?;
+//! let (out_tx, out_rx) = channel::unbounded();
+//! in_tx.send_all([1, 2, 3]).await?;
+//! in_tx.close();
+//! assert_eq!(pump(&in_rx, &out_tx).await, 3);
+//!
+//! // A full channel hands the item back instead of losing it.
+//! let (tx, _rx) = channel::bounded(1)?;
+//! tx.send(1).await?;
+//! let err = tx.send_timeout(2, Duration::from_millis(1)).await.unwrap_err();
+//! assert_eq!(err.into_inner(), 2);
+//! # assert_eq!(out_rx.len(), 3);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Use `pc-core` directly when writing a block of your own or code generic over every block;
+//! most applications depend on the facade crate `pc`, which re-exports all of it.
+//!
+//! - [`Producer`] and [`Consumer`]: the two traits. Implemented for [`channel`]'s halves, for
+//!   async-channel's own, and forwarded through `&T`, `Box<T>` and `Arc<T>`.
+//! - Errors, one per operation, each handing back the item it could not deliver:
+//!   [`SendError`], [`TrySendError`], [`SendTimeoutError`], [`RecvError`], [`TryRecvError`],
+//!   [`RecvTimeoutError`], [`ReserveError`], [`TryReserveError`], and [`BuildError`] for bad
+//!   settings.
+//! - [`channel`]: the base MPMC channel, bounded or not, with reservations so that a cancelled
+//!   wait for space never loses an item.
+//! - [`Probe`]: the one observability hook, with [`DropReason`] and [`WaitKind`].
+//! - [`Stage`]: one async step of work, implemented by closures.
+//!
+//! Time comes from `tokio::time`, so everything here runs deterministically under paused time.
+
+mod build_error;
+pub mod channel;
+mod consumer;
+mod error;
+mod interop;
+mod probe;
+mod producer;
+mod stage;
+
+pub use build_error::BuildError;
+pub use consumer::Consumer;
+pub use error::{
+    RecvError, RecvTimeoutError, ReserveError, SendError, SendTimeoutError, TryRecvError,
+    TryReserveError, TrySendError,
+};
+pub use probe::{DropReason, Probe, SharedProbe, WaitKind};
+pub use producer::Producer;
+pub use stage::Stage;
