@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::error::{
-    RecvError, SendError, SendTimeoutError, TryRecvError, TrySendError,
-};
+use crate::error::{RecvError, SendError, SendTimeoutError, TryRecvError, TrySendError};
 use crate::{Consumer, Producer};
 
 /// The longest pause between two attempts of `send_timeout` on a full async-channel.

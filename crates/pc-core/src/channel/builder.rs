@@ -80,7 +80,10 @@ impl fmt::Debug for Builder {
 }
 
 /// Builds a channel from settings already validated.
-pub(super) fn make<T>(capacity: Option<usize>, probe: Option<SharedProbe>) -> (Sender<T>, Receiver<T>) {
+pub(super) fn make<T>(
+    capacity: Option<usize>,
+    probe: Option<SharedProbe>,
+) -> (Sender<T>, Receiver<T>) {
     let (tx, rx) = match capacity {
         Some(capacity) => async_channel::bounded(capacity),
         None => async_channel::unbounded(),

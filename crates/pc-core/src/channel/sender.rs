@@ -10,9 +10,7 @@ use tokio::time::Instant;
 use super::permit::Permit;
 use super::shared::{Closing, Shared};
 use super::sink::SendSink;
-use crate::error::{
-    ReserveError, SendError, SendTimeoutError, TryReserveError, TrySendError,
-};
+use crate::error::{ReserveError, SendError, SendTimeoutError, TryReserveError, TrySendError};
 use crate::probe::WaitKind;
 
 /// The sending half of a channel; clone it for more producers.
@@ -88,7 +86,11 @@ impl<T> Sender<T> {
     ///
     /// As [`send`](Sender::send): cancelling drops the item, while an elapsed timeout hands it
     /// back.
-    pub async fn send_timeout(&self, item: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
+    pub async fn send_timeout(
+        &self,
+        item: T,
+        timeout: Duration,
+    ) -> Result<(), SendTimeoutError<T>> {
         if !self.shared.try_acquire() {
             match tokio::time::timeout(timeout, self.wait_for_slot()).await {
                 Ok(Ok(())) => {}
@@ -97,6 +99,29 @@ impl<T> Sender<T> {
             }
         }
         self.push_if_open(item).map_err(SendTimeoutError::from)
+    }
+
+    /// Sends every item of `items` in order, waiting for space as needed, and returns how many
+    /// were sent. See [`Producer::send_all`](crate::Producer::send_all).
+    ///
+    /// # Errors
+    ///
+    /// Stops at the first item refused because the channel is closed and returns it in a
+    /// [`SendError`]; later items stay in the iterator.
+    ///
+    /// # Cancel safety
+    ///
+    /// Items sent before cancellation stay sent; the item being sent is dropped.
+    pub async fn send_all<I: IntoIterator<Item = T>>(
+        &self,
+        items: I,
+    ) -> Result<usize, SendError<T>> {
+        let mut sent = 0;
+        for item in items {
+            self.send(item).await?;
+            sent += 1;
+        }
+        Ok(sent)
     }
 
     /// Waits for a free slot and holds it for you: [`Permit::send`] then enqueues without
@@ -276,6 +301,14 @@ impl<T: Send> crate::Producer<T> for Sender<T> {
 
     fn close(&self) -> bool {
         Sender::close(self)
+    }
+
+    fn send_all<I>(&self, items: I) -> impl Future<Output = Result<usize, SendError<T>>> + Send
+    where
+        I: IntoIterator<Item = T> + Send,
+        I::IntoIter: Send,
+    {
+        Sender::send_all(self, items)
     }
 
     fn is_closed(&self) -> bool {

@@ -12,7 +12,7 @@ use super::sender::Sender;
 use super::shared::Shared;
 use crate::error::{ReserveError, SendError};
 
-type SlotWait = Pin<Box<dyn Future<Output = Result<(), ReserveError>> + Send>>;
+type SlotWait = Pin<Box<dyn Future<Output = Result<(), ReserveError>> + Send + Sync>>;
 
 /// A [`Sender`] as a [`Sink`], made by [`Sender::into_sink`].
 ///
