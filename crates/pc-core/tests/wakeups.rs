@@ -132,3 +132,24 @@ fn stream_is_woken_by_a_send() {
     assert!(next.is_woken());
     assert_ready_eq!(next.poll(), Some(8));
 }
+
+#[test]
+fn two_parked_senders_and_two_receives_both_complete() {
+    let (tx, rx) = channel::bounded::<u32>(2).unwrap();
+    tx.try_send(1).unwrap();
+    tx.try_send(2).unwrap();
+    let mut first = spawn(tx.send(3));
+    let mut second = spawn(tx.send(4));
+    assert_pending!(first.poll());
+    assert_pending!(second.poll());
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert_eq!(rx.try_recv(), Ok(2));
+    // Two slots, two waiters: the first is woken at once, and hands the wake-up on when it
+    // leaves a free slot behind.
+    assert!(first.is_woken());
+    assert_ready_ok!(first.poll());
+    assert!(second.is_woken());
+    assert_ready_ok!(second.poll());
+    assert_eq!(rx.try_recv(), Ok(3));
+    assert_eq!(rx.try_recv(), Ok(4));
+}

@@ -36,6 +36,9 @@ pub(crate) struct Shared {
     state: AtomicUsize,
     /// Receiver handles alive; the last one to go closes the channel.
     receivers: AtomicUsize,
+    /// Senders in `acquire`'s slow path. Receivers skip `space.notify` (which always takes the
+    /// listener lock) while it is 0.
+    waiting: AtomicUsize,
     /// Senders waiting for a free slot (or for the close that ends their wait).
     space: Event,
     pub(crate) probe: Option<SharedProbe>,
@@ -59,6 +62,7 @@ impl Shared {
             slots: AtomicUsize::new(capacity.unwrap_or(0)),
             state: AtomicUsize::new(0),
             receivers: AtomicUsize::new(1),
+            waiting: AtomicUsize::new(0),
             space: Event::new(),
             probe,
         }
@@ -98,35 +102,47 @@ impl Shared {
     /// Cancel safe: a slot is taken only in the poll that returns `Ok`. A wake-up that arrives
     /// for a future dropped before it used it is passed on to another waiter by event-listener.
     pub(crate) async fn acquire(&self) -> Result<(), ReserveError> {
+        if self.is_closed() {
+            return Err(ReserveError);
+        }
+        if self.try_acquire() {
+            return Ok(());
+        }
+        let _waiting = WaitingGuard::enter(&self.waiting);
         loop {
-            if self.is_closed() {
-                return Err(ReserveError);
-            }
-            if self.try_acquire() {
-                return Ok(());
-            }
             let listener = self.space.listen();
-            // Check again now that we are registered, so a release between the first check and
-            // `listen` is not missed.
+            // Registered as waiting (SeqCst) before this SeqCst re-check: either a receiver's
+            // release is visible here, or that receiver sees us waiting and notifies.
             if self.is_closed() {
                 return Err(ReserveError);
             }
-            if self.try_acquire() {
+            if self.try_acquire_after_listen() {
                 return Ok(());
             }
             listener.await;
+            if self.try_acquire() {
+                return Ok(());
+            }
         }
     }
 
-    /// Gives `n` slots back and wakes as many waiting senders.
+    /// `try_acquire` for the slow path, ordered against `release` (see `acquire`).
+    fn try_acquire_after_listen(&self) -> bool {
+        self.slots.load(Ordering::SeqCst) > 0 && self.try_acquire()
+    }
+
+    /// Gives `n` slots back and makes sure a waiting sender is awake to take them.
     #[inline]
     pub(crate) fn release(&self, n: usize) {
         if self.capacity.is_none() || n == 0 {
             return;
         }
-        self.slots.fetch_add(n, Ordering::Release);
-        // `additional`: each freed slot wakes one more sender, even if earlier wake-ups have not
-        // been acted on yet.
+        self.slots.fetch_add(n, Ordering::SeqCst);
+        if self.waiting.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        // `additional`: each freed slot wakes one more sender, so a sender that was woken but
+        // is never polled again (kept alive, abandoned) cannot hold the others asleep.
         self.space.notify_additional(n);
     }
 
@@ -165,5 +181,21 @@ impl Shared {
     /// Returns `true` if that was the last receiver.
     pub(crate) fn remove_receiver(&self) -> bool {
         self.receivers.fetch_sub(1, Ordering::AcqRel) == 1
+    }
+}
+
+/// Counts a sender as waiting for as long as it is in `acquire`'s slow path, cancelled or not.
+struct WaitingGuard<'a>(&'a AtomicUsize);
+
+impl<'a> WaitingGuard<'a> {
+    fn enter(waiting: &'a AtomicUsize) -> Self {
+        waiting.fetch_add(1, Ordering::SeqCst);
+        Self(waiting)
+    }
+}
+
+impl Drop for WaitingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
