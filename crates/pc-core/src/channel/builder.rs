@@ -3,9 +3,9 @@
 use std::fmt;
 use std::sync::Arc;
 
+use super::chan::Chan;
 use super::receiver::Receiver;
 use super::sender::Sender;
-use super::shared::Shared;
 use crate::build_error::BuildError;
 use crate::probe::SharedProbe;
 
@@ -84,18 +84,9 @@ pub(super) fn make<T>(
     capacity: Option<usize>,
     probe: Option<SharedProbe>,
 ) -> (Sender<T>, Receiver<T>) {
-    let (tx, rx) = match capacity {
-        Some(capacity) => async_channel::bounded(capacity),
-        None => async_channel::unbounded(),
-    };
-    let shared = Arc::new(Shared::new(capacity, probe));
+    let chan = Arc::new(Chan::new(capacity, probe));
     let sender = Sender {
-        inner: tx,
-        shared: Arc::clone(&shared),
+        chan: Arc::clone(&chan),
     };
-    let receiver = Receiver {
-        inner: Box::pin(rx),
-        shared,
-    };
-    (sender, receiver)
+    (sender, Receiver::new(chan))
 }

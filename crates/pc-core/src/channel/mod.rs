@@ -44,10 +44,10 @@
 //! ```
 
 mod builder;
+mod chan;
 mod permit;
 mod receiver;
 mod sender;
-mod shared;
 mod sink;
 
 pub use builder::Builder;

@@ -40,9 +40,9 @@ impl<'a, T> Permit<'a, T> {
 impl<T> Drop for Permit<'_, T> {
     fn drop(&mut self) {
         if !self.used {
-            self.sender.shared.release(1);
+            self.sender.chan.release(1);
         }
-        self.sender.retire_permit();
+        self.sender.chan.retire_permit();
     }
 }
 

@@ -4,13 +4,14 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+use concurrent_queue::PopError;
 use futures_core::Stream;
 use tokio::time::Instant;
 
-use super::shared::{Closing, Shared};
+use super::chan::{Chan, Closing, ScopedWaiter, Waiter};
 use crate::error::{RecvError, RecvTimeoutError, TryRecvError};
 use crate::probe::DropReason;
 
@@ -20,33 +21,29 @@ use crate::probe::DropReason;
 /// the last `Receiver` closes the channel; items still queued then are reported to the probe as
 /// dropped with [`DropReason::Closed`].
 pub struct Receiver<T> {
-    // Boxed because async-channel's receiver is `!Unpin` (its stream state is pinned); boxing
-    // keeps our `Receiver` `Unpin`, so `StreamExt::next` works on it without pinning.
-    pub(super) inner: Pin<Box<async_channel::Receiver<T>>>,
-    pub(super) shared: Arc<Shared>,
+    pub(super) chan: Arc<Chan<T>>,
+    /// This handle's place among waiting receivers when it is polled as a `Stream`.
+    stream_waiter: Waiter,
 }
 
 impl<T> Clone for Receiver<T> {
     fn clone(&self) -> Self {
-        self.shared.add_receiver();
-        Self {
-            inner: Box::pin((*self.inner).clone()),
-            shared: Arc::clone(&self.shared),
-        }
+        self.chan.add_receiver();
+        Self::new(Arc::clone(&self.chan))
     }
 }
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        if !self.shared.remove_receiver() {
+        self.stream_waiter.cancel(&self.chan.items);
+        if !self.chan.remove_receiver() {
             return;
         }
         // Nobody can receive any more: close, so that waiting senders wake and fail, and count
         // what stays queued as dropped.
-        self.shared.close();
-        self.inner.close();
-        if let Some(probe) = &self.shared.probe {
-            let stranded = self.inner.len();
+        self.chan.close_for_good();
+        if let Some(probe) = &self.chan.probe {
+            let stranded = self.chan.queue.len();
             if stranded > 0 {
                 probe.dropped(stranded as u64, DropReason::Closed);
             }
@@ -57,13 +54,19 @@ impl<T> Drop for Receiver<T> {
 impl<T> fmt::Debug for Receiver<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Receiver")
-            .field("len", &self.inner.len())
-            .field("shared", &self.shared)
+            .field("chan", &self.chan)
             .finish()
     }
 }
 
 impl<T> Receiver<T> {
+    pub(super) fn new(chan: Arc<Chan<T>>) -> Self {
+        Self {
+            chan,
+            stream_waiter: Waiter::default(),
+        }
+    }
+
     /// Receives the next item, waiting until one is queued.
     ///
     /// # Errors
@@ -74,9 +77,31 @@ impl<T> Receiver<T> {
     ///
     /// Cancel safe: dropping the future before it completes loses no item.
     pub async fn recv(&self) -> Result<T, RecvError> {
-        let item = self.inner.recv().await.map_err(|_| RecvError)?;
-        self.received(1);
-        Ok(item)
+        if let Ok(item) = self.chan.queue.pop() {
+            self.received(1);
+            return Ok(item);
+        }
+        let mut waiter = ScopedWaiter::new(&self.chan.items);
+        std::future::poll_fn(|cx| self.poll_recv(&mut waiter.waiter, cx)).await
+    }
+
+    /// Polls for an item, registering `waiter` to be woken when one may be queued.
+    fn poll_recv(&self, waiter: &mut Waiter, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
+        loop {
+            match self.chan.queue.pop() {
+                Ok(item) => {
+                    waiter.cancel(&self.chan.items);
+                    self.received(1);
+                    return Poll::Ready(Ok(item));
+                }
+                Err(PopError::Closed) => {
+                    waiter.cancel(&self.chan.items);
+                    return Poll::Ready(Err(RecvError));
+                }
+                Err(PopError::Empty) => {}
+            }
+            ready!(waiter.poll(&self.chan.items, cx));
+        }
     }
 
     /// Receives an item if one is queued right now.
@@ -86,13 +111,13 @@ impl<T> Receiver<T> {
     /// [`TryRecvError::Empty`] when nothing is queued, [`TryRecvError::Closed`] when the
     /// channel is closed and drained.
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
-        match self.inner.try_recv() {
+        match self.chan.queue.pop() {
             Ok(item) => {
                 self.received(1);
                 Ok(item)
             }
-            Err(async_channel::TryRecvError::Empty) => Err(TryRecvError::Empty),
-            Err(async_channel::TryRecvError::Closed) => Err(TryRecvError::Closed),
+            Err(PopError::Empty) => Err(TryRecvError::Empty),
+            Err(PopError::Closed) => Err(TryRecvError::Closed),
         }
     }
 
@@ -137,7 +162,7 @@ impl<T> Receiver<T> {
         loop {
             let mut taken = 0;
             while added + taken < max {
-                match self.inner.try_recv() {
+                match self.chan.queue.pop() {
                     Ok(item) => {
                         buf.push(item);
                         taken += 1;
@@ -167,34 +192,27 @@ impl<T> Receiver<T> {
     /// Closes the channel from the receiving side: senders fail from now on, handing their item
     /// back, while receivers still drain what is queued. Returns `true` if this call closed it.
     pub fn close(&self) -> bool {
-        match self.shared.close() {
-            Closing::AlreadyClosed => false,
-            Closing::Deferred => true,
-            Closing::Now => {
-                self.inner.close();
-                true
-            }
-        }
+        self.chan.close() != Closing::AlreadyClosed
     }
 
     /// Whether the channel is closed (it may still hold items to drain).
     pub fn is_closed(&self) -> bool {
-        self.shared.is_closed() || self.inner.is_closed()
+        self.chan.is_closed()
     }
 
     /// How many items are queued.
     pub fn len(&self) -> usize {
-        self.inner.len()
+        self.chan.queue.len()
     }
 
     /// Whether nothing is queued.
     pub fn is_empty(&self) -> bool {
-        self.inner.is_empty()
+        self.chan.queue.is_empty()
     }
 
     /// The channel's capacity, or `None` when unbounded.
     pub fn capacity(&self) -> Option<usize> {
-        self.shared.capacity
+        self.chan.capacity
     }
 
     /// Frees the slots of `n` received items and tells the probe.
@@ -203,10 +221,10 @@ impl<T> Receiver<T> {
         if n == 0 {
             return;
         }
-        self.shared.release(n);
-        if let Some(probe) = &self.shared.probe {
+        self.chan.release(n);
+        if let Some(probe) = &self.chan.probe {
             probe.consumed(n as u64);
-            probe.depth(self.inner.len());
+            probe.depth(self.chan.queue.len());
         }
     }
 }
@@ -216,15 +234,14 @@ impl<T> Stream for Receiver<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.get_mut();
-        let polled = this.inner.as_mut().poll_next(cx);
-        if let Poll::Ready(Some(_)) = &polled {
-            this.received(1);
-        }
-        polled
+        let mut waiter = std::mem::take(&mut this.stream_waiter);
+        let polled = this.poll_recv(&mut waiter, cx);
+        this.stream_waiter = waiter;
+        polled.map(Result::ok)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.inner.len(), None)
+        (self.chan.queue.len(), None)
     }
 }
 

@@ -5,10 +5,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use concurrent_queue::PushError;
 use tokio::time::Instant;
 
+use super::chan::{Chan, Closing, ScopedWaiter};
 use super::permit::Permit;
-use super::shared::{Closing, Shared};
 use super::sink::SendSink;
 use crate::error::{ReserveError, SendError, SendTimeoutError, TryReserveError, TrySendError};
 use crate::probe::WaitKind;
@@ -18,25 +19,29 @@ use crate::probe::WaitKind;
 /// Dropping the last `Sender` closes the channel: receivers drain what is queued, then see
 /// [`RecvError`](crate::RecvError).
 pub struct Sender<T> {
-    pub(super) inner: async_channel::Sender<T>,
-    pub(super) shared: Arc<Shared>,
+    pub(super) chan: Arc<Chan<T>>,
 }
 
 impl<T> Clone for Sender<T> {
     fn clone(&self) -> Self {
+        self.chan.add_sender();
         Self {
-            inner: self.inner.clone(),
-            shared: Arc::clone(&self.shared),
+            chan: Arc::clone(&self.chan),
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        if self.chan.remove_sender() {
+            self.chan.close();
         }
     }
 }
 
 impl<T> fmt::Debug for Sender<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sender")
-            .field("len", &self.inner.len())
-            .field("shared", &self.shared)
-            .finish()
+        f.debug_struct("Sender").field("chan", &self.chan).finish()
     }
 }
 
@@ -53,7 +58,7 @@ impl<T> Sender<T> {
     /// dropped with the future. To wait without giving up the item, use
     /// [`reserve`](Sender::reserve) or [`send_timeout`](Sender::send_timeout).
     pub async fn send(&self, item: T) -> Result<(), SendError<T>> {
-        if !self.shared.try_acquire() && self.wait_for_slot().await.is_err() {
+        if !self.chan.try_acquire() && self.wait_for_slot().await.is_err() {
             return Err(SendError(item));
         }
         self.push_if_open(item)
@@ -65,10 +70,10 @@ impl<T> Sender<T> {
     ///
     /// [`TrySendError::Full`] or [`TrySendError::Closed`], each holding the item.
     pub fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
-        if self.shared.is_closed() {
+        if self.chan.is_closed() {
             return Err(TrySendError::Closed(item));
         }
-        if !self.shared.try_acquire() {
+        if !self.chan.try_acquire() {
             return Err(TrySendError::Full(item));
         }
         self.push_if_open(item).map_err(TrySendError::from)
@@ -91,7 +96,7 @@ impl<T> Sender<T> {
         item: T,
         timeout: Duration,
     ) -> Result<(), SendTimeoutError<T>> {
-        if !self.shared.try_acquire() {
+        if !self.chan.try_acquire() {
             match tokio::time::timeout(timeout, self.wait_for_slot()).await {
                 Ok(Ok(())) => {}
                 Ok(Err(ReserveError)) => return Err(SendTimeoutError::Closed(item)),
@@ -161,7 +166,7 @@ impl<T> Sender<T> {
     /// # }
     /// ```
     pub async fn reserve(&self) -> Result<Permit<'_, T>, ReserveError> {
-        if !self.shared.try_acquire() {
+        if !self.chan.try_acquire() {
             self.wait_for_slot().await?;
         }
         self.permit_for_held_slot()
@@ -175,10 +180,10 @@ impl<T> Sender<T> {
     /// [`TryReserveError::Full`] when every slot is taken, [`TryReserveError::Closed`] when the
     /// channel is closed.
     pub fn try_reserve(&self) -> Result<Permit<'_, T>, TryReserveError> {
-        if self.shared.is_closed() {
+        if self.chan.is_closed() {
             return Err(TryReserveError::Closed);
         }
-        if !self.shared.try_acquire() {
+        if !self.chan.try_acquire() {
             return Err(TryReserveError::Full);
         }
         self.permit_for_held_slot()
@@ -188,34 +193,27 @@ impl<T> Sender<T> {
     /// item back, while receivers drain what is queued (and what outstanding permits send).
     /// Returns `true` if this call closed it.
     pub fn close(&self) -> bool {
-        match self.shared.close() {
-            Closing::AlreadyClosed => false,
-            Closing::Deferred => true,
-            Closing::Now => {
-                self.inner.close();
-                true
-            }
-        }
+        self.chan.close() != Closing::AlreadyClosed
     }
 
     /// Whether the channel is closed, by a `close` call or because every receiver is gone.
     pub fn is_closed(&self) -> bool {
-        self.shared.is_closed() || self.inner.is_closed()
+        self.chan.is_closed()
     }
 
     /// How many items are queued.
     pub fn len(&self) -> usize {
-        self.inner.len()
+        self.chan.queue.len()
     }
 
     /// Whether nothing is queued.
     pub fn is_empty(&self) -> bool {
-        self.inner.is_empty()
+        self.chan.queue.is_empty()
     }
 
     /// The channel's capacity, or `None` when unbounded.
     pub fn capacity(&self) -> Option<usize> {
-        self.shared.capacity
+        self.chan.capacity
     }
 
     /// Turns this sender into a [`futures_sink::Sink`].
@@ -225,19 +223,20 @@ impl<T> Sender<T> {
 
     /// Waits for a slot, reporting the time blocked to the probe.
     pub(super) async fn wait_for_slot(&self) -> Result<(), ReserveError> {
-        let Some(probe) = &self.shared.probe else {
-            return self.shared.acquire().await;
-        };
-        let started = Instant::now();
-        let result = self.shared.acquire().await;
-        probe.waited(WaitKind::SendBlocked, started.elapsed());
-        result
+        let started = self.chan.probe.as_ref().map(|_| Instant::now());
+        let mut waiter = ScopedWaiter::new(&self.chan.space);
+        let acquired =
+            std::future::poll_fn(|cx| self.chan.poll_acquire(&mut waiter.waiter, cx)).await;
+        if let (Some(probe), Some(started)) = (&self.chan.probe, started) {
+            probe.waited(WaitKind::SendBlocked, started.elapsed());
+        }
+        if acquired { Ok(()) } else { Err(ReserveError) }
     }
 
     /// Pushes `item` into a slot this sender holds, unless the channel was closed meanwhile.
     pub(super) fn push_if_open(&self, item: T) -> Result<(), SendError<T>> {
-        if self.shared.is_closed() {
-            self.shared.release(1);
+        if self.chan.is_closed() {
+            self.chan.release(1);
             return Err(SendError(item));
         }
         self.push_held(item)
@@ -245,39 +244,33 @@ impl<T> Sender<T> {
 
     /// Pushes `item` into a slot this sender holds. Fails only when every receiver is gone.
     pub(super) fn push_held(&self, item: T) -> Result<(), SendError<T>> {
-        match self.inner.try_send(item) {
+        match self.chan.queue.push(item) {
             Ok(()) => {
-                if let Some(probe) = &self.shared.probe {
+                self.chan.items.notify(1);
+                if let Some(probe) = &self.chan.probe {
                     probe.produced(1);
-                    probe.depth(self.inner.len());
+                    probe.depth(self.chan.queue.len());
                 }
                 Ok(())
             }
-            Err(async_channel::TrySendError::Closed(item)) => {
-                self.shared.release(1);
+            Err(PushError::Closed(item)) => {
+                self.chan.release(1);
                 Err(SendError(item))
             }
-            Err(async_channel::TrySendError::Full(_)) => {
-                unreachable!("a held slot always has room in the queue underneath")
+            Err(PushError::Full(_)) => {
+                unreachable!("a held slot always has room in the queue")
             }
         }
     }
 
     /// Turns a held slot into a permit, giving the slot back if the channel closed meanwhile.
     fn permit_for_held_slot(&self) -> Result<Permit<'_, T>, TryReserveError> {
-        if self.shared.add_permit() {
+        if self.chan.add_permit() {
             Ok(Permit::new(self))
         } else {
-            self.retire_permit();
-            self.shared.release(1);
+            self.chan.retire_permit();
+            self.chan.release(1);
             Err(TryReserveError::Closed)
-        }
-    }
-
-    /// Retires a permit, closing the queue if it was the last one out after a close.
-    pub(super) fn retire_permit(&self) {
-        if self.shared.remove_permit() {
-            self.inner.close();
         }
     }
 }

@@ -1,18 +1,14 @@
 //! `SendSink`: a [`Sender`] as a [`Sink`].
 
 use std::fmt;
-use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use futures_sink::Sink;
 
+use super::chan::Waiter;
 use super::sender::Sender;
-use super::shared::Shared;
-use crate::error::{ReserveError, SendError};
-
-type SlotWait = Pin<Box<dyn Future<Output = Result<(), ReserveError>> + Send + Sync>>;
+use crate::error::SendError;
 
 /// A [`Sender`] as a [`Sink`], made by [`Sender::into_sink`].
 ///
@@ -39,7 +35,7 @@ type SlotWait = Pin<Box<dyn Future<Output = Result<(), ReserveError>> + Send + S
 pub struct SendSink<T> {
     sender: Sender<T>,
     holds_slot: bool,
-    waiting: Option<SlotWait>,
+    waiter: Waiter,
 }
 
 impl<T> SendSink<T> {
@@ -47,7 +43,7 @@ impl<T> SendSink<T> {
         Self {
             sender,
             holds_slot: false,
-            waiting: None,
+            waiter: Waiter::default(),
         }
     }
 
@@ -58,7 +54,7 @@ impl<T> SendSink<T> {
 
     fn release_slot(&mut self) {
         if std::mem::take(&mut self.holds_slot) {
-            self.sender.shared.release(1);
+            self.sender.chan.release(1);
         }
     }
 }
@@ -71,28 +67,11 @@ impl<T> Sink<T> for SendSink<T> {
         if this.holds_slot {
             return Poll::Ready(Ok(()));
         }
-        if this.waiting.is_none() {
-            if this.sender.shared.is_closed() {
-                return Poll::Ready(Err(SendError(None)));
-            }
-            if this.sender.shared.try_acquire() {
-                this.holds_slot = true;
-                return Poll::Ready(Ok(()));
-            }
-            let shared: Arc<Shared> = Arc::clone(&this.sender.shared);
-            this.waiting = Some(Box::pin(async move { shared.acquire().await }));
-        }
-        let Some(waiting) = this.waiting.as_mut() else {
-            unreachable!("set just above");
-        };
-        let result = ready!(waiting.as_mut().poll(cx));
-        this.waiting = None;
-        match result {
-            Ok(()) => {
-                this.holds_slot = true;
-                Poll::Ready(Ok(()))
-            }
-            Err(ReserveError) => Poll::Ready(Err(SendError(None))),
+        if ready!(this.sender.chan.poll_acquire(&mut this.waiter, cx)) {
+            this.holds_slot = true;
+            Poll::Ready(Ok(()))
+        } else {
+            Poll::Ready(Err(SendError(None)))
         }
     }
 
@@ -122,6 +101,7 @@ impl<T> Sink<T> for SendSink<T> {
 
 impl<T> Drop for SendSink<T> {
     fn drop(&mut self) {
+        self.waiter.cancel(&self.sender.chan.space);
         self.release_slot();
     }
 }
@@ -131,7 +111,7 @@ impl<T> fmt::Debug for SendSink<T> {
         f.debug_struct("SendSink")
             .field("sender", &self.sender)
             .field("holds_slot", &self.holds_slot)
-            .field("waiting", &self.waiting.is_some())
+            .field("waiter", &self.waiter)
             .finish()
     }
 }

@@ -1,0 +1,301 @@
+//! The state every handle of one channel shares, and the waiting protocol.
+//!
+//! The queue is a `concurrent-queue` (the lock-free queue under async-channel), with wake-ups
+//! from `event-listener`, both from smol-rs. On top of them the channel keeps its own count of
+//! free slots: a sender takes a slot before it pushes and a receiver gives one back after it
+//! pops. That count is what lets a [`Permit`](super::Permit) hold a slot across an await, which
+//! async-channel cannot do. The queue underneath has the same capacity, so a push made while
+//! holding a slot always fits.
+//!
+//! Closing has to respect reservations already handed out: `state` holds a CLOSED bit and the
+//! number of outstanding permits, and the queue is closed only once the bit is set and no
+//! permit is out.
+//!
+//! # Waking without a lock per item
+//!
+//! `Event::notify` takes the listener lock on every call, so each side counts its waiters in a
+//! [`Signal`] and skips `notify` while nobody waits. A waiter registers (`waiting += 1`, then
+//! `listen`), then checks the queue again; a notifier changes the queue, then reads `waiting`.
+//! Both sides use `SeqCst` (the queue's own push and pop are `SeqCst` compare-exchanges followed
+//! by full fences on the empty and full checks), so either the waiter sees the change or the
+//! notifier sees the waiter.
+
+use std::fmt;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering, fence};
+use std::task::{Context, Poll, ready};
+
+use concurrent_queue::ConcurrentQueue;
+use crossbeam_utils::CachePadded;
+use event_listener::{Event, EventListener};
+
+use crate::probe::SharedProbe;
+
+const CLOSED: usize = 1;
+const ONE_PERMIT: usize = 2;
+
+/// What a call to [`Chan::close`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Closing {
+    /// The channel was already closed.
+    AlreadyClosed,
+    /// This call closed it; permits are still out, and the last one closes the queue.
+    Deferred,
+    /// This call closed it, and the queue too.
+    Now,
+}
+
+pub(crate) struct Chan<T> {
+    pub(crate) queue: ConcurrentQueue<T>,
+    /// `None` when unbounded.
+    pub(crate) capacity: Option<usize>,
+    /// Free slots; unused when unbounded. Written by both sides on every item, so it gets a
+    /// cache line of its own.
+    slots: CachePadded<AtomicUsize>,
+    /// CLOSED bit plus `ONE_PERMIT` per outstanding permit.
+    state: AtomicUsize,
+    senders: AtomicUsize,
+    receivers: AtomicUsize,
+    /// Receivers waiting for an item (or for the close that ends their wait). Read by every
+    /// send, written when a receiver parks: a cache line of its own.
+    pub(crate) items: CachePadded<Signal>,
+    /// Senders waiting for a free slot (or for the close that ends their wait). Read by every
+    /// receive, written when a sender parks: a cache line of its own.
+    pub(crate) space: CachePadded<Signal>,
+    pub(crate) probe: Option<SharedProbe>,
+}
+
+impl<T> fmt::Debug for Chan<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Chan")
+            .field("len", &self.queue.len())
+            .field("capacity", &self.capacity)
+            .field("closed", &self.is_closed())
+            .field("probe", &self.probe.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> Chan<T> {
+    pub(crate) fn new(capacity: Option<usize>, probe: Option<SharedProbe>) -> Self {
+        let queue = match capacity {
+            Some(capacity) => ConcurrentQueue::bounded(capacity),
+            None => ConcurrentQueue::unbounded(),
+        };
+        Self {
+            queue,
+            capacity,
+            slots: CachePadded::new(AtomicUsize::new(capacity.unwrap_or(0))),
+            state: AtomicUsize::new(0),
+            senders: AtomicUsize::new(1),
+            receivers: AtomicUsize::new(1),
+            items: CachePadded::default(),
+            space: CachePadded::default(),
+            probe,
+        }
+    }
+
+    /// Whether `close` was called or a side is gone.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.state.load(Ordering::Acquire) & CLOSED != 0
+    }
+
+    /// Takes a free slot if there is one.
+    #[inline]
+    pub(crate) fn try_acquire(&self) -> bool {
+        if self.capacity.is_none() {
+            return true;
+        }
+        let mut free = self.slots.load(Ordering::SeqCst);
+        loop {
+            if free == 0 {
+                return false;
+            }
+            // SeqCst pairs with `release`: the pop that freed this slot is complete, so the
+            // queue has room for our push, and the waiting protocol sees a total order.
+            match self.slots.compare_exchange_weak(
+                free,
+                free - 1,
+                Ordering::SeqCst,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(now) => free = now,
+            }
+        }
+    }
+
+    /// Polls for a free slot, registering `waiter` to be woken when one may be free.
+    ///
+    /// `Ready(true)`: a slot is held. `Ready(false)`: the channel is closed.
+    pub(crate) fn poll_acquire(&self, waiter: &mut Waiter, cx: &mut Context<'_>) -> Poll<bool> {
+        loop {
+            if self.is_closed() {
+                waiter.cancel(&self.space);
+                return Poll::Ready(false);
+            }
+            if self.try_acquire() {
+                waiter.cancel(&self.space);
+                return Poll::Ready(true);
+            }
+            ready!(waiter.poll(&self.space, cx));
+        }
+    }
+
+    /// Gives `n` slots back and wakes as many waiting senders.
+    #[inline]
+    pub(crate) fn release(&self, n: usize) {
+        if self.capacity.is_none() || n == 0 {
+            return;
+        }
+        self.slots.fetch_add(n, Ordering::SeqCst);
+        self.space.notify(n);
+    }
+
+    /// Counts a new permit and returns whether the channel was still open. When it was closed
+    /// the permit is counted all the same, and the caller must retire it with `retire_permit`.
+    pub(crate) fn add_permit(&self) -> bool {
+        self.state.fetch_add(ONE_PERMIT, Ordering::AcqRel) & CLOSED == 0
+    }
+
+    /// Retires a permit, closing the queue if it was the last one out after a close.
+    pub(crate) fn retire_permit(&self) {
+        if self.state.fetch_sub(ONE_PERMIT, Ordering::AcqRel) == CLOSED | ONE_PERMIT {
+            self.close_queue();
+        }
+    }
+
+    /// Closes the channel: sends and reservations fail from now on and waiting senders wake;
+    /// the queue itself closes once no permit is out.
+    pub(crate) fn close(&self) -> Closing {
+        let before = self.state.fetch_or(CLOSED, Ordering::AcqRel);
+        if before & CLOSED != 0 {
+            return Closing::AlreadyClosed;
+        }
+        self.space.notify_all();
+        if before == 0 {
+            self.close_queue();
+            Closing::Now
+        } else {
+            Closing::Deferred
+        }
+    }
+
+    /// Closes the channel and the queue at once, permits or not: the last receiver is gone, so
+    /// nothing sent from now on could ever be received.
+    pub(crate) fn close_for_good(&self) {
+        self.state.fetch_or(CLOSED, Ordering::AcqRel);
+        self.close_queue();
+    }
+
+    /// Closes the queue: receivers drain it, then see the close.
+    fn close_queue(&self) {
+        self.queue.close();
+        self.items.notify_all();
+        self.space.notify_all();
+    }
+
+    pub(crate) fn add_sender(&self) {
+        self.senders.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Returns `true` if that was the last sender.
+    pub(crate) fn remove_sender(&self) -> bool {
+        self.senders.fetch_sub(1, Ordering::AcqRel) == 1
+    }
+
+    pub(crate) fn add_receiver(&self) {
+        self.receivers.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Returns `true` if that was the last receiver.
+    pub(crate) fn remove_receiver(&self) -> bool {
+        self.receivers.fetch_sub(1, Ordering::AcqRel) == 1
+    }
+}
+
+/// An event plus a count of the tasks waiting on it, so notifiers can skip the listener lock
+/// while nobody waits.
+#[derive(Debug, Default)]
+pub(crate) struct Signal {
+    event: Event,
+    waiting: AtomicUsize,
+}
+
+impl Signal {
+    /// Wakes `n` more waiters, if anyone waits.
+    #[inline]
+    pub(crate) fn notify(&self, n: usize) {
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            // `additional`: each notification wakes one more waiter, even while earlier ones
+            // have not run yet, so a waiter that is woken but never polled again cannot hold
+            // the others asleep.
+            self.event.notify_additional(n);
+        }
+    }
+
+    /// Wakes every waiter.
+    pub(crate) fn notify_all(&self) {
+        self.event.notify(usize::MAX);
+    }
+}
+
+/// One task's place in a [`Signal`]'s queue of waiters.
+///
+/// `poll` registers on the first call (and returns `Ready` so that the caller checks again
+/// before sleeping), then waits for a notification. Whoever owns a `Waiter` calls `cancel`
+/// when done or dropped, so the signal's count stays exact.
+#[derive(Debug, Default)]
+pub(crate) struct Waiter {
+    listener: Option<EventListener>,
+}
+
+impl Waiter {
+    pub(crate) fn poll(&mut self, signal: &Signal, cx: &mut Context<'_>) -> Poll<()> {
+        match &mut self.listener {
+            None => {
+                signal.waiting.fetch_add(1, Ordering::SeqCst);
+                self.listener = Some(signal.event.listen());
+                // Orders the registration before the caller's next look at the queue.
+                fence(Ordering::SeqCst);
+                Poll::Ready(())
+            }
+            Some(listener) => {
+                ready!(Pin::new(listener).poll(cx));
+                self.listener = None;
+                signal.waiting.fetch_sub(1, Ordering::SeqCst);
+                Poll::Ready(())
+            }
+        }
+    }
+
+    /// Leaves the queue of waiters. A notification this waiter received but did not use is
+    /// passed on to another waiter by event-listener.
+    pub(crate) fn cancel(&mut self, signal: &Signal) {
+        if self.listener.take().is_some() {
+            signal.waiting.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// A [`Waiter`] that leaves its signal's queue when dropped, for waits inside one future.
+#[derive(Debug)]
+pub(crate) struct ScopedWaiter<'a> {
+    pub(crate) signal: &'a Signal,
+    pub(crate) waiter: Waiter,
+}
+
+impl<'a> ScopedWaiter<'a> {
+    pub(crate) fn new(signal: &'a Signal) -> Self {
+        Self {
+            signal,
+            waiter: Waiter::default(),
+        }
+    }
+}
+
+impl Drop for ScopedWaiter<'_> {
+    fn drop(&mut self) {
+        self.waiter.cancel(self.signal);
+    }
+}
