@@ -50,6 +50,8 @@
 //!
 //! Time comes from `tokio::time`, so everything here runs deterministically under paused time.
 
+#![doc(test(attr(deny(warnings))))]
+
 mod build_error;
 pub mod channel;
 mod consumer;

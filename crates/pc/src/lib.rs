@@ -3,21 +3,28 @@
 //! ```
 //! use pc::prelude::*;
 //!
+//! // Written against the traits, this runs over every queue in the toolkit.
+//! async fn produce(out: impl Producer<String>, n: usize) -> Result<(), pc::SendError<String>> {
+//!     for i in 1..=n {
+//!         out.send(format!("message-{i}")).await?;
+//!     }
+//!     Ok(())
+//! }
+//!
+//! async fn consume(from: impl Consumer<String>) -> usize {
+//!     let mut consumed = 0;
+//!     while let Ok(_message) = from.recv().await {
+//!         consumed += 1;
+//!     }
+//!     consumed
+//! }
+//!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let (tx, rx) = pc::channel::bounded(100)?;
-//! let producer = tokio::spawn(async move {
-//!     for i in 1..=1000 {
-//!         tx.send(format!("message-{i}")).await?;
-//!     }
-//!     Ok::<_, pc::SendError<String>>(())
-//! });
-//! let mut consumed = 0;
-//! while let Ok(_message) = rx.recv().await {
-//!     consumed += 1;
-//! }
+//! let producer = tokio::spawn(produce(tx, 1000)); // dropping `tx` at the end closes the channel
+//! assert_eq!(consume(rx).await, 1000);
 //! producer.await??;
-//! assert_eq!(consumed, 1000);
 //! # Ok(())
 //! # }
 //! ```
@@ -35,6 +42,8 @@
 //! | `full` (default) | | every block below |
 //!
 //! Blocks join this table, each behind a feature named after it, as they land.
+
+#![doc(test(attr(deny(warnings))))]
 
 pub use pc_core::{
     BuildError, Consumer, DropReason, Probe, Producer, RecvError, RecvTimeoutError, ReserveError,

@@ -1,0 +1,303 @@
+//! The seed scenarios, played on `pc`. Shared by the tour (`main.rs`, real time) and by
+//! `tests/tour.rs` (paused time), so what the tour shows is what the tests check.
+
+#![allow(dead_code)]
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use pc::{Probe, channel};
+use tokio::time::{Instant, sleep};
+
+/// What one scenario did, for the tour's table.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Report {
+    pub(crate) name: String,
+    pub(crate) items: u64,
+    pub(crate) wall: Duration,
+    pub(crate) peak_depth: usize,
+}
+
+impl Report {
+    pub(crate) fn items_per_sec(&self) -> f64 {
+        self.items as f64 / self.wall.as_secs_f64().max(1e-9)
+    }
+}
+
+/// A scenario's outcome: its report, or what did not add up.
+pub(crate) type Outcome = Result<Report, String>;
+
+/// The deepest the channel got, seen through the probe.
+#[derive(Debug, Default)]
+pub(crate) struct PeakDepth(AtomicUsize);
+
+impl PeakDepth {
+    pub(crate) fn get(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Probe for PeakDepth {
+    fn depth(&self, len: usize) {
+        self.0.fetch_max(len, Ordering::Relaxed);
+    }
+}
+
+fn check<T: PartialEq + std::fmt::Debug>(
+    name: &str,
+    what: &str,
+    expected: T,
+    got: T,
+) -> Result<(), String> {
+    if expected == got {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name}: {what}: expected {expected:?}, got {got:?}"
+        ))
+    }
+}
+
+/// C# example 1: a bounded channel of 100, one producer of 1,000 messages (1 ms apart), one
+/// consumer that takes 2 ms per message. Every message arrives, in order.
+pub(crate) async fn csharp_basic_channel() -> Outcome {
+    const NAME: &str = "C# 1: basic channel, 1,000 messages";
+    let peak = Arc::new(PeakDepth::default());
+    let (tx, rx) = channel::Builder::bounded(100)
+        .probe(peak.clone())
+        .build::<String>()
+        .map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let producer = tokio::spawn(async move {
+        for i in 1..=1000 {
+            tx.send(format!("Message-{i}"))
+                .await
+                .map_err(|e| e.to_string())?;
+            sleep(Duration::from_millis(1)).await;
+        }
+        Ok::<_, String>(())
+        // Dropping `tx` completes the channel, as `CompleteAsync` did.
+    });
+    let mut consumed = Vec::new();
+    while let Ok(message) = rx.recv().await {
+        sleep(Duration::from_millis(2)).await;
+        consumed.push(message);
+    }
+    producer.await.map_err(|e| e.to_string())??;
+    let expected: Vec<String> = (1..=1000).map(|i| format!("Message-{i}")).collect();
+    check(NAME, "messages in order", true, consumed == expected)?;
+    Ok(Report {
+        name: NAME.into(),
+        items: consumed.len() as u64,
+        wall: start.elapsed(),
+        peak_depth: peak.get(),
+    })
+}
+
+/// C# example 6: three producers of 100 work items each (5-25 ms apart, each needing 10-100 ms
+/// of work), two consumers, a channel of 1,000. Every item is processed exactly once.
+pub(crate) async fn csharp_multi_producer_multi_consumer() -> Outcome {
+    const NAME: &str = "C# 6: 3 producers x 100, 2 consumers";
+    let peak = Arc::new(PeakDepth::default());
+    let (tx, rx) = channel::Builder::bounded(1000)
+        .probe(peak.clone())
+        .build::<(String, Duration)>()
+        .map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let producers: Vec<_> = (1..=3u64)
+        .map(|producer| {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut rng = fastrand::Rng::with_seed(producer);
+                for i in 1..=100 {
+                    let work = Duration::from_millis(rng.u64(10..100));
+                    tx.send((format!("Producer-{producer}-Work-{i}"), work))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    sleep(Duration::from_millis(rng.u64(5..25))).await;
+                }
+                Ok::<_, String>(())
+            })
+        })
+        .collect();
+    drop(tx);
+    let consumers: Vec<_> = (1..=2)
+        .map(|_| {
+            let rx = rx.clone();
+            tokio::spawn(async move {
+                let mut done = Vec::new();
+                // The channel's end is `Err(RecvError)`, not an exception used as a signal.
+                while let Ok((id, work)) = rx.recv().await {
+                    sleep(work).await;
+                    done.push(id);
+                }
+                done
+            })
+        })
+        .collect();
+    drop(rx);
+    for producer in producers {
+        producer.await.map_err(|e| e.to_string())??;
+    }
+    let mut seen = HashSet::new();
+    let mut per_consumer = Vec::new();
+    for consumer in consumers {
+        let done = consumer.await.map_err(|e| e.to_string())?;
+        per_consumer.push(done.len());
+        for id in done {
+            if !seen.insert(id.clone()) {
+                return Err(format!("{NAME}: {id} processed twice"));
+            }
+        }
+    }
+    check(NAME, "items processed", 300, seen.len())?;
+    check(
+        NAME,
+        "both consumers worked",
+        true,
+        per_consumer.iter().all(|&n| n > 0),
+    )?;
+    Ok(Report {
+        name: NAME.into(),
+        items: 300,
+        wall: start.elapsed(),
+        peak_depth: peak.get(),
+    })
+}
+
+/// C# example 7: 10,000 items through channels of capacity 10, 100, 1,000 and 10,000, as fast as
+/// they go. In order, and never deeper than the capacity.
+pub(crate) async fn csharp_capacity_comparison() -> Vec<Outcome> {
+    let mut outcomes = Vec::new();
+    for capacity in [10, 100, 1000, 10_000] {
+        outcomes.push(capacity_run(capacity).await);
+    }
+    outcomes
+}
+
+async fn capacity_run(capacity: usize) -> Outcome {
+    let name = format!("C# 7: capacity {capacity}, 10,000 items");
+    let peak = Arc::new(PeakDepth::default());
+    let (tx, rx) = channel::Builder::bounded(capacity)
+        .probe(peak.clone())
+        .build::<u64>()
+        .map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let producer =
+        tokio::spawn(async move { tx.send_all(0..10_000).await.map_err(|e| e.to_string()) });
+    let mut next = 0u64;
+    while let Ok(item) = rx.recv().await {
+        check(&name, "item in order", next, item)?;
+        next += 1;
+    }
+    let sent = producer.await.map_err(|e| e.to_string())??;
+    check(&name, "items sent", 10_000, sent)?;
+    check(&name, "items received", 10_000, next)?;
+    check(
+        &name,
+        "peak depth within capacity",
+        true,
+        peak.get() <= capacity,
+    )?;
+    Ok(Report {
+        name,
+        items: next,
+        wall: start.elapsed(),
+        peak_depth: peak.get(),
+    })
+}
+
+/// Go basic producer-consumer: a channel of 10, two producers on tickers (200-700 ms), three
+/// consumers taking 100-400 ms per message, run for 5 s; then the producers stop, the channel
+/// closes and the consumers drain it. Every produced message is consumed exactly once.
+pub(crate) async fn go_basic_producer_consumer() -> Outcome {
+    const NAME: &str = "Go: basic producer-consumer, 5 s";
+    let peak = Arc::new(PeakDepth::default());
+    let (tx, rx) = channel::Builder::bounded(10)
+        .probe(peak.clone())
+        .build::<(u64, u64)>()
+        .map_err(|e| e.to_string())?;
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let start = Instant::now();
+    let producers: Vec<_> = (1..=2u64)
+        .map(|producer| {
+            let tx = tx.clone();
+            let stop = Arc::clone(&stop);
+            tokio::spawn(async move {
+                let mut rng = fastrand::Rng::with_seed(10 + producer);
+                let mut ticker = tokio::time::interval(Duration::from_millis(rng.u64(200..700)));
+                ticker.tick().await; // an interval's first tick is immediate; Go's ticker waits
+                let mut sent = 0u64;
+                loop {
+                    tokio::select! {
+                        () = stop.notified() => break,
+                        _ = ticker.tick() => {
+                            // Waiting for space stays interruptible by stop, and the message
+                            // is kept (not lost) if stop wins: reserve, then send.
+                            tokio::select! {
+                                () = stop.notified() => break,
+                                permit = tx.reserve() => {
+                                    let Ok(permit) = permit else { break };
+                                    sent += 1;
+                                    permit.send((producer, sent)).map_err(|e| e.to_string())?;
+                                }
+                            }
+                        }
+                    }
+                }
+                Ok::<_, String>(sent)
+            })
+        })
+        .collect();
+    drop(tx);
+    let consumers: Vec<_> = (1..=3u64)
+        .map(|consumer| {
+            let rx = rx.clone();
+            tokio::spawn(async move {
+                let mut rng = fastrand::Rng::with_seed(20 + consumer);
+                let mut got = Vec::new();
+                while let Ok(message) = rx.recv().await {
+                    sleep(Duration::from_millis(rng.u64(100..400))).await;
+                    got.push(message);
+                }
+                got
+            })
+        })
+        .collect();
+    drop(rx);
+    sleep(Duration::from_secs(5)).await;
+    stop.notify_waiters();
+    let mut produced = 0;
+    for producer in producers {
+        produced += producer.await.map_err(|e| e.to_string())??;
+    }
+    let mut seen = HashSet::new();
+    for consumer in consumers {
+        for message in consumer.await.map_err(|e| e.to_string())? {
+            if !seen.insert(message) {
+                return Err(format!("{NAME}: message {message:?} consumed twice"));
+            }
+        }
+    }
+    check(NAME, "consumed = produced", produced, seen.len() as u64)?;
+    check(NAME, "messages produced", true, produced > 0)?;
+    Ok(Report {
+        name: NAME.into(),
+        items: produced,
+        wall: start.elapsed(),
+        peak_depth: peak.get(),
+    })
+}
+
+/// Every scenario, in the order the tour plays them.
+pub(crate) async fn all() -> Vec<Outcome> {
+    let mut outcomes = vec![
+        csharp_basic_channel().await,
+        csharp_multi_producer_multi_consumer().await,
+    ];
+    outcomes.extend(csharp_capacity_comparison().await);
+    outcomes.push(go_basic_producer_consumer().await);
+    outcomes
+}

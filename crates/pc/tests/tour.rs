@@ -1,0 +1,44 @@
+//! The tour's scenarios under paused time: the same code the tour plays, with exact counts.
+
+#[path = "../examples/tour/scenarios.rs"]
+mod scenarios;
+
+use std::time::Duration;
+
+#[tokio::test(start_paused = true)]
+async fn csharp_basic_channel() {
+    let report = scenarios::csharp_basic_channel().await.unwrap();
+    assert_eq!(report.items, 1000);
+    // The consumer sets the pace: 2 ms per message, after the first arrives.
+    assert_eq!(report.wall, Duration::from_millis(2000));
+}
+
+#[tokio::test(start_paused = true)]
+async fn csharp_multi_producer_multi_consumer() {
+    let report = scenarios::csharp_multi_producer_multi_consumer()
+        .await
+        .unwrap();
+    assert_eq!(report.items, 300);
+    assert!(report.peak_depth <= 1000);
+}
+
+#[tokio::test(start_paused = true)]
+async fn csharp_capacity_comparison() {
+    let outcomes = scenarios::csharp_capacity_comparison().await;
+    assert_eq!(outcomes.len(), 4);
+    for (outcome, capacity) in outcomes.into_iter().zip([10, 100, 1000, 10_000]) {
+        let report = outcome.unwrap();
+        assert_eq!(report.items, 10_000);
+        assert!(
+            report.peak_depth >= 1 && report.peak_depth <= capacity,
+            "{report:?}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn go_basic_producer_consumer() {
+    let report = scenarios::go_basic_producer_consumer().await.unwrap();
+    assert!(report.items > 0);
+    assert!(report.peak_depth <= 10);
+}

@@ -1,0 +1,64 @@
+//! `cargo xtask release --dry-run`: everything short of publishing.
+
+use std::fs;
+
+use crate::{Result, cargo, metadata, project_root, run_step};
+
+pub(crate) fn run(args: &[String]) -> Result {
+    if args != ["--dry-run"] {
+        return Err(
+            "release only runs as `cargo xtask release --dry-run`: publishing is done by hand"
+                .into(),
+        );
+    }
+    let version = one_version()?;
+    eprintln!("==> one version everywhere: {version}");
+    changelog_has(&version)?;
+    eprintln!("==> CHANGELOG.md has a section for {version}");
+    run_step(
+        "package",
+        cargo().args(["package", "--workspace", "--allow-dirty"]),
+    )
+}
+
+/// The version every publishable package shares.
+fn one_version() -> Result<String> {
+    let metadata = metadata()?;
+    let packages = metadata["packages"]
+        .as_array()
+        .ok_or("cargo metadata lists no packages")?;
+    let mut versions: Vec<(String, String)> = packages
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap_or_default().to_string(),
+                p["version"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    versions.sort();
+    let first = versions.first().ok_or("no packages")?.1.clone();
+    let odd: Vec<String> = versions
+        .iter()
+        .filter(|(_, v)| *v != first)
+        .map(|(name, v)| format!("{name} {v}"))
+        .collect();
+    if odd.is_empty() {
+        Ok(first)
+    } else {
+        Err(format!("versions differ from {first}: {}", odd.join(", ")))
+    }
+}
+
+fn changelog_has(version: &str) -> Result {
+    let path = project_root().join("CHANGELOG.md");
+    let text = fs::read_to_string(&path).map_err(|err| format!("{}: {err}", path.display()))?;
+    let found = text.lines().any(|line| {
+        line.starts_with("## ") && line.split([' ', '[', ']']).any(|word| word == version)
+    });
+    if found {
+        Ok(())
+    } else {
+        Err(format!("CHANGELOG.md has no `## {version}` section"))
+    }
+}
