@@ -55,3 +55,8 @@ pub use pc_core::{
 pub mod prelude {
     pub use pc_core::{Consumer, Producer, Stage};
 }
+
+/// The repository README's example, compiled and run as a doc test so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeExample;
