@@ -14,17 +14,20 @@ use crate::error::{RecvError, RecvTimeoutError, TryRecvError};
 ///
 /// ```
 /// use std::time::Duration;
-/// use pc_core::{Consumer, Producer, channel};
+/// use pc_core::{Consumer, channel};
+///
+/// async fn first_batch(source: &impl Consumer<u32>) -> Vec<u32> {
+///     let mut batch = Vec::new();
+///     source.recv_batch(&mut batch, 3, Duration::from_millis(10)).await;
+///     batch
+/// }
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let (tx, rx) = channel::bounded(16)?;
 /// tx.send_all(1..=5).await?;
 /// tx.close();
-///
-/// let mut batch = Vec::new();
-/// let n = rx.recv_batch(&mut batch, 3, Duration::from_millis(10)).await;
-/// assert_eq!((n, batch.as_slice()), (3, &[1, 2, 3][..]));
+/// assert_eq!(first_batch(&rx).await, [1, 2, 3]);
 /// assert_eq!(rx.recv().await?, 4);
 /// assert_eq!(rx.recv().await?, 5);
 /// assert!(rx.recv().await.is_err()); // closed and drained

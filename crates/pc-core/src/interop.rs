@@ -30,30 +30,24 @@ impl<T: Send> Producer<T> for async_channel::Sender<T> {
         })
     }
 
-    fn send_timeout(
-        &self,
-        item: T,
-        timeout: Duration,
-    ) -> impl Future<Output = Result<(), SendTimeoutError<T>>> + Send {
-        async move {
-            let deadline = Instant::now() + timeout;
-            let mut pause = Duration::from_millis(1);
-            let mut item = item;
-            loop {
-                match async_channel::Sender::try_send(self, item) {
-                    Ok(()) => return Ok(()),
-                    Err(async_channel::TrySendError::Closed(back)) => {
-                        return Err(SendTimeoutError::Closed(back));
-                    }
-                    Err(async_channel::TrySendError::Full(back)) => item = back,
+    async fn send_timeout(&self, item: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
+        let deadline = Instant::now() + timeout;
+        let mut pause = Duration::from_millis(1);
+        let mut item = item;
+        loop {
+            match async_channel::Sender::try_send(self, item) {
+                Ok(()) => return Ok(()),
+                Err(async_channel::TrySendError::Closed(back)) => {
+                    return Err(SendTimeoutError::Closed(back));
                 }
-                let now = Instant::now();
-                if now >= deadline {
-                    return Err(SendTimeoutError::Timeout(item));
-                }
-                tokio::time::sleep_until((now + pause).min(deadline)).await;
-                pause = (pause * 2).min(MAX_RETRY_PAUSE);
+                Err(async_channel::TrySendError::Full(back)) => item = back,
             }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(SendTimeoutError::Timeout(item));
+            }
+            tokio::time::sleep_until((now + pause).min(deadline)).await;
+            pause = (pause * 2).min(MAX_RETRY_PAUSE);
         }
     }
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 /// ```
 /// use std::sync::Arc;
 /// use std::sync::atomic::{AtomicU64, Ordering};
-/// use pc_core::{Consumer, Probe, Producer, channel};
+/// use pc_core::{Probe, channel};
 ///
 /// #[derive(Debug, Default)]
 /// struct Count(AtomicU64);

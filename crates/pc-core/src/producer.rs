@@ -12,7 +12,7 @@ use crate::error::{SendError, SendTimeoutError, TrySendError};
 /// Generic code takes `impl Producer<T>` and works over every block of the toolkit.
 ///
 /// ```
-/// use pc_core::{Consumer, Producer, channel};
+/// use pc_core::{Producer, channel};
 ///
 /// async fn emit(out: &impl Producer<u64>, n: u64) -> Result<(), pc_core::SendError<u64>> {
 ///     for i in 0..n {

@@ -10,7 +10,7 @@
 //!   [`Sender::send_timeout`] and [`Sender::try_send`] hand the item back.
 //! - **A probe.** [`Builder::probe`] reports sends, receives, depth, time blocked on a full
 //!   channel, and items stranded when the last receiver goes.
-//! - **Typed build errors**: a capacity of 0 is a [`BuildError`](crate::BuildError), not a panic.
+//! - **Typed build errors**: a capacity of 0 is a [`BuildError`], not a panic.
 //! - **`Stream` and `Sink`**: [`Receiver`] is a `Stream`; [`Sender::into_sink`] gives a `Sink`.
 //!
 //! # Closing
