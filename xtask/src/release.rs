@@ -15,10 +15,27 @@ pub(crate) fn run(args: &[String]) -> Result {
     eprintln!("==> one version everywhere: {version}");
     changelog_has(&version)?;
     eprintln!("==> CHANGELOG.md has a section for {version}");
-    run_step(
-        "package",
-        cargo().args(["package", "--workspace", "--allow-dirty"]),
-    )
+    // Every publishable crate, packaged together so that crates of this workspace that are not
+    // on crates.io yet resolve to each other.
+    let mut command = cargo();
+    command.args(["package", "--workspace", "--allow-dirty"]);
+    for unpublished in unpublished()? {
+        command.args(["--exclude", &unpublished]);
+    }
+    run_step("package", &mut command)
+}
+
+/// Packages marked `publish = false`.
+fn unpublished() -> Result<Vec<String>> {
+    let metadata = metadata()?;
+    let packages = metadata["packages"]
+        .as_array()
+        .ok_or("cargo metadata lists no packages")?;
+    Ok(packages
+        .iter()
+        .filter(|p| p["publish"].as_array().is_some_and(Vec::is_empty))
+        .filter_map(|p| p["name"].as_str().map(str::to_string))
+        .collect())
 }
 
 /// The version every publishable package shares.
