@@ -1,88 +1,100 @@
 //! Every error variant of every operation is reachable, and items come back.
 
+mod support;
+
 use std::time::Duration;
 
 use pc_core::{
     BuildError, Consumer, Producer, RecvError, RecvTimeoutError, ReserveError, SendError,
     SendTimeoutError, TryRecvError, TryReserveError, TrySendError, channel,
 };
+use support::within_paused;
 
 #[tokio::test(start_paused = true)]
 async fn send_side_variants() {
-    let (tx, rx) = channel::bounded::<String>(1).unwrap();
-    tx.try_send("a".into()).unwrap();
+    within_paused(async {
+        let (tx, rx) = channel::bounded::<String>(1).unwrap();
+        tx.try_send("a".into()).unwrap();
 
-    let full = tx.try_send("b".into()).unwrap_err();
-    assert!(full.is_full() && !full.is_closed());
-    assert_eq!(full.into_inner(), "b");
+        let full = tx.try_send("b".into()).unwrap_err();
+        assert!(full.is_full() && !full.is_closed());
+        assert_eq!(full.into_inner(), "b");
 
-    let timeout = tx
-        .send_timeout("c".into(), Duration::from_millis(10))
-        .await
-        .unwrap_err();
-    assert!(timeout.is_timeout());
-    assert_eq!(timeout, SendTimeoutError::Timeout("c".to_string()));
+        let timeout = tx
+            .send_timeout("c".into(), Duration::from_millis(10))
+            .await
+            .unwrap_err();
+        assert!(timeout.is_timeout());
+        assert_eq!(timeout, SendTimeoutError::Timeout("c".to_string()));
 
-    assert_eq!(tx.try_reserve().unwrap_err(), TryReserveError::Full);
+        assert_eq!(tx.try_reserve().unwrap_err(), TryReserveError::Full);
 
-    tx.close();
-    assert_eq!(
-        tx.try_send("d".into()),
-        Err(TrySendError::Closed("d".into()))
-    );
-    assert_eq!(
-        tx.send_timeout("e".into(), Duration::from_millis(10)).await,
-        Err(SendTimeoutError::Closed("e".into()))
-    );
-    assert_eq!(tx.send("f".into()).await, Err(SendError("f".into())));
-    assert_eq!(tx.reserve().await.unwrap_err(), ReserveError);
-    assert_eq!(tx.try_reserve().unwrap_err(), TryReserveError::Closed);
-    assert_eq!(
-        Producer::send_all(&tx, ["g".to_string()]).await,
-        Err(SendError("g".into()))
-    );
-    assert_eq!(rx.recv().await.unwrap(), "a");
+        tx.close();
+        assert_eq!(
+            tx.try_send("d".into()),
+            Err(TrySendError::Closed("d".into()))
+        );
+        assert_eq!(
+            tx.send_timeout("e".into(), Duration::from_millis(10)).await,
+            Err(SendTimeoutError::Closed("e".into()))
+        );
+        assert_eq!(tx.send("f".into()).await, Err(SendError("f".into())));
+        assert_eq!(tx.reserve().await.unwrap_err(), ReserveError);
+        assert_eq!(tx.try_reserve().unwrap_err(), TryReserveError::Closed);
+        assert_eq!(
+            Producer::send_all(&tx, ["g".to_string()]).await,
+            Err(SendError("g".into()))
+        );
+        assert_eq!(rx.recv().await.unwrap(), "a");
+    })
+    .await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn send_timeout_succeeds_when_space_frees_in_time() {
-    let (tx, rx) = channel::bounded::<u32>(1).unwrap();
-    tx.send(1).await.unwrap();
-    let consumer = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        assert_eq!(rx.recv().await, Ok(1));
-        rx
-    });
-    tx.send_timeout(2, Duration::from_millis(10)).await.unwrap();
-    let rx = consumer.await.unwrap();
-    assert_eq!(rx.try_recv(), Ok(2));
+    within_paused(async {
+        let (tx, rx) = channel::bounded::<u32>(1).unwrap();
+        tx.send(1).await.unwrap();
+        let consumer = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            assert_eq!(rx.recv().await, Ok(1));
+            rx
+        });
+        tx.send_timeout(2, Duration::from_millis(10)).await.unwrap();
+        let rx = consumer.await.unwrap();
+        assert_eq!(rx.try_recv(), Ok(2));
+    })
+    .await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn recv_side_variants() {
-    let (tx, rx) = channel::bounded::<u32>(4).unwrap();
-    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
-    assert!(rx.try_recv().unwrap_err().is_empty());
-    let timeout = rx
-        .recv_timeout(Duration::from_millis(10))
-        .await
-        .unwrap_err();
-    assert!(timeout.is_timeout());
-    tx.send(1).await.unwrap();
-    tx.close();
-    assert_eq!(rx.recv_timeout(Duration::from_millis(10)).await, Ok(1));
-    assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
-    assert_eq!(rx.recv().await, Err(RecvError));
-    assert_eq!(
-        rx.recv_timeout(Duration::from_millis(10)).await,
-        Err(RecvTimeoutError::Closed)
-    );
-    assert!(
-        Consumer::recv_timeout(&rx, Duration::ZERO)
+    within_paused(async {
+        let (tx, rx) = channel::bounded::<u32>(4).unwrap();
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+        assert!(rx.try_recv().unwrap_err().is_empty());
+        let timeout = rx
+            .recv_timeout(Duration::from_millis(10))
             .await
-            .unwrap_err()
-            .is_closed()
-    );
+            .unwrap_err();
+        assert!(timeout.is_timeout());
+        tx.send(1).await.unwrap();
+        tx.close();
+        assert_eq!(rx.recv_timeout(Duration::from_millis(10)).await, Ok(1));
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+        assert_eq!(rx.recv().await, Err(RecvError));
+        assert_eq!(
+            rx.recv_timeout(Duration::from_millis(10)).await,
+            Err(RecvTimeoutError::Closed)
+        );
+        assert!(
+            Consumer::recv_timeout(&rx, Duration::ZERO)
+                .await
+                .unwrap_err()
+                .is_closed()
+        );
+    })
+    .await;
 }
 
 #[test]

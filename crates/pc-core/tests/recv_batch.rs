@@ -5,6 +5,7 @@ mod support;
 use std::time::Duration;
 
 use pc_core::{Consumer, Producer, channel};
+use support::{within, within_paused};
 use tokio::time::{Instant, sleep};
 
 const LINGER: Duration = Duration::from_millis(50);
@@ -67,34 +68,49 @@ where
 
 #[tokio::test(start_paused = true)]
 async fn pc_channel() {
-    check_contract(|| channel::bounded::<u32>(64).unwrap()).await;
+    within_paused(async {
+        check_contract(|| channel::bounded::<u32>(64).unwrap()).await;
+    })
+    .await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn pc_channel_unbounded() {
-    check_contract(channel::unbounded::<u32>).await;
+    within_paused(async {
+        check_contract(channel::unbounded::<u32>).await;
+    })
+    .await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn provided_method_over_async_channel() {
-    check_contract(|| async_channel::bounded::<u32>(64)).await;
+    within_paused(async {
+        check_contract(|| async_channel::bounded::<u32>(64)).await;
+    })
+    .await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn slots_are_freed_while_the_batch_lingers() {
-    // Capacity 2: a sender waiting for space must get it while the receiver lingers,
-    // otherwise the batch could never grow past the capacity.
-    let (tx, rx) = channel::bounded::<u32>(2).unwrap();
-    let producer = tokio::spawn(async move { tx.send_all(0..6).await.unwrap() });
-    let mut buf = Vec::new();
-    assert_eq!(rx.recv_batch(&mut buf, 6, LINGER).await, 6);
-    assert_eq!(buf, [0, 1, 2, 3, 4, 5]);
-    assert_eq!(producer.await.unwrap(), 6);
+    within_paused(async {
+        // Capacity 2: a sender waiting for space must get it while the receiver lingers,
+        // otherwise the batch could never grow past the capacity.
+        let (tx, rx) = channel::bounded::<u32>(2).unwrap();
+        let producer = tokio::spawn(async move { tx.send_all(0..6).await.unwrap() });
+        let mut buf = Vec::new();
+        assert_eq!(rx.recv_batch(&mut buf, 6, LINGER).await, 6);
+        assert_eq!(buf, [0, 1, 2, 3, 4, 5]);
+        assert_eq!(producer.await.unwrap(), 6);
+    })
+    .await;
 }
 
 #[tokio::test]
 #[should_panic(expected = "`max` must be at least 1")]
 async fn max_zero_panics() {
-    let (_tx, rx) = channel::bounded::<u32>(1).unwrap();
-    rx.recv_batch(&mut Vec::new(), 0, LINGER).await;
+    within(async {
+        let (_tx, rx) = channel::bounded::<u32>(1).unwrap();
+        rx.recv_batch(&mut Vec::new(), 0, LINGER).await;
+    })
+    .await;
 }
