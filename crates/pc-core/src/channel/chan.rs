@@ -49,9 +49,8 @@ pub(crate) struct Chan<T> {
     pub(crate) queue: ConcurrentQueue<T>,
     /// `None` when unbounded.
     pub(crate) capacity: Option<usize>,
-    /// Free slots; unused when unbounded. Written by both sides on every item, so it gets a
-    /// cache line of its own.
-    slots: CachePadded<AtomicUsize>,
+    /// Slot accounting, unused when unbounded: see [`Slots`].
+    slots: Slots,
     /// CLOSED bit plus `ONE_PERMIT` per outstanding permit.
     state: AtomicUsize,
     senders: AtomicUsize,
@@ -85,7 +84,7 @@ impl<T> Chan<T> {
         Self {
             queue,
             capacity,
-            slots: CachePadded::new(AtomicUsize::new(capacity.unwrap_or(0))),
+            slots: Slots::default(),
             state: AtomicUsize::new(0),
             senders: AtomicUsize::new(1),
             receivers: AtomicUsize::new(1),
@@ -103,25 +102,9 @@ impl<T> Chan<T> {
     /// Takes a free slot if there is one.
     #[inline]
     pub(crate) fn try_acquire(&self) -> bool {
-        if self.capacity.is_none() {
-            return true;
-        }
-        let mut free = self.slots.load(Ordering::SeqCst);
-        loop {
-            if free == 0 {
-                return false;
-            }
-            // SeqCst pairs with `release`: the pop that freed this slot is complete, so the
-            // queue has room for our push, and the waiting protocol sees a total order.
-            match self.slots.compare_exchange_weak(
-                free,
-                free - 1,
-                Ordering::SeqCst,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return true,
-                Err(now) => free = now,
-            }
+        match self.capacity {
+            None => true,
+            Some(capacity) => self.slots.try_take(capacity),
         }
     }
 
@@ -148,7 +131,7 @@ impl<T> Chan<T> {
         if self.capacity.is_none() || n == 0 {
             return;
         }
-        self.slots.fetch_add(n, Ordering::SeqCst);
+        self.slots.give_back(n);
         self.space.notify(n);
     }
 
@@ -211,6 +194,59 @@ impl<T> Chan<T> {
     /// Returns `true` if that was the last receiver.
     pub(crate) fn remove_receiver(&self) -> bool {
         self.receivers.fetch_sub(1, Ordering::AcqRel) == 1
+    }
+}
+
+/// The free-slot count, split by side so that producers and consumers on different cores do
+/// not pass one cache line back and forth on every item.
+///
+/// Senders count the slots they take (`taken`), receivers the slots they give back (`freed`);
+/// free = capacity - (taken - freed), in wrapping arithmetic. Senders read `freed` only when
+/// their cached copy (`freed_seen`, on the senders' line) says the channel is full: the cached
+/// copy is never ahead of `freed`, so a stale one can only make a sender look again, never
+/// take a slot that is not free.
+#[derive(Debug, Default)]
+struct Slots {
+    /// Written by senders: slots ever taken, and the last `freed` a sender read.
+    taken: CachePadded<(AtomicUsize, AtomicUsize)>,
+    /// Written by receivers (and by senders giving back a slot they could not use).
+    freed: CachePadded<AtomicUsize>,
+}
+
+impl Slots {
+    #[inline]
+    fn try_take(&self, capacity: usize) -> bool {
+        let (taken, freed_seen) = &*self.taken;
+        let mut now_taken = taken.load(Ordering::Relaxed);
+        loop {
+            if now_taken.wrapping_sub(freed_seen.load(Ordering::Relaxed)) >= capacity {
+                // Full as far as we know: look at the receivers' count. SeqCst orders this read
+                // after a waiter's registration (see the module docs). `taken` is read again
+                // after it, so it cannot be older than the takes behind the frees we saw.
+                let freed = self.freed.load(Ordering::SeqCst);
+                now_taken = taken.load(Ordering::SeqCst);
+                if now_taken.wrapping_sub(freed) >= capacity {
+                    return false;
+                }
+                freed_seen.store(freed, Ordering::Relaxed);
+            }
+            // SeqCst pairs with `give_back`: the pop that freed this slot is complete, so the
+            // queue has room for our push.
+            match taken.compare_exchange_weak(
+                now_taken,
+                now_taken.wrapping_add(1),
+                Ordering::SeqCst,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => now_taken = actual,
+            }
+        }
+    }
+
+    #[inline]
+    fn give_back(&self, n: usize) {
+        self.freed.fetch_add(n, Ordering::SeqCst);
     }
 }
 
@@ -297,5 +333,42 @@ impl<'a> ScopedWaiter<'a> {
 impl Drop for ScopedWaiter<'_> {
     fn drop(&mut self) {
         self.waiter.cancel(self.signal);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slots_at(start: usize) -> Slots {
+        let slots = Slots::default();
+        slots.taken.0.store(start, Ordering::Relaxed);
+        slots.taken.1.store(start, Ordering::Relaxed);
+        slots.freed.store(start, Ordering::Relaxed);
+        slots
+    }
+
+    #[test]
+    fn takes_exactly_the_capacity_then_what_is_given_back() {
+        for start in [0, usize::MAX - 2] {
+            let slots = slots_at(start);
+            assert!((0..3).all(|_| slots.try_take(3)), "start {start}");
+            assert!(!slots.try_take(3), "full at start {start}");
+            slots.give_back(2);
+            assert!(slots.try_take(3) && slots.try_take(3));
+            assert!(!slots.try_take(3));
+        }
+    }
+
+    #[test]
+    fn a_stale_view_of_freed_only_makes_a_sender_look_again() {
+        let slots = slots_at(0);
+        assert!(slots.try_take(1));
+        slots.give_back(1);
+        // The cached view is behind the real count: the sender refreshes it and takes the slot.
+        assert_eq!(slots.taken.1.load(Ordering::Relaxed), 0);
+        assert!(slots.try_take(1));
+        assert_eq!(slots.taken.1.load(Ordering::Relaxed), 1);
+        assert!(!slots.try_take(1));
     }
 }
