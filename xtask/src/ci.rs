@@ -19,6 +19,16 @@ pub(crate) fn run(args: &[String]) -> Result {
         ]),
     )?;
     run_step("test", cargo().args(["test", "--workspace"]))?;
+    // The channel's own synchronization under loom, in a target dir of its own since every
+    // crate is rebuilt with `--cfg loom`. A preemption bound of 2 keeps it near a minute.
+    run_step(
+        "loom",
+        cargo()
+            .args(["test", "--package", "pc-core", "--lib", "--release"])
+            .args(["--target-dir", "target/loom", "loom_"])
+            .env("RUSTFLAGS", "--cfg loom")
+            .env("LOOM_MAX_PREEMPTIONS", "2"),
+    )?;
     run_step(
         "doc",
         cargo()

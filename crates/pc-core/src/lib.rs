@@ -57,6 +57,7 @@ pub mod channel;
 mod consumer;
 mod error;
 mod interop;
+mod loom;
 mod probe;
 mod producer;
 mod stage;

@@ -1,19 +1,18 @@
 //! `Builder`: a channel's settings, validated at build time.
 
 use std::fmt;
-use std::sync::Arc;
 
 use super::chan::Chan;
 use super::receiver::Receiver;
 use super::sender::Sender;
 use crate::build_error::BuildError;
+use crate::loom::Arc;
 use crate::probe::SharedProbe;
 
 /// Settings for a channel: bounded or unbounded, and an optional [`Probe`](crate::Probe).
 ///
 /// ```
-/// use std::sync::Arc;
-/// use pc_core::{Probe, channel};
+/// /// use pc_core::{Probe, channel};
 ///
 /// #[derive(Debug)]
 /// struct Quiet;

@@ -15,20 +15,21 @@
 //!
 //! `Event::notify` takes the listener lock on every call, so each side counts its waiters in a
 //! [`Signal`] and skips `notify` while nobody waits. A waiter registers (`waiting += 1`, then
-//! `listen`), then checks the queue again; a notifier changes the queue, then reads `waiting`.
-//! Both sides use `SeqCst` (the queue's own push and pop are `SeqCst` compare-exchanges followed
-//! by full fences on the empty and full checks), so either the waiter sees the change or the
-//! notifier sees the waiter.
+//! `listen`), issues a `SeqCst` fence, then looks at the queue again; a notifier changes the
+//! queue, issues a `SeqCst` fence, then reads `waiting`. The two fences make it impossible for
+//! both to miss each other: either the waiter sees the change, or the notifier sees the waiter.
+//! The loom models in `tests/loom_channel.rs` check this protocol under every interleaving
+//! (loom models `SeqCst` fences, not `SeqCst` loads, which is why the fences are explicit).
 
 use std::fmt;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering, fence};
 use std::task::{Context, Poll, ready};
 
 use concurrent_queue::ConcurrentQueue;
 use crossbeam_utils::CachePadded;
 use event_listener::{Event, EventListener};
 
+use crate::loom::{AtomicUsize, Ordering, fence};
 use crate::probe::SharedProbe;
 
 const CLOSED: usize = 1;
@@ -220,8 +221,7 @@ impl Slots {
         let mut now_taken = taken.load(Ordering::Relaxed);
         loop {
             if now_taken.wrapping_sub(freed_seen.load(Ordering::Relaxed)) >= capacity {
-                // Full as far as we know: look at the receivers' count. SeqCst orders this read
-                // after a waiter's registration (see the module docs). `taken` is read again
+                // Full as far as we know: look at the receivers' count. `taken` is read again
                 // after it, so it cannot be older than the takes behind the frees we saw.
                 let freed = self.freed.load(Ordering::SeqCst);
                 now_taken = taken.load(Ordering::SeqCst);
@@ -259,10 +259,13 @@ pub(crate) struct Signal {
 }
 
 impl Signal {
-    /// Wakes `n` more waiters, if anyone waits.
+    /// Wakes `n` more waiters, if anyone waits. Call it after the change waiters wait for.
     #[inline]
     pub(crate) fn notify(&self, n: usize) {
-        if self.waiting.load(Ordering::SeqCst) > 0 {
+        // Pairs with the fence in `Waiter::poll`: either this load sees the waiter's count, or
+        // the waiter's next look at the queue sees our change.
+        fence(Ordering::SeqCst);
+        if self.waiting.load(Ordering::Relaxed) > 0 {
             // `additional`: each notification wakes one more waiter, even while earlier ones
             // have not run yet, so a waiter that is woken but never polled again cannot hold
             // the others asleep.

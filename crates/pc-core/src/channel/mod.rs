@@ -49,6 +49,8 @@ mod permit;
 mod receiver;
 mod sender;
 mod sink;
+#[cfg(all(test, loom))]
+mod tests;
 
 pub use builder::Builder;
 pub use permit::Permit;

@@ -3,7 +3,6 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -13,6 +12,7 @@ use tokio::time::Instant;
 
 use super::chan::{Chan, Closing, ScopedWaiter, Waiter};
 use crate::error::{RecvError, RecvTimeoutError, TryRecvError};
+use crate::loom::Arc;
 use crate::probe::DropReason;
 
 /// The receiving half of a channel; clone it for more consumers, each item goes to one of them.

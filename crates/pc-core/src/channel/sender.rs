@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use concurrent_queue::PushError;
@@ -12,6 +11,7 @@ use super::chan::{Chan, Closing, ScopedWaiter};
 use super::permit::Permit;
 use super::sink::SendSink;
 use crate::error::{ReserveError, SendError, SendTimeoutError, TryReserveError, TrySendError};
+use crate::loom::Arc;
 use crate::probe::WaitKind;
 
 /// The sending half of a channel; clone it for more producers.

@@ -1,0 +1,3 @@
+//! Loom models of the channel (run with `RUSTFLAGS="--cfg loom"`).
+
+mod loom_channel;
