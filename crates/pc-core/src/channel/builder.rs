@@ -12,7 +12,8 @@ use crate::probe::SharedProbe;
 /// Settings for a channel: bounded or unbounded, and an optional [`Probe`](crate::Probe).
 ///
 /// ```
-/// /// use pc_core::{Probe, channel};
+/// use std::sync::Arc;
+/// use pc_core::{Probe, channel};
 ///
 /// #[derive(Debug)]
 /// struct Quiet;
