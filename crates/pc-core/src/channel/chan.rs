@@ -15,11 +15,18 @@
 //!
 //! `Event::notify` takes the listener lock on every call, so each side counts its waiters in a
 //! [`Signal`] and skips `notify` while nobody waits. A waiter registers (`waiting += 1`, then
-//! `listen`), issues a `SeqCst` fence, then looks at the queue again; a notifier changes the
-//! queue, issues a `SeqCst` fence, then reads `waiting`. The two fences make it impossible for
-//! both to miss each other: either the waiter sees the change, or the notifier sees the waiter.
-//! The loom models in `tests/loom_channel.rs` check this protocol under every interleaving
-//! (loom models `SeqCst` fences, not `SeqCst` loads, which is why the fences are explicit).
+//! `listen`) and only then looks at the channel again; a notifier changes the channel and only
+//! then reads `waiting`. One of them must see the other, and two pairings make sure of it:
+//!
+//! - Items (receivers waiting for a push): the push happens inside the queue, so both sides
+//!   issue a `SeqCst` fence between their write and their read ([`Signal::notify_fenced`]).
+//! - Space (senders waiting for a slot): the receiver frees slots with an RMW on `freed`, and a
+//!   waiting sender re-reads `freed` with an RMW too. RMWs on one location are totally ordered,
+//!   so either the sender's read comes after the free and sees it, or the free reads from the
+//!   sender's RMW, synchronizes with it, and then sees the sender's registration
+//!   ([`Signal::notify_paired`]). No fence on the receive path.
+//!
+//! The loom models in `tests/loom_channel.rs` check both pairings under every interleaving.
 
 use std::fmt;
 use std::pin::Pin;
@@ -133,7 +140,7 @@ impl<T> Chan<T> {
             return;
         }
         self.slots.give_back(n);
-        self.space.notify(n);
+        self.space.notify_paired(n);
     }
 
     /// Counts a new permit and returns whether the channel was still open. When it was closed
@@ -223,7 +230,8 @@ impl Slots {
             if now_taken.wrapping_sub(freed_seen.load(Ordering::Relaxed)) >= capacity {
                 // Full as far as we know: look at the receivers' count. `taken` is read again
                 // after it, so it cannot be older than the takes behind the frees we saw.
-                let freed = self.freed.load(Ordering::SeqCst);
+                // An RMW, not a load: it pairs with `give_back` (see the module docs on space).
+                let freed = self.freed.fetch_add(0, Ordering::AcqRel);
                 now_taken = taken.load(Ordering::SeqCst);
                 if now_taken.wrapping_sub(freed) >= capacity {
                     return false;
@@ -246,7 +254,7 @@ impl Slots {
 
     #[inline]
     fn give_back(&self, n: usize) {
-        self.freed.fetch_add(n, Ordering::SeqCst);
+        self.freed.fetch_add(n, Ordering::AcqRel);
     }
 }
 
@@ -259,13 +267,19 @@ pub(crate) struct Signal {
 }
 
 impl Signal {
-    /// Wakes `n` more waiters, if anyone waits. Call it after the change waiters wait for.
+    /// Wakes `n` more waiters, if anyone waits, after a change made by a plain write (a push
+    /// into the queue). The fence pairs with the one in [`Waiter::poll`].
     #[inline]
-    pub(crate) fn notify(&self, n: usize) {
-        // Pairs with the fence in `Waiter::poll`: either this load sees the waiter's count, or
-        // the waiter's next look at the queue sees our change.
+    pub(crate) fn notify_fenced(&self, n: usize) {
         fence(Ordering::SeqCst);
-        if self.waiting.load(Ordering::Relaxed) > 0 {
+        self.notify_paired(n);
+    }
+
+    /// Wakes `n` more waiters, if anyone waits, after a change made by an RMW that waiters
+    /// re-read with an RMW (freeing slots; see the module docs).
+    #[inline]
+    pub(crate) fn notify_paired(&self, n: usize) {
+        if self.waiting.load(Ordering::Acquire) > 0 {
             // `additional`: each notification wakes one more waiter, even while earlier ones
             // have not run yet, so a waiter that is woken but never polled again cannot hold
             // the others asleep.

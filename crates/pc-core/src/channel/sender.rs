@@ -246,7 +246,7 @@ impl<T> Sender<T> {
     pub(super) fn push_held(&self, item: T) -> Result<(), SendError<T>> {
         match self.chan.queue.push(item) {
             Ok(()) => {
-                self.chan.items.notify(1);
+                self.chan.items.notify_fenced(1);
                 if let Some(probe) = &self.chan.probe {
                     probe.produced(1);
                     probe.depth(self.chan.queue.len());
