@@ -42,17 +42,6 @@ use crate::probe::SharedProbe;
 const CLOSED: usize = 1;
 const ONE_PERMIT: usize = 2;
 
-/// What a call to [`Chan::close`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Closing {
-    /// The channel was already closed.
-    AlreadyClosed,
-    /// This call closed it; permits are still out, and the last one closes the queue.
-    Deferred,
-    /// This call closed it, and the queue too.
-    Now,
-}
-
 pub(crate) struct Chan<T> {
     pub(crate) queue: ConcurrentQueue<T>,
     /// `None` when unbounded.
@@ -157,19 +146,18 @@ impl<T> Chan<T> {
     }
 
     /// Closes the channel: sends and reservations fail from now on and waiting senders wake;
-    /// the queue itself closes once no permit is out.
-    pub(crate) fn close(&self) -> Closing {
+    /// the queue itself closes once no permit is out. Returns `true` if this call closed it.
+    pub(crate) fn close(&self) -> bool {
         let before = self.state.fetch_or(CLOSED, Ordering::AcqRel);
         if before & CLOSED != 0 {
-            return Closing::AlreadyClosed;
+            return false;
         }
         self.space.notify_all();
         if before == 0 {
+            // No permit out: close the queue now. Otherwise the last permit does it.
             self.close_queue();
-            Closing::Now
-        } else {
-            Closing::Deferred
         }
+        true
     }
 
     /// Closes the channel and the queue at once, permits or not: the last receiver is gone, so
@@ -215,16 +203,25 @@ impl<T> Chan<T> {
 /// take a slot that is not free.
 #[derive(Debug, Default)]
 struct Slots {
-    /// Written by senders: slots ever taken, and the last `freed` a sender read.
-    taken: CachePadded<(AtomicUsize, AtomicUsize)>,
-    /// Written by receivers (and by senders giving back a slot they could not use).
+    /// Written by senders.
+    senders: CachePadded<SenderCounts>,
+    /// Slots ever given back; written by receivers (and by senders returning a slot they could
+    /// not use).
     freed: CachePadded<AtomicUsize>,
+}
+
+#[derive(Debug, Default)]
+struct SenderCounts {
+    /// Slots ever taken.
+    taken: AtomicUsize,
+    /// The last value of `Slots::freed` a sender read; never ahead of it.
+    freed_seen: AtomicUsize,
 }
 
 impl Slots {
     #[inline]
     fn try_take(&self, capacity: usize) -> bool {
-        let (taken, freed_seen) = &*self.taken;
+        let SenderCounts { taken, freed_seen } = &*self.senders;
         let mut now_taken = taken.load(Ordering::Relaxed);
         loop {
             if now_taken.wrapping_sub(freed_seen.load(Ordering::Relaxed)) >= capacity {
@@ -359,8 +356,8 @@ mod tests {
 
     fn slots_at(start: usize) -> Slots {
         let slots = Slots::default();
-        slots.taken.0.store(start, Ordering::Relaxed);
-        slots.taken.1.store(start, Ordering::Relaxed);
+        slots.senders.taken.store(start, Ordering::Relaxed);
+        slots.senders.freed_seen.store(start, Ordering::Relaxed);
         slots.freed.store(start, Ordering::Relaxed);
         slots
     }
@@ -383,9 +380,9 @@ mod tests {
         assert!(slots.try_take(1));
         slots.give_back(1);
         // The cached view is behind the real count: the sender refreshes it and takes the slot.
-        assert_eq!(slots.taken.1.load(Ordering::Relaxed), 0);
+        assert_eq!(slots.senders.freed_seen.load(Ordering::Relaxed), 0);
         assert!(slots.try_take(1));
-        assert_eq!(slots.taken.1.load(Ordering::Relaxed), 1);
+        assert_eq!(slots.senders.freed_seen.load(Ordering::Relaxed), 1);
         assert!(!slots.try_take(1));
     }
 }

@@ -10,7 +10,7 @@ use concurrent_queue::PopError;
 use futures_core::Stream;
 use tokio::time::Instant;
 
-use super::chan::{Chan, Closing, ScopedWaiter, Waiter};
+use super::chan::{Chan, ScopedWaiter, Waiter};
 use crate::error::{RecvError, RecvTimeoutError, TryRecvError};
 use crate::loom::Arc;
 use crate::probe::DropReason;
@@ -192,7 +192,7 @@ impl<T> Receiver<T> {
     /// Closes the channel from the receiving side: senders fail from now on, handing their item
     /// back, while receivers still drain what is queued. Returns `true` if this call closed it.
     pub fn close(&self) -> bool {
-        self.chan.close() != Closing::AlreadyClosed
+        self.chan.close()
     }
 
     /// Whether the channel is closed (it may still hold items to drain).

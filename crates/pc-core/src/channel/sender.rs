@@ -7,7 +7,7 @@ use std::time::Duration;
 use concurrent_queue::PushError;
 use tokio::time::Instant;
 
-use super::chan::{Chan, Closing, ScopedWaiter};
+use super::chan::{Chan, ScopedWaiter};
 use super::permit::Permit;
 use super::sink::SendSink;
 use crate::error::{ReserveError, SendError, SendTimeoutError, TryReserveError, TrySendError};
@@ -193,7 +193,7 @@ impl<T> Sender<T> {
     /// item back, while receivers drain what is queued (and what outstanding permits send).
     /// Returns `true` if this call closed it.
     pub fn close(&self) -> bool {
-        self.chan.close() != Closing::AlreadyClosed
+        self.chan.close()
     }
 
     /// Whether the channel is closed, by a `close` call or because every receiver is gone.
