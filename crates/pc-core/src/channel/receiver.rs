@@ -153,40 +153,46 @@ impl<T> Receiver<T> {
     /// Cancel safe: every item received before cancellation is already in `buf`.
     pub async fn recv_batch(&self, buf: &mut Vec<T>, max: usize, linger: Duration) -> usize {
         assert!(max > 0, "recv_batch: `max` must be at least 1");
-        let Ok(first) = self.recv().await else {
-            return 0;
-        };
-        buf.push(first);
-        let mut added = 1;
-        let mut deadline = None;
-        loop {
-            let mut taken = 0;
-            while added + taken < max {
-                match self.chan.queue.pop() {
-                    Ok(item) => {
-                        buf.push(item);
-                        taken += 1;
-                    }
-                    Err(_) => break,
-                }
-            }
-            // Free the slots before waiting, so senders are not held up by our linger.
-            self.received(taken);
-            added += taken;
-            if added == max || linger.is_zero() {
-                return added;
-            }
-            // The first item arrived just before the first pass, with no await in between,
-            // so the deadline counts from it.
-            let deadline = *deadline.get_or_insert_with(|| Instant::now() + linger);
+        let mut added = self.pop_into(buf, max);
+        if added == 0 {
+            let Ok(first) = self.recv().await else {
+                return 0;
+            };
+            buf.push(first);
+            added = 1 + self.pop_into(buf, max - 1);
+        }
+        if added == max || linger.is_zero() {
+            return added;
+        }
+        // The first item was taken just now, with no await since, so the linger counts from it.
+        let deadline = Instant::now() + linger;
+        while added < max {
             match tokio::time::timeout_at(deadline, self.recv()).await {
                 Ok(Ok(item)) => {
                     buf.push(item);
-                    added += 1;
+                    added += 1 + self.pop_into(buf, max - added - 1);
                 }
-                Ok(Err(RecvError)) | Err(_) => return added,
+                Ok(Err(RecvError)) | Err(_) => break,
             }
         }
+        added
+    }
+
+    /// Moves up to `limit` queued items into `buf` without waiting, and frees their slots at
+    /// once (before any wait, so senders are not held up by a linger).
+    fn pop_into(&self, buf: &mut Vec<T>, limit: usize) -> usize {
+        let mut taken = 0;
+        while taken < limit {
+            match self.chan.queue.pop() {
+                Ok(item) => {
+                    buf.push(item);
+                    taken += 1;
+                }
+                Err(_) => break,
+            }
+        }
+        self.received(taken);
+        taken
     }
 
     /// Closes the channel from the receiving side: senders fail from now on, handing their item
