@@ -40,8 +40,9 @@
 //! |---------|-------|--------------|
 //! | (always) | `pc-core` | [`Producer`], [`Consumer`], [`channel`], [`Probe`], [`Stage`], the errors |
 //! | `full` (default) | | every block below |
+//! | `ratelimit` | `pc-ratelimit` | [`ratelimit`]: `TokenBucket`, `Gcra`, `KeyedLimiter`, `Throttled`, `throttle` |
 //!
-//! Blocks join this table, each behind a feature named after it, as they land.
+//! More blocks join this table, each behind a feature named after it, as they land.
 
 #![doc(test(attr(deny(warnings))))]
 
@@ -50,6 +51,10 @@ pub use pc_core::{
     SendError, SendTimeoutError, SharedProbe, Stage, TryRecvError, TryReserveError, TrySendError,
     WaitKind, channel,
 };
+
+/// Rate limiting: how many permits a producer gets, and how fast.
+#[cfg(feature = "ratelimit")]
+pub use pc_ratelimit as ratelimit;
 
 /// The traits, for a glob import: `use pc::prelude::*;`.
 pub mod prelude {

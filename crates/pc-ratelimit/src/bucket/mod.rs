@@ -1,0 +1,10 @@
+//! `TokenBucket`: burst and refill rate, waiters served in arrival order.
+
+mod builder;
+mod stats;
+mod token_bucket;
+
+pub use builder::TokenBucketBuilder;
+pub use stats::BucketStats;
+pub(crate) use token_bucket::Debit;
+pub use token_bucket::TokenBucket;

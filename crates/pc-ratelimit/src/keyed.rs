@@ -1,0 +1,226 @@
+//! `KeyedLimiter`: one limit per key, with idle keys evicted.
+
+use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
+use std::fmt;
+use std::hash::{BuildHasher, Hash};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use pc_core::BuildError;
+
+use crate::clock::Clock;
+use crate::error::TryAcquireError;
+use crate::limits::Limits;
+use crate::settings::RateSettings;
+
+/// One rate limit per key (a tenant, a host), in shards so that keys rarely contend.
+///
+/// A key's state is its theoretical arrival time alone. Once that is `idle` in the past the
+/// key's bucket is full, exactly like a key never seen, so evicting it changes no decision;
+/// each shard sweeps itself when it is used and its last sweep is `idle` old, and
+/// [`evict_idle`](KeyedLimiter::evict_idle) sweeps them all. Memory stays bounded by the keys
+/// active within `idle`, however many keys come and go.
+///
+/// ```
+/// use pc_ratelimit::KeyedLimiter;
+///
+/// let per_tenant = KeyedLimiter::builder().rate(1.0).burst(2).build()?;
+/// assert!(per_tenant.try_acquire(&"acme", 2).is_ok());
+/// assert!(per_tenant.try_acquire(&"acme", 1).is_err()); // acme spent its burst
+/// assert!(per_tenant.try_acquire(&"globex", 1).is_ok()); // other tenants are unaffected
+/// assert_eq!(per_tenant.len(), 2);
+/// # Ok::<(), pc_core::BuildError>(())
+/// ```
+pub struct KeyedLimiter<K> {
+    clock: Clock,
+    limits: Limits,
+    idle: u64,
+    hasher: RandomState,
+    shards: Box<[Mutex<Shard<K>>]>,
+}
+
+#[derive(Debug)]
+struct Shard<K> {
+    tats: HashMap<K, u64>,
+    last_sweep: u64,
+}
+
+impl KeyedLimiter<()> {
+    /// Starts the settings; `rate` and `burst` are required. The key type comes from `build`.
+    pub fn builder() -> KeyedLimiterBuilder {
+        KeyedLimiterBuilder::default()
+    }
+}
+
+impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
+    /// Takes `n` of `key`'s permits if they exist now.
+    ///
+    /// # Errors
+    ///
+    /// As [`Gcra::try_acquire`](crate::Gcra::try_acquire), for this key.
+    pub fn try_acquire(&self, key: &K, n: u32) -> Result<(), TryAcquireError> {
+        if n > self.limits.burst {
+            return Err(TryAcquireError::OverBurst {
+                requested: n,
+                burst: self.limits.burst,
+            });
+        }
+        let now = self.clock.now();
+        let mut shard = self.shard(key);
+        self.sweep_if_due(&mut shard, now);
+        let tat = shard.tats.get(key).copied().unwrap_or(0);
+        match self.limits.check(tat, now, n) {
+            Ok(new_tat) => {
+                match shard.tats.get_mut(key) {
+                    Some(slot) => *slot = new_tat,
+                    None => {
+                        shard.tats.insert(key.clone(), new_tat);
+                    }
+                }
+                Ok(())
+            }
+            Err(at) => Err(TryAcquireError::Insufficient {
+                retry_at: self.clock.instant(at),
+            }),
+        }
+    }
+
+    /// Whole permits `key` has now.
+    pub fn available(&self, key: &K) -> u32 {
+        let now = self.clock.now();
+        let tat = self.shard(key).tats.get(key).copied().unwrap_or(0);
+        self.limits.available(tat, now)
+    }
+
+    /// Keys held now (active within the idle time, or not swept yet).
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|shard| lock(shard).tats.len()).sum()
+    }
+
+    /// Whether no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Sweeps every shard now, dropping keys idle for longer than the idle time.
+    pub fn evict_idle(&self) {
+        let now = self.clock.now();
+        for shard in self.shards.iter() {
+            self.sweep(&mut lock(shard), now);
+        }
+    }
+
+    fn shard(&self, key: &K) -> MutexGuard<'_, Shard<K>> {
+        let index = self.hasher.hash_one(key) as usize % self.shards.len();
+        lock(&self.shards[index])
+    }
+
+    fn sweep_if_due(&self, shard: &mut Shard<K>, now: u64) {
+        if now.saturating_sub(shard.last_sweep) >= self.idle {
+            self.sweep(shard, now);
+        }
+    }
+
+    fn sweep(&self, shard: &mut Shard<K>, now: u64) {
+        shard.last_sweep = now;
+        // A key whose bucket has been full for `idle` decides exactly like an unknown key.
+        shard
+            .tats
+            .retain(|_, tat| tat.saturating_add(self.idle) > now);
+        if shard.tats.capacity() > 4 * shard.tats.len() + 64 {
+            shard.tats.shrink_to_fit();
+        }
+    }
+}
+
+fn lock<K>(shard: &Mutex<Shard<K>>) -> MutexGuard<'_, Shard<K>> {
+    // No code panics while holding the lock, so a poisoned shard is still consistent.
+    shard.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl<K> fmt::Debug for KeyedLimiter<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyedLimiter")
+            .field("interval_ns", &self.limits.interval)
+            .field("burst", &self.limits.burst)
+            .field("idle_ns", &self.idle)
+            .field("shards", &self.shards.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Settings for a [`KeyedLimiter`]: rate and burst per key (required), idle time and shards.
+#[derive(Debug, Clone)]
+pub struct KeyedLimiterBuilder {
+    settings: RateSettings,
+    idle: Duration,
+    shards: usize,
+}
+
+impl Default for KeyedLimiterBuilder {
+    fn default() -> Self {
+        Self {
+            settings: RateSettings::default(),
+            idle: Duration::from_secs(60),
+            shards: 64,
+        }
+    }
+}
+
+impl KeyedLimiterBuilder {
+    /// Permits per second, for each key.
+    pub fn rate(mut self, per_second: f64) -> Self {
+        self.settings.per_second = Some(per_second);
+        self
+    }
+
+    /// The most permits a key takes at once after a quiet period.
+    pub fn burst(mut self, burst: u32) -> Self {
+        self.settings.burst = Some(burst);
+        self
+    }
+
+    /// How long a key stays after its bucket is full again (default 60 s).
+    pub fn idle(mut self, idle: Duration) -> Self {
+        self.idle = idle;
+        self
+    }
+
+    /// How many independently locked shards hold the keys (default 64).
+    pub fn shards(mut self, shards: usize) -> Self {
+        self.shards = shards;
+        self
+    }
+
+    /// Builds the limiter.
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] naming `rate`, `burst`, `idle` (0) or `shards` (0).
+    pub fn build<K: Hash + Eq + Clone>(self) -> Result<KeyedLimiter<K>, BuildError> {
+        let limits = self.settings.limits()?;
+        if self.idle.is_zero() {
+            return Err(BuildError::Zero { setting: "idle" });
+        }
+        if self.shards == 0 {
+            return Err(BuildError::Zero { setting: "shards" });
+        }
+        let clock = Clock::new();
+        let shards = (0..self.shards)
+            .map(|_| {
+                Mutex::new(Shard {
+                    tats: HashMap::new(),
+                    last_sweep: 0,
+                })
+            })
+            .collect();
+        Ok(KeyedLimiter {
+            clock,
+            limits,
+            idle: u64::try_from(self.idle.as_nanos()).unwrap_or(u64::MAX),
+            hasher: RandomState::new(),
+            shards,
+        })
+    }
+}
