@@ -24,6 +24,12 @@ impl Clock {
         self.nanos(Instant::now())
     }
 
+    /// A refusal's retry time, as nanoseconds since the origin.
+    #[inline]
+    pub(crate) fn not_until(self, nanos: u64) -> crate::error::NotUntil {
+        crate::error::NotUntil::new(self.base, nanos)
+    }
+
     /// Nanoseconds since the origin, back to an instant.
     pub(crate) fn instant(self, nanos: u64) -> Instant {
         self.base + std::time::Duration::from_nanos(nanos)

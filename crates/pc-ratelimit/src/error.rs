@@ -3,17 +3,17 @@
 use std::error::Error;
 use std::fmt;
 
+use std::time::Duration;
+
 use tokio::time::Instant;
 
 /// Why [`try_acquire`](crate::TokenBucket::try_acquire) granted nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TryAcquireError {
-    /// Not enough permits now; they will exist at `retry_at` if nobody else takes them.
-    Insufficient {
-        /// The earliest time the same request could succeed.
-        retry_at: Instant,
-    },
+    /// Not enough permits now; [`NotUntil::retry_at`] says when they will exist if nobody
+    /// else takes them.
+    Insufficient(NotUntil),
     /// More permits were asked for than the burst: no wait could ever satisfy it.
     OverBurst {
         /// Permits asked for.
@@ -26,7 +26,7 @@ pub enum TryAcquireError {
 impl fmt::Display for TryAcquireError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Insufficient { .. } => f.write_str("not enough permits now"),
+            Self::Insufficient(_) => f.write_str("not enough permits now"),
             Self::OverBurst { requested, burst } => {
                 write!(
                     f,
@@ -38,6 +38,30 @@ impl fmt::Display for TryAcquireError {
 }
 
 impl Error for TryAcquireError {}
+
+/// When a refused request could succeed. Computed on demand, so that a refusal on a hot path
+/// costs no clock arithmetic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotUntil {
+    origin: Instant,
+    nanos: u64,
+}
+
+impl NotUntil {
+    pub(crate) fn new(origin: Instant, nanos: u64) -> Self {
+        Self { origin, nanos }
+    }
+
+    /// The earliest time the same request could succeed.
+    pub fn retry_at(&self) -> Instant {
+        self.origin + Duration::from_nanos(self.nanos)
+    }
+
+    /// How long from `now` until [`retry_at`](NotUntil::retry_at) (zero if it has passed).
+    pub fn wait_from(&self, now: Instant) -> Duration {
+        self.retry_at().saturating_duration_since(now)
+    }
+}
 
 /// Why [`acquire`](crate::TokenBucket::acquire) or
 /// [`acquire_timeout`](crate::TokenBucket::acquire_timeout) granted nothing.

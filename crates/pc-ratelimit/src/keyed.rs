@@ -80,9 +80,7 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
                 }
                 Ok(())
             }
-            Err(at) => Err(TryAcquireError::Insufficient {
-                retry_at: self.clock.instant(at),
-            }),
+            Err(at) => Err(TryAcquireError::Insufficient(self.clock.not_until(at))),
         }
     }
 

@@ -48,7 +48,7 @@ mod settings;
 mod throttle;
 
 pub use bucket::{BucketStats, TokenBucket, TokenBucketBuilder};
-pub use error::{AcquireError, TryAcquireError};
+pub use error::{AcquireError, NotUntil, TryAcquireError};
 pub use gcra::{Gcra, GcraBuilder};
 pub use keyed::{KeyedLimiter, KeyedLimiterBuilder};
 pub use throttle::{Throttle, Throttled, throttle};

@@ -26,12 +26,14 @@ impl Limits {
     }
 
     /// How far ahead of now the TAT may be: a full bucket's worth.
+    #[inline]
     pub(crate) fn window(self) -> u64 {
         u64::from(self.burst) * self.interval
     }
 
     /// The decision for `n` permits at `now` with theoretical arrival time `tat`: `Ok(new_tat)`
     /// when allowed now, `Err(at)` with the earliest time it would be allowed.
+    #[inline]
     pub(crate) fn check(self, tat: u64, now: u64, n: u32) -> Result<u64, u64> {
         let new_tat = tat.max(now) + u64::from(n) * self.interval;
         let allowed_from = new_tat.saturating_sub(self.window());

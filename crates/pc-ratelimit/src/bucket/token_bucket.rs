@@ -107,9 +107,9 @@ impl TokenBucket {
             Err(at) => {
                 drop(state);
                 self.inner.counters.rejected();
-                Err(TryAcquireError::Insufficient {
-                    retry_at: self.inner.clock.instant(at),
-                })
+                Err(TryAcquireError::Insufficient(
+                    self.inner.clock.not_until(at),
+                ))
             }
         }
     }
