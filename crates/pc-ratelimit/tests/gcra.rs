@@ -8,7 +8,12 @@ use tokio::time::Instant;
 #[test]
 fn the_fast_clock_decides_like_the_tokio_clock() {
     for fast in [false, true] {
-        let gcra = Gcra::builder().rate(1.0).burst(3).fast_clock(fast).build().unwrap();
+        let gcra = Gcra::builder()
+            .rate(1.0)
+            .burst(3)
+            .fast_clock(fast)
+            .build()
+            .unwrap();
         assert_eq!(gcra.available(), 3);
         gcra.try_acquire(3).unwrap();
         let before = Instant::now();
@@ -17,10 +22,16 @@ fn the_fast_clock_decides_like_the_tokio_clock() {
         };
         // About 1 s from now: one permit's interval, less the instants this test took.
         let wait = not_until.wait_from(before);
-        assert!(wait > Duration::from_millis(500) && wait <= Duration::from_secs(1), "{wait:?}");
+        assert!(
+            wait > Duration::from_millis(500) && wait <= Duration::from_secs(1),
+            "{wait:?}"
+        );
         assert_eq!(
             gcra.try_acquire(4),
-            Err(TryAcquireError::OverBurst { requested: 4, burst: 3 })
+            Err(TryAcquireError::OverBurst {
+                requested: 4,
+                burst: 3
+            })
         );
     }
 }
