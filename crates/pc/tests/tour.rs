@@ -55,3 +55,21 @@ async fn go_basic_producer_consumer() {
     assert!(report.items > 0);
     assert!(report.peak_depth <= 10);
 }
+
+#[cfg(feature = "ratelimit")]
+#[tokio::test(start_paused = true)]
+async fn go_token_bucket() {
+    let report = within_paused(scenarios::go_token_bucket(1)).await.unwrap();
+    // A full bucket of 5, then 2 a second; the first job asks at 200 ms, so the 34th permit
+    // is due at 14.7 s and the 35th at 15.2 s, after the deadline.
+    assert_eq!(report.items, 34);
+    assert_eq!(report.wall, Duration::from_secs(15));
+}
+
+#[cfg(feature = "ratelimit")]
+#[tokio::test(start_paused = true)]
+async fn go_token_bucket_played_faster_counts_the_same() {
+    let report = within_paused(scenarios::go_token_bucket(3)).await.unwrap();
+    assert_eq!(report.items, 34);
+    assert_eq!(report.wall, Duration::from_secs(5));
+}

@@ -291,6 +291,107 @@ pub(crate) async fn go_basic_producer_consumer() -> Outcome {
     })
 }
 
+/// Go token bucket with rate-limited workers: a bucket of 5 refilled at 2 per second shared by
+/// 3 workers, each with its own 10-slot queue fed round-robin every 200 ms; each job waits for a
+/// permit, then works 100 ms, for 15 s; `speed` plays it that many times faster (every rate
+/// multiplied, every duration divided), with the same counts. Every submitted job is processed,
+/// refused with "queue full", or still queued or waiting for its permit at the end; the permits
+/// granted never exceed the burst plus the rate times the time.
+#[cfg(feature = "ratelimit")]
+pub(crate) async fn go_token_bucket(speed: u32) -> Outcome {
+    use pc::ratelimit::TokenBucket;
+
+    let name = format!("Go: token bucket, 3 workers, 15 s / {speed}");
+    let run_for = Duration::from_secs(15) / speed;
+    let bucket = TokenBucket::builder()
+        .rate(2.0 * f64::from(speed))
+        .burst(5)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let peak = Arc::new(PeakDepth::default());
+    let start = Instant::now();
+    let deadline = start + run_for;
+    let mut queues = Vec::new();
+    let mut workers = Vec::new();
+    for _ in 0..3 {
+        let (tx, rx) = channel::Builder::bounded(10)
+            .probe(peak.clone())
+            .build::<u64>()
+            .map_err(|e| e.to_string())?;
+        queues.push(tx);
+        let bucket = bucket.clone();
+        workers.push(tokio::spawn(async move {
+            let (mut processed, mut cut_off) = (0u64, 0u64);
+            loop {
+                let job = tokio::select! {
+                    () = tokio::time::sleep_until(deadline) => break,
+                    job = rx.recv() => match job { Ok(job) => job, Err(_) => break },
+                };
+                // Waiting for a permit stops at the deadline; the cancelled wait refunds it.
+                tokio::select! {
+                    () = tokio::time::sleep_until(deadline) => { cut_off += 1; break }
+                    permit = bucket.acquire(1) => permit.map_err(|e| e.to_string())?,
+                }
+                sleep(Duration::from_millis(100) / speed).await;
+                let _ = job;
+                processed += 1;
+            }
+            Ok::<_, String>((processed, cut_off, rx.len() as u64))
+        }));
+    }
+    let tick = Duration::from_millis(200) / speed;
+    let mut ticker = tokio::time::interval_at(start + tick, tick);
+    let (mut submitted, mut refused, mut job) = (0u64, 0u64, 0u64);
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline) => break,
+            _ = ticker.tick() => {
+                // Round-robin, and a full queue is reported, not waited on.
+                match queues[(job % 3) as usize].try_send(job) {
+                    Ok(()) => submitted += 1,
+                    Err(err) if err.is_full() => refused += 1,
+                    // A worker stops at the deadline too, and may see it first: the run is over.
+                    Err(_) => break,
+                }
+                job += 1;
+            }
+        }
+    }
+    let (mut processed, mut cut_off, mut queued) = (0, 0, 0);
+    for worker in workers {
+        let (p, c, q) = worker.await.map_err(|e| e.to_string())??;
+        (processed, cut_off, queued) = (processed + p, cut_off + c, queued + q);
+    }
+    let granted = bucket.stats().granted;
+    check(
+        &name,
+        "submitted + refused = attempted",
+        job,
+        submitted + refused,
+    )?;
+    check(
+        &name,
+        "processed + cut off + still queued = submitted",
+        submitted,
+        processed + cut_off + queued,
+    )?;
+    check(&name, "\"queue full\" reported", true, refused > 0)?;
+    // Never more than the burst plus the rate times the time, nor fewer than the time allows.
+    let bound = 5 + 2 * 15;
+    check(
+        &name,
+        "permits granted within the bound",
+        true,
+        granted <= bound && granted + 2 >= bound,
+    )?;
+    Ok(Report {
+        name,
+        items: granted,
+        wall: start.elapsed(),
+        peak_depth: peak.get(),
+    })
+}
+
 /// Every scenario, in the order the tour plays them.
 pub(crate) async fn all() -> Vec<Outcome> {
     let mut outcomes = vec![
@@ -299,5 +400,8 @@ pub(crate) async fn all() -> Vec<Outcome> {
     ];
     outcomes.extend(csharp_capacity_comparison().await);
     outcomes.push(go_basic_producer_consumer().await);
+    // The seed runs 15 s; the tour plays it 3 times faster (tests/tour.rs at speed 1, paused).
+    #[cfg(feature = "ratelimit")]
+    outcomes.push(go_token_bucket(3).await);
     outcomes
 }
