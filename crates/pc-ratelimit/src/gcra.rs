@@ -112,17 +112,7 @@ pub struct GcraBuilder {
 }
 
 impl GcraBuilder {
-    /// Permits per second: any finite rate above 0.
-    pub fn rate(mut self, per_second: f64) -> Self {
-        self.settings.per_second = Some(per_second);
-        self
-    }
-
-    /// The most permits taken at once after a quiet period.
-    pub fn burst(mut self, burst: u32) -> Self {
-        self.settings.burst = Some(burst);
-        self
-    }
+    crate::settings::rate_and_burst_setters!();
 
     /// Reads time for [`Gcra::try_acquire`] from the CPU's time-stamp counter (through
     /// quanta) instead of the tokio clock: a few nanoseconds instead of a system call's worth,

@@ -167,17 +167,7 @@ impl Default for KeyedLimiterBuilder {
 }
 
 impl KeyedLimiterBuilder {
-    /// Permits per second, for each key.
-    pub fn rate(mut self, per_second: f64) -> Self {
-        self.settings.per_second = Some(per_second);
-        self
-    }
-
-    /// The most permits a key takes at once after a quiet period.
-    pub fn burst(mut self, burst: u32) -> Self {
-        self.settings.burst = Some(burst);
-        self
-    }
+    crate::settings::rate_and_burst_setters!();
 
     /// How long a key stays after its bucket is full again (default 60 s).
     pub fn idle(mut self, idle: Duration) -> Self {

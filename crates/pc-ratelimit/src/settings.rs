@@ -24,3 +24,25 @@ impl RateSettings {
         Limits::new(per_second, burst)
     }
 }
+
+/// The `rate` and `burst` setters every limiter's builder shares, written once; the builder
+/// keeps its rate and burst in a `settings: RateSettings` field.
+macro_rules! rate_and_burst_setters {
+    () => {
+        /// Permits per second: any finite rate above 0 (fractions too: `0.5` is one permit
+        /// every 2 s). Required.
+        pub fn rate(mut self, per_second: f64) -> Self {
+            self.settings.per_second = Some(per_second);
+            self
+        }
+
+        /// The most permits taken at once after a quiet period; a limiter starts with this
+        /// many available. Required.
+        pub fn burst(mut self, burst: u32) -> Self {
+            self.settings.burst = Some(burst);
+            self
+        }
+    };
+}
+
+pub(crate) use rate_and_burst_setters;

@@ -1,19 +1,14 @@
 //! The token bucket under paused time: exact waits, arrival order, refunds, settings at runtime.
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pc_core::{Probe, WaitKind};
 use pc_ratelimit::{AcquireError, TokenBucket, TryAcquireError};
+use support::bucket;
 use tokio::time::{Instant, sleep};
-
-fn bucket(rate: f64, burst: u32) -> TokenBucket {
-    TokenBucket::builder()
-        .rate(rate)
-        .burst(burst)
-        .build()
-        .unwrap()
-}
 
 /// Fails at once instead of hanging: under paused time a runtime with nothing to do jumps to
 /// this (virtual) deadline.

@@ -1,19 +1,14 @@
 //! Throttled producers and streams.
 
+mod support;
+
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use pc_core::{Producer, SendTimeoutError, TrySendError, channel};
-use pc_ratelimit::{Throttled, TokenBucket, throttle};
+use pc_ratelimit::{Throttled, throttle};
+use support::bucket;
 use tokio::time::Instant;
-
-fn bucket(rate: f64, burst: u32) -> TokenBucket {
-    TokenBucket::builder()
-        .rate(rate)
-        .burst(burst)
-        .build()
-        .unwrap()
-}
 
 #[tokio::test(start_paused = true)]
 async fn try_send_refuses_while_throttled_and_returns_unused_permits() {

@@ -15,19 +15,7 @@ pub struct TokenBucketBuilder {
 }
 
 impl TokenBucketBuilder {
-    /// Permits added per second. Any finite rate above 0 (fractions too: `0.5` is one permit
-    /// every 2 s).
-    pub fn rate(mut self, per_second: f64) -> Self {
-        self.settings.per_second = Some(per_second);
-        self
-    }
-
-    /// The most permits the bucket holds, and so the most taken at once after a quiet period.
-    /// The bucket starts full.
-    pub fn burst(mut self, burst: u32) -> Self {
-        self.settings.burst = Some(burst);
-        self
-    }
+    crate::settings::rate_and_burst_setters!();
 
     /// Reports every wait for permits as [`WaitKind::Throttled`](pc_core::WaitKind::Throttled).
     pub fn probe(mut self, probe: SharedProbe) -> Self {
