@@ -1,0 +1,304 @@
+//! `AdaptiveRate`: an AIMD pacer driven by occupancy, and `AdaptiveProducer`.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use pc_core::{BuildError, Producer, SendError, SendTimeoutError, TrySendError};
+use tokio::time::Instant;
+
+/// A producer pacer: sends are spaced `1 / rate` apart, and the rate adapts to how full the
+/// downstream queue is: additive increase while occupancy is below the low mark,
+/// multiplicative decrease while it is above the high mark, within `[min, max]`, at most once
+/// per adjustment interval.
+///
+/// Pacing is by deadline: [`pace`](AdaptiveRate::pace) sleeps until this send's slot, with no
+/// refill timer and no polling.
+///
+/// ```
+/// use std::time::Duration;
+/// use pc_backpressure::AdaptiveRate;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let rate = AdaptiveRate::builder().initial(100.0).min(10.0).max(1000.0).build()?;
+/// let start = tokio::time::Instant::now();
+/// for _ in 0..3 {
+///     rate.pace(0.5).await; // occupancy between the marks: the rate holds
+/// }
+/// assert_eq!(start.elapsed(), Duration::from_millis(20)); // 10 ms apart
+/// rate.pace(0.95).await; // above the high mark: the rate halves
+/// assert_eq!(rate.rate(), 50.0);
+/// # Ok(())
+/// # }
+/// ```
+pub struct AdaptiveRate {
+    settings: AdaptiveRateBuilder,
+    state: Mutex<PaceState>,
+}
+
+#[derive(Debug)]
+struct PaceState {
+    rate: f64,
+    next: Instant,
+    last_adjust: Instant,
+}
+
+impl AdaptiveRate {
+    /// Starts the settings (see [`AdaptiveRateBuilder`] for the defaults).
+    pub fn builder() -> AdaptiveRateBuilder {
+        AdaptiveRateBuilder::default()
+    }
+
+    /// Adjusts the rate to `occupancy` (0.0 to 1.0), then waits for this send's slot.
+    ///
+    /// # Cancel safety
+    ///
+    /// A cancelled wait keeps its slot taken: later sends are not sped up by it.
+    pub async fn pace(&self, occupancy: f64) {
+        let slot = self.take_slot(occupancy, Instant::now());
+        tokio::time::sleep_until(slot).await;
+    }
+
+    /// The current rate, in sends per second.
+    pub fn rate(&self) -> f64 {
+        self.lock().rate
+    }
+
+    /// Adjusts to `occupancy` at `now`, takes the next slot and returns when it starts.
+    fn take_slot(&self, occupancy: f64, now: Instant) -> Instant {
+        let s = &self.settings;
+        let mut state = self.lock();
+        if now.saturating_duration_since(state.last_adjust) >= s.adjust_every {
+            let adjusted = if occupancy < s.low {
+                Some(state.rate + s.increase)
+            } else if occupancy > s.high {
+                Some(state.rate * s.decrease)
+            } else {
+                None
+            };
+            if let Some(rate) = adjusted {
+                state.rate = rate.clamp(s.min, s.max);
+                state.last_adjust = now;
+            }
+        }
+        let slot = state.next.max(now);
+        state.next = slot + Duration::from_secs_f64(1.0 / state.rate);
+        slot
+    }
+
+    fn lock(&self) -> MutexGuard<'_, PaceState> {
+        // No code panics while holding the lock, so a poisoned state is still consistent.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl fmt::Debug for AdaptiveRate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdaptiveRate")
+            .field("settings", &self.settings)
+            .field("rate", &self.rate())
+            .finish()
+    }
+}
+
+/// Settings for an [`AdaptiveRate`]. Defaults: initial 100/s within 1 to 10,000/s, +10/s below
+/// occupancy 0.2, x0.5 above 0.8, at most one adjustment per 100 ms.
+#[derive(Debug, Clone)]
+pub struct AdaptiveRateBuilder {
+    initial: f64,
+    min: f64,
+    max: f64,
+    increase: f64,
+    decrease: f64,
+    low: f64,
+    high: f64,
+    adjust_every: Duration,
+}
+
+impl Default for AdaptiveRateBuilder {
+    fn default() -> Self {
+        Self {
+            initial: 100.0,
+            min: 1.0,
+            max: 10_000.0,
+            increase: 10.0,
+            decrease: 0.5,
+            low: 0.2,
+            high: 0.8,
+            adjust_every: Duration::from_millis(100),
+        }
+    }
+}
+
+impl AdaptiveRateBuilder {
+    /// The starting rate, in sends per second.
+    pub fn initial(mut self, per_second: f64) -> Self {
+        self.initial = per_second;
+        self
+    }
+
+    /// The lowest rate.
+    pub fn min(mut self, per_second: f64) -> Self {
+        self.min = per_second;
+        self
+    }
+
+    /// The highest rate.
+    pub fn max(mut self, per_second: f64) -> Self {
+        self.max = per_second;
+        self
+    }
+
+    /// Added to the rate per adjustment while occupancy is below the low mark.
+    pub fn increase(mut self, per_second: f64) -> Self {
+        self.increase = per_second;
+        self
+    }
+
+    /// The rate is multiplied by this (between 0 and 1) per adjustment above the high mark.
+    pub fn decrease(mut self, factor: f64) -> Self {
+        self.decrease = factor;
+        self
+    }
+
+    /// The occupancy marks, as fractions of the capacity.
+    pub fn marks(mut self, high: f64, low: f64) -> Self {
+        self.high = high;
+        self.low = low;
+        self
+    }
+
+    /// The least time between two adjustments.
+    pub fn adjust_every(mut self, every: Duration) -> Self {
+        self.adjust_every = every;
+        self
+    }
+
+    /// Builds the pacer.
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] naming the setting: rates that are not finite and above 0, `min`
+    /// above `max` or `initial` outside them, a `decrease` outside (0, 1), marks outside
+    /// `0 <= low < high <= 1`.
+    pub fn build(self) -> Result<AdaptiveRate, BuildError> {
+        let invalid = |setting, reason: &str| {
+            Err(BuildError::Invalid {
+                setting,
+                reason: reason.to_string(),
+            })
+        };
+        let positive = |rate: f64| rate.is_finite() && rate > 0.0;
+        if !positive(self.min) || !positive(self.max) || self.min > self.max {
+            return invalid("min", "min and max must be finite, above 0, and min <= max");
+        }
+        if !(self.min..=self.max).contains(&self.initial) {
+            return invalid("initial", "must lie between min and max");
+        }
+        if !(self.increase.is_finite() && self.increase >= 0.0) {
+            return invalid(
+                "increase",
+                "must be a finite number of sends per second, 0 or more",
+            );
+        }
+        if !(self.decrease > 0.0 && self.decrease < 1.0) {
+            return invalid("decrease", "must lie strictly between 0 and 1");
+        }
+        if !(0.0 <= self.low && self.low < self.high && self.high <= 1.0) {
+            return invalid("marks", "need 0 <= low < high <= 1");
+        }
+        let now = Instant::now();
+        let state = PaceState {
+            rate: self.initial,
+            next: now,
+            last_adjust: now.checked_sub(self.adjust_every).unwrap_or(now),
+        };
+        Ok(AdaptiveRate {
+            settings: self,
+            state: Mutex::new(state),
+        })
+    }
+}
+
+/// Any [`Producer`] paced by an [`AdaptiveRate`] that reads the occupancy of the queue
+/// downstream through a closure (for a [`Sender`](crate::Sender): `move || tx.occupancy()`).
+pub struct AdaptiveProducer<P> {
+    inner: P,
+    rate: Arc<AdaptiveRate>,
+    occupancy: Box<dyn Fn() -> f64 + Send + Sync>,
+}
+
+impl<P> AdaptiveProducer<P> {
+    /// Paces `inner` with `rate`, reading occupancy (0.0 to 1.0) from `occupancy`.
+    pub fn new(
+        inner: P,
+        rate: Arc<AdaptiveRate>,
+        occupancy: impl Fn() -> f64 + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            inner,
+            rate,
+            occupancy: Box::new(occupancy),
+        }
+    }
+
+    /// The pacer.
+    pub fn rate(&self) -> &AdaptiveRate {
+        &self.rate
+    }
+
+    /// The producer inside.
+    pub fn get_ref(&self) -> &P {
+        &self.inner
+    }
+}
+
+impl<P> fmt::Debug for AdaptiveProducer<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdaptiveProducer")
+            .field("rate", &self.rate)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Send, P: Producer<T>> Producer<T> for AdaptiveProducer<P> {
+    /// Waits for this send's slot, then for the inner producer.
+    async fn send(&self, item: T) -> Result<(), SendError<T>> {
+        if self.inner.is_closed() {
+            return Err(SendError(item));
+        }
+        self.rate.pace((self.occupancy)()).await;
+        self.inner.send(item).await
+    }
+
+    /// Sends only if this send's slot has come: otherwise `Full`, with no slot taken.
+    fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
+        let now = Instant::now();
+        if self.rate.lock().next > now {
+            return Err(TrySendError::Full(item));
+        }
+        self.rate.take_slot((self.occupancy)(), now);
+        self.inner.try_send(item)
+    }
+
+    /// Paces, then sends, within `timeout` in all.
+    async fn send_timeout(&self, item: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
+        let now = Instant::now();
+        if self.rate.lock().next > now + timeout {
+            return Err(SendTimeoutError::Timeout(item));
+        }
+        let slot = self.rate.take_slot((self.occupancy)(), now);
+        tokio::time::sleep_until(slot).await;
+        let left = timeout.saturating_sub(now.elapsed());
+        self.inner.send_timeout(item, left).await
+    }
+
+    fn close(&self) -> bool {
+        self.inner.close()
+    }
+
+    fn is_closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+}

@@ -1,0 +1,142 @@
+//! `BoundedQueue::builder`: capacity, policy, watermarks, hook and probe, checked at build time.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+
+use pc_core::{BuildError, DropReason, SharedProbe, channel};
+
+use super::receiver::Receiver;
+use super::sender::Sender;
+use super::shared::{DropHook, Shared};
+use crate::overflow::Overflow;
+use crate::pressure::Watermarks;
+use crate::stats::Counters;
+
+/// A bounded MPMC queue with an [`Overflow`] policy; [`BoundedQueue::builder`] makes one and
+/// returns its cloneable halves.
+///
+/// ```
+/// use pc_backpressure::{BoundedQueue, Overflow};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let (tx, rx) = BoundedQueue::builder(2).overflow(Overflow::DropOldest).build()?;
+/// for i in 1..=4 {
+///     tx.send(i).await?; // 1 and 2 are evicted to make room for 3 and 4
+/// }
+/// assert_eq!(rx.recv().await?, 3);
+/// assert_eq!(rx.recv().await?, 4);
+/// assert_eq!(tx.stats().dropped_oldest, 2);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct BoundedQueue {
+    _namespace: (),
+}
+
+impl BoundedQueue {
+    /// Starts the settings of a queue holding at most `capacity` items.
+    pub fn builder<T>(capacity: usize) -> BoundedQueueBuilder<T> {
+        BoundedQueueBuilder {
+            capacity,
+            overflow: Overflow::Block,
+            high: 0.8,
+            low: 0.2,
+            on_drop: None,
+            probe: None,
+        }
+    }
+}
+
+/// Settings for a [`BoundedQueue`].
+pub struct BoundedQueueBuilder<T> {
+    capacity: usize,
+    overflow: Overflow,
+    high: f64,
+    low: f64,
+    on_drop: Option<DropHook<T>>,
+    probe: Option<SharedProbe>,
+}
+
+impl<T: Send + 'static> BoundedQueueBuilder<T> {
+    /// What a full queue does with the next item (default [`Overflow::Block`]).
+    pub fn overflow(mut self, overflow: Overflow) -> Self {
+        self.overflow = overflow;
+        self
+    }
+
+    /// The pressure watermarks as fractions of the capacity (default 0.8 and 0.2):
+    /// [`Pressure::High`](crate::Pressure::High) from `high` up, back to `Normal` at `low`.
+    pub fn watermarks(mut self, high: f64, low: f64) -> Self {
+        self.high = high;
+        self.low = low;
+        self
+    }
+
+    /// Receives every item the queue discards (a dead-letter path), with the reason.
+    pub fn on_drop(mut self, hook: impl Fn(T, DropReason) + Send + Sync + 'static) -> Self {
+        self.on_drop = Some(Box::new(hook));
+        self
+    }
+
+    /// Reports items in and out, depth, drops and time blocked on a full queue.
+    pub fn probe(mut self, probe: SharedProbe) -> Self {
+        self.probe = Some(probe);
+        self
+    }
+
+    /// Builds the queue and returns its halves.
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] for a capacity of 0, or watermarks outside `0 <= low < high <= 1`.
+    pub fn build(self) -> Result<(Sender<T>, Receiver<T>), BuildError> {
+        let (tx, rx) = channel::bounded::<T>(self.capacity)?;
+        let valid = self.low.is_finite()
+            && self.high.is_finite()
+            && 0.0 <= self.low
+            && self.low < self.high
+            && self.high <= 1.0;
+        if !valid {
+            return Err(BuildError::Invalid {
+                setting: "watermarks",
+                reason: format!(
+                    "need 0 <= low < high <= 1, got high {} and low {}",
+                    self.high, self.low
+                ),
+            });
+        }
+        let capacity = self.capacity as f64;
+        let high = ((self.high * capacity).ceil() as usize).max(1);
+        let low = (self.low * capacity).floor() as usize;
+        let evict = (self.overflow == Overflow::DropOldest).then(|| rx.clone());
+        let shared = Arc::new(Shared {
+            capacity: self.capacity,
+            counters: Counters::default(),
+            marks: Watermarks::new(high, low.min(high - 1)),
+            on_drop: self.on_drop,
+            probe: self.probe,
+            evict,
+            receivers: AtomicUsize::new(1),
+        });
+        Ok((
+            Sender::new(tx, self.overflow, Arc::clone(&shared)),
+            Receiver::new(rx, shared),
+        ))
+    }
+}
+
+impl<T> fmt::Debug for BoundedQueueBuilder<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BoundedQueueBuilder")
+            .field("capacity", &self.capacity)
+            .field("overflow", &self.overflow)
+            .field("high", &self.high)
+            .field("low", &self.low)
+            .field("drop_hook", &self.on_drop.is_some())
+            .field("probe", &self.probe.is_some())
+            .finish()
+    }
+}

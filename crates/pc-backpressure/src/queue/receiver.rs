@@ -1,0 +1,160 @@
+//! The receiving half.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use pc_core::{Consumer, DropReason, RecvError, TryRecvError, channel};
+use tokio::sync::watch;
+
+use super::shared::Shared;
+use crate::pressure::Pressure;
+use crate::stats::{QueueStats, Waiting};
+
+/// The receiving half of a [`BoundedQueue`](crate::BoundedQueue); clone it for more consumers.
+///
+/// Dropping the last `Receiver` closes the queue; items still queued are counted as dropped
+/// (`DropReason::Closed`) and passed to the drop hook, never lost silently.
+pub struct Receiver<T> {
+    rx: channel::Receiver<T>,
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> Clone for Receiver<T> {
+    fn clone(&self) -> Self {
+        self.shared.receivers.fetch_add(1, Ordering::Relaxed);
+        Self {
+            rx: self.rx.clone(),
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        if self.shared.receivers.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
+        }
+        self.rx.close();
+        while let Ok(item) = self.rx.try_recv() {
+            self.shared.drop_item(item, DropReason::Closed);
+        }
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver")
+            .field("len", &self.rx.len())
+            .field("shared", &self.shared)
+            .finish()
+    }
+}
+
+impl<T> Receiver<T> {
+    pub(super) fn new(rx: channel::Receiver<T>, shared: Arc<Shared<T>>) -> Self {
+        Self { rx, shared }
+    }
+
+    /// Receives the next item, waiting until one is queued.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError`] once the queue is closed and drained.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future loses no item.
+    pub async fn recv(&self) -> Result<T, RecvError> {
+        let item = match self.rx.try_recv() {
+            Ok(item) => item,
+            Err(TryRecvError::Empty) => {
+                let _waiting = Waiting::enter(&self.shared.counters.waiting_consumers);
+                self.rx.recv().await?
+            }
+            Err(_) => return Err(RecvError),
+        };
+        self.received();
+        Ok(item)
+    }
+
+    /// Receives an item if one is queued now.
+    ///
+    /// # Errors
+    ///
+    /// [`TryRecvError::Empty`] or [`TryRecvError::Closed`].
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        let item = self.rx.try_recv()?;
+        self.received();
+        Ok(item)
+    }
+
+    /// Items queued now.
+    pub fn len(&self) -> usize {
+        self.rx.len()
+    }
+
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.rx.is_empty()
+    }
+
+    /// The capacity.
+    pub fn capacity(&self) -> usize {
+        self.shared.capacity
+    }
+
+    /// Whether the queue is closed (it may still hold items to drain).
+    pub fn is_closed(&self) -> bool {
+        self.rx.is_closed()
+    }
+
+    /// The pressure now.
+    pub fn pressure(&self) -> Pressure {
+        self.shared.marks.current()
+    }
+
+    /// A [`watch`] of the pressure, to await its changes.
+    pub fn subscribe(&self) -> watch::Receiver<Pressure> {
+        self.shared.marks.subscribe()
+    }
+
+    /// What the queue has done so far.
+    pub fn stats(&self) -> QueueStats {
+        self.shared.counters.snapshot(self.rx.len())
+    }
+
+    fn received(&self) {
+        self.shared
+            .counters
+            .consumed
+            .fetch_add(1, Ordering::Relaxed);
+        if let Some(probe) = &self.shared.probe {
+            probe.consumed(1);
+        }
+        self.shared.observe(self.rx.len());
+    }
+}
+
+impl<T: Send> Consumer<T> for Receiver<T> {
+    fn recv(&self) -> impl Future<Output = Result<T, RecvError>> + Send {
+        Receiver::recv(self)
+    }
+
+    fn try_recv(&self) -> Result<T, TryRecvError> {
+        Receiver::try_recv(self)
+    }
+
+    fn len(&self) -> usize {
+        Receiver::len(self)
+    }
+
+    fn capacity(&self) -> Option<usize> {
+        Some(self.shared.capacity)
+    }
+
+    fn is_closed(&self) -> bool {
+        Receiver::is_closed(self)
+    }
+}

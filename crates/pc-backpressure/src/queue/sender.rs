@@ -1,0 +1,273 @@
+//! The sending half: applies the overflow policy.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use pc_core::{DropReason, Producer, SendError, SendTimeoutError, TrySendError, WaitKind, channel};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::shared::Shared;
+use crate::error::OfferError;
+use crate::overflow::Overflow;
+use crate::pressure::Pressure;
+use crate::stats::{QueueStats, Waiting};
+
+/// The sending half of a [`BoundedQueue`](crate::BoundedQueue); clone it for more producers.
+///
+/// Dropping the last `Sender` closes the queue: receivers drain it, then see the end.
+pub struct Sender<T> {
+    tx: channel::Sender<T>,
+    overflow: Overflow,
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        Self {
+            tx: self.tx.clone(),
+            overflow: self.overflow,
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("overflow", &self.overflow)
+            .field("len", &self.tx.len())
+            .field("shared", &self.shared)
+            .finish()
+    }
+}
+
+impl<T> Sender<T> {
+    pub(super) fn new(tx: channel::Sender<T>, overflow: Overflow, shared: Arc<Shared<T>>) -> Self {
+        Self {
+            tx,
+            overflow,
+            shared,
+        }
+    }
+
+    /// Sends `item` under the queue's [`Overflow`] policy.
+    ///
+    /// `Block` waits for space; `BlockFor` waits at most its time; `Reject` never waits;
+    /// `DropIncoming` and `DropOldest` never wait and report success, counting what they
+    /// discard.
+    ///
+    /// # Errors
+    ///
+    /// The item handed back: [`OfferError::Closed`], [`OfferError::Rejected`] (`Reject`) or
+    /// [`OfferError::TimedOut`] (`BlockFor`).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancelling a wait for space drops the item, as any `send`; use `BlockFor` (or
+    /// `send_timeout`) to get it back when the wait ends.
+    pub async fn send(&self, item: T) -> Result<(), OfferError<T>> {
+        let item = match self.tx.try_send(item) {
+            Ok(()) => return self.enqueued(),
+            Err(TrySendError::Full(item)) => item,
+            Err(err) => return Err(OfferError::Closed(err.into_inner())),
+        };
+        match self.overflow {
+            Overflow::Block => self.wait_and_send(item, None).await,
+            Overflow::BlockFor(limit) => self.wait_and_send(item, Some(limit)).await,
+            Overflow::Reject => {
+                self.shared
+                    .counters
+                    .rejected
+                    .fetch_add(1, Ordering::Relaxed);
+                Err(OfferError::Rejected(item))
+            }
+            Overflow::DropIncoming => {
+                self.shared.drop_item(item, DropReason::Full);
+                Ok(())
+            }
+            _ => self.send_evicting(item),
+        }
+    }
+
+    /// Sends `item` if that needs no wait: under `Block`, `BlockFor` and `Reject` a full queue
+    /// hands the item back; `DropIncoming` and `DropOldest` apply their policy.
+    ///
+    /// # Errors
+    ///
+    /// [`TrySendError::Full`] or [`TrySendError::Closed`], each holding the item.
+    pub fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
+        let item = match self.tx.try_send(item) {
+            Ok(()) => return self.enqueued(),
+            Err(TrySendError::Full(item)) => item,
+            Err(err) => return Err(err),
+        };
+        match self.overflow {
+            Overflow::DropIncoming => {
+                self.shared.drop_item(item, DropReason::Full);
+                Ok(())
+            }
+            Overflow::DropOldest => self
+                .send_evicting(item)
+                .map_err(|err| TrySendError::Closed(err.into_inner())),
+            _ => {
+                self.shared
+                    .counters
+                    .rejected
+                    .fetch_add(1, Ordering::Relaxed);
+                Err(TrySendError::Full(item))
+            }
+        }
+    }
+
+    /// Closes the queue for every sender; receivers drain what is queued. Returns `true` if
+    /// this call closed it.
+    pub fn close(&self) -> bool {
+        self.tx.close()
+    }
+
+    /// Whether the queue is closed.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    /// Items queued now.
+    pub fn len(&self) -> usize {
+        self.tx.len()
+    }
+
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.tx.is_empty()
+    }
+
+    /// The capacity.
+    pub fn capacity(&self) -> usize {
+        self.shared.capacity
+    }
+
+    /// How full the queue is, from 0.0 to 1.0.
+    pub fn occupancy(&self) -> f64 {
+        self.tx.len() as f64 / self.shared.capacity as f64
+    }
+
+    /// The pressure now.
+    pub fn pressure(&self) -> Pressure {
+        self.shared.marks.current()
+    }
+
+    /// A [`watch`] of the pressure, to await its changes.
+    pub fn subscribe(&self) -> watch::Receiver<Pressure> {
+        self.shared.marks.subscribe()
+    }
+
+    /// What the queue has done so far.
+    pub fn stats(&self) -> QueueStats {
+        self.shared.counters.snapshot(self.tx.len())
+    }
+
+    /// Counts an item just enqueued; always `Ok`, to end a send.
+    fn enqueued<E>(&self) -> Result<(), E> {
+        let counters = &self.shared.counters;
+        counters.produced.fetch_add(1, Ordering::Relaxed);
+        if let Some(probe) = &self.shared.probe {
+            probe.produced(1);
+        }
+        self.shared.observe(self.tx.len());
+        Ok(())
+    }
+
+    /// Waits for space, at most `limit` when given.
+    async fn wait_and_send(&self, item: T, limit: Option<Duration>) -> Result<(), OfferError<T>> {
+        let _waiting = Waiting::enter(&self.shared.counters.waiting_producers);
+        let started = Instant::now();
+        let result = match limit {
+            None => self
+                .tx
+                .send(item)
+                .await
+                .map_err(|err| OfferError::Closed(err.0)),
+            Some(limit) => self
+                .tx
+                .send_timeout(item, limit)
+                .await
+                .map_err(|err| match err {
+                    SendTimeoutError::Timeout(item) => {
+                        self.shared
+                            .counters
+                            .rejected
+                            .fetch_add(1, Ordering::Relaxed);
+                        OfferError::TimedOut(item)
+                    }
+                    other => OfferError::Closed(other.into_inner()),
+                }),
+        };
+        if let Some(probe) = &self.shared.probe {
+            probe.waited(WaitKind::SendBlocked, started.elapsed());
+        }
+        result.and_then(|()| self.enqueued())
+    }
+
+    /// `DropOldest`: evicts the oldest item until the new one fits.
+    fn send_evicting(&self, mut item: T) -> Result<(), OfferError<T>> {
+        loop {
+            match self.tx.try_send(item) {
+                Ok(()) => return self.enqueued(),
+                Err(TrySendError::Full(back)) => item = back,
+                Err(err) => return Err(OfferError::Closed(err.into_inner())),
+            }
+            if let Some(Ok(oldest)) = self.shared.evict.as_ref().map(channel::Receiver::try_recv) {
+                self.shared.drop_item(oldest, DropReason::Oldest);
+            }
+        }
+    }
+}
+
+impl<T: Send> Producer<T> for Sender<T> {
+    /// As [`Sender::send`]; an item the policy refuses (`Reject`, `BlockFor`) comes back in a
+    /// `SendError` too, so check [`is_closed`](Producer::is_closed) to tell it from a close.
+    async fn send(&self, item: T) -> Result<(), SendError<T>> {
+        Sender::send(self, item)
+            .await
+            .map_err(|err| SendError(err.into_inner()))
+    }
+
+    fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
+        Sender::try_send(self, item)
+    }
+
+    /// Waits at most `timeout` for space under `Block` and `BlockFor` (the shorter of the
+    /// two); the other policies never wait.
+    async fn send_timeout(&self, item: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
+        let limit = match self.overflow {
+            Overflow::Block => timeout,
+            Overflow::BlockFor(limit) => limit.min(timeout),
+            _ => {
+                return Sender::try_send(self, item).map_err(|err| match err {
+                    TrySendError::Full(item) => SendTimeoutError::Timeout(item),
+                    other => SendTimeoutError::Closed(other.into_inner()),
+                });
+            }
+        };
+        let item = match self.tx.try_send(item) {
+            Ok(()) => return self.enqueued(),
+            Err(TrySendError::Full(item)) => item,
+            Err(err) => return Err(SendTimeoutError::Closed(err.into_inner())),
+        };
+        match self.wait_and_send(item, Some(limit)).await {
+            Ok(()) => Ok(()),
+            Err(OfferError::Closed(item)) => Err(SendTimeoutError::Closed(item)),
+            Err(other) => Err(SendTimeoutError::Timeout(other.into_inner())),
+        }
+    }
+
+    fn close(&self) -> bool {
+        Sender::close(self)
+    }
+
+    fn is_closed(&self) -> bool {
+        Sender::is_closed(self)
+    }
+}

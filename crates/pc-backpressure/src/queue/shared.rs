@@ -1,0 +1,62 @@
+//! State shared by a queue's handles: counters, watermarks, drop hook, probe.
+
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use pc_core::{DropReason, SharedProbe, channel};
+
+use crate::pressure::Watermarks;
+use crate::stats::Counters;
+
+/// Called with every item the queue discards, and why.
+pub(crate) type DropHook<T> = Box<dyn Fn(T, DropReason) + Send + Sync>;
+
+pub(crate) struct Shared<T> {
+    pub(crate) capacity: usize,
+    pub(crate) counters: Counters,
+    pub(crate) marks: Watermarks,
+    pub(crate) on_drop: Option<DropHook<T>>,
+    pub(crate) probe: Option<SharedProbe>,
+    /// A receiving handle of the queue's own, for `DropOldest` evictions.
+    pub(crate) evict: Option<channel::Receiver<T>>,
+    /// User receivers alive; the last one to go closes the queue.
+    pub(crate) receivers: AtomicUsize,
+}
+
+impl<T> Shared<T> {
+    /// Records the depth just reached: peak, probe, pressure.
+    pub(crate) fn observe(&self, depth: usize) {
+        self.counters.peak_depth.fetch_max(depth, Ordering::Relaxed);
+        if let Some(probe) = &self.probe {
+            probe.depth(depth);
+        }
+        self.marks.observe(depth);
+    }
+
+    /// Discards `item` on purpose: counted, reported, handed to the hook.
+    pub(crate) fn drop_item(&self, item: T, reason: DropReason) {
+        let counter = match reason {
+            DropReason::Oldest => &self.counters.dropped_oldest,
+            DropReason::Closed => &self.counters.dropped_closed,
+            _ => &self.counters.dropped_incoming,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        if let Some(probe) = &self.probe {
+            probe.dropped(1, reason);
+        }
+        if let Some(hook) = &self.on_drop {
+            hook(item, reason);
+        }
+    }
+}
+
+impl<T> fmt::Debug for Shared<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("capacity", &self.capacity)
+            .field("pressure", &self.marks.current())
+            .field("drop_hook", &self.on_drop.is_some())
+            .field("probe", &self.probe.is_some())
+            .finish_non_exhaustive()
+    }
+}

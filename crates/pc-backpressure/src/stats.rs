@@ -1,0 +1,82 @@
+//! What a queue has done so far.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+/// A snapshot of a [`BoundedQueue`](crate::BoundedQueue)'s counters.
+///
+/// `produced` counts items enqueued; `consumed` items received; `dropped_incoming` and
+/// `dropped_oldest` items discarded by the policy; `dropped_closed` items still queued when the
+/// last receiver went; `rejected` items handed back to the sender by the policy. So
+/// sent = produced + dropped_incoming + rejected (+ items refused because the queue was closed),
+/// and produced = consumed + dropped_oldest + dropped_closed + depth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct QueueStats {
+    /// Items enqueued.
+    pub produced: u64,
+    /// Items received by consumers.
+    pub consumed: u64,
+    /// Incoming items discarded by `DropIncoming`.
+    pub dropped_incoming: u64,
+    /// Queued items evicted by `DropOldest`.
+    pub dropped_oldest: u64,
+    /// Items still queued when the last receiver was dropped.
+    pub dropped_closed: u64,
+    /// Items handed back by `Reject`, `BlockFor` or a full `try_send`.
+    pub rejected: u64,
+    /// Items queued now.
+    pub depth: usize,
+    /// The deepest the queue has been.
+    pub peak_depth: usize,
+    /// Senders waiting for space now.
+    pub waiting_producers: usize,
+    /// Receivers waiting for an item now.
+    pub waiting_consumers: usize,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) produced: AtomicU64,
+    pub(crate) consumed: AtomicU64,
+    pub(crate) dropped_incoming: AtomicU64,
+    pub(crate) dropped_oldest: AtomicU64,
+    pub(crate) dropped_closed: AtomicU64,
+    pub(crate) rejected: AtomicU64,
+    pub(crate) peak_depth: AtomicUsize,
+    pub(crate) waiting_producers: AtomicUsize,
+    pub(crate) waiting_consumers: AtomicUsize,
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self, depth: usize) -> QueueStats {
+        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        QueueStats {
+            produced: get(&self.produced),
+            consumed: get(&self.consumed),
+            dropped_incoming: get(&self.dropped_incoming),
+            dropped_oldest: get(&self.dropped_oldest),
+            dropped_closed: get(&self.dropped_closed),
+            rejected: get(&self.rejected),
+            depth,
+            peak_depth: self.peak_depth.load(Ordering::Relaxed),
+            waiting_producers: self.waiting_producers.load(Ordering::Relaxed),
+            waiting_consumers: self.waiting_consumers.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Counts one waiter for as long as it lives, cancelled or not.
+pub(crate) struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    pub(crate) fn enter(gauge: &'a AtomicUsize) -> Self {
+        gauge.fetch_add(1, Ordering::Relaxed);
+        Self(gauge)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
