@@ -40,6 +40,7 @@
 //! |---------|-------|--------------|
 //! | (always) | `pc-core` | [`Producer`], [`Consumer`], [`channel`], [`Probe`], [`Stage`], the errors |
 //! | `full` (default) | | every block below |
+//! | `backpressure` | `pc-backpressure` | [`backpressure`]: `BoundedQueue` with `Overflow` policies, `Pressure`, `AdaptiveRate` |
 //! | `ratelimit` | `pc-ratelimit` | [`ratelimit`]: `TokenBucket`, `Gcra`, `KeyedLimiter`, `Throttled`, `throttle` |
 //!
 //! More blocks join this table, each behind a feature named after it, as they land.
@@ -51,6 +52,10 @@ pub use pc_core::{
     SendError, SendTimeoutError, SharedProbe, Stage, TryRecvError, TryReserveError, TrySendError,
     WaitKind, channel,
 };
+
+/// Backpressure: what a full queue does, on purpose.
+#[cfg(feature = "backpressure")]
+pub use pc_backpressure as backpressure;
 
 /// Rate limiting: how many permits a producer gets, and how fast.
 #[cfg(feature = "ratelimit")]
