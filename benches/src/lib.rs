@@ -118,7 +118,30 @@ impl BenchChannel for Pc {
     }
 }
 
-/// async-channel, which `pc::channel` is built on.
+/// `pc::backpressure::BoundedQueue` with `Overflow::Block`.
+#[derive(Debug)]
+pub struct PcBoundedQueue;
+
+impl BenchChannel for PcBoundedQueue {
+    type Tx = pc::backpressure::Sender<u64>;
+    type Rx = pc::backpressure::Receiver<u64>;
+
+    fn bounded(capacity: usize) -> (Self::Tx, Self::Rx) {
+        pc::backpressure::BoundedQueue::builder(capacity)
+            .build()
+            .expect("a positive capacity")
+    }
+
+    async fn send(tx: &Self::Tx, item: u64) {
+        tx.send(item).await.expect("open");
+    }
+
+    async fn recv(rx: &Self::Rx) -> Option<u64> {
+        rx.recv().await.ok()
+    }
+}
+
+/// async-channel, the queue people reach for.
 #[derive(Debug)]
 pub struct AsyncChannel;
 

@@ -60,6 +60,10 @@ impl Watermarks {
         }
     }
 
+    pub(crate) fn is_high(&self) -> bool {
+        self.is_high.load(Ordering::Acquire)
+    }
+
     pub(crate) fn current(&self) -> Pressure {
         *self.publish.borrow()
     }

@@ -34,10 +34,26 @@ pub struct QueueStats {
     pub waiting_consumers: usize,
 }
 
+/// Keeps a hot counter on a cache line of its own, so senders and receivers on different
+/// cores do not pass one line back and forth on every item.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub(crate) struct Padded<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub(crate) produced: AtomicU64,
-    pub(crate) consumed: AtomicU64,
+    /// Written by senders on every item.
+    pub(crate) produced: Padded<AtomicU64>,
+    /// Written by receivers on every item.
+    pub(crate) consumed: Padded<AtomicU64>,
     pub(crate) dropped_incoming: AtomicU64,
     pub(crate) dropped_oldest: AtomicU64,
     pub(crate) dropped_closed: AtomicU64,

@@ -133,7 +133,7 @@ impl<T> Receiver<T> {
         if let Some(probe) = &self.shared.probe {
             probe.consumed(1);
         }
-        self.shared.observe(self.rx.len());
+        self.shared.observe_out(|| self.rx.len());
     }
 }
 

@@ -175,7 +175,7 @@ impl<T> Sender<T> {
         if let Some(probe) = &self.shared.probe {
             probe.produced(1);
         }
-        self.shared.observe(self.tx.len());
+        self.shared.observe_in(self.tx.len());
         Ok(())
     }
 

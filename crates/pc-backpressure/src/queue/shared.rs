@@ -24,13 +24,32 @@ pub(crate) struct Shared<T> {
 }
 
 impl<T> Shared<T> {
-    /// Records the depth just reached: peak, probe, pressure.
-    pub(crate) fn observe(&self, depth: usize) {
-        self.counters.peak_depth.fetch_max(depth, Ordering::Relaxed);
+    /// After an item went in: records the depth reached (peak, probe, pressure).
+    pub(crate) fn observe_in(&self, depth: usize) {
+        // A load first: the peak rarely moves, and an RMW on every item would cost more.
+        if depth > self.counters.peak_depth.load(Ordering::Relaxed) {
+            self.counters.peak_depth.fetch_max(depth, Ordering::Relaxed);
+        }
         if let Some(probe) = &self.probe {
             probe.depth(depth);
         }
         self.marks.observe(depth);
+    }
+
+    /// After an item went out: only a `High` pressure can change, and only the probe needs the
+    /// depth otherwise, so the depth is read only then.
+    pub(crate) fn observe_out(&self, depth: impl FnOnce() -> usize) {
+        let high = self.marks.is_high();
+        if !high && self.probe.is_none() {
+            return;
+        }
+        let depth = depth();
+        if let Some(probe) = &self.probe {
+            probe.depth(depth);
+        }
+        if high {
+            self.marks.observe(depth);
+        }
     }
 
     /// Discards `item` on purpose: counted, reported, handed to the hook.
