@@ -73,3 +73,45 @@ async fn go_token_bucket_played_faster_counts_the_same() {
     assert_eq!(report.items, 34);
     assert_eq!(report.wall, Duration::from_secs(5));
 }
+
+#[cfg(feature = "backpressure")]
+#[tokio::test(start_paused = true)]
+async fn go_backpressure_queue() {
+    // Ticks at 50, ..., 9,950 ms; two consumers at 100 ms keep up, so nothing is handed back
+    // and the queue never holds two.
+    let report = within_paused(scenarios::go_backpressure_queue(
+        1,
+        Duration::from_millis(100),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        (report.items, report.dropped, report.peak_depth),
+        (199, 0, 1)
+    );
+    // Consumers at 150 ms take 133 items; the queue fills, 31 sends time out and hand back.
+    let report = within_paused(scenarios::go_backpressure_queue(
+        1,
+        Duration::from_millis(150),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        (report.items, report.dropped, report.peak_depth),
+        (133, 31, 5)
+    );
+}
+
+#[cfg(feature = "backpressure")]
+#[tokio::test(start_paused = true)]
+async fn csharp_adaptive_producer() {
+    let (report, trace) = within_paused(scenarios::csharp_adaptive_producer(1))
+        .await
+        .unwrap();
+    assert_eq!(report.items, 2_000);
+    assert!(report.peak_depth <= 500);
+    let rose = trace.windows(2).any(|w| w[0].0 < 0.2 && w[1].1 > w[0].1);
+    let fell = trace.windows(2).any(|w| w[0].0 > 0.8 && w[1].1 < w[0].1);
+    assert!(rose, "the rate rose below the low mark");
+    assert!(fell, "the rate fell above the high mark");
+}

@@ -12,19 +12,20 @@ use std::process::ExitCode;
 #[tokio::main]
 async fn main() -> ExitCode {
     println!(
-        "{:<40} {:>7} {:>11} {:>12} {:>6}  result",
-        "scenario", "items", "wall", "items/s", "peak"
+        "{:<46} {:>7} {:>11} {:>12} {:>6} {:>8}  result",
+        "scenario", "items", "wall", "items/s", "peak", "dropped"
     );
     let mut failed = 0;
     for outcome in scenarios::all().await {
         match outcome {
             Ok(report) => println!(
-                "{:<40} {:>7} {:>8.1} ms {:>12.0} {:>6}  ok",
+                "{:<46} {:>7} {:>8.1} ms {:>12.0} {:>6} {:>8}  ok",
                 report.name,
                 report.items,
                 report.wall.as_secs_f64() * 1e3,
                 report.items_per_sec(),
-                report.peak_depth
+                report.peak_depth,
+                report.dropped
             ),
             Err(mismatch) => {
                 failed += 1;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use pc::prelude::*;
 use pc::{Probe, channel};
 use tokio::time::{Instant, sleep};
 
@@ -18,6 +19,8 @@ pub(crate) struct Report {
     pub(crate) items: u64,
     pub(crate) wall: Duration,
     pub(crate) peak_depth: usize,
+    /// Items dropped or handed back by a policy, as the seed counts them.
+    pub(crate) dropped: u64,
 }
 
 impl Report {
@@ -93,6 +96,7 @@ pub(crate) async fn csharp_basic_channel() -> Outcome {
         items: consumed.len() as u64,
         wall: start.elapsed(),
         peak_depth: peak.get(),
+        dropped: 0,
     })
 }
 
@@ -164,6 +168,7 @@ pub(crate) async fn csharp_multi_producer_multi_consumer() -> Outcome {
         items: 300,
         wall: start.elapsed(),
         peak_depth: peak.get(),
+        dropped: 0,
     })
 }
 
@@ -206,6 +211,7 @@ async fn capacity_run(capacity: usize) -> Outcome {
         items: next,
         wall: start.elapsed(),
         peak_depth: peak.get(),
+        dropped: 0,
     })
 }
 
@@ -288,6 +294,7 @@ pub(crate) async fn go_basic_producer_consumer() -> Outcome {
         items: produced,
         wall: start.elapsed(),
         peak_depth: peak.get(),
+        dropped: 0,
     })
 }
 
@@ -389,7 +396,180 @@ pub(crate) async fn go_token_bucket(speed: u32) -> Outcome {
         items: granted,
         wall: start.elapsed(),
         peak_depth: peak.get(),
+        dropped: refused,
     })
+}
+
+/// Go backpressure queue: a queue of 5 with `BlockFor(100 ms)`, a producer every 50 ms, two
+/// consumers taking `work` per item (the seed's is 100 ms), for 10 s; `speed` plays it that
+/// many times faster. Every attempt is enqueued or handed back (the seed's "dropped"), every
+/// enqueued item consumed or still queued, and the depth never passes 5.
+#[cfg(feature = "backpressure")]
+pub(crate) async fn go_backpressure_queue(speed: u32, work: Duration) -> Outcome {
+    use pc::backpressure::{BoundedQueue, OfferError, Overflow};
+    use tokio::time::{MissedTickBehavior, sleep_until};
+
+    let name = format!(
+        "Go: backpressure queue, {} ms work, 10 s / {speed}",
+        work.as_millis()
+    );
+    let (tx, rx) = BoundedQueue::builder::<u64>(5)
+        .overflow(Overflow::BlockFor(Duration::from_millis(100) / speed))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(10) / speed;
+    let consumers: Vec<_> = (0..2)
+        .map(|_| {
+            let rx = rx.clone();
+            tokio::spawn(async move {
+                let mut consumed = 0u64;
+                loop {
+                    tokio::select! {
+                        biased; // at the deadline exactly, the deadline wins
+                        () = sleep_until(deadline) => break,
+                        item = rx.recv() => match item {
+                            Ok(_) => {
+                                sleep(work / speed).await;
+                                consumed += 1;
+                            }
+                            Err(_) => break,
+                        },
+                    }
+                }
+                consumed
+            })
+        })
+        .collect();
+    let tick = Duration::from_millis(50) / speed;
+    let mut ticker = tokio::time::interval_at(start + tick, tick);
+    // Like Go's ticker, a tick missed while a send waited is skipped, not replayed.
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let (mut attempted, mut handed_back) = (0u64, 0u64);
+    loop {
+        tokio::select! {
+            biased;
+            () = sleep_until(deadline) => break,
+            _ = ticker.tick() => {
+                attempted += 1;
+                match tx.send(attempted).await {
+                    Ok(()) => {}
+                    Err(OfferError::TimedOut(_)) => handed_back += 1,
+                    Err(other) => return Err(format!("{name}: {other}")),
+                }
+            }
+        }
+    }
+    let mut consumed = 0;
+    for consumer in consumers {
+        consumed += consumer.await.map_err(|e| e.to_string())?;
+    }
+    let stats = tx.stats();
+    check(
+        &name,
+        "enqueued + handed back = attempted",
+        attempted,
+        stats.produced + handed_back,
+    )?;
+    check(
+        &name,
+        "consumed + still queued = enqueued",
+        stats.produced,
+        consumed + rx.len() as u64,
+    )?;
+    check(
+        &name,
+        "depth within the capacity",
+        true,
+        stats.peak_depth <= 5,
+    )?;
+    Ok(Report {
+        name,
+        items: consumed,
+        wall: start.elapsed(),
+        peak_depth: stats.peak_depth,
+        dropped: handed_back,
+    })
+}
+
+/// C# example 4: a queue of 500 and a producer paced by `AdaptiveRate` (starting at 200/s)
+/// pushing 2,000 items to a consumer taking 1-10 ms each; `speed` plays it faster. Every item is
+/// consumed and the depth stays within the capacity; returns the pacer's view of the run
+/// (occupancy given, rate then) for the caller to inspect.
+#[cfg(feature = "backpressure")]
+pub(crate) async fn csharp_adaptive_producer(
+    speed: u32,
+) -> Result<(Report, Vec<(f64, f64)>), String> {
+    use pc::backpressure::{AdaptiveProducer, AdaptiveRate, BoundedQueue};
+
+    let name = format!("C# 4: adaptive producer, 2,000 items / {speed}");
+    let k = f64::from(speed);
+    let (tx, rx) = BoundedQueue::builder::<u32>(500)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let rate = Arc::new(
+        AdaptiveRate::builder()
+            .initial(200.0 * k)
+            .min(10.0 * k)
+            .max(2_000.0 * k)
+            .increase(10.0 * k)
+            .adjust_every(Duration::from_millis(100) / speed)
+            .build()
+            .map_err(|e| e.to_string())?,
+    );
+    // The pacer's own view: the occupancy it is given at each send, and its rate then.
+    let trace = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let occupancy = {
+        let (tx, rate, trace) = (tx.clone(), Arc::clone(&rate), Arc::clone(&trace));
+        move || {
+            let occupancy = tx.occupancy();
+            trace
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push((occupancy, rate.rate()));
+            occupancy
+        }
+    };
+    let producer = AdaptiveProducer::new(tx.clone(), Arc::clone(&rate), occupancy);
+    let start = Instant::now();
+    let consumer = tokio::spawn(async move {
+        let mut rng = fastrand::Rng::with_seed(4);
+        let mut consumed = 0u64;
+        while let Ok(_item) = rx.recv().await {
+            sleep(Duration::from_millis(rng.u64(1..10)) / speed).await;
+            consumed += 1;
+        }
+        consumed
+    });
+    let sent = producer
+        .send_all(1..=2_000)
+        .await
+        .map_err(|e| e.to_string())?;
+    drop(producer);
+    tx.close();
+    let consumed = consumer.await.map_err(|e| e.to_string())?;
+    let stats = tx.stats();
+    check(&name, "items sent", 2_000, sent)?;
+    check(&name, "items consumed", 2_000, consumed)?;
+    check(
+        &name,
+        "depth within the capacity",
+        true,
+        stats.peak_depth <= 500,
+    )?;
+    let trace = std::mem::take(
+        &mut *trace
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    let report = Report {
+        name,
+        items: consumed,
+        wall: start.elapsed(),
+        peak_depth: stats.peak_depth,
+        dropped: 0,
+    };
+    Ok((report, trace))
 }
 
 /// Every scenario, in the order the tour plays them.
@@ -400,7 +580,12 @@ pub(crate) async fn all() -> Vec<Outcome> {
     ];
     outcomes.extend(csharp_capacity_comparison().await);
     outcomes.push(go_basic_producer_consumer().await);
-    // The seed runs 15 s; the tour plays it 3 times faster (tests/tour.rs at speed 1, paused).
+    // Long seeds are played faster here; tests/tour.rs plays them at speed 1 under paused time.
+    #[cfg(feature = "backpressure")]
+    {
+        outcomes.push(csharp_adaptive_producer(10).await.map(|(report, _)| report));
+        outcomes.push(go_backpressure_queue(10, Duration::from_millis(100)).await);
+    }
     #[cfg(feature = "ratelimit")]
     outcomes.push(go_token_bucket(3).await);
     outcomes
