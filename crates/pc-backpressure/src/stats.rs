@@ -59,12 +59,11 @@ pub(crate) struct Counters {
     pub(crate) dropped_closed: AtomicU64,
     pub(crate) rejected: AtomicU64,
     pub(crate) peak_depth: AtomicUsize,
-    pub(crate) waiting_producers: AtomicUsize,
-    pub(crate) waiting_consumers: AtomicUsize,
 }
 
 impl Counters {
-    pub(crate) fn snapshot(&self, depth: usize) -> QueueStats {
+    /// The counters, with the depth and waiters read from the channel underneath.
+    pub(crate) fn snapshot(&self, depth: usize, producers: usize, consumers: usize) -> QueueStats {
         let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         QueueStats {
             produced: get(&self.produced),
@@ -75,24 +74,8 @@ impl Counters {
             rejected: get(&self.rejected),
             depth,
             peak_depth: self.peak_depth.load(Ordering::Relaxed),
-            waiting_producers: self.waiting_producers.load(Ordering::Relaxed),
-            waiting_consumers: self.waiting_consumers.load(Ordering::Relaxed),
+            waiting_producers: producers,
+            waiting_consumers: consumers,
         }
-    }
-}
-
-/// Counts one waiter for as long as it lives, cancelled or not.
-pub(crate) struct Waiting<'a>(&'a AtomicUsize);
-
-impl<'a> Waiting<'a> {
-    pub(crate) fn enter(gauge: &'a AtomicUsize) -> Self {
-        gauge.fetch_add(1, Ordering::Relaxed);
-        Self(gauge)
-    }
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }

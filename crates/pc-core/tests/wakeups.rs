@@ -153,3 +153,24 @@ fn two_parked_senders_and_two_receives_both_complete() {
     assert_eq!(rx.try_recv(), Ok(3));
     assert_eq!(rx.try_recv(), Ok(4));
 }
+
+#[test]
+fn waiters_are_counted_while_they_wait() {
+    let (tx, rx) = channel::bounded::<u32>(1).unwrap();
+    let mut recv = spawn(rx.recv());
+    assert_pending!(recv.poll());
+    assert_eq!((tx.waiting_senders(), rx.waiting_receivers()), (0, 1));
+    drop(recv);
+    assert_eq!(
+        rx.waiting_receivers(),
+        0,
+        "a cancelled wait is no longer counted"
+    );
+    tx.try_send(1).unwrap();
+    let mut send = spawn(tx.send(2));
+    assert_pending!(send.poll());
+    assert_eq!((rx.waiting_senders(), tx.waiting_receivers()), (1, 0));
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert_ready_ok!(send.poll());
+    assert_eq!(tx.waiting_senders(), 0);
+}

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use super::shared::Shared;
 use crate::pressure::Pressure;
-use crate::stats::{QueueStats, Waiting};
+use crate::stats::QueueStats;
 
 /// The receiving half of a [`BoundedQueue`](crate::BoundedQueue); clone it for more consumers.
 ///
@@ -67,14 +67,7 @@ impl<T> Receiver<T> {
     ///
     /// Cancel safe: dropping the future loses no item.
     pub async fn recv(&self) -> Result<T, RecvError> {
-        let item = match self.rx.try_recv() {
-            Ok(item) => item,
-            Err(TryRecvError::Empty) => {
-                let _waiting = Waiting::enter(&self.shared.counters.waiting_consumers);
-                self.rx.recv().await?
-            }
-            Err(_) => return Err(RecvError),
-        };
+        let item = self.rx.recv().await?;
         self.received();
         Ok(item)
     }
@@ -122,7 +115,11 @@ impl<T> Receiver<T> {
 
     /// What the queue has done so far.
     pub fn stats(&self) -> QueueStats {
-        self.shared.counters.snapshot(self.rx.len())
+        self.shared.counters.snapshot(
+            self.rx.len(),
+            self.rx.waiting_senders(),
+            self.rx.waiting_receivers(),
+        )
     }
 
     fn received(&self) {

@@ -13,7 +13,7 @@ use super::shared::Shared;
 use crate::error::OfferError;
 use crate::overflow::Overflow;
 use crate::pressure::Pressure;
-use crate::stats::{QueueStats, Waiting};
+use crate::stats::QueueStats;
 
 /// The sending half of a [`BoundedQueue`](crate::BoundedQueue); clone it for more producers.
 ///
@@ -165,7 +165,11 @@ impl<T> Sender<T> {
 
     /// What the queue has done so far.
     pub fn stats(&self) -> QueueStats {
-        self.shared.counters.snapshot(self.tx.len())
+        self.shared.counters.snapshot(
+            self.tx.len(),
+            self.tx.waiting_senders(),
+            self.tx.waiting_receivers(),
+        )
     }
 
     /// Counts an item just enqueued; always `Ok`, to end a send.
@@ -181,7 +185,6 @@ impl<T> Sender<T> {
 
     /// Waits for space, at most `limit` when given.
     async fn wait_and_send(&self, item: T, limit: Option<Duration>) -> Result<(), OfferError<T>> {
-        let _waiting = Waiting::enter(&self.shared.counters.waiting_producers);
         let started = Instant::now();
         let result = match limit {
             None => self

@@ -284,6 +284,11 @@ impl Signal {
         }
     }
 
+    /// Tasks waiting now.
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
     /// Wakes every waiter.
     pub(crate) fn notify_all(&self) {
         self.event.notify(usize::MAX);

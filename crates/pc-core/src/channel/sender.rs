@@ -211,6 +211,16 @@ impl<T> Sender<T> {
         self.chan.queue.is_empty()
     }
 
+    /// Senders waiting for a free slot right now.
+    pub fn waiting_senders(&self) -> usize {
+        self.chan.space.waiting()
+    }
+
+    /// Receivers waiting for an item right now.
+    pub fn waiting_receivers(&self) -> usize {
+        self.chan.items.waiting()
+    }
+
     /// The channel's capacity, or `None` when unbounded.
     pub fn capacity(&self) -> Option<usize> {
         self.chan.capacity
