@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use pc_ratelimit::Gcra;
+use pc_ratelimit::{Gcra, TokenBucket};
 use proptest::prelude::*;
 use tokio::time::Instant;
 
@@ -43,5 +43,37 @@ proptest! {
                 prop_assert!(sum <= u64::from(burst) + rate * window_ms / 1000);
             }
         }
+    }
+}
+
+proptest! {
+    #[test]
+    fn token_bucket_matches_the_same_model_under_paused_time(
+        rate in prop::sample::select(vec![1u64, 2, 4, 5, 10, 100]),
+        burst in 1u32..8,
+        steps in prop::collection::vec((0u64..3_000, 1u32..10), 1..100),
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let bucket = TokenBucket::builder().rate(rate as f64).burst(burst).build().unwrap();
+            let interval = 1_000_000_000 / rate;
+            let full = u64::from(burst) * interval;
+            let mut credit = full;
+            for (advance_ms, n) in steps {
+                tokio::time::advance(Duration::from_millis(advance_ms)).await;
+                credit = (credit + advance_ms * 1_000_000).min(full);
+                let expected = n <= burst && credit >= u64::from(n) * interval;
+                prop_assert_eq!(bucket.try_acquire(n).is_ok(), expected);
+                if expected {
+                    credit -= u64::from(n) * interval;
+                }
+                prop_assert_eq!(u64::from(bucket.available()), credit / interval);
+            }
+            Ok(())
+        })?;
     }
 }
