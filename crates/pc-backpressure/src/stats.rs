@@ -34,26 +34,42 @@ pub struct QueueStats {
     pub waiting_consumers: usize,
 }
 
-/// Keeps a hot counter on a cache line of its own, so senders and receivers on different
-/// cores do not pass one line back and forth on every item.
-#[derive(Debug, Default)]
-#[repr(align(128))]
-pub(crate) struct Padded<T>(pub(crate) T);
+/// What the channel under a queue reports about itself.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Channel {
+    pub(crate) sent: u64,
+    pub(crate) received: u64,
+    pub(crate) depth: usize,
+    pub(crate) waiting_senders: usize,
+    pub(crate) waiting_receivers: usize,
+}
 
-impl<T> std::ops::Deref for Padded<T> {
-    type Target = T;
+impl Channel {
+    pub(crate) fn of_sender<T>(tx: &pc_core::channel::Sender<T>) -> Self {
+        let counts = tx.counts().unwrap_or_default();
+        Self {
+            sent: counts.sent,
+            received: counts.received,
+            depth: tx.len(),
+            waiting_senders: tx.waiting_senders(),
+            waiting_receivers: tx.waiting_receivers(),
+        }
+    }
 
-    fn deref(&self) -> &T {
-        &self.0
+    pub(crate) fn of_receiver<T>(rx: &pc_core::channel::Receiver<T>) -> Self {
+        let counts = rx.counts().unwrap_or_default();
+        Self {
+            sent: counts.sent,
+            received: counts.received,
+            depth: rx.len(),
+            waiting_senders: rx.waiting_senders(),
+            waiting_receivers: rx.waiting_receivers(),
+        }
     }
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    /// Written by senders on every item.
-    pub(crate) produced: Padded<AtomicU64>,
-    /// Written by receivers on every item.
-    pub(crate) consumed: Padded<AtomicU64>,
     pub(crate) dropped_incoming: AtomicU64,
     pub(crate) dropped_oldest: AtomicU64,
     pub(crate) dropped_closed: AtomicU64,
@@ -62,20 +78,22 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
-    /// The counters, with the depth and waiters read from the channel underneath.
-    pub(crate) fn snapshot(&self, depth: usize, producers: usize, consumers: usize) -> QueueStats {
+    /// The counters, with what the channel underneath counts anyway: items in and out
+    /// (`sent`, `received`: evictions and drops at close are receives too), depth, waiters.
+    pub(crate) fn snapshot(&self, channel: Channel) -> QueueStats {
         let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let taken_out = get(&self.dropped_oldest) + get(&self.dropped_closed);
         QueueStats {
-            produced: get(&self.produced),
-            consumed: get(&self.consumed),
+            produced: channel.sent,
+            consumed: channel.received.saturating_sub(taken_out),
             dropped_incoming: get(&self.dropped_incoming),
             dropped_oldest: get(&self.dropped_oldest),
             dropped_closed: get(&self.dropped_closed),
             rejected: get(&self.rejected),
-            depth,
+            depth: channel.depth,
             peak_depth: self.peak_depth.load(Ordering::Relaxed),
-            waiting_producers: producers,
-            waiting_consumers: consumers,
+            waiting_producers: channel.waiting_senders,
+            waiting_consumers: channel.waiting_receivers,
         }
     }
 }

@@ -85,3 +85,20 @@ async fn items_stranded_by_the_last_receiver_are_reported() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn counts_come_from_the_slots_without_a_probe() {
+    within(async {
+        let (tx, rx) = channel::bounded::<u32>(4).unwrap();
+        tx.send_all(0..3).await.unwrap();
+        drop(tx.try_reserve().unwrap()); // a slot taken and given back unused
+        rx.recv().await.unwrap();
+        let counts = rx.counts().unwrap();
+        assert_eq!((counts.sent, counts.received), (3, 1));
+        tx.close();
+        assert!(tx.try_send(9).is_err(), "refused: not counted");
+        assert_eq!(tx.counts().unwrap().sent, 3);
+        assert!(channel::unbounded::<u32>().0.counts().is_none());
+    })
+    .await;
+}

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use super::shared::Shared;
 use crate::pressure::Pressure;
-use crate::stats::QueueStats;
+use crate::stats::{Channel, QueueStats};
 
 /// The receiving half of a [`BoundedQueue`](crate::BoundedQueue); clone it for more consumers.
 ///
@@ -115,18 +115,12 @@ impl<T> Receiver<T> {
 
     /// What the queue has done so far.
     pub fn stats(&self) -> QueueStats {
-        self.shared.counters.snapshot(
-            self.rx.len(),
-            self.rx.waiting_senders(),
-            self.rx.waiting_receivers(),
-        )
+        self.shared
+            .counters
+            .snapshot(Channel::of_receiver(&self.rx))
     }
 
     fn received(&self) {
-        self.shared
-            .counters
-            .consumed
-            .fetch_add(1, Ordering::Relaxed);
         if let Some(probe) = &self.shared.probe {
             probe.consumed(1);
         }

@@ -13,7 +13,7 @@ use super::shared::Shared;
 use crate::error::OfferError;
 use crate::overflow::Overflow;
 use crate::pressure::Pressure;
-use crate::stats::QueueStats;
+use crate::stats::{Channel, QueueStats};
 
 /// The sending half of a [`BoundedQueue`](crate::BoundedQueue); clone it for more producers.
 ///
@@ -165,17 +165,11 @@ impl<T> Sender<T> {
 
     /// What the queue has done so far.
     pub fn stats(&self) -> QueueStats {
-        self.shared.counters.snapshot(
-            self.tx.len(),
-            self.tx.waiting_senders(),
-            self.tx.waiting_receivers(),
-        )
+        self.shared.counters.snapshot(Channel::of_sender(&self.tx))
     }
 
     /// Counts an item just enqueued; always `Ok`, to end a send.
     fn enqueued<E>(&self) -> Result<(), E> {
-        let counters = &self.shared.counters;
-        counters.produced.fetch_add(1, Ordering::Relaxed);
         if let Some(probe) = &self.shared.probe {
             probe.produced(1);
         }

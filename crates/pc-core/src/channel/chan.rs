@@ -50,6 +50,9 @@ pub(crate) struct Chan<T> {
     slots: Slots,
     /// CLOSED bit plus `ONE_PERMIT` per outstanding permit.
     state: AtomicUsize,
+    /// Slots taken and then given back without an item (a permit dropped unused, a push into a
+    /// closed queue): rare, so unpadded. Lets `counts` tell items from slots.
+    unused: AtomicUsize,
     senders: AtomicUsize,
     receivers: AtomicUsize,
     /// Receivers waiting for an item (or for the close that ends their wait). Read by every
@@ -83,6 +86,7 @@ impl<T> Chan<T> {
             capacity,
             slots: Slots::default(),
             state: AtomicUsize::new(0),
+            unused: AtomicUsize::new(0),
             senders: AtomicUsize::new(1),
             receivers: AtomicUsize::new(1),
             items: CachePadded::default(),
@@ -120,6 +124,25 @@ impl<T> Chan<T> {
             }
             ready!(waiter.poll(&self.space, cx));
         }
+    }
+
+    /// Gives back a slot taken for an item that did not go in.
+    pub(crate) fn release_unused(&self) {
+        if self.capacity.is_some() {
+            self.unused.fetch_add(1, Ordering::Relaxed);
+        }
+        self.release(1);
+    }
+
+    /// Items sent and received so far, from the slot counts (bounded channels only).
+    pub(crate) fn counts(&self) -> Option<(u64, u64)> {
+        self.capacity?;
+        let unused = self.unused.load(Ordering::Acquire);
+        let (taken, freed) = self.slots.totals();
+        Some((
+            taken.wrapping_sub(unused) as u64,
+            freed.wrapping_sub(unused) as u64,
+        ))
     }
 
     /// Gives `n` slots back and wakes as many waiting senders.
@@ -247,6 +270,13 @@ impl Slots {
                 Err(actual) => now_taken = actual,
             }
         }
+    }
+
+    /// Slots ever taken and ever given back.
+    fn totals(&self) -> (usize, usize) {
+        // Freed first: a slot is taken before it is freed, so taken is never behind it.
+        let freed = self.freed.load(Ordering::Acquire);
+        (self.senders.taken.load(Ordering::Acquire), freed)
     }
 
     #[inline]

@@ -60,6 +60,20 @@ pub use sink::SendSink;
 
 use crate::build_error::BuildError;
 
+/// Items sent into and received from a bounded channel so far; see [`Sender::counts`].
+///
+/// Taken from the slot counts at one moment: an item in the middle of its send may already be
+/// counted as sent, and `sent - received` is then at most the number of items in flight above
+/// [`Sender::len`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Counts {
+    /// Items that went into the channel.
+    pub sent: u64,
+    /// Items that came out of it.
+    pub received: u64,
+}
+
 /// A channel that holds at most `capacity` items.
 ///
 /// # Errors

@@ -40,7 +40,7 @@ impl<'a, T> Permit<'a, T> {
 impl<T> Drop for Permit<'_, T> {
     fn drop(&mut self) {
         if !self.used {
-            self.sender.chan.release(1);
+            self.sender.chan.release_unused();
         }
         self.sender.chan.retire_permit();
     }

@@ -10,6 +10,7 @@ use concurrent_queue::PopError;
 use futures_core::Stream;
 use tokio::time::Instant;
 
+use super::Counts;
 use super::chan::{Chan, ScopedWaiter, Waiter};
 use crate::error::{RecvError, RecvTimeoutError, TryRecvError};
 use crate::loom::Arc;
@@ -214,6 +215,14 @@ impl<T> Receiver<T> {
     /// Whether nothing is queued.
     pub fn is_empty(&self) -> bool {
         self.chan.queue.is_empty()
+    }
+
+    /// Items sent into and received from a bounded channel so far, counted from the slots the
+    /// channel tracks anyway, so this costs nothing on the way; `None` when unbounded.
+    pub fn counts(&self) -> Option<Counts> {
+        self.chan
+            .counts()
+            .map(|(sent, received)| Counts { sent, received })
     }
 
     /// Senders waiting for a free slot right now.

@@ -7,6 +7,7 @@ use std::time::Duration;
 use concurrent_queue::PushError;
 use tokio::time::Instant;
 
+use super::Counts;
 use super::chan::{Chan, ScopedWaiter};
 use super::permit::Permit;
 use super::sink::SendSink;
@@ -211,6 +212,14 @@ impl<T> Sender<T> {
         self.chan.queue.is_empty()
     }
 
+    /// Items sent into and received from a bounded channel so far, counted from the slots the
+    /// channel tracks anyway, so this costs nothing on the way; `None` when unbounded.
+    pub fn counts(&self) -> Option<Counts> {
+        self.chan
+            .counts()
+            .map(|(sent, received)| Counts { sent, received })
+    }
+
     /// Senders waiting for a free slot right now.
     pub fn waiting_senders(&self) -> usize {
         self.chan.space.waiting()
@@ -246,7 +255,7 @@ impl<T> Sender<T> {
     /// Pushes `item` into a slot this sender holds, unless the channel was closed meanwhile.
     pub(super) fn push_if_open(&self, item: T) -> Result<(), SendError<T>> {
         if self.chan.is_closed() {
-            self.chan.release(1);
+            self.chan.release_unused();
             return Err(SendError(item));
         }
         self.push_held(item)
@@ -264,7 +273,7 @@ impl<T> Sender<T> {
                 Ok(())
             }
             Err(PushError::Closed(item)) => {
-                self.chan.release(1);
+                self.chan.release_unused();
                 Err(SendError(item))
             }
             Err(PushError::Full(_)) => {
@@ -279,7 +288,7 @@ impl<T> Sender<T> {
             Ok(Permit::new(self))
         } else {
             self.chan.retire_permit();
-            self.chan.release(1);
+            self.chan.release_unused();
             Err(TryReserveError::Closed)
         }
     }

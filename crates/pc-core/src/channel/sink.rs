@@ -54,7 +54,7 @@ impl<T> SendSink<T> {
 
     fn release_slot(&mut self) {
         if std::mem::take(&mut self.holds_slot) {
-            self.sender.chan.release(1);
+            self.sender.chan.release_unused();
         }
     }
 }
