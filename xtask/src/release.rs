@@ -16,13 +16,24 @@ pub(crate) fn run(args: &[String]) -> Result {
     changelog_has(&version)?;
     eprintln!("==> CHANGELOG.md has a section for {version}");
     // Every publishable crate, packaged together so that crates of this workspace that are not
-    // on crates.io yet resolve to each other.
+    // on crates.io yet resolve to each other. Cargo unpacks those packages under CARGO_HOME
+    // keyed by the packaging directory and never refreshes an unpacked version, so each run
+    // packages into a directory of its own: a second dry run of the same version must not
+    // verify against the first run's sources.
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_nanos());
+    let target = project_root().join(format!("target/release-check/{stamp}"));
     let mut command = cargo();
-    command.args(["package", "--workspace", "--allow-dirty"]);
+    command.args(["package", "--workspace", "--allow-dirty", "--target-dir"]);
+    command.arg(&target);
     for unpublished in unpublished()? {
         command.args(["--exclude", &unpublished]);
     }
-    run_step("package", &mut command)
+    let result = run_step("package", &mut command);
+    // Best effort: a leftover directory under target/ costs only disk.
+    let _ = fs::remove_dir_all(&target);
+    result
 }
 
 /// Packages marked `publish = false`.
