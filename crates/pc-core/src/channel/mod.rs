@@ -43,6 +43,45 @@
 //! # }
 //! ```
 
+/// The read-only state both halves expose, written once for `Sender` and `Receiver` (each has
+/// a `chan` field).
+macro_rules! channel_state_accessors {
+    () => {
+        /// How many items are queued.
+        pub fn len(&self) -> usize {
+            self.chan.queue.len()
+        }
+
+        /// Whether nothing is queued.
+        pub fn is_empty(&self) -> bool {
+            self.chan.queue.is_empty()
+        }
+
+        /// The channel's capacity, or `None` when unbounded.
+        pub fn capacity(&self) -> Option<usize> {
+            self.chan.capacity
+        }
+
+        /// Items sent into and received from a bounded channel so far, counted from the slots
+        /// the channel tracks anyway, so this costs nothing on the way; `None` when unbounded.
+        pub fn counts(&self) -> Option<super::Counts> {
+            self.chan
+                .counts()
+                .map(|(sent, received)| super::Counts { sent, received })
+        }
+
+        /// Senders waiting for a free slot right now.
+        pub fn waiting_senders(&self) -> usize {
+            self.chan.space.waiting()
+        }
+
+        /// Receivers waiting for an item right now.
+        pub fn waiting_receivers(&self) -> usize {
+            self.chan.items.waiting()
+        }
+    };
+}
+
 mod builder;
 mod chan;
 mod permit;

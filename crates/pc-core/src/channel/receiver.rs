@@ -10,7 +10,6 @@ use concurrent_queue::PopError;
 use futures_core::Stream;
 use tokio::time::Instant;
 
-use super::Counts;
 use super::chan::{Chan, ScopedWaiter, Waiter};
 use crate::error::{RecvError, RecvTimeoutError, TryRecvError};
 use crate::loom::Arc;
@@ -61,6 +60,8 @@ impl<T> fmt::Debug for Receiver<T> {
 }
 
 impl<T> Receiver<T> {
+    channel_state_accessors!();
+
     pub(super) fn new(chan: Arc<Chan<T>>) -> Self {
         Self {
             chan,
@@ -205,39 +206,6 @@ impl<T> Receiver<T> {
     /// Whether the channel is closed (it may still hold items to drain).
     pub fn is_closed(&self) -> bool {
         self.chan.is_closed()
-    }
-
-    /// How many items are queued.
-    pub fn len(&self) -> usize {
-        self.chan.queue.len()
-    }
-
-    /// Whether nothing is queued.
-    pub fn is_empty(&self) -> bool {
-        self.chan.queue.is_empty()
-    }
-
-    /// Items sent into and received from a bounded channel so far, counted from the slots the
-    /// channel tracks anyway, so this costs nothing on the way; `None` when unbounded.
-    pub fn counts(&self) -> Option<Counts> {
-        self.chan
-            .counts()
-            .map(|(sent, received)| Counts { sent, received })
-    }
-
-    /// Senders waiting for a free slot right now.
-    pub fn waiting_senders(&self) -> usize {
-        self.chan.space.waiting()
-    }
-
-    /// Receivers waiting for an item right now.
-    pub fn waiting_receivers(&self) -> usize {
-        self.chan.items.waiting()
-    }
-
-    /// The channel's capacity, or `None` when unbounded.
-    pub fn capacity(&self) -> Option<usize> {
-        self.chan.capacity
     }
 
     /// Frees the slots of `n` received items and tells the probe.

@@ -7,7 +7,6 @@ use std::time::Duration;
 use concurrent_queue::PushError;
 use tokio::time::Instant;
 
-use super::Counts;
 use super::chan::{Chan, ScopedWaiter};
 use super::permit::Permit;
 use super::sink::SendSink;
@@ -47,6 +46,8 @@ impl<T> fmt::Debug for Sender<T> {
 }
 
 impl<T> Sender<T> {
+    channel_state_accessors!();
+
     /// Sends `item`, waiting for a free slot if the channel is full.
     ///
     /// # Errors
@@ -200,39 +201,6 @@ impl<T> Sender<T> {
     /// Whether the channel is closed, by a `close` call or because every receiver is gone.
     pub fn is_closed(&self) -> bool {
         self.chan.is_closed()
-    }
-
-    /// How many items are queued.
-    pub fn len(&self) -> usize {
-        self.chan.queue.len()
-    }
-
-    /// Whether nothing is queued.
-    pub fn is_empty(&self) -> bool {
-        self.chan.queue.is_empty()
-    }
-
-    /// Items sent into and received from a bounded channel so far, counted from the slots the
-    /// channel tracks anyway, so this costs nothing on the way; `None` when unbounded.
-    pub fn counts(&self) -> Option<Counts> {
-        self.chan
-            .counts()
-            .map(|(sent, received)| Counts { sent, received })
-    }
-
-    /// Senders waiting for a free slot right now.
-    pub fn waiting_senders(&self) -> usize {
-        self.chan.space.waiting()
-    }
-
-    /// Receivers waiting for an item right now.
-    pub fn waiting_receivers(&self) -> usize {
-        self.chan.items.waiting()
-    }
-
-    /// The channel's capacity, or `None` when unbounded.
-    pub fn capacity(&self) -> Option<usize> {
-        self.chan.capacity
     }
 
     /// Turns this sender into a [`futures_sink::Sink`].
