@@ -1,0 +1,132 @@
+//! The receiving half.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use pc_core::{Consumer, RecvError, RecvTimeoutError, TryRecvError};
+use tokio::time::Instant;
+
+use crate::shared::{Shared, Taken, Wait};
+use crate::store::{Levels, Store};
+
+/// The receiving half of a priority channel. Clone it for more consumers; each item goes to
+/// exactly one of them.
+///
+/// [`recv`](Self::recv) returns the item with its priority; as a [`Consumer`] it returns the
+/// item alone, so worker pools, batchers and pipelines drain it like any other queue. An idle
+/// receiver is parked, not polling, until a send or a close wakes it. Dropping the last
+/// receiver closes the channel; items still queued are then dropped and reported to the probe
+/// as `DropReason::Closed`.
+pub struct PriorityReceiver<T: Send, S: Store = Levels> {
+    pub(crate) shared: Arc<Shared<T, S>>,
+}
+
+impl<T: Send, S: Store> PriorityReceiver<T, S> {
+    /// Receives the next item and its priority, waiting while the channel is empty.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError`] once the channel is closed and everything queued has been received.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a cancelled receive takes no item.
+    pub async fn recv(&self) -> Result<(T, S::Priority), RecvError> {
+        let mut wait = Wait::new(&self.shared.items);
+        loop {
+            match self.shared.try_pop(Some(&mut wait)) {
+                Taken::Item(item, priority) => return Ok((item, priority)),
+                Taken::Closed => return Err(RecvError),
+                Taken::Empty => wait.wait().await,
+            }
+        }
+    }
+
+    /// Receives the next item and its priority if one is queued now.
+    ///
+    /// # Errors
+    ///
+    /// [`TryRecvError::Empty`], or [`TryRecvError::Closed`] once the channel is closed and
+    /// drained.
+    pub fn try_recv(&self) -> Result<(T, S::Priority), TryRecvError> {
+        match self.shared.try_pop(None) {
+            Taken::Item(item, priority) => Ok((item, priority)),
+            Taken::Empty => Err(TryRecvError::Empty),
+            Taken::Closed => Err(TryRecvError::Closed),
+        }
+    }
+
+    /// Receives the next item and its priority, waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvTimeoutError::Timeout`], or [`RecvTimeoutError::Closed`] once the channel is closed
+    /// and drained.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn recv_timeout(
+        &self,
+        timeout: Duration,
+    ) -> Result<(T, S::Priority), RecvTimeoutError> {
+        let deadline = Instant::now() + timeout;
+        match tokio::time::timeout_at(deadline, self.recv()).await {
+            Ok(Ok(got)) => Ok(got),
+            Ok(Err(RecvError)) => Err(RecvTimeoutError::Closed),
+            Err(_elapsed) => Err(RecvTimeoutError::Timeout),
+        }
+    }
+}
+
+crate::handle::handle_accessors!(PriorityReceiver);
+
+impl<T: Send, S: Store> Clone for PriorityReceiver<T, S> {
+    fn clone(&self) -> Self {
+        self.shared.receivers.fetch_add(1, Ordering::Relaxed);
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<T: Send, S: Store> Drop for PriorityReceiver<T, S> {
+    fn drop(&mut self) {
+        if self.shared.receivers.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.shared.abandon();
+        }
+    }
+}
+
+impl<T: Send, S: Store> fmt::Debug for PriorityReceiver<T, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("PriorityReceiver")
+            .field(&self.shared)
+            .finish()
+    }
+}
+
+/// Receives items without their priority.
+impl<T: Send, S: Store> Consumer<T> for PriorityReceiver<T, S> {
+    async fn recv(&self) -> Result<T, RecvError> {
+        PriorityReceiver::recv(self).await.map(|(item, _)| item)
+    }
+
+    fn try_recv(&self) -> Result<T, TryRecvError> {
+        PriorityReceiver::try_recv(self).map(|(item, _)| item)
+    }
+
+    fn len(&self) -> usize {
+        self.shared.len()
+    }
+
+    fn capacity(&self) -> Option<usize> {
+        self.shared.capacity
+    }
+
+    fn is_closed(&self) -> bool {
+        self.shared.is_closed()
+    }
+}

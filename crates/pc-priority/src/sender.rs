@@ -1,0 +1,356 @@
+//! The sending half.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use pc_core::{Producer, WaitKind};
+use tokio::time::Instant;
+
+use crate::error::{ReserveError, SendError, SendTimeoutError, TryReserveError, TrySendError};
+use crate::shared::{Admission, Rejected, Shared, Wait};
+use crate::store::{Levels, Refusal, Store};
+
+/// The sending half of a priority channel. Clone it for more producers; the channel closes when
+/// the last sender is dropped.
+///
+/// Every send names a priority: a level (`usize`, 0 first) for a [`Levels`] channel, a key for a
+/// [`ByKey`](crate::ByKey) one. As a [`Producer`], it sends at the channel's default priority.
+pub struct PrioritySender<T: Send, S: Store = Levels> {
+    pub(crate) shared: Arc<Shared<T, S>>,
+}
+
+impl<T: Send, S: Store> PrioritySender<T, S> {
+    /// Sends `item` at `priority`, waiting for space while the channel is full.
+    ///
+    /// With [`WhenFull::ShedLowest`](crate::WhenFull::ShedLowest), a full channel first sheds
+    /// the oldest item of the lowest priority below `priority`, and waits only if there is none.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Closed`] or [`SendError::UnknownLevel`], holding the item.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancelling drops the item, which was not enqueued. [`reserve`](Self::reserve) waits for
+    /// space without holding an item; [`send_timeout`](Self::send_timeout) hands it back.
+    pub async fn send(&self, item: T, priority: S::Priority) -> Result<(), SendError<T>> {
+        let Rejected {
+            mut item,
+            mut priority,
+            why,
+        } = match self.shared.try_push(item, priority, None) {
+            Ok(()) => return Ok(()),
+            Err(rejected) => rejected,
+        };
+        if !matches!(why, Admission::Full) {
+            return Err(send_error(item, why));
+        }
+        let mut wait = Wait::new(&self.shared.space);
+        let mut blocked = Blocked::start(&self.shared);
+        loop {
+            match self.shared.try_push(item, priority, Some(&mut wait)) {
+                Ok(()) => return Ok(()),
+                Err(Rejected {
+                    item: back,
+                    priority: at,
+                    why: Admission::Full,
+                }) => {
+                    item = back;
+                    priority = at;
+                    wait.wait().await;
+                }
+                Err(rejected) => {
+                    blocked.finish();
+                    return Err(send_error(rejected.item, rejected.why));
+                }
+            }
+        }
+    }
+
+    /// Sends `item` at `priority` if there is space now (or, with shedding, something lower to
+    /// shed).
+    ///
+    /// # Errors
+    ///
+    /// [`TrySendError::Full`], [`TrySendError::Closed`] or [`TrySendError::UnknownLevel`],
+    /// holding the item.
+    pub fn try_send(&self, item: T, priority: S::Priority) -> Result<(), TrySendError<T>> {
+        self.shared
+            .try_push(item, priority, None)
+            .map_err(|Rejected { item, why, .. }| match why {
+                Admission::Full => TrySendError::Full(item),
+                Admission::Refused(Refusal::Unknown) => TrySendError::UnknownLevel(item),
+                _ => TrySendError::Closed(item),
+            })
+    }
+
+    /// Sends `item` at `priority`, waiting at most `timeout` for space.
+    ///
+    /// # Errors
+    ///
+    /// [`SendTimeoutError::Timeout`], [`SendTimeoutError::Closed`] or
+    /// [`SendTimeoutError::UnknownLevel`], holding the item.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`send`](Self::send): cancelling drops the item.
+    pub async fn send_timeout(
+        &self,
+        item: T,
+        priority: S::Priority,
+        timeout: Duration,
+    ) -> Result<(), SendTimeoutError<T>> {
+        let deadline = Instant::now() + timeout;
+        let mut wait = Wait::new(&self.shared.space);
+        let mut blocked = Blocked::idle();
+        let (mut item, mut priority) = (item, priority);
+        loop {
+            match self.shared.try_push(item, priority, Some(&mut wait)) {
+                Ok(()) => return Ok(()),
+                Err(Rejected {
+                    item: back,
+                    priority: at,
+                    why: Admission::Full,
+                }) => {
+                    blocked.begin(&self.shared);
+                    if tokio::time::timeout_at(deadline, wait.wait())
+                        .await
+                        .is_err()
+                    {
+                        blocked.finish();
+                        return Err(SendTimeoutError::Timeout(back));
+                    }
+                    item = back;
+                    priority = at;
+                }
+                Err(rejected) => {
+                    blocked.finish();
+                    return Err(match send_error(rejected.item, rejected.why) {
+                        SendError::UnknownLevel(item) => SendTimeoutError::UnknownLevel(item),
+                        other => SendTimeoutError::Closed(other.into_inner()),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Waits for a slot for one item of `priority` and holds it in a [`Permit`], so the wait
+    /// can be cancelled without losing an item.
+    ///
+    /// # Errors
+    ///
+    /// [`ReserveError::Closed`] or [`ReserveError::UnknownLevel`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a cancelled wait holds no slot and no item.
+    pub async fn reserve(&self, priority: S::Priority) -> Result<Permit<'_, T, S>, ReserveError> {
+        let mut wait = Wait::new(&self.shared.space);
+        let mut blocked = Blocked::idle();
+        loop {
+            match self.shared.try_reserve(&priority, Some(&mut wait)) {
+                Admission::Now(_) => {
+                    blocked.finish();
+                    return Ok(Permit::new(&self.shared, priority));
+                }
+                Admission::Full => {
+                    blocked.begin(&self.shared);
+                    wait.wait().await;
+                }
+                Admission::Refused(Refusal::Unknown) => return Err(ReserveError::UnknownLevel),
+                Admission::Closed | Admission::Refused(Refusal::LevelClosed) => {
+                    blocked.finish();
+                    return Err(ReserveError::Closed);
+                }
+            }
+        }
+    }
+
+    /// Holds a slot for one item of `priority` if one is free now.
+    ///
+    /// # Errors
+    ///
+    /// [`TryReserveError::Full`], [`TryReserveError::Closed`] or
+    /// [`TryReserveError::UnknownLevel`].
+    pub fn try_reserve(&self, priority: S::Priority) -> Result<Permit<'_, T, S>, TryReserveError> {
+        match self.shared.try_reserve(&priority, None) {
+            Admission::Now(_) => Ok(Permit::new(&self.shared, priority)),
+            Admission::Full => Err(TryReserveError::Full),
+            Admission::Refused(Refusal::Unknown) => Err(TryReserveError::UnknownLevel),
+            Admission::Closed | Admission::Refused(Refusal::LevelClosed) => {
+                Err(TryReserveError::Closed)
+            }
+        }
+    }
+
+    /// The priority this sender uses as a [`Producer`].
+    pub fn default_priority(&self) -> &S::Priority {
+        &self.shared.default_priority
+    }
+}
+
+crate::handle::handle_accessors!(PrioritySender);
+
+impl<T: Send, S: Store> Clone for PrioritySender<T, S> {
+    fn clone(&self) -> Self {
+        self.shared.senders.fetch_add(1, Ordering::Relaxed);
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<T: Send, S: Store> Drop for PrioritySender<T, S> {
+    fn drop(&mut self) {
+        if self.shared.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.shared.close();
+        }
+    }
+}
+
+impl<T: Send, S: Store> fmt::Debug for PrioritySender<T, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("PrioritySender").field(&self.shared).finish()
+    }
+}
+
+/// Sends at the channel's default priority (see [`PrioritySender::default_priority`]).
+impl<T: Send, S: Store> Producer<T> for PrioritySender<T, S> {
+    async fn send(&self, item: T) -> Result<(), pc_core::SendError<T>> {
+        PrioritySender::send(self, item, self.shared.default_priority.clone())
+            .await
+            .map_err(|err| pc_core::SendError(err.into_inner()))
+    }
+
+    fn try_send(&self, item: T) -> Result<(), pc_core::TrySendError<T>> {
+        PrioritySender::try_send(self, item, self.shared.default_priority.clone()).map_err(|err| {
+            match err {
+                TrySendError::Full(item) => pc_core::TrySendError::Full(item),
+                other => pc_core::TrySendError::Closed(other.into_inner()),
+            }
+        })
+    }
+
+    async fn send_timeout(
+        &self,
+        item: T,
+        timeout: Duration,
+    ) -> Result<(), pc_core::SendTimeoutError<T>> {
+        let priority = self.shared.default_priority.clone();
+        PrioritySender::send_timeout(self, item, priority, timeout)
+            .await
+            .map_err(|err| match err {
+                SendTimeoutError::Timeout(item) => pc_core::SendTimeoutError::Timeout(item),
+                other => pc_core::SendTimeoutError::Closed(other.into_inner()),
+            })
+    }
+
+    fn close(&self) -> bool {
+        self.shared.close()
+    }
+
+    fn is_closed(&self) -> bool {
+        self.shared.is_closed()
+    }
+}
+
+/// A slot reserved by [`PrioritySender::reserve`] or [`PrioritySender::try_reserve`] for one
+/// item of a given priority.
+///
+/// [`send`](Permit::send) enqueues without waiting; dropping the permit unused gives the slot
+/// back. A permit keeps the channel open for receivers: after a close they wait for outstanding
+/// permits before they report the channel closed.
+#[must_use = "a permit holds a slot until it is used or dropped"]
+pub struct Permit<'a, T: Send, S: Store = Levels> {
+    shared: &'a Shared<T, S>,
+    priority: Option<S::Priority>,
+}
+
+impl<'a, T: Send, S: Store> Permit<'a, T, S> {
+    fn new(shared: &'a Shared<T, S>, priority: S::Priority) -> Self {
+        Self {
+            shared,
+            priority: Some(priority),
+        }
+    }
+
+    /// The priority the item will be queued at.
+    pub fn priority(&self) -> &S::Priority {
+        self.priority.as_ref().expect("a permit not used yet")
+    }
+
+    /// Enqueues `item` into the reserved slot, without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Closed`] holding the item only if every receiver has been dropped. A close
+    /// after the reservation does not make this fail.
+    pub fn send(mut self, item: T) -> Result<(), SendError<T>> {
+        let priority = self.priority.take().expect("a permit not used yet");
+        self.shared
+            .push_reserved(item, priority)
+            .map_err(SendError::Closed)
+    }
+}
+
+impl<T: Send, S: Store> Drop for Permit<'_, T, S> {
+    fn drop(&mut self) {
+        if self.priority.is_some() {
+            self.shared.release_reserved();
+        }
+    }
+}
+
+impl<T: Send, S: Store> fmt::Debug for Permit<'_, T, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Permit")
+            .field("priority", &self.priority)
+            .finish()
+    }
+}
+
+fn send_error<T, P>(item: T, why: Admission<T, P>) -> SendError<T> {
+    match why {
+        Admission::Refused(Refusal::Unknown) => SendError::UnknownLevel(item),
+        _ => SendError::Closed(item),
+    }
+}
+
+/// Reports the time a send spent waiting for space to the probe, once the wait ends.
+struct Blocked<'a> {
+    since: Option<(Instant, &'a pc_core::SharedProbe)>,
+}
+
+impl<'a> Blocked<'a> {
+    fn idle() -> Self {
+        Self { since: None }
+    }
+
+    fn start<T: Send, S: Store>(shared: &'a Shared<T, S>) -> Self {
+        let mut blocked = Self::idle();
+        blocked.begin(shared);
+        blocked
+    }
+
+    fn begin<T: Send, S: Store>(&mut self, shared: &'a Shared<T, S>) {
+        if self.since.is_none()
+            && let Some(probe) = &shared.probe
+        {
+            self.since = Some((Instant::now(), probe));
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some((since, probe)) = self.since.take() {
+            probe.waited(WaitKind::SendBlocked, since.elapsed());
+        }
+    }
+}
+
+impl Drop for Blocked<'_> {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}

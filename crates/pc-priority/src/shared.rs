@@ -1,0 +1,407 @@
+//! The state every handle of one channel shares, and how waiters park.
+//!
+//! One mutex guards the queue, the count of reserved slots and the closed flag: a receive has
+//! to choose among levels (or keys) and a shedding send has to look at the lowest one, which
+//! lock-free per-level queues cannot do atomically. The lock is held for a few instructions and
+//! never across an await, a wake-up, a drop hook or a drop of an item.
+//!
+//! # Parking without polling
+//!
+//! A task that finds nothing to do registers a listener on an [`Event`] and counts itself in
+//! [`Signal::waiting`] while it still holds the lock; whoever changes the state in a way that
+//! could help it (a push for receivers, a pop or a cancelled reservation for senders, a close for
+//! both) reads that count under the same lock and notifies after releasing it. The lock orders
+//! the two, so a wake-up is never lost, and nobody is notified while no one waits.
+
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use event_listener::{Event, EventListener};
+use pc_core::{DropReason, SharedProbe};
+
+use crate::policy::WhenFull;
+use crate::store::sealed::Queue;
+use crate::store::{Refusal, Store};
+
+/// Called with each item shed to make room, and its priority.
+pub(crate) type DropHook<T, P> = Box<dyn Fn(T, P) + Send + Sync>;
+
+pub(crate) struct Shared<T: Send, S: Store> {
+    state: Mutex<State<S::Queue<T>>>,
+    pub(crate) capacity: Option<usize>,
+    pub(crate) when_full: WhenFull,
+    /// Receivers waiting for an item or a close.
+    pub(crate) items: Signal,
+    /// Senders waiting for space or a close.
+    pub(crate) space: Signal,
+    pub(crate) senders: AtomicUsize,
+    pub(crate) receivers: AtomicUsize,
+    pub(crate) default_priority: S::Priority,
+    pub(crate) probe: Option<SharedProbe>,
+    pub(crate) on_drop: Option<DropHook<T, S::Priority>>,
+}
+
+pub(crate) struct State<Q> {
+    pub(crate) queue: Q,
+    /// Slots held by permits not used yet.
+    reserved: usize,
+    closed: bool,
+}
+
+/// What a send or a reservation found.
+pub(crate) enum Admission<T, P> {
+    /// Admitted; maybe after shedding this item.
+    Now(Option<(T, P)>),
+    Full,
+    Closed,
+    Refused(Refusal),
+}
+
+/// An item a send could not push now, handed back with its priority and the reason.
+pub(crate) struct Rejected<T, P> {
+    pub(crate) item: T,
+    pub(crate) priority: P,
+    pub(crate) why: Admission<T, P>,
+}
+
+/// What a receive found.
+pub(crate) enum Taken<T, P> {
+    Item(T, P),
+    Empty,
+    Closed,
+}
+
+impl<T: Send, S: Store> Shared<T, S> {
+    pub(crate) fn new(
+        queue: S::Queue<T>,
+        capacity: Option<usize>,
+        when_full: WhenFull,
+        default_priority: S::Priority,
+        probe: Option<SharedProbe>,
+        on_drop: Option<DropHook<T, S::Priority>>,
+    ) -> Self {
+        Self {
+            state: Mutex::new(State {
+                queue,
+                reserved: 0,
+                closed: false,
+            }),
+            capacity,
+            when_full,
+            items: Signal::default(),
+            space: Signal::default(),
+            senders: AtomicUsize::new(1),
+            receivers: AtomicUsize::new(1),
+            default_priority,
+            probe,
+            on_drop,
+        }
+    }
+
+    /// The state, even if a panic elsewhere poisoned the lock: no code under it can leave the
+    /// state half-changed (it runs no user code).
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State<S::Queue<T>>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Admits one item of `priority` now, shedding if the policy says so; registers `wait` for
+    /// space if the channel is full.
+    fn admit(
+        &self,
+        state: &mut State<S::Queue<T>>,
+        priority: &S::Priority,
+        wait: Option<&mut Wait<'_>>,
+    ) -> Admission<T, S::Priority> {
+        if state.closed {
+            return Admission::Closed;
+        }
+        if let Err(refusal) = state.queue.check(priority) {
+            return Admission::Refused(refusal);
+        }
+        let Some(capacity) = self.capacity else {
+            return Admission::Now(None);
+        };
+        if state.queue.len() + state.reserved < capacity {
+            return Admission::Now(None);
+        }
+        if self.when_full == WhenFull::ShedLowest
+            && let Some(shed) = state.queue.shed_below(priority)
+        {
+            return Admission::Now(Some(shed));
+        }
+        if let Some(wait) = wait {
+            wait.register();
+        }
+        Admission::Full
+    }
+
+    /// Pushes `item` if it is admitted now; otherwise hands it back with the reason.
+    pub(crate) fn try_push(
+        &self,
+        item: T,
+        priority: S::Priority,
+        wait: Option<&mut Wait<'_>>,
+    ) -> Result<(), Rejected<T, S::Priority>> {
+        let mut state = self.lock();
+        match self.admit(&mut state, &priority, wait) {
+            Admission::Now(shed) => {
+                state.queue.push(item, priority);
+                let len = state.queue.len();
+                let wake = self.items.waiting() > 0;
+                drop(state);
+                if wake {
+                    self.items.notify_one();
+                }
+                self.report_push(len, shed);
+                Ok(())
+            }
+            why => Err(Rejected {
+                item,
+                priority,
+                why,
+            }),
+        }
+    }
+
+    /// Reserves a slot for an item of `priority` if one is free now.
+    pub(crate) fn try_reserve(
+        &self,
+        priority: &S::Priority,
+        wait: Option<&mut Wait<'_>>,
+    ) -> Admission<T, S::Priority> {
+        let mut state = self.lock();
+        let admission = self.admit(&mut state, priority, wait);
+        if let Admission::Now(shed) = admission {
+            state.reserved += 1;
+            let len = state.queue.len();
+            drop(state);
+            if let Some(shed) = shed {
+                self.report_shed(len, shed);
+            }
+            return Admission::Now(None);
+        }
+        admission
+    }
+
+    /// Pushes into a slot reserved earlier. Fails only when no receiver is left.
+    pub(crate) fn push_reserved(&self, item: T, priority: S::Priority) -> Result<(), T> {
+        let mut state = self.lock();
+        state.reserved -= 1;
+        if self.receivers.load(Ordering::Acquire) == 0 {
+            return Err(item);
+        }
+        state.queue.push(item, priority);
+        let len = state.queue.len();
+        let wake = self.items.waiting() > 0;
+        drop(state);
+        if wake {
+            self.items.notify_one();
+        }
+        self.report_push(len, None);
+        Ok(())
+    }
+
+    /// Gives back a slot reserved and not used.
+    pub(crate) fn release_reserved(&self) {
+        let mut state = self.lock();
+        state.reserved -= 1;
+        // The last permit of a closed, drained channel ends the receivers' wait.
+        let ended = state.closed && state.reserved == 0 && state.queue.len() == 0;
+        let wake_senders = self.space.waiting() > 0;
+        let wake_receivers = ended && self.items.waiting() > 0;
+        drop(state);
+        if wake_senders {
+            self.space.notify_one();
+        }
+        if wake_receivers {
+            self.items.notify_all();
+        }
+    }
+
+    /// Takes the next item, or registers `wait` for one if there is none.
+    pub(crate) fn try_pop(&self, wait: Option<&mut Wait<'_>>) -> Taken<T, S::Priority> {
+        let mut state = self.lock();
+        match state.queue.pop() {
+            Some((item, priority)) => {
+                let len = state.queue.len();
+                let wake = self.capacity.is_some() && self.space.waiting() > 0;
+                // The last item of a closed channel: the other receivers' wait is over.
+                let ended = len == 0 && state.closed && state.reserved == 0;
+                let wake_receivers = ended && self.items.waiting() > 0;
+                drop(state);
+                if wake {
+                    self.space.notify_one();
+                }
+                if wake_receivers {
+                    self.items.notify_all();
+                }
+                if let Some(probe) = &self.probe {
+                    probe.consumed(1);
+                    probe.depth(len);
+                }
+                Taken::Item(item, priority)
+            }
+            None if state.closed && state.reserved == 0 => Taken::Closed,
+            None => {
+                if let Some(wait) = wait {
+                    wait.register();
+                }
+                Taken::Empty
+            }
+        }
+    }
+
+    fn report_push(&self, len: usize, shed: Option<(T, S::Priority)>) {
+        if let Some(probe) = &self.probe {
+            probe.produced(1);
+        }
+        match shed {
+            Some(shed) => self.report_shed(len, shed),
+            None => {
+                if let Some(probe) = &self.probe {
+                    probe.depth(len);
+                }
+            }
+        }
+    }
+
+    fn report_shed(&self, len: usize, (item, priority): (T, S::Priority)) {
+        if let Some(probe) = &self.probe {
+            probe.dropped(1, DropReason::Shed);
+            probe.depth(len);
+        }
+        match &self.on_drop {
+            Some(hook) => hook(item, priority),
+            None => drop(item),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.lock().queue.len()
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// Closes the channel to sends; returns `true` if this call closed it.
+    pub(crate) fn close(&self) -> bool {
+        let mut state = self.lock();
+        let closed_now = !std::mem::replace(&mut state.closed, true);
+        drop(state);
+        if closed_now {
+            self.items.notify_all();
+            self.space.notify_all();
+        }
+        closed_now
+    }
+
+    /// Runs `change` on the queue under the lock; closes the channel if `close` then says so.
+    pub(crate) fn with_queue<R>(
+        &self,
+        change: impl FnOnce(&mut S::Queue<T>) -> R,
+        close: impl FnOnce(&S::Queue<T>) -> bool,
+    ) -> R {
+        let mut state = self.lock();
+        let out = change(&mut state.queue);
+        let close_now = !state.closed && close(&state.queue);
+        drop(state);
+        // Waiting senders re-check their level.
+        self.space.notify_all();
+        if close_now {
+            self.close();
+        }
+        out
+    }
+
+    /// Closes the channel for good when the last receiver leaves: nobody can receive what is
+    /// queued, so it is dropped and reported.
+    pub(crate) fn abandon(&self) {
+        self.close();
+        let stranded = self.lock().queue.drain();
+        if let Some(probe) = &self.probe
+            && !stranded.is_empty()
+        {
+            probe.dropped(stranded.len() as u64, DropReason::Closed);
+            probe.depth(0);
+        }
+        drop(stranded);
+    }
+}
+
+impl<T: Send, S: Store> fmt::Debug for Shared<T, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.lock();
+        f.debug_struct("PriorityChannel")
+            .field("len", &state.queue.len())
+            .field("capacity", &self.capacity)
+            .field("closed", &state.closed)
+            .field("when_full", &self.when_full)
+            .field("probe", &self.probe.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// An event plus the number of tasks parked on it.
+#[derive(Debug, Default)]
+pub(crate) struct Signal {
+    event: Event,
+    waiting: AtomicUsize,
+}
+
+impl Signal {
+    fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Wakes one more waiter, even while earlier ones have not run yet.
+    fn notify_one(&self) {
+        self.event.notify_additional(1);
+    }
+
+    fn notify_all(&self) {
+        self.event.notify(usize::MAX);
+    }
+}
+
+/// One task's place among a [`Signal`]'s waiters, for the duration of one operation.
+pub(crate) struct Wait<'a> {
+    signal: &'a Signal,
+    listener: Option<EventListener>,
+}
+
+impl<'a> Wait<'a> {
+    pub(crate) fn new(signal: &'a Signal) -> Self {
+        Self {
+            signal,
+            listener: None,
+        }
+    }
+
+    /// Joins the waiters; called under the channel's lock, after finding nothing to do.
+    fn register(&mut self) {
+        if self.listener.is_none() {
+            self.signal.waiting.fetch_add(1, Ordering::Relaxed);
+            self.listener = Some(self.signal.event.listen());
+        }
+    }
+
+    /// Sleeps until notified, if registered.
+    pub(crate) async fn wait(&mut self) {
+        if let Some(listener) = &mut self.listener {
+            listener.await;
+            self.listener = None;
+            self.signal.waiting.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for Wait<'_> {
+    fn drop(&mut self) {
+        // Dropping a notified listener passes the notification on to another waiter.
+        if self.listener.take().is_some() {
+            self.signal.waiting.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
