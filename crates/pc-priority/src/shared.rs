@@ -113,11 +113,12 @@ impl<T: Send, S: Store> Shared<T, S> {
         priority: &S::Priority,
         wait: Option<&mut Wait<'_>>,
     ) -> Admission<T, S::Priority> {
-        if state.closed {
-            return Admission::Closed;
-        }
+        // An unknown level is reported as such even on a closed channel.
         if let Err(refusal) = state.queue.check(priority) {
             return Admission::Refused(refusal);
+        }
+        if state.closed {
+            return Admission::Closed;
         }
         let Some(capacity) = self.capacity else {
             return Admission::Now(None);
