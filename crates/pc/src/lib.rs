@@ -41,6 +41,7 @@
 //! | (always) | `pc-core` | [`Producer`], [`Consumer`], [`channel`], [`Probe`], [`Stage`], the errors |
 //! | `full` (default) | | every block below |
 //! | `backpressure` | `pc-backpressure` | [`backpressure`]: `BoundedQueue` with `Overflow` policies, `Pressure`, `AdaptiveRate` |
+//! | `priority` | `pc-priority` | [`priority`]: `PriorityChannel` with levels or `Ord` keys, `Scheduling`, `WhenFull` |
 //! | `ratelimit` | `pc-ratelimit` | [`ratelimit`]: `TokenBucket`, `Gcra`, `KeyedLimiter`, `Throttled`, `throttle` |
 //!
 //! More blocks join this table, each behind a feature named after it, as they land.
@@ -56,6 +57,10 @@ pub use pc_core::{
 /// Backpressure: what a full queue does, on purpose.
 #[cfg(feature = "backpressure")]
 pub use pc_backpressure as backpressure;
+
+/// Priority: which queued item goes next, and what a full channel sheds.
+#[cfg(feature = "priority")]
+pub use pc_priority as priority;
 
 /// Rate limiting: how many permits a producer gets, and how fast.
 #[cfg(feature = "ratelimit")]

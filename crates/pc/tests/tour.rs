@@ -33,6 +33,16 @@ async fn csharp_multi_producer_multi_consumer() {
     assert!(report.peak_depth <= 1000);
 }
 
+#[cfg(feature = "priority")]
+#[tokio::test(start_paused = true)]
+async fn csharp_priority() {
+    let report = within_paused(scenarios::csharp_priority(1)).await.unwrap();
+    assert_eq!(report.items, 250);
+    // The slowest producer (the seed's priority 5) sends 50 messages 50 ms apart.
+    assert_eq!(report.wall, Duration::from_millis(2500));
+    assert!(report.peak_depth <= 200);
+}
+
 #[tokio::test(start_paused = true)]
 async fn csharp_capacity_comparison() {
     let outcomes = within_paused(scenarios::csharp_capacity_comparison()).await;

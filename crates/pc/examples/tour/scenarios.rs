@@ -572,12 +572,73 @@ pub(crate) async fn csharp_adaptive_producer(
     Ok((report, trace))
 }
 
+/// C# example 2: five priorities (the seed's 5 is the highest, our level 0), a producer per
+/// priority sending 50 messages `priority x 10 ms` apart (divided by `speed`), one consumer, a
+/// channel of 200. All 250 arrive once, FIFO within each priority, with no polling consumer.
+#[cfg(feature = "priority")]
+pub(crate) async fn csharp_priority(speed: u32) -> Outcome {
+    use pc::priority::PriorityChannel;
+
+    const NAME: &str = "C# 2: priority, 5 producers x 50";
+    let peak = Arc::new(PeakDepth::default());
+    let (tx, rx) = PriorityChannel::builder(5)
+        .capacity(200)
+        .probe(peak.clone())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let producers: Vec<_> = (1..=5u32)
+        .map(|priority| {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let level = (5 - priority) as usize;
+                for i in 1..=50 {
+                    tx.send(format!("Priority-{priority}-Message-{i}"), level)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    sleep(Duration::from_millis(u64::from(priority) * 10) / speed).await;
+                }
+                Ok::<_, String>(())
+            })
+        })
+        .collect();
+    drop(tx);
+    let mut by_level = vec![Vec::new(); 5];
+    while let Ok((message, level)) = rx.recv().await {
+        by_level[level].push(message);
+    }
+    for producer in producers {
+        producer.await.map_err(|e| e.to_string())??;
+    }
+    for (level, got) in by_level.iter().enumerate() {
+        let priority = 5 - level;
+        let expected: Vec<String> = (1..=50)
+            .map(|i| format!("Priority-{priority}-Message-{i}"))
+            .collect();
+        check(
+            NAME,
+            &format!("priority {priority} once, in order"),
+            &expected,
+            got,
+        )?;
+    }
+    Ok(Report {
+        name: NAME.into(),
+        items: by_level.iter().map(Vec::len).sum::<usize>() as u64,
+        wall: start.elapsed(),
+        peak_depth: peak.get(),
+        dropped: 0,
+    })
+}
+
 /// Every scenario, in the order the tour plays them.
 pub(crate) async fn all() -> Vec<Outcome> {
     let mut outcomes = vec![
         csharp_basic_channel().await,
         csharp_multi_producer_multi_consumer().await,
     ];
+    #[cfg(feature = "priority")]
+    outcomes.push(csharp_priority(5).await);
     outcomes.extend(csharp_capacity_comparison().await);
     outcomes.push(go_basic_producer_consumer().await);
     // Long seeds are played faster here; tests/tour.rs plays them at speed 1 under paused time.
