@@ -6,6 +6,8 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+pub mod priority;
+
 use criterion::{BenchmarkGroup, Criterion, Throughput, measurement::WallTime};
 use tokio::runtime::Runtime;
 

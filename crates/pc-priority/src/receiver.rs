@@ -8,7 +8,7 @@ use std::time::Duration;
 use pc_core::{Consumer, RecvError, RecvTimeoutError, TryRecvError};
 use tokio::time::Instant;
 
-use crate::shared::{Shared, Taken, Wait};
+use crate::shared::{Shared, Side, Taken, Wait};
 use crate::store::{Levels, Store};
 
 /// The receiving half of a priority channel. Clone it for more consumers; each item goes to
@@ -34,7 +34,7 @@ impl<T: Send, S: Store> PriorityReceiver<T, S> {
     ///
     /// Cancel safe: a cancelled receive takes no item.
     pub async fn recv(&self) -> Result<(T, S::Priority), RecvError> {
-        let mut wait = Wait::new(&self.shared.items);
+        let mut wait = Wait::new(&self.shared, Side::Receivers);
         loop {
             match self.shared.try_pop(Some(&mut wait)) {
                 Taken::Item(item, priority) => return Ok((item, priority)),

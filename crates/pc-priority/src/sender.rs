@@ -9,7 +9,7 @@ use pc_core::{Producer, WaitKind};
 use tokio::time::Instant;
 
 use crate::error::{ReserveError, SendError, SendTimeoutError, TryReserveError, TrySendError};
-use crate::shared::{Admission, Rejected, Shared, Wait};
+use crate::shared::{Admission, Rejected, Shared, Side, Wait};
 use crate::store::{Levels, Refusal, Store};
 
 /// The sending half of a priority channel. Clone it for more producers; the channel closes when
@@ -47,7 +47,7 @@ impl<T: Send, S: Store> PrioritySender<T, S> {
         if !matches!(why, Admission::Full) {
             return Err(send_error(item, why));
         }
-        let mut wait = Wait::new(&self.shared.space);
+        let mut wait = Wait::new(&self.shared, Side::Senders);
         let mut blocked = Blocked::start(&self.shared);
         loop {
             match self.shared.try_push(item, priority, Some(&mut wait)) {
@@ -103,7 +103,7 @@ impl<T: Send, S: Store> PrioritySender<T, S> {
         timeout: Duration,
     ) -> Result<(), SendTimeoutError<T>> {
         let deadline = Instant::now() + timeout;
-        let mut wait = Wait::new(&self.shared.space);
+        let mut wait = Wait::new(&self.shared, Side::Senders);
         let mut blocked = Blocked::idle();
         let (mut item, mut priority) = (item, priority);
         loop {
@@ -147,7 +147,7 @@ impl<T: Send, S: Store> PrioritySender<T, S> {
     ///
     /// Cancel safe: a cancelled wait holds no slot and no item.
     pub async fn reserve(&self, priority: S::Priority) -> Result<Permit<'_, T, S>, ReserveError> {
-        let mut wait = Wait::new(&self.shared.space);
+        let mut wait = Wait::new(&self.shared, Side::Senders);
         let mut blocked = Blocked::idle();
         loop {
             match self.shared.try_reserve(&priority, Some(&mut wait)) {

@@ -7,11 +7,17 @@
 //!
 //! # Parking without polling
 //!
-//! A task that finds nothing to do registers a listener on an [`Event`] and counts itself in
-//! [`Signal::waiting`] while it still holds the lock; whoever changes the state in a way that
-//! could help it (a push for receivers, a pop or a cancelled reservation for senders, a close for
-//! both) reads that count under the same lock and notifies after releasing it. The lock orders
-//! the two, so a wake-up is never lost, and nobody is notified while no one waits.
+//! A task that finds nothing to do registers a listener on an [`Event`] and counts itself as
+//! waiting while it still holds the lock. Whoever changes the state in a way that could help it
+//! (a push for receivers, a pop or a released reservation for senders, a close for both) reads
+//! the counts under the same lock and, if some waiter has not been notified yet, counts one more
+//! notification and notifies after releasing the lock. The lock orders the two, so a wake-up is
+//! never lost; and since notifications already on their way are counted, a stream of sends to
+//! receivers that were woken but have not run yet costs no call into the event at all.
+//!
+//! A woken waiter settles its count the next time it takes the lock. A waiter dropped while
+//! registered leaves the count; if it had been notified, event-listener passes the notification
+//! on to another listener, so clamping the notified count to the waiting count stays exact.
 
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -31,10 +37,10 @@ pub(crate) struct Shared<T: Send, S: Store> {
     state: Mutex<State<S::Queue<T>>>,
     pub(crate) capacity: Option<usize>,
     pub(crate) when_full: WhenFull,
-    /// Receivers waiting for an item or a close.
-    pub(crate) items: Signal,
-    /// Senders waiting for space or a close.
-    pub(crate) space: Signal,
+    /// Parks receivers waiting for an item or a close.
+    items: Event,
+    /// Parks senders waiting for space or a close.
+    space: Event,
     pub(crate) senders: AtomicUsize,
     pub(crate) receivers: AtomicUsize,
     pub(crate) default_priority: S::Priority,
@@ -47,6 +53,64 @@ pub(crate) struct State<Q> {
     /// Slots held by permits not used yet.
     reserved: usize,
     closed: bool,
+    /// Receivers parked on `items`.
+    receivers: Waiters,
+    /// Senders parked on `space`.
+    senders: Waiters,
+}
+
+impl<Q> State<Q> {
+    fn waiters(&mut self, side: Side) -> &mut Waiters {
+        match side {
+            Side::Receivers => &mut self.receivers,
+            Side::Senders => &mut self.senders,
+        }
+    }
+}
+
+/// Which waiters: receivers (waiting for items) or senders (waiting for space).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    Receivers,
+    Senders,
+}
+
+/// The waiters of one side, counted under the channel's lock.
+#[derive(Debug, Default)]
+struct Waiters {
+    /// Registered and not settled.
+    waiting: usize,
+    /// Notifications sent (or about to be) to waiters that have not settled yet.
+    notified: usize,
+}
+
+impl Waiters {
+    /// Counts one more notification if some waiter has none coming; returns whether to notify.
+    fn wake_one(&mut self) -> bool {
+        let wake = self.notified < self.waiting;
+        if wake {
+            self.notified += 1;
+        }
+        wake
+    }
+
+    /// Counts a notification for every waiter; returns whether anyone needs one.
+    fn wake_all(&mut self) -> bool {
+        let wake = self.notified < self.waiting;
+        self.notified = self.waiting;
+        wake
+    }
+
+    /// A waiter leaves: woken (it used its notification) or not (any notification meant for
+    /// it has been passed on by event-listener).
+    fn leave(&mut self, woken: bool) {
+        self.waiting -= 1;
+        self.notified = if woken {
+            self.notified.saturating_sub(1)
+        } else {
+            self.notified.min(self.waiting)
+        };
+    }
 }
 
 /// What a send or a reservation found.
@@ -86,11 +150,13 @@ impl<T: Send, S: Store> Shared<T, S> {
                 queue,
                 reserved: 0,
                 closed: false,
+                receivers: Waiters::default(),
+                senders: Waiters::default(),
             }),
             capacity,
             when_full,
-            items: Signal::default(),
-            space: Signal::default(),
+            items: Event::new(),
+            space: Event::new(),
             senders: AtomicUsize::new(1),
             receivers: AtomicUsize::new(1),
             default_priority,
@@ -111,7 +177,7 @@ impl<T: Send, S: Store> Shared<T, S> {
         &self,
         state: &mut State<S::Queue<T>>,
         priority: &S::Priority,
-        wait: Option<&mut Wait<'_>>,
+        wait: Option<&mut Wait<'_, T, S>>,
     ) -> Admission<T, S::Priority> {
         // An unknown level is reported as such even on a closed channel.
         if let Err(refusal) = state.queue.check(priority) {
@@ -132,7 +198,7 @@ impl<T: Send, S: Store> Shared<T, S> {
             return Admission::Now(Some(shed));
         }
         if let Some(wait) = wait {
-            wait.register();
+            wait.register(state);
         }
         Admission::Full
     }
@@ -142,17 +208,20 @@ impl<T: Send, S: Store> Shared<T, S> {
         &self,
         item: T,
         priority: S::Priority,
-        wait: Option<&mut Wait<'_>>,
+        mut wait: Option<&mut Wait<'_, T, S>>,
     ) -> Result<(), Rejected<T, S::Priority>> {
         let mut state = self.lock();
+        if let Some(wait) = wait.as_deref_mut() {
+            wait.settle(&mut state);
+        }
         match self.admit(&mut state, &priority, wait) {
             Admission::Now(shed) => {
                 state.queue.push(item, priority);
                 let len = state.queue.len();
-                let wake = self.items.waiting() > 0;
+                let wake = state.receivers.wake_one();
                 drop(state);
                 if wake {
-                    self.items.notify_one();
+                    self.items.notify_additional(1);
                 }
                 self.report_push(len, shed);
                 Ok(())
@@ -169,9 +238,12 @@ impl<T: Send, S: Store> Shared<T, S> {
     pub(crate) fn try_reserve(
         &self,
         priority: &S::Priority,
-        wait: Option<&mut Wait<'_>>,
+        mut wait: Option<&mut Wait<'_, T, S>>,
     ) -> Admission<T, S::Priority> {
         let mut state = self.lock();
+        if let Some(wait) = wait.as_deref_mut() {
+            wait.settle(&mut state);
+        }
         let admission = self.admit(&mut state, priority, wait);
         if let Admission::Now(shed) = admission {
             state.reserved += 1;
@@ -194,10 +266,10 @@ impl<T: Send, S: Store> Shared<T, S> {
         }
         state.queue.push(item, priority);
         let len = state.queue.len();
-        let wake = self.items.waiting() > 0;
+        let wake = state.receivers.wake_one();
         drop(state);
         if wake {
-            self.items.notify_one();
+            self.items.notify_additional(1);
         }
         self.report_push(len, None);
         Ok(())
@@ -209,33 +281,36 @@ impl<T: Send, S: Store> Shared<T, S> {
         state.reserved -= 1;
         // The last permit of a closed, drained channel ends the receivers' wait.
         let ended = state.closed && state.reserved == 0 && state.queue.len() == 0;
-        let wake_senders = self.space.waiting() > 0;
-        let wake_receivers = ended && self.items.waiting() > 0;
+        let wake_senders = state.senders.wake_one();
+        let wake_receivers = ended && state.receivers.wake_all();
         drop(state);
         if wake_senders {
-            self.space.notify_one();
+            self.space.notify_additional(1);
         }
         if wake_receivers {
-            self.items.notify_all();
+            self.items.notify(usize::MAX);
         }
     }
 
     /// Takes the next item, or registers `wait` for one if there is none.
-    pub(crate) fn try_pop(&self, wait: Option<&mut Wait<'_>>) -> Taken<T, S::Priority> {
+    pub(crate) fn try_pop(&self, mut wait: Option<&mut Wait<'_, T, S>>) -> Taken<T, S::Priority> {
         let mut state = self.lock();
+        if let Some(wait) = wait.as_deref_mut() {
+            wait.settle(&mut state);
+        }
         match state.queue.pop() {
             Some((item, priority)) => {
                 let len = state.queue.len();
-                let wake = self.capacity.is_some() && self.space.waiting() > 0;
+                let wake = state.senders.wake_one();
                 // The last item of a closed channel: the other receivers' wait is over.
                 let ended = len == 0 && state.closed && state.reserved == 0;
-                let wake_receivers = ended && self.items.waiting() > 0;
+                let wake_receivers = ended && state.receivers.wake_all();
                 drop(state);
                 if wake {
-                    self.space.notify_one();
+                    self.space.notify_additional(1);
                 }
                 if wake_receivers {
-                    self.items.notify_all();
+                    self.items.notify(usize::MAX);
                 }
                 if let Some(probe) = &self.probe {
                     probe.consumed(1);
@@ -246,7 +321,7 @@ impl<T: Send, S: Store> Shared<T, S> {
             None if state.closed && state.reserved == 0 => Taken::Closed,
             None => {
                 if let Some(wait) = wait {
-                    wait.register();
+                    wait.register(&mut state);
                 }
                 Taken::Empty
             }
@@ -290,10 +365,14 @@ impl<T: Send, S: Store> Shared<T, S> {
     pub(crate) fn close(&self) -> bool {
         let mut state = self.lock();
         let closed_now = !std::mem::replace(&mut state.closed, true);
+        let wake_receivers = state.receivers.wake_all();
+        let wake_senders = state.senders.wake_all();
         drop(state);
-        if closed_now {
-            self.items.notify_all();
-            self.space.notify_all();
+        if wake_receivers {
+            self.items.notify(usize::MAX);
+        }
+        if wake_senders {
+            self.space.notify(usize::MAX);
         }
         closed_now
     }
@@ -307,9 +386,12 @@ impl<T: Send, S: Store> Shared<T, S> {
         let mut state = self.lock();
         let out = change(&mut state.queue);
         let close_now = !state.closed && close(&state.queue);
-        drop(state);
         // Waiting senders re-check their level.
-        self.space.notify_all();
+        let wake_senders = state.senders.wake_all();
+        drop(state);
+        if wake_senders {
+            self.space.notify(usize::MAX);
+        }
         if close_now {
             self.close();
         }
@@ -344,65 +426,80 @@ impl<T: Send, S: Store> fmt::Debug for Shared<T, S> {
     }
 }
 
-/// An event plus the number of tasks parked on it.
-#[derive(Debug, Default)]
-pub(crate) struct Signal {
-    event: Event,
-    waiting: AtomicUsize,
+/// One task's place among the waiters of one side, for the duration of one operation.
+pub(crate) struct Wait<'a, T: Send, S: Store> {
+    shared: &'a Shared<T, S>,
+    side: Side,
+    stage: Stage,
 }
 
-impl Signal {
-    fn waiting(&self) -> usize {
-        self.waiting.load(Ordering::Relaxed)
-    }
-
-    /// Wakes one more waiter, even while earlier ones have not run yet.
-    fn notify_one(&self) {
-        self.event.notify_additional(1);
-    }
-
-    fn notify_all(&self) {
-        self.event.notify(usize::MAX);
-    }
+enum Stage {
+    Idle,
+    Registered(EventListener),
+    /// Notified, not settled yet.
+    Woken,
 }
 
-/// One task's place among a [`Signal`]'s waiters, for the duration of one operation.
-pub(crate) struct Wait<'a> {
-    signal: &'a Signal,
-    listener: Option<EventListener>,
-}
-
-impl<'a> Wait<'a> {
-    pub(crate) fn new(signal: &'a Signal) -> Self {
+impl<'a, T: Send, S: Store> Wait<'a, T, S> {
+    pub(crate) fn new(shared: &'a Shared<T, S>, side: Side) -> Self {
         Self {
-            signal,
-            listener: None,
+            shared,
+            side,
+            stage: Stage::Idle,
         }
     }
 
-    /// Joins the waiters; called under the channel's lock, after finding nothing to do.
-    fn register(&mut self) {
-        if self.listener.is_none() {
-            self.signal.waiting.fetch_add(1, Ordering::Relaxed);
-            self.listener = Some(self.signal.event.listen());
+    fn event(&self) -> &'a Event {
+        match self.side {
+            Side::Receivers => &self.shared.items,
+            Side::Senders => &self.shared.space,
+        }
+    }
+
+    /// Leaves the waiters after a wake-up; called under the lock before looking again.
+    fn settle(&mut self, state: &mut State<S::Queue<T>>) {
+        if let Stage::Woken = self.stage {
+            state.waiters(self.side).leave(true);
+            self.stage = Stage::Idle;
+        }
+    }
+
+    /// Joins the waiters; called under the lock, after finding nothing to do.
+    fn register(&mut self, state: &mut State<S::Queue<T>>) {
+        if let Stage::Idle = self.stage {
+            state.waiters(self.side).waiting += 1;
+            self.stage = Stage::Registered(self.event().listen());
         }
     }
 
     /// Sleeps until notified, if registered.
     pub(crate) async fn wait(&mut self) {
-        if let Some(listener) = &mut self.listener {
+        if let Stage::Registered(listener) = &mut self.stage {
             listener.await;
-            self.listener = None;
-            self.signal.waiting.fetch_sub(1, Ordering::Relaxed);
+            self.stage = Stage::Woken;
         }
     }
 }
 
-impl Drop for Wait<'_> {
+impl<T: Send, S: Store> Drop for Wait<'_, T, S> {
     fn drop(&mut self) {
-        // Dropping a notified listener passes the notification on to another waiter.
-        if self.listener.take().is_some() {
-            self.signal.waiting.fetch_sub(1, Ordering::Relaxed);
+        let woken = match std::mem::replace(&mut self.stage, Stage::Idle) {
+            Stage::Idle => return,
+            // Dropping a notified listener passes its notification on to another listener.
+            Stage::Registered(listener) => {
+                drop(listener);
+                false
+            }
+            Stage::Woken => true,
+        };
+        let mut state = self.shared.lock();
+        let waiters = state.waiters(self.side);
+        waiters.leave(woken);
+        // A wake-up this waiter used but acted on no more goes to the next waiter.
+        let pass_on = woken && waiters.wake_one();
+        drop(state);
+        if pass_on {
+            self.event().notify_additional(1);
         }
     }
 }
