@@ -36,37 +36,9 @@ impl<T: Send, S: Store> PrioritySender<T, S> {
     /// Cancelling drops the item, which was not enqueued. [`reserve`](Self::reserve) waits for
     /// space without holding an item; [`send_timeout`](Self::send_timeout) hands it back.
     pub async fn send(&self, item: T, priority: S::Priority) -> Result<(), SendError<T>> {
-        let Rejected {
-            mut item,
-            mut priority,
-            why,
-        } = match self.shared.try_push(item, priority, None) {
-            Ok(()) => return Ok(()),
-            Err(rejected) => rejected,
-        };
-        if !matches!(why, Admission::Full) {
-            return Err(send_error(item, why));
-        }
-        let mut wait = Wait::new(&self.shared, Side::Senders);
-        let mut blocked = Blocked::start(&self.shared);
-        loop {
-            match self.shared.try_push(item, priority, Some(&mut wait)) {
-                Ok(()) => return Ok(()),
-                Err(Rejected {
-                    item: back,
-                    priority: at,
-                    why: Admission::Full,
-                }) => {
-                    item = back;
-                    priority = at;
-                    wait.wait().await;
-                }
-                Err(rejected) => {
-                    blocked.finish();
-                    return Err(send_error(rejected.item, rejected.why));
-                }
-            }
-        }
+        self.push_waiting(item, priority, None)
+            .await
+            .map_err(|(item, why)| send_error(item, why))
     }
 
     /// Sends `item` at `priority` if there is space now (or, with shedding, something lower to
@@ -103,9 +75,27 @@ impl<T: Send, S: Store> PrioritySender<T, S> {
         timeout: Duration,
     ) -> Result<(), SendTimeoutError<T>> {
         let deadline = Instant::now() + timeout;
+        self.push_waiting(item, priority, Some(deadline))
+            .await
+            .map_err(|(item, why)| match why {
+                Admission::Full => SendTimeoutError::Timeout(item),
+                why => match send_error(item, why) {
+                    SendError::UnknownLevel(item) => SendTimeoutError::UnknownLevel(item),
+                    other => SendTimeoutError::Closed(other.into_inner()),
+                },
+            })
+    }
+
+    /// Pushes `item`, waiting for space until `deadline` if there is one; hands the item back
+    /// with the reason it could not be pushed (`Full` when the deadline passed).
+    async fn push_waiting(
+        &self,
+        mut item: T,
+        mut priority: S::Priority,
+        deadline: Option<Instant>,
+    ) -> Result<(), (T, Admission<T, S::Priority>)> {
         let mut wait = Wait::new(&self.shared, Side::Senders);
         let mut blocked = Blocked::idle();
-        let (mut item, mut priority) = (item, priority);
         loop {
             match self.shared.try_push(item, priority, Some(&mut wait)) {
                 Ok(()) => return Ok(()),
@@ -115,23 +105,18 @@ impl<T: Send, S: Store> PrioritySender<T, S> {
                     why: Admission::Full,
                 }) => {
                     blocked.begin(&self.shared);
-                    if tokio::time::timeout_at(deadline, wait.wait())
-                        .await
-                        .is_err()
-                    {
-                        blocked.finish();
-                        return Err(SendTimeoutError::Timeout(back));
+                    match deadline {
+                        None => wait.wait().await,
+                        Some(deadline) => {
+                            if tokio::time::timeout_at(deadline, wait.wait()).await.is_err() {
+                                return Err((back, Admission::Full));
+                            }
+                        }
                     }
                     item = back;
                     priority = at;
                 }
-                Err(rejected) => {
-                    blocked.finish();
-                    return Err(match send_error(rejected.item, rejected.why) {
-                        SendError::UnknownLevel(item) => SendTimeoutError::UnknownLevel(item),
-                        other => SendTimeoutError::Closed(other.into_inner()),
-                    });
-                }
+                Err(rejected) => return Err((rejected.item, rejected.why)),
             }
         }
     }
@@ -151,17 +136,13 @@ impl<T: Send, S: Store> PrioritySender<T, S> {
         let mut blocked = Blocked::idle();
         loop {
             match self.shared.try_reserve(&priority, Some(&mut wait)) {
-                Admission::Now(_) => {
-                    blocked.finish();
-                    return Ok(Permit::new(&self.shared, priority));
-                }
+                Admission::Now(_) => return Ok(Permit::new(&self.shared, priority)),
                 Admission::Full => {
                     blocked.begin(&self.shared);
                     wait.wait().await;
                 }
                 Admission::Refused(Refusal::Unknown) => return Err(ReserveError::UnknownLevel),
                 Admission::Closed | Admission::Refused(Refusal::LevelClosed) => {
-                    blocked.finish();
                     return Err(ReserveError::Closed);
                 }
             }
@@ -326,12 +307,6 @@ struct Blocked<'a> {
 impl<'a> Blocked<'a> {
     fn idle() -> Self {
         Self { since: None }
-    }
-
-    fn start<T: Send, S: Store>(shared: &'a Shared<T, S>) -> Self {
-        let mut blocked = Self::idle();
-        blocked.begin(shared);
-        blocked
     }
 
     fn begin<T: Send, S: Store>(&mut self, shared: &'a Shared<T, S>) {
