@@ -58,7 +58,8 @@ impl PriorityChannel {
     }
 
     /// Starts the settings of a channel ordered by keys of type `K`, the smallest first and
-    /// FIFO among equal keys (a heap-like ordered map, O(log n) per operation). Sends through
+    /// FIFO among equal keys (a binary heap, or an ordered map when shedding: O(log n) per
+    /// operation). Sends through
     /// [`Producer`](pc_core::Producer) use `default`.
     ///
     /// ```
@@ -259,7 +260,8 @@ where
     pub fn build(self) -> Result<Halves<T, ByKey<K>>, BuildError> {
         self.check_capacity()?;
         let default = self.store.clone();
-        Ok(self.finish(KeyQueue::new(), default))
+        let shedding = self.when_full == WhenFull::ShedLowest;
+        Ok(self.finish(KeyQueue::new(shedding), default))
     }
 }
 

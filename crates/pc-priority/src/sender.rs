@@ -108,7 +108,10 @@ impl<T: Send, S: Store> PrioritySender<T, S> {
                     match deadline {
                         None => wait.wait().await,
                         Some(deadline) => {
-                            if tokio::time::timeout_at(deadline, wait.wait()).await.is_err() {
+                            if tokio::time::timeout_at(deadline, wait.wait())
+                                .await
+                                .is_err()
+                            {
                                 return Err((back, Admission::Full));
                             }
                         }

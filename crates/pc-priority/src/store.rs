@@ -1,7 +1,8 @@
 //! How queued items are kept and ordered: a FIFO per level with a bitmap of the non-empty ones
 //! ([`Levels`]), or an ordered map keyed by `(priority, arrival)` ([`ByKey`]).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
@@ -282,26 +283,69 @@ impl<T: Send> sealed::Queue<T, usize> for LevelQueue<T> {
 }
 
 /// The queue of a [`ByKey`] channel: ordered by priority, then by arrival.
+///
+/// A binary heap, unless the channel sheds: shedding takes the oldest of the largest keys, which
+/// a heap cannot reach, so a shedding channel keeps an ordered map instead (slower by a constant
+/// factor, O(log n) either way).
 #[doc(hidden)]
 pub struct KeyQueue<T, K> {
-    items: BTreeMap<(K, u64), T>,
+    order: Order<T, K>,
     next_seq: u64,
+}
+
+enum Order<T, K> {
+    Heap(BinaryHeap<Entry<T, K>>),
+    Map(BTreeMap<(K, u64), T>),
+}
+
+/// A heap entry: the heap's maximum is the smallest key, then the earliest arrival.
+struct Entry<T, K> {
+    key: K,
+    seq: u64,
+    item: T,
+}
+
+impl<T, K: Ord> PartialEq for Entry<T, K> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl<T, K: Ord> Eq for Entry<T, K> {}
+
+impl<T, K: Ord> PartialOrd for Entry<T, K> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<T, K: Ord> Ord for Entry<T, K> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (&other.key, other.seq).cmp(&(&self.key, self.seq))
+    }
 }
 
 impl<T, K> fmt::Debug for KeyQueue<T, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let len = match &self.order {
+            Order::Heap(heap) => heap.len(),
+            Order::Map(map) => map.len(),
+        };
         f.debug_struct("KeyQueue")
-            .field("len", &self.items.len())
+            .field("len", &len)
             .finish_non_exhaustive()
     }
 }
 
-impl<T, K> KeyQueue<T, K> {
-    pub(crate) fn new() -> Self {
-        Self {
-            items: BTreeMap::new(),
-            next_seq: 0,
-        }
+impl<T, K: Ord> KeyQueue<T, K> {
+    /// An empty queue; `shedding` if the channel sheds its lowest items when full.
+    pub(crate) fn new(shedding: bool) -> Self {
+        let order = if shedding {
+            Order::Map(BTreeMap::new())
+        } else {
+            Order::Heap(BinaryHeap::new())
+        };
+        Self { order, next_seq: 0 }
     }
 }
 
@@ -312,33 +356,49 @@ impl<T: Send, K: Ord + Clone + Send> sealed::Queue<T, K> for KeyQueue<T, K> {
 
     #[inline]
     fn push(&mut self, item: T, key: K) {
-        self.items.insert((key, self.next_seq), item);
+        let seq = self.next_seq;
         self.next_seq += 1;
+        match &mut self.order {
+            Order::Heap(heap) => heap.push(Entry { key, seq, item }),
+            Order::Map(map) => {
+                map.insert((key, seq), item);
+            }
+        }
     }
 
     #[inline]
     fn pop(&mut self) -> Option<(T, K)> {
-        self.items.pop_first().map(|((key, _), item)| (item, key))
+        match &mut self.order {
+            Order::Heap(heap) => heap.pop().map(|entry| (entry.item, entry.key)),
+            Order::Map(map) => map.pop_first().map(|((key, _), item)| (item, key)),
+        }
     }
 
     fn shed_below(&mut self, key: &K) -> Option<(T, K)> {
-        let ((lowest, _), _) = self.items.last_key_value()?;
+        let Order::Map(map) = &mut self.order else {
+            return None;
+        };
+        let ((lowest, _), _) = map.last_key_value()?;
         if lowest <= key {
             return None;
         }
         // The oldest of the lowest priority: the first entry with that key.
         let oldest = (lowest.clone(), 0);
-        let entry = self.items.range(oldest..).next().map(|(k, _)| k.clone())?;
-        self.items
-            .remove_entry(&entry)
-            .map(|((key, _), item)| (item, key))
+        let entry = map.range(oldest..).next().map(|(k, _)| k.clone())?;
+        map.remove_entry(&entry).map(|((key, _), item)| (item, key))
     }
 
     fn len(&self) -> usize {
-        self.items.len()
+        match &self.order {
+            Order::Heap(heap) => heap.len(),
+            Order::Map(map) => map.len(),
+        }
     }
 
     fn drain(&mut self) -> Vec<T> {
-        std::mem::take(&mut self.items).into_values().collect()
+        match &mut self.order {
+            Order::Heap(heap) => heap.drain().map(|entry| entry.item).collect(),
+            Order::Map(map) => std::mem::take(map).into_values().collect(),
+        }
     }
 }
