@@ -147,3 +147,54 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Keyed channels, heap (waiting) and ordered map (shedding) alike: smallest key first,
+    /// FIFO among equal keys, and shedding takes the oldest of the largest key below the sender.
+    #[test]
+    fn keyed_matches_the_model(
+        ops in proptest::collection::vec(prop_oneof![3 => (0u8..5).prop_map(Some), 2 => Just(None)], 1..100),
+        capacity in 1usize..8,
+        shed in any::<bool>(),
+    ) {
+        let (tx, rx) = PriorityChannel::by_key(0u8)
+            .capacity(capacity)
+            .when_full(if shed { WhenFull::ShedLowest } else { WhenFull::Wait })
+            .build()
+            .unwrap();
+        // (key, arrival, item), kept sorted by (key, arrival).
+        let mut model: Vec<(u8, u32)> = Vec::new();
+        let mut next = 0u32;
+        for op in ops {
+            match op {
+                Some(key) => {
+                    next += 1;
+                    let got = tx.try_send(next, key);
+                    if model.len() < capacity {
+                        prop_assert!(got.is_ok());
+                    } else if shed && model.last().is_some_and(|(lowest, _)| *lowest > key) {
+                        prop_assert!(got.is_ok());
+                        let lowest = model.last().unwrap().0;
+                        let oldest = model.iter().position(|(k, _)| *k == lowest).unwrap();
+                        model.remove(oldest);
+                    } else {
+                        prop_assert!(matches!(got, Err(TrySendError::Full(n)) if n == next));
+                        continue;
+                    }
+                    let at = model.partition_point(|(k, _)| *k <= key);
+                    model.insert(at, (key, next));
+                }
+                None => {
+                    let expected = (!model.is_empty()).then(|| {
+                        let (key, item) = model.remove(0);
+                        (item, key)
+                    });
+                    prop_assert_eq!(rx.try_recv().ok(), expected);
+                }
+            }
+            prop_assert_eq!(tx.len(), model.len());
+        }
+    }
+}
