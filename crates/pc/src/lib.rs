@@ -41,6 +41,7 @@
 //! | (always) | `pc-core` | [`Producer`], [`Consumer`], [`channel`], [`Probe`], [`Stage`], the errors |
 //! | `full` (default) | | every block below |
 //! | `backpressure` | `pc-backpressure` | [`backpressure`]: `BoundedQueue` with `Overflow` policies, `Pressure`, `AdaptiveRate` |
+//! | `batch` | `pc-batch` | [`batch`]: `Batcher` (size, weight, linger), `BatchExt::batch` for streams, `batch_consumer` |
 //! | `priority` | `pc-priority` | [`priority`]: `PriorityChannel` with levels or `Ord` keys, `Scheduling`, `WhenFull` |
 //! | `ratelimit` | `pc-ratelimit` | [`ratelimit`]: `TokenBucket`, `Gcra`, `KeyedLimiter`, `Throttled`, `throttle` |
 //!
@@ -57,6 +58,10 @@ pub use pc_core::{
 /// Backpressure: what a full queue does, on purpose.
 #[cfg(feature = "backpressure")]
 pub use pc_backpressure as backpressure;
+
+/// Batching: items grouped by size, weight and age.
+#[cfg(feature = "batch")]
+pub use pc_batch as batch;
 
 /// Priority: which queued item goes next, and what a full channel sheds.
 #[cfg(feature = "priority")]

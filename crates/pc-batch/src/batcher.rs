@@ -1,0 +1,182 @@
+//! `Batcher`: the settings, checked once, and the accumulator they drive.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pc_core::BuildError;
+
+/// Measures an item against [`BatcherBuilder::max_weight`].
+type Weigher<T> = Arc<dyn Fn(&T) -> u64 + Send + Sync>;
+
+/// When a batch leaves: at `max_items`, at `max_weight`, or `linger` after its first item.
+///
+/// Built by [`Batcher::builder`]; cheap to clone. Use it with
+/// [`BatchExt::batch`](crate::BatchExt::batch) on a stream, or
+/// [`batch_consumer`](crate::batch_consumer) on any `Consumer`.
+pub struct Batcher<T> {
+    max_items: usize,
+    linger: Duration,
+    weight: Option<(u64, Weigher<T>)>,
+}
+
+impl<T> Clone for Batcher<T> {
+    fn clone(&self) -> Self {
+        Self {
+            max_items: self.max_items,
+            linger: self.linger,
+            weight: self.weight.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for Batcher<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Batcher")
+            .field("max_items", &self.max_items)
+            .field("linger", &self.linger)
+            .field("max_weight", &self.weight.as_ref().map(|(max, _)| max))
+            .finish()
+    }
+}
+
+impl<T> Batcher<T> {
+    /// Starts the settings: batches of at most `max_items`, each leaving at the latest
+    /// `linger` after its first item arrived (a maximum age, not reset by later items).
+    pub fn builder(max_items: usize, linger: Duration) -> BatcherBuilder<T> {
+        BatcherBuilder {
+            batcher: Batcher {
+                max_items,
+                linger,
+                weight: None,
+            },
+        }
+    }
+
+    /// The most items in one batch.
+    pub fn max_items(&self) -> usize {
+        self.max_items
+    }
+
+    /// The longest a batch waits after its first item.
+    pub fn linger(&self) -> Duration {
+        self.linger
+    }
+}
+
+/// Settings for a [`Batcher`].
+pub struct BatcherBuilder<T> {
+    batcher: Batcher<T>,
+}
+
+impl<T> BatcherBuilder<T> {
+    /// Also closes a batch before its total weight would pass `max_weight`, weighing each item
+    /// with `weigher` (bytes, cost). An item heavier than `max_weight` forms a batch of its own.
+    pub fn max_weight(
+        mut self,
+        max_weight: u64,
+        weigher: impl Fn(&T) -> u64 + Send + Sync + 'static,
+    ) -> Self {
+        self.batcher.weight = Some((max_weight, Arc::new(weigher)));
+        self
+    }
+
+    /// Checks the settings.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Zero`] if `max_items`, `linger` or `max_weight` is zero.
+    pub fn build(self) -> Result<Batcher<T>, BuildError> {
+        let batcher = self.batcher;
+        if batcher.max_items == 0 {
+            return Err(BuildError::Zero {
+                setting: "max_items",
+            });
+        }
+        if batcher.linger.is_zero() {
+            return Err(BuildError::Zero { setting: "linger" });
+        }
+        if let Some((0, _)) = batcher.weight {
+            return Err(BuildError::Zero {
+                setting: "max_weight",
+            });
+        }
+        Ok(batcher)
+    }
+}
+
+impl<T> fmt::Debug for BatcherBuilder<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("BatcherBuilder")
+            .field(&self.batcher)
+            .finish()
+    }
+}
+
+/// The batch being filled, and the batches ready to leave.
+pub(crate) struct Accumulator<T> {
+    batcher: Batcher<T>,
+    open: Vec<T>,
+    weight: u64,
+    ready: VecDeque<Vec<T>>,
+}
+
+impl<T> Accumulator<T> {
+    pub(crate) fn new(batcher: Batcher<T>) -> Self {
+        Self {
+            open: Vec::with_capacity(batcher.max_items),
+            batcher,
+            weight: 0,
+            ready: VecDeque::new(),
+        }
+    }
+
+    pub(crate) fn linger(&self) -> Duration {
+        self.batcher.linger
+    }
+
+    /// Whether a batch is being filled.
+    pub(crate) fn is_open(&self) -> bool {
+        !self.open.is_empty()
+    }
+
+    /// Adds `item`; returns `true` if it opened a new batch (so its linger starts now).
+    pub(crate) fn push(&mut self, item: T) -> bool {
+        if let Some((max, weigher)) = &self.batcher.weight {
+            let (max, weight) = (*max, weigher(&item));
+            if weight > max {
+                // Too heavy for any batch: it travels alone, after what came before it.
+                self.close();
+                self.ready.push_back(vec![item]);
+                return false;
+            }
+            if self.weight + weight > max {
+                self.close();
+            }
+            self.weight += weight;
+        }
+        let opened = self.open.is_empty();
+        self.open.push(item);
+        let full_weight = matches!(&self.batcher.weight, Some((max, _)) if self.weight == *max);
+        if self.open.len() == self.batcher.max_items || full_weight {
+            self.close();
+        }
+        opened && self.is_open()
+    }
+
+    /// Moves the open batch, if any, to the ready ones.
+    pub(crate) fn close(&mut self) {
+        if !self.open.is_empty() {
+            let next = Vec::with_capacity(self.batcher.max_items);
+            self.ready
+                .push_back(std::mem::replace(&mut self.open, next));
+            self.weight = 0;
+        }
+    }
+
+    /// The next batch ready to leave.
+    pub(crate) fn next_ready(&mut self) -> Option<Vec<T>> {
+        self.ready.pop_front()
+    }
+}

@@ -1,0 +1,149 @@
+//! Batching a `Stream`, and any `Consumer` through its stream.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+use futures_util::task::AtomicWaker;
+use pc_core::Consumer;
+use tokio::time::{Instant, Sleep};
+
+use crate::batcher::{Accumulator, Batcher};
+
+/// Adds [`batch`](BatchExt::batch) to every `Stream`.
+pub trait BatchExt: Stream + Sized {
+    /// Groups the stream's items into batches as `batcher` says; see [`Batched`].
+    fn batch(self, batcher: Batcher<Self::Item>) -> Batched<Self> {
+        Batched::new(self, batcher)
+    }
+}
+
+impl<S: Stream> BatchExt for S {}
+
+/// Batches any [`Consumer`]: receives until a batch is full, heavy enough or old enough.
+///
+/// Receives are cancel safe, so dropping the stream between batches loses nothing queued in the
+/// consumer; items already taken into an unfinished batch are dropped with it (call
+/// [`Flusher::flush`] first to get them).
+pub fn batch_consumer<'a, T, C>(consumer: &'a C, batcher: Batcher<T>) -> ConsumerBatches<'a, T>
+where
+    T: Send + 'a,
+    C: Consumer<T>,
+{
+    let source: Pin<Box<dyn Stream<Item = T> + Send + 'a>> = Box::pin(consumer.stream());
+    source.batch(batcher)
+}
+
+/// The batches of a [`Consumer`], from [`batch_consumer`].
+pub type ConsumerBatches<'a, T> = Batched<Pin<Box<dyn Stream<Item = T> + Send + 'a>>>;
+
+pin_project_lite::pin_project! {
+    /// A stream of batches: each leaves when it holds `max_items`, when it reaches `max_weight`,
+    /// or `linger` after its first item, whichever comes first. Never an empty batch; the
+    /// partial batch leaves when the source ends; [`Flusher::flush`] sends it on demand.
+    pub struct Batched<S: Stream> {
+        #[pin]
+        source: S,
+        // Made at the first batch, so that `batch` works outside a runtime; boxed so that
+        // `Batched` is `Unpin` whenever its source is.
+        linger: Option<Pin<Box<Sleep>>>,
+        acc: Accumulator<S::Item>,
+        flush: Arc<FlushSignal>,
+        done: bool,
+    }
+}
+
+impl<S: Stream> Batched<S> {
+    fn new(source: S, batcher: Batcher<S::Item>) -> Self {
+        Self {
+            source,
+            linger: None,
+            acc: Accumulator::new(batcher),
+            flush: Arc::default(),
+            done: false,
+        }
+    }
+
+    /// A handle that makes the stream send its partial batch now.
+    pub fn flusher(&self) -> Flusher {
+        Flusher(Arc::clone(&self.flush))
+    }
+}
+
+impl<S: Stream> Stream for Batched<S> {
+    type Item = Vec<S::Item>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Vec<S::Item>>> {
+        let mut this = self.project();
+        this.flush.waker.register(cx.waker());
+        loop {
+            if let Some(batch) = this.acc.next_ready() {
+                return Poll::Ready(Some(batch));
+            }
+            if *this.done {
+                return Poll::Ready(None);
+            }
+            if this.flush.requested.swap(false, Ordering::AcqRel) && this.acc.is_open() {
+                this.acc.close();
+                continue;
+            }
+            match this.source.as_mut().poll_next(cx) {
+                Poll::Ready(Some(item)) => {
+                    if this.acc.push(item) {
+                        let deadline = Instant::now() + this.acc.linger();
+                        match this.linger {
+                            Some(linger) => linger.as_mut().reset(deadline),
+                            None => {
+                                *this.linger = Some(Box::pin(tokio::time::sleep_until(deadline)))
+                            }
+                        }
+                    }
+                }
+                Poll::Ready(None) => {
+                    *this.done = true;
+                    this.acc.close();
+                }
+                Poll::Pending => break,
+            }
+        }
+        let lingered = match this.linger {
+            Some(linger) if this.acc.is_open() => linger.as_mut().poll(cx).is_ready(),
+            _ => false,
+        };
+        if lingered {
+            this.acc.close();
+            return Poll::Ready(this.acc.next_ready());
+        }
+        Poll::Pending
+    }
+}
+
+impl<S: Stream> std::fmt::Debug for Batched<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batched")
+            .field("open", &self.acc.is_open())
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Default)]
+struct FlushSignal {
+    requested: AtomicBool,
+    waker: AtomicWaker,
+}
+
+/// Makes a [`Batched`] stream send its partial batch now; from any task, cloneable.
+#[derive(Debug, Clone)]
+pub struct Flusher(Arc<FlushSignal>);
+
+impl Flusher {
+    /// Sends the batch being filled at the stream's next poll, however small. Does nothing
+    /// when no batch is open.
+    pub fn flush(&self) {
+        self.0.requested.store(true, Ordering::Release);
+        self.0.waker.wake();
+    }
+}
