@@ -114,6 +114,22 @@ impl<T> fmt::Debug for BatcherBuilder<T> {
     }
 }
 
+/// What adding an item did.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pushed {
+    /// A batch opened and is still open: its linger starts now.
+    pub(crate) opened: bool,
+    /// A batch is ready to leave.
+    pub(crate) ready: bool,
+}
+
+impl Pushed {
+    const READY: Self = Self {
+        opened: false,
+        ready: true,
+    };
+}
+
 /// The batch being filled, and the batches ready to leave.
 pub(crate) struct Accumulator<T> {
     batcher: Batcher<T>,
@@ -141,31 +157,53 @@ impl<T> Accumulator<T> {
         !self.open.is_empty()
     }
 
-    /// Adds `item`; returns `true` if it opened a new batch (so its linger starts now).
-    pub(crate) fn push(&mut self, item: T) -> bool {
-        if let Some((max, weigher)) = &self.batcher.weight {
-            let (max, weight) = (*max, weigher(&item));
-            if weight > max {
-                // Too heavy for any batch: it travels alone, after what came before it.
-                self.close();
-                self.ready.push_back(vec![item]);
-                return false;
-            }
-            if self.weight + weight > max {
-                self.close();
-            }
-            self.weight += weight;
+    /// Adds `item`, and says whether that opened a batch (its linger starts now) and whether
+    /// a batch is ready to leave.
+    #[inline(always)]
+    pub(crate) fn push(&mut self, item: T) -> Pushed {
+        let limit = (self.batcher.weight.as_ref()).map(|(max, weigher)| (*max, weigher(&item)));
+        if let Some((max, weight)) = limit {
+            return self.push_weighed(item, max, weight);
         }
         let opened = self.open.is_empty();
         self.open.push(item);
-        let full_weight = matches!(&self.batcher.weight, Some((max, _)) if self.weight == *max);
-        if self.open.len() == self.batcher.max_items || full_weight {
+        if self.open.len() >= self.batcher.max_items {
             self.close();
+            return Pushed::READY;
         }
-        opened && self.is_open()
+        Pushed {
+            opened,
+            ready: false,
+        }
+    }
+
+    /// [`push`](Self::push) under a weight limit of `max`, for an item of `weight`. Kept out
+    /// of line so the common path stays small enough to inline.
+    #[inline(never)]
+    fn push_weighed(&mut self, item: T, max: u64, weight: u64) -> Pushed {
+        if weight > max {
+            // Too heavy for any batch: it travels alone, after what came before it.
+            self.close();
+            self.ready.push_back(vec![item]);
+            return Pushed::READY;
+        }
+        let mut ready = false;
+        if self.weight + weight > max {
+            self.close();
+            ready = true;
+        }
+        self.weight += weight;
+        let opened = self.open.is_empty();
+        self.open.push(item);
+        if self.open.len() >= self.batcher.max_items || self.weight == max {
+            self.close();
+            return Pushed::READY;
+        }
+        Pushed { opened, ready }
     }
 
     /// Moves the open batch, if any, to the ready ones.
+    #[inline(never)]
     pub(crate) fn close(&mut self) {
         if !self.open.is_empty() {
             let next = Vec::with_capacity(self.batcher.max_items);

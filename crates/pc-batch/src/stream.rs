@@ -46,8 +46,11 @@ pin_project_lite::pin_project! {
     pub struct Batched<S: Stream> {
         #[pin]
         source: S,
-        // Made at the first batch, so that `batch` works outside a runtime; boxed so that
-        // `Batched` is `Unpin` whenever its source is.
+        // When the open batch must leave.
+        deadline: Option<Instant>,
+        // The timer, armed only when the source has nothing more and a batch is open (a batch
+        // that fills first never touches the timer wheel); made then, so that `batch` works
+        // outside a runtime; boxed so that `Batched` is `Unpin` whenever its source is.
         linger: Option<Pin<Box<Sleep>>>,
         acc: Accumulator<S::Item>,
         flush: Arc<FlushSignal>,
@@ -59,6 +62,7 @@ impl<S: Stream> Batched<S> {
     fn new(source: S, batcher: Batcher<S::Item>) -> Self {
         Self {
             source,
+            deadline: None,
             linger: None,
             acc: Accumulator::new(batcher),
             flush: Arc::default(),
@@ -78,38 +82,54 @@ impl<S: Stream> Stream for Batched<S> {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Vec<S::Item>>> {
         let mut this = self.project();
         this.flush.waker.register(cx.waker());
+        if let Some(batch) = this.acc.next_ready() {
+            return Poll::Ready(Some(batch));
+        }
+        if *this.done {
+            return Poll::Ready(None);
+        }
+        // Checked once per poll, not per item: `flush` wakes the task, so it is seen in time.
+        if this.flush.requested.load(Ordering::Acquire)
+            && this.flush.requested.swap(false, Ordering::AcqRel)
+            && this.acc.is_open()
+        {
+            this.acc.close();
+            return Poll::Ready(this.acc.next_ready());
+        }
         loop {
-            if let Some(batch) = this.acc.next_ready() {
-                return Poll::Ready(Some(batch));
-            }
-            if *this.done {
-                return Poll::Ready(None);
-            }
-            if this.flush.requested.swap(false, Ordering::AcqRel) && this.acc.is_open() {
-                this.acc.close();
-                continue;
-            }
             match this.source.as_mut().poll_next(cx) {
                 Poll::Ready(Some(item)) => {
-                    if this.acc.push(item) {
-                        let deadline = Instant::now() + this.acc.linger();
-                        match this.linger {
-                            Some(linger) => linger.as_mut().reset(deadline),
-                            None => {
-                                *this.linger = Some(Box::pin(tokio::time::sleep_until(deadline)))
-                            }
-                        }
+                    let pushed = this.acc.push(item);
+                    if pushed.opened {
+                        *this.deadline = Some(Instant::now() + this.acc.linger());
+                    }
+                    if pushed.ready {
+                        return Poll::Ready(this.acc.next_ready());
                     }
                 }
                 Poll::Ready(None) => {
                     *this.done = true;
                     this.acc.close();
+                    return Poll::Ready(this.acc.next_ready());
                 }
                 Poll::Pending => break,
             }
         }
-        let lingered = match this.linger {
-            Some(linger) if this.acc.is_open() => linger.as_mut().poll(cx).is_ready(),
+        let lingered = match *this.deadline {
+            Some(deadline) if this.acc.is_open() => {
+                let linger = match this.linger {
+                    Some(linger) => {
+                        if linger.deadline() != deadline {
+                            linger.as_mut().reset(deadline);
+                        }
+                        linger
+                    }
+                    None => this
+                        .linger
+                        .insert(Box::pin(tokio::time::sleep_until(deadline))),
+                };
+                linger.as_mut().poll(cx).is_ready()
+            }
             _ => false,
         };
         if lingered {
