@@ -101,9 +101,15 @@ impl<S: Stream> Stream for Batched<S> {
                 Poll::Ready(Some(item)) => {
                     let pushed = this.acc.push(item);
                     if pushed.opened {
-                        *this.deadline = Some(Instant::now() + this.acc.linger());
+                        // The clock is read when the batch first has to wait (below): until
+                        // then this poll has only taken items that were ready, in no time.
+                        *this.deadline = None;
                     }
                     if pushed.ready {
+                        if pushed.opened {
+                            // A batch opened and this poll returns before it waits.
+                            *this.deadline = Some(Instant::now() + this.acc.linger());
+                        }
                         return Poll::Ready(this.acc.next_ready());
                     }
                 }
@@ -114,6 +120,9 @@ impl<S: Stream> Stream for Batched<S> {
                 }
                 Poll::Pending => break,
             }
+        }
+        if this.acc.is_open() && this.deadline.is_none() {
+            *this.deadline = Some(Instant::now() + this.acc.linger());
         }
         let lingered = match *this.deadline {
             Some(deadline) if this.acc.is_open() => {
