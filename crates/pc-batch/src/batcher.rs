@@ -63,6 +63,21 @@ impl<T> Batcher<T> {
     pub fn linger(&self) -> Duration {
         self.linger
     }
+
+    /// The same settings for items of type `U`, weighed through `part`.
+    pub(crate) fn map<U: 'static>(self, part: fn(&U) -> &T) -> Batcher<U>
+    where
+        T: 'static,
+    {
+        Batcher {
+            max_items: self.max_items,
+            linger: self.linger,
+            weight: self.weight.map(|(max, weigher)| {
+                let weigher: Weigher<U> = Arc::new(move |item: &U| weigher(part(item)));
+                (max, weigher)
+            }),
+        }
+    }
 }
 
 /// Settings for a [`Batcher`].

@@ -27,6 +27,11 @@
 //!   [`BatcherBuilder::build`] (zero is a `BuildError`).
 //! - [`BatchExt::batch`] on any `Stream`, [`batch_consumer`] on any `pc_core::Consumer`: a
 //!   [`Batched`] stream of `Vec`s.
+//! - [`BatchProcessor`]: callers submit single items and each awaits its own output, while a
+//!   handler (a `pc_core::Stage` over `Vec<In>`) runs whole batches, at most `concurrency` at
+//!   once; a batch error reaches every caller of that batch, a per-item handler fails only the
+//!   failed items, and a handler returning the wrong number of results is an error to each
+//!   caller, not a panic.
 //! - The linger clock starts at a batch's first item and is not reset by later ones (a maximum
 //!   age, not a debounce), so a quiet or trickling source still gets its batches on time; a
 //!   batch closed by size or weight needs no timer. Batches are never empty; the partial batch
@@ -37,7 +42,9 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod batcher;
+mod processor;
 mod stream;
 
 pub use batcher::{Batcher, BatcherBuilder};
+pub use processor::{BatchProcessor, BatchProcessorBuilder, ProcessError};
 pub use stream::{BatchExt, Batched, ConsumerBatches, Flusher, batch_consumer};

@@ -1,0 +1,371 @@
+//! `BatchProcessor`: callers submit single items and each awaits its own result, while a
+//! handler runs whole batches.
+
+use std::convert::Infallible;
+use std::error::Error;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use futures_core::Stream;
+use futures_util::StreamExt;
+use pc_core::{BuildError, Stage, channel};
+use tokio::sync::{Semaphore, oneshot};
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::batcher::Batcher;
+use crate::stream::batch_consumer;
+
+/// Why one caller did not get its output.
+#[derive(PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProcessError<In, E, IE = Infallible> {
+    /// The processor is closed; the item is handed back.
+    Closed(In),
+    /// The handler failed the whole batch this item was in; every caller of that batch gets
+    /// the same error.
+    Batch(Arc<E>),
+    /// The handler failed this item alone (handlers built with
+    /// [`build_per_item`](BatchProcessorBuilder::build_per_item)).
+    Item(IE),
+    /// The handler returned `outputs` results for a batch of `inputs` items, so no caller of
+    /// that batch can be matched to its output.
+    CountMismatch {
+        /// Items in the batch.
+        inputs: usize,
+        /// Results the handler returned.
+        outputs: usize,
+    },
+    /// The handler panicked, or the processor was dropped, before answering.
+    Lost,
+}
+
+impl<In, E, IE> ProcessError<In, E, IE> {
+    /// The item, if the processor was closed when it was submitted.
+    pub fn into_item(self) -> Option<In> {
+        match self {
+            Self::Closed(item) => Some(item),
+            _ => None,
+        }
+    }
+}
+
+impl<In, E: fmt::Debug, IE: fmt::Debug> fmt::Debug for ProcessError<In, E, IE> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Closed(_) => f.write_str("Closed(..)"),
+            Self::Batch(err) => f.debug_tuple("Batch").field(err).finish(),
+            Self::Item(err) => f.debug_tuple("Item").field(err).finish(),
+            Self::CountMismatch { inputs, outputs } => f
+                .debug_struct("CountMismatch")
+                .field("inputs", inputs)
+                .field("outputs", outputs)
+                .finish(),
+            Self::Lost => f.write_str("Lost"),
+        }
+    }
+}
+
+impl<In, E: fmt::Display, IE: fmt::Display> fmt::Display for ProcessError<In, E, IE> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Closed(_) => f.write_str("processing with a closed batch processor"),
+            Self::Batch(err) => write!(f, "the batch failed: {err}"),
+            Self::Item(err) => write!(f, "the item failed: {err}"),
+            Self::CountMismatch { inputs, outputs } => write!(
+                f,
+                "the handler returned {outputs} results for a batch of {inputs} items"
+            ),
+            Self::Lost => f.write_str("the batch was lost: its handler panicked or was dropped"),
+        }
+    }
+}
+
+impl<In, E: fmt::Debug + fmt::Display, IE: fmt::Debug + fmt::Display> Error
+    for ProcessError<In, E, IE>
+{
+}
+
+type Reply<In, Out, E, IE> = oneshot::Sender<Result<Out, ProcessError<In, E, IE>>>;
+
+/// One submitted item and where its result goes.
+struct Job<In, Out, E, IE> {
+    item: In,
+    reply: Reply<In, Out, E, IE>,
+}
+
+type BatchFuture<Out, E, IE> =
+    Pin<Box<dyn Future<Output = Result<Vec<Result<Out, IE>>, E>> + Send>>;
+
+/// The handler, with both kinds of output brought to one result per item.
+type Handler<In, Out, E, IE> = Arc<dyn Fn(Vec<In>) -> BatchFuture<Out, E, IE> + Send + Sync>;
+
+/// Callers submit single items with [`process`](Self::process) and each awaits its own output,
+/// while a handler runs whole batches (formed by a [`Batcher`]) with at most `concurrency`
+/// batches in flight.
+///
+/// ```
+/// use std::time::Duration;
+/// use pc_batch::{BatchProcessor, Batcher};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // One database round trip per 10 lookups, at most 2 in flight.
+/// let batcher = Batcher::builder(10, Duration::from_millis(5)).build()?;
+/// let lookups = BatchProcessor::builder(batcher)
+///     .concurrency(2)
+///     .build(|ids: Vec<u32>| async move {
+///         Ok::<_, std::io::Error>(ids.into_iter().map(|id| format!("user-{id}")).collect())
+///     })?;
+/// let (a, b) = tokio::join!(lookups.process(7), lookups.process(8));
+/// assert_eq!((a?, b?), ("user-7".to_string(), "user-8".to_string()));
+/// lookups.close().await; // flushes and waits for batches in flight
+/// # Ok(())
+/// # }
+/// ```
+pub struct BatchProcessor<In, Out, E, IE = Infallible> {
+    intake: channel::Sender<Job<In, Out, E, IE>>,
+    driver: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl BatchProcessor<(), (), ()> {
+    /// Starts the settings: batches formed by `batcher`. (Written on `BatchProcessor<(), (),
+    /// ()>` so that `BatchProcessor::builder` needs no type annotations; the types come from the
+    /// batcher and the handler.)
+    pub fn builder<In: Send + 'static>(batcher: Batcher<In>) -> BatchProcessorBuilder<In> {
+        BatchProcessorBuilder {
+            batcher,
+            concurrency: 1,
+            intake: None,
+        }
+    }
+}
+
+impl<In, Out, E, IE> BatchProcessor<In, Out, E, IE>
+where
+    In: Send + 'static,
+    Out: Send + 'static,
+    E: Send + Sync + 'static,
+    IE: Send + 'static,
+{
+    /// Submits `item` and waits for its own output. Waits for room while the intake is full.
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Closed`] with the item after [`close`](Self::close); otherwise the
+    /// error of this item's batch or of this item (see [`ProcessError`]).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancelling after the item entered the intake does not take it back: it is processed and
+    /// its result dropped.
+    pub async fn process(&self, item: In) -> Result<Out, ProcessError<In, E, IE>> {
+        let (reply, answer) = oneshot::channel();
+        if let Err(err) = self.intake.send(Job { item, reply }).await {
+            return Err(ProcessError::Closed(err.into_inner().item));
+        }
+        answer.await.unwrap_or(Err(ProcessError::Lost))
+    }
+
+    /// Processes every item of `items` and yields their results in input order, keeping up to
+    /// `window` items submitted at once (at least one full batch per batch in flight is a good
+    /// size).
+    pub fn process_stream<'a, S>(
+        &'a self,
+        items: S,
+        window: usize,
+    ) -> impl Stream<Item = Result<Out, ProcessError<In, E, IE>>> + Send + 'a
+    where
+        S: Stream<Item = In> + Send + 'a,
+    {
+        items
+            .map(move |item| self.process(item))
+            .buffered(window.max(1))
+    }
+
+    /// Stops intake, sends the partial batch, and waits until every batch in flight has
+    /// answered its callers. Later submits fail with [`ProcessError::Closed`].
+    pub async fn close(&self) {
+        self.intake.close();
+        let driver = self
+            .driver
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(driver) = driver {
+            // A panic of the driver itself would be a bug here; the callers already see `Lost`.
+            let _ = driver.await;
+        }
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.intake.is_closed()
+    }
+}
+
+impl<In, Out, E, IE> fmt::Debug for BatchProcessor<In, Out, E, IE> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BatchProcessor")
+            .field("queued", &self.intake.len())
+            .field("closed", &self.intake.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Settings for a [`BatchProcessor`].
+#[derive(Debug)]
+pub struct BatchProcessorBuilder<In> {
+    batcher: Batcher<In>,
+    concurrency: usize,
+    intake: Option<usize>,
+}
+
+impl<In: Send + 'static> BatchProcessorBuilder<In> {
+    /// At most `concurrency` batches in the handler at once (default 1).
+    pub fn concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency;
+        self
+    }
+
+    /// How many submitted items wait for a batch before callers wait too (default: four
+    /// batches' worth per batch in flight).
+    pub fn intake(mut self, capacity: usize) -> Self {
+        self.intake = Some(capacity);
+        self
+    }
+
+    /// Starts the processor with a handler returning one output per item of its batch, in
+    /// order, or one error for the whole batch. Needs a tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Zero`] if `concurrency` or `intake` is 0.
+    pub fn build<Out, S>(self, handler: S) -> Result<BatchProcessor<In, Out, S::Error>, BuildError>
+    where
+        Out: Send + 'static,
+        S: Stage<Vec<In>, Output = Vec<Out>> + 'static,
+        S::Error: Send + Sync + 'static,
+    {
+        let handler = Arc::new(handler);
+        self.start(Arc::new(move |batch| {
+            let handler = Arc::clone(&handler);
+            Box::pin(async move {
+                let outputs = handler.run(batch).await?;
+                Ok(outputs.into_iter().map(Ok).collect())
+            })
+        }))
+    }
+
+    /// Starts the processor with a handler returning one `Result` per item, so that only the
+    /// failed items fail ([`ProcessError::Item`]); an error for the whole batch still reaches
+    /// all its callers. Needs a tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Zero`] if `concurrency` or `intake` is 0.
+    pub fn build_per_item<Out, IE, S>(
+        self,
+        handler: S,
+    ) -> Result<BatchProcessor<In, Out, S::Error, IE>, BuildError>
+    where
+        Out: Send + 'static,
+        IE: Send + 'static,
+        S: Stage<Vec<In>, Output = Vec<Result<Out, IE>>> + 'static,
+        S::Error: Send + Sync + 'static,
+    {
+        let handler = Arc::new(handler);
+        self.start(Arc::new(move |batch| {
+            let handler = Arc::clone(&handler);
+            Box::pin(async move { handler.run(batch).await })
+        }))
+    }
+
+    fn start<Out, E, IE>(
+        self,
+        handler: Handler<In, Out, E, IE>,
+    ) -> Result<BatchProcessor<In, Out, E, IE>, BuildError>
+    where
+        Out: Send + 'static,
+        E: Send + Sync + 'static,
+        IE: Send + 'static,
+    {
+        if self.concurrency == 0 {
+            return Err(BuildError::Zero {
+                setting: "concurrency",
+            });
+        }
+        let capacity = self
+            .intake
+            .unwrap_or(self.batcher.max_items() * self.concurrency * 4);
+        let (intake, jobs) =
+            channel::bounded(capacity).map_err(|_| BuildError::Zero { setting: "intake" })?;
+        let batcher = self.batcher.map(|job: &Job<In, Out, E, IE>| &job.item);
+        let driver = tokio::spawn(drive(jobs, batcher, handler, self.concurrency));
+        Ok(BatchProcessor {
+            intake,
+            driver: Mutex::new(Some(driver)),
+        })
+    }
+}
+
+/// Forms batches from the intake and runs them, at most `concurrency` at once, until the intake
+/// is closed and drained and every batch has answered.
+async fn drive<In, Out, E, IE>(
+    jobs: channel::Receiver<Job<In, Out, E, IE>>,
+    batcher: Batcher<Job<In, Out, E, IE>>,
+    handler: Handler<In, Out, E, IE>,
+    concurrency: usize,
+) where
+    In: Send + 'static,
+    Out: Send + 'static,
+    E: Send + Sync + 'static,
+    IE: Send + 'static,
+{
+    let slots = Arc::new(Semaphore::new(concurrency));
+    let mut running = JoinSet::new();
+    let mut batches = batch_consumer(&jobs, batcher);
+    while let Some(batch) = batches.next().await {
+        let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+            break;
+        };
+        let (items, replies): (Vec<In>, Vec<_>) =
+            batch.into_iter().map(|job| (job.item, job.reply)).unzip();
+        let run = handler(items);
+        running.spawn(async move {
+            answer(run.await, replies);
+            drop(slot);
+        });
+        // Reap what has finished, so the set stays as small as what is in flight.
+        while running.try_join_next().is_some() {}
+    }
+    while running.join_next().await.is_some() {}
+}
+
+/// Gives each caller of a batch its own result.
+fn answer<In, Out, E, IE>(
+    result: Result<Vec<Result<Out, IE>>, E>,
+    replies: Vec<Reply<In, Out, E, IE>>,
+) {
+    match result {
+        Err(err) => {
+            let err = Arc::new(err);
+            for reply in replies {
+                let _ = reply.send(Err(ProcessError::Batch(Arc::clone(&err))));
+            }
+        }
+        Ok(outputs) if outputs.len() != replies.len() => {
+            let (inputs, outputs) = (replies.len(), outputs.len());
+            for reply in replies {
+                let _ = reply.send(Err(ProcessError::CountMismatch { inputs, outputs }));
+            }
+        }
+        Ok(outputs) => {
+            for (reply, output) in replies.into_iter().zip(outputs) {
+                // A caller that stopped waiting no longer wants its result.
+                let _ = reply.send(output.map_err(ProcessError::Item));
+            }
+        }
+    }
+}
