@@ -41,7 +41,7 @@
 //! | (always) | `pc-core` | [`Producer`], [`Consumer`], [`channel`], [`Probe`], [`Stage`], the errors |
 //! | `full` (default) | | every block below |
 //! | `backpressure` | `pc-backpressure` | [`backpressure`]: `BoundedQueue` with `Overflow` policies, `Pressure`, `AdaptiveRate` |
-//! | `batch` | `pc-batch` | [`batch`]: `Batcher` (size, weight, linger), `BatchExt::batch` for streams, `batch_consumer` |
+//! | `batch` | `pc-batch` | [`batch`]: `Batcher` (size, weight, linger), `BatchExt::batch` for streams, `batch_consumer`, `BatchProcessor` |
 //! | `priority` | `pc-priority` | [`priority`]: `PriorityChannel` with levels or `Ord` keys, `Scheduling`, `WhenFull` |
 //! | `ratelimit` | `pc-ratelimit` | [`ratelimit`]: `TokenBucket`, `Gcra`, `KeyedLimiter`, `Throttled`, `throttle` |
 //!

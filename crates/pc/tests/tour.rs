@@ -43,6 +43,17 @@ async fn csharp_priority() {
     assert!(report.peak_depth <= 200);
 }
 
+#[cfg(feature = "batch")]
+#[tokio::test(start_paused = true)]
+async fn csharp_batch_processor() {
+    let report = within_paused(scenarios::csharp_batch_processor())
+        .await
+        .unwrap();
+    assert_eq!(report.items, 250);
+    // 25 full batches of 10, one at a time, 50 ms each: no batch waited for its linger.
+    assert_eq!(report.wall, Duration::from_millis(25 * 50));
+}
+
 #[tokio::test(start_paused = true)]
 async fn csharp_capacity_comparison() {
     let outcomes = within_paused(scenarios::csharp_capacity_comparison()).await;

@@ -631,6 +631,53 @@ pub(crate) async fn csharp_priority(speed: u32) -> Outcome {
     })
 }
 
+/// C# example 3: 250 numbers through a batch processor (batches of 10, linger 200 ms, a handler
+/// taking 50 ms per batch), read back through `process_stream`: 250 outputs, each caller its own,
+/// in input order.
+#[cfg(feature = "batch")]
+pub(crate) async fn csharp_batch_processor() -> Outcome {
+    use pc::batch::{BatchProcessor, Batcher};
+
+    const NAME: &str = "C# 3: batch processor, 250 items";
+    let batcher = Batcher::builder(10, Duration::from_millis(200))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let processor = BatchProcessor::builder(batcher)
+        .build(|batch: Vec<u32>| async move {
+            sleep(Duration::from_millis(50)).await;
+            Ok::<_, String>(
+                batch
+                    .into_iter()
+                    .map(|x| format!("Processed-{x}"))
+                    .collect(),
+            )
+        })
+        .map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let results: Vec<String> = futures_util::StreamExt::collect::<Vec<_>>(
+        processor.process_stream(futures_util::stream::iter(1..=250), 20),
+    )
+    .await
+    .into_iter()
+    .collect::<Result<_, _>>()
+    .map_err(|e| e.to_string())?;
+    processor.close().await;
+    let expected: Vec<String> = (1..=250).map(|x| format!("Processed-{x}")).collect();
+    check(
+        NAME,
+        "each caller its own output, in order",
+        &expected,
+        &results,
+    )?;
+    Ok(Report {
+        name: NAME.into(),
+        items: results.len() as u64,
+        wall: start.elapsed(),
+        peak_depth: 0,
+        dropped: 0,
+    })
+}
+
 /// Every scenario, in the order the tour plays them.
 pub(crate) async fn all() -> Vec<Outcome> {
     let mut outcomes = vec![
@@ -639,6 +686,8 @@ pub(crate) async fn all() -> Vec<Outcome> {
     ];
     #[cfg(feature = "priority")]
     outcomes.push(csharp_priority(5).await);
+    #[cfg(feature = "batch")]
+    outcomes.push(csharp_batch_processor().await);
     outcomes.extend(csharp_capacity_comparison().await);
     outcomes.push(go_basic_producer_consumer().await);
     // Long seeds are played faster here; tests/tour.rs plays them at speed 1 under paused time.
