@@ -18,53 +18,46 @@ fn level(item: u64) -> usize {
     (item % LEVELS as u64) as usize
 }
 
-/// `pc::priority` with fixed levels.
-#[derive(Debug)]
-pub struct PcPriority;
+/// Writes the `BenchChannel` adapter of one of our priority channels: `$store` orders it and
+/// `$builder` starts its settings.
+macro_rules! pc_priority_adapter {
+    ($(#[$doc:meta])* $name:ident, $store:ty, $builder:expr) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name;
 
-impl BenchChannel for PcPriority {
-    type Tx = pc::priority::PrioritySender<u64>;
-    type Rx = pc::priority::PriorityReceiver<u64>;
+        impl BenchChannel for $name {
+            type Tx = pc::priority::PrioritySender<u64, $store>;
+            type Rx = pc::priority::PriorityReceiver<u64, $store>;
 
-    fn bounded(capacity: usize) -> (Self::Tx, Self::Rx) {
-        pc::priority::PriorityChannel::builder(LEVELS)
-            .capacity(capacity)
-            .build()
-            .expect("valid settings")
-    }
+            fn bounded(capacity: usize) -> (Self::Tx, Self::Rx) {
+                $builder.capacity(capacity).build().expect("valid settings")
+            }
 
-    async fn send(tx: &Self::Tx, item: u64) {
-        tx.send(item, level(item)).await.expect("open");
-    }
+            async fn send(tx: &Self::Tx, item: u64) {
+                tx.send(item, level(item)).await.expect("open");
+            }
 
-    async fn recv(rx: &Self::Rx) -> Option<u64> {
-        rx.recv().await.ok().map(|(item, _)| item)
-    }
+            async fn recv(rx: &Self::Rx) -> Option<u64> {
+                rx.recv().await.ok().map(|(item, _)| item)
+            }
+        }
+    };
 }
 
-/// `pc::priority` keyed by an `Ord` priority.
-#[derive(Debug)]
-pub struct PcPriorityByKey;
+pc_priority_adapter!(
+    /// `pc::priority` with fixed levels.
+    PcPriority,
+    pc::priority::Levels,
+    pc::priority::PriorityChannel::builder(LEVELS)
+);
 
-impl BenchChannel for PcPriorityByKey {
-    type Tx = pc::priority::PrioritySender<u64, pc::priority::ByKey<usize>>;
-    type Rx = pc::priority::PriorityReceiver<u64, pc::priority::ByKey<usize>>;
-
-    fn bounded(capacity: usize) -> (Self::Tx, Self::Rx) {
-        pc::priority::PriorityChannel::by_key(0)
-            .capacity(capacity)
-            .build()
-            .expect("valid settings")
-    }
-
-    async fn send(tx: &Self::Tx, item: u64) {
-        tx.send(item, level(item)).await.expect("open");
-    }
-
-    async fn recv(rx: &Self::Rx) -> Option<u64> {
-        rx.recv().await.ok().map(|(item, _)| item)
-    }
-}
+pc_priority_adapter!(
+    /// `pc::priority` keyed by an `Ord` priority.
+    PcPriorityByKey,
+    pc::priority::ByKey<usize>,
+    pc::priority::PriorityChannel::by_key(0)
+);
 
 /// async-priority-channel, the priority channel on crates.io.
 #[derive(Debug)]

@@ -10,6 +10,27 @@ use pc_batch::{BatchProcessor, Batcher, ProcessError};
 use pc_core::BuildError;
 use tokio::time::{Instant, sleep};
 
+/// One caller's task: its item and what `process` returned for it.
+type Caller<Out, E, IE> = tokio::task::JoinHandle<(u64, Result<Out, ProcessError<u64, E, IE>>)>;
+
+/// Submits `0..n`, each item from a task of its own.
+fn spawn_callers<Out, E, IE>(
+    processor: &Arc<BatchProcessor<u64, Out, E, IE>>,
+    n: u64,
+) -> Vec<Caller<Out, E, IE>>
+where
+    Out: Send + 'static,
+    E: Send + Sync + 'static,
+    IE: Send + 'static,
+{
+    (0..n)
+        .map(|i| {
+            let processor = Arc::clone(processor);
+            tokio::spawn(async move { (i, processor.process(i).await) })
+        })
+        .collect()
+}
+
 fn batcher(max: usize, linger_ms: u64) -> Batcher<u64> {
     Batcher::builder(max, Duration::from_millis(linger_ms))
         .build()
@@ -71,12 +92,7 @@ async fn a_failed_batch_fails_exactly_its_callers() {
             })
             .unwrap(),
     );
-    let callers: Vec<_> = (0..1000u64)
-        .map(|i| {
-            let processor = Arc::clone(&processor);
-            tokio::spawn(async move { (i, processor.process(i).await) })
-        })
-        .collect();
+    let callers = spawn_callers(&processor, 1000);
     let (mut ok, mut failed) = (0, 0);
     let mut failures_by_batch = std::collections::HashMap::new();
     for caller in callers {
@@ -123,12 +139,7 @@ async fn a_per_item_handler_fails_only_the_failed_items() {
             })
             .unwrap(),
     );
-    let callers: Vec<_> = (0..1000u64)
-        .map(|i| {
-            let processor = Arc::clone(&processor);
-            tokio::spawn(async move { (i, processor.process(i).await) })
-        })
-        .collect();
+    let callers = spawn_callers(&processor, 1000);
     for caller in callers {
         match caller.await.unwrap() {
             (i, Ok(out)) => assert_eq!(out, i + 1),
@@ -187,14 +198,9 @@ async fn callers_wait_for_room_and_batches_in_flight_stay_within_concurrency() {
             })
             .unwrap(),
     );
-    let callers: Vec<_> = (0..200u64)
-        .map(|i| {
-            let processor = Arc::clone(&processor);
-            tokio::spawn(async move { processor.process(i).await.unwrap() == i })
-        })
-        .collect();
-    for caller in callers {
-        assert!(caller.await.unwrap(), "every caller got its own item back");
+    for caller in spawn_callers(&processor, 200) {
+        let (i, got) = caller.await.unwrap();
+        assert_eq!(got.unwrap(), i, "every caller got its own item back");
     }
     assert_eq!(peak.load(Ordering::SeqCst), 2);
     processor.close().await;
@@ -216,20 +222,16 @@ async fn close_flushes_the_partial_batch_and_finishes_what_is_in_flight() {
             })
             .unwrap(),
     );
-    let callers: Vec<_> = (0..5u64)
-        .map(|i| {
-            let processor = Arc::clone(&processor);
-            tokio::spawn(async move { processor.process(i).await })
-        })
-        .collect();
+    let callers = spawn_callers(&processor, 5);
     tokio::task::yield_now().await;
     let start = Instant::now();
     processor.close().await;
     // No 60 s linger: the partial batch left at close, and close waited for its handler.
     assert_eq!(start.elapsed(), Duration::from_millis(30));
     assert_eq!(done.load(Ordering::SeqCst), 5);
-    for (i, caller) in callers.into_iter().enumerate() {
-        assert_eq!(caller.await.unwrap().unwrap(), i as u64);
+    for caller in callers {
+        let (i, got) = caller.await.unwrap();
+        assert_eq!(got.unwrap(), i);
     }
     assert!(processor.is_closed());
     assert_eq!(processor.process(9).await.unwrap_err().into_item(), Some(9));

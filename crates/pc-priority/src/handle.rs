@@ -51,9 +51,9 @@ macro_rules! handle_accessors {
             /// [`UnknownLevel`]($crate::UnknownLevel) if there is no such level.
             pub fn close_level(&self, level: usize) -> Result<bool, $crate::UnknownLevel> {
                 self.shared.with_queue(
-                    |queue| match queue.levels() {
-                        levels if level >= levels => Err($crate::UnknownLevel { level, levels }),
-                        _ => Ok(queue.close_level(level)),
+                    |queue| {
+                        queue.known(level)?;
+                        Ok(queue.close_level(level))
                     },
                     |queue| queue.all_closed(),
                 )
@@ -66,10 +66,8 @@ macro_rules! handle_accessors {
             /// [`UnknownLevel`]($crate::UnknownLevel) if there is no such level.
             pub fn is_level_closed(&self, level: usize) -> Result<bool, $crate::UnknownLevel> {
                 let state = self.shared.lock();
-                match state.queue.levels() {
-                    levels if level >= levels => Err($crate::UnknownLevel { level, levels }),
-                    _ => Ok(state.queue.level_closed(level)),
-                }
+                state.queue.known(level)?;
+                Ok(state.queue.level_closed(level))
             }
         }
     };

@@ -319,16 +319,12 @@ impl<'a> Blocked<'a> {
             self.since = Some((Instant::now(), probe));
         }
     }
-
-    fn finish(&mut self) {
-        if let Some((since, probe)) = self.since.take() {
-            probe.waited(WaitKind::SendBlocked, since.elapsed());
-        }
-    }
 }
 
 impl Drop for Blocked<'_> {
     fn drop(&mut self) {
-        self.finish();
+        if let Some((since, probe)) = self.since.take() {
+            probe.waited(WaitKind::SendBlocked, since.elapsed());
+        }
     }
 }

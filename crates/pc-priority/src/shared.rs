@@ -171,6 +171,37 @@ impl<T: Send, S: Store> Shared<T, S> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The state, after settling `wait` if it was woken: every look again starts here.
+    fn lock_settled(
+        &self,
+        wait: Option<&mut Wait<'_, T, S>>,
+    ) -> MutexGuard<'_, State<S::Queue<T>>> {
+        let mut state = self.lock();
+        if let Some(wait) = wait {
+            wait.settle(&mut state);
+        }
+        state
+    }
+
+    /// Pushes `item` under the lock, then releases it, wakes a receiver if one has no wake-up
+    /// coming, and reports the push (and the item shed for it, if any).
+    fn push_locked(
+        &self,
+        mut state: MutexGuard<'_, State<S::Queue<T>>>,
+        item: T,
+        priority: S::Priority,
+        shed: Option<(T, S::Priority)>,
+    ) {
+        state.queue.push(item, priority);
+        let len = state.queue.len();
+        let wake = state.receivers.wake_one();
+        drop(state);
+        if wake {
+            self.items.notify_additional(1);
+        }
+        self.report_push(len, shed);
+    }
+
     /// Admits one item of `priority` now, shedding if the policy says so; registers `wait` for
     /// space if the channel is full.
     fn admit(
@@ -210,20 +241,10 @@ impl<T: Send, S: Store> Shared<T, S> {
         priority: S::Priority,
         mut wait: Option<&mut Wait<'_, T, S>>,
     ) -> Result<(), Rejected<T, S::Priority>> {
-        let mut state = self.lock();
-        if let Some(wait) = wait.as_deref_mut() {
-            wait.settle(&mut state);
-        }
+        let mut state = self.lock_settled(wait.as_deref_mut());
         match self.admit(&mut state, &priority, wait) {
             Admission::Now(shed) => {
-                state.queue.push(item, priority);
-                let len = state.queue.len();
-                let wake = state.receivers.wake_one();
-                drop(state);
-                if wake {
-                    self.items.notify_additional(1);
-                }
-                self.report_push(len, shed);
+                self.push_locked(state, item, priority, shed);
                 Ok(())
             }
             why => Err(Rejected {
@@ -240,10 +261,7 @@ impl<T: Send, S: Store> Shared<T, S> {
         priority: &S::Priority,
         mut wait: Option<&mut Wait<'_, T, S>>,
     ) -> Admission<T, S::Priority> {
-        let mut state = self.lock();
-        if let Some(wait) = wait.as_deref_mut() {
-            wait.settle(&mut state);
-        }
+        let mut state = self.lock_settled(wait.as_deref_mut());
         let admission = self.admit(&mut state, priority, wait);
         if let Admission::Now(shed) = admission {
             state.reserved += 1;
@@ -264,14 +282,7 @@ impl<T: Send, S: Store> Shared<T, S> {
         if self.receivers.load(Ordering::Acquire) == 0 {
             return Err(item);
         }
-        state.queue.push(item, priority);
-        let len = state.queue.len();
-        let wake = state.receivers.wake_one();
-        drop(state);
-        if wake {
-            self.items.notify_additional(1);
-        }
-        self.report_push(len, None);
+        self.push_locked(state, item, priority, None);
         Ok(())
     }
 
@@ -294,10 +305,7 @@ impl<T: Send, S: Store> Shared<T, S> {
 
     /// Takes the next item, or registers `wait` for one if there is none.
     pub(crate) fn try_pop(&self, mut wait: Option<&mut Wait<'_, T, S>>) -> Taken<T, S::Priority> {
-        let mut state = self.lock();
-        if let Some(wait) = wait.as_deref_mut() {
-            wait.settle(&mut state);
-        }
+        let mut state = self.lock_settled(wait.as_deref_mut());
         match state.queue.pop() {
             Some((item, priority)) => {
                 let len = state.queue.len();

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::error::UnknownLevel;
 use crate::policy::Scheduling;
 
 /// The most levels a fixed-level channel has: one bit each in the non-empty bitmap.
@@ -145,6 +146,16 @@ impl<T> LevelQueue<T> {
 
     pub(crate) fn levels(&self) -> usize {
         self.queues.len()
+    }
+
+    /// `Ok` if the channel has `level`.
+    pub(crate) fn known(&self, level: usize) -> Result<(), UnknownLevel> {
+        let levels = self.queues.len();
+        if level < levels {
+            Ok(())
+        } else {
+            Err(UnknownLevel { level, levels })
+        }
     }
 
     pub(crate) fn level_len(&self, level: usize) -> Option<usize> {
