@@ -1,0 +1,462 @@
+//! `Aggregate`: how a window folds its items, incrementally, and the built-in ones.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::Add;
+
+/// An incremental aggregation: a window's value is built item by item into an accumulator,
+/// and partial accumulators can be merged.
+///
+/// Sliding windows cut the stream into panes, fold each pane once and merge panes into windows,
+/// so `merge` must agree with `add`: folding `a` then `b` into one accumulator gives the same
+/// result as folding them into two and merging the second into the first. `merge` keeps order
+/// (`acc` holds earlier items than `other`), so order-sensitive aggregates work too. Nothing
+/// needs to be invertible.
+///
+/// ```
+/// use pc_window::Aggregate;
+///
+/// /// The longest string in the window.
+/// struct Longest;
+///
+/// impl Aggregate<String> for Longest {
+///     type Acc = String;
+///     type Output = String;
+///     fn init(&self) -> String {
+///         String::new()
+///     }
+///     fn add(&self, acc: &mut String, item: &String) {
+///         if item.len() > acc.len() {
+///             acc.clone_from(item);
+///         }
+///     }
+///     fn merge(&self, acc: &mut String, other: &String) {
+///         self.add(acc, other);
+///     }
+///     fn finish(&self, acc: &String) -> String {
+///         acc.clone()
+///     }
+/// }
+///
+/// let mut acc = Longest.init();
+/// for word in ["a", "abc", "ab"] {
+///     Longest.add(&mut acc, &word.to_string());
+/// }
+/// assert_eq!(Longest.finish(&acc), "abc");
+/// ```
+pub trait Aggregate<T>: Send + Sync + 'static {
+    /// The partial result.
+    type Acc: Send;
+    /// What a window reports.
+    type Output;
+
+    /// The accumulator of no items.
+    fn init(&self) -> Self::Acc;
+
+    /// Folds `item` into `acc`.
+    fn add(&self, acc: &mut Self::Acc, item: &T);
+
+    /// Folds `other`, holding later items, into `acc`.
+    fn merge(&self, acc: &mut Self::Acc, other: &Self::Acc);
+
+    /// The window's value from its accumulator.
+    fn finish(&self, acc: &Self::Acc) -> Self::Output;
+
+    /// This aggregate over a part of each item: `Stats.of(|r: &Reading| r.celsius)`.
+    fn of<U, F>(self, part: F) -> Of<Self, F, T>
+    where
+        Self: Sized,
+        F: Fn(&U) -> T + Send + Sync + 'static,
+    {
+        Of {
+            aggregate: self,
+            part,
+            _part: PhantomData,
+        }
+    }
+}
+
+/// An aggregate over a part of each item; from [`Aggregate::of`].
+pub struct Of<A, F, T> {
+    aggregate: A,
+    part: F,
+    _part: PhantomData<fn() -> T>,
+}
+
+impl<A: fmt::Debug, F, T> fmt::Debug for Of<A, F, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Of")
+            .field("aggregate", &self.aggregate)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A: Clone, F: Clone, T> Clone for Of<A, F, T> {
+    fn clone(&self) -> Self {
+        Self {
+            aggregate: self.aggregate.clone(),
+            part: self.part.clone(),
+            _part: PhantomData,
+        }
+    }
+}
+
+impl<U, T, A, F> Aggregate<U> for Of<A, F, T>
+where
+    A: Aggregate<T>,
+    F: Fn(&U) -> T + Send + Sync + 'static,
+    T: 'static,
+{
+    type Acc = A::Acc;
+    type Output = A::Output;
+
+    fn init(&self) -> A::Acc {
+        self.aggregate.init()
+    }
+
+    #[inline]
+    fn add(&self, acc: &mut A::Acc, item: &U) {
+        self.aggregate.add(acc, &(self.part)(item));
+    }
+
+    fn merge(&self, acc: &mut A::Acc, other: &A::Acc) {
+        self.aggregate.merge(acc, other);
+    }
+
+    fn finish(&self, acc: &A::Acc) -> A::Output {
+        self.aggregate.finish(acc)
+    }
+}
+
+/// The number of items. (Every [`WindowResult`](crate::WindowResult) carries its count too.)
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Count;
+
+impl<T> Aggregate<T> for Count {
+    type Acc = u64;
+    type Output = u64;
+
+    fn init(&self) -> u64 {
+        0
+    }
+
+    #[inline]
+    fn add(&self, acc: &mut u64, _item: &T) {
+        *acc += 1;
+    }
+
+    fn merge(&self, acc: &mut u64, other: &u64) {
+        *acc += other;
+    }
+
+    fn finish(&self, acc: &u64) -> u64 {
+        *acc
+    }
+}
+
+/// The sum of the items, in their own type (starting from `T::default()`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sum;
+
+impl<T> Aggregate<T> for Sum
+where
+    T: Copy + Default + Add<Output = T> + Send + 'static,
+{
+    type Acc = T;
+    type Output = T;
+
+    fn init(&self) -> T {
+        T::default()
+    }
+
+    #[inline]
+    fn add(&self, acc: &mut T, item: &T) {
+        *acc = *acc + *item;
+    }
+
+    fn merge(&self, acc: &mut T, other: &T) {
+        *acc = *acc + *other;
+    }
+
+    fn finish(&self, acc: &T) -> T {
+        *acc
+    }
+}
+
+/// The arithmetic mean, as `f64` (`NaN` for no items, which a window never has).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Mean;
+
+impl<T> Aggregate<T> for Mean
+where
+    T: Copy + Into<f64>,
+{
+    type Acc = (f64, u64);
+    type Output = f64;
+
+    fn init(&self) -> (f64, u64) {
+        (0.0, 0)
+    }
+
+    #[inline]
+    fn add(&self, acc: &mut (f64, u64), item: &T) {
+        acc.0 += (*item).into();
+        acc.1 += 1;
+    }
+
+    fn merge(&self, acc: &mut (f64, u64), other: &(f64, u64)) {
+        acc.0 += other.0;
+        acc.1 += other.1;
+    }
+
+    fn finish(&self, acc: &(f64, u64)) -> f64 {
+        acc.0 / acc.1 as f64
+    }
+}
+
+/// The smallest item (`None` for no items, which a window never has). Among equal items, the
+/// earliest.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Min;
+
+impl<T> Aggregate<T> for Min
+where
+    T: PartialOrd + Clone + Send + 'static,
+{
+    type Acc = Option<T>;
+    type Output = Option<T>;
+
+    fn init(&self) -> Option<T> {
+        None
+    }
+
+    #[inline]
+    fn add(&self, acc: &mut Option<T>, item: &T) {
+        if acc.as_ref().is_none_or(|min| item < min) {
+            *acc = Some(item.clone());
+        }
+    }
+
+    fn merge(&self, acc: &mut Option<T>, other: &Option<T>) {
+        if let Some(item) = other {
+            self.add(acc, item);
+        }
+    }
+
+    fn finish(&self, acc: &Option<T>) -> Option<T> {
+        acc.clone()
+    }
+}
+
+/// The largest item (`None` for no items, which a window never has). Among equal items, the
+/// earliest.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Max;
+
+impl<T> Aggregate<T> for Max
+where
+    T: PartialOrd + Clone + Send + 'static,
+{
+    type Acc = Option<T>;
+    type Output = Option<T>;
+
+    fn init(&self) -> Option<T> {
+        None
+    }
+
+    #[inline]
+    fn add(&self, acc: &mut Option<T>, item: &T) {
+        if acc.as_ref().is_none_or(|max| item > max) {
+            *acc = Some(item.clone());
+        }
+    }
+
+    fn merge(&self, acc: &mut Option<T>, other: &Option<T>) {
+        if let Some(item) = other {
+            self.add(acc, item);
+        }
+    }
+
+    fn finish(&self, acc: &Option<T>) -> Option<T> {
+        acc.clone()
+    }
+}
+
+/// Count, mean, minimum and maximum in one pass, as `f64`: [`Summary`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stats;
+
+/// What [`Stats`] reports.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Summary {
+    /// How many items.
+    pub count: u64,
+    /// Their sum.
+    pub sum: f64,
+    /// Their arithmetic mean (`NaN` for no items).
+    pub mean: f64,
+    /// The smallest (`+inf` for no items).
+    pub min: f64,
+    /// The largest (`-inf` for no items).
+    pub max: f64,
+}
+
+/// The accumulator of [`Stats`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StatsAcc {
+    count: u64,
+    sum: f64,
+    min: f64,
+    max: f64,
+}
+
+impl<T> Aggregate<T> for Stats
+where
+    T: Copy + Into<f64>,
+{
+    type Acc = StatsAcc;
+    type Output = Summary;
+
+    #[inline]
+    fn init(&self) -> StatsAcc {
+        StatsAcc {
+            count: 0,
+            sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+        }
+    }
+
+    #[inline]
+    fn add(&self, acc: &mut StatsAcc, item: &T) {
+        let value: f64 = (*item).into();
+        acc.count += 1;
+        acc.sum += value;
+        acc.min = acc.min.min(value);
+        acc.max = acc.max.max(value);
+    }
+
+    #[inline]
+    fn merge(&self, acc: &mut StatsAcc, other: &StatsAcc) {
+        acc.count += other.count;
+        acc.sum += other.sum;
+        acc.min = acc.min.min(other.min);
+        acc.max = acc.max.max(other.max);
+    }
+
+    #[inline]
+    fn finish(&self, acc: &StatsAcc) -> Summary {
+        Summary {
+            count: acc.count,
+            sum: acc.sum,
+            mean: acc.sum / acc.count as f64,
+            min: acc.min,
+            max: acc.max,
+        }
+    }
+}
+
+/// Any function of the window's items, in arrival order: `Items(|xs: &[f64]| median(xs))`.
+///
+/// The escape hatch for what does not fold incrementally. It keeps a copy of every item of a
+/// window (items must be `Clone`), so a window costs time and memory in proportion to its size.
+#[derive(Clone, Copy, Default)]
+pub struct Items<F>(pub F);
+
+impl<F> fmt::Debug for Items<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Items").finish_non_exhaustive()
+    }
+}
+
+impl<T, O, F> Aggregate<T> for Items<F>
+where
+    T: Clone + Send + 'static,
+    F: Fn(&[T]) -> O + Send + Sync + 'static,
+{
+    type Acc = Vec<T>;
+    type Output = O;
+
+    fn init(&self) -> Vec<T> {
+        Vec::new()
+    }
+
+    fn add(&self, acc: &mut Vec<T>, item: &T) {
+        acc.push(item.clone());
+    }
+
+    fn merge(&self, acc: &mut Vec<T>, other: &Vec<T>) {
+        acc.extend_from_slice(other);
+    }
+
+    fn finish(&self, acc: &Vec<T>) -> O {
+        (self.0)(acc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fold<T, A: Aggregate<T>>(agg: &A, items: &[T]) -> A::Output {
+        let mut acc = agg.init();
+        for item in items {
+            agg.add(&mut acc, item);
+        }
+        agg.finish(&acc)
+    }
+
+    fn split_fold<T, A: Aggregate<T>>(agg: &A, items: &[T], at: usize) -> A::Output {
+        let (left, right) = items.split_at(at);
+        let mut acc = agg.init();
+        for item in left {
+            agg.add(&mut acc, item);
+        }
+        let mut other = agg.init();
+        for item in right {
+            agg.add(&mut other, item);
+        }
+        agg.merge(&mut acc, &other);
+        agg.finish(&acc)
+    }
+
+    #[test]
+    fn built_ins_fold_and_merge_alike() {
+        let xs = [3.0, -1.5, 8.0, 2.5, 8.0];
+        for at in 0..=xs.len() {
+            assert_eq!(split_fold(&Count, &xs, at), 5);
+            assert_eq!(split_fold(&Sum, &xs, at), 20.0);
+            assert_eq!(split_fold(&Mean, &xs, at), 4.0);
+            assert_eq!(split_fold(&Min, &xs, at), Some(-1.5));
+            assert_eq!(split_fold(&Max, &xs, at), Some(8.0));
+            assert_eq!(
+                split_fold(&Stats, &xs, at),
+                Summary {
+                    count: 5,
+                    sum: 20.0,
+                    mean: 4.0,
+                    min: -1.5,
+                    max: 8.0
+                }
+            );
+            let items = Items(|xs: &[f64]| xs.to_vec());
+            assert_eq!(split_fold(&items, &xs, at), xs.to_vec());
+        }
+    }
+
+    #[test]
+    fn empty_accumulators() {
+        assert_eq!(fold::<f64, _>(&Min, &[]), None);
+        assert_eq!(fold::<u32, _>(&Sum, &[]), 0);
+        assert!(fold::<f64, _>(&Mean, &[]).is_nan());
+    }
+
+    #[test]
+    fn of_aggregates_a_part_of_each_item() {
+        let readings = [("a", 1u32), ("b", 5), ("c", 3)];
+        let max = Max.of(|r: &(&str, u32)| r.1);
+        assert_eq!(fold(&max, &readings), Some(5));
+        let stats = Stats.of(|r: &(&str, u32)| r.1);
+        assert_eq!(fold(&stats, &readings).mean, 3.0);
+    }
+}
