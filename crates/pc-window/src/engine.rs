@@ -181,6 +181,9 @@ impl<Acc> Slider<Acc> {
         w: u64,
         emit: Emit<'_, Acc>,
     ) -> Added {
+        if self.next_end.saturating_mul(self.len) <= w && self.fifo.is_empty() {
+            self.catch_up(w);
+        }
         let index = self.pane_of(pos);
         if index >= self.considered {
             match self.pending.back_mut() {
@@ -195,6 +198,18 @@ impl<Acc> Slider<Acc> {
             return Added::Taken;
         }
         self.add_late(agg, index, item, w, emit)
+    }
+
+    /// Skips the windows that ended at or before `w` while this key had no items: they are
+    /// considered, so an item for them is late.
+    #[inline(never)]
+    fn catch_up(&mut self, w: u64) {
+        if self.pending.is_empty() && w != u64::MAX {
+            self.next_end = self.end_above(w / self.len);
+            self.considered = self
+                .considered
+                .max(self.next_end.saturating_sub(self.slide));
+        }
     }
 
     /// Adds to a pending pane out of order (event time).
