@@ -40,10 +40,16 @@ pub(crate) enum Engine<Acc> {
 }
 
 impl<Acc> Engine<Acc> {
-    pub(crate) fn new<T, A: Aggregate<T, Acc = Acc>>(agg: &A, shape: Shape, lateness: u64) -> Self {
+    /// The windows of one key; `in_order` when positions never decrease (counts, the clock).
+    pub(crate) fn new<T, A: Aggregate<T, Acc = Acc>>(
+        agg: &A,
+        shape: Shape,
+        lateness: u64,
+        in_order: bool,
+    ) -> Self {
         match shape {
             Shape::Sliding { size, slide } => {
-                Self::Sliding(Slider::new(agg, size, slide, lateness))
+                Self::Sliding(Slider::new(agg, size, slide, lateness, in_order))
             }
             Shape::Session { gap } => Self::Session(Sessions::new(gap, lateness)),
         }
@@ -66,16 +72,27 @@ impl<Acc> Engine<Acc> {
     }
 
     /// Moves the watermark to `w`: fires every window ending at or before it, in order.
-    #[inline]
     pub(crate) fn advance<T, A: Aggregate<T, Acc = Acc>>(
         &mut self,
         agg: &A,
         w: u64,
         emit: Emit<'_, Acc>,
     ) {
+        while self.fire_next(agg, w, &mut *emit).is_some() {}
+    }
+
+    /// Fires the next window ending at or before `w`, in order, through `f`: its start, end
+    /// and items. `None` once no window is due.
+    #[inline]
+    pub(crate) fn fire_next<T, A: Aggregate<T, Acc = Acc>, R>(
+        &mut self,
+        agg: &A,
+        w: u64,
+        f: impl FnOnce(u64, u64, &Part<Acc>) -> R,
+    ) -> Option<R> {
         match self {
-            Self::Sliding(slider) => slider.advance(agg, w, emit),
-            Self::Session(sessions) => sessions.advance(w, emit),
+            Self::Sliding(slider) => slider.fire_next(agg, w, f),
+            Self::Session(sessions) => sessions.fire_next(w, f),
         }
     }
 
@@ -118,9 +135,13 @@ pub(crate) struct Slider<Acc> {
     first_end: u64,
     /// How long a fired window takes late items, in positions.
     lateness: u64,
-    /// The panes of the last window considered, from its start on.
+    /// Positions never decrease, so items go straight to the panes of the next window.
+    in_order: bool,
+    /// The panes of the last window considered, from its start on, and with items in order,
+    /// the panes up to the end of the next window.
     fifo: TwoStacks<Acc>,
-    /// Panes no window has considered yet, by increasing number.
+    /// Panes no window has considered yet and not in `fifo`, by increasing number, all above
+    /// those in `fifo`.
     pending: VecDeque<Pane<Acc>>,
     /// Every pane below this was considered by a window (and moved to `fifo` or dropped).
     considered: u64,
@@ -138,7 +159,13 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
 }
 
 impl<Acc> Slider<Acc> {
-    fn new<T, A: Aggregate<T, Acc = Acc>>(agg: &A, size: u64, slide: u64, lateness: u64) -> Self {
+    fn new<T, A: Aggregate<T, Acc = Acc>>(
+        agg: &A,
+        size: u64,
+        slide: u64,
+        lateness: u64,
+        in_order: bool,
+    ) -> Self {
         debug_assert!(size > 0 && slide > 0 && slide <= size);
         let len = gcd(size, slide);
         let (size, slide) = (size / len, slide / len);
@@ -149,6 +176,7 @@ impl<Acc> Slider<Acc> {
             slide,
             first_end,
             lateness,
+            in_order,
             fifo: TwoStacks::new(agg),
             pending: VecDeque::new(),
             considered: 0,
@@ -185,7 +213,12 @@ impl<Acc> Slider<Acc> {
             self.catch_up(w);
         }
         let index = self.pane_of(pos);
-        if index >= self.considered {
+        if self.in_order && index < self.next_end && self.pending.is_empty() {
+            if index >= self.considered {
+                self.fifo.add_newest(agg, index, item);
+                return Added::Taken;
+            }
+        } else if index >= self.considered {
             match self.pending.back_mut() {
                 Some(last) if last.index == index => last.part.add(agg, item),
                 Some(last) if last.index > index => self.add_between(agg, index, item),
@@ -265,8 +298,15 @@ impl<Acc> Slider<Acc> {
         if taken { Added::Taken } else { Added::Late }
     }
 
+    /// Fires the next window ending at or before `w`, if any, through `f`; once none is left,
+    /// forgets fired windows past their lateness.
     #[inline]
-    fn advance<T, A: Aggregate<T, Acc = Acc>>(&mut self, agg: &A, w: u64, emit: Emit<'_, Acc>) {
+    fn fire_next<T, A: Aggregate<T, Acc = Acc>, R>(
+        &mut self,
+        agg: &A,
+        w: u64,
+        f: impl FnOnce(u64, u64, &Part<Acc>) -> R,
+    ) -> Option<R> {
         while self.next_end.saturating_mul(self.len) <= w {
             let end = self.next_end;
             let start = end.saturating_sub(self.size);
@@ -277,23 +317,22 @@ impl<Acc> Slider<Acc> {
             }
             if !self.fifo.is_empty() {
                 self.considered = end;
+                self.next_end += self.slide;
                 let part = self.fifo.merged(agg);
-                emit(start * self.len, end * self.len, &part);
+                let fired = f(start * self.len, end * self.len, &part);
                 if self.lateness > 0 {
                     self.fired.push_back(Fired { end, part });
                 }
-                self.next_end += self.slide;
-                continue;
+                return Some(fired);
             }
             // Nothing in this window: skip to the first window holding a pending pane, but not
             // past the watermark (windows beyond it may still get items on time).
             let above_w = self.end_above(w / self.len);
             let Some(first) = self.pending.front().map(|pane| pane.index) else {
-                if w == u64::MAX {
-                    break;
+                if w != u64::MAX {
+                    self.next_end = above_w;
+                    self.considered = self.considered.max(above_w - self.slide);
                 }
-                self.next_end = above_w;
-                self.considered = self.considered.max(above_w - self.slide);
                 break;
             };
             self.next_end = above_w.min(self.end_above(first)).max(end + self.slide);
@@ -307,6 +346,7 @@ impl<Acc> Slider<Acc> {
         {
             self.fired.pop_front();
         }
+        None
     }
 
     fn next_due(&self) -> Option<u64> {
@@ -433,14 +473,16 @@ impl<Acc> Sessions<Acc> {
         Added::Taken
     }
 
-    fn advance(&mut self, w: u64, emit: Emit<'_, Acc>) {
+    /// Fires the first session ending at or before `w` that has not fired, if any, through
+    /// `f`; once none is left, forgets sessions past their lateness.
+    fn fire_next<R>(&mut self, w: u64, f: impl FnOnce(u64, u64, &Part<Acc>) -> R) -> Option<R> {
         for session in &mut self.sessions {
             if session.end > w {
                 break;
             }
             if !session.fired {
-                emit(session.start, session.end, &session.part);
                 session.fired = true;
+                return Some(f(session.start, session.end, &session.part));
             }
         }
         let lateness = self.lateness;
@@ -448,6 +490,7 @@ impl<Acc> Sessions<Acc> {
             .sessions
             .partition_point(|s| s.end.saturating_add(lateness) <= w);
         self.sessions.drain(..expired);
+        None
     }
 
     fn next_due(&self) -> Option<u64> {
@@ -467,7 +510,7 @@ mod tests {
 
     fn run(shape: Shape, lateness: u64, items: &[(u64, u64)], ooo: u64) -> (Windows, Vec<u64>) {
         let agg = Items(|xs: &[u64]| xs.to_vec());
-        let mut engine = Engine::new(&agg, shape, lateness);
+        let mut engine = Engine::new(&agg, shape, lateness, false);
         let mut out = Vec::new();
         let mut late = Vec::new();
         let mut max = 0;

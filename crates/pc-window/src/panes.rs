@@ -8,6 +8,8 @@
 //! front), so evicting the oldest pane, adding a new one and reading the merge of all of them
 //! each cost O(1) amortized merges, with no inverse needed.
 
+use std::collections::VecDeque;
+
 use crate::aggregate::Aggregate;
 
 /// The items of a pane or a window: how many, and their accumulator.
@@ -55,90 +57,134 @@ pub(crate) struct Pane<Acc> {
     pub(crate) part: Part<Acc>,
 }
 
-/// A front entry: a pane and the merge of it with every newer pane of the front.
-#[derive(Debug)]
-struct Front<Acc> {
-    pane: Pane<Acc>,
-    merged: Part<Acc>,
-}
-
 /// A FIFO of panes, in increasing pane number, that reads the merge of all of them in O(1).
+///
+/// The panes sit in one ring, oldest first. The oldest `front.len()` of them form the front
+/// stack: `front[j]` merges the `j + 1` newest of those, so `front.last()` merges them all and
+/// evicting the oldest pane pops one entry. The rest form the back stack, merged as they come
+/// into `back`. When the front runs out, a flip computes it afresh over every pane held. The
+/// newest pane may be `open`, still taking items and not yet merged into `back`; it is merged
+/// when a newer pane comes or the panes are read. (Items are added in place, never moved, so
+/// a pane is not copied right after it is written.)
 #[derive(Debug)]
 pub(crate) struct TwoStacks<Acc> {
-    /// Older panes; the last is the oldest.
-    front: Vec<Front<Acc>>,
-    /// Newer panes, oldest first.
-    back: Vec<Pane<Acc>>,
-    /// The merge of `back`.
-    back_merged: Part<Acc>,
+    ring: VecDeque<Pane<Acc>>,
+    front: Vec<Part<Acc>>,
+    back: Part<Acc>,
+    open: bool,
 }
 
 impl<Acc> TwoStacks<Acc> {
     pub(crate) fn new<T, A: Aggregate<T, Acc = Acc>>(agg: &A) -> Self {
         Self {
+            ring: VecDeque::new(),
             front: Vec::new(),
-            back: Vec::new(),
-            back_merged: Part::new(agg),
+            back: Part::new(agg),
+            open: false,
         }
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.front.is_empty() && self.back.is_empty()
-    }
-
-    /// The number of the oldest pane.
     #[inline]
-    pub(crate) fn oldest(&self) -> Option<u64> {
-        match self.front.last() {
-            Some(entry) => Some(entry.pane.index),
-            None => self.back.first().map(|pane| pane.index),
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ring.is_empty()
+    }
+
+    /// Merges the open pane into the back stack.
+    #[inline]
+    fn seal<T, A: Aggregate<T, Acc = Acc>>(&mut self, agg: &A) {
+        if self.open {
+            self.open = false;
+            if let Some(newest) = self.ring.back() {
+                self.back.merge(agg, &newest.part);
+            }
         }
+    }
+
+    /// Adds `item` to pane `index`, at least as new as every pane held: to the open pane if it
+    /// is that one, else to a new open pane.
+    #[inline]
+    pub(crate) fn add_newest<T, A: Aggregate<T, Acc = Acc>>(
+        &mut self,
+        agg: &A,
+        index: u64,
+        item: &T,
+    ) {
+        if self.open
+            && let Some(newest) = self.ring.back_mut()
+            && newest.index == index
+        {
+            newest.part.add(agg, item);
+            return;
+        }
+        self.seal(agg);
+        if self.ring.back().is_some_and(|newest| newest.index >= index) {
+            return self.add_late(agg, index, item);
+        }
+        let mut part = Part::new(agg);
+        part.add(agg, item);
+        self.ring.push_back(Pane { index, part });
+        self.open = true;
     }
 
     /// Adds a pane newer than every pane held.
     #[inline]
     pub(crate) fn push<T, A: Aggregate<T, Acc = Acc>>(&mut self, agg: &A, pane: Pane<Acc>) {
-        self.back_merged.merge(agg, &pane.part);
-        self.back.push(pane);
+        debug_assert!(!self.open);
+        debug_assert!(
+            self.ring
+                .back()
+                .is_none_or(|newest| newest.index < pane.index)
+        );
+        self.back.merge(agg, &pane.part);
+        self.ring.push_back(pane);
+    }
+
+    /// The number of the oldest pane.
+    #[inline]
+    fn oldest(&self) -> Option<u64> {
+        self.ring.front().map(|pane| pane.index)
     }
 
     /// Drops every pane numbered below `index`.
     #[inline]
     pub(crate) fn evict_below<T, A: Aggregate<T, Acc = Acc>>(&mut self, agg: &A, index: u64) {
+        self.seal(agg);
         while self.oldest().is_some_and(|oldest| oldest < index) {
             if self.front.is_empty() {
                 self.flip(agg);
             }
+            self.ring.pop_front();
             self.front.pop();
         }
     }
 
-    /// Moves the back stack to the front, computing each entry's merge with the newer ones.
+    /// Makes every pane held part of the front, merging each with the newer ones.
     #[inline(never)]
     fn flip<T, A: Aggregate<T, Acc = Acc>>(&mut self, agg: &A) {
-        debug_assert!(self.front.is_empty());
-        self.front.reserve(self.back.len());
-        for pane in self.back.drain(..).rev() {
+        self.front.clear();
+        self.front.reserve(self.ring.len());
+        for pane in self.ring.iter().rev() {
             let merged = match self.front.last() {
-                Some(newer) => newer.merged.after(agg, &pane.part),
+                Some(newer) => newer.after(agg, &pane.part),
                 None => Part::new(agg).after(agg, &pane.part),
             };
-            self.front.push(Front { pane, merged });
+            self.front.push(merged);
         }
-        self.back_merged = Part::new(agg);
+        self.back = Part::new(agg);
     }
 
     /// The merge of every pane held, oldest first.
     #[inline]
-    pub(crate) fn merged<T, A: Aggregate<T, Acc = Acc>>(&self, agg: &A) -> Part<Acc> {
+    pub(crate) fn merged<T, A: Aggregate<T, Acc = Acc>>(&mut self, agg: &A) -> Part<Acc> {
+        self.seal(agg);
         match self.front.last() {
-            Some(oldest) => self.back_merged.after(agg, &oldest.merged),
-            None => Part::new(agg).after(agg, &self.back_merged),
+            Some(oldest) => self.back.after(agg, oldest),
+            None => Part::new(agg).after(agg, &self.back),
         }
     }
 
-    /// Adds `item` to pane `index`, which is held or falls between the panes held (a late
-    /// item). Rebuilds the stacks: O(panes held), for late items only.
+    /// Adds `item` to pane `index`, which is held or falls between or before the panes held
+    /// (an item out of order). Merges the stacks again: O(panes held).
     #[inline(never)]
     pub(crate) fn add_late<T, A: Aggregate<T, Acc = Acc>>(
         &mut self,
@@ -146,19 +192,19 @@ impl<Acc> TwoStacks<Acc> {
         index: u64,
         item: &T,
     ) {
-        let mut panes: Vec<Pane<Acc>> = self.front.drain(..).rev().map(|f| f.pane).collect();
-        panes.append(&mut self.back);
-        self.back_merged = Part::new(agg);
-        match panes.binary_search_by_key(&index, |pane| pane.index) {
-            Ok(at) => panes[at].part.add(agg, item),
+        self.seal(agg);
+        match self.ring.binary_search_by_key(&index, |pane| pane.index) {
+            Ok(at) => self.ring[at].part.add(agg, item),
             Err(at) => {
                 let mut part = Part::new(agg);
                 part.add(agg, item);
-                panes.insert(at, Pane { index, part });
+                self.ring.insert(at, Pane { index, part });
             }
         }
-        for pane in panes {
-            self.push(agg, pane);
+        self.front.clear();
+        self.back = Part::new(agg);
+        for pane in &self.ring {
+            self.back.merge(agg, &pane.part);
         }
     }
 }
@@ -181,14 +227,21 @@ mod tests {
         let agg = Items(|xs: &[u32]| xs.to_vec());
         let mut fifo = TwoStacks::new(&agg);
         assert!(fifo.is_empty());
+        fifo.evict_below(&agg, 0);
         for i in 0..10u32 {
-            fifo.push(&agg, pane(&agg, u64::from(i), &[i * 10, i * 10 + 1]));
+            if i % 2 == 0 {
+                fifo.push(&agg, pane(&agg, u64::from(i), &[i * 10, i * 10 + 1]));
+            } else {
+                fifo.add_newest(&agg, u64::from(i), &(i * 10));
+                fifo.add_newest(&agg, u64::from(i), &(i * 10 + 1));
+            }
             fifo.evict_below(&agg, u64::from(i.saturating_sub(2)));
             let lo = i.saturating_sub(2);
             let expected: Vec<u32> = (lo..=i).flat_map(|j| [j * 10, j * 10 + 1]).collect();
             let merged = fifo.merged(&agg);
             assert_eq!(agg.finish(&merged.acc), expected);
             assert_eq!(merged.count, expected.len() as u64);
+            fifo.seal(&agg);
             assert_eq!(fifo.oldest(), Some(u64::from(lo)));
         }
     }

@@ -234,7 +234,12 @@ where
 {
     let new = |key| Slot {
         key,
-        engine: Engine::new(&window.agg, window.shape, window.lateness()),
+        engine: Engine::new(
+            &window.agg,
+            window.shape,
+            window.lateness(),
+            window.event.is_none(),
+        ),
         seen: 0,
     };
     match keys {
@@ -281,9 +286,15 @@ impl<K, Acc, V, P> State<K, Acc, V, P>
 where
     K: Hash + Eq + Clone,
 {
-    /// Takes one item that arrived at `now` (read for clocks that need it).
+    /// Takes one item that arrived at `now` (read for clocks that need it). Returns the
+    /// window it completes, for counted windows; other results go to `ready`.
     #[inline]
-    fn take<T, A, D>(&mut self, window: &Window<T, A, K, D>, item: T, now: Option<Instant>)
+    fn take<T, A, D>(
+        &mut self,
+        window: &Window<T, A, K, D>,
+        item: T,
+        now: Option<Instant>,
+    ) -> Option<WindowResult<K, V, P>>
     where
         A: Aggregate<T, Acc = Acc, Output = V>,
         D: Domain<Position = P>,
@@ -298,16 +309,30 @@ where
                 let slot = slot_of(&mut self.keys, window, &item);
                 let pos = slot.seen;
                 slot.seen += 1;
-                with_emit::<_, _, _, _, T, A, D, _>(
-                    slot,
-                    &mut self.ready,
-                    agg,
-                    origin,
-                    |engine, emit| {
-                        engine.add(agg, pos, &item, pos, emit);
-                        engine.advance(agg, pos + 1, emit);
-                    },
-                );
+                let added = slot.engine.add(agg, pos, &item, pos, &mut |_, _, _| {
+                    unreachable!("counted items are never late")
+                });
+                debug_assert_eq!(added, Added::Taken);
+                // The item completes at most one window: hand it straight back (no queue, no
+                // copy of a result just written).
+                let Slot { key, engine, .. } = slot;
+                let fired = engine.fire_next(agg, pos + 1, |start, end, part| WindowResult {
+                    key: key.clone(),
+                    start: D::position(origin, start),
+                    end: D::position(origin, end),
+                    count: part.count,
+                    value: agg.finish(&part.acc),
+                });
+                if fired.is_some() {
+                    with_emit::<_, _, _, _, T, A, D, _>(
+                        slot,
+                        &mut self.ready,
+                        agg,
+                        origin,
+                        |engine, emit| engine.advance(agg, pos + 1, emit),
+                    );
+                }
+                return fired;
             }
             (None, _) => {
                 // The clock is the watermark, and windows due before `now` have fired.
@@ -356,6 +381,7 @@ where
                 }
             }
         }
+        None
     }
 
     /// Moves the watermark to `w` and fires what is due in every key; forgets keys left empty.
@@ -470,7 +496,9 @@ where
             loop {
                 match this.source.as_mut().poll_next(cx) {
                     Poll::Ready(Some(item)) => {
-                        state.take(window, item, now);
+                        if let Some(fired) = state.take(window, item, now) {
+                            return Poll::Ready(Some(fired));
+                        }
                         if !state.ready.is_empty() {
                             break;
                         }

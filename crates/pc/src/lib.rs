@@ -44,6 +44,7 @@
 //! | `batch` | `pc-batch` | [`batch`]: `Batcher` (size, weight, linger), `BatchExt::batch` for streams, `batch_consumer`, `BatchProcessor` |
 //! | `priority` | `pc-priority` | [`priority`]: `PriorityChannel` with levels or `Ord` keys, `Scheduling`, `WhenFull` |
 //! | `ratelimit` | `pc-ratelimit` | [`ratelimit`]: `TokenBucket`, `Gcra`, `KeyedLimiter`, `Throttled`, `throttle` |
+//! | `window` | `pc-window` | [`window`]: tumbling, sliding and session `Window`s by count, processing or event time, `Aggregate`s, `WindowExt::window`, `window_consumer` |
 //!
 //! More blocks join this table, each behind a feature named after it, as they land.
 
@@ -70,6 +71,10 @@ pub use pc_priority as priority;
 /// Rate limiting: how many permits a producer gets, and how fast.
 #[cfg(feature = "ratelimit")]
 pub use pc_ratelimit as ratelimit;
+
+/// Windows: items aggregated over tumbling, sliding and session windows.
+#[cfg(feature = "window")]
+pub use pc_window as window;
 
 /// The traits, for a glob import: `use pc::prelude::*;`.
 pub mod prelude {

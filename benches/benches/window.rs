@@ -1,0 +1,133 @@
+//! `pc::window` sliding count windows against recomputing each window from its items, and
+//! against a hand-written two-stacks queue for reference: 1,000,000 f64 items, windows of the
+//! last 1,000 items every 1 and every 100 items, `Stats` (count, sum, mean, min, max).
+
+use std::collections::VecDeque;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use futures_util::StreamExt;
+use pc::window::{Stats, Summary, Window, WindowExt};
+use pc_benches::Flavor;
+
+const ITEMS: u64 = 1_000_000;
+const SIZE: u64 = 1_000;
+
+/// A repeatable mix of values.
+fn value(i: u64) -> f64 {
+    ((i * 7919) % 1000) as f64
+}
+
+/// Through the pc-window API: the windowed stream over an in-memory stream.
+async fn pc(slide: u64) -> f64 {
+    let window = Window::sliding_count(SIZE, slide)
+        .aggregate(Stats)
+        .build()
+        .expect("valid settings");
+    futures_util::stream::iter((0..ITEMS).map(value))
+        .window(window)
+        .fold(0.0, |acc, r| async move { acc + r.value.mean })
+        .await
+}
+
+fn summary(values: impl Iterator<Item = f64>) -> Summary {
+    let (mut count, mut sum, mut min, mut max) = (0, 0.0, f64::INFINITY, f64::NEG_INFINITY);
+    for v in values {
+        count += 1;
+        sum += v;
+        min = min.min(v);
+        max = max.max(v);
+    }
+    Summary {
+        count,
+        sum,
+        mean: sum / count as f64,
+        min,
+        max,
+    }
+}
+
+/// Every `slide` items, the last `SIZE` items folded again from scratch.
+fn naive(slide: u64) -> f64 {
+    let mut last = VecDeque::with_capacity(SIZE as usize);
+    let mut total = 0.0;
+    for i in 0..ITEMS {
+        if last.len() == SIZE as usize {
+            last.pop_front();
+        }
+        last.push_back(value(i));
+        if (i + 1) % slide == 0 {
+            total += summary(last.iter().copied()).mean;
+        }
+    }
+    total
+}
+
+/// A minimal two-stacks queue over `Stats` accumulators, one item per entry (slide 1 only).
+fn two_stacks() -> f64 {
+    let empty = || (0u64, 0.0f64, f64::INFINITY, f64::NEG_INFINITY);
+    let merge = |a: (u64, f64, f64, f64), b: (u64, f64, f64, f64)| {
+        (a.0 + b.0, a.1 + b.1, a.2.min(b.2), a.3.max(b.3))
+    };
+    let mut front: Vec<(u64, f64, f64, f64)> = Vec::new();
+    let mut back: Vec<f64> = Vec::new();
+    let mut back_agg = empty();
+    let mut total = 0.0;
+    for i in 0..ITEMS {
+        let v = value(i);
+        back.push(v);
+        back_agg = merge(back_agg, (1, v, v, v));
+        if front.len() + back.len() > SIZE as usize {
+            if front.is_empty() {
+                let mut agg = empty();
+                for &v in back.iter().rev() {
+                    agg = merge((1, v, v, v), agg);
+                    front.push(agg);
+                }
+                back.clear();
+                back_agg = empty();
+            }
+            front.pop();
+        }
+        let all = merge(front.last().copied().unwrap_or_else(empty), back_agg);
+        total += all.1 / all.0 as f64;
+    }
+    total
+}
+
+fn window(c: &mut Criterion) {
+    let rt = Flavor::CurrentThread.runtime();
+    for slide in [1, 100] {
+        let mut g = c.benchmark_group(format!("window-ct-count{SIZE}-slide{slide}"));
+        g.sample_size(10)
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(3))
+            .throughput(Throughput::Elements(ITEMS));
+        let cases: &[&str] = if slide == 1 {
+            &["pc", "two-stacks", "naive"]
+        } else {
+            &["pc", "naive"]
+        };
+        for &case in cases {
+            g.bench_function(case, |b| {
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let total = match case {
+                            "pc" => rt.block_on(pc(slide)),
+                            "two-stacks" => two_stacks(),
+                            _ => naive(slide),
+                        };
+                        black_box(total);
+                    }
+                    start.elapsed()
+                })
+            });
+        }
+        g.finish();
+    }
+}
+
+criterion_group!(benches, window);
+criterion_main!(benches);
