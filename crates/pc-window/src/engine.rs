@@ -39,7 +39,7 @@ pub(crate) enum Engine<Acc> {
     Session(Sessions<Acc>),
 }
 
-impl<Acc> Engine<Acc> {
+impl<Acc: Clone> Engine<Acc> {
     /// The windows of one key; `in_order` when positions never decrease (counts, the clock).
     pub(crate) fn new<T, A: Aggregate<T, Acc = Acc>>(
         agg: &A,
@@ -56,7 +56,7 @@ impl<Acc> Engine<Acc> {
     }
 
     /// Adds an item at `pos` under watermark `w`; late updates of fired windows go to `emit`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn add<T, A: Aggregate<T, Acc = Acc>>(
         &mut self,
         agg: &A,
@@ -158,7 +158,7 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
     a
 }
 
-impl<Acc> Slider<Acc> {
+impl<Acc: Clone> Slider<Acc> {
     fn new<T, A: Aggregate<T, Acc = Acc>>(
         agg: &A,
         size: u64,
@@ -200,7 +200,7 @@ impl<Acc> Slider<Acc> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn add<T, A: Aggregate<T, Acc = Acc>>(
         &mut self,
         agg: &A,

@@ -8,12 +8,10 @@
 //! front), so evicting the oldest pane, adding a new one and reading the merge of all of them
 //! each cost O(1) amortized merges, with no inverse needed.
 
-use std::collections::VecDeque;
-
 use crate::aggregate::Aggregate;
 
 /// The items of a pane or a window: how many, and their accumulator.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Part<Acc> {
     pub(crate) count: u64,
     pub(crate) acc: Acc,
@@ -42,9 +40,11 @@ impl<Acc> Part<Acc> {
 
     /// `older` then `self`, as one part.
     #[inline]
-    fn after<T, A: Aggregate<T, Acc = Acc>>(&self, agg: &A, older: &Self) -> Self {
-        let mut part = Self::new(agg);
-        part.merge(agg, older);
+    fn after<T, A: Aggregate<T, Acc = Acc>>(&self, agg: &A, older: &Self) -> Self
+    where
+        Acc: Clone,
+    {
+        let mut part = older.clone();
         part.merge(agg, self);
         part
     }
@@ -68,16 +68,16 @@ pub(crate) struct Pane<Acc> {
 /// a pane is not copied right after it is written.)
 #[derive(Debug)]
 pub(crate) struct TwoStacks<Acc> {
-    ring: VecDeque<Pane<Acc>>,
+    ring: Ring<Pane<Acc>>,
     front: Vec<Part<Acc>>,
     back: Part<Acc>,
     open: bool,
 }
 
-impl<Acc> TwoStacks<Acc> {
+impl<Acc: Clone> TwoStacks<Acc> {
     pub(crate) fn new<T, A: Aggregate<T, Acc = Acc>>(agg: &A) -> Self {
         Self {
-            ring: VecDeque::new(),
+            ring: Ring::default(),
             front: Vec::new(),
             back: Part::new(agg),
             open: false,
@@ -102,7 +102,7 @@ impl<Acc> TwoStacks<Acc> {
 
     /// Adds `item` to pane `index`, at least as new as every pane held: to the open pane if it
     /// is that one, else to a new open pane.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn add_newest<T, A: Aggregate<T, Acc = Acc>>(
         &mut self,
         agg: &A,
@@ -163,10 +163,10 @@ impl<Acc> TwoStacks<Acc> {
     fn flip<T, A: Aggregate<T, Acc = Acc>>(&mut self, agg: &A) {
         self.front.clear();
         self.front.reserve(self.ring.len());
-        for pane in self.ring.iter().rev() {
+        for pane in self.ring.as_slice().iter().rev() {
             let merged = match self.front.last() {
                 Some(newer) => newer.after(agg, &pane.part),
-                None => Part::new(agg).after(agg, &pane.part),
+                None => pane.part.clone(),
             };
             self.front.push(merged);
         }
@@ -179,7 +179,7 @@ impl<Acc> TwoStacks<Acc> {
         self.seal(agg);
         match self.front.last() {
             Some(oldest) => self.back.after(agg, oldest),
-            None => Part::new(agg).after(agg, &self.back),
+            None => self.back.clone(),
         }
     }
 
@@ -193,8 +193,8 @@ impl<Acc> TwoStacks<Acc> {
         item: &T,
     ) {
         self.seal(agg);
-        match self.ring.binary_search_by_key(&index, |pane| pane.index) {
-            Ok(at) => self.ring[at].part.add(agg, item),
+        match (self.ring.as_slice()).binary_search_by_key(&index, |pane| pane.index) {
+            Ok(at) => self.ring.as_mut_slice()[at].part.add(agg, item),
             Err(at) => {
                 let mut part = Part::new(agg);
                 part.add(agg, item);
@@ -203,9 +203,90 @@ impl<Acc> TwoStacks<Acc> {
         }
         self.front.clear();
         self.back = Part::new(agg);
-        for pane in &self.ring {
+        for pane in self.ring.as_slice() {
             self.back.merge(agg, &pane.part);
         }
+    }
+}
+
+/// A FIFO over a `Vec`: popping from the front moves a start index, and the popped slots are
+/// dropped in bulk once they make up half the `Vec` (amortized O(1), and cheaper per operation
+/// than a `VecDeque`'s wrap-around, which matters at one pane per item).
+#[derive(Debug)]
+struct Ring<T> {
+    items: Vec<T>,
+    head: usize,
+}
+
+impl<T> Default for Ring<T> {
+    fn default() -> Self {
+        Self {
+            items: Vec::new(),
+            head: 0,
+        }
+    }
+}
+
+impl<T> Ring<T> {
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.head == self.items.len()
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        self.items.len() - self.head
+    }
+
+    #[inline]
+    fn front(&self) -> Option<&T> {
+        self.items.get(self.head)
+    }
+
+    #[inline]
+    fn back(&self) -> Option<&T> {
+        if self.is_empty() { None } else { self.items.last() }
+    }
+
+    #[inline]
+    fn back_mut(&mut self) -> Option<&mut T> {
+        if self.is_empty() {
+            None
+        } else {
+            self.items.last_mut()
+        }
+    }
+
+    #[inline]
+    fn push_back(&mut self, item: T) {
+        self.items.push(item);
+    }
+
+    #[inline]
+    fn pop_front(&mut self) {
+        debug_assert!(!self.is_empty());
+        self.head += 1;
+        if self.head * 2 >= self.items.len() && self.head >= 64 || self.is_empty() {
+            self.compact();
+        }
+    }
+
+    #[inline(never)]
+    fn compact(&mut self) {
+        self.items.drain(..self.head);
+        self.head = 0;
+    }
+
+    fn as_slice(&self) -> &[T] {
+        &self.items[self.head..]
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [T] {
+        &mut self.items[self.head..]
+    }
+
+    fn insert(&mut self, at: usize, item: T) {
+        self.items.insert(self.head + at, item);
     }
 }
 

@@ -222,8 +222,8 @@ fn min_due(a: Option<u64>, b: Option<u64>) -> Option<u64> {
 }
 
 /// The slot of `item`'s key, made on its first item.
-#[inline]
-fn slot_of<'a, T, A, K, D, Acc>(
+#[inline(always)]
+fn slot_of<'a, T, A, K, D, Acc: Clone>(
     keys: &'a mut Keys<K, Acc>,
     window: &Window<T, A, K, D>,
     item: &T,
@@ -257,7 +257,7 @@ where
 
 /// Runs `f` on one slot's engine with an `emit` that queues results under the slot's key.
 #[inline]
-fn with_emit<K, Acc, V, P, T, A, D, R>(
+fn with_emit<K, Acc: Clone, V, P, T, A, D, R>(
     slot: &mut Slot<K, Acc>,
     ready: &mut VecDeque<WindowResult<K, V, P>>,
     agg: &A,
@@ -285,6 +285,7 @@ where
 impl<K, Acc, V, P> State<K, Acc, V, P>
 where
     K: Hash + Eq + Clone,
+    Acc: Clone,
 {
     /// Takes one item that arrived at `now` (read for clocks that need it). Returns the
     /// window it completes, for counted windows; other results go to `ready`.
@@ -313,8 +314,9 @@ where
                     unreachable!("counted items are never late")
                 });
                 debug_assert_eq!(added, Added::Taken);
-                // The item completes at most one window: hand it straight back (no queue, no
-                // copy of a result just written).
+                // The item completes at most one window, the one ending right after it (every
+                // earlier end has passed with an earlier item): hand it straight back, with no
+                // queue and no copy of a result just written.
                 let Slot { key, engine, .. } = slot;
                 let fired = engine.fire_next(agg, pos + 1, |start, end, part| WindowResult {
                     key: key.clone(),
@@ -323,15 +325,7 @@ where
                     count: part.count,
                     value: agg.finish(&part.acc),
                 });
-                if fired.is_some() {
-                    with_emit::<_, _, _, _, T, A, D, _>(
-                        slot,
-                        &mut self.ready,
-                        agg,
-                        origin,
-                        |engine, emit| engine.advance(agg, pos + 1, emit),
-                    );
-                }
+                debug_assert!(engine.next_due().is_none_or(|due| due > pos + 1));
                 return fired;
             }
             (None, _) => {
