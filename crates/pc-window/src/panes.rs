@@ -163,7 +163,7 @@ impl<Acc: Clone> TwoStacks<Acc> {
     fn flip<T, A: Aggregate<T, Acc = Acc>>(&mut self, agg: &A) {
         self.front.clear();
         self.front.reserve(self.ring.len());
-        for pane in self.ring.as_slice().iter().rev() {
+        for pane in self.ring.iter().rev() {
             let merged = match self.front.last() {
                 Some(newer) => newer.after(agg, &pane.part),
                 None => pane.part.clone(),
@@ -193,8 +193,8 @@ impl<Acc: Clone> TwoStacks<Acc> {
         item: &T,
     ) {
         self.seal(agg);
-        match (self.ring.as_slice()).binary_search_by_key(&index, |pane| pane.index) {
-            Ok(at) => self.ring.as_mut_slice()[at].part.add(agg, item),
+        match self.ring.binary_search_by_key(index, |pane| pane.index) {
+            Ok(at) => self.ring.get_mut(at).expect("found").part.add(agg, item),
             Err(at) => {
                 let mut part = Part::new(agg);
                 part.add(agg, item);
@@ -203,90 +203,140 @@ impl<Acc: Clone> TwoStacks<Acc> {
         }
         self.front.clear();
         self.back = Part::new(agg);
-        for pane in self.ring.as_slice() {
+        for pane in self.ring.iter() {
             self.back.merge(agg, &pane.part);
         }
     }
 }
 
-/// A FIFO over a `Vec`: popping from the front moves a start index, and the popped slots are
-/// dropped in bulk once they make up half the `Vec` (amortized O(1), and cheaper per operation
-/// than a `VecDeque`'s wrap-around, which matters at one pane per item).
+/// A FIFO on a power-of-two ring of slots: positions wrap with a mask, which is cheaper per
+/// operation than a `VecDeque`'s wrap-around (it matters at one pane per item). Grows by
+/// doubling; never shrinks below what it held at its fullest.
 #[derive(Debug)]
 struct Ring<T> {
-    items: Vec<T>,
+    slots: Vec<Option<T>>,
     head: usize,
+    len: usize,
 }
 
 impl<T> Default for Ring<T> {
     fn default() -> Self {
         Self {
-            items: Vec::new(),
+            slots: Vec::new(),
             head: 0,
+            len: 0,
         }
     }
 }
 
 impl<T> Ring<T> {
     #[inline]
+    fn mask(&self) -> usize {
+        self.slots.len().wrapping_sub(1)
+    }
+
+    #[inline]
     fn is_empty(&self) -> bool {
-        self.head == self.items.len()
+        self.len == 0
     }
 
     #[inline]
     fn len(&self) -> usize {
-        self.items.len() - self.head
+        self.len
     }
 
     #[inline]
-    fn front(&self) -> Option<&T> {
-        self.items.get(self.head)
-    }
-
-    #[inline]
-    fn back(&self) -> Option<&T> {
-        if self.is_empty() { None } else { self.items.last() }
-    }
-
-    #[inline]
-    fn back_mut(&mut self) -> Option<&mut T> {
-        if self.is_empty() {
-            None
+    fn get(&self, i: usize) -> Option<&T> {
+        if i < self.len {
+            self.slots[(self.head + i) & self.mask()].as_ref()
         } else {
-            self.items.last_mut()
+            None
         }
     }
 
     #[inline]
+    fn get_mut(&mut self, i: usize) -> Option<&mut T> {
+        if i < self.len {
+            let mask = self.mask();
+            self.slots[(self.head + i) & mask].as_mut()
+        } else {
+            None
+        }
+    }
+
+    #[inline]
+    fn front(&self) -> Option<&T> {
+        self.get(0)
+    }
+
+    #[inline]
+    fn back(&self) -> Option<&T> {
+        self.get(self.len.wrapping_sub(1))
+    }
+
+    #[inline]
+    fn back_mut(&mut self) -> Option<&mut T> {
+        self.get_mut(self.len.wrapping_sub(1))
+    }
+
+    #[inline]
     fn push_back(&mut self, item: T) {
-        self.items.push(item);
+        if self.len == self.slots.len() {
+            self.grow();
+        }
+        let at = (self.head + self.len) & self.mask();
+        self.slots[at] = Some(item);
+        self.len += 1;
     }
 
     #[inline]
     fn pop_front(&mut self) {
         debug_assert!(!self.is_empty());
-        self.head += 1;
-        if self.head * 2 >= self.items.len() && self.head >= 64 || self.is_empty() {
-            self.compact();
-        }
+        let at = self.head;
+        self.slots[at] = None;
+        self.head = (self.head + 1) & self.mask();
+        self.len -= 1;
     }
 
     #[inline(never)]
-    fn compact(&mut self) {
-        self.items.drain(..self.head);
+    fn grow(&mut self) {
+        let mut slots: Vec<Option<T>> = Vec::new();
+        slots.resize_with((self.slots.len() * 2).max(8), || None);
+        for (i, slot) in slots.iter_mut().enumerate().take(self.len) {
+            let at = (self.head + i) & self.mask();
+            *slot = self.slots[at].take();
+        }
+        self.slots = slots;
         self.head = 0;
     }
 
-    fn as_slice(&self) -> &[T] {
-        &self.items[self.head..]
+    fn iter(&self) -> impl DoubleEndedIterator<Item = &T> {
+        (0..self.len).filter_map(|i| self.get(i))
     }
 
-    fn as_mut_slice(&mut self) -> &mut [T] {
-        &mut self.items[self.head..]
+    /// The index of `key` among the items (sorted by `f`), or where it would go.
+    fn binary_search_by_key(&self, key: u64, f: impl Fn(&T) -> u64) -> Result<usize, usize> {
+        let (mut lo, mut hi) = (0, self.len);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            let at = f(self.get(mid).expect("in range"));
+            match at.cmp(&key) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Ok(mid),
+            }
+        }
+        Err(lo)
     }
 
+    /// Inserts `item` before position `at`: O(len).
     fn insert(&mut self, at: usize, item: T) {
-        self.items.insert(self.head + at, item);
+        self.push_back(item);
+        let mask = self.mask();
+        for i in (at + 1..self.len).rev() {
+            self.slots
+                .swap((self.head + i) & mask, (self.head + i - 1) & mask);
+        }
     }
 }
 
