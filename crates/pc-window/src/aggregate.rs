@@ -129,6 +129,35 @@ where
     }
 }
 
+/// Two aggregates over the same items at once: `(Stats, Items(median))`.
+impl<T, A, B> Aggregate<T> for (A, B)
+where
+    A: Aggregate<T>,
+    B: Aggregate<T>,
+{
+    type Acc = (A::Acc, B::Acc);
+    type Output = (A::Output, B::Output);
+
+    fn init(&self) -> Self::Acc {
+        (self.0.init(), self.1.init())
+    }
+
+    #[inline]
+    fn add(&self, acc: &mut Self::Acc, item: &T) {
+        self.0.add(&mut acc.0, item);
+        self.1.add(&mut acc.1, item);
+    }
+
+    fn merge(&self, acc: &mut Self::Acc, other: &Self::Acc) {
+        self.0.merge(&mut acc.0, &other.0);
+        self.1.merge(&mut acc.1, &other.1);
+    }
+
+    fn finish(&self, acc: &Self::Acc) -> Self::Output {
+        (self.0.finish(&acc.0), self.1.finish(&acc.1))
+    }
+}
+
 /// The number of items. (Every [`WindowResult`](crate::WindowResult) carries its count too.)
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Count;
@@ -453,6 +482,12 @@ mod tests {
             let items = Items(|xs: &[f64]| xs.to_vec());
             assert_eq!(split_fold(&items, &xs, at), xs.to_vec());
         }
+    }
+
+    #[test]
+    fn pairs_aggregate_both() {
+        let pair = (Count, Max);
+        assert_eq!(split_fold(&pair, &[3u32, 9, 4], 1), (3, Some(9)));
     }
 
     #[test]

@@ -164,7 +164,7 @@ impl<T: 'static> Window<T, Count, (), ProcessingTime> {
     }
 
     /// Windows of `size` starting every `slide` on the tokio clock, so each item is in
-    /// `size / slide` windows (rounded up). Windows start at multiples of `slide` from the
+    /// `size / slide` windows, rounded up or down. Windows start at multiples of `slide` from the
     /// stream's origin; the first ones, which would start before it, are cut at the origin.
     pub fn sliding(size: Duration, slide: Duration) -> WindowBuilder<T, Count, (), ProcessingTime> {
         WindowBuilder::new(Requested::Sliding {

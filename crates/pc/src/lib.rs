@@ -76,9 +76,14 @@ pub use pc_ratelimit as ratelimit;
 #[cfg(feature = "window")]
 pub use pc_window as window;
 
-/// The traits, for a glob import: `use pc::prelude::*;`.
+/// The traits, for a glob import: `use pc::prelude::*;`. With their features, the extension
+/// traits that add `.batch(...)` and `.window(...)` to streams, and `Aggregate` for `.of(...)`.
 pub mod prelude {
+    #[cfg(feature = "batch")]
+    pub use pc_batch::BatchExt;
     pub use pc_core::{Consumer, Producer, Stage};
+    #[cfg(feature = "window")]
+    pub use pc_window::{Aggregate, WindowExt};
 }
 
 /// The repository README's example, compiled and run as a doc test so it cannot rot.

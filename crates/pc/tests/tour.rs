@@ -54,6 +54,24 @@ async fn csharp_batch_processor() {
     assert_eq!(report.wall, Duration::from_millis(25 * 50));
 }
 
+#[cfg(feature = "window")]
+#[tokio::test(start_paused = true)]
+async fn csharp_sliding_window() {
+    let report = within_paused(scenarios::csharp_sliding_window(1))
+        .await
+        .unwrap();
+    assert_eq!(report.items, 100);
+}
+
+#[cfg(feature = "window")]
+#[tokio::test(start_paused = true)]
+async fn csharp_sliding_window_played_faster_checks_the_same() {
+    let report = within_paused(scenarios::csharp_sliding_window(5))
+        .await
+        .unwrap();
+    assert_eq!(report.items, 100);
+}
+
 #[tokio::test(start_paused = true)]
 async fn csharp_capacity_comparison() {
     let outcomes = within_paused(scenarios::csharp_capacity_comparison()).await;

@@ -678,6 +678,82 @@ pub(crate) async fn csharp_batch_processor() -> Outcome {
     })
 }
 
+/// C# example 5: 100 values arriving every 50-150 ms (seeded), in sliding windows of 2 s every
+/// 1 s on the clock, with count, mean, min and max: every window equals a recomputation from
+/// its own items (kept alongside by a second aggregate), and no window fires before its end.
+/// `speed` shortens every duration.
+#[cfg(feature = "window")]
+pub(crate) async fn csharp_sliding_window(speed: u32) -> Outcome {
+    use pc::window::{Items, Stats, Window, WindowExt};
+
+    const NAME: &str = "C# 5: sliding window 2 s / 1 s, 100 values";
+    let (size, slide) = (
+        Duration::from_secs(2) / speed,
+        Duration::from_secs(1) / speed,
+    );
+    let (tx, rx) = channel::unbounded::<f64>();
+    let start = Instant::now();
+    let producer = tokio::spawn(async move {
+        let mut rng = fastrand::Rng::with_seed(5);
+        for _ in 0..100 {
+            let value = f64::from(rng.u32(0..10_000)) / 100.0;
+            tx.send(value).await.map_err(|e| e.to_string())?;
+            sleep(Duration::from_millis(rng.u64(50..150)) / speed).await;
+        }
+        // Dropping `tx` ends the stream: the windows still open fire then.
+        Ok::<_, String>(Instant::now())
+    });
+    let window = Window::sliding(size, slide)
+        .aggregate((Stats, Items(|values: &[f64]| values.to_vec())))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut windows = rx.window(window);
+    let mut got = Vec::new();
+    while let Some(w) = futures_util::StreamExt::next(&mut windows).await {
+        got.push((Instant::now(), w));
+    }
+    let closed = producer.await.map_err(|e| e.to_string())??;
+    let mut counted = 0;
+    for (fired_at, w) in &got {
+        counted += w.count;
+        let (ours, inside) = &w.value;
+        if *fired_at < w.end.min(closed) {
+            return Err(format!(
+                "{NAME}: window ending at {:?} fired early",
+                w.end - start
+            ));
+        }
+        let sum: f64 = inside.iter().sum();
+        let brute = (
+            inside.len() as u64,
+            sum / inside.len() as f64,
+            inside.iter().copied().fold(f64::INFINITY, f64::min),
+            inside.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        );
+        // Sums in another order may differ in the last bits.
+        let same = ours.count == brute.0
+            && w.count == brute.0
+            && (ours.mean - brute.1).abs() < 1e-9
+            && ours.min == brute.2
+            && ours.max == brute.3;
+        if !same {
+            return Err(format!(
+                "{NAME}: window ending at {:?}: recomputed {brute:?}, got {ours:?}",
+                w.end - start
+            ));
+        }
+    }
+    // Every value sits in two windows of 2 s every 1 s.
+    check(NAME, "items over all windows", 200, counted)?;
+    Ok(Report {
+        name: NAME.into(),
+        items: counted / 2,
+        wall: start.elapsed(),
+        peak_depth: 0,
+        dropped: 0,
+    })
+}
+
 /// Every scenario, in the order the tour plays them.
 pub(crate) async fn all() -> Vec<Outcome> {
     let mut outcomes = vec![
@@ -688,6 +764,8 @@ pub(crate) async fn all() -> Vec<Outcome> {
     outcomes.push(csharp_priority(5).await);
     #[cfg(feature = "batch")]
     outcomes.push(csharp_batch_processor().await);
+    #[cfg(feature = "window")]
+    outcomes.push(csharp_sliding_window(5).await);
     outcomes.extend(csharp_capacity_comparison().await);
     outcomes.push(go_basic_producer_consumer().await);
     // Long seeds are played faster here; tests/tour.rs plays them at speed 1 under paused time.
