@@ -163,13 +163,18 @@ impl<Acc: Clone> TwoStacks<Acc> {
     fn flip<T, A: Aggregate<T, Acc = Acc>>(&mut self, agg: &A) {
         self.front.clear();
         self.front.reserve(self.ring.len());
-        for pane in self.ring.iter().rev() {
-            let merged = match self.front.last() {
-                Some(newer) => newer.after(agg, &pane.part),
-                None => pane.part.clone(),
-            };
-            self.front.push(merged);
+        let mut panes = self.ring.iter_rev();
+        let Some(newest) = panes.next() else {
+            return;
+        };
+        let mut merged = newest.part.clone();
+        for pane in panes {
+            let older = pane.part.clone();
+            let newer = std::mem::replace(&mut merged, older);
+            merged.merge(agg, &newer);
+            self.front.push(newer);
         }
+        self.front.push(merged);
         self.back = Part::new(agg);
     }
 
@@ -310,8 +315,24 @@ impl<T> Ring<T> {
         self.head = 0;
     }
 
-    fn iter(&self) -> impl DoubleEndedIterator<Item = &T> {
-        (0..self.len).filter_map(|i| self.get(i))
+    fn iter(&self) -> impl Iterator<Item = &T> {
+        let (wrapped, first) = self.slots.split_at(self.head.min(self.slots.len()));
+        let first_len = first.len().min(self.len);
+        first[..first_len]
+            .iter()
+            .chain(&wrapped[..self.len - first_len])
+            .flatten()
+    }
+
+    /// The items, newest first.
+    fn iter_rev(&self) -> impl Iterator<Item = &T> {
+        let (wrapped, first) = self.slots.split_at(self.head.min(self.slots.len()));
+        let first_len = first.len().min(self.len);
+        wrapped[..self.len - first_len]
+            .iter()
+            .rev()
+            .chain(first[..first_len].iter().rev())
+            .flatten()
     }
 
     /// The index of `key` among the items (sorted by `f`), or where it would go.
@@ -393,5 +414,67 @@ mod tests {
         assert_eq!(agg.finish(&fifo.merged(&agg).acc), [3, 30, 4]);
         fifo.evict_below(&agg, 5);
         assert!(fifo.is_empty());
+    }
+}
+
+/// A two-stacks queue of parts without numbers, for panes that always arrive in order and
+/// never change once pushed: the back keeps its parts and their running merge, the front only
+/// the merge of each part with the newer ones of the front.
+#[derive(Debug)]
+pub(crate) struct Stacks<Acc> {
+    back: Vec<Part<Acc>>,
+    back_merged: Part<Acc>,
+    front: Vec<Part<Acc>>,
+}
+
+impl<Acc: Clone> Stacks<Acc> {
+    pub(crate) fn new<T, A: Aggregate<T, Acc = Acc>>(agg: &A) -> Self {
+        Self {
+            back: Vec::new(),
+            back_merged: Part::new(agg),
+            front: Vec::new(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.back.len() + self.front.len()
+    }
+
+    #[inline]
+    pub(crate) fn push<T, A: Aggregate<T, Acc = Acc>>(&mut self, agg: &A, part: Part<Acc>) {
+        self.back_merged.merge(agg, &part);
+        self.back.push(part);
+    }
+
+    #[inline]
+    pub(crate) fn pop<T, A: Aggregate<T, Acc = Acc>>(&mut self, agg: &A) {
+        if self.front.is_empty() {
+            self.flip(agg);
+        }
+        self.front.pop();
+    }
+
+    #[inline(never)]
+    fn flip<T, A: Aggregate<T, Acc = Acc>>(&mut self, agg: &A) {
+        let mut parts = self.back.drain(..).rev();
+        if let Some(newest) = parts.next() {
+            let mut merged = newest;
+            for older in parts {
+                let newer = std::mem::replace(&mut merged, older);
+                merged.merge(agg, &newer);
+                self.front.push(newer);
+            }
+            self.front.push(merged);
+        }
+        self.back_merged = Part::new(agg);
+    }
+
+    #[inline]
+    pub(crate) fn merged<T, A: Aggregate<T, Acc = Acc>>(&self, agg: &A) -> Part<Acc> {
+        match self.front.last() {
+            Some(oldest) => self.back_merged.after(agg, oldest),
+            None => self.back_merged.clone(),
+        }
     }
 }

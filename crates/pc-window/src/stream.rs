@@ -14,7 +14,7 @@ use pc_core::{Consumer, DropReason};
 use tokio::time::{Instant, Sleep};
 
 use crate::aggregate::Aggregate;
-use crate::engine::{Added, Engine};
+use crate::engine::{Added, Engine, Order};
 use crate::panes::Part;
 use crate::window::{Domain, Window};
 
@@ -223,7 +223,7 @@ fn min_due(a: Option<u64>, b: Option<u64>) -> Option<u64> {
 
 /// The slot of `item`'s key, made on its first item.
 #[inline(always)]
-fn slot_of<'a, T, A, K, D, Acc: Clone>(
+fn slot_of<'a, T, A, K, D: Domain, Acc: Clone>(
     keys: &'a mut Keys<K, Acc>,
     window: &Window<T, A, K, D>,
     item: &T,
@@ -238,7 +238,11 @@ where
             &window.agg,
             window.shape,
             window.lateness(),
-            window.event.is_none(),
+            match window.event {
+                _ if D::COUNTED => Order::Counted,
+                None => Order::InOrder,
+                Some(_) => Order::Any,
+            },
         ),
         seen: 0,
     };
