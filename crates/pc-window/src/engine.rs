@@ -38,7 +38,7 @@ pub(crate) enum Order {
     /// Item numbers: one after the other, never late, panes always full.
     Counted,
     /// Never decreasing (the clock), never late.
-    InOrder,
+    Ascending,
     /// Any order (event time).
     Any,
 }
@@ -68,7 +68,7 @@ impl<Acc: Clone> Engine<Acc> {
                 size,
                 slide,
                 lateness,
-                order == Order::InOrder,
+                order == Order::Ascending,
             )),
             Shape::Session { gap } => Self::Session(Sessions::new(gap, lateness)),
         }

@@ -240,7 +240,7 @@ where
             window.lateness(),
             match window.event {
                 _ if D::COUNTED => Order::Counted,
-                None => Order::InOrder,
+                None => Order::Ascending,
                 Some(_) => Order::Any,
             },
         ),
