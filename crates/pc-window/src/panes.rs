@@ -57,6 +57,27 @@ pub(crate) struct Pane<Acc> {
     pub(crate) part: Part<Acc>,
 }
 
+/// Builds a front stack from parts given newest first: each entry merges its part with every
+/// newer one, so the last entry, the oldest, merges them all.
+fn stack_merges<T, A, Acc>(
+    agg: &A,
+    newest_first: impl Iterator<Item = Part<Acc>>,
+    front: &mut Vec<Part<Acc>>,
+) where
+    A: Aggregate<T, Acc = Acc>,
+{
+    let mut parts = newest_first;
+    let Some(mut merged) = parts.next() else {
+        return;
+    };
+    for older in parts {
+        let newer = std::mem::replace(&mut merged, older);
+        merged.merge(agg, &newer);
+        front.push(newer);
+    }
+    front.push(merged);
+}
+
 /// A FIFO of panes, in increasing pane number, that reads the merge of all of them in O(1).
 ///
 /// The panes sit in one ring, oldest first. The oldest `front.len()` of them form the front
@@ -163,18 +184,8 @@ impl<Acc: Clone> TwoStacks<Acc> {
     fn flip<T, A: Aggregate<T, Acc = Acc>>(&mut self, agg: &A) {
         self.front.clear();
         self.front.reserve(self.ring.len());
-        let mut panes = self.ring.iter_rev();
-        let Some(newest) = panes.next() else {
-            return;
-        };
-        let mut merged = newest.part.clone();
-        for pane in panes {
-            let older = pane.part.clone();
-            let newer = std::mem::replace(&mut merged, older);
-            merged.merge(agg, &newer);
-            self.front.push(newer);
-        }
-        self.front.push(merged);
+        let panes = self.ring.iter_rev().map(|pane| pane.part.clone());
+        stack_merges(agg, panes, &mut self.front);
         self.back = Part::new(agg);
     }
 
@@ -457,16 +468,7 @@ impl<Acc: Clone> Stacks<Acc> {
 
     #[inline(never)]
     fn flip<T, A: Aggregate<T, Acc = Acc>>(&mut self, agg: &A) {
-        let mut parts = self.back.drain(..).rev();
-        if let Some(newest) = parts.next() {
-            let mut merged = newest;
-            for older in parts {
-                let newer = std::mem::replace(&mut merged, older);
-                merged.merge(agg, &newer);
-                self.front.push(newer);
-            }
-            self.front.push(merged);
-        }
+        stack_merges(agg, self.back.drain(..).rev(), &mut self.front);
         self.back_merged = Part::new(agg);
     }
 

@@ -332,8 +332,25 @@ where
                 debug_assert!(engine.next_due().is_none_or(|due| due > pos + 1));
                 return fired;
             }
-            (None, _) => {
-                // The clock is the watermark, and windows due before `now` have fired.
+            (event, _) => {
+                // On the clock, the item is at the watermark (windows due before `now` have
+                // fired); on event time, at its timestamp, which may move the watermark.
+                let pos = match event {
+                    None => self.watermark,
+                    Some(event) => {
+                        let ts = nanos((event.timestamp)(&item));
+                        let max = self.max_event.map_or(ts, |max| max.max(ts));
+                        self.max_event = Some(max);
+                        if let Some(now) = now {
+                            self.last_arrival = now;
+                        }
+                        let w = max.saturating_sub(event.out_of_orderness);
+                        if w > self.watermark {
+                            self.advance_all(window, w);
+                        }
+                        ts
+                    }
+                };
                 let w = self.watermark;
                 let slot = slot_of(&mut self.keys, window, &item);
                 let added = with_emit::<_, _, _, _, T, A, D, _>(
@@ -341,33 +358,9 @@ where
                     &mut self.ready,
                     agg,
                     origin,
-                    |engine, emit| engine.add(agg, w, &item, w, emit),
+                    |engine, emit| engine.add(agg, pos, &item, w, emit),
                 );
-                debug_assert_eq!(added, Added::Taken, "processing-time items are never late");
                 self.due = min_due(self.due, slot.engine.next_due());
-            }
-            (Some(event), _) => {
-                let ts = nanos((event.timestamp)(&item));
-                let max = self.max_event.map_or(ts, |max| max.max(ts));
-                self.max_event = Some(max);
-                if let Some(now) = now {
-                    self.last_arrival = now;
-                }
-                let w = max.saturating_sub(event.out_of_orderness);
-                if w > self.watermark {
-                    self.advance_all(window, w);
-                }
-                let w = self.watermark;
-                let slot = slot_of(&mut self.keys, window, &item);
-                let added = with_emit::<_, _, _, _, T, A, D, _>(
-                    slot,
-                    &mut self.ready,
-                    agg,
-                    origin,
-                    |engine, emit| engine.add(agg, ts, &item, w, emit),
-                );
-                let next = slot.engine.next_due();
-                self.due = min_due(self.due, next);
                 if added == Added::Late {
                     self.late += 1;
                     if let Some(probe) = &window.probe {
