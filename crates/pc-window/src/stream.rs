@@ -188,7 +188,8 @@ where
         }
     }
 
-    /// The instant processing-time windows are aligned to: when the stream was made.
+    /// The instant processing-time windows are aligned to: when the stream was made. (Count
+    /// and event-time windows have positions of their own and do not use it.)
     pub fn origin(&self) -> Instant {
         self.state.origin
     }

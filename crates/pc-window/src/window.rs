@@ -266,7 +266,9 @@ impl<T, A, K, D> WindowBuilder<T, A, K, D> {
         }
     }
 
-    /// Keeps independent windows per key: each result carries its key.
+    /// Keeps independent windows per key: each result carries its key. Time windows forget a
+    /// key once it holds nothing; count windows keep each key's item count for the life of the
+    /// stream (a few words per key).
     pub fn key_by<J>(
         self,
         key: impl Fn(&T) -> J + Send + Sync + 'static,
