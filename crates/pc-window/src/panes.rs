@@ -66,16 +66,12 @@ fn stack_merges<T, A, Acc>(
 ) where
     A: Aggregate<T, Acc = Acc>,
 {
-    let mut parts = newest_first;
-    let Some(mut merged) = parts.next() else {
-        return;
-    };
-    for older in parts {
-        let newer = std::mem::replace(&mut merged, older);
-        merged.merge(agg, &newer);
-        front.push(newer);
+    for mut part in newest_first {
+        if let Some(newer) = front.last() {
+            part.merge(agg, newer);
+        }
+        front.push(part);
     }
-    front.push(merged);
 }
 
 /// A FIFO of panes, in increasing pane number, that reads the merge of all of them in O(1).
@@ -468,6 +464,7 @@ impl<Acc: Clone> Stacks<Acc> {
 
     #[inline(never)]
     fn flip<T, A: Aggregate<T, Acc = Acc>>(&mut self, agg: &A) {
+        self.front.reserve(self.back.len());
         stack_merges(agg, self.back.drain(..).rev(), &mut self.front);
         self.back_merged = Part::new(agg);
     }
