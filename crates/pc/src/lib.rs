@@ -42,6 +42,7 @@
 //! | `full` (default) | | every block below |
 //! | `backpressure` | `pc-backpressure` | [`backpressure`]: `BoundedQueue` with `Overflow` policies, `Pressure`, `AdaptiveRate` |
 //! | `batch` | `pc-batch` | [`batch`]: `Batcher` (size, weight, linger), `BatchExt::batch` for streams, `batch_consumer`, `BatchProcessor` |
+//! | `pool` | `pc-pool` | [`pool`]: `WorkerPool` with `JobHandle`s or a results stream, `JobError`, close/shutdown/abort |
 //! | `priority` | `pc-priority` | [`priority`]: `PriorityChannel` with levels or `Ord` keys, `Scheduling`, `WhenFull` |
 //! | `ratelimit` | `pc-ratelimit` | [`ratelimit`]: `TokenBucket`, `Gcra`, `KeyedLimiter`, `Throttled`, `throttle` |
 //! | `window` | `pc-window` | [`window`]: tumbling, sliding and session `Window`s by count, processing or event time, `Aggregate`s, `WindowExt::window`, `window_consumer` |
@@ -63,6 +64,10 @@ pub use pc_backpressure as backpressure;
 /// Batching: items grouped by size, weight and age.
 #[cfg(feature = "batch")]
 pub use pc_batch as batch;
+
+/// Pools: workers running one stage, each job answered on its own.
+#[cfg(feature = "pool")]
+pub use pc_pool as pool;
 
 /// Priority: which queued item goes next, and what a full channel sheds.
 #[cfg(feature = "priority")]

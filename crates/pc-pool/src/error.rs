@@ -1,0 +1,64 @@
+//! `JobError`: how a job can fail, each way kept to that job.
+
+use std::error::Error;
+use std::fmt;
+use std::time::Duration;
+
+/// Why a job produced no output.
+///
+/// Each failure stays with its job: the worker that ran it carries on with the next one.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JobError<E> {
+    /// The stage returned this error.
+    Failed(E),
+    /// The stage panicked; the panic's message, when it had one.
+    Panicked(String),
+    /// The stage ran longer than the pool's per-job timeout, and was stopped.
+    TimedOut(Duration),
+    /// The pool was shut down, aborted or cancelled before the job finished.
+    Cancelled,
+}
+
+impl<E> JobError<E> {
+    /// Whether the job was cancelled rather than run to an end.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, Self::Cancelled)
+    }
+
+    /// Whether the stage panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self, Self::Panicked(_))
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for JobError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Failed(err) => f.debug_tuple("Failed").field(err).finish(),
+            Self::Panicked(message) => f.debug_tuple("Panicked").field(message).finish(),
+            Self::TimedOut(limit) => f.debug_tuple("TimedOut").field(limit).finish(),
+            Self::Cancelled => f.write_str("Cancelled"),
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for JobError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Failed(err) => write!(f, "job failed: {err}"),
+            Self::Panicked(message) => write!(f, "job panicked: {message}"),
+            Self::TimedOut(limit) => write!(f, "job timed out after {limit:?}"),
+            Self::Cancelled => f.write_str("job cancelled"),
+        }
+    }
+}
+
+impl<E: Error + 'static> Error for JobError<E> {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            Self::Failed(err) => Some(err),
+            _ => None,
+        }
+    }
+}

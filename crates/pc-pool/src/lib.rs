@@ -1,0 +1,57 @@
+//! Worker pools: N workers running one stage over a bounded job queue, each job answered on its
+//! own, failures kept to their job.
+//!
+//! ```
+//! use std::time::Duration;
+//! use pc_pool::{JobError, WorkerPool};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let pool = WorkerPool::builder(|n: u64| async move {
+//!     match n {
+//!         0 => Err("zero"),
+//!         13 => panic!("unlucky"),
+//!         99 => {
+//!             tokio::time::sleep(Duration::from_secs(60)).await;
+//!             Ok(n)
+//!         }
+//!         n => Ok(n * n),
+//!     }
+//! })
+//! .workers(3)
+//! .timeout(Duration::from_secs(1))
+//! .build()?;
+//!
+//! let handles = [pool.submit(7).await?, pool.submit(0).await?, pool.submit(13).await?, pool.submit(99).await?];
+//! let [seven, zero, thirteen, slow] = handles;
+//! assert_eq!(seven.await, Ok(49));
+//! assert_eq!(zero.await, Err(JobError::Failed("zero")));
+//! assert_eq!(thirteen.await, Err(JobError::Panicked("unlucky".into())));
+//! assert_eq!(slow.await, Err(JobError::TimedOut(Duration::from_secs(1))));
+//! assert_eq!(pool.workers(), 3, "a panic fails its job, not its worker");
+//! pool.close().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Use a pool to bound how much work runs at once and to keep each job's outcome apart: requests
+//! to a rate-limited API, CPU-heavy steps, anything a failure must not take down with others.
+//!
+//! - [`WorkerPool`]: [`WorkerPool::builder`] (workers, queue capacity, per-job timeout,
+//!   cancellation token, probe), [`submit`](WorkerPool::submit) and
+//!   [`try_submit`](WorkerPool::try_submit) giving a [`JobHandle`], or the `pc_core::Producer`
+//!   methods with every outcome on [`results`](WorkerPool::results) as a [`JobResult`].
+//! - [`JobError`]: `Failed` (the stage's error), `Panicked`, `TimedOut`, `Cancelled`.
+//! - Stopping: [`close`](WorkerPool::close) finishes every queued job,
+//!   [`shutdown`](WorkerPool::shutdown) cancels what a grace period leaves,
+//!   [`abort`](WorkerPool::abort) cancels now; each returns once no worker task is alive.
+//!
+//! Workers are spawned tasks, so a pool makes progress while its owner is busy.
+
+#![doc(test(attr(deny(warnings))))]
+
+mod error;
+mod pool;
+
+pub use error::JobError;
+pub use pool::{JobHandle, JobResult, WorkerPool, WorkerPoolBuilder};

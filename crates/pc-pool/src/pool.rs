@@ -1,0 +1,553 @@
+//! `WorkerPool`: N worker tasks running one stage over a bounded job queue.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use pc_core::{
+    BuildError, DropReason, Producer, SendError, SendTimeoutError, SharedProbe, Stage,
+    TrySendError, WaitKind, channel,
+};
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::JobError;
+
+/// How a job's outcome travels: to its own handle, or to the results stream.
+enum Reply<O, E> {
+    Handle(oneshot::Sender<Result<O, JobError<E>>>),
+    Stream,
+}
+
+/// A queued job.
+struct Job<In, O, E> {
+    id: u64,
+    input: In,
+    reply: Reply<O, E>,
+}
+
+/// One finished job, as the [`results`](WorkerPool::results) stream reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobResult<O, E> {
+    /// The job's number, in submission order from 0.
+    pub id: u64,
+    /// The worker that ran it, from 0.
+    pub worker: usize,
+    /// What it produced.
+    pub output: Result<O, JobError<E>>,
+    /// How long it ran (zero if it was cancelled before it started).
+    pub duration: Duration,
+}
+
+type Outcome<S, In> = Result<<S as Stage<In>>::Output, JobError<<S as Stage<In>>::Error>>;
+type QueuedJob<S, In> = Job<In, <S as Stage<In>>::Output, <S as Stage<In>>::Error>;
+type ResultOf<S, In> = JobResult<<S as Stage<In>>::Output, <S as Stage<In>>::Error>;
+
+/// What the pool and its workers share.
+struct Shared<In, S: Stage<In>> {
+    stage: S,
+    intake: channel::Sender<QueuedJob<S, In>>,
+    queue: channel::Receiver<QueuedJob<S, In>>,
+    results: channel::Sender<ResultOf<S, In>>,
+    timeout: Option<Duration>,
+    cancel: CancellationToken,
+    next_id: AtomicU64,
+    cancelled: AtomicU64,
+    live: AtomicUsize,
+    stopped: watch::Sender<bool>,
+    probe: Option<SharedProbe>,
+}
+
+impl<In, S: Stage<In>> Shared<In, S> {
+    /// Sends a job's outcome where it belongs.
+    fn deliver(
+        &self,
+        id: u64,
+        worker: usize,
+        reply: Reply<S::Output, S::Error>,
+        output: Outcome<S, In>,
+        duration: Duration,
+    ) {
+        if matches!(output, Err(JobError::Cancelled)) {
+            self.cancelled.fetch_add(1, Ordering::Relaxed);
+            if let Some(probe) = &self.probe {
+                probe.dropped(1, DropReason::Closed);
+            }
+        }
+        match reply {
+            // A caller that dropped its handle no longer wants the outcome.
+            Reply::Handle(tx) => drop(tx.send(output)),
+            // The pool keeps a receiver of the unbounded results channel: this cannot fail.
+            Reply::Stream => drop(self.results.try_send(JobResult {
+                id,
+                worker,
+                output,
+                duration,
+            })),
+        }
+    }
+}
+
+/// A pool of worker tasks, each running the same [`Stage`] on one job at a time.
+///
+/// Jobs wait in a bounded queue; [`submit`](Self::submit) waits for room and returns a
+/// [`JobHandle`] that resolves to that job's own outcome. As a [`Producer`] (`send`,
+/// `try_send`), the pool takes jobs whose outcomes go to the [`results`](Self::results)
+/// stream instead. A panic, an error or a timeout fails its job only; the worker carries on.
+///
+/// Stopping: [`close`](Self::close) stops intake and waits for every queued job;
+/// [`shutdown`](Self::shutdown) waits a grace period, then cancels what is left;
+/// [`abort`](Self::abort) cancels at once; so does cancelling the builder's token. Every job
+/// ends exactly once, with its output, its error, or [`JobError::Cancelled`]. Dropping the pool
+/// closes it: queued jobs still run, then the workers end.
+pub struct WorkerPool<In, S: Stage<In>> {
+    shared: Arc<Shared<In, S>>,
+    results: channel::Receiver<ResultOf<S, In>>,
+    workers: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl<In, S: Stage<In>> fmt::Debug for WorkerPool<In, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkerPool")
+            .field("workers", &self.workers())
+            .field("queued", &self.queued())
+            .field("closed", &self.shared.intake.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Settings for a [`WorkerPool`].
+pub struct WorkerPoolBuilder<S> {
+    stage: S,
+    workers: usize,
+    capacity: usize,
+    timeout: Option<Duration>,
+    cancel: Option<CancellationToken>,
+    probe: Option<SharedProbe>,
+}
+
+impl<S> fmt::Debug for WorkerPoolBuilder<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkerPoolBuilder")
+            .field("workers", &self.workers)
+            .field("capacity", &self.capacity)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> WorkerPoolBuilder<S> {
+    /// How many workers run jobs at once (default: the machine's available parallelism).
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = workers;
+        self
+    }
+
+    /// How many jobs may wait in the queue (default 1024); `submit` waits for room beyond it.
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity;
+        self
+    }
+
+    /// Stops a job that runs longer than `timeout`: it fails with [`JobError::TimedOut`].
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Cancels the pool when `token` is cancelled, as [`WorkerPool::abort`] does.
+    pub fn cancel_token(mut self, token: &CancellationToken) -> Self {
+        self.cancel = Some(token.child_token());
+        self
+    }
+
+    /// Reports jobs queued (`produced`), finished (`consumed`), their run time
+    /// (`waited(Processing)`) and cancelled jobs (`dropped` with `DropReason::Closed`).
+    pub fn probe(mut self, probe: SharedProbe) -> Self {
+        self.probe = Some(probe);
+        self
+    }
+
+    /// Checks the settings and starts the workers on the current tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Zero`] for zero `workers`, `capacity` or `timeout`;
+    /// [`BuildError::Invalid`] (setting `runtime`) when called outside a tokio runtime.
+    pub fn build<In>(self) -> Result<WorkerPool<In, S>, BuildError>
+    where
+        In: Send + 'static,
+        S: Stage<In> + 'static,
+        S::Output: 'static,
+        S::Error: 'static,
+    {
+        if self.workers == 0 {
+            return Err(BuildError::Zero { setting: "workers" });
+        }
+        if self.timeout.is_some_and(|timeout| timeout.is_zero()) {
+            return Err(BuildError::Zero { setting: "timeout" });
+        }
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| BuildError::Invalid {
+            setting: "runtime",
+            reason: "a worker pool must be built inside a tokio runtime".into(),
+        })?;
+        let (intake, queue) = channel::bounded(self.capacity)?;
+        let (results, results_rx) = channel::unbounded();
+        let shared = Arc::new(Shared {
+            stage: self.stage,
+            intake,
+            queue,
+            results,
+            timeout: self.timeout,
+            cancel: self.cancel.unwrap_or_default(),
+            next_id: AtomicU64::new(0),
+            cancelled: AtomicU64::new(0),
+            live: AtomicUsize::new(self.workers),
+            stopped: watch::Sender::new(false),
+            probe: self.probe,
+        });
+        let workers = (0..self.workers)
+            .map(|worker| runtime.spawn(work(Arc::clone(&shared), worker)))
+            .collect();
+        Ok(WorkerPool {
+            shared,
+            results: results_rx,
+            workers: Mutex::new(workers),
+        })
+    }
+}
+
+impl<In, S: Stage<In>> WorkerPool<In, S> {
+    /// Starts the settings of a pool running `stage` on every job.
+    pub fn builder(stage: S) -> WorkerPoolBuilder<S> {
+        WorkerPoolBuilder {
+            stage,
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            capacity: 1024,
+            timeout: None,
+            cancel: None,
+            probe: None,
+        }
+    }
+}
+
+impl<In, S> WorkerPool<In, S>
+where
+    In: Send + 'static,
+    S: Stage<In> + 'static,
+{
+    /// Queues `input`, waiting for room, and returns a handle to its outcome.
+    ///
+    /// # Errors
+    ///
+    /// The input comes back in a [`SendError`] when the pool is closed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future while it waits for room drops the input: the job was not queued.
+    pub async fn submit(&self, input: In) -> Result<JobHandle<S::Output, S::Error>, SendError<In>> {
+        let (tx, rx) = oneshot::channel();
+        let id = self.queue_job(input, Reply::Handle(tx)).await?;
+        Ok(JobHandle { id, rx })
+    }
+
+    /// Queues `input` if there is room now.
+    ///
+    /// # Errors
+    ///
+    /// [`TrySendError::Full`] or [`TrySendError::Closed`], with the input.
+    pub fn try_submit(
+        &self,
+        input: In,
+    ) -> Result<JobHandle<S::Output, S::Error>, TrySendError<In>> {
+        let (tx, rx) = oneshot::channel();
+        let id = self.try_queue_job(input, Reply::Handle(tx))?;
+        Ok(JobHandle { id, rx })
+    }
+
+    async fn queue_job(
+        &self,
+        input: In,
+        reply: Reply<S::Output, S::Error>,
+    ) -> Result<u64, SendError<In>> {
+        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let job = Job { id, input, reply };
+        self.shared
+            .intake
+            .send(job)
+            .await
+            .map_err(|SendError(job)| SendError(job.input))?;
+        self.queued_one();
+        Ok(id)
+    }
+
+    fn try_queue_job(
+        &self,
+        input: In,
+        reply: Reply<S::Output, S::Error>,
+    ) -> Result<u64, TrySendError<In>> {
+        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let job = Job { id, input, reply };
+        self.shared.intake.try_send(job).map_err(|err| {
+            let full = err.is_full();
+            let input = err.into_inner().input;
+            if full {
+                TrySendError::Full(input)
+            } else {
+                TrySendError::Closed(input)
+            }
+        })?;
+        self.queued_one();
+        Ok(id)
+    }
+
+    fn queued_one(&self) {
+        if let Some(probe) = &self.shared.probe {
+            probe.produced(1);
+        }
+    }
+}
+
+impl<In, S: Stage<In>> WorkerPool<In, S> {
+    /// The outcomes of jobs sent through the [`Producer`] methods, as they finish; ends once
+    /// the pool has stopped and every outcome is read. Each call gives a receiver of the same
+    /// stream (each result goes to one of them). Unread results are kept, so read them if you
+    /// send jobs this way.
+    pub fn results(&self) -> channel::Receiver<ResultOf<S, In>> {
+        self.results.clone()
+    }
+
+    /// Workers running now: the number built with until the pool stops, whatever jobs panicked.
+    pub fn workers(&self) -> usize {
+        self.shared.live.load(Ordering::Acquire)
+    }
+
+    /// Jobs waiting for a worker.
+    pub fn queued(&self) -> usize {
+        self.shared.intake.len()
+    }
+
+    /// Jobs cancelled so far, by `shutdown`, `abort` or the token.
+    pub fn cancelled(&self) -> u64 {
+        self.shared.cancelled.load(Ordering::Relaxed)
+    }
+
+    /// Stops intake (submits fail and hand their input back) and waits until every queued job
+    /// has run and the workers have ended.
+    ///
+    /// `Producer::close`, the trait's, only stops intake; on an `Arc<WorkerPool>` with the trait
+    /// in scope, method syntax finds that one first: write `WorkerPool::close(&pool).await`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future stops the waiting only: the pool still finishes its jobs.
+    pub async fn close(&self) {
+        self.shared.intake.close();
+        self.stopped().await;
+        self.join().await;
+    }
+
+    /// Closes, waits up to `grace` for the queued jobs, then cancels every job still running
+    /// or queued, and waits for the workers to end. Returns how many jobs were cancelled.
+    pub async fn shutdown(&self, grace: Duration) -> u64 {
+        self.shared.intake.close();
+        let before = self.cancelled();
+        if tokio::time::timeout(grace, self.stopped()).await.is_err() {
+            self.shared.cancel.cancel();
+            self.stopped().await;
+        }
+        self.join().await;
+        self.cancelled() - before
+    }
+
+    /// Cancels every job running or queued now, stops intake and waits for the workers to end.
+    /// Returns how many jobs were cancelled.
+    pub async fn abort(&self) -> u64 {
+        self.shared.intake.close();
+        self.shared.cancel.cancel();
+        let before = self.cancelled();
+        self.stopped().await;
+        self.join().await;
+        self.cancelled() - before
+    }
+
+    /// Until every worker has ended.
+    async fn stopped(&self) {
+        let mut stopped = self.shared.stopped.subscribe();
+        // The sender lives in `shared`, which `self` holds: this cannot fail.
+        let _ = stopped.wait_for(|stopped| *stopped).await;
+    }
+
+    /// Awaits the worker tasks themselves, so that none is alive on return.
+    async fn join(&self) {
+        let workers =
+            std::mem::take(&mut *self.workers.lock().unwrap_or_else(PoisonError::into_inner));
+        for worker in workers {
+            // Workers catch their jobs' panics and are never aborted: nothing to report.
+            let _ = worker.await;
+        }
+    }
+}
+
+impl<In, S: Stage<In>> Drop for WorkerPool<In, S> {
+    fn drop(&mut self) {
+        self.shared.intake.close();
+    }
+}
+
+/// A worker: takes jobs until the queue is closed and drained, or the pool is cancelled.
+async fn work<In, S: Stage<In>>(shared: Arc<Shared<In, S>>, worker: usize) {
+    loop {
+        let job = tokio::select! {
+            biased;
+            () = shared.cancel.cancelled() => break,
+            job = shared.queue.recv() => match job {
+                Ok(job) => job,
+                Err(_) => break,
+            },
+        };
+        let Job { id, input, reply } = job;
+        let started = Instant::now();
+        let run = AssertUnwindSafe(shared.stage.run(input)).catch_unwind();
+        let output = tokio::select! {
+            biased;
+            () = shared.cancel.cancelled() => Err(JobError::Cancelled),
+            output = limited(run, shared.timeout) => output,
+        };
+        let duration = started.elapsed();
+        if let Some(probe) = &shared.probe {
+            probe.consumed(1);
+            probe.waited(WaitKind::Processing, duration);
+        }
+        shared.deliver(id, worker, reply, output, duration);
+    }
+    if shared.cancel.is_cancelled() {
+        // Cancelled: nothing more is taken in, and what is queued ends cancelled. `recv` waits
+        // for submits already past the check, so none is stranded.
+        shared.intake.close();
+        while let Ok(Job { id, reply, .. }) = shared.queue.recv().await {
+            shared.deliver(id, worker, reply, Err(JobError::Cancelled), Duration::ZERO);
+        }
+    }
+    if shared.live.fetch_sub(1, Ordering::AcqRel) == 1 {
+        // The last worker out: no more results, and every `close` may return.
+        shared.results.close();
+        shared.stopped.send_replace(true);
+    }
+}
+
+/// Runs a job under the pool's timeout, turning a panic into its error.
+async fn limited<O, E>(
+    run: impl Future<Output = std::thread::Result<Result<O, E>>>,
+    timeout: Option<Duration>,
+) -> Result<O, JobError<E>> {
+    let finished = match timeout {
+        Some(limit) => match tokio::time::timeout(limit, run).await {
+            Ok(finished) => finished,
+            Err(_) => return Err(JobError::TimedOut(limit)),
+        },
+        None => run.await,
+    };
+    match finished {
+        Ok(Ok(output)) => Ok(output),
+        Ok(Err(err)) => Err(JobError::Failed(err)),
+        Err(panic) => Err(JobError::Panicked(panic_message(panic.as_ref()))),
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(message) = payload.downcast_ref::<&str>() {
+        (*message).to_string()
+    } else if let Some(message) = payload.downcast_ref::<String>() {
+        message.clone()
+    } else {
+        "panic with a payload that is not a string".to_string()
+    }
+}
+
+/// The outcome of one submitted job: await it.
+///
+/// Dropping the handle does not cancel the job; its outcome is then discarded.
+pub struct JobHandle<O, E> {
+    id: u64,
+    rx: oneshot::Receiver<Result<O, JobError<E>>>,
+}
+
+impl<O, E> JobHandle<O, E> {
+    /// The job's number, in submission order from 0.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+impl<O, E> fmt::Debug for JobHandle<O, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JobHandle").field("id", &self.id).finish()
+    }
+}
+
+impl<O, E> Future for JobHandle<O, E> {
+    type Output = Result<O, JobError<E>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // Every job is answered; a reply dropped unanswered can only be a job torn down with
+        // its worker's runtime, which is a cancellation too.
+        Pin::new(&mut self.rx)
+            .poll(cx)
+            .map(|answer| answer.unwrap_or(Err(JobError::Cancelled)))
+    }
+}
+
+impl<In, S> Producer<In> for WorkerPool<In, S>
+where
+    In: Send + 'static,
+    S: Stage<In> + 'static,
+{
+    async fn send(&self, item: In) -> Result<(), SendError<In>> {
+        self.queue_job(item, Reply::Stream).await.map(drop)
+    }
+
+    fn try_send(&self, item: In) -> Result<(), TrySendError<In>> {
+        self.try_queue_job(item, Reply::Stream).map(drop)
+    }
+
+    async fn send_timeout(&self, item: In, timeout: Duration) -> Result<(), SendTimeoutError<In>> {
+        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let job = Job {
+            id,
+            input: item,
+            reply: Reply::Stream,
+        };
+        self.shared
+            .intake
+            .send_timeout(job, timeout)
+            .await
+            .map_err(|err| {
+                let timed_out = err.is_timeout();
+                let input = err.into_inner().input;
+                if timed_out {
+                    SendTimeoutError::Timeout(input)
+                } else {
+                    SendTimeoutError::Closed(input)
+                }
+            })?;
+        self.queued_one();
+        Ok(())
+    }
+
+    fn close(&self) -> bool {
+        self.shared.intake.close()
+    }
+
+    fn is_closed(&self) -> bool {
+        self.shared.intake.is_closed()
+    }
+}

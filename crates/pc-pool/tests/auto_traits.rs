@@ -1,0 +1,27 @@
+//! Public types and the futures of public methods are `Send` and `Sync`.
+
+#![allow(dead_code)]
+
+use pc_pool::*;
+
+fn send_sync<T: Send + Sync>() {}
+fn send<T: Send>(_: &T) {}
+
+type Stage = fn(u32) -> std::future::Ready<Result<u32, String>>;
+
+#[test]
+fn types_are_send_and_sync() {
+    send_sync::<WorkerPool<u32, Stage>>();
+    send_sync::<WorkerPoolBuilder<Stage>>();
+    send_sync::<JobHandle<u32, String>>();
+    send_sync::<JobResult<u32, String>>();
+    send_sync::<JobError<String>>();
+}
+
+fn futures_are_send(pool: &WorkerPool<u32, Stage>) {
+    send(&pool.submit(1));
+    send(&pool.close());
+    send(&pool.shutdown(std::time::Duration::ZERO));
+    send(&pool.abort());
+    send(&pc_core::Producer::send(pool, 1));
+}

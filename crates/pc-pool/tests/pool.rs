@@ -1,0 +1,285 @@
+//! The worker pool's contract, with every job counted: each ends exactly once, with its own
+//! output, its own error, or cancelled.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use pc_core::{BuildError, Producer, SendError, TrySendError};
+use pc_pool::{JobError, WorkerPool};
+use tokio::time::{Instant, sleep, timeout};
+use tokio_util::sync::CancellationToken;
+
+const fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// A real-time bound for tests on a multi-thread runtime: a lost wake-up fails, not hangs.
+async fn within<F: std::future::Future>(fut: F) -> F::Output {
+    timeout(Duration::from_secs(60), fut)
+        .await
+        .expect("the pool hung")
+}
+
+/// Tasks alive on this runtime.
+fn alive() -> usize {
+    tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_of_100_000_jobs_answers_its_own_handle_once() {
+    within(async {
+        let pool = WorkerPool::builder(|n: u64| async move { Ok::<_, ()>(n * 3) })
+            .workers(4)
+            .capacity(256)
+            .build()
+            .unwrap();
+        let pool = Arc::new(pool);
+        let submitters: Vec<_> = (0..4u64)
+            .map(|part| {
+                let pool = Arc::clone(&pool);
+                tokio::spawn(async move {
+                    let mut handles = Vec::new();
+                    for n in (part * 25_000)..((part + 1) * 25_000) {
+                        handles.push((n, pool.submit(n).await.unwrap()));
+                    }
+                    let mut answered = 0;
+                    for (n, handle) in handles {
+                        assert_eq!(handle.await, Ok(n * 3));
+                        answered += 1;
+                    }
+                    answered
+                })
+            })
+            .collect();
+        let mut answered = 0;
+        for submitter in submitters {
+            answered += submitter.await.unwrap();
+        }
+        assert_eq!(answered, 100_000);
+        // Through an `Arc` with `Producer` in scope, `pool.close()` would be the trait's.
+        WorkerPool::close(&pool).await;
+        assert_eq!(pool.workers(), 0);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn jobs_over_the_timeout_fail_alone() {
+    let pool = WorkerPool::builder(|n: u64| async move {
+        sleep(if n.is_multiple_of(10) { ms(2000) } else { ms(10) }).await;
+        Ok::<_, ()>(n)
+    })
+    .workers(4)
+    .timeout(ms(1000))
+    .build()
+    .unwrap();
+    let mut handles = Vec::new();
+    for n in 0..1000u64 {
+        handles.push((n, pool.submit(n).await.unwrap()));
+    }
+    let mut timed_out = 0;
+    for (n, handle) in handles {
+        match handle.await {
+            Ok(got) => assert_eq!(got, n),
+            Err(JobError::TimedOut(limit)) => {
+                assert_eq!((n % 10, limit), (0, ms(1000)));
+                timed_out += 1;
+            }
+            Err(other) => panic!("job {n}: {other:?}"),
+        }
+    }
+    assert_eq!(timed_out, 100);
+    assert_eq!(pool.workers(), 4);
+    pool.close().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn go_basic_pool_three_workers_ten_jobs_of_half_a_second() {
+    let pool = WorkerPool::builder(|n: u64| async move {
+        sleep(ms(500)).await;
+        Ok::<_, ()>(n * 2)
+    })
+    .workers(3)
+    .capacity(10)
+    .build()
+    .unwrap();
+    let start = Instant::now();
+    for n in 1..=10 {
+        pool.send(n).await.unwrap();
+    }
+    pool.close().await;
+    let results: Vec<_> = pool.results().collect().await;
+    assert_eq!(
+        Instant::now() - start,
+        ms(2000),
+        "4 rounds of 3, 3, 3 and 1 jobs"
+    );
+    let mut outputs: Vec<u64> = results
+        .iter()
+        .map(|r| *r.output.as_ref().unwrap())
+        .collect();
+    outputs.sort_unstable();
+    assert_eq!(outputs, (1..=10).map(|n| n * 2).collect::<Vec<_>>());
+    let ids: HashSet<u64> = results.iter().map(|r| r.id).collect();
+    assert_eq!(ids, (0..10).collect());
+    assert!(
+        results
+            .iter()
+            .all(|r| r.worker < 3 && r.duration == ms(500))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn close_completes_every_queued_job_and_refuses_new_ones() {
+    let done = Arc::new(AtomicUsize::new(0));
+    let pool = WorkerPool::builder({
+        let done = done.clone();
+        move |_: u32| {
+            let done = done.clone();
+            async move {
+                sleep(ms(10)).await;
+                done.fetch_add(1, Ordering::Relaxed);
+                Ok::<_, ()>(())
+            }
+        }
+    })
+    .workers(2)
+    .capacity(1000)
+    .build()
+    .unwrap();
+    let handles: Vec<_> = (0..500).map(|n| pool.try_submit(n).unwrap()).collect();
+    assert_eq!(pool.queued(), 500);
+    pool.close().await;
+    assert_eq!(done.load(Ordering::Relaxed), 500);
+    assert_eq!(pool.workers(), 0);
+    for handle in handles {
+        assert_eq!(handle.await, Ok(()));
+    }
+    assert_eq!(pool.submit(7).await.unwrap_err(), SendError(7));
+    assert_eq!(pool.try_submit(8).unwrap_err(), TrySendError::Closed(8));
+    assert_eq!(pool.send(9).await, Err(SendError(9)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_cancels_exactly_the_unfinished_and_leaves_no_task() {
+    let before = alive();
+    let pool = WorkerPool::builder(|n: u64| async move {
+        sleep(ms(100)).await;
+        Ok::<_, ()>(n)
+    })
+    .workers(4)
+    .build()
+    .unwrap();
+    let mut handles = Vec::new();
+    for n in 0..100u64 {
+        handles.push(pool.submit(n).await.unwrap());
+    }
+    assert_eq!(alive(), before + 4);
+    // In 250 ms, two rounds of 4 finish and a third is under way.
+    let cancelled = pool.shutdown(ms(250)).await;
+    assert_eq!(cancelled, 100 - 8);
+    assert_eq!(alive(), before, "no task of the pool is alive");
+    let (mut ok, mut gone) = (0, 0);
+    for handle in handles {
+        match handle.await {
+            Ok(_) => ok += 1,
+            Err(JobError::Cancelled) => gone += 1,
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!((ok, gone), (8, 92));
+    assert_eq!(pool.cancelled(), 92);
+}
+
+#[tokio::test(start_paused = true)]
+async fn abort_and_the_token_cancel_jobs_on_the_results_stream_too() {
+    let token = CancellationToken::new();
+    let pool = WorkerPool::builder(|n: u64| async move {
+        sleep(ms(100)).await;
+        Ok::<_, ()>(n)
+    })
+    .workers(2)
+    .cancel_token(&token)
+    .build()
+    .unwrap();
+    pool.send_all(0..10).await.unwrap();
+    sleep(ms(150)).await;
+    token.cancel();
+    let results: Vec<_> = pool.results().collect().await;
+    assert_eq!(results.len(), 10, "every job reported once");
+    let cancelled = results
+        .iter()
+        .filter(|r| r.output == Err(JobError::Cancelled))
+        .count();
+    assert_eq!(
+        cancelled, 8,
+        "two finished at 100 ms; two running and six queued cancelled"
+    );
+    assert_eq!(pool.abort().await, 0, "nothing left to cancel");
+    assert_eq!(pool.cancelled(), 8);
+    assert!(pool.is_closed());
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_pool_lets_queued_jobs_finish() {
+    let before = alive();
+    let done = Arc::new(AtomicUsize::new(0));
+    let pool = WorkerPool::builder({
+        let done = done.clone();
+        move |_: u32| {
+            let done = done.clone();
+            async move {
+                sleep(ms(10)).await;
+                done.fetch_add(1, Ordering::Relaxed);
+                Ok::<_, ()>(())
+            }
+        }
+    })
+    .workers(2)
+    .build()
+    .unwrap();
+    let handles: Vec<_> = (0..10).map(|n| pool.try_submit(n).unwrap()).collect();
+    drop(pool);
+    for handle in handles {
+        assert_eq!(handle.await, Ok(()));
+    }
+    assert_eq!(done.load(Ordering::Relaxed), 10);
+    // The workers end once the queue is drained.
+    sleep(ms(1)).await;
+    assert_eq!(alive(), before);
+}
+
+#[tokio::test]
+async fn bad_settings_are_build_errors() {
+    let stage = |n: u32| async move { Ok::<_, ()>(n) };
+    assert_eq!(
+        WorkerPool::builder(stage).workers(0).build().unwrap_err(),
+        BuildError::Zero { setting: "workers" }
+    );
+    assert_eq!(
+        WorkerPool::builder(stage).capacity(0).build().unwrap_err(),
+        BuildError::Zero {
+            setting: "capacity"
+        }
+    );
+    assert_eq!(
+        WorkerPool::builder(stage)
+            .timeout(Duration::ZERO)
+            .build()
+            .unwrap_err(),
+        BuildError::Zero { setting: "timeout" }
+    );
+}
+
+#[test]
+fn building_outside_a_runtime_is_an_error() {
+    let err = WorkerPool::builder(|n: u32| async move { Ok::<_, ()>(n) })
+        .build()
+        .unwrap_err();
+    assert_eq!(err.setting(), "runtime");
+}
