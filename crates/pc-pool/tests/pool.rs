@@ -71,7 +71,12 @@ async fn each_of_100_000_jobs_answers_its_own_handle_once() {
 #[tokio::test(start_paused = true)]
 async fn jobs_over_the_timeout_fail_alone() {
     let pool = WorkerPool::builder(|n: u64| async move {
-        sleep(if n.is_multiple_of(10) { ms(2000) } else { ms(10) }).await;
+        sleep(if n.is_multiple_of(10) {
+            ms(2000)
+        } else {
+            ms(10)
+        })
+        .await;
         Ok::<_, ()>(n)
     })
     .workers(4)
