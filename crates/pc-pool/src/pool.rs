@@ -405,24 +405,29 @@ impl<In, S: Stage<In>> Drop for WorkerPool<In, S> {
 
 /// A worker: takes jobs until the queue is closed and drained, or the pool is cancelled.
 async fn work<In, S: Stage<In>>(shared: Arc<Shared<In, S>>, worker: usize) {
+    // One wait for cancellation for the worker's life, registered once, polled with every job.
+    let cancelled = shared.cancel.cancelled();
+    tokio::pin!(cancelled);
     loop {
         let job = tokio::select! {
             biased;
-            () = shared.cancel.cancelled() => break,
+            () = &mut cancelled => break,
             job = shared.queue.recv() => match job {
                 Ok(job) => job,
                 Err(_) => break,
             },
         };
         let Job { id, input, reply } = job;
-        let started = Instant::now();
+        // The clock is read only when someone is told how long the job ran.
+        let timed = matches!(reply, Reply::Stream) || shared.probe.is_some();
+        let started = timed.then(Instant::now);
         let run = AssertUnwindSafe(shared.stage.run(input)).catch_unwind();
         let output = tokio::select! {
             biased;
-            () = shared.cancel.cancelled() => Err(JobError::Cancelled),
+            () = &mut cancelled => Err(JobError::Cancelled),
             output = limited(run, shared.timeout) => output,
         };
-        let duration = started.elapsed();
+        let duration = started.map_or(Duration::ZERO, |started| started.elapsed());
         if let Some(probe) = &shared.probe {
             probe.consumed(1);
             probe.waited(WaitKind::Processing, duration);

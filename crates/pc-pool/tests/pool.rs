@@ -288,3 +288,91 @@ fn building_outside_a_runtime_is_an_error() {
         .unwrap_err();
     assert_eq!(err.setting(), "runtime");
 }
+
+/// The Go seed's tasks for its pool with a context.
+#[derive(Debug, Clone, Copy)]
+enum Task {
+    Slow,
+    Fast,
+    Error,
+}
+
+async fn seed_task(task: Task) -> Result<&'static str, &'static str> {
+    match task {
+        Task::Slow => {
+            sleep(ms(2000)).await;
+            Ok("Slow task completed")
+        }
+        Task::Fast => {
+            sleep(ms(100)).await;
+            Ok("Fast task completed")
+        }
+        Task::Error => Err("task failed"),
+    }
+}
+
+/// The Go seed's pool with a context: 3 workers, tasks slow, fast, error, fast, slow, and a
+/// deadline; returns each job's outcome by id and when the pool stopped.
+async fn go_pool_with_deadline(
+    deadline: Duration,
+) -> (
+    Vec<(u64, Result<&'static str, JobError<&'static str>>)>,
+    Duration,
+) {
+    let token = CancellationToken::new();
+    let pool = WorkerPool::builder(seed_task)
+        .workers(3)
+        .cancel_token(&token)
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let canceller = tokio::spawn({
+        let token = token.clone();
+        async move {
+            sleep(deadline).await;
+            token.cancel();
+        }
+    });
+    pool.send_all([Task::Slow, Task::Fast, Task::Error, Task::Fast, Task::Slow])
+        .await
+        .unwrap();
+    pool.close().await;
+    let stopped = Instant::now() - start;
+    canceller.abort();
+    let mut results: Vec<_> = pool.results().map(|r| (r.id + 1, r.output)).collect().await;
+    results.sort_by_key(|(id, _)| *id);
+    (results, stopped)
+}
+
+#[tokio::test(start_paused = true)]
+async fn go_pool_with_context_finishes_before_its_deadline() {
+    let (results, stopped) = go_pool_with_deadline(ms(5000)).await;
+    assert_eq!(
+        results,
+        [
+            (1, Ok("Slow task completed")),
+            (2, Ok("Fast task completed")),
+            (3, Err(JobError::Failed("task failed"))),
+            (4, Ok("Fast task completed")),
+            (5, Ok("Slow task completed")),
+        ]
+    );
+    // Task 5 starts when task 2 ends, at 100 ms, and takes 2 s.
+    assert_eq!(stopped, ms(2100));
+}
+
+#[tokio::test(start_paused = true)]
+async fn go_pool_with_context_cancels_what_its_deadline_cuts() {
+    let (results, stopped) = go_pool_with_deadline(ms(1000)).await;
+    assert_eq!(
+        results,
+        [
+            (1, Err(JobError::Cancelled)),
+            (2, Ok("Fast task completed")),
+            (3, Err(JobError::Failed("task failed"))),
+            (4, Ok("Fast task completed")),
+            (5, Err(JobError::Cancelled)),
+        ]
+    );
+    assert_eq!(stopped, ms(1000));
+}

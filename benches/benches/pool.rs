@@ -1,0 +1,178 @@
+//! `pc::pool` against what people write by hand: 100,000 trivial jobs on a 2-worker
+//! multi-thread runtime (one worker task per core) and on `current_thread`.
+//!
+//! - `results`: the pool as a `Producer`, every outcome read from its results stream, against
+//!   two long-lived workers on a raw async-channel of jobs answering on an async-channel.
+//! - `handles`: a `JobHandle` per job, against two workers answering through a oneshot per job,
+//!   and against `tokio::spawn` per job in a `JoinSet`.
+
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use futures_util::StreamExt;
+use pc::Producer;
+use pc::pool::WorkerPool;
+use pc_benches::Flavor;
+use tokio::sync::oneshot;
+use tokio::task::JoinSet;
+
+const JOBS: u64 = 100_000;
+const WORKERS: usize = 2;
+const CAPACITY: usize = 1024;
+
+async fn job(n: u64) -> Result<u64, ()> {
+    Ok(n.wrapping_mul(3))
+}
+
+/// The pool as a producer; outcomes from the results stream.
+async fn pool_results() -> u64 {
+    let pool = WorkerPool::builder(job)
+        .workers(WORKERS)
+        .capacity(CAPACITY)
+        .build()
+        .expect("valid settings");
+    let results = pool.results();
+    let reader = tokio::spawn(async move {
+        results
+            .fold(0u64, |n, r| async move { n + u64::from(r.output.is_ok()) })
+            .await
+    });
+    pool.send_all(0..JOBS).await.expect("open");
+    WorkerPool::close(&pool).await;
+    reader.await.expect("reader")
+}
+
+/// Two workers on an async-channel of jobs, answering on an async-channel of results.
+async fn channel_workers() -> u64 {
+    let (jobs_tx, jobs_rx) = async_channel::bounded::<u64>(CAPACITY);
+    let (out_tx, out_rx) = async_channel::unbounded::<Result<u64, ()>>();
+    for _ in 0..WORKERS {
+        let (jobs_rx, out_tx) = (jobs_rx.clone(), out_tx.clone());
+        tokio::spawn(async move {
+            while let Ok(n) = jobs_rx.recv().await {
+                out_tx.send(job(n).await).await.expect("open");
+            }
+        });
+    }
+    drop(out_tx);
+    let reader = tokio::spawn(async move {
+        let mut ok = 0;
+        while let Ok(r) = out_rx.recv().await {
+            ok += u64::from(r.is_ok());
+        }
+        ok
+    });
+    for n in 0..JOBS {
+        jobs_tx.send(n).await.expect("open");
+    }
+    drop(jobs_tx);
+    reader.await.expect("reader")
+}
+
+/// A handle per job, awaited by a second task in submission order.
+async fn pool_handles() -> u64 {
+    let pool = WorkerPool::builder(job)
+        .workers(WORKERS)
+        .capacity(CAPACITY)
+        .build()
+        .expect("valid settings");
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<pc::pool::JobHandle<u64, ()>>(CAPACITY);
+    let reader = tokio::spawn(async move {
+        let mut ok = 0;
+        while let Some(handle) = rx.recv().await {
+            ok += u64::from(handle.await.is_ok());
+        }
+        ok
+    });
+    for n in 0..JOBS {
+        tx.send(pool.submit(n).await.expect("open"))
+            .await
+            .expect("open");
+    }
+    drop(tx);
+    let ok = reader.await.expect("reader");
+    WorkerPool::close(&pool).await;
+    ok
+}
+
+/// Two workers on an async-channel of jobs, each job carrying a oneshot for its answer.
+async fn oneshot_workers() -> u64 {
+    type Job = (u64, oneshot::Sender<Result<u64, ()>>);
+    let (jobs_tx, jobs_rx) = async_channel::bounded::<Job>(CAPACITY);
+    for _ in 0..WORKERS {
+        let jobs_rx = jobs_rx.clone();
+        tokio::spawn(async move {
+            while let Ok((n, reply)) = jobs_rx.recv().await {
+                let _ = reply.send(job(n).await);
+            }
+        });
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<oneshot::Receiver<Result<u64, ()>>>(CAPACITY);
+    let reader = tokio::spawn(async move {
+        let mut ok = 0;
+        while let Some(answer) = rx.recv().await {
+            ok += u64::from(answer.await.expect("answered").is_ok());
+        }
+        ok
+    });
+    for n in 0..JOBS {
+        let (reply, answer) = oneshot::channel();
+        jobs_tx.send((n, reply)).await.expect("open");
+        tx.send(answer).await.expect("open");
+    }
+    drop(tx);
+    reader.await.expect("reader")
+}
+
+/// A task per job in a `JoinSet`.
+async fn spawn_per_job() -> u64 {
+    let mut set = JoinSet::new();
+    for n in 0..JOBS {
+        set.spawn(job(n));
+    }
+    let mut ok = 0;
+    while let Some(done) = set.join_next().await {
+        ok += u64::from(done.expect("joined").is_ok());
+    }
+    ok
+}
+
+fn pool(c: &mut Criterion) {
+    for flavor in Flavor::ALL {
+        let rt = flavor.runtime();
+        for (group, cases) in [
+            ("results", &["pc", "async-channel-workers"][..]),
+            ("handles", &["pc", "oneshot-workers", "spawn-joinset"][..]),
+        ] {
+            let mut g = c.benchmark_group(format!("pool-{}-{group}", flavor.tag()));
+            g.sample_size(10)
+                .warm_up_time(Duration::from_millis(500))
+                .measurement_time(Duration::from_secs(3))
+                .throughput(Throughput::Elements(JOBS));
+            for &case in cases {
+                g.bench_function(case, |b| {
+                    b.iter_custom(|iters| {
+                        rt.block_on(async {
+                            let start = Instant::now();
+                            for _ in 0..iters {
+                                let ok = match (group, case) {
+                                    ("results", "pc") => pool_results().await,
+                                    ("results", _) => channel_workers().await,
+                                    (_, "pc") => pool_handles().await,
+                                    (_, "oneshot-workers") => oneshot_workers().await,
+                                    _ => spawn_per_job().await,
+                                };
+                                assert_eq!(ok, JOBS, "every job answered");
+                            }
+                            start.elapsed()
+                        })
+                    })
+                });
+            }
+            g.finish();
+        }
+    }
+}
+
+criterion_group!(benches, pool);
+criterion_main!(benches);
