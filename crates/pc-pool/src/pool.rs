@@ -4,12 +4,13 @@ use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::FutureExt;
+use futures_util::task::AtomicWaker;
 use pc_core::{
     BuildError, DropReason, Producer, SendError, SendTimeoutError, SharedProbe, Stage,
     TrySendError, WaitKind, channel,
@@ -58,7 +59,7 @@ struct Shared<In, S: Stage<In>> {
     queue: channel::Receiver<QueuedJob<S, In>>,
     results: channel::Sender<ResultOf<S, In>>,
     timeout: Option<Duration>,
-    cancel: CancellationToken,
+    cancel: Cancel,
     next_id: AtomicU64,
     cancelled: AtomicU64,
     live: AtomicUsize,
@@ -207,16 +208,27 @@ impl<S> WorkerPoolBuilder<S> {
             queue,
             results,
             timeout: self.timeout,
-            cancel: self.cancel.unwrap_or_default(),
+            cancel: Cancel::new(self.workers),
             next_id: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
             live: AtomicUsize::new(self.workers),
             stopped: watch::Sender::new(false),
             probe: self.probe,
         });
-        let workers = (0..self.workers)
+        let mut workers: Vec<JoinHandle<()>> = (0..self.workers)
             .map(|worker| runtime.spawn(work(Arc::clone(&shared), worker)))
             .collect();
+        if let Some(token) = self.cancel {
+            // Relays the caller's token, and ends with the pool.
+            let shared = Arc::clone(&shared);
+            workers.push(runtime.spawn(async move {
+                let mut stopped = shared.stopped.subscribe();
+                tokio::select! {
+                    () = token.cancelled() => shared.cancel.cancel(),
+                    _ = stopped.wait_for(|stopped| *stopped) => {}
+                }
+            }));
+        }
         Ok(WorkerPool {
             shared,
             results: results_rx,
@@ -405,29 +417,43 @@ impl<In, S: Stage<In>> Drop for WorkerPool<In, S> {
 
 /// A worker: takes jobs until the queue is closed and drained, or the pool is cancelled.
 async fn work<In, S: Stage<In>>(shared: Arc<Shared<In, S>>, worker: usize) {
-    // One wait for cancellation for the worker's life, registered once, polled with every job.
-    let cancelled = shared.cancel.cancelled();
-    tokio::pin!(cancelled);
+    let cancel = &shared.cancel;
+    // When the last job ended, if the clock was read then: a job taken at once starts there.
+    let mut last_end: Option<Instant> = None;
     loop {
-        let job = tokio::select! {
-            biased;
-            () = &mut cancelled => break,
-            job = shared.queue.recv() => match job {
-                Ok(job) => job,
-                Err(_) => break,
-            },
+        let (job, waited) = match shared.queue.try_recv() {
+            Ok(job) if !cancel.is_cancelled() => (job, false),
+            Ok(job) => {
+                cancel_job(&shared, worker, job);
+                break;
+            }
+            Err(_) => {
+                let recv = std::pin::pin!(shared.queue.recv());
+                match cancel.race(worker, recv).await {
+                    Some(Ok(job)) => (job, true),
+                    Some(Err(_)) | None => break,
+                }
+            }
         };
         let Job { id, input, reply } = job;
         // The clock is read only when someone is told how long the job ran.
         let timed = matches!(reply, Reply::Stream) || shared.probe.is_some();
-        let started = timed.then(Instant::now);
-        let run = AssertUnwindSafe(shared.stage.run(input)).catch_unwind();
-        let output = tokio::select! {
-            biased;
-            () = &mut cancelled => Err(JobError::Cancelled),
-            output = limited(run, shared.timeout) => output,
+        let started = match (timed, last_end) {
+            (false, _) => None,
+            (true, Some(end)) if !waited => Some(end),
+            (true, _) => Some(Instant::now()),
         };
-        let duration = started.map_or(Duration::ZERO, |started| started.elapsed());
+        let run = AssertUnwindSafe(shared.stage.run(input)).catch_unwind();
+        let run = std::pin::pin!(limited(run, shared.timeout));
+        let output = cancel
+            .race(worker, run)
+            .await
+            .unwrap_or(Err(JobError::Cancelled));
+        last_end = started.map(|_| Instant::now());
+        let duration = match (started, last_end) {
+            (Some(started), Some(end)) => end.saturating_duration_since(started),
+            _ => Duration::ZERO,
+        };
         if let Some(probe) = &shared.probe {
             probe.consumed(1);
             probe.waited(WaitKind::Processing, duration);
@@ -438,8 +464,8 @@ async fn work<In, S: Stage<In>>(shared: Arc<Shared<In, S>>, worker: usize) {
         // Cancelled: nothing more is taken in, and what is queued ends cancelled. `recv` waits
         // for submits already past the check, so none is stranded.
         shared.intake.close();
-        while let Ok(Job { id, reply, .. }) = shared.queue.recv().await {
-            shared.deliver(id, worker, reply, Err(JobError::Cancelled), Duration::ZERO);
+        while let Ok(job) = shared.queue.recv().await {
+            cancel_job(&shared, worker, job);
         }
     }
     if shared.live.fetch_sub(1, Ordering::AcqRel) == 1 {
@@ -447,6 +473,62 @@ async fn work<In, S: Stage<In>>(shared: Arc<Shared<In, S>>, worker: usize) {
         shared.results.close();
         shared.stopped.send_replace(true);
     }
+}
+
+/// Cancellation: a flag, and a waker per worker to wake it when the flag goes up. Cheaper to
+/// poll with every job than a token's wait, which takes a lock on each poll.
+struct Cancel {
+    flag: AtomicBool,
+    wakers: Vec<AtomicWaker>,
+}
+
+impl Cancel {
+    fn new(workers: usize) -> Self {
+        Self {
+            flag: AtomicBool::new(false),
+            wakers: (0..workers).map(|_| AtomicWaker::new()).collect(),
+        }
+    }
+
+    fn cancel(&self) {
+        if !self.flag.swap(true, Ordering::AcqRel) {
+            for waker in &self.wakers {
+                waker.wake();
+            }
+        }
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.flag.load(Ordering::Acquire)
+    }
+
+    /// Runs `fut` until it ends (`Some`) or the pool is cancelled (`None`). The cancellation is
+    /// checked with a load, and `worker`'s waker registered only while `fut` is pending.
+    async fn race<F: Future>(&self, worker: usize, mut fut: Pin<&mut F>) -> Option<F::Output> {
+        let waker = &self.wakers[worker];
+        std::future::poll_fn(|cx| {
+            if self.is_cancelled() {
+                return Poll::Ready(None);
+            }
+            if let Poll::Ready(output) = fut.as_mut().poll(cx) {
+                return Poll::Ready(Some(output));
+            }
+            waker.register(cx.waker());
+            // Checked again after registering, so a cancel between the two is not missed.
+            if self.is_cancelled() {
+                Poll::Ready(None)
+            } else {
+                Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+/// Answers a job that will not run: cancelled.
+fn cancel_job<In, S: Stage<In>>(shared: &Shared<In, S>, worker: usize, job: QueuedJob<S, In>) {
+    let Job { id, reply, .. } = job;
+    shared.deliver(id, worker, reply, Err(JobError::Cancelled), Duration::ZERO);
 }
 
 /// Runs a job under the pool's timeout, turning a panic into its error.
