@@ -42,6 +42,8 @@
 //!   [`try_submit`](WorkerPool::try_submit) giving a [`JobHandle`], or the `pc_core::Producer`
 //!   methods with every outcome on [`results`](WorkerPool::results) as a [`JobResult`].
 //! - [`JobError`]: `Failed` (the stage's error), `Panicked`, `TimedOut`, `Cancelled`.
+//! - [`resize`](WorkerPool::resize) while running: workers over the new count retire between
+//!   jobs.
 //! - Stopping: [`close`](WorkerPool::close) finishes every queued job,
 //!   [`shutdown`](WorkerPool::shutdown) cancels what a grace period leaves,
 //!   [`abort`](WorkerPool::abort) cancels now; each returns once no worker task is alive.

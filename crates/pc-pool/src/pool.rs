@@ -62,12 +62,30 @@ struct Shared<In, S: Stage<In>> {
     cancel: Cancel,
     next_id: AtomicU64,
     cancelled: AtomicU64,
+    /// Workers running, and how many there should be.
     live: AtomicUsize,
+    target: AtomicUsize,
+    next_worker: AtomicUsize,
     stopped: watch::Sender<bool>,
     probe: Option<SharedProbe>,
 }
 
 impl<In, S: Stage<In>> Shared<In, S> {
+    /// Whether more workers run than the pool should have.
+    fn too_many(&self) -> bool {
+        self.live.load(Ordering::Acquire) > self.target.load(Ordering::Acquire)
+    }
+
+    /// Retires the calling worker if there are too many: true if it must end now.
+    fn retire_one(&self) -> bool {
+        let target = self.target.load(Ordering::Acquire);
+        self.live
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |live| {
+                (live > target).then(|| live - 1)
+            })
+            .is_ok()
+    }
+
     /// Sends a job's outcome where it belongs.
     fn deliver(
         &self,
@@ -113,6 +131,7 @@ pub struct WorkerPool<In, S: Stage<In>> {
     shared: Arc<Shared<In, S>>,
     results: channel::Receiver<ResultOf<S, In>>,
     workers: Mutex<Vec<JoinHandle<()>>>,
+    runtime: tokio::runtime::Handle,
 }
 
 impl<In, S: Stage<In>> fmt::Debug for WorkerPool<In, S> {
@@ -208,15 +227,20 @@ impl<S> WorkerPoolBuilder<S> {
             queue,
             results,
             timeout: self.timeout,
-            cancel: Cancel::new(self.workers),
+            cancel: Cancel::new(),
             next_id: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
             live: AtomicUsize::new(self.workers),
+            target: AtomicUsize::new(self.workers),
+            next_worker: AtomicUsize::new(self.workers),
             stopped: watch::Sender::new(false),
             probe: self.probe,
         });
         let mut workers: Vec<JoinHandle<()>> = (0..self.workers)
-            .map(|worker| runtime.spawn(work(Arc::clone(&shared), worker)))
+            .map(|worker| {
+                let waker = shared.cancel.enlist();
+                runtime.spawn(work(Arc::clone(&shared), worker, waker))
+            })
             .collect();
         if let Some(token) = self.cancel {
             // Relays the caller's token, and ends with the pool.
@@ -233,6 +257,7 @@ impl<S> WorkerPoolBuilder<S> {
             shared,
             results: results_rx,
             workers: Mutex::new(workers),
+            runtime,
         })
     }
 }
@@ -352,6 +377,42 @@ impl<In, S: Stage<In>> WorkerPool<In, S> {
         self.shared.cancelled.load(Ordering::Relaxed)
     }
 
+    /// Runs `workers` workers from now on: starts more at once, or retires some as they finish
+    /// their jobs (no job is cut short or lost). Does nothing once the pool has stopped.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Zero`] for zero workers.
+    pub fn resize(&self, workers: usize) -> Result<(), BuildError>
+    where
+        In: Send + 'static,
+        S: 'static,
+        S::Output: 'static,
+        S::Error: 'static,
+    {
+        if workers == 0 {
+            return Err(BuildError::Zero { setting: "workers" });
+        }
+        let shared = &self.shared;
+        shared.target.store(workers, Ordering::Release);
+        // Start what is missing; a pool whose workers have all ended stays stopped.
+        while shared
+            .live
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |live| {
+                (live != 0 && live < workers).then_some(live + 1)
+            })
+            .is_ok()
+        {
+            let worker = shared.next_worker.fetch_add(1, Ordering::Relaxed);
+            let waker = shared.cancel.enlist();
+            let task = self.runtime.spawn(work(Arc::clone(shared), worker, waker));
+            lock(&self.workers).push(task);
+        }
+        // Idle workers over the count notice when woken.
+        shared.cancel.wake_all();
+        Ok(())
+    }
+
     /// Stops intake (submits fail and hand their input back) and waits until every queued job
     /// has run and the workers have ended.
     ///
@@ -416,11 +477,18 @@ impl<In, S: Stage<In>> Drop for WorkerPool<In, S> {
 }
 
 /// A worker: takes jobs until the queue is closed and drained, or the pool is cancelled.
-async fn work<In, S: Stage<In>>(shared: Arc<Shared<In, S>>, worker: usize) {
+async fn work<In, S: Stage<In>>(
+    shared: Arc<Shared<In, S>>,
+    worker: usize,
+    waker: Arc<AtomicWaker>,
+) {
     let cancel = &shared.cancel;
     // When the last job ended, if the clock was read then: a job taken at once starts there.
     let mut last_end: Option<Instant> = None;
     loop {
+        if shared.retire_one() {
+            return;
+        }
         let (job, waited) = match shared.queue.try_recv() {
             Ok(job) if !cancel.is_cancelled() => (job, false),
             Ok(job) => {
@@ -429,9 +497,13 @@ async fn work<In, S: Stage<In>>(shared: Arc<Shared<In, S>>, worker: usize) {
             }
             Err(_) => {
                 let recv = std::pin::pin!(shared.queue.recv());
-                match cancel.race(worker, recv).await {
+                let stop = || cancel.is_cancelled() || shared.too_many();
+                match cancel.race(&waker, stop, recv).await {
                     Some(Ok(job)) => (job, true),
-                    Some(Err(_)) | None => break,
+                    Some(Err(_)) => break,
+                    None if cancel.is_cancelled() => break,
+                    // Asked to retire: checked at the top of the loop.
+                    None => continue,
                 }
             }
         };
@@ -446,7 +518,7 @@ async fn work<In, S: Stage<In>>(shared: Arc<Shared<In, S>>, worker: usize) {
         let run = AssertUnwindSafe(shared.stage.run(input)).catch_unwind();
         let run = std::pin::pin!(limited(run, shared.timeout));
         let output = cancel
-            .race(worker, run)
+            .race(&waker, || cancel.is_cancelled(), run)
             .await
             .unwrap_or(Err(JobError::Cancelled));
         last_end = started.map(|_| Instant::now());
@@ -479,22 +551,34 @@ async fn work<In, S: Stage<In>>(shared: Arc<Shared<In, S>>, worker: usize) {
 /// poll with every job than a token's wait, which takes a lock on each poll.
 struct Cancel {
     flag: AtomicBool,
-    wakers: Vec<AtomicWaker>,
+    /// One per worker ever started (a retired worker's stays, unused).
+    wakers: Mutex<Vec<Arc<AtomicWaker>>>,
 }
 
 impl Cancel {
-    fn new(workers: usize) -> Self {
+    fn new() -> Self {
         Self {
             flag: AtomicBool::new(false),
-            wakers: (0..workers).map(|_| AtomicWaker::new()).collect(),
+            wakers: Mutex::new(Vec::new()),
         }
+    }
+
+    /// A waker slot for a new worker.
+    fn enlist(&self) -> Arc<AtomicWaker> {
+        let waker = Arc::new(AtomicWaker::new());
+        lock(&self.wakers).push(Arc::clone(&waker));
+        waker
     }
 
     fn cancel(&self) {
         if !self.flag.swap(true, Ordering::AcqRel) {
-            for waker in &self.wakers {
-                waker.wake();
-            }
+            self.wake_all();
+        }
+    }
+
+    fn wake_all(&self) {
+        for waker in lock(&self.wakers).iter() {
+            waker.wake();
         }
     }
 
@@ -502,20 +586,24 @@ impl Cancel {
         self.flag.load(Ordering::Acquire)
     }
 
-    /// Runs `fut` until it ends (`Some`) or the pool is cancelled (`None`). The cancellation is
-    /// checked with a load, and `worker`'s waker registered only while `fut` is pending.
-    async fn race<F: Future>(&self, worker: usize, mut fut: Pin<&mut F>) -> Option<F::Output> {
-        let waker = &self.wakers[worker];
+    /// Runs `fut` until it ends (`Some`), or until `stop` says so (`None`): checked with loads,
+    /// with the worker's `waker` registered only while `fut` is pending.
+    async fn race<F: Future>(
+        &self,
+        waker: &AtomicWaker,
+        stop: impl Fn() -> bool,
+        mut fut: Pin<&mut F>,
+    ) -> Option<F::Output> {
         std::future::poll_fn(|cx| {
-            if self.is_cancelled() {
+            if stop() {
                 return Poll::Ready(None);
             }
             if let Poll::Ready(output) = fut.as_mut().poll(cx) {
                 return Poll::Ready(Some(output));
             }
             waker.register(cx.waker());
-            // Checked again after registering, so a cancel between the two is not missed.
-            if self.is_cancelled() {
+            // Checked again after registering, so a signal between the two is not missed.
+            if stop() {
                 Poll::Ready(None)
             } else {
                 Poll::Pending
@@ -523,6 +611,11 @@ impl Cancel {
         })
         .await
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Nothing panics while holding these locks; a poisoned one is still consistent.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Answers a job that will not run: cancelled.

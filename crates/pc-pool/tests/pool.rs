@@ -376,3 +376,39 @@ async fn go_pool_with_context_cancels_what_its_deadline_cuts() {
     );
     assert_eq!(stopped, ms(1000));
 }
+
+#[tokio::test(start_paused = true)]
+async fn resize_up_and_down_under_load_loses_nothing() {
+    let pool = WorkerPool::builder(|n: u64| async move {
+        sleep(ms(10)).await;
+        Ok::<_, ()>(n)
+    })
+    .workers(2)
+    .capacity(10_000)
+    .build()
+    .unwrap();
+    let handles: Vec<_> = (0..2000u64).map(|n| pool.try_submit(n).unwrap()).collect();
+    sleep(ms(95)).await;
+    pool.resize(8).unwrap();
+    assert_eq!(pool.workers(), 8, "new workers start at once");
+    sleep(ms(500)).await;
+    pool.resize(3).unwrap();
+    // The extra workers retire as their jobs end, within one job's time.
+    sleep(ms(10)).await;
+    assert_eq!(pool.workers(), 3);
+    assert_eq!(
+        pool.resize(0).unwrap_err(),
+        BuildError::Zero { setting: "workers" }
+    );
+    let mut seen = HashSet::new();
+    for handle in handles {
+        let id = handle.id();
+        assert_eq!(handle.await, Ok(id), "each job its own output");
+        assert!(seen.insert(id));
+    }
+    assert_eq!(seen.len(), 2000);
+    pool.close().await;
+    assert_eq!(pool.workers(), 0);
+    pool.resize(4).unwrap();
+    assert_eq!(pool.workers(), 0, "a stopped pool stays stopped");
+}
