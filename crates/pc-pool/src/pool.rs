@@ -12,7 +12,7 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use futures_util::task::AtomicWaker;
 use pc_core::{
-    BuildError, DropReason, Producer, SendError, SendTimeoutError, SharedProbe, Stage,
+    BuildError, Consumer, DropReason, Producer, SendError, SendTimeoutError, SharedProbe, Stage,
     TrySendError, WaitKind, channel,
 };
 use tokio::sync::{oneshot, watch};
@@ -262,6 +262,35 @@ impl<S> WorkerPoolBuilder<S> {
     }
 }
 
+impl<S> WorkerPoolBuilder<S> {
+    /// As [`build`](Self::build), and the pool takes its jobs from `source` too: any
+    /// `Consumer` (a channel, a bounded queue, a priority channel), its outcomes on
+    /// [`results`](WorkerPool::results). When `source` is closed and drained the pool's intake
+    /// closes, so the pool stops once those jobs are done. Closing, shutting down or
+    /// cancelling the pool stops taking from `source`; what is still there stays there, and an
+    /// item taken but not yet queued ends `Cancelled` on the results stream.
+    ///
+    /// # Errors
+    ///
+    /// As [`build`](Self::build).
+    pub fn build_over<In, C>(self, source: C) -> Result<WorkerPool<In, S>, BuildError>
+    where
+        In: Send + 'static,
+        S: Stage<In> + 'static,
+        S::Output: 'static,
+        S::Error: 'static,
+        C: Consumer<In> + 'static,
+    {
+        let pool = self.build()?;
+        let waker = pool.shared.cancel.enlist();
+        let feeder = pool
+            .runtime
+            .spawn(feed(Arc::clone(&pool.shared), source, waker));
+        lock(&pool.workers).push(feeder);
+        Ok(pool)
+    }
+}
+
 impl<In, S: Stage<In>> WorkerPool<In, S> {
     /// Starts the settings of a pool running `stage` on every job.
     pub fn builder(stage: S) -> WorkerPoolBuilder<S> {
@@ -424,6 +453,8 @@ impl<In, S: Stage<In>> WorkerPool<In, S> {
     /// Dropping the future stops the waiting only: the pool still finishes its jobs.
     pub async fn close(&self) {
         self.shared.intake.close();
+        // A feeder waiting on its source notices.
+        self.shared.cancel.wake_all();
         self.stopped().await;
         self.join().await;
     }
@@ -432,6 +463,7 @@ impl<In, S: Stage<In>> WorkerPool<In, S> {
     /// or queued, and waits for the workers to end. Returns how many jobs were cancelled.
     pub async fn shutdown(&self, grace: Duration) -> u64 {
         self.shared.intake.close();
+        self.shared.cancel.wake_all();
         let before = self.cancelled();
         if tokio::time::timeout(grace, self.stopped()).await.is_err() {
             self.shared.cancel.cancel();
@@ -616,6 +648,50 @@ impl Cancel {
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Nothing panics while holding these locks; a poisoned one is still consistent.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Moves items from `source` into the pool's queue until the source ends, the pool's intake
+/// closes, or the pool is cancelled.
+async fn feed<In, S, C>(shared: Arc<Shared<In, S>>, source: C, waker: Arc<AtomicWaker>)
+where
+    In: Send,
+    S: Stage<In>,
+    C: Consumer<In>,
+{
+    let cancel = &shared.cancel;
+    let stop = || cancel.is_cancelled() || shared.intake.is_closed();
+    loop {
+        let recv = std::pin::pin!(source.recv());
+        let input = match cancel.race(&waker, stop, recv).await {
+            Some(Ok(input)) => input,
+            // The source is closed and drained: so is the pool's intake from now on.
+            Some(Err(_)) => break,
+            // Stopped: what the source still holds stays there.
+            None => return,
+        };
+        let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let job = Job {
+            id,
+            input,
+            reply: Reply::Stream,
+        };
+        // Wait for room with a reservation, so that a stop meanwhile still holds the job.
+        let reserve = std::pin::pin!(shared.intake.reserve());
+        let queued = match cancel.race(&waker, stop, reserve).await {
+            Some(Ok(permit)) => permit.send(job).map_err(|SendError(job)| job),
+            Some(Err(_)) | None => Err(job),
+        };
+        match queued {
+            Ok(()) => {
+                if let Some(probe) = &shared.probe {
+                    probe.produced(1);
+                }
+            }
+            Err(job) => cancel_job(&shared, 0, job),
+        }
+    }
+    shared.intake.close();
+    cancel.wake_all();
 }
 
 /// Answers a job that will not run: cancelled.

@@ -412,3 +412,56 @@ async fn resize_up_and_down_under_load_loses_nothing() {
     pool.resize(4).unwrap();
     assert_eq!(pool.workers(), 0, "a stopped pool stays stopped");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_drains_any_consumer_and_stops_when_it_ends() {
+    within(async {
+        let (tx, rx) = pc_core::channel::bounded::<u64>(64).unwrap();
+        let pool = WorkerPool::builder(|n: u64| async move { Ok::<_, ()>(n + 1) })
+            .workers(3)
+            .build_over(rx)
+            .unwrap();
+        let producer = tokio::spawn(async move {
+            tx.send_all(0..10_000).await.unwrap();
+            // Dropping `tx` closes the source: the pool stops after its last job.
+        });
+        let mut outputs: Vec<u64> = pool.results().map(|r| r.output.unwrap()).collect().await;
+        producer.await.unwrap();
+        outputs.sort_unstable();
+        assert_eq!(outputs, (1..=10_000).collect::<Vec<_>>());
+        pool.close().await;
+        assert_eq!(pool.workers(), 0);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn closing_a_pool_over_a_consumer_leaves_the_rest_in_it() {
+    let (tx, rx) = pc_core::channel::bounded::<u64>(100).unwrap();
+    tx.send_all(0..100).await.unwrap();
+    let pool = WorkerPool::builder(|n: u64| async move {
+        sleep(ms(10)).await;
+        Ok::<_, ()>(n)
+    })
+    .workers(2)
+    .capacity(4)
+    .build_over(rx.clone())
+    .unwrap();
+    sleep(ms(25)).await;
+    pool.close().await;
+    let results: Vec<_> = pool.results().collect().await;
+    let done = results.iter().filter(|r| r.output.is_ok()).count();
+    let cancelled = results
+        .iter()
+        .filter(|r| r.output == Err(JobError::Cancelled))
+        .count();
+    // Every item is in exactly one place: done, cancelled (taken but never queued), or still
+    // in the source.
+    assert_eq!(done + cancelled + rx.len(), 100);
+    assert_eq!(
+        cancelled, 1,
+        "the item the feeder held while the queue was full"
+    );
+    // Two rounds of two finished by 25 ms, two running at the close, and the queue of four.
+    assert_eq!(done, 2 + 2 + 2 + 4);
+}
