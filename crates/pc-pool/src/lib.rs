@@ -42,7 +42,8 @@
 //!   [`try_submit`](WorkerPool::try_submit) giving a [`JobHandle`], or the `pc_core::Producer`
 //!   methods with every outcome on [`results`](WorkerPool::results) as a [`JobResult`].
 //! - [`JobError`]: `Failed` (the stage's error), `Panicked`, `TimedOut`, `Cancelled`.
-//! - [`WorkerPoolBuilder::build_over`] drains any `pc_core::Consumer` as well.
+//! - [`WorkerPoolBuilder::build_over`] drains any `pc_core::Consumer` as well;
+//!   [`WorkerPoolBuilder::blocking`] runs CPU-heavy jobs on tokio's blocking pool.
 //! - [`resize`](WorkerPool::resize) while running: workers over the new count retire between
 //!   jobs.
 //! - Stopping: [`close`](WorkerPool::close) finishes every queued job,

@@ -59,6 +59,7 @@ struct Shared<In, S: Stage<In>> {
     queue: channel::Receiver<QueuedJob<S, In>>,
     results: channel::Sender<ResultOf<S, In>>,
     timeout: Option<Duration>,
+    blocking: bool,
     cancel: Cancel,
     next_id: AtomicU64,
     cancelled: AtomicU64,
@@ -150,6 +151,7 @@ pub struct WorkerPoolBuilder<S> {
     workers: usize,
     capacity: usize,
     timeout: Option<Duration>,
+    blocking: bool,
     cancel: Option<CancellationToken>,
     probe: Option<SharedProbe>,
 }
@@ -160,6 +162,7 @@ impl<S> fmt::Debug for WorkerPoolBuilder<S> {
             .field("workers", &self.workers)
             .field("capacity", &self.capacity)
             .field("timeout", &self.timeout)
+            .field("blocking", &self.blocking)
             .finish_non_exhaustive()
     }
 }
@@ -180,6 +183,15 @@ impl<S> WorkerPoolBuilder<S> {
     /// Stops a job that runs longer than `timeout`: it fails with [`JobError::TimedOut`].
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Runs each job on tokio's blocking pool (`spawn_blocking`, the job's future driven there),
+    /// for stages that compute for long stretches without awaiting: the runtime's workers stay
+    /// free. A job that times out or is cancelled is answered at once, but its thread runs on
+    /// to the job's end (code between awaits cannot be stopped), and that outcome is dropped.
+    pub fn blocking(mut self) -> Self {
+        self.blocking = true;
         self
     }
 
@@ -227,6 +239,7 @@ impl<S> WorkerPoolBuilder<S> {
             queue,
             results,
             timeout: self.timeout,
+            blocking: self.blocking,
             cancel: Cancel::new(),
             next_id: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
@@ -299,6 +312,7 @@ impl<In, S: Stage<In>> WorkerPool<In, S> {
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             capacity: 1024,
             timeout: None,
+            blocking: false,
             cancel: None,
             probe: None,
         }
@@ -509,11 +523,13 @@ impl<In, S: Stage<In>> Drop for WorkerPool<In, S> {
 }
 
 /// A worker: takes jobs until the queue is closed and drained, or the pool is cancelled.
-async fn work<In, S: Stage<In>>(
-    shared: Arc<Shared<In, S>>,
-    worker: usize,
-    waker: Arc<AtomicWaker>,
-) {
+async fn work<In, S>(shared: Arc<Shared<In, S>>, worker: usize, waker: Arc<AtomicWaker>)
+where
+    In: Send + 'static,
+    S: Stage<In> + 'static,
+    S::Output: 'static,
+    S::Error: 'static,
+{
     let cancel = &shared.cancel;
     // When the last job ended, if the clock was read then: a job taken at once starts there.
     let mut last_end: Option<Instant> = None;
@@ -547,12 +563,15 @@ async fn work<In, S: Stage<In>>(
             (true, Some(end)) if !waited => Some(end),
             (true, _) => Some(Instant::now()),
         };
-        let run = AssertUnwindSafe(shared.stage.run(input)).catch_unwind();
-        let run = std::pin::pin!(limited(run, shared.timeout));
-        let output = cancel
-            .race(&waker, || cancel.is_cancelled(), run)
-            .await
-            .unwrap_or(Err(JobError::Cancelled));
+        let output = if shared.blocking {
+            let run = std::pin::pin!(limited(on_blocking_thread(&shared, input), shared.timeout));
+            cancel.race(&waker, || cancel.is_cancelled(), run).await
+        } else {
+            let run = AssertUnwindSafe(shared.stage.run(input)).catch_unwind();
+            let run = std::pin::pin!(limited(run, shared.timeout));
+            cancel.race(&waker, || cancel.is_cancelled(), run).await
+        }
+        .unwrap_or(Err(JobError::Cancelled));
         last_end = started.map(|_| Instant::now());
         let duration = match (started, last_end) {
             (Some(started), Some(end)) => end.saturating_duration_since(started),
@@ -692,6 +711,32 @@ where
     }
     shared.intake.close();
     cancel.wake_all();
+}
+
+/// Runs one job on tokio's blocking pool, its future driven there by `block_on`, so that a
+/// stage that computes for long stretches does not hold up the runtime's workers.
+async fn on_blocking_thread<In, S>(
+    shared: &Arc<Shared<In, S>>,
+    input: In,
+) -> std::thread::Result<Result<S::Output, S::Error>>
+where
+    In: Send + 'static,
+    S: Stage<In> + 'static,
+    S::Output: 'static,
+    S::Error: 'static,
+{
+    let shared = Arc::clone(shared);
+    let runtime = tokio::runtime::Handle::current();
+    let task = tokio::task::spawn_blocking(move || {
+        runtime.block_on(AssertUnwindSafe(shared.stage.run(input)).catch_unwind())
+    });
+    match task.await {
+        Ok(finished) => finished,
+        // The blocking pool refuses work only while the runtime shuts down.
+        Err(err) => Err(Box::new(format!(
+            "the blocking pool did not run the job: {err}"
+        ))),
+    }
 }
 
 /// Answers a job that will not run: cancelled.

@@ -53,3 +53,28 @@ async fn one_percent_of_jobs_panic_and_only_they_fail() {
     .await;
     let _ = std::panic::take_hook();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocking_job_that_panics_fails_alone() {
+    std::panic::set_hook(Box::new(|_| {}));
+    within(async {
+        let pool = WorkerPool::builder(|n: u32| async move {
+            if n == 0 {
+                panic!("zero");
+            }
+            Ok::<_, ()>(n)
+        })
+        .workers(2)
+        .blocking()
+        .build()
+        .unwrap();
+        let zero = pool.submit(0).await.unwrap();
+        let two = pool.submit(2).await.unwrap();
+        assert_eq!(zero.await, Err(JobError::Panicked("zero".into())));
+        assert_eq!(two.await, Ok(2));
+        assert_eq!(pool.workers(), 2);
+        pool.close().await;
+    })
+    .await;
+    let _ = std::panic::take_hook();
+}

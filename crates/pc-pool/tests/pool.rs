@@ -465,3 +465,34 @@ async fn closing_a_pool_over_a_consumer_leaves_the_rest_in_it() {
     // Two rounds of two finished by 25 ms, two running at the close, and the queue of four.
     assert_eq!(done, 2 + 2 + 2 + 4);
 }
+
+/// A job that blocks its thread until the test, on the same single-threaded runtime, answers:
+/// on the runtime's own thread it could never be answered (the wait gives up after a minute
+/// and fails the job, so a regression fails the test instead of hanging it).
+#[tokio::test]
+async fn blocking_jobs_leave_the_runtime_free() {
+    let (started_tx, started_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let (answer_tx, answer_rx) = std::sync::mpsc::channel::<u32>();
+    let answer_rx = Arc::new(std::sync::Mutex::new(answer_rx));
+    let pool = WorkerPool::builder(move |_: ()| {
+        let (started_tx, answer_rx) = (started_tx.clone(), Arc::clone(&answer_rx));
+        async move {
+            started_tx.send(()).map_err(|_| "test gone")?;
+            let answer = answer_rx
+                .lock()
+                .unwrap()
+                .recv_timeout(Duration::from_secs(60));
+            answer.map_err(|_| "the runtime never answered")
+        }
+    })
+    .workers(1)
+    .blocking()
+    .build()
+    .unwrap();
+    let handle = pool.submit(()).await.unwrap();
+    let mut started_rx = started_rx;
+    within(started_rx.recv()).await.unwrap();
+    answer_tx.send(7).unwrap();
+    assert_eq!(within(handle).await, Ok(7));
+    pool.close().await;
+}
