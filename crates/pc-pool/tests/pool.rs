@@ -496,3 +496,28 @@ async fn blocking_jobs_leave_the_runtime_free() {
     assert_eq!(within(handle).await, Ok(7));
     pool.close().await;
 }
+
+/// The Go seed's fan-out/fan-in: 3 workers square 1..=10 with 0-99 ms of simulated work each
+/// (seeded); every square arrives once, and the workers share the load.
+#[tokio::test(start_paused = true)]
+async fn go_fan_out_fan_in_squares_one_to_ten() {
+    let (tx, rx) = pc_core::channel::bounded::<u64>(1).unwrap();
+    let pool = WorkerPool::builder(|n: u64| async move {
+        let work = fastrand::Rng::with_seed(n).u64(0..100);
+        sleep(ms(work)).await;
+        Ok::<_, ()>(n * n)
+    })
+    .workers(3)
+    .build_over(rx)
+    .unwrap();
+    tokio::spawn(async move { tx.send_all(1..=10).await.unwrap() });
+    let results: Vec<_> = pool.results().collect().await;
+    let mut squares: Vec<u64> = results
+        .iter()
+        .map(|r| *r.output.as_ref().unwrap())
+        .collect();
+    squares.sort_unstable();
+    assert_eq!(squares, (1..=10u64).map(|n| n * n).collect::<Vec<_>>());
+    let workers: HashSet<usize> = results.iter().map(|r| r.worker).collect();
+    assert_eq!(workers.len(), 3, "all three workers took jobs");
+}
