@@ -72,6 +72,17 @@ async fn csharp_sliding_window_played_faster_checks_the_same() {
     assert_eq!(report.items, 100);
 }
 
+#[cfg(feature = "pool")]
+#[tokio::test(start_paused = true)]
+async fn go_basic_worker_pool() {
+    let report = within_paused(scenarios::go_basic_worker_pool(1))
+        .await
+        .unwrap();
+    assert_eq!(report.items, 10);
+    // Rounds of 3, 3, 3 and 1 jobs of 500 ms.
+    assert_eq!(report.wall, Duration::from_millis(2000));
+}
+
 #[tokio::test(start_paused = true)]
 async fn csharp_capacity_comparison() {
     let outcomes = within_paused(scenarios::csharp_capacity_comparison()).await;

@@ -754,6 +754,51 @@ pub(crate) async fn csharp_sliding_window(speed: u32) -> Outcome {
     })
 }
 
+/// The Go basic worker pool: 3 workers, 10 jobs of 500 ms each (doubling their number), every
+/// result once; `speed` shortens the work.
+#[cfg(feature = "pool")]
+pub(crate) async fn go_basic_worker_pool(speed: u32) -> Outcome {
+    use pc::pool::WorkerPool;
+
+    const NAME: &str = "Go: worker pool, 3 workers x 10 jobs";
+    let work = Duration::from_millis(500) / speed;
+    let pool = WorkerPool::builder(move |n: u64| async move {
+        sleep(work).await;
+        Ok::<_, String>(n * 2)
+    })
+    .workers(3)
+    .capacity(10)
+    .build()
+    .map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    pool.send_all(1..=10).await.map_err(|e| e.to_string())?;
+    pool.close().await;
+    let mut outputs = Vec::new();
+    let mut errors = 0;
+    let mut results = pool.results();
+    while let Some(result) = futures_util::StreamExt::next(&mut results).await {
+        match result.output {
+            Ok(output) => outputs.push(output),
+            Err(_) => errors += 1,
+        }
+    }
+    outputs.sort_unstable();
+    check(NAME, "errors", 0, errors)?;
+    check(
+        NAME,
+        "each job's result once",
+        (1..=10).map(|n| n * 2).collect::<Vec<u64>>(),
+        outputs,
+    )?;
+    Ok(Report {
+        name: NAME.into(),
+        items: 10,
+        wall: start.elapsed(),
+        peak_depth: 0,
+        dropped: 0,
+    })
+}
+
 /// Every scenario, in the order the tour plays them.
 pub(crate) async fn all() -> Vec<Outcome> {
     let mut outcomes = vec![
@@ -768,6 +813,8 @@ pub(crate) async fn all() -> Vec<Outcome> {
     outcomes.push(csharp_sliding_window(5).await);
     outcomes.extend(csharp_capacity_comparison().await);
     outcomes.push(go_basic_producer_consumer().await);
+    #[cfg(feature = "pool")]
+    outcomes.push(go_basic_worker_pool(5).await);
     // Long seeds are played faster here; tests/tour.rs plays them at speed 1 under paused time.
     #[cfg(feature = "backpressure")]
     {
