@@ -46,6 +46,9 @@
 //!   [`WorkerPoolBuilder::blocking`] runs CPU-heavy jobs on tokio's blocking pool.
 //! - [`resize`](WorkerPool::resize) while running: workers over the new count retire between
 //!   jobs.
+//! - [`Pipeline`]: stages chained by bounded buffers, each with its own concurrency, from a
+//!   `Stream` or a `Consumer`; output [`ordered`](Pipeline::ordered) or
+//!   [`unordered`](Pipeline::unordered); errors as values under an [`OnError`] policy.
 //! - Stopping: [`close`](WorkerPool::close) finishes every queued job,
 //!   [`shutdown`](WorkerPool::shutdown) cancels what a grace period leaves,
 //!   [`abort`](WorkerPool::abort) cancels now; each returns once no worker task is alive.
@@ -55,7 +58,9 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod error;
+mod pipeline;
 mod pool;
 
 pub use error::JobError;
+pub use pipeline::{OnError, Pipeline, PipelineError, PipelineOutput};
 pub use pool::{JobHandle, JobResult, WorkerPool, WorkerPoolBuilder};

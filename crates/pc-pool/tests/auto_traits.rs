@@ -16,6 +16,10 @@ fn types_are_send_and_sync() {
     send_sync::<JobHandle<u32, String>>();
     send_sync::<JobResult<u32, String>>();
     send_sync::<JobError<String>>();
+    send_sync::<Pipeline<u32, String>>();
+    send_sync::<PipelineOutput<u32, String>>();
+    send_sync::<PipelineError<String>>();
+    send_sync::<OnError>();
 }
 
 fn futures_are_send(pool: &WorkerPool<u32, Stage>) {
@@ -24,4 +28,9 @@ fn futures_are_send(pool: &WorkerPool<u32, Stage>) {
     send(&pool.shutdown(std::time::Duration::ZERO));
     send(&pool.abort());
     send(&pc_core::Producer::send(pool, 1));
+}
+
+fn pipeline_futures_are_send(output: &mut PipelineOutput<u32, String>) {
+    send(&futures_util::StreamExt::next(output));
+    send(&output.cancel());
 }

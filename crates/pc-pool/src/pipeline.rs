@@ -1,0 +1,391 @@
+//! `Pipeline`: stages chained by bounded buffers, each stage run by its own workers.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+use futures_util::{FutureExt, StreamExt};
+use pc_core::{BuildError, Consumer, Stage, channel};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Why an item of a pipeline produced no output.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PipelineError<E> {
+    /// A stage returned this error.
+    Stage(E),
+    /// A stage panicked on the item; the panic's message.
+    Panicked(String),
+}
+
+impl<E: fmt::Debug> fmt::Debug for PipelineError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Stage(err) => f.debug_tuple("Stage").field(err).finish(),
+            Self::Panicked(message) => f.debug_tuple("Panicked").field(message).finish(),
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for PipelineError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Stage(err) => write!(f, "stage failed: {err}"),
+            Self::Panicked(message) => write!(f, "stage panicked: {message}"),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for PipelineError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Stage(err) => Some(err),
+            Self::Panicked(_) => None,
+        }
+    }
+}
+
+/// What a pipeline does with an item that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum OnError {
+    /// Pass the error on: later stages leave it alone, and it comes out as an `Err` in its
+    /// place (the Go seed's style). The default.
+    #[default]
+    Forward,
+    /// Drop the item and count it ([`PipelineOutput::skipped`]).
+    Skip,
+    /// Stop the whole pipeline: the error comes out last, and every stage ends.
+    Stop,
+}
+
+/// An item on its way: its number in the source's order, and its value so far (`None` once a
+/// stage dropped it under [`OnError::Skip`]: the number still travels, so that ordered output
+/// need not wait for it).
+struct Item<T, E> {
+    seq: u64,
+    value: Option<Result<T, PipelineError<E>>>,
+}
+
+type Buffer<T, E> = channel::Receiver<Item<T, E>>;
+
+/// Stages chained by bounded buffers, from a source to an output stream.
+///
+/// Each [`stage`](Self::stage) runs on `concurrency` worker tasks of its own and hands its
+/// outputs to the next through a buffer of `buffer` items, so a slow stage holds the ones before
+/// it back (backpressure all the way to the source) and no stage runs ahead of its buffer.
+/// [`ordered`](Self::ordered) gives the outputs in the source's order, [`unordered`](Self::unordered)
+/// as they come. Errors are values, handled as [`OnError`] says.
+///
+/// ```
+/// use futures_util::StreamExt;
+/// use pc_pool::{Pipeline, PipelineError};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let words = futures_util::stream::iter(["1", "2", "x", "4"].map(String::from));
+/// let out: Vec<_> = Pipeline::from_stream(words)
+///     .stage(2, 8, |s: String| async move { s.parse::<u32>().map_err(|_| s) })?  // 2 workers
+///     .stage(1, 8, |n: u32| async move { Ok(n * 10) })?
+///     .ordered()
+///     .collect()
+///     .await;
+/// assert_eq!(out, [Ok(10), Ok(20), Err(PipelineError::Stage("x".to_string())), Ok(40)]);
+/// # Ok(())
+/// # }
+/// ```
+pub struct Pipeline<T, E> {
+    rx: Buffer<T, E>,
+    tasks: Vec<JoinHandle<()>>,
+    cancel: CancellationToken,
+    on_error: OnError,
+    skipped: Arc<AtomicU64>,
+}
+
+impl<T, E> fmt::Debug for Pipeline<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("tasks", &self.tasks.len())
+            .field("on_error", &self.on_error)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The size of the buffer after the source.
+const SOURCE_BUFFER: usize = 16;
+
+impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
+    /// A pipeline whose items come from `source`, a `Stream`. Must be called inside a tokio
+    /// runtime (the source is read by a task of its own).
+    pub fn from_stream<S>(source: S) -> Self
+    where
+        S: Stream<Item = T> + Send + 'static,
+    {
+        let (tx, rx) = channel::bounded(SOURCE_BUFFER).expect("a non-zero capacity");
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn({
+            let cancel = cancel.clone();
+            async move {
+                let mut source = std::pin::pin!(source.enumerate());
+                loop {
+                    let next = tokio::select! {
+                        biased;
+                        () = cancel.cancelled() => break,
+                        next = source.next() => next,
+                    };
+                    let Some((seq, value)) = next else { break };
+                    let item = Item {
+                        seq: seq as u64,
+                        value: Some(Ok(value)),
+                    };
+                    tokio::select! {
+                        biased;
+                        () = cancel.cancelled() => break,
+                        sent = tx.send(item) => if sent.is_err() { break },
+                    }
+                }
+            }
+        });
+        Self {
+            rx,
+            tasks: vec![task],
+            cancel,
+            on_error: OnError::default(),
+            skipped: Arc::default(),
+        }
+    }
+
+    /// A pipeline whose items come from any `Consumer`, until it is closed and drained.
+    pub fn from_consumer<C>(source: C) -> Self
+    where
+        C: Consumer<T> + 'static,
+    {
+        Self::from_stream(futures_util::stream::unfold(source, |source| async move {
+            source.recv().await.ok().map(|item| (item, source))
+        }))
+    }
+
+    /// What to do with failed items (default [`OnError::Forward`]).
+    pub fn on_error(mut self, on_error: OnError) -> Self {
+        self.on_error = on_error;
+        self
+    }
+
+    /// Adds a stage: `concurrency` workers run `stage` on each item, handing outputs on through
+    /// a buffer of `buffer` items.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Zero`] for zero `concurrency` or `buffer`.
+    pub fn stage<U, S>(
+        mut self,
+        concurrency: usize,
+        buffer: usize,
+        stage: S,
+    ) -> Result<Pipeline<U, E>, BuildError>
+    where
+        U: Send + 'static,
+        S: Stage<T, Output = U, Error = E> + 'static,
+    {
+        if concurrency == 0 {
+            return Err(BuildError::Zero {
+                setting: "concurrency",
+            });
+        }
+        if buffer == 0 {
+            return Err(BuildError::Zero { setting: "buffer" });
+        }
+        let (tx, rx) = channel::bounded(buffer)?;
+        let stage = Arc::new(stage);
+        for _ in 0..concurrency {
+            let (input, tx, stage) = (self.rx.clone(), tx.clone(), Arc::clone(&stage));
+            let (cancel, on_error, skipped) = (
+                self.cancel.clone(),
+                self.on_error,
+                Arc::clone(&self.skipped),
+            );
+            self.tasks.push(tokio::spawn(async move {
+                let cancelled = cancel.cancelled();
+                tokio::pin!(cancelled);
+                loop {
+                    let item = tokio::select! {
+                        biased;
+                        () = &mut cancelled => break,
+                        item = input.recv() => match item {
+                            Ok(item) => item,
+                            Err(_) => break,
+                        },
+                    };
+                    let value = match item.value {
+                        Some(Ok(value)) => {
+                            let run = AssertUnwindSafe(stage.run(value)).catch_unwind();
+                            let ran = tokio::select! {
+                                biased;
+                                () = &mut cancelled => break,
+                                ran = run => ran,
+                            };
+                            Some(match ran {
+                                Ok(Ok(output)) => Ok(output),
+                                Ok(Err(err)) => Err(PipelineError::Stage(err)),
+                                Err(panic) => Err(PipelineError::Panicked(
+                                    crate::pool::panic_message(panic.as_ref()),
+                                )),
+                            })
+                        }
+                        // Errors and holes from earlier stages pass on untouched.
+                        Some(Err(err)) => Some(Err(err)),
+                        None => None,
+                    };
+                    let value = match (value, on_error) {
+                        (Some(Err(_)), OnError::Skip) => {
+                            skipped.fetch_add(1, Ordering::Relaxed);
+                            None
+                        }
+                        (Some(Err(err)), OnError::Stop) => {
+                            // The error goes on to the output, then everything stops.
+                            let _ = tx
+                                .send(Item {
+                                    seq: item.seq,
+                                    value: Some(Err(err)),
+                                })
+                                .await;
+                            cancel.cancel();
+                            break;
+                        }
+                        (value, _) => value,
+                    };
+                    let sent = tokio::select! {
+                        biased;
+                        () = &mut cancelled => break,
+                        sent = tx.send(Item { seq: item.seq, value }) => sent,
+                    };
+                    if sent.is_err() {
+                        break;
+                    }
+                }
+            }));
+        }
+        Ok(Pipeline {
+            rx,
+            tasks: self.tasks,
+            cancel: self.cancel,
+            on_error: self.on_error,
+            skipped: self.skipped,
+        })
+    }
+
+    /// The outputs in the source's order.
+    pub fn ordered(self) -> PipelineOutput<T, E> {
+        self.output(true)
+    }
+
+    /// The outputs as they come out of the last stage.
+    pub fn unordered(self) -> PipelineOutput<T, E> {
+        self.output(false)
+    }
+
+    fn output(self, ordered: bool) -> PipelineOutput<T, E> {
+        PipelineOutput {
+            rx: self.rx,
+            tasks: self.tasks,
+            cancel: self.cancel,
+            skipped: self.skipped,
+            ordered,
+            next: 0,
+            early: BTreeMap::new(),
+        }
+    }
+}
+
+/// The outputs of a [`Pipeline`], a `Stream` of `Result<T, PipelineError<E>>`; ends when the
+/// source has ended and every item has come through, or after the error that stopped it.
+///
+/// Dropping it cancels every stage; [`cancel`](Self::cancel) does too, and waits until no task
+/// of the pipeline is alive.
+pub struct PipelineOutput<T, E> {
+    rx: Buffer<T, E>,
+    tasks: Vec<JoinHandle<()>>,
+    cancel: CancellationToken,
+    skipped: Arc<AtomicU64>,
+    ordered: bool,
+    /// The next item number due, and items that came before their turn.
+    next: u64,
+    early: BTreeMap<u64, Option<Result<T, PipelineError<E>>>>,
+}
+
+impl<T, E> fmt::Debug for PipelineOutput<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PipelineOutput")
+            .field("ordered", &self.ordered)
+            .field("waiting", &self.early.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T, E> PipelineOutput<T, E> {
+    /// Items dropped under [`OnError::Skip`] so far.
+    pub fn skipped(&self) -> u64 {
+        self.skipped.load(Ordering::Relaxed)
+    }
+
+    /// Stops every stage and waits until no task of the pipeline is alive.
+    pub async fn cancel(&mut self) {
+        self.cancel.cancel();
+        for task in self.tasks.drain(..) {
+            // Stage tasks catch their items' panics: nothing to report.
+            let _ = task.await;
+        }
+    }
+}
+
+impl<T, E> Drop for PipelineOutput<T, E> {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+impl<T, E> Stream for PipelineOutput<T, E> {
+    type Item = Result<T, PipelineError<E>>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if this.ordered
+                && let Some(value) = this.early.remove(&this.next)
+            {
+                this.next += 1;
+                match value {
+                    Some(value) => return Poll::Ready(Some(value)),
+                    None => continue,
+                }
+            }
+            let item = match this.rx.poll_next_unpin(cx) {
+                Poll::Ready(Some(item)) => item,
+                Poll::Ready(None) => {
+                    // Every stage has ended. After a stop, numbers may be missing: what waits
+                    // goes out in order.
+                    if let Some((&seq, _)) = this.early.iter().next() {
+                        this.next = seq;
+                        continue;
+                    }
+                    return Poll::Ready(None);
+                }
+                Poll::Pending => return Poll::Pending,
+            };
+            if !this.ordered || item.seq == this.next {
+                this.next = item.seq + 1;
+                if let Some(value) = item.value {
+                    return Poll::Ready(Some(value));
+                }
+                continue;
+            }
+            this.early.insert(item.seq, item.value);
+        }
+    }
+}
