@@ -49,6 +49,7 @@
 //! - [`Pipeline`]: stages chained by bounded buffers, each with its own concurrency, from a
 //!   `Stream` or a `Consumer`; output [`ordered`](Pipeline::ordered) or
 //!   [`unordered`](Pipeline::unordered); errors as values under an [`OnError`] policy.
+//! - [`fan_out`] spreads a `Consumer` over N workers; [`merge`] gathers streams into one.
 //! - Stopping: [`close`](WorkerPool::close) finishes every queued job,
 //!   [`shutdown`](WorkerPool::shutdown) cancels what a grace period leaves,
 //!   [`abort`](WorkerPool::abort) cancels now; each returns once no worker task is alive.
@@ -58,9 +59,11 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod error;
+mod fan;
 mod pipeline;
 mod pool;
 
 pub use error::JobError;
+pub use fan::{FanOut, Merge, fan_out, merge};
 pub use pipeline::{OnError, Pipeline, PipelineError, PipelineOutput};
 pub use pool::{JobHandle, JobResult, WorkerPool, WorkerPoolBuilder};
