@@ -5,6 +5,8 @@
 //!   two long-lived workers on a raw async-channel of jobs answering on an async-channel.
 //! - `handles`: a `JobHandle` per job, against two workers answering through a oneshot per job,
 //!   and against `tokio::spawn` per job in a `JoinSet`.
+//! - `pipeline`: three trivial stages, one worker each, buffers of 64, ordered output, against
+//!   three hand-written tasks joined by async-channels of 64.
 
 use std::time::{Duration, Instant};
 
@@ -124,6 +126,49 @@ async fn oneshot_workers() -> u64 {
     reader.await.expect("reader")
 }
 
+/// Three stages through the pipeline, ordered output.
+async fn pipeline() -> u64 {
+    use pc::pool::Pipeline;
+
+    let out = Pipeline::from_stream(futures_util::stream::iter(0..JOBS))
+        .stage(1, 64, job)
+        .and_then(|p| p.stage(1, 64, job))
+        .and_then(|p| p.stage(1, 64, job))
+        .expect("valid settings")
+        .ordered();
+    out.fold(0u64, |n, r| async move { n + u64::from(r.is_ok()) })
+        .await
+}
+
+/// Three tasks joined by async-channels, each applying the step.
+async fn channel_stages() -> u64 {
+    let (tx0, rx0) = async_channel::bounded::<u64>(64);
+    let mut input = rx0;
+    for _ in 0..3 {
+        let (tx, rx) = async_channel::bounded::<u64>(64);
+        let from = input;
+        tokio::spawn(async move {
+            while let Ok(n) = from.recv().await {
+                let Ok(out) = job(n).await else { continue };
+                if tx.send(out).await.is_err() {
+                    break;
+                }
+            }
+        });
+        input = rx;
+    }
+    tokio::spawn(async move {
+        for n in 0..JOBS {
+            tx0.send(n).await.expect("open");
+        }
+    });
+    let mut ok = 0;
+    while input.recv().await.is_ok() {
+        ok += 1;
+    }
+    ok
+}
+
 /// A task per job in a `JoinSet`.
 async fn spawn_per_job() -> u64 {
     let mut set = JoinSet::new();
@@ -143,6 +188,7 @@ fn pool(c: &mut Criterion) {
         for (group, cases) in [
             ("results", &["pc", "async-channel-workers"][..]),
             ("handles", &["pc", "oneshot-workers", "spawn-joinset"][..]),
+            ("pipeline", &["pc", "channel-stages"][..]),
         ] {
             let mut g = c.benchmark_group(format!("pool-{}-{group}", flavor.tag()));
             g.sample_size(10)
@@ -158,6 +204,8 @@ fn pool(c: &mut Criterion) {
                                 let ok = match (group, case) {
                                     ("results", "pc") => pool_results().await,
                                     ("results", _) => channel_workers().await,
+                                    ("pipeline", "pc") => pipeline().await,
+                                    ("pipeline", _) => channel_stages().await,
                                     (_, "pc") => pool_handles().await,
                                     (_, "oneshot-workers") => oneshot_workers().await,
                                     _ => spawn_per_job().await,

@@ -12,7 +12,8 @@ use futures_core::Stream;
 use futures_util::{FutureExt, StreamExt};
 use pc_core::{BuildError, Consumer, Stage, channel};
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+
+use crate::pool::Cancel;
 
 /// Why an item of a pipeline produced no output.
 #[derive(Clone, PartialEq, Eq)]
@@ -103,7 +104,7 @@ type Buffer<T, E> = channel::Receiver<Item<T, E>>;
 pub struct Pipeline<T, E> {
     rx: Buffer<T, E>,
     tasks: Vec<JoinHandle<()>>,
-    cancel: CancellationToken,
+    cancel: Arc<Cancel>,
     on_error: OnError,
     skipped: Arc<AtomicU64>,
 }
@@ -128,26 +129,25 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
         S: Stream<Item = T> + Send + 'static,
     {
         let (tx, rx) = channel::bounded(SOURCE_BUFFER).expect("a non-zero capacity");
-        let cancel = CancellationToken::new();
+        let cancel = Arc::new(Cancel::new());
         let task = tokio::spawn({
-            let cancel = cancel.clone();
+            let cancel = Arc::clone(&cancel);
+            let waker = cancel.enlist();
             async move {
+                let stop = || cancel.is_cancelled();
                 let mut source = std::pin::pin!(source.enumerate());
                 loop {
-                    let next = tokio::select! {
-                        biased;
-                        () = cancel.cancelled() => break,
-                        next = source.next() => next,
+                    let next = std::pin::pin!(source.next());
+                    let Some(Some((seq, value))) = cancel.race(&waker, stop, next).await else {
+                        break;
                     };
-                    let Some((seq, value)) = next else { break };
                     let item = Item {
                         seq: seq as u64,
                         value: Some(Ok(value)),
                     };
-                    tokio::select! {
-                        biased;
-                        () = cancel.cancelled() => break,
-                        sent = tx.send(item) => if sent.is_err() { break },
+                    let send = std::pin::pin!(tx.send(item));
+                    if !matches!(cancel.race(&waker, stop, send).await, Some(Ok(()))) {
+                        break;
                     }
                 }
             }
@@ -206,29 +206,24 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
         for _ in 0..concurrency {
             let (input, tx, stage) = (self.rx.clone(), tx.clone(), Arc::clone(&stage));
             let (cancel, on_error, skipped) = (
-                self.cancel.clone(),
+                Arc::clone(&self.cancel),
                 self.on_error,
                 Arc::clone(&self.skipped),
             );
+            let waker = cancel.enlist();
             self.tasks.push(tokio::spawn(async move {
-                let cancelled = cancel.cancelled();
-                tokio::pin!(cancelled);
+                let stop = || cancel.is_cancelled();
                 loop {
-                    let item = tokio::select! {
-                        biased;
-                        () = &mut cancelled => break,
-                        item = input.recv() => match item {
-                            Ok(item) => item,
-                            Err(_) => break,
-                        },
+                    let recv = std::pin::pin!(input.recv());
+                    let Some(Ok(item)) = cancel.race(&waker, stop, recv).await else {
+                        break;
                     };
                     let value = match item.value {
                         Some(Ok(value)) => {
                             let run = AssertUnwindSafe(stage.run(value)).catch_unwind();
-                            let ran = tokio::select! {
-                                biased;
-                                () = &mut cancelled => break,
-                                ran = run => ran,
+                            let Some(ran) = cancel.race(&waker, stop, std::pin::pin!(run)).await
+                            else {
+                                break;
                             };
                             Some(match ran {
                                 Ok(Ok(output)) => Ok(output),
@@ -260,12 +255,11 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                         }
                         (value, _) => value,
                     };
-                    let sent = tokio::select! {
-                        biased;
-                        () = &mut cancelled => break,
-                        sent = tx.send(Item { seq: item.seq, value }) => sent,
-                    };
-                    if sent.is_err() {
+                    let send = std::pin::pin!(tx.send(Item {
+                        seq: item.seq,
+                        value,
+                    }));
+                    if !matches!(cancel.race(&waker, stop, send).await, Some(Ok(()))) {
                         break;
                     }
                 }
@@ -311,7 +305,7 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
 pub struct PipelineOutput<T, E> {
     rx: Buffer<T, E>,
     tasks: Vec<JoinHandle<()>>,
-    cancel: CancellationToken,
+    cancel: Arc<Cancel>,
     skipped: Arc<AtomicU64>,
     ordered: bool,
     /// The next item number due, and items that came before their turn.

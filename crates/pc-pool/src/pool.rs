@@ -600,14 +600,14 @@ where
 
 /// Cancellation: a flag, and a waker per worker to wake it when the flag goes up. Cheaper to
 /// poll with every job than a token's wait, which takes a lock on each poll.
-struct Cancel {
+pub(crate) struct Cancel {
     flag: AtomicBool,
     /// One per worker ever started (a retired worker's stays, unused).
     wakers: Mutex<Vec<Arc<AtomicWaker>>>,
 }
 
 impl Cancel {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             flag: AtomicBool::new(false),
             wakers: Mutex::new(Vec::new()),
@@ -615,13 +615,13 @@ impl Cancel {
     }
 
     /// A waker slot for a new worker.
-    fn enlist(&self) -> Arc<AtomicWaker> {
+    pub(crate) fn enlist(&self) -> Arc<AtomicWaker> {
         let waker = Arc::new(AtomicWaker::new());
         lock(&self.wakers).push(Arc::clone(&waker));
         waker
     }
 
-    fn cancel(&self) {
+    pub(crate) fn cancel(&self) {
         if !self.flag.swap(true, Ordering::AcqRel) {
             self.wake_all();
         }
@@ -633,13 +633,13 @@ impl Cancel {
         }
     }
 
-    fn is_cancelled(&self) -> bool {
+    pub(crate) fn is_cancelled(&self) -> bool {
         self.flag.load(Ordering::Acquire)
     }
 
     /// Runs `fut` until it ends (`Some`), or until `stop` says so (`None`): checked with loads,
     /// with the worker's `waker` registered only while `fut` is pending.
-    async fn race<F: Future>(
+    pub(crate) async fn race<F: Future>(
         &self,
         waker: &AtomicWaker,
         stop: impl Fn() -> bool,
