@@ -43,7 +43,8 @@
 //!   methods with every outcome on [`results`](WorkerPool::results) as a [`JobResult`].
 //! - [`JobError`]: `Failed` (the stage's error), `Panicked`, `TimedOut`, `Cancelled`.
 //! - [`WorkerPoolBuilder::build_over`] drains any `pc_core::Consumer` as well;
-//!   [`WorkerPoolBuilder::blocking`] runs CPU-heavy jobs on tokio's blocking pool.
+//!   [`WorkerPoolBuilder::blocking`] runs CPU-heavy jobs on tokio's blocking pool;
+//!   [`Balance`] chooses one shared queue or a queue per worker (round robin, least loaded).
 //! - [`resize`](WorkerPool::resize) while running: workers over the new count retire between
 //!   jobs.
 //! - [`Pipeline`]: stages chained by bounded buffers, each with its own concurrency, from a
@@ -66,4 +67,4 @@ mod pool;
 pub use error::JobError;
 pub use fan::{FanOut, Merge, fan_out, merge};
 pub use pipeline::{OnError, Pipeline, PipelineError, PipelineOutput};
-pub use pool::{JobHandle, JobResult, WorkerPool, WorkerPoolBuilder};
+pub use pool::{Balance, JobHandle, JobResult, WorkerPool, WorkerPoolBuilder};

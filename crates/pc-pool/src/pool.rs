@@ -48,6 +48,23 @@ pub struct JobResult<O, E> {
     pub duration: Duration,
 }
 
+/// How jobs reach the workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Balance {
+    /// One queue every worker takes from: a job waits only while every worker is busy. The
+    /// default, and the best for most loads.
+    #[default]
+    Shared,
+    /// Each worker has a queue of its own and jobs go to them in turn (the Go seed's load
+    /// balancer): the same share for each, whatever the jobs cost.
+    RoundRobin,
+    /// Each worker has a queue of its own, and each job goes to the shorter queue of two
+    /// workers picked at random ("power of two choices"): long jobs do not pile up behind
+    /// each other.
+    LeastLoaded,
+}
+
 type Outcome<S, In> = Result<<S as Stage<In>>::Output, JobError<<S as Stage<In>>::Error>>;
 type QueuedJob<S, In> = Job<In, <S as Stage<In>>::Output, <S as Stage<In>>::Error>;
 type ResultOf<S, In> = JobResult<<S as Stage<In>>::Output, <S as Stage<In>>::Error>;
@@ -60,6 +77,7 @@ struct Shared<In, S: Stage<In>> {
     results: channel::Sender<ResultOf<S, In>>,
     timeout: Option<Duration>,
     blocking: bool,
+    balance: Balance,
     cancel: Cancel,
     next_id: AtomicU64,
     cancelled: AtomicU64,
@@ -152,6 +170,7 @@ pub struct WorkerPoolBuilder<S> {
     capacity: usize,
     timeout: Option<Duration>,
     blocking: bool,
+    balance: Balance,
     cancel: Option<CancellationToken>,
     probe: Option<SharedProbe>,
 }
@@ -192,6 +211,14 @@ impl<S> WorkerPoolBuilder<S> {
     /// to the job's end (code between awaits cannot be stopped), and that outcome is dropped.
     pub fn blocking(mut self) -> Self {
         self.blocking = true;
+        self
+    }
+
+    /// How jobs reach the workers (default [`Balance::Shared`]). With a queue per worker, each
+    /// holds `capacity / workers` jobs (at least one) besides the pool's intake, and the pool
+    /// cannot be resized.
+    pub fn balance(mut self, balance: Balance) -> Self {
+        self.balance = balance;
         self
     }
 
@@ -240,6 +267,7 @@ impl<S> WorkerPoolBuilder<S> {
             results,
             timeout: self.timeout,
             blocking: self.blocking,
+            balance: self.balance,
             cancel: Cancel::new(),
             next_id: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
@@ -249,12 +277,25 @@ impl<S> WorkerPoolBuilder<S> {
             stopped: watch::Sender::new(false),
             probe: self.probe,
         });
-        let mut workers: Vec<JoinHandle<()>> = (0..self.workers)
-            .map(|worker| {
+        let mut workers: Vec<JoinHandle<()>> = Vec::with_capacity(self.workers + 1);
+        if shared.balance == Balance::Shared {
+            for worker in 0..self.workers {
                 let waker = shared.cancel.enlist();
-                runtime.spawn(work(Arc::clone(&shared), worker, waker))
-            })
-            .collect();
+                let queue = shared.queue.clone();
+                workers.push(runtime.spawn(work(Arc::clone(&shared), worker, waker, queue)));
+            }
+        } else {
+            let per_worker = (self.capacity / self.workers).max(1);
+            let mut queues = Vec::with_capacity(self.workers);
+            for worker in 0..self.workers {
+                let (tx, rx) = channel::bounded(per_worker)?;
+                let waker = shared.cancel.enlist();
+                workers.push(runtime.spawn(work(Arc::clone(&shared), worker, waker, rx)));
+                queues.push(tx);
+            }
+            let waker = shared.cancel.enlist();
+            workers.push(runtime.spawn(dispatch(Arc::clone(&shared), queues, waker)));
+        }
         if let Some(token) = self.cancel {
             // Relays the caller's token, and ends with the pool.
             let shared = Arc::clone(&shared);
@@ -313,6 +354,7 @@ impl<In, S: Stage<In>> WorkerPool<In, S> {
             capacity: 1024,
             timeout: None,
             blocking: false,
+            balance: Balance::Shared,
             cancel: None,
             probe: None,
         }
@@ -410,7 +452,7 @@ impl<In, S: Stage<In>> WorkerPool<In, S> {
         self.shared.live.load(Ordering::Acquire)
     }
 
-    /// Jobs waiting for a worker.
+    /// Jobs waiting in the pool's intake (with a queue per worker, not counting those).
     pub fn queued(&self) -> usize {
         self.shared.intake.len()
     }
@@ -437,6 +479,12 @@ impl<In, S: Stage<In>> WorkerPool<In, S> {
             return Err(BuildError::Zero { setting: "workers" });
         }
         let shared = &self.shared;
+        if shared.balance != Balance::Shared {
+            return Err(BuildError::Invalid {
+                setting: "workers",
+                reason: "a pool with a queue per worker cannot be resized".into(),
+            });
+        }
         shared.target.store(workers, Ordering::Release);
         // Start what is missing; a pool whose workers have all ended stays stopped.
         while shared
@@ -448,7 +496,10 @@ impl<In, S: Stage<In>> WorkerPool<In, S> {
         {
             let worker = shared.next_worker.fetch_add(1, Ordering::Relaxed);
             let waker = shared.cancel.enlist();
-            let task = self.runtime.spawn(work(Arc::clone(shared), worker, waker));
+            let queue = shared.queue.clone();
+            let task = self
+                .runtime
+                .spawn(work(Arc::clone(shared), worker, waker, queue));
             lock(&self.workers).push(task);
         }
         // Idle workers over the count notice when woken.
@@ -523,8 +574,12 @@ impl<In, S: Stage<In>> Drop for WorkerPool<In, S> {
 }
 
 /// A worker: takes jobs until the queue is closed and drained, or the pool is cancelled.
-async fn work<In, S>(shared: Arc<Shared<In, S>>, worker: usize, waker: Arc<AtomicWaker>)
-where
+async fn work<In, S>(
+    shared: Arc<Shared<In, S>>,
+    worker: usize,
+    waker: Arc<AtomicWaker>,
+    queue: channel::Receiver<QueuedJob<S, In>>,
+) where
     In: Send + 'static,
     S: Stage<In> + 'static,
     S::Output: 'static,
@@ -537,14 +592,14 @@ where
         if shared.retire_one() {
             return;
         }
-        let (job, waited) = match shared.queue.try_recv() {
+        let (job, waited) = match queue.try_recv() {
             Ok(job) if !cancel.is_cancelled() => (job, false),
             Ok(job) => {
                 cancel_job(&shared, worker, job);
                 break;
             }
             Err(_) => {
-                let recv = std::pin::pin!(shared.queue.recv());
+                let recv = std::pin::pin!(queue.recv());
                 let stop = || cancel.is_cancelled() || shared.too_many();
                 match cancel.race(&waker, stop, recv).await {
                     Some(Ok(job)) => (job, true),
@@ -587,7 +642,7 @@ where
         // Cancelled: nothing more is taken in, and what is queued ends cancelled. `recv` waits
         // for submits already past the check, so none is stranded.
         shared.intake.close();
-        while let Ok(job) = shared.queue.recv().await {
+        while let Ok(job) = queue.recv().await {
             cancel_job(&shared, worker, job);
         }
     }
@@ -667,6 +722,63 @@ impl Cancel {
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Nothing panics while holding these locks; a poisoned one is still consistent.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// With a queue per worker: moves jobs from the pool's intake to the workers' queues as the
+/// `Balance` says, until the intake is closed and drained (then closes the workers' queues) or
+/// the pool is cancelled (then answers what it holds and what is queued `Cancelled`).
+async fn dispatch<In, S: Stage<In>>(
+    shared: Arc<Shared<In, S>>,
+    queues: Vec<channel::Sender<QueuedJob<S, In>>>,
+    waker: Arc<AtomicWaker>,
+) {
+    let cancel = &shared.cancel;
+    let stop = || cancel.is_cancelled();
+    // Seeded: the same jobs go to the same workers on every run.
+    let mut rng = fastrand::Rng::with_seed(queues.len() as u64);
+    let mut turn = 0;
+    loop {
+        let recv = std::pin::pin!(shared.queue.recv());
+        let Some(Ok(job)) = cancel.race(&waker, stop, recv).await else {
+            break;
+        };
+        let to = match shared.balance {
+            Balance::LeastLoaded if queues.len() > 1 => {
+                let a = rng.usize(..queues.len());
+                let b = (a + 1 + rng.usize(..queues.len() - 1)) % queues.len();
+                if queues[b].len() < queues[a].len() {
+                    b
+                } else {
+                    a
+                }
+            }
+            Balance::LeastLoaded => 0,
+            _ => {
+                let to = turn;
+                turn = (turn + 1) % queues.len();
+                to
+            }
+        };
+        // Wait for room with a reservation, so that a cancel meanwhile still holds the job.
+        let reserve = std::pin::pin!(queues[to].reserve());
+        match cancel.race(&waker, stop, reserve).await {
+            Some(Ok(permit)) => {
+                if let Err(SendError(job)) = permit.send(job) {
+                    cancel_job(&shared, to, job);
+                }
+            }
+            Some(Err(_)) | None => cancel_job(&shared, to, job),
+        }
+    }
+    if cancel.is_cancelled() {
+        shared.intake.close();
+        while let Ok(job) = shared.queue.recv().await {
+            cancel_job(&shared, 0, job);
+        }
+    }
+    for queue in &queues {
+        queue.close();
+    }
 }
 
 /// Moves items from `source` into the pool's queue until the source ends, the pool's intake

@@ -20,6 +20,7 @@ fn types_are_send_and_sync() {
     send_sync::<PipelineOutput<u32, String>>();
     send_sync::<PipelineError<String>>();
     send_sync::<OnError>();
+    send_sync::<Balance>();
     send_sync::<FanOut<u32, Stage>>();
     send_sync::<Merge<pc_core::channel::Receiver<u32>>>();
 }

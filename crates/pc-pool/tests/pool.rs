@@ -521,3 +521,102 @@ async fn go_fan_out_fan_in_squares_one_to_ten() {
     let workers: HashSet<usize> = results.iter().map(|r| r.worker).collect();
     assert_eq!(workers.len(), 3, "all three workers took jobs");
 }
+
+/// The Go seed's load balancer: 4 workers with queues of their own, 20 items in turn, 10% of
+/// items failing (seeded): each worker gets exactly 5, and each failure is reported with its
+/// item.
+#[tokio::test(start_paused = true)]
+async fn go_load_balancer_round_robin_gives_each_worker_five() {
+    let fails = |item: u64| fastrand::Rng::with_seed(item).u32(0..10) == 0;
+    let pool = WorkerPool::builder(move |item: u64| async move {
+        sleep(ms(fastrand::Rng::with_seed(item + 100).u64(10..50))).await;
+        if fails(item) {
+            Err(format!("item {item} failed"))
+        } else {
+            Ok(item * 10)
+        }
+    })
+    .workers(4)
+    .balance(pc_pool::Balance::RoundRobin)
+    .build()
+    .unwrap();
+    pool.send_all(0..20).await.unwrap();
+    pool.close().await;
+    let results: Vec<_> = pool.results().collect().await;
+    assert_eq!(results.len(), 20);
+    for worker in 0..4 {
+        let mine: Vec<u64> = results
+            .iter()
+            .filter(|r| r.worker == worker)
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(mine.len(), 5, "worker {worker}");
+        assert!(mine.iter().all(|id| id % 4 == worker as u64), "in turn");
+    }
+    for r in &results {
+        match &r.output {
+            Ok(out) => assert_eq!((*out, fails(r.id)), (r.id * 10, false)),
+            Err(JobError::Failed(message)) => {
+                assert!(fails(r.id));
+                assert_eq!(message, &format!("item {} failed", r.id));
+            }
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    let failed = results.iter().filter(|r| r.output.is_err()).count();
+    assert_eq!(failed, (0..20).filter(|&item| fails(item)).count());
+}
+
+/// Every fourth job is 50 times longer: round robin piles them all on one worker; two random
+/// choices by queue depth steer around it. Completion time of each job, from its submission.
+async fn p99_completion(balance: pc_pool::Balance) -> Duration {
+    let pool = WorkerPool::builder(|n: u64| async move {
+        sleep(if n.is_multiple_of(4) { ms(50) } else { ms(1) }).await;
+        Ok::<_, ()>(n)
+    })
+    .workers(4)
+    .capacity(1000)
+    .balance(balance)
+    .build()
+    .unwrap();
+    let mut waiters = Vec::new();
+    for n in 0..400u64 {
+        let submitted = Instant::now();
+        let handle = pool.submit(n).await.unwrap();
+        // Each job's own waiter notes when it is done.
+        waiters.push(tokio::spawn(async move {
+            handle.await.unwrap();
+            Instant::now() - submitted
+        }));
+        sleep(ms(4)).await;
+    }
+    let mut completions = Vec::new();
+    for waiter in waiters {
+        completions.push(waiter.await.unwrap());
+    }
+    completions.sort_unstable();
+    completions[completions.len() * 99 / 100]
+}
+
+#[tokio::test(start_paused = true)]
+async fn least_loaded_beats_round_robin_on_p99_of_skewed_jobs() {
+    let round_robin = p99_completion(pc_pool::Balance::RoundRobin).await;
+    let least_loaded = p99_completion(pc_pool::Balance::LeastLoaded).await;
+    assert!(
+        least_loaded < round_robin,
+        "p99: least loaded {least_loaded:?}, round robin {round_robin:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_pool_with_queues_per_worker_cannot_be_resized() {
+    let pool = WorkerPool::builder(|n: u32| async move { Ok::<_, ()>(n) })
+        .workers(2)
+        .balance(pc_pool::Balance::LeastLoaded)
+        .build()
+        .unwrap();
+    assert_eq!(pool.resize(3).unwrap_err().setting(), "workers");
+    let handle = pool.submit(5).await.unwrap();
+    assert_eq!(handle.await, Ok(5));
+    pool.close().await;
+}
