@@ -620,3 +620,43 @@ async fn a_pool_with_queues_per_worker_cannot_be_resized() {
     assert_eq!(handle.await, Ok(5));
     pool.close().await;
 }
+
+/// C# example 6 on a pool: 3 producers of 100 work items each, 2 workers; all 300 processed
+/// exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csharp_three_producers_two_consumers_process_each_item_once() {
+    within(async {
+        let pool = Arc::new(
+            WorkerPool::builder(|item: String| async move {
+                sleep(ms(1)).await;
+                Ok::<_, ()>(format!("processed {item}"))
+            })
+            .workers(2)
+            .capacity(50)
+            .build()
+            .unwrap(),
+        );
+        let producers: Vec<_> = (1..=3)
+            .map(|producer| {
+                let pool = Arc::clone(&pool);
+                tokio::spawn(async move {
+                    for i in 1..=100 {
+                        pool.send(format!("P{producer}-Item{i}")).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for producer in producers {
+            producer.await.unwrap();
+        }
+        WorkerPool::close(&pool).await;
+        let outputs: HashSet<String> = pool.results().map(|r| r.output.unwrap()).collect().await;
+        assert_eq!(outputs.len(), 300);
+        for producer in 1..=3 {
+            for i in 1..=100 {
+                assert!(outputs.contains(&format!("processed P{producer}-Item{i}")));
+            }
+        }
+    })
+    .await;
+}
