@@ -49,7 +49,8 @@
 //!   jobs.
 //! - [`Pipeline`]: stages chained by bounded buffers, each with its own concurrency, from a
 //!   `Stream` or a `Consumer`; output [`ordered`](Pipeline::ordered) or
-//!   [`unordered`](Pipeline::unordered); errors as values under an [`OnError`] policy.
+//!   [`unordered`](Pipeline::unordered), in order per key after [`key_by`](Pipeline::key_by);
+//!   errors as values under an [`OnError`] policy.
 //! - [`fan_out`] spreads a `Consumer` over N workers; [`merge`] gathers streams into one.
 //! - Stopping: [`close`](WorkerPool::close) finishes every queued job,
 //!   [`shutdown`](WorkerPool::shutdown) cancels what a grace period leaves,

@@ -1,7 +1,9 @@
 //! `Pipeline`: stages chained by bounded buffers, each stage run by its own workers.
 
 use std::collections::BTreeMap;
+use std::collections::hash_map::DefaultHasher;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -71,6 +73,9 @@ pub enum OnError {
 /// need not wait for it).
 struct Item<T, E> {
     seq: u64,
+    /// The hash of the item's key, once a keyed stage has taken it: its worker in every
+    /// keyed stage after.
+    route: u64,
     value: Option<Result<T, PipelineError<E>>>,
 }
 
@@ -107,7 +112,12 @@ pub struct Pipeline<T, E> {
     cancel: Arc<Cancel>,
     on_error: OnError,
     skipped: Arc<AtomicU64>,
+    /// The key the next stage computes for each item, and whether items carry one already.
+    key: Option<KeyFn<T>>,
+    keyed: bool,
 }
+
+type KeyFn<T> = Arc<dyn Fn(&T) -> u64 + Send + Sync>;
 
 impl<T, E> fmt::Debug for Pipeline<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -143,6 +153,7 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                     };
                     let item = Item {
                         seq: seq as u64,
+                        route: 0,
                         value: Some(Ok(value)),
                     };
                     let send = std::pin::pin!(tx.send(item));
@@ -158,6 +169,8 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
             cancel,
             on_error: OnError::default(),
             skipped: Arc::default(),
+            key: None,
+            keyed: false,
         }
     }
 
@@ -174,6 +187,19 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
     /// What to do with failed items (default [`OnError::Forward`]).
     pub fn on_error(mut self, on_error: OnError) -> Self {
         self.on_error = on_error;
+        self
+    }
+
+    /// Keeps the order of items with the same key, from the next stage on, while items of
+    /// different keys go through in parallel: each stage hands all items of a key to the same
+    /// worker, in the order they came. Read the output with [`unordered`](Self::unordered):
+    /// items of one key come out in their source order.
+    pub fn key_by<K: Hash>(mut self, key: impl Fn(&T) -> K + Send + Sync + 'static) -> Self {
+        self.key = Some(Arc::new(move |item: &T| {
+            let mut hasher = DefaultHasher::new();
+            key(item).hash(&mut hasher);
+            hasher.finish()
+        }));
         self
     }
 
@@ -203,8 +229,13 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
         }
         let (tx, rx) = channel::bounded(buffer)?;
         let stage = Arc::new(stage);
-        for _ in 0..concurrency {
-            let (input, tx, stage) = (self.rx.clone(), tx.clone(), Arc::clone(&stage));
+        let inputs = if self.keyed || self.key.is_some() {
+            self.route(concurrency, buffer)?
+        } else {
+            vec![self.rx.clone(); concurrency]
+        };
+        for input in inputs {
+            let (tx, stage) = (tx.clone(), Arc::clone(&stage));
             let (cancel, on_error, skipped) = (
                 Arc::clone(&self.cancel),
                 self.on_error,
@@ -247,6 +278,7 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                             let _ = tx
                                 .send(Item {
                                     seq: item.seq,
+                                    route: item.route,
                                     value: Some(Err(err)),
                                 })
                                 .await;
@@ -257,6 +289,7 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                     };
                     let send = std::pin::pin!(tx.send(Item {
                         seq: item.seq,
+                        route: item.route,
                         value,
                     }));
                     if !matches!(cancel.race(&waker, stop, send).await, Some(Ok(()))) {
@@ -265,13 +298,50 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                 }
             }));
         }
+        let keyed = self.keyed || self.key.is_some();
         Ok(Pipeline {
             rx,
             tasks: self.tasks,
             cancel: self.cancel,
             on_error: self.on_error,
             skipped: self.skipped,
+            key: None,
+            keyed,
         })
+    }
+
+    /// A queue per worker of the next stage, fed in order by a router task that sends each item
+    /// to the worker of its key (computing the key first, after `key_by`).
+    fn route(&mut self, workers: usize, buffer: usize) -> Result<Vec<Buffer<T, E>>, BuildError> {
+        let (senders, receivers): (Vec<_>, Vec<_>) = (0..workers)
+            .map(|_| channel::bounded(buffer))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .unzip();
+        let (input, key, cancel) = (self.rx.clone(), self.key.take(), Arc::clone(&self.cancel));
+        let waker = cancel.enlist();
+        self.tasks.push(tokio::spawn(async move {
+            let stop = || cancel.is_cancelled();
+            loop {
+                let recv = std::pin::pin!(input.recv());
+                let Some(Ok(mut item)) = cancel.race(&waker, stop, recv).await else {
+                    break;
+                };
+                if let (Some(key), Some(Ok(value))) = (&key, &item.value) {
+                    item.route = key(value);
+                }
+                let to = &senders[(item.route % senders.len() as u64) as usize];
+                let send = std::pin::pin!(to.send(item));
+                if !matches!(cancel.race(&waker, stop, send).await, Some(Ok(()))) {
+                    break;
+                }
+            }
+            // The workers end once their queues are drained.
+            for sender in &senders {
+                sender.close();
+            }
+        }));
+        Ok(receivers)
     }
 
     /// The outputs in the source's order.

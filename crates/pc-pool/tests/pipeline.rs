@@ -222,3 +222,45 @@ async fn zero_concurrency_or_buffer_is_a_build_error() {
         BuildError::Zero { setting: "buffer" }
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn per_key_order_holds_while_keys_go_in_parallel() {
+    // 300 items of 6 keys, each stage taking a different, seeded time per item.
+    let items: Vec<(u64, u64)> = (0..300).map(|i| (i % 6, i)).collect();
+    let delay = |salt: u64, i: u64| ms(fastrand::Rng::with_seed(i * 31 + salt).u64(1..20));
+    let start = tokio::time::Instant::now();
+    let out: Vec<(u64, u64)> = Pipeline::from_stream(futures_util::stream::iter(items.clone()))
+        .key_by(|&(key, _): &(u64, u64)| key)
+        .stage(3, 4, move |(key, i): (u64, u64)| async move {
+            sleep(delay(1, i)).await;
+            Ok::<_, Never>((key, i))
+        })
+        .unwrap()
+        .stage(3, 4, move |(key, i): (u64, u64)| async move {
+            sleep(delay(2, i)).await;
+            Ok((key, i))
+        })
+        .unwrap()
+        .unordered()
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    let elapsed = tokio::time::Instant::now() - start;
+    assert_eq!(out.len(), 300);
+    assert_ne!(out, items, "keys interleave differently than the source");
+    for key in 0..6 {
+        let mine: Vec<u64> = out
+            .iter()
+            .filter(|(k, _)| *k == key)
+            .map(|&(_, i)| i)
+            .collect();
+        let expected: Vec<u64> = (0..300).filter(|i| i % 6 == key).collect();
+        assert_eq!(mine, expected, "key {key} in its source order");
+    }
+    // One worker per stage would take the sum of both stages' times for every item.
+    let serial: Duration = (0..300).map(|i| delay(1, i).max(delay(2, i))).sum();
+    assert!(
+        elapsed < serial,
+        "keys went in parallel: {elapsed:?} against {serial:?}"
+    );
+}
