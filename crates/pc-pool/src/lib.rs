@@ -69,3 +69,6 @@ pub use error::JobError;
 pub use fan::{FanOut, Merge, fan_out, merge};
 pub use pipeline::{OnError, Pipeline, PipelineError, PipelineOutput};
 pub use pool::{Balance, JobHandle, JobResult, WorkerPool, WorkerPoolBuilder};
+/// The token [`WorkerPoolBuilder::cancel_token`] takes (tokio-util's), re-exported so that users
+/// need no dependency of their own.
+pub use tokio_util::sync::CancellationToken;

@@ -83,6 +83,41 @@ async fn go_basic_worker_pool() {
     assert_eq!(report.wall, Duration::from_millis(2000));
 }
 
+#[cfg(feature = "pool")]
+#[tokio::test(start_paused = true)]
+async fn go_advanced_worker_pool() {
+    let report = within_paused(scenarios::go_advanced_worker_pool(1))
+        .await
+        .unwrap();
+    assert_eq!(report.items, 5);
+    // Task 5 starts when task 2 ends, at 100 ms, and takes 2 s.
+    assert_eq!(report.wall, Duration::from_millis(2100));
+}
+
+#[cfg(feature = "pool")]
+#[tokio::test(start_paused = true)]
+async fn go_pipelines() {
+    let report = within_paused(scenarios::go_pipelines()).await.unwrap();
+    assert_eq!(report.items, 10);
+}
+
+#[cfg(feature = "pool")]
+#[tokio::test(start_paused = true)]
+async fn go_fan_out_fan_in() {
+    let report = within_paused(scenarios::go_fan_out_fan_in(1))
+        .await
+        .unwrap();
+    assert_eq!(report.items, 10);
+}
+
+#[cfg(feature = "pool")]
+#[tokio::test(start_paused = true)]
+async fn go_load_balancer() {
+    let report = within_paused(scenarios::go_load_balancer(1)).await.unwrap();
+    assert_eq!(report.items, 20);
+    assert_eq!(report.dropped, 0);
+}
+
 #[tokio::test(start_paused = true)]
 async fn csharp_capacity_comparison() {
     let outcomes = within_paused(scenarios::csharp_capacity_comparison()).await;

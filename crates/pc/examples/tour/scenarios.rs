@@ -799,6 +799,213 @@ pub(crate) async fn go_basic_worker_pool(speed: u32) -> Outcome {
     })
 }
 
+/// The Go pool with a context: 3 workers, tasks slow (2 s), fast (100 ms), failing, fast, slow,
+/// and a 5 s deadline: four results and the one error, by id; `speed` shortens every duration.
+#[cfg(feature = "pool")]
+pub(crate) async fn go_advanced_worker_pool(speed: u32) -> Outcome {
+    use pc::pool::{JobError, WorkerPool};
+
+    const NAME: &str = "Go: pool with a context, 5 tasks";
+    #[derive(Clone, Copy)]
+    enum Task {
+        Slow,
+        Fast,
+        Error,
+    }
+    let token = pc::pool::CancellationToken::new();
+    let pool = WorkerPool::builder(move |task: Task| async move {
+        match task {
+            Task::Slow => {
+                sleep(Duration::from_secs(2) / speed).await;
+                Ok("Slow task completed")
+            }
+            Task::Fast => {
+                sleep(Duration::from_millis(100) / speed).await;
+                Ok("Fast task completed")
+            }
+            Task::Error => Err("task failed"),
+        }
+    })
+    .workers(3)
+    .cancel_token(&token)
+    .build()
+    .map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let deadline = tokio::spawn({
+        let token = token.clone();
+        async move {
+            sleep(Duration::from_secs(5) / speed).await;
+            token.cancel();
+        }
+    });
+    pool.send_all([Task::Slow, Task::Fast, Task::Error, Task::Fast, Task::Slow])
+        .await
+        .map_err(|e| e.to_string())?;
+    pool.close().await;
+    deadline.abort();
+    let mut results = Vec::new();
+    let mut stream = pool.results();
+    while let Some(r) = futures_util::StreamExt::next(&mut stream).await {
+        results.push((r.id + 1, r.output));
+    }
+    results.sort_by_key(|(id, _)| *id);
+    check(
+        NAME,
+        "results by task",
+        vec![
+            (1, Ok("Slow task completed")),
+            (2, Ok("Fast task completed")),
+            (3, Err(JobError::Failed("task failed"))),
+            (4, Ok("Fast task completed")),
+            (5, Ok("Slow task completed")),
+        ],
+        results,
+    )?;
+    Ok(Report {
+        name: NAME.into(),
+        items: 5,
+        wall: start.elapsed(),
+        peak_depth: 0,
+        dropped: 0,
+    })
+}
+
+/// The Go pipelines: generate 1..=5, square, to string, prefix; then "1", "2", "invalid", "4",
+/// "5" parsed, doubled and formatted, the one error in its place.
+#[cfg(feature = "pool")]
+pub(crate) async fn go_pipelines() -> Outcome {
+    use pc::pool::{Pipeline, PipelineError};
+
+    const NAME: &str = "Go: pipelines, basic and with errors";
+    let start = Instant::now();
+    let basic: Vec<Result<String, PipelineError<String>>> = futures_util::StreamExt::collect(
+        Pipeline::from_stream(futures_util::stream::iter(1..=5u64))
+            .stage(1, 1, |n: u64| async move { Ok(n * n) })
+            .and_then(|p| p.stage(1, 1, |n: u64| async move { Ok(n.to_string()) }))
+            .and_then(|p| p.stage(1, 1, |s: String| async move { Ok(format!("Result: {s}")) }))
+            .map_err(|e| e.to_string())?
+            .ordered(),
+    )
+    .await;
+    check(
+        NAME,
+        "basic pipeline",
+        [1, 4, 9, 16, 25]
+            .map(|n| Ok(format!("Result: {n}")))
+            .to_vec(),
+        basic,
+    )?;
+    let inputs = ["1", "2", "invalid", "4", "5"].map(String::from);
+    let with_errors: Vec<Result<String, PipelineError<String>>> = futures_util::StreamExt::collect(
+        Pipeline::from_stream(futures_util::stream::iter(inputs))
+            .stage(2, 2, |s: String| async move {
+                s.parse::<i64>().map_err(|_| format!("invalid input {s:?}"))
+            })
+            .and_then(|p| p.stage(2, 2, |n: i64| async move { Ok(n * 2) }))
+            .and_then(|p| p.stage(2, 2, |n: i64| async move { Ok(format!("Result: {n}")) }))
+            .map_err(|e| e.to_string())?
+            .ordered(),
+    )
+    .await;
+    check(
+        NAME,
+        "pipeline with errors",
+        vec![
+            Ok("Result: 2".to_string()),
+            Ok("Result: 4".to_string()),
+            Err(PipelineError::Stage(
+                "invalid input \"invalid\"".to_string(),
+            )),
+            Ok("Result: 8".to_string()),
+            Ok("Result: 10".to_string()),
+        ],
+        with_errors,
+    )?;
+    Ok(Report {
+        name: NAME.into(),
+        items: 10,
+        wall: start.elapsed(),
+        peak_depth: 0,
+        dropped: 0,
+    })
+}
+
+/// The Go fan-out/fan-in: 3 workers square 1..=10 after 0-99 ms of simulated work (seeded).
+#[cfg(feature = "pool")]
+pub(crate) async fn go_fan_out_fan_in(speed: u32) -> Outcome {
+    const NAME: &str = "Go: fan-out/fan-in, 3 workers, 1..=10";
+    let (tx, rx) = channel::bounded::<u64>(1).map_err(|e| e.to_string())?;
+    let squares = pc::pool::fan_out(rx, 3, move |n: u64| async move {
+        let work = Duration::from_millis(fastrand::Rng::with_seed(n).u64(0..100)) / speed;
+        sleep(work).await;
+        Ok::<_, String>(n * n)
+    })
+    .map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    tokio::spawn(async move { tx.send_all(1..=10).await });
+    let mut got: Vec<u64> = futures_util::StreamExt::collect::<Vec<_>>(squares)
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    got.sort_unstable();
+    check(NAME, "squares", (1..=10).map(|n| n * n).collect(), got)?;
+    Ok(Report {
+        name: NAME.into(),
+        items: 10,
+        wall: start.elapsed(),
+        peak_depth: 0,
+        dropped: 0,
+    })
+}
+
+/// The Go load balancer: 4 workers with queues of their own, 20 items in turn, 10% failing
+/// (seeded): 5 items for each worker, every failure reported with its item.
+#[cfg(feature = "pool")]
+pub(crate) async fn go_load_balancer(speed: u32) -> Outcome {
+    use pc::pool::{Balance, WorkerPool};
+
+    const NAME: &str = "Go: load balancer, 4 workers x 20 items";
+    let fails = |item: u64| fastrand::Rng::with_seed(item).u32(0..10) == 0;
+    let pool = WorkerPool::builder(move |item: u64| async move {
+        let work = Duration::from_millis(fastrand::Rng::with_seed(item + 100).u64(10..50));
+        sleep(work / speed).await;
+        if fails(item) {
+            Err(format!("item {item} failed"))
+        } else {
+            Ok(item * 10)
+        }
+    })
+    .workers(4)
+    .balance(Balance::RoundRobin)
+    .build()
+    .map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    pool.send_all(0..20).await.map_err(|e| e.to_string())?;
+    pool.close().await;
+    let mut per_worker = [0; 4];
+    let mut failed = 0;
+    let mut stream = pool.results();
+    while let Some(r) = futures_util::StreamExt::next(&mut stream).await {
+        per_worker[r.worker] += 1;
+        check(
+            NAME,
+            "failure of its own item",
+            fails(r.id),
+            r.output.is_err(),
+        )?;
+        failed += u64::from(r.output.is_err());
+    }
+    check(NAME, "items per worker", [5; 4], per_worker)?;
+    Ok(Report {
+        name: NAME.into(),
+        items: 20,
+        wall: start.elapsed(),
+        peak_depth: 0,
+        dropped: failed,
+    })
+}
+
 /// Every scenario, in the order the tour plays them.
 pub(crate) async fn all() -> Vec<Outcome> {
     let mut outcomes = vec![
@@ -814,7 +1021,13 @@ pub(crate) async fn all() -> Vec<Outcome> {
     outcomes.extend(csharp_capacity_comparison().await);
     outcomes.push(go_basic_producer_consumer().await);
     #[cfg(feature = "pool")]
-    outcomes.push(go_basic_worker_pool(5).await);
+    {
+        outcomes.push(go_basic_worker_pool(5).await);
+        outcomes.push(go_advanced_worker_pool(5).await);
+        outcomes.push(go_pipelines().await);
+        outcomes.push(go_fan_out_fan_in(1).await);
+        outcomes.push(go_load_balancer(1).await);
+    }
     // Long seeds are played faster here; tests/tour.rs plays them at speed 1 under paused time.
     #[cfg(feature = "backpressure")]
     {
