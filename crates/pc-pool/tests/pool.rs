@@ -139,24 +139,29 @@ async fn go_basic_pool_three_workers_ten_jobs_of_half_a_second() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn close_completes_every_queued_job_and_refuses_new_ones() {
-    let done = Arc::new(AtomicUsize::new(0));
-    let pool = WorkerPool::builder({
+/// Two workers whose jobs take 10 ms and count themselves in `done`.
+fn counting_pool(
+    done: Arc<AtomicUsize>,
+    capacity: usize,
+) -> WorkerPool<u32, impl pc_core::Stage<u32, Output = (), Error = ()>> {
+    WorkerPool::builder(move |_: u32| {
         let done = done.clone();
-        move |_: u32| {
-            let done = done.clone();
-            async move {
-                sleep(ms(10)).await;
-                done.fetch_add(1, Ordering::Relaxed);
-                Ok::<_, ()>(())
-            }
+        async move {
+            sleep(ms(10)).await;
+            done.fetch_add(1, Ordering::Relaxed);
+            Ok::<_, ()>(())
         }
     })
     .workers(2)
-    .capacity(1000)
+    .capacity(capacity)
     .build()
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn close_completes_every_queued_job_and_refuses_new_ones() {
+    let done = Arc::new(AtomicUsize::new(0));
+    let pool = counting_pool(done.clone(), 1000);
     let handles: Vec<_> = (0..500).map(|n| pool.try_submit(n).unwrap()).collect();
     assert_eq!(pool.queued(), 500);
     pool.close().await;
@@ -234,20 +239,7 @@ async fn abort_and_the_token_cancel_jobs_on_the_results_stream_too() {
 async fn dropping_the_pool_lets_queued_jobs_finish() {
     let before = alive();
     let done = Arc::new(AtomicUsize::new(0));
-    let pool = WorkerPool::builder({
-        let done = done.clone();
-        move |_: u32| {
-            let done = done.clone();
-            async move {
-                sleep(ms(10)).await;
-                done.fetch_add(1, Ordering::Relaxed);
-                Ok::<_, ()>(())
-            }
-        }
-    })
-    .workers(2)
-    .build()
-    .unwrap();
+    let pool = counting_pool(done.clone(), 1024);
     let handles: Vec<_> = (0..10).map(|n| pool.try_submit(n).unwrap()).collect();
     drop(pool);
     for handle in handles {
