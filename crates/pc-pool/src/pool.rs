@@ -105,6 +105,19 @@ impl<In, S: Stage<In>> Shared<In, S> {
             .is_ok()
     }
 
+    /// A job with the next number.
+    fn job(&self, input: In, reply: Reply<S::Output, S::Error>) -> QueuedJob<S, In> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        Job { id, input, reply }
+    }
+
+    /// Reports a job entering the queue.
+    fn queued_one(&self) {
+        if let Some(probe) = &self.probe {
+            probe.produced(1);
+        }
+    }
+
     /// Sends a job's outcome where it belongs.
     fn deliver(
         &self,
@@ -400,14 +413,14 @@ where
         input: In,
         reply: Reply<S::Output, S::Error>,
     ) -> Result<u64, SendError<In>> {
-        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-        let job = Job { id, input, reply };
+        let job = self.shared.job(input, reply);
+        let id = job.id;
         self.shared
             .intake
             .send(job)
             .await
             .map_err(|SendError(job)| SendError(job.input))?;
-        self.queued_one();
+        self.shared.queued_one();
         Ok(id)
     }
 
@@ -416,8 +429,8 @@ where
         input: In,
         reply: Reply<S::Output, S::Error>,
     ) -> Result<u64, TrySendError<In>> {
-        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-        let job = Job { id, input, reply };
+        let job = self.shared.job(input, reply);
+        let id = job.id;
         self.shared.intake.try_send(job).map_err(|err| {
             let full = err.is_full();
             let input = err.into_inner().input;
@@ -427,14 +440,8 @@ where
                 TrySendError::Closed(input)
             }
         })?;
-        self.queued_one();
+        self.shared.queued_one();
         Ok(id)
-    }
-
-    fn queued_one(&self) {
-        if let Some(probe) = &self.shared.probe {
-            probe.produced(1);
-        }
     }
 }
 
@@ -800,12 +807,7 @@ where
             // Stopped: what the source still holds stays there.
             None => return,
         };
-        let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
-        let job = Job {
-            id,
-            input,
-            reply: Reply::Stream,
-        };
+        let job = shared.job(input, Reply::Stream);
         // Wait for room with a reservation, so that a stop meanwhile still holds the job.
         let reserve = std::pin::pin!(shared.intake.reserve());
         let queued = match cancel.race(&waker, stop, reserve).await {
@@ -813,11 +815,7 @@ where
             Some(Err(_)) | None => Err(job),
         };
         match queued {
-            Ok(()) => {
-                if let Some(probe) = &shared.probe {
-                    probe.produced(1);
-                }
-            }
+            Ok(()) => shared.queued_one(),
             Err(job) => cancel_job(&shared, 0, job),
         }
     }
@@ -933,12 +931,7 @@ where
     }
 
     async fn send_timeout(&self, item: In, timeout: Duration) -> Result<(), SendTimeoutError<In>> {
-        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-        let job = Job {
-            id,
-            input: item,
-            reply: Reply::Stream,
-        };
+        let job = self.shared.job(item, Reply::Stream);
         self.shared
             .intake
             .send_timeout(job, timeout)
@@ -952,7 +945,7 @@ where
                     SendTimeoutError::Closed(input)
                 }
             })?;
-        self.queued_one();
+        self.shared.queued_one();
         Ok(())
     }
 

@@ -1,17 +1,11 @@
 //! Panicking jobs, in a test binary of their own: the test silences the panic hook, which is
 //! global to the process.
 
-use std::time::Duration;
+mod support;
 
 use pc_pool::{JobError, WorkerPool};
-use tokio::time::timeout;
 
-/// A real-time bound for tests on a multi-thread runtime: a lost wake-up fails, not hangs.
-async fn within<F: std::future::Future>(fut: F) -> F::Output {
-    timeout(Duration::from_secs(60), fut)
-        .await
-        .expect("the pool hung")
-}
+use support::within;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_percent_of_jobs_panic_and_only_they_fail() {

@@ -1,6 +1,8 @@
 //! Pipelines: the Go seed's two, order, error policies, backpressure and cancellation, with
 //! every item counted.
 
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -10,9 +12,7 @@ use pc_core::BuildError;
 use pc_pool::{OnError, Pipeline, PipelineError};
 use tokio::time::sleep;
 
-const fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
+use support::ms;
 
 type Never = std::convert::Infallible;
 

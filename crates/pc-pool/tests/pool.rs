@@ -1,6 +1,8 @@
 //! The worker pool's contract, with every job counted: each ends exactly once, with its own
 //! output, its own error, or cancelled.
 
+mod support;
+
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,26 +11,10 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use pc_core::{BuildError, Producer, SendError, TrySendError};
 use pc_pool::{JobError, WorkerPool};
-use tokio::time::{Instant, sleep, timeout};
+use tokio::time::{Instant, sleep};
 use tokio_util::sync::CancellationToken;
 
-const fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-/// A real-time bound for tests on a multi-thread runtime: a lost wake-up fails, not hangs.
-async fn within<F: std::future::Future>(fut: F) -> F::Output {
-    timeout(Duration::from_secs(60), fut)
-        .await
-        .expect("the pool hung")
-}
-
-/// Tasks alive on this runtime.
-fn alive() -> usize {
-    tokio::runtime::Handle::current()
-        .metrics()
-        .num_alive_tasks()
-}
+use support::{alive, ms, within};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_of_100_000_jobs_answers_its_own_handle_once() {
