@@ -13,12 +13,18 @@ pub(crate) fn run(args: &[String]) -> Result {
             "clippy",
             "--workspace",
             "--all-targets",
+            "--all-features",
             "--",
             "-D",
             "warnings",
         ]),
     )?;
     run_step("test", cargo().args(["test", "--workspace"]))?;
+    // Features outside `full`: the bridge to the `metrics` facade.
+    run_step(
+        "test pc-metrics, all features",
+        cargo().args(["test", "--package", "pc-metrics", "--all-features"]),
+    )?;
     // The channel's own synchronization under loom, in a target dir of its own since every
     // crate is rebuilt with `--cfg loom`. A preemption bound of 2 keeps it near a minute.
     run_step(

@@ -58,7 +58,7 @@ mod consumer;
 mod error;
 mod interop;
 mod loom;
-mod probe;
+pub mod probe;
 mod producer;
 mod stage;
 
@@ -68,6 +68,6 @@ pub use error::{
     RecvError, RecvTimeoutError, ReserveError, SendError, SendTimeoutError, TryRecvError,
     TryReserveError, TrySendError,
 };
-pub use probe::{DropReason, Probe, SharedProbe, WaitKind};
+pub use probe::{DropReason, FailReason, Probe, SharedProbe, WaitKind};
 pub use producer::Producer;
 pub use stage::Stage;

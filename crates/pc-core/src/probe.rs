@@ -4,6 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 /// Receives what a queue, limiter, batcher or pool does, as it happens.
 ///
 /// Every method has an empty default, so an implementation overrides only what it needs.
@@ -57,8 +59,88 @@ pub trait Probe: Send + Sync + 'static {
     }
 
     /// Something waited for `duration`; `kind` says what.
+    ///
+    /// When the wait was announced by [`wait_started`](Self::wait_started), this call ends it,
+    /// even when the waiting future was cancelled: the pair counts who is waiting right now.
     fn waited(&self, kind: WaitKind, duration: Duration) {
         let _ = (kind, duration);
+    }
+
+    /// A wait of `kind` began (a producer blocked on a full queue, a consumer on an empty one).
+    ///
+    /// Always followed, exactly once, by [`waited`](Self::waited) with the same `kind`.
+    /// Components report it through [`WaitTimer`], which guarantees the pairing.
+    fn wait_started(&self, kind: WaitKind) {
+        let _ = kind;
+    }
+
+    /// A batch of `items` items was formed and handed on.
+    fn batched(&self, items: usize) {
+        let _ = items;
+    }
+
+    /// `n` items were taken but their processing failed, for `reason`.
+    fn failed(&self, n: u64, reason: FailReason) {
+        let _ = (n, reason);
+    }
+}
+
+/// Times one announced wait: [`Probe::wait_started`] when made, [`Probe::waited`] with the
+/// elapsed time (tokio clock) when dropped, so a cancelled wait still ends.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicI64, Ordering};
+/// use pc_core::{Probe, WaitKind, probe::WaitTimer};
+///
+/// #[derive(Debug, Default)]
+/// struct Waiting(AtomicI64);
+///
+/// impl Probe for Waiting {
+///     fn wait_started(&self, _: WaitKind) {
+///         self.0.fetch_add(1, Ordering::Relaxed);
+///     }
+///     fn waited(&self, _: WaitKind, _: std::time::Duration) {
+///         self.0.fetch_sub(1, Ordering::Relaxed);
+///     }
+/// }
+///
+/// let probe: pc_core::SharedProbe = Arc::new(Waiting::default());
+/// let timer = WaitTimer::start(Some(&probe), WaitKind::RecvBlocked);
+/// # let _ = &timer;
+/// drop(timer);
+/// ```
+#[must_use = "the wait ends when the timer is dropped"]
+pub struct WaitTimer<'a> {
+    probe: Option<(&'a dyn Probe, Instant)>,
+    kind: WaitKind,
+}
+
+impl<'a> WaitTimer<'a> {
+    /// Announces a wait of `kind` to `probe`, if there is one; without a probe it costs nothing.
+    pub fn start(probe: Option<&'a SharedProbe>, kind: WaitKind) -> Self {
+        let probe = probe.map(|probe| {
+            probe.wait_started(kind);
+            (&**probe, Instant::now())
+        });
+        Self { probe, kind }
+    }
+}
+
+impl Drop for WaitTimer<'_> {
+    fn drop(&mut self) {
+        if let Some((probe, started)) = self.probe {
+            probe.waited(self.kind, started.elapsed());
+        }
+    }
+}
+
+impl fmt::Debug for WaitTimer<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitTimer")
+            .field("kind", &self.kind)
+            .field("probed", &self.probe.is_some())
+            .finish()
     }
 }
 
@@ -115,6 +197,10 @@ pub enum WaitKind {
     Throttled,
     /// Time spent processing an item or a batch.
     Processing,
+    /// Time a consumer spent waiting for an item.
+    RecvBlocked,
+    /// Time a batch stayed open, from its first item until it was handed on.
+    Linger,
 }
 
 impl WaitKind {
@@ -125,11 +211,45 @@ impl WaitKind {
             Self::SendBlocked => "send_blocked",
             Self::Throttled => "throttled",
             Self::Processing => "processing",
+            Self::RecvBlocked => "recv_blocked",
+            Self::Linger => "linger",
         }
     }
 }
 
 impl fmt::Display for WaitKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why the processing of an item failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FailReason {
+    /// The processing step returned an error.
+    Error,
+    /// The processing step panicked.
+    Panicked,
+    /// The processing step ran out of time.
+    TimedOut,
+    /// The processing step was cancelled before it finished.
+    Cancelled,
+}
+
+impl FailReason {
+    /// A short lowercase name, stable across releases, for labels and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Error => "error",
+            Self::Panicked => "panicked",
+            Self::TimedOut => "timed_out",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for FailReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }

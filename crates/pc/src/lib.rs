@@ -42,6 +42,8 @@
 //! | `full` (default) | | every block below |
 //! | `backpressure` | `pc-backpressure` | [`backpressure`]: `BoundedQueue` with `Overflow` policies, `Pressure`, `AdaptiveRate` |
 //! | `batch` | `pc-batch` | [`batch`]: `Batcher` (size, weight, linger), `BatchExt::batch` for streams, `batch_consumer`, `BatchProcessor` |
+//! | `metrics` | `pc-metrics` | [`metrics`]: `Metrics` (a `Probe` for any builder), `Registry`, `MetricsSnapshot` (serde, table, Prometheus text), `Reporter` (tracing) |
+//! | `metrics-rs` (not in `full`) | `pc-metrics` | `metrics::bridge`: snapshots published to the `metrics` facade |
 //! | `pool` | `pc-pool` | [`pool`]: `WorkerPool` with `JobHandle`s or a results stream, `JobError`, close/shutdown/abort |
 //! | `priority` | `pc-priority` | [`priority`]: `PriorityChannel` with levels or `Ord` keys, `Scheduling`, `WhenFull` |
 //! | `ratelimit` | `pc-ratelimit` | [`ratelimit`]: `TokenBucket`, `Gcra`, `KeyedLimiter`, `Throttled`, `throttle` |
@@ -52,9 +54,9 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub use pc_core::{
-    BuildError, Consumer, DropReason, Probe, Producer, RecvError, RecvTimeoutError, ReserveError,
-    SendError, SendTimeoutError, SharedProbe, Stage, TryRecvError, TryReserveError, TrySendError,
-    WaitKind, channel,
+    BuildError, Consumer, DropReason, FailReason, Probe, Producer, RecvError, RecvTimeoutError,
+    ReserveError, SendError, SendTimeoutError, SharedProbe, Stage, TryRecvError, TryReserveError,
+    TrySendError, WaitKind, channel,
 };
 
 /// Backpressure: what a full queue does, on purpose.
@@ -64,6 +66,10 @@ pub use pc_backpressure as backpressure;
 /// Batching: items grouped by size, weight and age.
 #[cfg(feature = "batch")]
 pub use pc_batch as batch;
+
+/// Metrics: counters, depth, rates and latencies of any block, as tables, JSON or Prometheus.
+#[cfg(feature = "metrics")]
+pub use pc_metrics as metrics;
 
 /// Pools: workers running one stage, each job answered on its own.
 #[cfg(feature = "pool")]

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use super::chan::{Chan, ScopedWaiter, Waiter};
 use crate::error::{RecvError, RecvTimeoutError, TryRecvError};
 use crate::loom::Arc;
-use crate::probe::DropReason;
+use crate::probe::{DropReason, WaitKind, WaitTimer};
 
 /// The receiving half of a channel; clone it for more consumers, each item goes to one of them.
 ///
@@ -83,6 +83,7 @@ impl<T> Receiver<T> {
             self.received(1);
             return Ok(item);
         }
+        let _waiting = WaitTimer::start(self.chan.probe.as_ref(), WaitKind::RecvBlocked);
         let mut waiter = ScopedWaiter::new(&self.chan.items);
         std::future::poll_fn(|cx| self.poll_recv(&mut waiter.waiter, cx)).await
     }

@@ -5,14 +5,13 @@ use std::future::Future;
 use std::time::Duration;
 
 use concurrent_queue::PushError;
-use tokio::time::Instant;
 
 use super::chan::{Chan, ScopedWaiter};
 use super::permit::Permit;
 use super::sink::SendSink;
 use crate::error::{ReserveError, SendError, SendTimeoutError, TryReserveError, TrySendError};
 use crate::loom::Arc;
-use crate::probe::WaitKind;
+use crate::probe::{WaitKind, WaitTimer};
 
 /// The sending half of a channel; clone it for more producers.
 ///
@@ -210,13 +209,10 @@ impl<T> Sender<T> {
 
     /// Waits for a slot, reporting the time blocked to the probe.
     pub(super) async fn wait_for_slot(&self) -> Result<(), ReserveError> {
-        let started = self.chan.probe.as_ref().map(|_| Instant::now());
+        let _waiting = WaitTimer::start(self.chan.probe.as_ref(), WaitKind::SendBlocked);
         let mut waiter = ScopedWaiter::new(&self.chan.space);
         let acquired =
             std::future::poll_fn(|cx| self.chan.poll_acquire(&mut waiter.waiter, cx)).await;
-        if let (Some(probe), Some(started)) = (&self.chan.probe, started) {
-            probe.waited(WaitKind::SendBlocked, started.elapsed());
-        }
         if acquired { Ok(()) } else { Err(ReserveError) }
     }
 

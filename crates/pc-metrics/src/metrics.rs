@@ -1,0 +1,254 @@
+//! `Metrics`: the `Probe` that keeps what a component reports.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pc_core::{DropReason, FailReason, Probe, SharedProbe, WaitKind};
+
+use crate::rates::History;
+use crate::shard::{
+    DROP_REASONS, FAIL_REASONS, OTHER, Recorded, Shards, WAIT_KINDS, drop_slot, fail_slot, lock,
+    wait_slot,
+};
+use crate::snapshot::{MetricsSnapshot, Summary};
+
+/// Everything one component reports, kept cheaply enough to leave attached in production.
+///
+/// `Metrics` implements [`Probe`]: give it to any builder's `.probe(...)` (through
+/// [`Metrics::probe`] or an `Arc` clone) and read it with [`snapshot`](Self::snapshot).
+///
+/// - Counts of produced, consumed, dropped (by [`DropReason`]) and failed (by [`FailReason`])
+///   items, kept in per-thread shards so that producers and consumers on different cores do not
+///   write one cache line.
+/// - The current and peak depth, the items in flight (produced but neither consumed nor dropped),
+///   and how many producers, consumers and throttled callers wait right now.
+/// - Rates over the last 1, 10 and 60 seconds (see [`WindowRates`](crate::WindowRates)).
+/// - Latency histograms per [`WaitKind`] and a histogram of batch sizes, with p50, p90, p99 and
+///   max (hdrhistogram, two significant figures).
+///
+/// ```
+/// use pc_core::channel;
+/// use pc_metrics::Metrics;
+///
+/// # tokio_test::block_on(async {
+/// let metrics = Metrics::new("jobs");
+/// let (tx, rx) = channel::Builder::bounded(16).probe(metrics.probe()).build::<u32>()?;
+/// for job in 0..10 {
+///     tx.send(job).await?;
+/// }
+/// for _ in 0..4 {
+///     rx.recv().await?;
+/// }
+/// let snapshot = metrics.snapshot();
+/// assert_eq!((snapshot.produced, snapshot.consumed), (10, 4));
+/// assert_eq!((snapshot.depth, snapshot.peak_depth), (6, 10));
+/// println!("{snapshot}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+pub struct Metrics {
+    name: String,
+    labels: BTreeMap<String, String>,
+    shards: Shards,
+    /// The latest depth reported. One shared word: a queue's depth is one number.
+    depth: AtomicUsize,
+    history: Mutex<History>,
+}
+
+impl Metrics {
+    /// Metrics for the component called `name` (the `queue` label in Prometheus).
+    pub fn new(name: impl Into<String>) -> Arc<Self> {
+        Self::with_labels(name, [] as [(String, String); 0])
+    }
+
+    /// Metrics for `name` with extra labels, for example `[("level", "0")]`.
+    pub fn with_labels<K, V>(
+        name: impl Into<String>,
+        labels: impl IntoIterator<Item = (K, V)>,
+    ) -> Arc<Self>
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Arc::new(Self {
+            name: name.into(),
+            labels: labels
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+            shards: Shards::new(),
+            depth: AtomicUsize::new(0),
+            history: Mutex::new(History::new()),
+        })
+    }
+
+    /// This component's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// This component's extra labels.
+    pub fn labels(&self) -> &BTreeMap<String, String> {
+        &self.labels
+    }
+
+    /// A handle to give to a builder's `.probe(...)`.
+    pub fn probe(self: &Arc<Self>) -> SharedProbe {
+        self.clone()
+    }
+
+    /// What was reported up to now, with rates over the last 1, 10 and 60 seconds.
+    ///
+    /// Each call also records a sample that later calls measure rates against (see
+    /// [`WindowRates`](crate::WindowRates)).
+    pub fn snapshot(&self) -> MetricsSnapshot {
+        let produced = self.shards.sum(|s| &s.produced);
+        let consumed = self.shards.sum(|s| &s.consumed);
+        let dropped = self.by_reason(DROP_REASONS.iter().map(|r| r.as_str()), |shard, slot| {
+            &shard.dropped[slot]
+        });
+        let failed = self.by_reason(FAIL_REASONS.iter().map(|r| r.as_str()), |shard, slot| {
+            &shard.failed[slot]
+        });
+        let dropped_total: u64 = dropped.values().sum();
+        let waiting = |kind: WaitKind| {
+            let slot = wait_slot(kind);
+            let sum: i64 = self
+                .shards
+                .iter()
+                .map(|s| s.waiting[slot].load(Ordering::Relaxed))
+                .sum();
+            u64::try_from(sum).unwrap_or(0)
+        };
+        let mut latency = BTreeMap::new();
+        let names = WAIT_KINDS.iter().map(|k| k.as_str()).chain([OTHER]);
+        for (slot, name) in names.enumerate() {
+            if let Some(summary) = self.summary(|shard| &shard.waits[slot]) {
+                latency.insert(name.to_owned(), summary);
+            }
+        }
+        let rates = lock(&self.history).sample(produced, consumed);
+        MetricsSnapshot {
+            name: self.name.clone(),
+            labels: self.labels.clone(),
+            produced,
+            consumed,
+            in_flight: produced.saturating_sub(consumed.saturating_add(dropped_total)),
+            depth: self.depth.load(Ordering::Relaxed) as u64,
+            peak_depth: self
+                .shards
+                .iter()
+                .map(|s| s.peak.load(Ordering::Relaxed) as u64)
+                .max()
+                .unwrap_or(0),
+            waiting_producers: waiting(WaitKind::SendBlocked),
+            waiting_consumers: waiting(WaitKind::RecvBlocked),
+            waiting_throttled: waiting(WaitKind::Throttled),
+            dropped,
+            failed,
+            rates,
+            latency,
+            batch_sizes: self.summary(|shard| &shard.batches),
+        }
+    }
+
+    /// The Prometheus text format of a fresh [`snapshot`](Self::snapshot).
+    pub fn render_prometheus(&self) -> String {
+        crate::prometheus::render(&[self.snapshot()])
+    }
+
+    /// Counts per reason, summed over shards, without the reasons never reported.
+    fn by_reason<'n>(
+        &self,
+        names: impl Iterator<Item = &'n str>,
+        counter: impl Fn(&crate::shard::Shard, usize) -> &std::sync::atomic::AtomicU64,
+    ) -> BTreeMap<String, u64> {
+        names
+            .chain([OTHER])
+            .enumerate()
+            .filter_map(|(slot, name)| {
+                let n = self.shards.sum(|shard| counter(shard, slot));
+                (n > 0).then(|| (name.to_owned(), n))
+            })
+            .collect()
+    }
+
+    /// The merged histogram of one kind over all shards, if anything was recorded.
+    fn summary(&self, of: impl Fn(&crate::shard::Shard) -> &Mutex<Recorded>) -> Option<Summary> {
+        let mut total = Recorded::default();
+        for shard in self.shards.iter() {
+            lock(of(shard)).merge_into(&mut total);
+        }
+        let histogram = total.histogram()?;
+        Some(Summary {
+            count: histogram.len(),
+            sum: total.sum(),
+            p50: histogram.value_at_quantile(0.5),
+            p90: histogram.value_at_quantile(0.9),
+            p99: histogram.value_at_quantile(0.99),
+            max: histogram.max(),
+        })
+    }
+}
+
+impl Probe for Metrics {
+    #[inline]
+    fn produced(&self, n: u64) {
+        crate::shard::Shard::add(&self.shards.local().produced, n);
+    }
+
+    #[inline]
+    fn consumed(&self, n: u64) {
+        crate::shard::Shard::add(&self.shards.local().consumed, n);
+    }
+
+    fn dropped(&self, n: u64, reason: DropReason) {
+        crate::shard::Shard::add(&self.shards.local().dropped[drop_slot(reason)], n);
+    }
+
+    #[inline]
+    fn depth(&self, len: usize) {
+        self.depth.store(len, Ordering::Relaxed);
+        self.shards.local().see_depth(len);
+    }
+
+    fn waited(&self, kind: WaitKind, duration: Duration) {
+        let shard = self.shards.local();
+        shard.record_wait(kind, u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX));
+        if matches!(
+            kind,
+            WaitKind::SendBlocked | WaitKind::RecvBlocked | WaitKind::Throttled
+        ) {
+            shard.waiting[wait_slot(kind)].fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    fn wait_started(&self, kind: WaitKind) {
+        if matches!(
+            kind,
+            WaitKind::SendBlocked | WaitKind::RecvBlocked | WaitKind::Throttled
+        ) {
+            self.shards.local().waiting[wait_slot(kind)].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn batched(&self, items: usize) {
+        self.shards.local().record_batch(items);
+    }
+
+    fn failed(&self, n: u64, reason: FailReason) {
+        crate::shard::Shard::add(&self.shards.local().failed[fail_slot(reason)], n);
+    }
+}
+
+impl fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Metrics")
+            .field("name", &self.name)
+            .field("labels", &self.labels)
+            .finish_non_exhaustive()
+    }
+}

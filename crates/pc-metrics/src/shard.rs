@@ -1,0 +1,190 @@
+//! Counters split into cache-padded shards, so that tasks on different cores do not write the
+//! same cache line.
+
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use crossbeam_utils::CachePadded;
+use hdrhistogram::Histogram;
+use pc_core::{DropReason, FailReason, WaitKind};
+
+/// Drop reasons with a slot of their own; the last slot takes reasons added later.
+pub(crate) const DROP_REASONS: [DropReason; 6] = [
+    DropReason::Full,
+    DropReason::Oldest,
+    DropReason::Shed,
+    DropReason::Expired,
+    DropReason::Late,
+    DropReason::Closed,
+];
+
+/// Failure reasons with a slot of their own; the last slot takes reasons added later.
+pub(crate) const FAIL_REASONS: [FailReason; 4] = [
+    FailReason::Error,
+    FailReason::Panicked,
+    FailReason::TimedOut,
+    FailReason::Cancelled,
+];
+
+/// Wait kinds with a slot of their own; the last slot takes kinds added later.
+pub(crate) const WAIT_KINDS: [WaitKind; 6] = [
+    WaitKind::Queue,
+    WaitKind::SendBlocked,
+    WaitKind::RecvBlocked,
+    WaitKind::Throttled,
+    WaitKind::Processing,
+    WaitKind::Linger,
+];
+
+/// The name of the slot after the known ones, for values added to pc-core later.
+pub(crate) const OTHER: &str = "other";
+
+pub(crate) fn drop_slot(reason: DropReason) -> usize {
+    DROP_REASONS
+        .iter()
+        .position(|known| *known == reason)
+        .unwrap_or(DROP_REASONS.len())
+}
+
+pub(crate) fn fail_slot(reason: FailReason) -> usize {
+    FAIL_REASONS
+        .iter()
+        .position(|known| *known == reason)
+        .unwrap_or(FAIL_REASONS.len())
+}
+
+pub(crate) fn wait_slot(kind: WaitKind) -> usize {
+    WAIT_KINDS
+        .iter()
+        .position(|known| *known == kind)
+        .unwrap_or(WAIT_KINDS.len())
+}
+
+/// Latencies in nanoseconds, from 1 ns to one hour, two significant figures.
+const LATENCY_MAX_NS: u64 = 3_600_000_000_000;
+/// Batch sizes, up to 2^32 items, two significant figures.
+const SIZE_MAX: u64 = 1 << 32;
+const SIGNIFICANT_FIGURES: u8 = 2;
+
+/// A histogram made on first use (most components report few kinds), with the exact sum that
+/// hdrhistogram does not keep.
+#[derive(Debug, Default)]
+pub(crate) struct Recorded {
+    histogram: Option<Histogram<u64>>,
+    sum: u64,
+}
+
+impl Recorded {
+    fn record(&mut self, value: u64, max: u64) {
+        let histogram = self.histogram.get_or_insert_with(|| {
+            Histogram::new_with_bounds(1, max, SIGNIFICANT_FIGURES)
+                .expect("constant bounds are valid")
+        });
+        histogram.saturating_record(value.max(1));
+        self.sum = self.sum.saturating_add(value);
+    }
+
+    /// Adds this shard's values into `into`.
+    pub(crate) fn merge_into(&self, into: &mut Recorded) {
+        if let Some(histogram) = &self.histogram {
+            match &mut into.histogram {
+                Some(total) => total
+                    .add(histogram)
+                    .expect("histograms of one kind share their bounds"),
+                None => into.histogram = Some(histogram.clone()),
+            }
+            into.sum = into.sum.saturating_add(self.sum);
+        }
+    }
+
+    pub(crate) fn histogram(&self) -> Option<&Histogram<u64>> {
+        self.histogram.as_ref()
+    }
+
+    pub(crate) fn sum(&self) -> u64 {
+        self.sum
+    }
+}
+
+/// One shard: what the tasks of one thread (mostly) report.
+#[derive(Debug, Default)]
+pub(crate) struct Shard {
+    pub(crate) produced: AtomicU64,
+    pub(crate) consumed: AtomicU64,
+    pub(crate) dropped: [AtomicU64; DROP_REASONS.len() + 1],
+    pub(crate) failed: [AtomicU64; FAIL_REASONS.len() + 1],
+    pub(crate) peak: AtomicUsize,
+    pub(crate) waiting: [AtomicI64; WAIT_KINDS.len() + 1],
+    pub(crate) waits: [Mutex<Recorded>; WAIT_KINDS.len() + 1],
+    pub(crate) batches: Mutex<Recorded>,
+}
+
+impl Shard {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn see_depth(&self, len: usize) {
+        // A load first: the peak changes rarely, so most calls only read the line.
+        if len > self.peak.load(Ordering::Relaxed) {
+            self.peak.fetch_max(len, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn record_wait(&self, kind: WaitKind, nanos: u64) {
+        lock(&self.waits[wait_slot(kind)]).record(nanos, LATENCY_MAX_NS);
+    }
+
+    pub(crate) fn record_batch(&self, items: usize) {
+        lock(&self.batches).record(items as u64, SIZE_MAX);
+    }
+}
+
+/// Locks a histogram; a panic while one was held left no broken invariant (counts only).
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The shards of one `Metrics`, and which one the calling thread uses.
+#[derive(Debug)]
+pub(crate) struct Shards {
+    shards: Box<[CachePadded<Shard>]>,
+}
+
+impl Shards {
+    pub(crate) fn new() -> Self {
+        // Twice the cores, so threads that share a shard are rare; a power of two for a mask.
+        let cores = std::thread::available_parallelism().map_or(4, |n| n.get());
+        let count = (cores * 2).next_power_of_two().min(64);
+        Self {
+            shards: (0..count)
+                .map(|_| CachePadded::new(Shard::default()))
+                .collect(),
+        }
+    }
+
+    /// The calling thread's shard.
+    #[inline]
+    pub(crate) fn local(&self) -> &Shard {
+        &self.shards[thread_index() & (self.shards.len() - 1)]
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Shard> {
+        self.shards.iter().map(|shard| &**shard)
+    }
+
+    pub(crate) fn sum(&self, counter: impl Fn(&Shard) -> &AtomicU64) -> u64 {
+        self.iter()
+            .map(|shard| counter(shard).load(Ordering::Relaxed))
+            .fold(0, u64::wrapping_add)
+    }
+}
+
+/// A number per thread, handed out in order, so threads spread over the shards.
+fn thread_index() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    INDEX.with(|index| *index)
+}
