@@ -5,7 +5,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pc_core::BuildError;
+use pc_core::{BuildError, SharedProbe, WaitKind};
+use tokio::time::Instant;
 
 /// Measures an item against [`BatcherBuilder::max_weight`].
 type Weigher<T> = Arc<dyn Fn(&T) -> u64 + Send + Sync>;
@@ -19,6 +20,7 @@ pub struct Batcher<T> {
     max_items: usize,
     linger: Duration,
     weight: Option<(u64, Weigher<T>)>,
+    probe: Option<SharedProbe>,
 }
 
 impl<T> Clone for Batcher<T> {
@@ -27,6 +29,7 @@ impl<T> Clone for Batcher<T> {
             max_items: self.max_items,
             linger: self.linger,
             weight: self.weight.clone(),
+            probe: self.probe.clone(),
         }
     }
 }
@@ -37,6 +40,7 @@ impl<T> fmt::Debug for Batcher<T> {
             .field("max_items", &self.max_items)
             .field("linger", &self.linger)
             .field("max_weight", &self.weight.as_ref().map(|(max, _)| max))
+            .field("probe", &self.probe.is_some())
             .finish()
     }
 }
@@ -50,6 +54,7 @@ impl<T> Batcher<T> {
                 max_items,
                 linger,
                 weight: None,
+                probe: None,
             },
         }
     }
@@ -76,7 +81,13 @@ impl<T> Batcher<T> {
                 let weigher: Weigher<U> = Arc::new(move |item: &U| weigher(part(item)));
                 (max, weigher)
             }),
+            probe: self.probe,
         }
+    }
+
+    /// The probe batches are reported to, if any.
+    pub(crate) fn probe(&self) -> Option<&SharedProbe> {
+        self.probe.as_ref()
     }
 }
 
@@ -94,6 +105,16 @@ impl<T> BatcherBuilder<T> {
         weigher: impl Fn(&T) -> u64 + Send + Sync + 'static,
     ) -> Self {
         self.batcher.weight = Some((max_weight, Arc::new(weigher)));
+        self
+    }
+
+    /// Reports to `probe`: each item taken (produced), each batch handed on (its items
+    /// consumed, its size to [`Probe::batched`](pc_core::Probe::batched), and its age from the
+    /// first item as a [`WaitKind::Linger`] wait). A
+    /// [`BatchProcessor`](crate::BatchProcessor) also reports each batch's processing time and
+    /// its failed items.
+    pub fn probe(mut self, probe: SharedProbe) -> Self {
+        self.batcher.probe = Some(probe);
         self
     }
 
@@ -151,6 +172,8 @@ pub(crate) struct Accumulator<T> {
     open: Vec<T>,
     weight: u64,
     ready: VecDeque<Vec<T>>,
+    /// When the open batch took its first item; read only with a probe.
+    opened_at: Option<Instant>,
 }
 
 impl<T> Accumulator<T> {
@@ -160,6 +183,7 @@ impl<T> Accumulator<T> {
             batcher,
             weight: 0,
             ready: VecDeque::new(),
+            opened_at: None,
         }
     }
 
@@ -181,6 +205,9 @@ impl<T> Accumulator<T> {
             return self.push_weighed(item, max, weight);
         }
         let opened = self.open.is_empty();
+        if self.batcher.probe.is_some() {
+            self.took_item(opened);
+        }
         self.open.push(item);
         if self.open.len() >= self.batcher.max_items {
             self.close();
@@ -199,6 +226,10 @@ impl<T> Accumulator<T> {
         if weight > max {
             // Too heavy for any batch: it travels alone, after what came before it.
             self.close();
+            if let Some(probe) = &self.batcher.probe {
+                probe.produced(1);
+                report_batch(probe, 1, Duration::ZERO);
+            }
             self.ready.push_back(vec![item]);
             return Pushed::READY;
         }
@@ -209,6 +240,9 @@ impl<T> Accumulator<T> {
         }
         self.weight += weight;
         let opened = self.open.is_empty();
+        if self.batcher.probe.is_some() {
+            self.took_item(opened);
+        }
         self.open.push(item);
         if self.open.len() >= self.batcher.max_items || self.weight == max {
             self.close();
@@ -221,6 +255,13 @@ impl<T> Accumulator<T> {
     #[inline(never)]
     pub(crate) fn close(&mut self) {
         if !self.open.is_empty() {
+            if let Some(probe) = &self.batcher.probe {
+                let age = self
+                    .opened_at
+                    .take()
+                    .map_or(Duration::ZERO, |at| at.elapsed());
+                report_batch(probe, self.open.len(), age);
+            }
             let next = Vec::with_capacity(self.batcher.max_items);
             self.ready
                 .push_back(std::mem::replace(&mut self.open, next));
@@ -228,8 +269,26 @@ impl<T> Accumulator<T> {
         }
     }
 
+    /// Tells the probe an item was taken; the clock is read when it opens a batch.
+    #[inline(never)]
+    fn took_item(&mut self, opened: bool) {
+        if let Some(probe) = &self.batcher.probe {
+            probe.produced(1);
+            if opened {
+                self.opened_at = Some(Instant::now());
+            }
+        }
+    }
+
     /// The next batch ready to leave.
     pub(crate) fn next_ready(&mut self) -> Option<Vec<T>> {
         self.ready.pop_front()
     }
+}
+
+/// A batch of `len` items, `age` old, leaves.
+fn report_batch(probe: &SharedProbe, len: usize, age: Duration) {
+    probe.consumed(len as u64);
+    probe.batched(len);
+    probe.waited(WaitKind::Linger, age);
 }

@@ -7,12 +7,14 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use futures_core::Stream;
 use futures_util::StreamExt;
-use pc_core::{BuildError, Stage, channel};
+use pc_core::{BuildError, FailReason, SharedProbe, Stage, WaitKind, channel};
 use tokio::sync::{Semaphore, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::Instant;
 
 use crate::batcher::Batcher;
 use crate::stream::batch_consumer;
@@ -325,6 +327,7 @@ async fn drive<In, Out, E, IE>(
 {
     let slots = Arc::new(Semaphore::new(concurrency));
     let mut running = JoinSet::new();
+    let probe = batcher.probe().cloned();
     let mut batches = batch_consumer(&jobs, batcher);
     while let Some(batch) = batches.next().await {
         let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
@@ -333,14 +336,38 @@ async fn drive<In, Out, E, IE>(
         let (items, replies): (Vec<In>, Vec<_>) =
             batch.into_iter().map(|job| (job.item, job.reply)).unzip();
         let run = handler(items);
+        let probe = probe.clone();
         running.spawn(async move {
-            answer(run.await, replies);
+            let started = probe.as_ref().map(|_| Instant::now());
+            let result = run.await;
+            if let (Some(probe), Some(started)) = (&probe, started) {
+                report_result(probe, &result, replies.len(), started.elapsed());
+            }
+            answer(result, replies);
             drop(slot);
         });
         // Reap what has finished, so the set stays as small as what is in flight.
         while running.try_join_next().is_some() {}
     }
     while running.join_next().await.is_some() {}
+}
+
+/// Tells the probe how long a batch of `inputs` items took and how many of them failed.
+fn report_result<Out, E, IE>(
+    probe: &SharedProbe,
+    result: &Result<Vec<Result<Out, IE>>, E>,
+    inputs: usize,
+    took: Duration,
+) {
+    probe.waited(WaitKind::Processing, took);
+    let failed = match result {
+        Err(_) => inputs,
+        Ok(outputs) if outputs.len() != inputs => inputs,
+        Ok(outputs) => outputs.iter().filter(|output| output.is_err()).count(),
+    };
+    if failed > 0 {
+        probe.failed(failed as u64, FailReason::Error);
+    }
 }
 
 /// Gives each caller of a batch its own result.

@@ -12,8 +12,8 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use futures_util::task::AtomicWaker;
 use pc_core::{
-    BuildError, Consumer, DropReason, Producer, SendError, SendTimeoutError, SharedProbe, Stage,
-    TrySendError, WaitKind, channel,
+    BuildError, Consumer, DropReason, FailReason, Producer, SendError, SendTimeoutError,
+    SharedProbe, Stage, TrySendError, WaitKind, channel,
 };
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
@@ -33,6 +33,8 @@ struct Job<In, O, E> {
     id: u64,
     input: In,
     reply: Reply<O, E>,
+    /// When the job was queued; read only with a probe, for its queue wait.
+    queued_at: Option<Instant>,
 }
 
 /// One finished job, as the [`results`](WorkerPool::results) stream reports it.
@@ -108,7 +110,13 @@ impl<In, S: Stage<In>> Shared<In, S> {
     /// A job with the next number.
     fn job(&self, input: In, reply: Reply<S::Output, S::Error>) -> QueuedJob<S, In> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        Job { id, input, reply }
+        let queued_at = self.probe.as_ref().map(|_| Instant::now());
+        Job {
+            id,
+            input,
+            reply,
+            queued_at,
+        }
     }
 
     /// Reports a job entering the queue.
@@ -129,9 +137,6 @@ impl<In, S: Stage<In>> Shared<In, S> {
     ) {
         if matches!(output, Err(JobError::Cancelled)) {
             self.cancelled.fetch_add(1, Ordering::Relaxed);
-            if let Some(probe) = &self.probe {
-                probe.dropped(1, DropReason::Closed);
-            }
         }
         match reply {
             // A caller that dropped its handle no longer wants the outcome.
@@ -617,7 +622,12 @@ async fn work<In, S>(
                 }
             }
         };
-        let Job { id, input, reply } = job;
+        let Job {
+            id,
+            input,
+            reply,
+            queued_at,
+        } = job;
         // The clock is read only when someone is told how long the job ran.
         let timed = matches!(reply, Reply::Stream) || shared.probe.is_some();
         let started = match (timed, last_end) {
@@ -625,6 +635,12 @@ async fn work<In, S>(
             (true, Some(end)) if !waited => Some(end),
             (true, _) => Some(Instant::now()),
         };
+        if let (Some(probe), Some(queued_at), Some(started)) = (&shared.probe, queued_at, started) {
+            probe.waited(
+                WaitKind::Queue,
+                started.saturating_duration_since(queued_at),
+            );
+        }
         let output = if shared.blocking {
             let run = std::pin::pin!(limited(on_blocking_thread(&shared, input), shared.timeout));
             cancel.race(&waker, || cancel.is_cancelled(), run).await
@@ -640,8 +656,7 @@ async fn work<In, S>(
             _ => Duration::ZERO,
         };
         if let Some(probe) = &shared.probe {
-            probe.consumed(1);
-            probe.waited(WaitKind::Processing, duration);
+            report_run(probe, &output, duration);
         }
         shared.deliver(id, worker, reply, output, duration);
     }
@@ -852,7 +867,25 @@ where
 /// Answers a job that will not run: cancelled.
 fn cancel_job<In, S: Stage<In>>(shared: &Shared<In, S>, worker: usize, job: QueuedJob<S, In>) {
     let Job { id, reply, .. } = job;
+    if let Some(probe) = &shared.probe {
+        probe.dropped(1, DropReason::Closed);
+    }
     shared.deliver(id, worker, reply, Err(JobError::Cancelled), Duration::ZERO);
+}
+
+/// Tells the probe a job ran for `duration` (consumed, processing time) and how it failed, if
+/// it did.
+fn report_run<O, E>(probe: &SharedProbe, output: &Result<O, JobError<E>>, duration: Duration) {
+    probe.consumed(1);
+    probe.waited(WaitKind::Processing, duration);
+    let reason = match output {
+        Ok(_) => return,
+        Err(JobError::Failed(_)) => FailReason::Error,
+        Err(JobError::Panicked(_)) => FailReason::Panicked,
+        Err(JobError::TimedOut(_)) => FailReason::TimedOut,
+        Err(JobError::Cancelled) => FailReason::Cancelled,
+    };
+    probe.failed(1, reason);
 }
 
 /// Runs a job under the pool's timeout, turning a panic into its error.

@@ -48,6 +48,7 @@ impl PriorityChannel {
             when_full: WhenFull::Wait,
             on_drop: None,
             probe: None,
+            level_probes: Vec::new(),
             store: LevelSettings {
                 levels,
                 scheduling: Scheduling::Strict,
@@ -87,6 +88,7 @@ impl PriorityChannel {
             when_full: WhenFull::Wait,
             on_drop: None,
             probe: None,
+            level_probes: Vec::new(),
             store: default,
             _items: PhantomData,
         }
@@ -111,6 +113,7 @@ pub struct PriorityChannelBuilder<T: Send, S: Store> {
     when_full: WhenFull,
     on_drop: Option<DropHook<T, S::Priority>>,
     probe: Option<SharedProbe>,
+    level_probes: Vec<SharedProbe>,
     /// [`LevelSettings`] for levels, the default key for keys.
     store: S::Settings,
     _items: PhantomData<fn() -> T>,
@@ -165,6 +168,7 @@ impl<T: Send, S: Store> PriorityChannelBuilder<T, S> {
             self.when_full,
             default_priority,
             self.probe,
+            self.level_probes.into_boxed_slice(),
             self.on_drop,
         ));
         (
@@ -191,15 +195,58 @@ impl<T: Send> PriorityChannelBuilder<T, Levels> {
         self
     }
 
+    /// Reports each level on a probe of its own, level 0 first, in addition to the channel's
+    /// [`probe`](Self::probe): sends, receives, depth of the level, sheds from it and items
+    /// stranded in it. Give one probe per level.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use pc_core::{Probe, SharedProbe};
+    /// use pc_priority::PriorityChannel;
+    ///
+    /// #[derive(Debug, Default)]
+    /// struct Sent(AtomicU64);
+    /// impl Probe for Sent {
+    ///     fn produced(&self, n: u64) {
+    ///         self.0.fetch_add(n, Ordering::Relaxed);
+    ///     }
+    /// }
+    ///
+    /// let levels: Vec<Arc<Sent>> = (0..2).map(|_| Arc::default()).collect();
+    /// let (tx, _rx) = PriorityChannel::builder::<&str>(2)
+    ///     .level_probes(levels.iter().map(|p| p.clone() as SharedProbe))
+    ///     .build()?;
+    /// tx.try_send("urgent", 0)?;
+    /// tx.try_send("later", 1)?;
+    /// tx.try_send("later too", 1)?;
+    /// assert_eq!(levels[1].0.load(Ordering::Relaxed), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn level_probes(mut self, probes: impl IntoIterator<Item = SharedProbe>) -> Self {
+        self.level_probes = probes.into_iter().collect();
+        self
+    }
+
     /// Builds the channel and returns its two halves.
     ///
     /// # Errors
     ///
     /// [`BuildError`] if there are 0 or more than 64 levels, the capacity is 0, the default level
-    /// does not exist, weighted scheduling does not give one weight of at least 1 per level, or
-    /// the aging period is zero.
+    /// does not exist, weighted scheduling does not give one weight of at least 1 per level, the
+    /// aging period is zero, or level probes are given but not one per level.
     pub fn build(self) -> Result<Halves<T>, BuildError> {
         self.check_capacity()?;
+        if !self.level_probes.is_empty() && self.level_probes.len() != self.store.levels {
+            return Err(invalid(
+                "level_probes",
+                format!(
+                    "{} probes for {} levels",
+                    self.level_probes.len(),
+                    self.store.levels
+                ),
+            ));
+        }
         let LevelSettings {
             levels,
             ref scheduling,

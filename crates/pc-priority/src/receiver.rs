@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use pc_core::{Consumer, RecvError, RecvTimeoutError, TryRecvError};
+use pc_core::{Consumer, RecvError, RecvTimeoutError, TryRecvError, WaitKind};
 use tokio::time::Instant;
 
 use crate::shared::{Shared, Side, Taken, Wait};
@@ -35,11 +35,15 @@ impl<T: Send, S: Store> PriorityReceiver<T, S> {
     /// Cancel safe: a cancelled receive takes no item.
     pub async fn recv(&self) -> Result<(T, S::Priority), RecvError> {
         let mut wait = Wait::new(&self.shared, Side::Receivers);
+        let mut blocked = None;
         loop {
             match self.shared.try_pop(Some(&mut wait)) {
                 Taken::Item(item, priority) => return Ok((item, priority)),
                 Taken::Closed => return Err(RecvError),
-                Taken::Empty => wait.wait().await,
+                Taken::Empty => {
+                    blocked.get_or_insert_with(|| self.shared.wait_timer(WaitKind::RecvBlocked));
+                    wait.wait().await;
+                }
             }
         }
     }

@@ -95,7 +95,7 @@ impl<T: Send, S: Store> PrioritySender<T, S> {
         deadline: Option<Instant>,
     ) -> Result<(), (T, Admission<T, S::Priority>)> {
         let mut wait = Wait::new(&self.shared, Side::Senders);
-        let mut blocked = Blocked::idle();
+        let mut blocked = None;
         loop {
             match self.shared.try_push(item, priority, Some(&mut wait)) {
                 Ok(()) => return Ok(()),
@@ -104,7 +104,7 @@ impl<T: Send, S: Store> PrioritySender<T, S> {
                     priority: at,
                     why: Admission::Full,
                 }) => {
-                    blocked.begin(&self.shared);
+                    blocked.get_or_insert_with(|| self.shared.wait_timer(WaitKind::SendBlocked));
                     match deadline {
                         None => wait.wait().await,
                         Some(deadline) => {
@@ -136,12 +136,12 @@ impl<T: Send, S: Store> PrioritySender<T, S> {
     /// Cancel safe: a cancelled wait holds no slot and no item.
     pub async fn reserve(&self, priority: S::Priority) -> Result<Permit<'_, T, S>, ReserveError> {
         let mut wait = Wait::new(&self.shared, Side::Senders);
-        let mut blocked = Blocked::idle();
+        let mut blocked = None;
         loop {
             match self.shared.try_reserve(&priority, Some(&mut wait)) {
                 Admission::Now(_) => return Ok(Permit::new(&self.shared, priority)),
                 Admission::Full => {
-                    blocked.begin(&self.shared);
+                    blocked.get_or_insert_with(|| self.shared.wait_timer(WaitKind::SendBlocked));
                     wait.wait().await;
                 }
                 Admission::Refused(Refusal::Unknown) => return Err(ReserveError::UnknownLevel),
@@ -299,32 +299,5 @@ fn send_error<T, P>(item: T, why: Admission<T, P>) -> SendError<T> {
     match why {
         Admission::Refused(Refusal::Unknown) => SendError::UnknownLevel(item),
         _ => SendError::Closed(item),
-    }
-}
-
-/// Reports the time a send spent waiting for space to the probe, once the wait ends.
-struct Blocked<'a> {
-    since: Option<(Instant, &'a pc_core::SharedProbe)>,
-}
-
-impl<'a> Blocked<'a> {
-    fn idle() -> Self {
-        Self { since: None }
-    }
-
-    fn begin<T: Send, S: Store>(&mut self, shared: &'a Shared<T, S>) {
-        if self.since.is_none()
-            && let Some(probe) = &shared.probe
-        {
-            self.since = Some((Instant::now(), probe));
-        }
-    }
-}
-
-impl Drop for Blocked<'_> {
-    fn drop(&mut self) {
-        if let Some((since, probe)) = self.since.take() {
-            probe.waited(WaitKind::SendBlocked, since.elapsed());
-        }
     }
 }

@@ -24,7 +24,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use event_listener::{Event, EventListener};
-use pc_core::{DropReason, SharedProbe};
+use pc_core::probe::WaitTimer;
+use pc_core::{DropReason, SharedProbe, WaitKind};
 
 use crate::policy::WhenFull;
 use crate::store::sealed::Queue;
@@ -45,6 +46,8 @@ pub(crate) struct Shared<T: Send, S: Store> {
     pub(crate) receivers: AtomicUsize,
     pub(crate) default_priority: S::Priority,
     pub(crate) probe: Option<SharedProbe>,
+    /// One probe per level, or none.
+    pub(crate) level_probes: Box<[SharedProbe]>,
     pub(crate) on_drop: Option<DropHook<T, S::Priority>>,
 }
 
@@ -143,6 +146,7 @@ impl<T: Send, S: Store> Shared<T, S> {
         when_full: WhenFull,
         default_priority: S::Priority,
         probe: Option<SharedProbe>,
+        level_probes: Box<[SharedProbe]>,
         on_drop: Option<DropHook<T, S::Priority>>,
     ) -> Self {
         Self {
@@ -161,8 +165,25 @@ impl<T: Send, S: Store> Shared<T, S> {
             receivers: AtomicUsize::new(1),
             default_priority,
             probe,
+            level_probes,
             on_drop,
         }
+    }
+
+    /// The probe of `priority`'s level and that level's length, read under the lock.
+    fn level_of<'s>(
+        &'s self,
+        state: &State<S::Queue<T>>,
+        priority: &S::Priority,
+    ) -> Option<(&'s SharedProbe, usize)> {
+        let level = S::level(priority)?;
+        let probe = self.level_probes.get(level)?;
+        Some((probe, state.queue.len_at(level)))
+    }
+
+    /// Times a wait on this channel's probe, if it has one.
+    pub(crate) fn wait_timer(&self, kind: WaitKind) -> WaitTimer<'_> {
+        WaitTimer::start(self.probe.as_ref(), kind)
     }
 
     /// The state, even if a panic elsewhere poisoned the lock: no code under it can leave the
@@ -192,12 +213,30 @@ impl<T: Send, S: Store> Shared<T, S> {
         priority: S::Priority,
         shed: Option<(T, S::Priority)>,
     ) {
+        let level = S::level(&priority);
         state.queue.push(item, priority);
         let len = state.queue.len();
+        let levels = (!self.level_probes.is_empty()).then(|| {
+            let at = |level: Option<usize>| {
+                let level = level?;
+                Some((self.level_probes.get(level)?, state.queue.len_at(level)))
+            };
+            (at(level), at(shed.as_ref().and_then(|(_, p)| S::level(p))))
+        });
         let wake = state.receivers.wake_one();
         drop(state);
         if wake {
             self.items.notify_additional(1);
+        }
+        if let Some((pushed, shed_from)) = levels {
+            if let Some((probe, len)) = pushed {
+                probe.produced(1);
+                probe.depth(len);
+            }
+            if let Some((probe, len)) = shed_from {
+                probe.dropped(1, DropReason::Shed);
+                probe.depth(len);
+            }
         }
         self.report_push(len, shed);
     }
@@ -309,6 +348,7 @@ impl<T: Send, S: Store> Shared<T, S> {
         match state.queue.pop() {
             Some((item, priority)) => {
                 let len = state.queue.len();
+                let level = self.level_of(&state, &priority);
                 let wake = state.senders.wake_one();
                 // The last item of a closed channel: the other receivers' wait is over.
                 let ended = len == 0 && state.closed && state.reserved == 0;
@@ -321,6 +361,10 @@ impl<T: Send, S: Store> Shared<T, S> {
                     self.items.notify(usize::MAX);
                 }
                 if let Some(probe) = &self.probe {
+                    probe.consumed(1);
+                    probe.depth(len);
+                }
+                if let Some((probe, len)) = level {
                     probe.consumed(1);
                     probe.depth(len);
                 }
@@ -410,7 +454,19 @@ impl<T: Send, S: Store> Shared<T, S> {
     /// queued, so it is dropped and reported.
     pub(crate) fn abandon(&self) {
         self.close();
-        let stranded = self.lock().queue.drain();
+        let (stranded, per_level) = {
+            let mut state = self.lock();
+            let per_level: Vec<usize> = (0..self.level_probes.len())
+                .map(|level| state.queue.len_at(level))
+                .collect();
+            (state.queue.drain(), per_level)
+        };
+        for (probe, n) in self.level_probes.iter().zip(per_level) {
+            if n > 0 {
+                probe.dropped(n as u64, DropReason::Closed);
+                probe.depth(0);
+            }
+        }
         if let Some(probe) = &self.probe
             && !stranded.is_empty()
         {

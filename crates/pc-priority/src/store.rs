@@ -25,6 +25,12 @@ pub trait Store: sealed::Sealed + Send + Sync + 'static {
     type Queue<T: Send>: sealed::Queue<T, Self::Priority>;
     #[doc(hidden)]
     type Settings: fmt::Debug + Send;
+    /// The level of `priority`, for stores with levels.
+    #[doc(hidden)]
+    fn level(priority: &Self::Priority) -> Option<usize> {
+        let _ = priority;
+        None
+    }
 }
 
 /// Fixed levels `0..levels` (at most 64), level 0 first: the fast path, O(1) send and receive.
@@ -45,6 +51,10 @@ impl Store for Levels {
     type Priority = usize;
     type Queue<T: Send> = LevelQueue<T>;
     type Settings = crate::builder::LevelSettings;
+
+    fn level(priority: &usize) -> Option<usize> {
+        Some(*priority)
+    }
 }
 
 impl<K: Ord + Clone + fmt::Debug + Send + Sync + 'static> Store for ByKey<K> {
@@ -78,6 +88,11 @@ pub(crate) mod sealed {
         /// Removes the oldest item of the lowest priority strictly below `priority`, if any.
         fn shed_below(&mut self, priority: &P) -> Option<(T, P)>;
         fn len(&self) -> usize;
+        /// Items queued at `level`, for stores with levels.
+        fn len_at(&self, level: usize) -> usize {
+            let _ = level;
+            0
+        }
         /// Removes every item, for a channel nobody can receive from any more.
         fn drain(&mut self) -> Vec<T>;
     }
@@ -277,6 +292,10 @@ impl<T: Send> sealed::Queue<T, usize> for LevelQueue<T> {
 
     fn len(&self) -> usize {
         self.len
+    }
+
+    fn len_at(&self, level: usize) -> usize {
+        self.queues.get(level).map_or(0, VecDeque::len)
     }
 
     fn drain(&mut self) -> Vec<T> {

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use pc_core::BuildError;
+use pc_core::{BuildError, SharedProbe};
 use tokio::time::Instant;
 
 use crate::clock::Clock;
@@ -30,6 +30,7 @@ pub struct Gcra {
     fast: Option<(quanta::Clock, u64)>,
     tat: AtomicU64,
     limits: Limits,
+    probe: Option<SharedProbe>,
 }
 
 impl Gcra {
@@ -46,10 +47,14 @@ impl Gcra {
     /// [`TryAcquireError::OverBurst`].
     #[inline]
     pub fn try_acquire(&self, n: u32) -> Result<(), TryAcquireError> {
-        match &self.fast {
+        let decided = match &self.fast {
             Some((tsc, origin)) => self.decide(n, tsc.delta_as_nanos(*origin, tsc.raw())),
             None => self.decide(n, self.clock.now()),
+        };
+        if let Some(probe) = &self.probe {
+            crate::report_decision(probe, n, &decided);
         }
+        decided
     }
 
     /// [`try_acquire`](Gcra::try_acquire) as if it were `now`: for callers that already read
@@ -59,7 +64,11 @@ impl Gcra {
     ///
     /// As [`try_acquire`](Gcra::try_acquire).
     pub fn try_acquire_at(&self, n: u32, now: Instant) -> Result<(), TryAcquireError> {
-        self.decide(n, self.clock.nanos(now))
+        let decided = self.decide(n, self.clock.nanos(now));
+        if let Some(probe) = &self.probe {
+            crate::report_decision(probe, n, &decided);
+        }
+        decided
     }
 
     #[inline]
@@ -104,15 +113,34 @@ impl fmt::Debug for Gcra {
     }
 }
 
-/// Settings for a [`Gcra`]: a rate and a burst, both required.
-#[derive(Debug, Clone, Default)]
+/// Settings for a [`Gcra`]: a rate and a burst, both required, and an optional probe.
+#[derive(Clone, Default)]
 pub struct GcraBuilder {
     settings: RateSettings,
     fast_clock: bool,
+    probe: Option<SharedProbe>,
+}
+
+impl fmt::Debug for GcraBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GcraBuilder")
+            .field("settings", &self.settings)
+            .field("fast_clock", &self.fast_clock)
+            .field("probe", &self.probe.is_some())
+            .finish()
+    }
 }
 
 impl GcraBuilder {
     crate::settings::rate_and_burst_setters!();
+
+    /// Reports each decision to `probe`: permits granted as produced and consumed (they pass
+    /// straight through), permits refused for want of tokens as dropped with
+    /// [`DropReason::Full`](pc_core::DropReason::Full) (the caller was turned away).
+    pub fn probe(mut self, probe: SharedProbe) -> Self {
+        self.probe = Some(probe);
+        self
+    }
 
     /// Reads time for [`Gcra::try_acquire`] from the CPU's time-stamp counter (through
     /// quanta) instead of the tokio clock: a few nanoseconds instead of a system call's worth,
@@ -141,6 +169,7 @@ impl GcraBuilder {
             fast,
             tat: AtomicU64::new(0),
             limits,
+            probe: self.probe,
         })
     }
 }

@@ -7,7 +7,7 @@ use std::hash::{BuildHasher, Hash};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use pc_core::BuildError;
+use pc_core::{BuildError, SharedProbe};
 
 use crate::clock::Clock;
 use crate::error::TryAcquireError;
@@ -38,6 +38,7 @@ pub struct KeyedLimiter<K> {
     idle: u64,
     hasher: RandomState,
     shards: Box<[Mutex<Shard<K>>]>,
+    probe: Option<SharedProbe>,
 }
 
 #[derive(Debug)]
@@ -60,6 +61,14 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
     ///
     /// As [`Gcra::try_acquire`](crate::Gcra::try_acquire), for this key.
     pub fn try_acquire(&self, key: &K, n: u32) -> Result<(), TryAcquireError> {
+        let decided = self.decide(key, n);
+        if let Some(probe) = &self.probe {
+            crate::report_decision(probe, n, &decided);
+        }
+        decided
+    }
+
+    fn decide(&self, key: &K, n: u32) -> Result<(), TryAcquireError> {
         if n > self.limits.burst {
             return Err(TryAcquireError::OverBurst {
                 requested: n,
@@ -148,12 +157,25 @@ impl<K> fmt::Debug for KeyedLimiter<K> {
     }
 }
 
-/// Settings for a [`KeyedLimiter`]: rate and burst per key (required), idle time and shards.
-#[derive(Debug, Clone)]
+/// Settings for a [`KeyedLimiter`]: rate and burst per key (required), idle time, shards and an
+/// optional probe.
+#[derive(Clone)]
 pub struct KeyedLimiterBuilder {
     settings: RateSettings,
     idle: Duration,
     shards: usize,
+    probe: Option<SharedProbe>,
+}
+
+impl fmt::Debug for KeyedLimiterBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyedLimiterBuilder")
+            .field("settings", &self.settings)
+            .field("idle", &self.idle)
+            .field("shards", &self.shards)
+            .field("probe", &self.probe.is_some())
+            .finish()
+    }
 }
 
 impl Default for KeyedLimiterBuilder {
@@ -162,6 +184,7 @@ impl Default for KeyedLimiterBuilder {
             settings: RateSettings::default(),
             idle: Duration::from_secs(60),
             shards: 64,
+            probe: None,
         }
     }
 }
@@ -172,6 +195,13 @@ impl KeyedLimiterBuilder {
     /// How long a key stays after its bucket is full again (default 60 s).
     pub fn idle(mut self, idle: Duration) -> Self {
         self.idle = idle;
+        self
+    }
+
+    /// Reports each decision, over all keys, to `probe`, as
+    /// [`GcraBuilder::probe`](crate::GcraBuilder::probe) does.
+    pub fn probe(mut self, probe: SharedProbe) -> Self {
+        self.probe = Some(probe);
         self
     }
 
@@ -209,6 +239,7 @@ impl KeyedLimiterBuilder {
             idle: u64::try_from(self.idle.as_nanos()).unwrap_or(u64::MAX),
             hasher: RandomState::new(),
             shards,
+            probe: self.probe,
         })
     }
 }

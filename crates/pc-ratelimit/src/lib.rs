@@ -52,3 +52,19 @@ pub use error::{AcquireError, NotUntil, TryAcquireError};
 pub use gcra::{Gcra, GcraBuilder};
 pub use keyed::{KeyedLimiter, KeyedLimiterBuilder};
 pub use throttle::{Throttle, Throttled, throttle};
+
+/// Tells `probe` what a `try_acquire` of `n` permits decided: granted permits pass straight
+/// through (produced and consumed), refused ones were turned away (dropped, `Full`). A request
+/// over the burst is a caller's error, not a decision, and is not reported.
+fn report_decision(probe: &pc_core::SharedProbe, n: u32, decided: &Result<(), TryAcquireError>) {
+    match decided {
+        Ok(()) => {
+            probe.produced(u64::from(n));
+            probe.consumed(u64::from(n));
+        }
+        Err(TryAcquireError::Insufficient(_)) => {
+            probe.dropped(u64::from(n), pc_core::DropReason::Full);
+        }
+        Err(_) => {}
+    }
+}

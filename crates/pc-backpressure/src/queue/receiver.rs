@@ -5,7 +5,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use pc_core::{Consumer, DropReason, RecvError, TryRecvError, channel};
+use pc_core::probe::WaitTimer;
+use pc_core::{Consumer, DropReason, RecvError, TryRecvError, WaitKind, channel};
 use tokio::sync::watch;
 
 use super::shared::Shared;
@@ -67,7 +68,14 @@ impl<T> Receiver<T> {
     ///
     /// Cancel safe: dropping the future loses no item.
     pub async fn recv(&self) -> Result<T, RecvError> {
-        let item = self.rx.recv().await?;
+        let item = match self.rx.try_recv() {
+            Ok(item) => item,
+            Err(TryRecvError::Empty) => {
+                let _waiting = WaitTimer::start(self.shared.probe.as_ref(), WaitKind::RecvBlocked);
+                self.rx.recv().await?
+            }
+            Err(_) => return Err(RecvError),
+        };
         self.received();
         Ok(item)
     }

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use pc_core::probe::WaitTimer;
 use pc_core::{DropReason, Producer, SendError, SendTimeoutError, TrySendError, WaitKind, channel};
 use tokio::sync::watch;
-use tokio::time::Instant;
 
 use super::shared::Shared;
 use crate::error::OfferError;
@@ -179,7 +179,7 @@ impl<T> Sender<T> {
 
     /// Waits for space, at most `limit` when given.
     async fn wait_and_send(&self, item: T, limit: Option<Duration>) -> Result<(), OfferError<T>> {
-        let started = Instant::now();
+        let waiting = WaitTimer::start(self.shared.probe.as_ref(), WaitKind::SendBlocked);
         let result = match limit {
             None => self
                 .tx
@@ -201,9 +201,7 @@ impl<T> Sender<T> {
                     other => OfferError::Closed(other.into_inner()),
                 }),
         };
-        if let Some(probe) = &self.shared.probe {
-            probe.waited(WaitKind::SendBlocked, started.elapsed());
-        }
+        drop(waiting);
         result.and_then(|()| self.enqueued())
     }
 

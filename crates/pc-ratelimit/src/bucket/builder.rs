@@ -17,7 +17,11 @@ pub struct TokenBucketBuilder {
 impl TokenBucketBuilder {
     crate::settings::rate_and_burst_setters!();
 
-    /// Reports every wait for permits as [`WaitKind::Throttled`](pc_core::WaitKind::Throttled).
+    /// Reports to `probe` every wait for permits as
+    /// [`WaitKind::Throttled`](pc_core::WaitKind::Throttled) (announced when it starts, so
+    /// waiting callers are counted, and ended when granted or cancelled), permits granted as
+    /// produced and consumed, and requests refused for want of tokens or time as dropped with
+    /// [`DropReason::Full`](pc_core::DropReason::Full).
     pub fn probe(mut self, probe: SharedProbe) -> Self {
         self.probe = Some(probe);
         self

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use pc_core::{BuildError, SharedProbe, WaitKind};
+use pc_core::{BuildError, DropReason, SharedProbe, WaitKind};
 use tokio::time::Instant;
 
 use super::builder::TokenBucketBuilder;
@@ -47,6 +47,25 @@ struct Inner {
     state: Mutex<State>,
     counters: Counters,
     probe: Option<SharedProbe>,
+}
+
+impl Inner {
+    /// Counts `n` permits granted; the probe sees them pass straight through.
+    fn granted(&self, n: u32) {
+        self.counters.granted(n);
+        if let Some(probe) = &self.probe {
+            probe.produced(u64::from(n));
+            probe.consumed(u64::from(n));
+        }
+    }
+
+    /// Counts a request for `n` permits refused for want of tokens (or time).
+    fn refused(&self, n: u32) {
+        self.counters.rejected();
+        if let Some(probe) = &self.probe {
+            probe.dropped(u64::from(n), DropReason::Full);
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -101,12 +120,12 @@ impl TokenBucket {
             Ok(tat) => {
                 state.tat = tat;
                 drop(state);
-                self.inner.counters.granted(n);
+                self.inner.granted(n);
                 Ok(())
             }
             Err(at) => {
                 drop(state);
-                self.inner.counters.rejected();
+                self.inner.refused(n);
                 Err(TryAcquireError::Insufficient(
                     self.inner.clock.not_until(at),
                 ))
@@ -246,7 +265,7 @@ impl TokenBucket {
             Ok(tat) => {
                 state.tat = tat;
                 drop(state);
-                inner.counters.granted(n);
+                inner.granted(n);
                 return Ok(Taken::Now);
             }
             Err(at) => at,
@@ -256,7 +275,7 @@ impl TokenBucket {
         });
         if too_late {
             drop(state);
-            inner.counters.rejected();
+            inner.refused(n);
             return Err(AcquireError::Timeout);
         }
         // Pay now: the debt puts every later request behind this one.
@@ -264,6 +283,9 @@ impl TokenBucket {
         state.tat = state.tat.max(now) + cost;
         drop(state);
         inner.counters.start_waiting();
+        if let Some(probe) = &inner.probe {
+            probe.wait_started(WaitKind::Throttled);
+        }
         Ok(Taken::Later(Debit {
             bucket: self.clone(),
             n,
@@ -323,7 +345,7 @@ impl Debit {
         }
         let inner = &self.bucket.inner;
         let waited = self.ready_at.saturating_duration_since(self.started);
-        inner.counters.granted(self.n);
+        inner.granted(self.n);
         inner.counters.stop_waiting(waited);
         if let Some(probe) = &inner.probe {
             probe.waited(WaitKind::Throttled, waited);
@@ -341,6 +363,10 @@ impl Drop for Debit {
         state.tat = state.tat.saturating_sub(self.cost);
         drop(state);
         inner.counters.stop_waiting(Duration::ZERO);
+        if let Some(probe) = &inner.probe {
+            // Cancelled: the wait ends now, having lasted this long.
+            probe.waited(WaitKind::Throttled, self.started.elapsed());
+        }
     }
 }
 
