@@ -68,6 +68,6 @@ pub use error::{
     RecvError, RecvTimeoutError, ReserveError, SendError, SendTimeoutError, TryRecvError,
     TryReserveError, TrySendError,
 };
-pub use probe::{DropReason, FailReason, Probe, SharedProbe, WaitKind};
+pub use probe::{DepthSource, DropReason, FailReason, Probe, SharedProbe, WaitKind};
 pub use producer::Producer;
 pub use stage::Stage;

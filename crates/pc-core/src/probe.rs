@@ -83,6 +83,22 @@ pub trait Probe: Send + Sync + 'static {
     fn failed(&self, n: u64, reason: FailReason) {
         let _ = (n, reason);
     }
+
+    /// Offers the probe the component's depth to read when it wants it. A probe that returns
+    /// `true` keeps `source`, and the component stops reporting [`depth`](Self::depth) on every
+    /// change where reading it would cost the hot path: pc-core's channel, whose length is read
+    /// from both ends of the queue (two cache lines the other side writes). The default
+    /// declines, and the depth is reported on every change.
+    fn read_depth(&self, source: Arc<dyn DepthSource>) -> bool {
+        let _ = source;
+        false
+    }
+}
+
+/// A component's depth, read when a probe asks for it (see [`Probe::read_depth`]).
+pub trait DepthSource: Send + Sync + 'static {
+    /// Items held now, or `None` once the component is gone.
+    fn depth(&self) -> Option<usize>;
 }
 
 /// Times one announced wait: [`Probe::wait_started`] when made, [`Probe::waited`] with the

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pc_core::{DropReason, FailReason, Probe, SharedProbe, WaitKind};
+use pc_core::{DepthSource, DropReason, FailReason, Probe, SharedProbe, WaitKind};
 
 use crate::rates::History;
 use crate::shard::{
@@ -24,7 +24,11 @@ use crate::snapshot::{MetricsSnapshot, Summary};
 ///   items, kept in per-thread shards so that producers and consumers on different cores do not
 ///   write one cache line.
 /// - The current and peak depth, the items in flight (produced but neither consumed nor dropped),
-///   and how many producers, consumers and throttled callers wait right now.
+///   and how many producers, consumers and throttled callers wait right now. Components that
+///   hold a lock anyway (priority channel, bounded queue) report every change, so their peak is
+///   exact; a pc-core channel's length is read from the queue at each snapshot instead (reading
+///   it on every send would cost the cache lines the channel keeps apart), so its peak is the
+///   largest depth a snapshot saw: sample often (a [`Reporter`](crate::Reporter)) to catch it.
 /// - Rates over the last 1, 10 and 60 seconds (see [`WindowRates`](crate::WindowRates)).
 /// - Latency histograms per [`WaitKind`] and a histogram of batch sizes, with p50, p90, p99 and
 ///   max (hdrhistogram, two significant figures).
@@ -39,11 +43,13 @@ use crate::snapshot::{MetricsSnapshot, Summary};
 /// for job in 0..10 {
 ///     tx.send(job).await?;
 /// }
+/// assert_eq!(metrics.snapshot().depth, 10);
 /// for _ in 0..4 {
 ///     rx.recv().await?;
 /// }
 /// let snapshot = metrics.snapshot();
 /// assert_eq!((snapshot.produced, snapshot.consumed), (10, 4));
+/// // The channel's depth is read at each snapshot; the peak is the largest one read.
 /// assert_eq!((snapshot.depth, snapshot.peak_depth), (6, 10));
 /// println!("{snapshot}");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -53,8 +59,12 @@ pub struct Metrics {
     name: String,
     labels: BTreeMap<String, String>,
     shards: Shards,
-    /// The latest depth reported. One shared word: a queue's depth is one number.
+    /// The latest depth reported, for components that report every change.
     depth: AtomicUsize,
+    /// Components whose depth is read at each snapshot (pc-core's channels), and the largest
+    /// total read so far.
+    sources: Mutex<Vec<Arc<dyn DepthSource>>>,
+    sampled_peak: AtomicUsize,
     history: Mutex<History>,
 }
 
@@ -81,6 +91,8 @@ impl Metrics {
                 .collect(),
             shards: Shards::new(),
             depth: AtomicUsize::new(0),
+            sources: Mutex::new(Vec::new()),
+            sampled_peak: AtomicUsize::new(0),
             history: Mutex::new(History::new()),
         })
     }
@@ -131,19 +143,24 @@ impl Metrics {
             }
         }
         let rates = lock(&self.history).sample(produced, consumed);
+        let depth = self
+            .read_sources()
+            .unwrap_or_else(|| self.depth.load(Ordering::Relaxed));
+        let peak_depth = self
+            .shards
+            .iter()
+            .map(|s| s.peak.load(Ordering::Relaxed))
+            .chain([self.sampled_peak.load(Ordering::Relaxed)])
+            .max()
+            .unwrap_or(0);
         MetricsSnapshot {
             name: self.name.clone(),
             labels: self.labels.clone(),
             produced,
             consumed,
             in_flight: produced.saturating_sub(consumed.saturating_add(dropped_total)),
-            depth: self.depth.load(Ordering::Relaxed) as u64,
-            peak_depth: self
-                .shards
-                .iter()
-                .map(|s| s.peak.load(Ordering::Relaxed) as u64)
-                .max()
-                .unwrap_or(0),
+            depth: depth as u64,
+            peak_depth: peak_depth as u64,
             waiting_producers: waiting(WaitKind::SendBlocked),
             waiting_consumers: waiting(WaitKind::RecvBlocked),
             waiting_throttled: waiting(WaitKind::Throttled),
@@ -158,6 +175,26 @@ impl Metrics {
     /// The Prometheus text format of a fresh [`snapshot`](Self::snapshot).
     pub fn render_prometheus(&self) -> String {
         crate::prometheus::render(&[self.snapshot()])
+    }
+
+    /// The total depth of the components read on demand, forgetting those gone; `None` when
+    /// none was ever attached.
+    fn read_sources(&self) -> Option<usize> {
+        let mut sources = lock(&self.sources);
+        if sources.is_empty() {
+            return None;
+        }
+        let mut total = 0;
+        sources.retain(|source| match source.depth() {
+            Some(depth) => {
+                total += depth;
+                true
+            }
+            None => false,
+        });
+        drop(sources);
+        self.sampled_peak.fetch_max(total, Ordering::Relaxed);
+        Some(total)
     }
 
     /// Counts per reason, summed over shards, without the reasons never reported.
@@ -241,6 +278,13 @@ impl Probe for Metrics {
 
     fn failed(&self, n: u64, reason: FailReason) {
         crate::shard::Shard::add(&self.shards.local().failed[fail_slot(reason)], n);
+    }
+
+    /// Takes the source: its depth is read at each snapshot, so the component does not have to
+    /// report every change.
+    fn read_depth(&self, source: Arc<dyn DepthSource>) -> bool {
+        lock(&self.sources).push(source);
+        true
     }
 }
 

@@ -1,6 +1,7 @@
 //! Counters split into cache-padded shards, so that tasks on different cores do not write the
 //! same cache line.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
@@ -180,11 +181,20 @@ impl Shards {
     }
 }
 
-/// A number per thread, handed out in order, so threads spread over the shards.
+/// A number per thread, handed out in order, so threads spread over the shards. A const
+/// thread-local: no lazy-initialization check on the hot path.
+#[inline]
 fn thread_index() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
-        static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+        static INDEX: Cell<usize> = const { Cell::new(usize::MAX) };
     }
-    INDEX.with(|index| *index)
+    INDEX.with(|index| match index.get() {
+        usize::MAX => {
+            let next = NEXT.fetch_add(1, Ordering::Relaxed) & (usize::MAX >> 1);
+            index.set(next);
+            next
+        }
+        known => known,
+    })
 }

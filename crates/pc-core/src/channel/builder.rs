@@ -48,8 +48,10 @@ impl Builder {
         }
     }
 
-    /// Reports sends, receives, depth, waits for space and items stranded at teardown to
-    /// `probe`.
+    /// Reports sends, receives, depth, waits for space and for items, and items stranded at
+    /// teardown to `probe`. A probe that reads the depth itself
+    /// ([`Probe::read_depth`](crate::Probe::read_depth)) gets the queue's length on demand
+    /// instead of a report on every change.
     pub fn probe(mut self, probe: SharedProbe) -> Self {
         self.probe = Some(probe);
         self
@@ -60,13 +62,16 @@ impl Builder {
     /// # Errors
     ///
     /// [`BuildError::Zero`] for a bounded capacity of 0.
-    pub fn build<T>(self) -> Result<(Sender<T>, Receiver<T>), BuildError> {
+    pub fn build<T: Send + 'static>(self) -> Result<(Sender<T>, Receiver<T>), BuildError> {
         if self.capacity == Some(0) {
             return Err(BuildError::Zero {
                 setting: "capacity",
             });
         }
-        Ok(make(self.capacity, self.probe))
+        Ok(match self.probe {
+            Some(probe) => make_probed(self.capacity, probe),
+            None => make(self.capacity),
+        })
     }
 }
 
@@ -79,14 +84,47 @@ impl fmt::Debug for Builder {
     }
 }
 
-/// Builds a channel from settings already validated.
-pub(super) fn make<T>(
+/// Builds a channel with no probe from settings already validated.
+pub(super) fn make<T>(capacity: Option<usize>) -> (Sender<T>, Receiver<T>) {
+    halves(Arc::new(Chan::new(capacity, None, false)))
+}
+
+/// Builds a channel with a probe, offering it the queue's length to read on demand.
+#[cfg(not(loom))]
+fn make_probed<T: Send + 'static>(
     capacity: Option<usize>,
-    probe: Option<SharedProbe>,
+    probe: SharedProbe,
 ) -> (Sender<T>, Receiver<T>) {
-    let chan = Arc::new(Chan::new(capacity, probe));
+    let chan = Arc::new_cyclic(|chan: &std::sync::Weak<Chan<T>>| {
+        let reads = probe.read_depth(Arc::new(QueueLen(chan.clone())));
+        Chan::new(capacity, Some(probe), !reads)
+    });
+    halves(chan)
+}
+
+/// Under loom (no `Weak`), the probe hears every change.
+#[cfg(loom)]
+fn make_probed<T: Send + 'static>(
+    capacity: Option<usize>,
+    probe: SharedProbe,
+) -> (Sender<T>, Receiver<T>) {
+    halves(Arc::new(Chan::new(capacity, Some(probe), true)))
+}
+
+fn halves<T>(chan: Arc<Chan<T>>) -> (Sender<T>, Receiver<T>) {
     let sender = Sender {
         chan: Arc::clone(&chan),
     };
     (sender, Receiver::new(chan))
+}
+
+/// A channel's length, for a probe that reads it on demand; does not keep the channel alive.
+#[cfg(not(loom))]
+struct QueueLen<T>(std::sync::Weak<Chan<T>>);
+
+#[cfg(not(loom))]
+impl<T: Send + 'static> crate::probe::DepthSource for QueueLen<T> {
+    fn depth(&self) -> Option<usize> {
+        self.0.upgrade().map(|chan| chan.queue.len())
+    }
 }

@@ -62,6 +62,8 @@ pub(crate) struct Chan<T> {
     /// receive, written when a sender parks: a cache line of its own.
     pub(crate) space: CachePadded<Signal>,
     pub(crate) probe: Option<SharedProbe>,
+    /// The probe wants `depth` reports on every change (it declined to read the depth itself).
+    pub(crate) report_depth: bool,
 }
 
 impl<T> fmt::Debug for Chan<T> {
@@ -76,7 +78,11 @@ impl<T> fmt::Debug for Chan<T> {
 }
 
 impl<T> Chan<T> {
-    pub(crate) fn new(capacity: Option<usize>, probe: Option<SharedProbe>) -> Self {
+    pub(crate) fn new(
+        capacity: Option<usize>,
+        probe: Option<SharedProbe>,
+        report_depth: bool,
+    ) -> Self {
         let queue = match capacity {
             Some(capacity) => ConcurrentQueue::bounded(capacity),
             None => ConcurrentQueue::unbounded(),
@@ -92,6 +98,7 @@ impl<T> Chan<T> {
             items: CachePadded::default(),
             space: CachePadded::default(),
             probe,
+            report_depth,
         }
     }
 

@@ -119,10 +119,15 @@ pub struct Counts {
 ///
 /// [`BuildError::Zero`] if `capacity` is 0. Use [`Builder`] to attach a probe.
 pub fn bounded<T>(capacity: usize) -> Result<(Sender<T>, Receiver<T>), BuildError> {
-    Builder::bounded(capacity).build()
+    if capacity == 0 {
+        return Err(BuildError::Zero {
+            setting: "capacity",
+        });
+    }
+    Ok(builder::make(Some(capacity)))
 }
 
 /// A channel without a limit: sends never wait.
 pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
-    builder::make(None, None)
+    builder::make(None)
 }

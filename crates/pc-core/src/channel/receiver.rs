@@ -218,7 +218,9 @@ impl<T> Receiver<T> {
         self.chan.release(n);
         if let Some(probe) = &self.chan.probe {
             probe.consumed(n as u64);
-            probe.depth(self.chan.queue.len());
+            if self.chan.report_depth {
+                probe.depth(self.chan.queue.len());
+            }
         }
     }
 }

@@ -232,7 +232,9 @@ impl<T> Sender<T> {
                 self.chan.items.notify_fenced(1);
                 if let Some(probe) = &self.chan.probe {
                     probe.produced(1);
-                    probe.depth(self.chan.queue.len());
+                    if self.chan.report_depth {
+                        probe.depth(self.chan.queue.len());
+                    }
                 }
                 Ok(())
             }
