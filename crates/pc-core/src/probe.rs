@@ -59,18 +59,22 @@ pub trait Probe: Send + Sync + 'static {
     }
 
     /// Something waited for `duration`; `kind` says what.
-    ///
-    /// When the wait was announced by [`wait_started`](Self::wait_started), this call ends it,
-    /// even when the waiting future was cancelled: the pair counts who is waiting right now.
     fn waited(&self, kind: WaitKind, duration: Duration) {
         let _ = (kind, duration);
     }
 
-    /// A wait of `kind` began (a producer blocked on a full queue, a consumer on an empty one).
-    ///
-    /// Always followed, exactly once, by [`waited`](Self::waited) with the same `kind`.
-    /// Components report it through [`WaitTimer`], which guarantees the pairing.
+    /// A wait of `kind` began: a producer blocked on a full queue, a consumer on an empty one,
+    /// a caller on a rate limit. Always followed, exactly once, by
+    /// [`wait_ended`](Self::wait_ended) with the same `kind`, even when the waiting future is
+    /// cancelled, so the pair counts who waits right now. Components report both through a
+    /// [`WaitTimer`], which guarantees the pairing.
     fn wait_started(&self, kind: WaitKind) {
+        let _ = kind;
+    }
+
+    /// A wait announced by [`wait_started`](Self::wait_started) ended (its duration, when
+    /// timed, comes through [`waited`](Self::waited)).
+    fn wait_ended(&self, kind: WaitKind) {
         let _ = kind;
     }
 
@@ -101,8 +105,9 @@ pub trait DepthSource: Send + Sync + 'static {
     fn depth(&self) -> Option<usize>;
 }
 
-/// Times one announced wait: [`Probe::wait_started`] when made, [`Probe::waited`] with the
-/// elapsed time (tokio clock) when dropped, so a cancelled wait still ends.
+/// One announced wait: [`Probe::wait_started`] when made, [`Probe::wait_ended`] when dropped
+/// (so a cancelled wait still ends), and, when [`timed`](Self::timed), [`Probe::waited`] with
+/// the time elapsed on the tokio clock.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -116,28 +121,41 @@ pub trait DepthSource: Send + Sync + 'static {
 ///     fn wait_started(&self, _: WaitKind) {
 ///         self.0.fetch_add(1, Ordering::Relaxed);
 ///     }
-///     fn waited(&self, _: WaitKind, _: std::time::Duration) {
+///     fn wait_ended(&self, _: WaitKind) {
 ///         self.0.fetch_sub(1, Ordering::Relaxed);
 ///     }
 /// }
 ///
-/// let probe: pc_core::SharedProbe = Arc::new(Waiting::default());
-/// let timer = WaitTimer::start(Some(&probe), WaitKind::RecvBlocked);
-/// # let _ = &timer;
+/// let waiting = Arc::new(Waiting::default());
+/// let probe: pc_core::SharedProbe = waiting.clone();
+/// let timer = WaitTimer::counted(Some(&probe), WaitKind::RecvBlocked);
+/// assert_eq!(waiting.0.load(Ordering::Relaxed), 1);
 /// drop(timer);
+/// assert_eq!(waiting.0.load(Ordering::Relaxed), 0);
 /// ```
 #[must_use = "the wait ends when the timer is dropped"]
 pub struct WaitTimer<'a> {
-    probe: Option<(&'a dyn Probe, Instant)>,
+    probe: Option<(&'a dyn Probe, Option<Instant>)>,
     kind: WaitKind,
 }
 
 impl<'a> WaitTimer<'a> {
-    /// Announces a wait of `kind` to `probe`, if there is one; without a probe it costs nothing.
-    pub fn start(probe: Option<&'a SharedProbe>, kind: WaitKind) -> Self {
+    /// Announces a wait of `kind` to `probe`, if there is one, and reports its duration when
+    /// it ends. Without a probe it costs nothing.
+    pub fn timed(probe: Option<&'a SharedProbe>, kind: WaitKind) -> Self {
+        Self::new(probe, kind, true)
+    }
+
+    /// Announces a wait of `kind` to `probe`, if there is one, without reading the clock: for
+    /// waits worth counting but too frequent to time (a consumer waiting for each item).
+    pub fn counted(probe: Option<&'a SharedProbe>, kind: WaitKind) -> Self {
+        Self::new(probe, kind, false)
+    }
+
+    fn new(probe: Option<&'a SharedProbe>, kind: WaitKind, timed: bool) -> Self {
         let probe = probe.map(|probe| {
             probe.wait_started(kind);
-            (&**probe, Instant::now())
+            (&**probe, timed.then(Instant::now))
         });
         Self { probe, kind }
     }
@@ -146,7 +164,10 @@ impl<'a> WaitTimer<'a> {
 impl Drop for WaitTimer<'_> {
     fn drop(&mut self) {
         if let Some((probe, started)) = self.probe {
-            probe.waited(self.kind, started.elapsed());
+            if let Some(started) = started {
+                probe.waited(self.kind, started.elapsed());
+            }
+            probe.wait_ended(self.kind);
         }
     }
 }
@@ -213,7 +234,9 @@ pub enum WaitKind {
     Throttled,
     /// Time spent processing an item or a batch.
     Processing,
-    /// Time a consumer spent waiting for an item.
+    /// A consumer waiting for an item. Counted while it waits, not timed: consumers of a
+    /// fast queue wait for nearly every item, and reading the clock twice each time would cost
+    /// more than the item.
     RecvBlocked,
     /// Time a batch stayed open, from its first item until it was handed on.
     Linger,

@@ -45,6 +45,7 @@ mod rates;
 mod registry;
 mod reporter;
 mod shard;
+mod slot;
 mod snapshot;
 
 pub use crate::metrics::Metrics;

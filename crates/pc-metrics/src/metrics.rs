@@ -234,16 +234,19 @@ impl Metrics {
 impl Probe for Metrics {
     #[inline]
     fn produced(&self, n: u64) {
-        crate::shard::Shard::add(&self.shards.local().produced, n);
+        let local = self.shards.local();
+        local.add(&local.shard.produced, n);
     }
 
     #[inline]
     fn consumed(&self, n: u64) {
-        crate::shard::Shard::add(&self.shards.local().consumed, n);
+        let local = self.shards.local();
+        local.add(&local.shard.consumed, n);
     }
 
     fn dropped(&self, n: u64, reason: DropReason) {
-        crate::shard::Shard::add(&self.shards.local().dropped[drop_slot(reason)], n);
+        let local = self.shards.local();
+        local.add(&local.shard.dropped[drop_slot(reason)], n);
     }
 
     #[inline]
@@ -253,31 +256,31 @@ impl Probe for Metrics {
     }
 
     fn waited(&self, kind: WaitKind, duration: Duration) {
-        let shard = self.shards.local();
-        shard.record_wait(kind, u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX));
-        if matches!(
-            kind,
-            WaitKind::SendBlocked | WaitKind::RecvBlocked | WaitKind::Throttled
-        ) {
-            shard.waiting[wait_slot(kind)].fetch_sub(1, Ordering::Relaxed);
-        }
+        self.shards
+            .local()
+            .shard
+            .record_wait(kind, u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX));
     }
 
+    #[inline]
     fn wait_started(&self, kind: WaitKind) {
-        if matches!(
-            kind,
-            WaitKind::SendBlocked | WaitKind::RecvBlocked | WaitKind::Throttled
-        ) {
-            self.shards.local().waiting[wait_slot(kind)].fetch_add(1, Ordering::Relaxed);
-        }
+        let local = self.shards.local();
+        local.add_signed(&local.shard.waiting[wait_slot(kind)], 1);
+    }
+
+    #[inline]
+    fn wait_ended(&self, kind: WaitKind) {
+        let local = self.shards.local();
+        local.add_signed(&local.shard.waiting[wait_slot(kind)], -1);
     }
 
     fn batched(&self, items: usize) {
-        self.shards.local().record_batch(items);
+        self.shards.local().shard.record_batch(items);
     }
 
     fn failed(&self, n: u64, reason: FailReason) {
-        crate::shard::Shard::add(&self.shards.local().failed[fail_slot(reason)], n);
+        let local = self.shards.local();
+        local.add(&local.shard.failed[fail_slot(reason)], n);
     }
 
     /// Takes the source: its depth is read at each snapshot, so the component does not have to

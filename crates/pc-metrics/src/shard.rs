@@ -1,7 +1,6 @@
 //! Counters split into cache-padded shards, so that tasks on different cores do not write the
 //! same cache line.
 
-use std::cell::Cell;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
@@ -121,17 +120,6 @@ pub(crate) struct Shard {
 }
 
 impl Shard {
-    pub(crate) fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
-    }
-
-    pub(crate) fn see_depth(&self, len: usize) {
-        // A load first: the peak changes rarely, so most calls only read the line.
-        if len > self.peak.load(Ordering::Relaxed) {
-            self.peak.fetch_max(len, Ordering::Relaxed);
-        }
-    }
-
     pub(crate) fn record_wait(&self, kind: WaitKind, nanos: u64) {
         lock(&self.waits[wait_slot(kind)]).record(nanos, LATENCY_MAX_NS);
     }
@@ -146,32 +134,45 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The shards of one `Metrics`, and which one the calling thread uses.
+/// The shards of one `Metrics`: one owned by each of the first live threads (see
+/// [`slot`](crate::slot)), where counting is a plain load and store, and one shared by any
+/// further thread, where it is an atomic read-modify-write.
 #[derive(Debug)]
 pub(crate) struct Shards {
-    shards: Box<[CachePadded<Shard>]>,
+    owned: Box<[CachePadded<Shard>]>,
+    shared: CachePadded<Shard>,
 }
 
 impl Shards {
     pub(crate) fn new() -> Self {
-        // Twice the cores, so threads that share a shard are rare; a power of two for a mask.
+        // Room for a runtime's workers, its blocking threads and a few more.
         let cores = std::thread::available_parallelism().map_or(4, |n| n.get());
-        let count = (cores * 2).next_power_of_two().min(64);
+        let owned = (cores * 4).next_power_of_two().clamp(16, 64);
         Self {
-            shards: (0..count)
+            owned: (0..owned)
                 .map(|_| CachePadded::new(Shard::default()))
                 .collect(),
+            shared: CachePadded::new(Shard::default()),
         }
     }
 
     /// The calling thread's shard.
     #[inline]
-    pub(crate) fn local(&self) -> &Shard {
-        &self.shards[thread_index() & (self.shards.len() - 1)]
+    pub(crate) fn local(&self) -> Local<'_> {
+        match self.owned.get(crate::slot::current()) {
+            Some(shard) => Local { shard, owned: true },
+            None => Local {
+                shard: &self.shared,
+                owned: false,
+            },
+        }
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Shard> {
-        self.shards.iter().map(|shard| &**shard)
+        self.owned
+            .iter()
+            .chain([&self.shared])
+            .map(|shard| &**shard)
     }
 
     pub(crate) fn sum(&self, counter: impl Fn(&Shard) -> &AtomicU64) -> u64 {
@@ -181,20 +182,51 @@ impl Shards {
     }
 }
 
-/// A number per thread, handed out in order, so threads spread over the shards. A const
-/// thread-local: no lazy-initialization check on the hot path.
-#[inline]
-fn thread_index() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static INDEX: Cell<usize> = const { Cell::new(usize::MAX) };
-    }
-    INDEX.with(|index| match index.get() {
-        usize::MAX => {
-            let next = NEXT.fetch_add(1, Ordering::Relaxed) & (usize::MAX >> 1);
-            index.set(next);
-            next
+/// A thread's shard, and whether the thread is its only writer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Local<'a> {
+    pub(crate) shard: &'a Shard,
+    owned: bool,
+}
+
+impl Local<'_> {
+    /// Adds `n` to one of the shard's counters. The only writer of an owned shard needs no
+    /// read-modify-write (readers only load, and a store is never torn).
+    #[inline]
+    pub(crate) fn add(self, counter: &AtomicU64, n: u64) {
+        if self.owned {
+            counter.store(
+                counter.load(Ordering::Relaxed).wrapping_add(n),
+                Ordering::Relaxed,
+            );
+        } else {
+            counter.fetch_add(n, Ordering::Relaxed);
         }
-        known => known,
-    })
+    }
+
+    /// Adds `n` (negative to subtract) to a signed counter.
+    #[inline]
+    pub(crate) fn add_signed(self, counter: &AtomicI64, n: i64) {
+        if self.owned {
+            counter.store(
+                counter.load(Ordering::Relaxed).wrapping_add(n),
+                Ordering::Relaxed,
+            );
+        } else {
+            counter.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Raises the shard's peak depth to `len`.
+    #[inline]
+    pub(crate) fn see_depth(self, len: usize) {
+        let peak = &self.shard.peak;
+        if len > peak.load(Ordering::Relaxed) {
+            if self.owned {
+                peak.store(len, Ordering::Relaxed);
+            } else {
+                peak.fetch_max(len, Ordering::Relaxed);
+            }
+        }
+    }
 }

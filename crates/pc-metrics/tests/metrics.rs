@@ -41,6 +41,38 @@ fn counts_from_many_threads_add_up_exactly() {
     );
 }
 
+/// More live threads than shards of their own: the later ones share one, and still nothing is
+/// lost.
+#[test]
+fn counts_add_up_when_threads_outnumber_shards() {
+    let metrics = Metrics::new("jobs");
+    let barrier = std::sync::Barrier::new(100);
+    std::thread::scope(|scope| {
+        for _ in 0..100 {
+            let (metrics, barrier) = (&metrics, &barrier);
+            scope.spawn(move || {
+                barrier.wait(); // all 100 alive at once
+                for _ in 0..1_000 {
+                    metrics.produced(1);
+                    metrics.wait_started(WaitKind::SendBlocked);
+                }
+                barrier.wait();
+                for _ in 0..1_000 {
+                    metrics.waited(WaitKind::SendBlocked, Duration::from_nanos(5));
+                    metrics.wait_ended(WaitKind::SendBlocked);
+                }
+            });
+        }
+    });
+    let s = metrics.snapshot();
+    assert_eq!(s.produced, 100_000);
+    assert_eq!(s.waiting_producers, 0);
+    assert_eq!(
+        s.latency_of(WaitKind::SendBlocked).expect("recorded").count,
+        100_000
+    );
+}
+
 #[test]
 fn depth_is_the_last_reported_and_peak_the_largest() {
     let metrics = Metrics::new("q");
@@ -59,9 +91,9 @@ async fn waiting_counts_who_waits_now_even_when_a_wait_is_cancelled() {
     let metrics = Metrics::new("q");
     let probe: SharedProbe = metrics.probe();
     let producers: Vec<_> = (0..3)
-        .map(|_| WaitTimer::start(Some(&probe), WaitKind::SendBlocked))
+        .map(|_| WaitTimer::timed(Some(&probe), WaitKind::SendBlocked))
         .collect();
-    let consumer = WaitTimer::start(Some(&probe), WaitKind::RecvBlocked);
+    let consumer = WaitTimer::counted(Some(&probe), WaitKind::RecvBlocked);
     let s = metrics.snapshot();
     assert_eq!((s.waiting_producers, s.waiting_consumers), (3, 1));
 
@@ -70,7 +102,7 @@ async fn waiting_counts_who_waits_now_even_when_a_wait_is_cancelled() {
     // A cancelled wait is a dropped timer too.
     let waiting = probe.clone();
     let task = tokio::spawn(async move {
-        let _wait = WaitTimer::start(Some(&waiting), WaitKind::Throttled);
+        let _wait = WaitTimer::timed(Some(&waiting), WaitKind::Throttled);
         std::future::pending::<()>().await;
     });
     tokio::task::yield_now().await;

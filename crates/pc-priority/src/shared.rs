@@ -181,9 +181,13 @@ impl<T: Send, S: Store> Shared<T, S> {
         Some((probe, state.queue.len_at(level)))
     }
 
-    /// Times a wait on this channel's probe, if it has one.
+    /// Announces a wait on this channel's probe, if it has one: timed for senders, counted for
+    /// receivers (see [`WaitKind::RecvBlocked`]).
     pub(crate) fn wait_timer(&self, kind: WaitKind) -> WaitTimer<'_> {
-        WaitTimer::start(self.probe.as_ref(), kind)
+        match kind {
+            WaitKind::RecvBlocked => WaitTimer::counted(self.probe.as_ref(), kind),
+            _ => WaitTimer::timed(self.probe.as_ref(), kind),
+        }
     }
 
     /// The state, even if a panic elsewhere poisoned the lock: no code under it can leave the

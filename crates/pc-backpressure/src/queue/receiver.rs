@@ -71,7 +71,8 @@ impl<T> Receiver<T> {
         let item = match self.rx.try_recv() {
             Ok(item) => item,
             Err(TryRecvError::Empty) => {
-                let _waiting = WaitTimer::start(self.shared.probe.as_ref(), WaitKind::RecvBlocked);
+                let _waiting =
+                    WaitTimer::counted(self.shared.probe.as_ref(), WaitKind::RecvBlocked);
                 self.rx.recv().await?
             }
             Err(_) => return Err(RecvError),

@@ -179,7 +179,7 @@ impl<T> Sender<T> {
 
     /// Waits for space, at most `limit` when given.
     async fn wait_and_send(&self, item: T, limit: Option<Duration>) -> Result<(), OfferError<T>> {
-        let waiting = WaitTimer::start(self.shared.probe.as_ref(), WaitKind::SendBlocked);
+        let waiting = WaitTimer::timed(self.shared.probe.as_ref(), WaitKind::SendBlocked);
         let result = match limit {
             None => self
                 .tx

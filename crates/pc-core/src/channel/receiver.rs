@@ -83,7 +83,7 @@ impl<T> Receiver<T> {
             self.received(1);
             return Ok(item);
         }
-        let _waiting = WaitTimer::start(self.chan.probe.as_ref(), WaitKind::RecvBlocked);
+        let _waiting = WaitTimer::counted(self.chan.probe.as_ref(), WaitKind::RecvBlocked);
         let mut waiter = ScopedWaiter::new(&self.chan.items);
         std::future::poll_fn(|cx| self.poll_recv(&mut waiter.waiter, cx)).await
     }

@@ -209,7 +209,7 @@ impl<T> Sender<T> {
 
     /// Waits for a slot, reporting the time blocked to the probe.
     pub(super) async fn wait_for_slot(&self) -> Result<(), ReserveError> {
-        let _waiting = WaitTimer::start(self.chan.probe.as_ref(), WaitKind::SendBlocked);
+        let _waiting = WaitTimer::timed(self.chan.probe.as_ref(), WaitKind::SendBlocked);
         let mut waiter = ScopedWaiter::new(&self.chan.space);
         let acquired =
             std::future::poll_fn(|cx| self.chan.poll_acquire(&mut waiter.waiter, cx)).await;

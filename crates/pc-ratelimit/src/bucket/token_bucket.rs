@@ -349,6 +349,7 @@ impl Debit {
         inner.counters.stop_waiting(waited);
         if let Some(probe) = &inner.probe {
             probe.waited(WaitKind::Throttled, waited);
+            probe.wait_ended(WaitKind::Throttled);
         }
     }
 }
@@ -366,6 +367,7 @@ impl Drop for Debit {
         if let Some(probe) = &inner.probe {
             // Cancelled: the wait ends now, having lasted this long.
             probe.waited(WaitKind::Throttled, self.started.elapsed());
+            probe.wait_ended(WaitKind::Throttled);
         }
     }
 }
