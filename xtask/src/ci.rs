@@ -46,12 +46,34 @@ pub(crate) fn run(args: &[String]) -> Result {
         cargo().args(["bench", "--workspace", "--no-run"]),
     )?;
     check_facade_features()?;
-    run_step(
-        "tour",
-        cargo().args(["run", "--quiet", "--example", "tour"]),
-    )?;
+    check_tour()?;
     cargo_deny()?;
     eprintln!("==> ci: every step passed");
+    Ok(())
+}
+
+/// Plays the tour (`--json`, so its report can be read back) and checks that every scenario
+/// added up; the tour also exits non-zero when one does not.
+fn check_tour() -> Result {
+    let mut command = cargo();
+    command.args(["run", "--quiet", "--example", "tour", "--", "--json"]);
+    eprintln!("==> tour: {}", crate::describe(&command));
+    let output = command
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|err| format!("tour: could not start: {err}"))?;
+    // Read the report even when the tour failed: it says which scenario did not add up.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let report: serde_json::Value = serde_json::from_str(&stdout)
+        .map_err(|err| format!("tour ({}): not JSON ({err}): {stdout}", output.status))?;
+    let scenarios = report["scenarios"]
+        .as_array()
+        .ok_or_else(|| format!("tour: no `scenarios` array in {report}"))?;
+    let failed: Vec<&serde_json::Value> = scenarios.iter().filter(|s| s["ok"] != true).collect();
+    if scenarios.is_empty() || !failed.is_empty() || !output.status.success() {
+        return Err(format!("tour: scenarios did not add up: {failed:?}"));
+    }
+    eprintln!("==> tour: {} results, all ok", scenarios.len());
     Ok(())
 }
 

@@ -28,7 +28,8 @@ use crate::snapshot::{MetricsSnapshot, Summary};
 ///   hold a lock anyway (priority channel, bounded queue) report every change, so their peak is
 ///   exact; a pc-core channel's length is read from the queue at each snapshot instead (reading
 ///   it on every send would cost the cache lines the channel keeps apart), so its peak is the
-///   largest depth a snapshot saw: sample often (a [`Reporter`](crate::Reporter)) to catch it.
+///   largest depth a snapshot saw: sample often (a [`Reporter`](crate::Reporter)) to catch it,
+///   or make the metrics [`with_exact_depth`](Self::with_exact_depth).
 /// - Rates over the last 1, 10 and 60 seconds (see [`WindowRates`](crate::WindowRates)).
 /// - Latency histograms per [`WaitKind`] and a histogram of batch sizes, with p50, p90, p99 and
 ///   max (hdrhistogram, two significant figures).
@@ -65,6 +66,8 @@ pub struct Metrics {
     /// total read so far.
     sources: Mutex<Vec<Arc<dyn DepthSource>>>,
     sampled_peak: AtomicUsize,
+    /// Decline depth sources: every change is reported, so the peak is exact.
+    exact_depth: bool,
     history: Mutex<History>,
 }
 
@@ -93,8 +96,20 @@ impl Metrics {
             depth: AtomicUsize::new(0),
             sources: Mutex::new(Vec::new()),
             sampled_peak: AtomicUsize::new(0),
+            exact_depth: false,
             history: Mutex::new(History::new()),
         })
+    }
+
+    /// Metrics for `name` whose peak depth is exact for pc-core channels too: the channel then
+    /// reports its length on every send and receive instead of being read at each snapshot,
+    /// which costs a read of both ends of its queue per operation.
+    pub fn with_exact_depth(name: impl Into<String>) -> Arc<Self> {
+        let mut metrics = Self::new(name);
+        Arc::get_mut(&mut metrics)
+            .expect("just made, not shared")
+            .exact_depth = true;
+        metrics
     }
 
     /// This component's name.
@@ -286,6 +301,9 @@ impl Probe for Metrics {
     /// Takes the source: its depth is read at each snapshot, so the component does not have to
     /// report every change.
     fn read_depth(&self, source: Arc<dyn DepthSource>) -> bool {
+        if self.exact_depth {
+            return false;
+        }
         lock(&self.sources).push(source);
         true
     }

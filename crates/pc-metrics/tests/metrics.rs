@@ -292,3 +292,23 @@ fn a_registry_gives_one_metrics_per_name_and_labels() {
         "{shown}"
     );
 }
+
+#[tokio::test]
+async fn a_channel_depth_is_read_at_snapshots_or_reported_exactly_on_request() {
+    for (metrics, peak) in [
+        (Metrics::new("sampled"), 0),
+        (Metrics::with_exact_depth("exact"), 3),
+    ] {
+        let (tx, rx) = pc_core::channel::Builder::bounded(8)
+            .probe(metrics.probe())
+            .build::<u32>()
+            .expect("valid");
+        tx.send_all(0..3).await.expect("open");
+        for _ in 0..3 {
+            rx.recv().await.expect("sent");
+        }
+        tx.send(3).await.expect("open");
+        let s = metrics.snapshot();
+        assert_eq!((s.depth, s.peak_depth), (1, peak.max(1)), "{}", s.name);
+    }
+}

@@ -1,4 +1,5 @@
 //! The tour's scenarios under paused time: the same code the tour plays, with exact counts.
+#![cfg(feature = "metrics")]
 
 #[path = "../examples/tour/scenarios.rs"]
 mod scenarios;
@@ -92,13 +93,29 @@ async fn go_advanced_worker_pool() {
     assert_eq!(report.items, 5);
     // Task 5 starts when task 2 ends, at 100 ms, and takes 2 s.
     assert_eq!(report.wall, Duration::from_millis(2100));
+    assert_eq!(report.errors, 1, "task 3 fails");
+    let (kind, p99) = report.p99.unwrap();
+    assert_eq!(kind, pc::WaitKind::Processing);
+    assert!(within_a_percent(p99, Duration::from_secs(2)), "{p99:?}");
+}
+
+/// `measured` is `exact` to the histogram's two significant figures.
+fn within_a_percent(measured: Duration, exact: Duration) -> bool {
+    measured >= exact && measured.as_nanos() * 100 <= exact.as_nanos() * 101
 }
 
 #[cfg(feature = "pool")]
 #[tokio::test(start_paused = true)]
-async fn go_pipelines() {
-    let report = within_paused(scenarios::go_pipelines()).await.unwrap();
-    assert_eq!(report.items, 10);
+async fn go_basic_pipeline() {
+    let report = within_paused(scenarios::go_basic_pipeline()).await.unwrap();
+    assert_eq!((report.items, report.errors), (5, 0));
+}
+
+#[cfg(feature = "pool")]
+#[tokio::test(start_paused = true)]
+async fn go_error_pipeline() {
+    let report = within_paused(scenarios::go_error_pipeline()).await.unwrap();
+    assert_eq!((report.items, report.errors), (5, 1));
 }
 
 #[cfg(feature = "pool")]
@@ -116,6 +133,13 @@ async fn go_load_balancer() {
     let report = within_paused(scenarios::go_load_balancer(1)).await.unwrap();
     assert_eq!(report.items, 20);
     assert_eq!(report.dropped, 0);
+    let failing = (0..20u64)
+        .filter(|&item| fastrand::Rng::with_seed(item).u32(0..10) == 0)
+        .count() as u64;
+    assert_eq!(
+        report.errors, failing,
+        "each failure counted by the pool's probe"
+    );
 }
 
 #[tokio::test(start_paused = true)]

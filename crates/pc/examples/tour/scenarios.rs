@@ -4,12 +4,13 @@
 #![allow(dead_code)]
 
 use std::collections::HashSet;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use pc::WaitKind;
+use pc::channel;
+use pc::metrics::{Metrics, Registry};
 use pc::prelude::*;
-use pc::{Probe, channel};
 use tokio::time::{Instant, sleep};
 
 /// What one scenario did, for the tour's table.
@@ -21,31 +22,82 @@ pub(crate) struct Report {
     pub(crate) peak_depth: usize,
     /// Items dropped or handed back by a policy, as the seed counts them.
     pub(crate) dropped: u64,
+    /// Items whose processing failed (jobs, pipeline items), as the scenario expects them.
+    pub(crate) errors: u64,
+    /// The 99th percentile of the scenario's most telling wait, and which wait it is.
+    pub(crate) p99: Option<(WaitKind, Duration)>,
 }
 
 impl Report {
+    /// A report with nothing dropped, failed or measured yet.
+    fn new(name: impl Into<String>, items: u64, wall: Duration) -> Self {
+        Self {
+            name: name.into(),
+            items,
+            wall,
+            peak_depth: 0,
+            dropped: 0,
+            errors: 0,
+            p99: None,
+        }
+    }
+
     pub(crate) fn items_per_sec(&self) -> f64 {
         self.items as f64 / self.wall.as_secs_f64().max(1e-9)
+    }
+
+    /// Takes the peak depth, failures and p99 from what `metrics` saw: processing time first,
+    /// then queue wait, throttling, blocked sends and batch linger.
+    fn observed(mut self, metrics: &[&Metrics]) -> Self {
+        let snapshots: Vec<_> = metrics.iter().map(|m| m.snapshot()).collect();
+        for s in &snapshots {
+            self.peak_depth = self.peak_depth.max(s.peak_depth as usize);
+            self.errors += s.failed_total();
+        }
+        self.p99 = [
+            WaitKind::Processing,
+            WaitKind::Queue,
+            WaitKind::Throttled,
+            WaitKind::SendBlocked,
+            WaitKind::Linger,
+        ]
+        .into_iter()
+        .find_map(|kind| {
+            snapshots
+                .iter()
+                .filter_map(|s| s.latency_of(kind))
+                .map(|latency| latency.p99)
+                .max()
+                .map(|p99| (kind, p99))
+        });
+        self
+    }
+
+    fn dropped(mut self, dropped: u64) -> Self {
+        self.dropped = dropped;
+        self
+    }
+
+    fn peak_depth(mut self, peak_depth: usize) -> Self {
+        self.peak_depth = peak_depth;
+        self
     }
 }
 
 /// A scenario's outcome: its report, or what did not add up.
 pub(crate) type Outcome = Result<Report, String>;
 
-/// The deepest the channel got, seen through the probe.
-#[derive(Debug, Default)]
-pub(crate) struct PeakDepth(AtomicUsize);
-
-impl PeakDepth {
-    pub(crate) fn get(&self) -> usize {
-        self.0.load(Ordering::Relaxed)
-    }
+/// Every scenario's metrics, where the tour's progress line reads them while it plays.
+pub(crate) fn live() -> &'static Registry {
+    static LIVE: OnceLock<Registry> = OnceLock::new();
+    LIVE.get_or_init(Registry::new)
 }
 
-impl Probe for PeakDepth {
-    fn depth(&self, len: usize) {
-        self.0.fetch_max(len, Ordering::Relaxed);
-    }
+/// Metrics for one scenario, registered with [`live`].
+fn metrics(name: &str) -> Arc<Metrics> {
+    let metrics = Metrics::new(name);
+    live().register(metrics.clone());
+    metrics
 }
 
 fn check<T: PartialEq + std::fmt::Debug>(
@@ -67,9 +119,9 @@ fn check<T: PartialEq + std::fmt::Debug>(
 /// consumer that takes 2 ms per message. Every message arrives, in order.
 pub(crate) async fn csharp_basic_channel() -> Outcome {
     const NAME: &str = "C# 1: basic channel, 1,000 messages";
-    let peak = Arc::new(PeakDepth::default());
+    let peak = metrics(NAME);
     let (tx, rx) = channel::Builder::bounded(100)
-        .probe(peak.clone())
+        .probe(peak.probe())
         .build::<String>()
         .map_err(|e| e.to_string())?;
     let start = Instant::now();
@@ -91,22 +143,16 @@ pub(crate) async fn csharp_basic_channel() -> Outcome {
     producer.await.map_err(|e| e.to_string())??;
     let expected: Vec<String> = (1..=1000).map(|i| format!("Message-{i}")).collect();
     check(NAME, "messages in order", true, consumed == expected)?;
-    Ok(Report {
-        name: NAME.into(),
-        items: consumed.len() as u64,
-        wall: start.elapsed(),
-        peak_depth: peak.get(),
-        dropped: 0,
-    })
+    Ok(Report::new(NAME, consumed.len() as u64, start.elapsed()).observed(&[&peak]))
 }
 
 /// C# example 6: three producers of 100 work items each (5-25 ms apart, each needing 10-100 ms
 /// of work), two consumers, a channel of 1,000. Every item is processed exactly once.
 pub(crate) async fn csharp_multi_producer_multi_consumer() -> Outcome {
     const NAME: &str = "C# 6: 3 producers x 100, 2 consumers";
-    let peak = Arc::new(PeakDepth::default());
+    let peak = metrics(NAME);
     let (tx, rx) = channel::Builder::bounded(1000)
-        .probe(peak.clone())
+        .probe(peak.probe())
         .build::<(String, Duration)>()
         .map_err(|e| e.to_string())?;
     let start = Instant::now();
@@ -163,13 +209,7 @@ pub(crate) async fn csharp_multi_producer_multi_consumer() -> Outcome {
         true,
         per_consumer.iter().all(|&n| n > 0),
     )?;
-    Ok(Report {
-        name: NAME.into(),
-        items: 300,
-        wall: start.elapsed(),
-        peak_depth: peak.get(),
-        dropped: 0,
-    })
+    Ok(Report::new(NAME, 300, start.elapsed()).observed(&[&peak]))
 }
 
 /// C# example 7: 10,000 items through channels of capacity 10, 100, 1,000 and 10,000, as fast as
@@ -184,9 +224,11 @@ pub(crate) async fn csharp_capacity_comparison() -> Vec<Outcome> {
 
 async fn capacity_run(capacity: usize) -> Outcome {
     let name = format!("C# 7: capacity {capacity}, 10,000 items");
-    let peak = Arc::new(PeakDepth::default());
+    // The comparison is about depth: every change reported, for an exact peak.
+    let peak = Metrics::with_exact_depth(&name);
+    live().register(peak.clone());
     let (tx, rx) = channel::Builder::bounded(capacity)
-        .probe(peak.clone())
+        .probe(peak.probe())
         .build::<u64>()
         .map_err(|e| e.to_string())?;
     let start = Instant::now();
@@ -204,15 +246,9 @@ async fn capacity_run(capacity: usize) -> Outcome {
         &name,
         "peak depth within capacity",
         true,
-        peak.get() <= capacity,
+        peak.snapshot().peak_depth <= capacity as u64,
     )?;
-    Ok(Report {
-        name,
-        items: next,
-        wall: start.elapsed(),
-        peak_depth: peak.get(),
-        dropped: 0,
-    })
+    Ok(Report::new(name, next, start.elapsed()).observed(&[&peak]))
 }
 
 /// Go basic producer-consumer: a channel of 10, two producers on tickers (200-700 ms), three
@@ -220,9 +256,9 @@ async fn capacity_run(capacity: usize) -> Outcome {
 /// closes and the consumers drain it. Every produced message is consumed exactly once.
 pub(crate) async fn go_basic_producer_consumer() -> Outcome {
     const NAME: &str = "Go: basic producer-consumer, 5 s";
-    let peak = Arc::new(PeakDepth::default());
+    let peak = metrics(NAME);
     let (tx, rx) = channel::Builder::bounded(10)
-        .probe(peak.clone())
+        .probe(peak.probe())
         .build::<(u64, u64)>()
         .map_err(|e| e.to_string())?;
     let stop = Arc::new(tokio::sync::Notify::new());
@@ -289,13 +325,7 @@ pub(crate) async fn go_basic_producer_consumer() -> Outcome {
     }
     check(NAME, "consumed = produced", produced, seen.len() as u64)?;
     check(NAME, "messages produced", true, produced > 0)?;
-    Ok(Report {
-        name: NAME.into(),
-        items: produced,
-        wall: start.elapsed(),
-        peak_depth: peak.get(),
-        dropped: 0,
-    })
+    Ok(Report::new(NAME, produced, start.elapsed()).observed(&[&peak]))
 }
 
 /// Go token bucket with rate-limited workers: a bucket of 5 refilled at 2 per second shared by
@@ -310,19 +340,21 @@ pub(crate) async fn go_token_bucket(speed: u32) -> Outcome {
 
     let name = format!("Go: token bucket, 3 workers, 15 s / {speed}");
     let run_for = Duration::from_secs(15) / speed;
+    let limiter = metrics(&format!("{name}: bucket"));
     let bucket = TokenBucket::builder()
         .rate(2.0 * f64::from(speed))
         .burst(5)
+        .probe(limiter.probe())
         .build()
         .map_err(|e| e.to_string())?;
-    let peak = Arc::new(PeakDepth::default());
+    let peak = metrics(&name);
     let start = Instant::now();
     let deadline = start + run_for;
     let mut queues = Vec::new();
     let mut workers = Vec::new();
     for _ in 0..3 {
         let (tx, rx) = channel::Builder::bounded(10)
-            .probe(peak.clone())
+            .probe(peak.probe())
             .build::<u64>()
             .map_err(|e| e.to_string())?;
         queues.push(tx);
@@ -391,13 +423,9 @@ pub(crate) async fn go_token_bucket(speed: u32) -> Outcome {
         true,
         granted <= bound && granted + 2 >= bound,
     )?;
-    Ok(Report {
-        name,
-        items: granted,
-        wall: start.elapsed(),
-        peak_depth: peak.get(),
-        dropped: refused,
-    })
+    Ok(Report::new(name, granted, start.elapsed())
+        .dropped(refused)
+        .observed(&[&peak, &limiter]))
 }
 
 /// Go backpressure queue: a queue of 5 with `BlockFor(100 ms)`, a producer every 50 ms, two
@@ -413,8 +441,10 @@ pub(crate) async fn go_backpressure_queue(speed: u32, work: Duration) -> Outcome
         "Go: backpressure queue, {} ms work, 10 s / {speed}",
         work.as_millis()
     );
+    let queue = metrics(&name);
     let (tx, rx) = BoundedQueue::builder::<u64>(5)
         .overflow(Overflow::BlockFor(Duration::from_millis(100) / speed))
+        .probe(queue.probe())
         .build()
         .map_err(|e| e.to_string())?;
     let start = Instant::now();
@@ -483,13 +513,10 @@ pub(crate) async fn go_backpressure_queue(speed: u32, work: Duration) -> Outcome
         true,
         stats.peak_depth <= 5,
     )?;
-    Ok(Report {
-        name,
-        items: consumed,
-        wall: start.elapsed(),
-        peak_depth: stats.peak_depth,
-        dropped: handed_back,
-    })
+    Ok(Report::new(name, consumed, start.elapsed())
+        .dropped(handed_back)
+        .peak_depth(stats.peak_depth)
+        .observed(&[&queue]))
 }
 
 /// C# example 4: a queue of 500 and a producer paced by `AdaptiveRate` (starting at 200/s)
@@ -504,7 +531,9 @@ pub(crate) async fn csharp_adaptive_producer(
 
     let name = format!("C# 4: adaptive producer, 2,000 items / {speed}");
     let k = f64::from(speed);
+    let queue = metrics(&name);
     let (tx, rx) = BoundedQueue::builder::<u32>(500)
+        .probe(queue.probe())
         .build()
         .map_err(|e| e.to_string())?;
     let rate = Arc::new(
@@ -562,13 +591,9 @@ pub(crate) async fn csharp_adaptive_producer(
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner),
     );
-    let report = Report {
-        name,
-        items: consumed,
-        wall: start.elapsed(),
-        peak_depth: stats.peak_depth,
-        dropped: 0,
-    };
+    let report = Report::new(name, consumed, start.elapsed())
+        .peak_depth(stats.peak_depth)
+        .observed(&[&queue]);
     Ok((report, trace))
 }
 
@@ -580,10 +605,10 @@ pub(crate) async fn csharp_priority(speed: u32) -> Outcome {
     use pc::priority::PriorityChannel;
 
     const NAME: &str = "C# 2: priority, 5 producers x 50";
-    let peak = Arc::new(PeakDepth::default());
+    let peak = metrics(NAME);
     let (tx, rx) = PriorityChannel::builder(5)
         .capacity(200)
-        .probe(peak.clone())
+        .probe(peak.probe())
         .build()
         .map_err(|e| e.to_string())?;
     let start = Instant::now();
@@ -622,13 +647,12 @@ pub(crate) async fn csharp_priority(speed: u32) -> Outcome {
             got,
         )?;
     }
-    Ok(Report {
-        name: NAME.into(),
-        items: by_level.iter().map(Vec::len).sum::<usize>() as u64,
-        wall: start.elapsed(),
-        peak_depth: peak.get(),
-        dropped: 0,
-    })
+    Ok(Report::new(
+        NAME,
+        by_level.iter().map(Vec::len).sum::<usize>() as u64,
+        start.elapsed(),
+    )
+    .observed(&[&peak]))
 }
 
 /// C# example 3: 250 numbers through a batch processor (batches of 10, linger 200 ms, a handler
@@ -639,7 +663,9 @@ pub(crate) async fn csharp_batch_processor() -> Outcome {
     use pc::batch::{BatchProcessor, Batcher};
 
     const NAME: &str = "C# 3: batch processor, 250 items";
+    let batches = metrics(NAME);
     let batcher = Batcher::builder(10, Duration::from_millis(200))
+        .probe(batches.probe())
         .build()
         .map_err(|e| e.to_string())?;
     let processor = BatchProcessor::builder(batcher)
@@ -669,13 +695,7 @@ pub(crate) async fn csharp_batch_processor() -> Outcome {
         &expected,
         &results,
     )?;
-    Ok(Report {
-        name: NAME.into(),
-        items: results.len() as u64,
-        wall: start.elapsed(),
-        peak_depth: 0,
-        dropped: 0,
-    })
+    Ok(Report::new(NAME, results.len() as u64, start.elapsed()).observed(&[&batches]))
 }
 
 /// C# example 5: 100 values arriving every 50-150 ms (seeded), in sliding windows of 2 s every
@@ -703,7 +723,9 @@ pub(crate) async fn csharp_sliding_window(speed: u32) -> Outcome {
         // Dropping `tx` ends the stream: the windows still open fire then.
         Ok::<_, String>(Instant::now())
     });
+    let windows_seen = metrics(NAME);
     let window = Window::sliding(size, slide)
+        .probe(windows_seen.probe())
         .aggregate((Stats, Items(|values: &[f64]| values.to_vec())))
         .build()
         .map_err(|e| e.to_string())?;
@@ -745,13 +767,7 @@ pub(crate) async fn csharp_sliding_window(speed: u32) -> Outcome {
     }
     // Every value sits in two windows of 2 s every 1 s.
     check(NAME, "items over all windows", 200, counted)?;
-    Ok(Report {
-        name: NAME.into(),
-        items: counted / 2,
-        wall: start.elapsed(),
-        peak_depth: 0,
-        dropped: 0,
-    })
+    Ok(Report::new(NAME, counted / 2, start.elapsed()).observed(&[&windows_seen]))
 }
 
 /// The Go basic worker pool: 3 workers, 10 jobs of 500 ms each (doubling their number), every
@@ -761,6 +777,7 @@ pub(crate) async fn go_basic_worker_pool(speed: u32) -> Outcome {
     use pc::pool::WorkerPool;
 
     const NAME: &str = "Go: worker pool, 3 workers x 10 jobs";
+    let jobs = metrics(NAME);
     let work = Duration::from_millis(500) / speed;
     let pool = WorkerPool::builder(move |n: u64| async move {
         sleep(work).await;
@@ -768,6 +785,7 @@ pub(crate) async fn go_basic_worker_pool(speed: u32) -> Outcome {
     })
     .workers(3)
     .capacity(10)
+    .probe(jobs.probe())
     .build()
     .map_err(|e| e.to_string())?;
     let start = Instant::now();
@@ -790,13 +808,7 @@ pub(crate) async fn go_basic_worker_pool(speed: u32) -> Outcome {
         (1..=10).map(|n| n * 2).collect::<Vec<u64>>(),
         outputs,
     )?;
-    Ok(Report {
-        name: NAME.into(),
-        items: 10,
-        wall: start.elapsed(),
-        peak_depth: 0,
-        dropped: 0,
-    })
+    Ok(Report::new(NAME, 10, start.elapsed()).observed(&[&jobs]))
 }
 
 /// The Go pool with a context: 3 workers, tasks slow (2 s), fast (100 ms), failing, fast, slow,
@@ -806,6 +818,7 @@ pub(crate) async fn go_advanced_worker_pool(speed: u32) -> Outcome {
     use pc::pool::{JobError, WorkerPool};
 
     const NAME: &str = "Go: pool with a context, 5 tasks";
+    let jobs = metrics(NAME);
     #[derive(Clone, Copy)]
     enum Task {
         Slow,
@@ -828,6 +841,7 @@ pub(crate) async fn go_advanced_worker_pool(speed: u32) -> Outcome {
     })
     .workers(3)
     .cancel_token(&token)
+    .probe(jobs.probe())
     .build()
     .map_err(|e| e.to_string())?;
     let start = Instant::now();
@@ -861,22 +875,15 @@ pub(crate) async fn go_advanced_worker_pool(speed: u32) -> Outcome {
         ],
         results,
     )?;
-    Ok(Report {
-        name: NAME.into(),
-        items: 5,
-        wall: start.elapsed(),
-        peak_depth: 0,
-        dropped: 0,
-    })
+    Ok(Report::new(NAME, 5, start.elapsed()).observed(&[&jobs]))
 }
 
-/// The Go pipelines: generate 1..=5, square, to string, prefix; then "1", "2", "invalid", "4",
-/// "5" parsed, doubled and formatted, the one error in its place.
+/// The Go basic pipeline: generate 1..=5, square, to string, prefix, in order.
 #[cfg(feature = "pool")]
-pub(crate) async fn go_pipelines() -> Outcome {
+pub(crate) async fn go_basic_pipeline() -> Outcome {
     use pc::pool::{Pipeline, PipelineError};
 
-    const NAME: &str = "Go: pipelines, basic and with errors";
+    const NAME: &str = "Go: pipeline, 3 stages, 1..=5";
     let start = Instant::now();
     let basic: Vec<Result<String, PipelineError<String>>> = futures_util::StreamExt::collect(
         Pipeline::from_stream(futures_util::stream::iter(1..=5u64))
@@ -895,6 +902,17 @@ pub(crate) async fn go_pipelines() -> Outcome {
             .to_vec(),
         basic,
     )?;
+    Ok(Report::new(NAME, 5, start.elapsed()))
+}
+
+/// The Go pipeline with error handling: "1", "2", "invalid", "4", "5" parsed, doubled and
+/// formatted by stages of 2 workers, in order, the one error in its place.
+#[cfg(feature = "pool")]
+pub(crate) async fn go_error_pipeline() -> Outcome {
+    use pc::pool::{Pipeline, PipelineError};
+
+    const NAME: &str = "Go: pipeline with errors, 5 inputs";
+    let start = Instant::now();
     let inputs = ["1", "2", "invalid", "4", "5"].map(String::from);
     let with_errors: Vec<Result<String, PipelineError<String>>> = futures_util::StreamExt::collect(
         Pipeline::from_stream(futures_util::stream::iter(inputs))
@@ -907,6 +925,7 @@ pub(crate) async fn go_pipelines() -> Outcome {
             .ordered(),
     )
     .await;
+    let errors = with_errors.iter().filter(|r| r.is_err()).count() as u64;
     check(
         NAME,
         "pipeline with errors",
@@ -921,13 +940,9 @@ pub(crate) async fn go_pipelines() -> Outcome {
         ],
         with_errors,
     )?;
-    Ok(Report {
-        name: NAME.into(),
-        items: 10,
-        wall: start.elapsed(),
-        peak_depth: 0,
-        dropped: 0,
-    })
+    let mut report = Report::new(NAME, 5, start.elapsed());
+    report.errors = errors;
+    Ok(report)
 }
 
 /// The Go fan-out/fan-in: 3 workers square 1..=10 after 0-99 ms of simulated work (seeded).
@@ -950,13 +965,7 @@ pub(crate) async fn go_fan_out_fan_in(speed: u32) -> Outcome {
         .map_err(|e| e.to_string())?;
     got.sort_unstable();
     check(NAME, "squares", (1..=10).map(|n| n * n).collect(), got)?;
-    Ok(Report {
-        name: NAME.into(),
-        items: 10,
-        wall: start.elapsed(),
-        peak_depth: 0,
-        dropped: 0,
-    })
+    Ok(Report::new(NAME, 10, start.elapsed()))
 }
 
 /// The Go load balancer: 4 workers with queues of their own, 20 items in turn, 10% failing
@@ -966,6 +975,7 @@ pub(crate) async fn go_load_balancer(speed: u32) -> Outcome {
     use pc::pool::{Balance, WorkerPool};
 
     const NAME: &str = "Go: load balancer, 4 workers x 20 items";
+    let jobs = metrics(NAME);
     let fails = |item: u64| fastrand::Rng::with_seed(item).u32(0..10) == 0;
     let pool = WorkerPool::builder(move |item: u64| async move {
         let work = Duration::from_millis(fastrand::Rng::with_seed(item + 100).u64(10..50));
@@ -978,6 +988,7 @@ pub(crate) async fn go_load_balancer(speed: u32) -> Outcome {
     })
     .workers(4)
     .balance(Balance::RoundRobin)
+    .probe(jobs.probe())
     .build()
     .map_err(|e| e.to_string())?;
     let start = Instant::now();
@@ -1003,45 +1014,71 @@ pub(crate) async fn go_load_balancer(speed: u32) -> Outcome {
         (0..20).filter(|&item| fails(item)).count() as u64,
         failed,
     )?;
-    Ok(Report {
-        name: NAME.into(),
-        items: 20,
-        wall: start.elapsed(),
-        peak_depth: 0,
-        // Failures are the jobs' own outcomes, reported with them, not drops.
-        dropped: 0,
-    })
+    Ok(Report::new(NAME, 20, start.elapsed()).observed(&[&jobs]))
 }
 
-/// Every scenario, in the order the tour plays them.
-pub(crate) async fn all() -> Vec<Outcome> {
-    let mut outcomes = vec![
-        csharp_basic_channel().await,
-        csharp_multi_producer_multi_consumer().await,
-    ];
+/// How a scenario is played: its outcomes (one, or one per run for a comparison).
+pub(crate) type Play = fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<Outcome>>>>;
+
+/// Every scenario the features allow, in the order the tour plays them: a key to pick it from
+/// the command line, and how to play it. Long seeds are played faster here; tests/tour.rs plays
+/// them at speed 1 under paused time.
+pub(crate) fn all() -> Vec<(&'static str, Play)> {
+    let mut all: Vec<(&'static str, Play)> = Vec::new();
+    all.push(("csharp-1", || {
+        Box::pin(async { vec![csharp_basic_channel().await] })
+    }));
     #[cfg(feature = "priority")]
-    outcomes.push(csharp_priority(5).await);
+    all.push(("csharp-2", || {
+        Box::pin(async { vec![csharp_priority(5).await] })
+    }));
     #[cfg(feature = "batch")]
-    outcomes.push(csharp_batch_processor().await);
+    all.push(("csharp-3", || {
+        Box::pin(async { vec![csharp_batch_processor().await] })
+    }));
+    #[cfg(feature = "backpressure")]
+    all.push(("csharp-4", || {
+        Box::pin(async { vec![csharp_adaptive_producer(10).await.map(|(report, _)| report)] })
+    }));
     #[cfg(feature = "window")]
-    outcomes.push(csharp_sliding_window(5).await);
-    outcomes.extend(csharp_capacity_comparison().await);
-    outcomes.push(go_basic_producer_consumer().await);
+    all.push(("csharp-5", || {
+        Box::pin(async { vec![csharp_sliding_window(5).await] })
+    }));
+    all.push(("csharp-6", || {
+        Box::pin(async { vec![csharp_multi_producer_multi_consumer().await] })
+    }));
+    all.push(("csharp-7", || Box::pin(csharp_capacity_comparison())));
+    all.push(("go-producer-consumer", || {
+        Box::pin(async { vec![go_basic_producer_consumer().await] })
+    }));
     #[cfg(feature = "pool")]
     {
-        outcomes.push(go_basic_worker_pool(5).await);
-        outcomes.push(go_advanced_worker_pool(5).await);
-        outcomes.push(go_pipelines().await);
-        outcomes.push(go_fan_out_fan_in(1).await);
-        outcomes.push(go_load_balancer(1).await);
+        all.push(("go-worker-pool", || {
+            Box::pin(async { vec![go_basic_worker_pool(5).await] })
+        }));
+        all.push(("go-pool-context", || {
+            Box::pin(async { vec![go_advanced_worker_pool(5).await] })
+        }));
+        all.push(("go-pipeline", || {
+            Box::pin(async { vec![go_basic_pipeline().await] })
+        }));
+        all.push(("go-pipeline-errors", || {
+            Box::pin(async { vec![go_error_pipeline().await] })
+        }));
+        all.push(("go-fan-out-fan-in", || {
+            Box::pin(async { vec![go_fan_out_fan_in(1).await] })
+        }));
+        all.push(("go-load-balancer", || {
+            Box::pin(async { vec![go_load_balancer(1).await] })
+        }));
     }
-    // Long seeds are played faster here; tests/tour.rs plays them at speed 1 under paused time.
     #[cfg(feature = "backpressure")]
-    {
-        outcomes.push(csharp_adaptive_producer(10).await.map(|(report, _)| report));
-        outcomes.push(go_backpressure_queue(10, Duration::from_millis(100)).await);
-    }
+    all.push(("go-backpressure", || {
+        Box::pin(async { vec![go_backpressure_queue(10, Duration::from_millis(100)).await] })
+    }));
     #[cfg(feature = "ratelimit")]
-    outcomes.push(go_token_bucket(3).await);
-    outcomes
+    all.push(("go-token-bucket", || {
+        Box::pin(async { vec![go_token_bucket(3).await] })
+    }));
+    all
 }
