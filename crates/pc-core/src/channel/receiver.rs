@@ -83,9 +83,20 @@ impl<T> Receiver<T> {
             self.received(1);
             return Ok(item);
         }
-        let _waiting = WaitTimer::counted(self.chan.probe.as_ref(), WaitKind::RecvBlocked);
         let mut waiter = ScopedWaiter::new(&self.chan.items);
-        std::future::poll_fn(|cx| self.poll_recv(&mut waiter.waiter, cx)).await
+        // Announced to the probe only once the wait parks.
+        let mut waiting = None;
+        std::future::poll_fn(|cx| {
+            let polled = self.poll_recv(&mut waiter.waiter, cx);
+            if polled.is_pending() && waiting.is_none() {
+                waiting = Some(WaitTimer::counted(
+                    self.chan.probe.as_ref(),
+                    WaitKind::RecvBlocked,
+                ));
+            }
+            polled
+        })
+        .await
     }
 
     /// Polls for an item, registering `waiter` to be woken when one may be queued.

@@ -207,12 +207,23 @@ impl<T> Sender<T> {
         SendSink::new(self)
     }
 
-    /// Waits for a slot, reporting the time blocked to the probe.
+    /// Waits for a slot, reporting the time blocked to the probe. The wait is announced (and
+    /// the clock read) only once it parks: a slot freed meanwhile costs the probe nothing.
     pub(super) async fn wait_for_slot(&self) -> Result<(), ReserveError> {
-        let _waiting = WaitTimer::timed(self.chan.probe.as_ref(), WaitKind::SendBlocked);
         let mut waiter = ScopedWaiter::new(&self.chan.space);
-        let acquired =
-            std::future::poll_fn(|cx| self.chan.poll_acquire(&mut waiter.waiter, cx)).await;
+        let mut blocked = None;
+        let acquired = std::future::poll_fn(|cx| {
+            let polled = self.chan.poll_acquire(&mut waiter.waiter, cx);
+            if polled.is_pending() && blocked.is_none() {
+                blocked = Some(WaitTimer::timed(
+                    self.chan.probe.as_ref(),
+                    WaitKind::SendBlocked,
+                ));
+            }
+            polled
+        })
+        .await;
+        drop(blocked);
         if acquired { Ok(()) } else { Err(ReserveError) }
     }
 
