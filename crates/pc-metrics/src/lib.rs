@@ -10,7 +10,7 @@
 //!   blocked, receive blocked, throttled, batch linger) and batch sizes, with p50, p90, p99 and max.
 //! - [`MetricsSnapshot`]: serde, a human `Display` table, and the Prometheus text format.
 //! - A [`Registry`] of named, labelled metrics; a [`Reporter`] that logs them as `tracing`
-//!   events; with feature `metrics-rs`, a [`bridge`] to the `metrics` facade.
+//!   events; with feature `metrics-rs`, a `bridge` to the `metrics` facade.
 //!
 //! ```
 //! use pc_core::channel;
