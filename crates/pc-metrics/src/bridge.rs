@@ -39,28 +39,15 @@ pub fn publish(snapshots: &[MetricsSnapshot]) {
         gauge!("pc_depth", base.clone()).set(s.depth as f64);
         gauge!("pc_depth_peak", base.clone()).set(s.peak_depth as f64);
         gauge!("pc_in_flight", base.clone()).set(s.in_flight as f64);
-        for (side, n) in [
-            ("producer", s.waiting_producers),
-            ("consumer", s.waiting_consumers),
-            ("throttled", s.waiting_throttled),
-        ] {
+        for (side, n) in s.waiting_by_side() {
             gauge!("pc_waiting", with(&[("side", side.to_owned())])).set(n as f64);
         }
-        for (direction, rates) in [
-            ("produced", s.rates.produced),
-            ("consumed", s.rates.consumed),
-        ] {
-            for (window, rate) in [
-                ("1s", rates.per_1s),
-                ("10s", rates.per_10s),
-                ("60s", rates.per_60s),
-            ] {
-                let labels = with(&[
-                    ("direction", direction.to_owned()),
-                    ("window", window.to_owned()),
-                ]);
-                gauge!("pc_rate_per_second", labels).set(rate);
-            }
+        for (direction, window, rate) in s.rates_by_window() {
+            let labels = with(&[
+                ("direction", direction.to_owned()),
+                ("window", window.to_owned()),
+            ]);
+            gauge!("pc_rate_per_second", labels).set(rate);
         }
         for (kind, summary) in &s.latency {
             quantiles(

@@ -143,12 +143,9 @@ impl Metrics {
         let dropped_total: u64 = dropped.values().sum();
         let waiting = |kind: WaitKind| {
             let slot = wait_slot(kind);
-            let sum: i64 = self
-                .shards
-                .iter()
-                .map(|s| s.waiting[slot].load(Ordering::Relaxed))
-                .sum();
-            u64::try_from(sum).unwrap_or(0)
+            let sum = self.shards.sum(|s| &s.waiting[slot]);
+            // Read while waits start and end, an end may be seen before its start.
+            u64::try_from(sum as i64).unwrap_or(0)
         };
         let mut latency = BTreeMap::new();
         let names = WAIT_KINDS.iter().map(|k| k.as_str()).chain([OTHER]);
@@ -280,13 +277,13 @@ impl Probe for Metrics {
     #[inline]
     fn wait_started(&self, kind: WaitKind) {
         let local = self.shards.local();
-        local.add_signed(&local.shard.waiting[wait_slot(kind)], 1);
+        local.add(&local.shard.waiting[wait_slot(kind)], 1);
     }
 
     #[inline]
     fn wait_ended(&self, kind: WaitKind) {
         let local = self.shards.local();
-        local.add_signed(&local.shard.waiting[wait_slot(kind)], -1);
+        local.add(&local.shard.waiting[wait_slot(kind)], u64::MAX); // -1, wrapping
     }
 
     fn batched(&self, items: usize) {

@@ -105,9 +105,9 @@ const FAMILIES: &[Family] = &[
         kind: "gauge",
         help: "Callers waiting right now, by side.",
         series: |s, w| {
-            w.value("", &[("side", "producer")], s.waiting_producers);
-            w.value("", &[("side", "consumer")], s.waiting_consumers);
-            w.value("", &[("side", "throttled")], s.waiting_throttled);
+            for (side, n) in s.waiting_by_side() {
+                w.value("", &[("side", side)], n);
+            }
         },
     },
     Family {
@@ -115,17 +115,8 @@ const FAMILIES: &[Family] = &[
         kind: "gauge",
         help: "Items per second over a sliding window, by direction.",
         series: |s, w| {
-            for (direction, rates) in [
-                ("produced", s.rates.produced),
-                ("consumed", s.rates.consumed),
-            ] {
-                for (window, rate) in [
-                    ("1s", rates.per_1s),
-                    ("10s", rates.per_10s),
-                    ("60s", rates.per_60s),
-                ] {
-                    w.value("", &[("direction", direction), ("window", window)], rate);
-                }
+            for (direction, window, rate) in s.rates_by_window() {
+                w.value("", &[("direction", direction), ("window", window)], rate);
             }
         },
     },

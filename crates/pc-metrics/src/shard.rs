@@ -1,7 +1,7 @@
 //! Counters split into cache-padded shards, so that tasks on different cores do not write the
 //! same cache line.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use crossbeam_utils::CachePadded;
@@ -114,7 +114,9 @@ pub(crate) struct Shard {
     pub(crate) dropped: [AtomicU64; DROP_REASONS.len() + 1],
     pub(crate) failed: [AtomicU64; FAIL_REASONS.len() + 1],
     pub(crate) peak: AtomicUsize,
-    pub(crate) waiting: [AtomicI64; WAIT_KINDS.len() + 1],
+    /// Waits started minus waits ended, in wrapping arithmetic: a shard may see more ends than
+    /// starts (a wait ended on another thread), the sum over shards never does.
+    pub(crate) waiting: [AtomicU64; WAIT_KINDS.len() + 1],
     pub(crate) waits: [Mutex<Recorded>; WAIT_KINDS.len() + 1],
     pub(crate) batches: Mutex<Recorded>,
 }
@@ -194,19 +196,6 @@ impl Local<'_> {
     /// read-modify-write (readers only load, and a store is never torn).
     #[inline]
     pub(crate) fn add(self, counter: &AtomicU64, n: u64) {
-        if self.owned {
-            counter.store(
-                counter.load(Ordering::Relaxed).wrapping_add(n),
-                Ordering::Relaxed,
-            );
-        } else {
-            counter.fetch_add(n, Ordering::Relaxed);
-        }
-    }
-
-    /// Adds `n` (negative to subtract) to a signed counter.
-    #[inline]
-    pub(crate) fn add_signed(self, counter: &AtomicI64, n: i64) {
         if self.owned {
             counter.store(
                 counter.load(Ordering::Relaxed).wrapping_add(n),

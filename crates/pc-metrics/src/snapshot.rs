@@ -69,6 +69,33 @@ impl MetricsSnapshot {
         self.failed.values().sum()
     }
 
+    /// Who waits now, by side: `producer`, `consumer`, `throttled`.
+    pub fn waiting_by_side(&self) -> [(&'static str, u64); 3] {
+        [
+            ("producer", self.waiting_producers),
+            ("consumer", self.waiting_consumers),
+            ("throttled", self.waiting_throttled),
+        ]
+    }
+
+    /// Every rate as `(direction, window, items per second)`: `produced` and `consumed` over
+    /// `1s`, `10s` and `60s`.
+    pub fn rates_by_window(&self) -> impl Iterator<Item = (&'static str, &'static str, f64)> {
+        [
+            ("produced", self.rates.produced),
+            ("consumed", self.rates.consumed),
+        ]
+        .into_iter()
+        .flat_map(|(direction, rates)| {
+            [
+                ("1s", rates.per_1s),
+                ("10s", rates.per_10s),
+                ("60s", rates.per_60s),
+            ]
+            .map(|(window, rate)| (direction, window, rate))
+        })
+    }
+
     /// The waits of `kind` as durations, if any were reported.
     pub fn latency_of(&self, kind: WaitKind) -> Option<Latency> {
         self.latency.get(kind.as_str()).map(|s| Latency {
@@ -129,6 +156,18 @@ pub struct Summary {
     pub p99: u64,
     /// Largest.
     pub max: u64,
+}
+
+impl Summary {
+    /// The quantiles by their Prometheus label: `0.5`, `0.9`, `0.99` and `1` (the max).
+    pub fn quantiles(&self) -> [(&'static str, u64); 4] {
+        [
+            ("0.5", self.p50),
+            ("0.9", self.p90),
+            ("0.99", self.p99),
+            ("1", self.max),
+        ]
+    }
 }
 
 /// A latency [`Summary`] as durations.
