@@ -4,7 +4,10 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use pc_core::{BuildError, Producer, SendError, SendTimeoutError, TrySendError};
+use pc_core::probe::WaitTimer;
+use pc_core::{
+    BuildError, Producer, SendError, SendTimeoutError, SharedProbe, TrySendError, WaitKind,
+};
 use tokio::time::Instant;
 
 /// A producer pacer: sends are spaced `1 / rate` apart, and the rate adapts to how full the
@@ -57,7 +60,15 @@ impl AdaptiveRate {
     /// A cancelled wait keeps its slot taken: later sends are not sped up by it.
     pub async fn pace(&self, occupancy: f64) {
         let slot = self.take_slot(occupancy, Instant::now());
-        tokio::time::sleep_until(slot).await;
+        self.wait_for(slot).await;
+    }
+
+    /// Sleeps until `slot`, reporting the wait to the probe as throttled when there is one.
+    async fn wait_for(&self, slot: Instant) {
+        if slot > Instant::now() {
+            let _waiting = WaitTimer::timed(self.settings.probe.as_ref(), WaitKind::Throttled);
+            tokio::time::sleep_until(slot).await;
+        }
     }
 
     /// The current rate, in sends per second.
@@ -103,8 +114,8 @@ impl fmt::Debug for AdaptiveRate {
 }
 
 /// Settings for an [`AdaptiveRate`]. Defaults: initial 100/s within 1 to 10,000/s, +10/s below
-/// occupancy 0.2, x0.5 above 0.8, at most one adjustment per 100 ms.
-#[derive(Debug, Clone)]
+/// occupancy 0.2, x0.5 above 0.8, at most one adjustment per 100 ms, no probe.
+#[derive(Clone)]
 pub struct AdaptiveRateBuilder {
     initial: f64,
     min: f64,
@@ -114,6 +125,23 @@ pub struct AdaptiveRateBuilder {
     low: f64,
     high: f64,
     adjust_every: Duration,
+    probe: Option<SharedProbe>,
+}
+
+impl fmt::Debug for AdaptiveRateBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdaptiveRateBuilder")
+            .field("initial", &self.initial)
+            .field("min", &self.min)
+            .field("max", &self.max)
+            .field("increase", &self.increase)
+            .field("decrease", &self.decrease)
+            .field("low", &self.low)
+            .field("high", &self.high)
+            .field("adjust_every", &self.adjust_every)
+            .field("probe", &self.probe.is_some())
+            .finish()
+    }
 }
 
 impl Default for AdaptiveRateBuilder {
@@ -127,11 +155,20 @@ impl Default for AdaptiveRateBuilder {
             low: 0.2,
             high: 0.8,
             adjust_every: Duration::from_millis(100),
+            probe: None,
         }
     }
 }
 
 impl AdaptiveRateBuilder {
+    /// Reports each wait for a send's slot to `probe` as a
+    /// [`WaitKind::Throttled`](pc_core::WaitKind::Throttled) wait (timed, and counted while it
+    /// lasts).
+    pub fn probe(mut self, probe: SharedProbe) -> Self {
+        self.probe = Some(probe);
+        self
+    }
+
     /// The starting rate, in sends per second.
     pub fn initial(mut self, per_second: f64) -> Self {
         self.initial = per_second;
@@ -289,7 +326,7 @@ impl<T: Send, P: Producer<T>> Producer<T> for AdaptiveProducer<P> {
             return Err(SendTimeoutError::Timeout(item));
         }
         let slot = self.rate.take_slot((self.occupancy)(), now);
-        tokio::time::sleep_until(slot).await;
+        self.rate.wait_for(slot).await;
         let left = timeout.saturating_sub(now.elapsed());
         self.inner.send_timeout(item, left).await
     }

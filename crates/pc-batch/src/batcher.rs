@@ -85,6 +85,10 @@ impl<T> Batcher<T> {
         }
     }
 
+    pub(crate) fn set_probe(&mut self, probe: SharedProbe) {
+        self.probe = Some(probe);
+    }
+
     /// The probe batches are reported to, if any.
     pub(crate) fn probe(&self) -> Option<&SharedProbe> {
         self.probe.as_ref()

@@ -231,6 +231,14 @@ impl<In: Send + 'static> BatchProcessorBuilder<In> {
         self
     }
 
+    /// Reports to `probe` (in place of the batcher's probe, if it had one) what
+    /// [`BatcherBuilder::probe`](crate::BatcherBuilder::probe) describes, plus each batch's
+    /// processing time and its failed items.
+    pub fn probe(mut self, probe: SharedProbe) -> Self {
+        self.batcher.set_probe(probe);
+        self
+    }
+
     /// How many submitted items wait for a batch before callers wait too (default: four
     /// batches' worth per batch in flight).
     pub fn intake(mut self, capacity: usize) -> Self {

@@ -200,6 +200,8 @@ pub enum DropReason {
     Late,
     /// The component was closed or torn down while holding the item.
     Closed,
+    /// The item failed a step and was left out, as the component's policy says.
+    Skipped,
 }
 
 impl DropReason {
@@ -212,6 +214,7 @@ impl DropReason {
             Self::Expired => "expired",
             Self::Late => "late",
             Self::Closed => "closed",
+            Self::Skipped => "skipped",
         }
     }
 }

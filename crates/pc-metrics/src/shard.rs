@@ -9,13 +9,14 @@ use hdrhistogram::Histogram;
 use pc_core::{DropReason, FailReason, WaitKind};
 
 /// Drop reasons with a slot of their own; the last slot takes reasons added later.
-pub(crate) const DROP_REASONS: [DropReason; 6] = [
+pub(crate) const DROP_REASONS: [DropReason; 7] = [
     DropReason::Full,
     DropReason::Oldest,
     DropReason::Shed,
     DropReason::Expired,
     DropReason::Late,
     DropReason::Closed,
+    DropReason::Skipped,
 ];
 
 /// Failure reasons with a slot of their own; the last slot takes reasons added later.

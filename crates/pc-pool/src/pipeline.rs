@@ -12,8 +12,11 @@ use std::task::{Context, Poll};
 
 use futures_core::Stream;
 use futures_util::{FutureExt, StreamExt};
-use pc_core::{BuildError, Consumer, Stage, channel};
+use pc_core::{
+    BuildError, Consumer, DropReason, FailReason, SharedProbe, Stage, WaitKind, channel,
+};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use crate::pool::Cancel;
 
@@ -115,6 +118,9 @@ pub struct Pipeline<T, E> {
     /// The key the next stage computes for each item, and whether items carry one already.
     key: Option<KeyFn<T>>,
     keyed: bool,
+    probe: Option<SharedProbe>,
+    /// Stages added so far: the first one counts the items taken from the source.
+    stages: usize,
 }
 
 type KeyFn<T> = Arc<dyn Fn(&T) -> u64 + Send + Sync>;
@@ -171,6 +177,8 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
             skipped: Arc::default(),
             key: None,
             keyed: false,
+            probe: None,
+            stages: 0,
         }
     }
 
@@ -182,6 +190,16 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
         Self::from_stream(futures_util::stream::unfold(source, |source| async move {
             source.recv().await.ok().map(|item| (item, source))
         }))
+    }
+
+    /// Reports to `probe` the stages added after this call: items taken from the source by the
+    /// first stage (produced), each stage's processing time per item and its failed items (by
+    /// [`FailReason`]), items left out under [`OnError::Skip`] (dropped,
+    /// [`DropReason::Skipped`]) and items handed out by the output (consumed). Set it before
+    /// the first stage.
+    pub fn probe(mut self, probe: SharedProbe) -> Self {
+        self.probe = Some(probe);
+        self
     }
 
     /// What to do with failed items (default [`OnError::Forward`]).
@@ -234,8 +252,9 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
         } else {
             vec![self.rx.clone(); concurrency]
         };
+        let first = self.stages == 0;
         for input in inputs {
-            let (tx, stage) = (tx.clone(), Arc::clone(&stage));
+            let (tx, stage, probe) = (tx.clone(), Arc::clone(&stage), self.probe.clone());
             let (cancel, on_error, skipped) = (
                 Arc::clone(&self.cancel),
                 self.on_error,
@@ -249,13 +268,20 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                     let Some(Ok(item)) = cancel.race(&waker, stop, recv).await else {
                         break;
                     };
+                    if first && let Some(probe) = &probe {
+                        probe.produced(1);
+                    }
                     let value = match item.value {
                         Some(Ok(value)) => {
+                            let started = probe.as_ref().map(|_| Instant::now());
                             let run = AssertUnwindSafe(stage.run(value)).catch_unwind();
                             let Some(ran) = cancel.race(&waker, stop, std::pin::pin!(run)).await
                             else {
                                 break;
                             };
+                            if let (Some(probe), Some(started)) = (&probe, started) {
+                                report_run(probe, &ran, started.elapsed());
+                            }
                             Some(match ran {
                                 Ok(Ok(output)) => Ok(output),
                                 Ok(Err(err)) => Err(PipelineError::Stage(err)),
@@ -271,6 +297,9 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                     let value = match (value, on_error) {
                         (Some(Err(_)), OnError::Skip) => {
                             skipped.fetch_add(1, Ordering::Relaxed);
+                            if let Some(probe) = &probe {
+                                probe.dropped(1, DropReason::Skipped);
+                            }
                             None
                         }
                         (Some(Err(err)), OnError::Stop) => {
@@ -307,6 +336,8 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
             skipped: self.skipped,
             key: None,
             keyed,
+            probe: self.probe,
+            stages: self.stages + 1,
         })
     }
 
@@ -360,6 +391,7 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
             tasks: self.tasks,
             cancel: self.cancel,
             skipped: self.skipped,
+            probe: self.probe,
             ordered,
             next: 0,
             early: BTreeMap::new(),
@@ -377,6 +409,7 @@ pub struct PipelineOutput<T, E> {
     tasks: Vec<JoinHandle<()>>,
     cancel: Arc<Cancel>,
     skipped: Arc<AtomicU64>,
+    probe: Option<SharedProbe>,
     ordered: bool,
     /// The next item number due, and items that came before their turn.
     next: u64,
@@ -408,6 +441,30 @@ impl<T, E> PipelineOutput<T, E> {
     }
 }
 
+impl<T, E> PipelineOutput<T, E> {
+    /// Counts an output handed out.
+    fn hand_out(&self, value: Result<T, PipelineError<E>>) -> Result<T, PipelineError<E>> {
+        if let Some(probe) = &self.probe {
+            probe.consumed(1);
+        }
+        value
+    }
+}
+
+/// Tells the probe how long a stage ran on one item, and how it failed if it did.
+fn report_run<O, E>(
+    probe: &SharedProbe,
+    ran: &std::thread::Result<Result<O, E>>,
+    took: std::time::Duration,
+) {
+    probe.waited(WaitKind::Processing, took);
+    match ran {
+        Ok(Ok(_)) => {}
+        Ok(Err(_)) => probe.failed(1, FailReason::Error),
+        Err(_) => probe.failed(1, FailReason::Panicked),
+    }
+}
+
 impl<T, E> Drop for PipelineOutput<T, E> {
     fn drop(&mut self) {
         self.cancel.cancel();
@@ -425,7 +482,7 @@ impl<T, E> Stream for PipelineOutput<T, E> {
             {
                 this.next += 1;
                 match value {
-                    Some(value) => return Poll::Ready(Some(value)),
+                    Some(value) => return Poll::Ready(Some(this.hand_out(value))),
                     None => continue,
                 }
             }
@@ -445,7 +502,7 @@ impl<T, E> Stream for PipelineOutput<T, E> {
             if !this.ordered || item.seq == this.next {
                 this.next = item.seq + 1;
                 if let Some(value) = item.value {
-                    return Poll::Ready(Some(value));
+                    return Poll::Ready(Some(this.hand_out(value)));
                 }
                 continue;
             }

@@ -127,6 +127,32 @@ async fn bounded_queue_reports_drops_by_reason() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_adaptive_pacer_reports_its_waits_as_throttled() {
+    use pc::backpressure::AdaptiveRate;
+
+    let metrics = Metrics::new("pacer");
+    let rate = AdaptiveRate::builder()
+        .initial(10.0)
+        .min(10.0)
+        .max(10.0)
+        .probe(metrics.probe())
+        .build()
+        .unwrap();
+    for _ in 0..4 {
+        rate.pace(0.5).await;
+    }
+    let s = metrics.snapshot();
+    // The first send's slot is now; each later one waits 100 ms.
+    let throttled = s.latency_of(WaitKind::Throttled).unwrap();
+    assert_eq!(throttled.count, 3);
+    assert!(
+        about(throttled.max, Duration::from_millis(100)),
+        "{throttled:?}"
+    );
+    assert_eq!(s.waiting_throttled, 0);
+}
+
+#[tokio::test(start_paused = true)]
 async fn rate_limiters_report_grants_refusals_and_throttled_waits() {
     use pc::ratelimit::{Gcra, TokenBucket};
 
@@ -185,11 +211,9 @@ async fn batcher_and_processor_report_sizes_linger_processing_and_failures() {
     assert_eq!(s.latency_of(WaitKind::Linger).unwrap().count, 3);
 
     let metrics = Metrics::new("processor");
-    let batcher = Batcher::builder(4, secs(1))
-        .probe(metrics.probe())
-        .build()
-        .unwrap();
+    let batcher = Batcher::builder(4, secs(1)).build().unwrap();
     let processor = BatchProcessor::builder(batcher)
+        .probe(metrics.probe())
         .build_per_item(|batch: Vec<u32>| async move {
             tokio::time::sleep(Duration::from_millis(50)).await;
             Ok::<_, String>(
@@ -235,6 +259,32 @@ async fn windows_report_items_and_late_drops() {
     let s = metrics.snapshot();
     assert_eq!(s.produced, 6);
     assert_eq!(s.dropped_for(DropReason::Late), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn pipelines_report_items_in_and_out_runs_failures_and_skips() {
+    use pc::pool::{OnError, Pipeline};
+
+    let metrics = Metrics::new("pipeline");
+    let out: Vec<_> = Pipeline::from_stream(futures_util::stream::iter(1..=10u32))
+        .probe(metrics.probe())
+        .on_error(OnError::Skip)
+        .stage(2, 4, |n: u32| async move {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            if n % 4 == 3 { Err(n) } else { Ok(n) }
+        })
+        .and_then(|p| p.stage(1, 4, |n: u32| async move { Ok(n * 2) }))
+        .unwrap()
+        .ordered()
+        .collect()
+        .await;
+    assert_eq!(out.len(), 8, "3 and 7 failed and were skipped");
+    let s = metrics.snapshot();
+    assert_eq!((s.produced, s.consumed, s.in_flight), (10, 8, 0));
+    assert_eq!(s.failed_for(FailReason::Error), 2);
+    assert_eq!(s.dropped_for(DropReason::Skipped), 2);
+    // Ten runs of the first stage, eight of the second.
+    assert_eq!(s.latency_of(WaitKind::Processing).unwrap().count, 18);
 }
 
 #[tokio::test(start_paused = true)]
