@@ -45,7 +45,8 @@
 //!   settings.
 //! - [`channel`]: the base MPMC channel, bounded or not, with reservations so that a cancelled
 //!   wait for space never loses an item.
-//! - [`Probe`]: the one observability hook, with [`DropReason`] and [`WaitKind`].
+//! - [`Probe`]: the one observability hook, with [`DropReason`], [`WaitKind`], [`FailReason`],
+//!   [`DepthSource`] and [`probe::WaitTimer`]; `pc-metrics` implements it.
 //! - [`Stage`]: one async step of work, implemented by closures.
 //!
 //! Time comes from `tokio::time`, so everything here runs deterministically under paused time.

@@ -216,3 +216,33 @@ fn the_bridge_hands_the_numbers_to_the_metrics_facade() {
         .is_some()
     );
 }
+
+#[cfg(feature = "metrics-rs")]
+#[tokio::test(start_paused = true)]
+async fn a_reporter_can_also_feed_the_metrics_facade() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    // The reporter's task runs on this thread (current-thread runtime), under this recorder.
+    let _recorder = metrics::set_default_local_recorder(&recorder);
+    let reporter = Reporter::new(registry(), Duration::from_secs(1))
+        .expect("valid")
+        .to_metrics_rs()
+        .spawn();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    reporter.stop().await;
+    let produced: Vec<DebugValue> = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter(|(key, ..)| key.key().name() == "pc_produced_total")
+        .map(|(.., value)| value)
+        .collect();
+    assert_eq!(
+        produced.len(),
+        3,
+        "one series per queue after one report: {produced:?}"
+    );
+    assert!(produced.contains(&DebugValue::Counter(7)), "{produced:?}");
+}
