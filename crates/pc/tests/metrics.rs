@@ -154,7 +154,7 @@ async fn the_adaptive_pacer_reports_its_waits_as_throttled() {
 
 #[tokio::test(start_paused = true)]
 async fn rate_limiters_report_grants_refusals_and_throttled_waits() {
-    use pc::ratelimit::{Gcra, TokenBucket};
+    use pc::ratelimit::{Gcra, KeyedLimiter, TokenBucket};
 
     let metrics = Metrics::new("bucket");
     let bucket = TokenBucket::builder()
@@ -188,6 +188,19 @@ async fn rate_limiters_report_grants_refusals_and_throttled_waits() {
     let granted = (0..5).filter(|_| gcra.try_acquire(1).is_ok()).count();
     let s = metrics.snapshot();
     assert_eq!((granted as u64, s.produced, s.dropped_total()), (3, 3, 2));
+    let metrics = Metrics::new("keyed");
+    let keyed = KeyedLimiter::builder()
+        .rate(1.0)
+        .burst(2)
+        .probe(metrics.probe())
+        .build::<&str>()
+        .unwrap();
+    let granted = ["a", "a", "a", "b", "b", "b", "b"]
+        .iter()
+        .filter(|key| keyed.try_acquire(key, 1).is_ok())
+        .count();
+    let s = metrics.snapshot();
+    assert_eq!((granted as u64, s.produced, s.dropped_total()), (4, 4, 3));
 }
 
 #[tokio::test(start_paused = true)]
