@@ -48,11 +48,14 @@
 //! - [`Probe`]: the one observability hook, with [`DropReason`], [`WaitKind`], [`FailReason`],
 //!   [`DepthSource`] and [`probe::WaitTimer`]; `pc-metrics` implements it.
 //! - [`Stage`]: one async step of work, implemented by closures.
+//! - [`AckConsumer`]: deliveries to acknowledge ([`Delivery`], [`Ack`]), for durable queues;
+//!   the in-process channel implements it with nothing to settle.
 //!
 //! Time comes from `tokio::time`, so everything here runs deterministically under paused time.
 
 #![doc(test(attr(deny(warnings))))]
 
+mod ack;
 mod build_error;
 pub mod channel;
 mod consumer;
@@ -63,6 +66,7 @@ pub mod probe;
 mod producer;
 mod stage;
 
+pub use ack::{Ack, AckConsumer, AckError, AckFuture, Acker, Delivery};
 pub use build_error::BuildError;
 pub use consumer::Consumer;
 pub use error::{

@@ -33,11 +33,17 @@ fn types_are_send_and_sync() {
     send_sync::<DropReason>();
     send_sync::<WaitKind>();
     send_sync::<SharedProbe>();
+    send_sync::<FailReason>();
+    send_sync::<Ack>();
+    send_sync::<Delivery<u32>>();
+    send_sync::<AckError>();
+    send_sync::<probe::WaitTimer<'static>>();
 }
 
 fn futures_are_send(tx: &Sender<NotSync>, rx: &Receiver<NotSync>, buf: &mut Vec<NotSync>) {
     send(&tx.send(NotSync(0.into())));
     send(&tx.send_timeout(NotSync(0.into()), Duration::ZERO));
+    send(&rx.recv_delivery());
     send(&tx.send_all(Vec::<NotSync>::new()));
     send(&tx.reserve());
     send(&rx.recv());

@@ -12,8 +12,8 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use futures_util::task::AtomicWaker;
 use pc_core::{
-    BuildError, Consumer, DropReason, FailReason, Producer, SendError, SendTimeoutError,
-    SharedProbe, Stage, TrySendError, WaitKind, channel,
+    Ack, AckConsumer, BuildError, Consumer, Delivery, DropReason, FailReason, Producer, SendError,
+    SendTimeoutError, SharedProbe, Stage, TrySendError, WaitKind, channel,
 };
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
@@ -35,6 +35,8 @@ struct Job<In, O, E> {
     reply: Reply<O, E>,
     /// When the job was queued; read only with a probe, for its queue wait.
     queued_at: Option<Instant>,
+    /// What settles the job's delivery, for jobs from an acknowledged source.
+    ack: Option<Ack>,
 }
 
 /// One finished job, as the [`results`](WorkerPool::results) stream reports it.
@@ -83,6 +85,8 @@ struct Shared<In, S: Stage<In>> {
     cancel: Cancel,
     next_id: AtomicU64,
     cancelled: AtomicU64,
+    /// Deliveries the source could not settle (they will be delivered again).
+    ack_errors: AtomicU64,
     /// Workers running, and how many there should be.
     live: AtomicUsize,
     target: AtomicUsize,
@@ -116,6 +120,7 @@ impl<In, S: Stage<In>> Shared<In, S> {
             input,
             reply,
             queued_at,
+            ack: None,
         }
     }
 
@@ -289,6 +294,7 @@ impl<S> WorkerPoolBuilder<S> {
             cancel: Cancel::new(),
             next_id: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
+            ack_errors: AtomicU64::new(0),
             live: AtomicUsize::new(self.workers),
             target: AtomicUsize::new(self.workers),
             next_worker: AtomicUsize::new(self.workers),
@@ -352,6 +358,27 @@ impl<S> WorkerPoolBuilder<S> {
         S::Output: 'static,
         S::Error: 'static,
         C: Consumer<In> + 'static,
+    {
+        self.build_over_acked(Settled(source))
+    }
+
+    /// As [`build_over`](Self::build_over), from a source whose deliveries are acknowledged
+    /// (pc-redis): a job's delivery is acked when the job succeeds and nacked (delivered
+    /// again) when it fails, panics, times out or is cancelled while running. A job cancelled
+    /// before it ran leaves its delivery unsettled, so the source delivers it again after its
+    /// claim time. Deliveries the source could not settle are counted by
+    /// [`ack_errors`](WorkerPool::ack_errors).
+    ///
+    /// # Errors
+    ///
+    /// As [`build`](Self::build).
+    pub fn build_over_acked<In, C>(self, source: C) -> Result<WorkerPool<In, S>, BuildError>
+    where
+        In: Send + 'static,
+        S: Stage<In> + 'static,
+        S::Output: 'static,
+        S::Error: 'static,
+        C: AckConsumer<In> + 'static,
     {
         let pool = self.build()?;
         let waker = pool.shared.cancel.enlist();
@@ -472,6 +499,12 @@ impl<In, S: Stage<In>> WorkerPool<In, S> {
     /// Jobs cancelled so far, by `shutdown`, `abort` or the token.
     pub fn cancelled(&self) -> u64 {
         self.shared.cancelled.load(Ordering::Relaxed)
+    }
+
+    /// Deliveries from an acknowledged source ([`WorkerPoolBuilder::build_over_acked`]) that
+    /// the source could not settle; each is delivered again.
+    pub fn ack_errors(&self) -> u64 {
+        self.shared.ack_errors.load(Ordering::Relaxed)
     }
 
     /// Runs `workers` workers from now on: starts more at once, or retires some as they finish
@@ -627,6 +660,7 @@ async fn work<In, S>(
             input,
             reply,
             queued_at,
+            ack,
         } = job;
         // The clock is read only when someone is told how long the job ran.
         let timed = matches!(reply, Reply::Stream) || shared.probe.is_some();
@@ -657,6 +691,17 @@ async fn work<In, S>(
         };
         if let Some(probe) = &shared.probe {
             report_run(probe, &output, duration);
+        }
+        if let Some(ack) = ack {
+            // Success settles the delivery; any failure asks for it again.
+            let settled = if output.is_ok() {
+                ack.ack().await
+            } else {
+                ack.nack().await
+            };
+            if settled.is_err() {
+                shared.ack_errors.fetch_add(1, Ordering::Relaxed);
+            }
         }
         shared.deliver(id, worker, reply, output, duration);
     }
@@ -809,20 +854,23 @@ async fn feed<In, S, C>(shared: Arc<Shared<In, S>>, source: C, waker: Arc<Atomic
 where
     In: Send,
     S: Stage<In>,
-    C: Consumer<In>,
+    C: AckConsumer<In>,
 {
     let cancel = &shared.cancel;
     let stop = || cancel.is_cancelled() || shared.intake.is_closed();
     loop {
-        let recv = std::pin::pin!(source.recv());
-        let input = match cancel.race(&waker, stop, recv).await {
-            Some(Ok(input)) => input,
+        let recv = std::pin::pin!(source.recv_delivery());
+        let delivery = match cancel.race(&waker, stop, recv).await {
+            Some(Ok(delivery)) => delivery,
             // The source is closed and drained: so is the pool's intake from now on.
             Some(Err(_)) => break,
             // Stopped: what the source still holds stays there.
             None => return,
         };
-        let job = shared.job(input, Reply::Stream);
+        let (input, ack) = delivery.into_parts();
+        let mut job = shared.job(input, Reply::Stream);
+        // An unsettled delivery of a job cancelled before it ran is delivered again.
+        job.ack = ack.is_owed().then_some(ack);
         // Wait for room with a reservation, so that a stop meanwhile still holds the job.
         let reserve = std::pin::pin!(shared.intake.reserve());
         let queued = match cancel.race(&waker, stop, reserve).await {
@@ -836,6 +884,15 @@ where
     }
     shared.intake.close();
     cancel.wake_all();
+}
+
+/// Any `Consumer` as an `AckConsumer` whose deliveries have nothing to settle.
+struct Settled<C>(C);
+
+impl<In: Send, C: Consumer<In>> AckConsumer<In> for Settled<C> {
+    async fn recv_delivery(&self) -> Result<Delivery<In>, pc_core::RecvError> {
+        self.0.recv().await.map(Delivery::settled)
+    }
 }
 
 /// Runs one job on tokio's blocking pool, its future driven there by `block_on`, so that a

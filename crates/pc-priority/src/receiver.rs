@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use pc_core::{Consumer, RecvError, RecvTimeoutError, TryRecvError, WaitKind};
+use pc_core::{
+    AckConsumer, Consumer, Delivery, RecvError, RecvTimeoutError, TryRecvError, WaitKind,
+};
 use tokio::time::Instant;
 
 use crate::shared::{Shared, Side, Taken, Wait};
@@ -113,6 +115,15 @@ impl<T: Send, S: Store> fmt::Debug for PriorityReceiver<T, S> {
 }
 
 /// Receives items without their priority.
+/// Deliveries with nothing to settle, highest priority first as [`recv`](PriorityReceiver::recv).
+impl<T: Send, S: Store> AckConsumer<T> for PriorityReceiver<T, S> {
+    async fn recv_delivery(&self) -> Result<Delivery<T>, RecvError> {
+        self.recv()
+            .await
+            .map(|(item, _priority)| Delivery::settled(item))
+    }
+}
+
 impl<T: Send, S: Store> Consumer<T> for PriorityReceiver<T, S> {
     async fn recv(&self) -> Result<T, RecvError> {
         PriorityReceiver::recv(self).await.map(|(item, _)| item)

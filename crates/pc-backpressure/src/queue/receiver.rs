@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use pc_core::probe::WaitTimer;
-use pc_core::{Consumer, DropReason, RecvError, TryRecvError, WaitKind, channel};
+use pc_core::{
+    AckConsumer, Consumer, Delivery, DropReason, RecvError, TryRecvError, WaitKind, channel,
+};
 use tokio::sync::watch;
 
 use super::shared::Shared;
@@ -134,6 +136,13 @@ impl<T> Receiver<T> {
             probe.consumed(1);
         }
         self.shared.observe_out(|| self.rx.len());
+    }
+}
+
+/// Deliveries with nothing to settle: an in-process queue hands each item out once.
+impl<T: Send> AckConsumer<T> for Receiver<T> {
+    async fn recv_delivery(&self) -> Result<Delivery<T>, RecvError> {
+        Receiver::recv(self).await.map(Delivery::settled)
     }
 }
 

@@ -1,0 +1,213 @@
+//! Acknowledged delivery: items that stay owed until their consumer says it handled them.
+//!
+//! A durable queue (pc-redis) keeps each delivered item pending until it is acknowledged, and
+//! delivers it again if it never is. [`AckConsumer::recv_delivery`] hands out a [`Delivery`]:
+//! the item, how many times it was delivered, and an [`Ack`] to settle it with
+//! [`ack`](Ack::ack) once handled or [`nack`](Ack::nack) to have it delivered again. The
+//! in-process queues implement the trait too, with nothing to settle, so code written against
+//! it runs over both.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::error::RecvError;
+
+/// A boxed future, as an [`Acker`] returns.
+pub type AckFuture = Pin<Box<dyn Future<Output = Result<(), AckError>> + Send>>;
+
+/// How a queue settles one delivery; implemented by queues whose deliveries are owed.
+pub trait Acker: Send + Sync + 'static {
+    /// The item was handled: forget it.
+    fn ack(self: Box<Self>) -> AckFuture;
+    /// The item was not handled: deliver it again (perhaps to another consumer).
+    fn nack(self: Box<Self>) -> AckFuture;
+}
+
+/// Settles one delivery: [`ack`](Self::ack) or [`nack`](Self::nack), once. Dropped unsettled,
+/// a durable queue keeps the item pending and delivers it again after its claim time.
+#[must_use = "an unsettled delivery is delivered again"]
+pub struct Ack {
+    count: u32,
+    acker: Option<Box<dyn Acker>>,
+}
+
+impl Ack {
+    /// How many times this item was delivered, this delivery included (1 the first time).
+    pub fn delivery_count(&self) -> u32 {
+        self.count
+    }
+
+    /// Whether settling this delivery does anything (false for in-process queues).
+    pub fn is_owed(&self) -> bool {
+        self.acker.is_some()
+    }
+
+    /// The item was handled.
+    ///
+    /// # Errors
+    ///
+    /// [`AckError`] if the queue could not record it; the item may then be delivered again.
+    pub async fn ack(self) -> Result<(), AckError> {
+        match self.acker {
+            Some(acker) => acker.ack().await,
+            None => Ok(()),
+        }
+    }
+
+    /// The item was not handled: have the queue deliver it again. For an in-process queue,
+    /// which cannot take an item back, this does nothing: the item is the caller's.
+    ///
+    /// # Errors
+    ///
+    /// [`AckError`] if the queue could not record it; it is delivered again after its claim
+    /// time anyway.
+    pub async fn nack(self) -> Result<(), AckError> {
+        match self.acker {
+            Some(acker) => acker.nack().await,
+            None => Ok(()),
+        }
+    }
+}
+
+impl fmt::Debug for Ack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ack")
+            .field("delivery_count", &self.count)
+            .field("owed", &self.is_owed())
+            .finish()
+    }
+}
+
+/// One item from an [`AckConsumer`], with what settles it.
+///
+/// ```
+/// use pc_core::{AckConsumer, channel};
+///
+/// # tokio_test::block_on(async {
+/// let (tx, rx) = channel::bounded(4)?;
+/// tx.send("job").await?;
+/// let delivery = rx.recv_delivery().await?;
+/// assert_eq!(delivery.delivery_count(), 1);
+/// let (job, ack) = delivery.into_parts();
+/// assert_eq!(job, "job");
+/// ack.ack().await?; // nothing to settle in process, but the same code runs over pc-redis
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[must_use = "an unsettled delivery is delivered again"]
+pub struct Delivery<T> {
+    item: T,
+    ack: Ack,
+}
+
+impl<T> Delivery<T> {
+    /// A delivery with nothing to settle, as in-process queues hand out.
+    pub fn settled(item: T) -> Self {
+        Self {
+            item,
+            ack: Ack {
+                count: 1,
+                acker: None,
+            },
+        }
+    }
+
+    /// A delivery that `acker` settles, delivered `count` times so far.
+    pub fn owed(item: T, count: u32, acker: impl Acker) -> Self {
+        Self {
+            item,
+            ack: Ack {
+                count,
+                acker: Some(Box::new(acker)),
+            },
+        }
+    }
+
+    /// The item.
+    pub fn item(&self) -> &T {
+        &self.item
+    }
+
+    /// How many times this item was delivered, this delivery included.
+    pub fn delivery_count(&self) -> u32 {
+        self.ack.count
+    }
+
+    /// The item and what settles it, to settle after handing the item on.
+    pub fn into_parts(self) -> (T, Ack) {
+        (self.item, self.ack)
+    }
+
+    /// Acknowledges the delivery and returns the item.
+    ///
+    /// # Errors
+    ///
+    /// As [`Ack::ack`].
+    pub async fn ack(self) -> Result<T, AckError> {
+        self.ack.ack().await?;
+        Ok(self.item)
+    }
+
+    /// Asks for the item to be delivered again (see [`Ack::nack`]) and returns this copy.
+    ///
+    /// # Errors
+    ///
+    /// As [`Ack::nack`].
+    pub async fn nack(self) -> Result<T, AckError> {
+        self.ack.nack().await?;
+        Ok(self.item)
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Delivery<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Delivery")
+            .field("item", &self.item)
+            .field("ack", &self.ack)
+            .finish()
+    }
+}
+
+/// A consumer whose items are delivered to be acknowledged.
+pub trait AckConsumer<T: Send>: Send + Sync {
+    /// Receives the next delivery, waiting until one is available.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError`] once the source is closed and drained.
+    fn recv_delivery(&self) -> impl Future<Output = Result<Delivery<T>, RecvError>> + Send;
+}
+
+/// A delivery could not be settled; the message names why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AckError(pub String);
+
+impl fmt::Display for AckError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "could not settle a delivery: {}", self.0)
+    }
+}
+
+impl std::error::Error for AckError {}
+
+impl<T: Send> AckConsumer<T> for crate::channel::Receiver<T> {
+    async fn recv_delivery(&self) -> Result<Delivery<T>, RecvError> {
+        self.recv().await.map(Delivery::settled)
+    }
+}
+
+impl<T: Send> AckConsumer<T> for async_channel::Receiver<T> {
+    async fn recv_delivery(&self) -> Result<Delivery<T>, RecvError> {
+        self.recv()
+            .await
+            .map(Delivery::settled)
+            .map_err(|_| RecvError)
+    }
+}
+
+impl<T: Send, C: AckConsumer<T>> AckConsumer<T> for std::sync::Arc<C> {
+    fn recv_delivery(&self) -> impl Future<Output = Result<Delivery<T>, RecvError>> + Send {
+        (**self).recv_delivery()
+    }
+}
