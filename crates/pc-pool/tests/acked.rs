@@ -28,12 +28,18 @@ struct Record {
 
 impl Acker for Record {
     fn ack(self: Box<Self>) -> AckFuture {
-        self.settled.lock().unwrap().push((self.item, Settled::Acked));
+        self.settled
+            .lock()
+            .unwrap()
+            .push((self.item, Settled::Acked));
         Box::pin(async { Ok(()) })
     }
 
     fn nack(self: Box<Self>) -> AckFuture {
-        self.settled.lock().unwrap().push((self.item, Settled::Nacked));
+        self.settled
+            .lock()
+            .unwrap()
+            .push((self.item, Settled::Nacked));
         Box::pin(async { Ok(()) })
     }
 }
@@ -72,10 +78,20 @@ async fn success_acks_and_every_failure_nacks() {
     let expected: Vec<(u32, Settled)> = (0..20)
         .map(|n| {
             let failed = n == 7 || n == 13 || n % 5 == 0;
-            (n, if failed { Settled::Nacked } else { Settled::Acked })
+            (
+                n,
+                if failed {
+                    Settled::Nacked
+                } else {
+                    Settled::Acked
+                },
+            )
         })
         .collect();
-    assert_eq!(settled, expected, "each delivery settled once, by its outcome");
+    assert_eq!(
+        settled, expected,
+        "each delivery settled once, by its outcome"
+    );
     assert_eq!(pool.ack_errors(), 0);
 }
 
@@ -87,11 +103,7 @@ async fn in_process_queues_are_acknowledged_sources_with_nothing_to_settle() {
     let pool = WorkerPool::builder(|n: u32| async move { Ok::<_, ()>(n * 2) })
         .build_over_acked(rx)
         .unwrap();
-    let mut outputs: Vec<u32> = pool
-        .results()
-        .map(|r| r.output.unwrap())
-        .collect()
-        .await;
+    let mut outputs: Vec<u32> = pool.results().map(|r| r.output.unwrap()).collect().await;
     outputs.sort_unstable();
     assert_eq!(outputs, [2, 4, 6, 8, 10]);
 }

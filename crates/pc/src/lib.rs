@@ -46,6 +46,7 @@
 //! | `metrics-rs` (not in `full`) | `pc-metrics` | `metrics::bridge`: snapshots published to the `metrics` facade |
 //! | `pool` | `pc-pool` | [`pool`]: `WorkerPool` with `JobHandle`s or a results stream, `JobError`, close/shutdown/abort |
 //! | `priority` | `pc-priority` | [`priority`]: `PriorityChannel` with levels or `Ord` keys, `Scheduling`, `WhenFull` |
+//! | `redis` (not in `full`) | `pc-redis` | `redis`: `RedisQueue`, `RedisProducer`, `RedisConsumer` (an `AckConsumer`) on Redis Streams, with caps, reclaim and dead letters |
 //! | `ratelimit` | `pc-ratelimit` | [`ratelimit`]: `TokenBucket`, `Gcra`, `KeyedLimiter`, `Throttled`, `throttle` |
 //! | `window` | `pc-window` | [`window`]: tumbling, sliding and session `Window`s by count, processing or event time, `Aggregate`s, `WindowExt::window`, `window_consumer` |
 //!
@@ -54,9 +55,9 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub use pc_core::{
-    BuildError, Consumer, DropReason, FailReason, Probe, Producer, RecvError, RecvTimeoutError,
-    ReserveError, SendError, SendTimeoutError, SharedProbe, Stage, TryRecvError, TryReserveError,
-    TrySendError, WaitKind, channel,
+    Ack, AckConsumer, BuildError, Consumer, Delivery, DropReason, FailReason, Probe, Producer,
+    RecvError, RecvTimeoutError, ReserveError, SendError, SendTimeoutError, SharedProbe, Stage,
+    TryRecvError, TryReserveError, TrySendError, WaitKind, channel,
 };
 
 /// Backpressure: what a full queue does, on purpose.
@@ -78,6 +79,10 @@ pub use pc_pool as pool;
 /// Priority: which queued item goes next, and what a full channel sheds.
 #[cfg(feature = "priority")]
 pub use pc_priority as priority;
+
+/// Redis Streams: the same producers and consumers across processes and machines.
+#[cfg(feature = "redis")]
+pub use pc_redis as redis;
 
 /// Rate limiting: how many permits a producer gets, and how fast.
 #[cfg(feature = "ratelimit")]

@@ -1,0 +1,378 @@
+//! `RedisConsumer`: reads of a consumer group, replay of its own pending entries, reclaim of
+//! entries left by dead consumers, dead letters, and the acks that settle deliveries.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use pc_core::{AckConsumer, AckError, AckFuture, Acker, Delivery, RecvError};
+use redis::aio::MultiplexedConnection;
+use redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingCountReply, StreamReadReply};
+use redis::{RedisResult, Value};
+use tokio::time::Instant;
+
+use crate::codec::Codec;
+use crate::settings::Settings;
+
+/// Takes entries from a [`RedisQueue`](crate::RedisQueue)'s stream as a member of its consumer
+/// group. Each [`Delivery`] stays pending under this consumer's name until acked; a nack, a
+/// crash or a drop without settling leaves it to be delivered again.
+///
+/// What it reads, in order: entries nacked here; its own pending entries (on start, and after a
+/// read was cancelled mid-way); entries idle longer than the claim time under any consumer
+/// (every half claim time); new entries, waiting at most the block time. An entry delivered more
+/// than `max_deliveries` times, or whose payload does not decode, goes to the dead-letter stream
+/// with its reason and is acked, in one transaction.
+pub struct RedisConsumer<T, C> {
+    shared: Arc<Shared<C>>,
+    /// Serializes receives: one read at a time per consumer.
+    reading: tokio::sync::Mutex<Reader>,
+    _items: PhantomData<fn() -> T>,
+}
+
+struct Shared<C> {
+    settings: Arc<Settings<C>>,
+    name: String,
+    commands: MultiplexedConnection,
+    /// Ids nacked and waiting to be claimed back here.
+    nacked: Mutex<VecDeque<String>>,
+}
+
+/// What only the receiving side touches.
+struct Reader {
+    reads: MultiplexedConnection,
+    buffer: VecDeque<Entry>,
+    /// Where the replay of our own pending entries stands, while it runs.
+    replay: Option<String>,
+    /// A read was under way when its future was dropped: what it fetched is pending here.
+    read_in_flight: bool,
+    next_claim: Instant,
+}
+
+/// One entry fetched, with its delivery count.
+struct Entry {
+    id: String,
+    payload: Option<Vec<u8>>,
+    count: u32,
+}
+
+impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
+    pub(crate) fn new(
+        settings: Arc<Settings<C>>,
+        name: String,
+        reads: MultiplexedConnection,
+        commands: MultiplexedConnection,
+    ) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                settings,
+                name,
+                commands,
+                nacked: Mutex::new(VecDeque::new()),
+            }),
+            reading: tokio::sync::Mutex::new(Reader {
+                reads,
+                buffer: VecDeque::new(),
+                replay: Some("0".into()),
+                read_in_flight: false,
+                next_claim: Instant::now(),
+            }),
+            _items: PhantomData,
+        }
+    }
+
+    /// This consumer's name in the group.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    async fn next(&self) -> Result<Delivery<T>, RecvError> {
+        let mut reader = self.reading.lock().await;
+        loop {
+            if let Some(entry) = reader.buffer.pop_front() {
+                match self.deliver(entry).await {
+                    Some(delivery) => return Ok(delivery),
+                    None => continue,
+                }
+            }
+            // Errors from the server are retried: a consumer waits through an outage.
+            if let Err(error) = self.fill(&mut reader).await {
+                let _ = error;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+
+    /// Fetches the next entries into the buffer; may fetch none.
+    async fn fill(&self, reader: &mut Reader) -> RedisResult<()> {
+        let settings = &self.shared.settings;
+        if std::mem::take(&mut reader.read_in_flight) {
+            // The last read was cancelled after the server may have delivered entries to us.
+            reader.replay = Some("0".into());
+        }
+        let nacked: Vec<String> = lock(&self.shared.nacked).drain(..).collect();
+        if !nacked.is_empty() {
+            let mut claim = redis::cmd("XCLAIM");
+            claim
+                .arg(&settings.stream)
+                .arg(&settings.group)
+                .arg(&self.shared.name)
+                .arg(0)
+                .arg(&nacked);
+            let mut connection = self.shared.commands.clone();
+            let claimed: redis::streams::StreamClaimReply =
+                claim.query_async(&mut connection).await?;
+            let claimed = claimed.ids;
+            return self.buffer_counted(reader, claimed).await;
+        }
+        if let Some(cursor) = reader.replay.clone() {
+            let reply = self.read_group(reader, &cursor, None).await?;
+            let entries = entries_of(reply);
+            match entries.last() {
+                Some(last) => reader.replay = Some(last.id.clone()),
+                None => reader.replay = None,
+            }
+            return self.buffer_counted(reader, entries).await;
+        }
+        let now = Instant::now();
+        if now >= reader.next_claim {
+            reader.next_claim = now + settings.claim_idle / 2;
+            let claimed = self.autoclaim().await?;
+            if !claimed.is_empty() {
+                return self.buffer_counted(reader, claimed).await;
+            }
+        }
+        let wait = settings
+            .block
+            .min(reader.next_claim.saturating_duration_since(now))
+            .max(Duration::from_millis(1));
+        let reply = self.read_group(reader, ">", Some(wait)).await?;
+        for entry in entries_of(reply) {
+            reader.buffer.push_back(entry_of(entry, 1));
+        }
+        Ok(())
+    }
+
+    /// `XREADGROUP` from `cursor` (`>` for new entries, an id for our own pending ones).
+    async fn read_group(
+        &self,
+        reader: &mut Reader,
+        cursor: &str,
+        block: Option<Duration>,
+    ) -> RedisResult<Option<StreamReadReply>> {
+        let settings = &self.shared.settings;
+        let mut read = redis::cmd("XREADGROUP");
+        read.arg("GROUP")
+            .arg(&settings.group)
+            .arg(&self.shared.name)
+            .arg("COUNT")
+            .arg(settings.batch);
+        if let Some(block) = block {
+            read.arg("BLOCK").arg(block.as_millis().max(1) as u64);
+        }
+        read.arg("STREAMS").arg(&settings.stream).arg(cursor);
+        // Cancelled between here and the reply, the entries are pending under our name.
+        reader.read_in_flight = true;
+        let reply = read.query_async(&mut reader.reads).await;
+        reader.read_in_flight = false;
+        reply
+    }
+
+    /// Takes over entries idle longer than the claim time, from any consumer.
+    async fn autoclaim(&self) -> RedisResult<Vec<StreamId>> {
+        let settings = &self.shared.settings;
+        let mut connection = self.shared.commands.clone();
+        let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
+            .arg(&settings.stream)
+            .arg(&settings.group)
+            .arg(&self.shared.name)
+            .arg(settings.claim_idle.as_millis() as u64)
+            .arg("0-0")
+            .arg("COUNT")
+            .arg(settings.batch)
+            .query_async(&mut connection)
+            .await?;
+        Ok(reply.claimed)
+    }
+
+    /// Buffers entries delivered before (replayed, claimed), with their delivery counts.
+    async fn buffer_counted(&self, reader: &mut Reader, entries: Vec<StreamId>) -> RedisResult<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let counts = self.delivery_counts(&entries).await?;
+        for entry in entries {
+            let count = counts.get(&entry.id).copied().unwrap_or(1);
+            reader.buffer.push_back(entry_of(entry, count));
+        }
+        Ok(())
+    }
+
+    async fn delivery_counts(&self, entries: &[StreamId]) -> RedisResult<HashMap<String, u32>> {
+        let settings = &self.shared.settings;
+        let (first, last) = (&entries[0].id, &entries[entries.len() - 1].id);
+        let mut connection = self.shared.commands.clone();
+        let reply: StreamPendingCountReply = redis::cmd("XPENDING")
+            .arg(&settings.stream)
+            .arg(&settings.group)
+            .arg(first)
+            .arg(last)
+            .arg(entries.len().max(settings.batch))
+            .arg(&self.shared.name)
+            .query_async(&mut connection)
+            .await?;
+        Ok(reply
+            .ids
+            .into_iter()
+            .map(|p| (p.id, u32::try_from(p.times_delivered).unwrap_or(u32::MAX)))
+            .collect())
+    }
+
+    /// Turns an entry into a delivery, or sends it to the dead letters (and returns `None`).
+    async fn deliver(&self, entry: Entry) -> Option<Delivery<T>> {
+        let settings = &self.shared.settings;
+        let decoded = match &entry.payload {
+            None => Err("the entry has no payload".to_string()),
+            Some(bytes) => settings.codec.decode(bytes).map_err(|e| e.to_string()),
+        };
+        let reason = match decoded {
+            Ok(_) if entry.count > settings.max_deliveries => {
+                format!("delivered {} times", entry.count)
+            }
+            Ok(item) => {
+                if let Some(probe) = &settings.probe {
+                    probe.consumed(1);
+                }
+                let acker = EntryAck {
+                    shared: Arc::clone(&self.shared) as Arc<dyn Settle>,
+                    id: entry.id,
+                };
+                return Some(Delivery::owed(item, entry.count, acker));
+            }
+            Err(error) => format!("undecodable: {error}"),
+        };
+        // Retried on the next read if this fails: the entry stays pending here.
+        if self.dead_letter(&entry, &reason).await.is_err() {
+            lock(&self.shared.nacked).push_back(entry.id);
+        }
+        None
+    }
+
+    /// Moves an entry to the dead-letter stream with its reason and acks it, atomically.
+    async fn dead_letter(&self, entry: &Entry, reason: &str) -> RedisResult<()> {
+        let settings = &self.shared.settings;
+        let mut connection = self.shared.commands.clone();
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("XADD")
+            .arg(&settings.dead_letter)
+            .arg("*")
+            .arg("entry")
+            .arg(&entry.id)
+            .arg("reason")
+            .arg(reason)
+            .arg("payload")
+            .arg(entry.payload.as_deref().unwrap_or_default())
+            .ignore()
+            .cmd("XACK")
+            .arg(&settings.stream)
+            .arg(&settings.group)
+            .arg(&entry.id)
+            .ignore();
+        pipe.query_async::<()>(&mut connection).await?;
+        if let Some(probe) = &settings.probe {
+            probe.failed(1, pc_core::FailReason::Error);
+        }
+        Ok(())
+    }
+}
+
+impl<T: Send + 'static, C: Codec<T>> AckConsumer<T> for RedisConsumer<T, C> {
+    async fn recv_delivery(&self) -> Result<Delivery<T>, RecvError> {
+        self.next().await
+    }
+}
+
+/// What an entry's [`Acker`] needs of its consumer.
+trait Settle: Send + Sync + 'static {
+    fn ack(&self, id: String) -> AckFuture;
+    fn nack(&self, id: String);
+}
+
+impl<C: Send + Sync + 'static> Settle for Shared<C> {
+    fn ack(&self, id: String) -> AckFuture {
+        let settings = Arc::clone(&self.settings);
+        let mut connection = self.commands.clone();
+        Box::pin(async move {
+            let mut pipe = redis::pipe();
+            pipe.cmd("XACK")
+                .arg(&settings.stream)
+                .arg(&settings.group)
+                .arg(&id)
+                .ignore();
+            if settings.delete_on_ack {
+                pipe.cmd("XDEL").arg(&settings.stream).arg(&id).ignore();
+            }
+            pipe.query_async::<()>(&mut connection)
+                .await
+                .map_err(|e| AckError(e.to_string()))
+        })
+    }
+
+    fn nack(&self, id: String) {
+        lock(&self.nacked).push_back(id);
+    }
+}
+
+struct EntryAck {
+    shared: Arc<dyn Settle>,
+    id: String,
+}
+
+impl Acker for EntryAck {
+    fn ack(self: Box<Self>) -> AckFuture {
+        self.shared.ack(self.id)
+    }
+
+    /// Claimed back by this consumer at its next read, which counts a new delivery.
+    fn nack(self: Box<Self>) -> AckFuture {
+        self.shared.nack(self.id);
+        Box::pin(async { Ok(()) })
+    }
+}
+
+impl<T, C> fmt::Debug for RedisConsumer<T, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisConsumer")
+            .field("stream", &self.shared.settings.stream)
+            .field("group", &self.shared.settings.group)
+            .field("name", &self.shared.name)
+            .finish_non_exhaustive()
+    }
+}
+
+fn entries_of(reply: Option<StreamReadReply>) -> Vec<StreamId> {
+    reply
+        .into_iter()
+        .flat_map(|reply| reply.keys)
+        .flat_map(|key| key.ids)
+        .collect()
+}
+
+fn entry_of(entry: StreamId, count: u32) -> Entry {
+    let payload = match entry.map.get("payload") {
+        Some(Value::BulkString(bytes)) => Some(bytes.clone()),
+        _ => None,
+    };
+    Entry {
+        id: entry.id,
+        payload,
+        count,
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}

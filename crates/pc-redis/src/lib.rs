@@ -1,0 +1,51 @@
+//! Redis Streams behind the `pc` traits: the same producers and consumers across processes and
+//! machines, on a durable, shared queue.
+//!
+//! A [`RedisQueue`] names a stream and a consumer group. [`RedisProducer::send`] adds entries
+//! (`XADD`), within an optional cap checked in the same server-side script, so a full stream
+//! blocks, rejects or drops on purpose ([`WhenFull`]) and is never trimmed behind a consumer's
+//! back unless asked to. A [`RedisConsumer`] is a member of the group: it implements
+//! [`AckConsumer`](pc_core::AckConsumer), so each item arrives as a [`Delivery`](pc_core::Delivery)
+//! that stays pending until acked; nacked, or left by a consumer that died, it is delivered
+//! again, and after `max_deliveries` it goes to a dead-letter stream with its reason. Delivery
+//! is at least once: consumers that must not act twice deduplicate by entry id.
+//!
+//! A `pc_pool::WorkerPool` runs over a consumer unchanged with `build_over_acked`, acking each
+//! job's delivery when the job succeeds.
+//!
+//! ```no_run
+//! use pc_core::AckConsumer;
+//! use pc_redis::{RedisQueue, WhenFull};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let queue = RedisQueue::<u64>::builder("redis://127.0.0.1/", "orders")
+//!     .group("billing")
+//!     .max_len(100_000)
+//!     .when_full(WhenFull::Reject)
+//!     .build()?;
+//! let producer = queue.producer().await?;
+//! producer.send_all(1..=3).await?;
+//!
+//! let consumer = queue.consumer("billing-1").await?;
+//! for _ in 0..3 {
+//!     let (order, ack) = consumer.recv_delivery().await?.into_parts();
+//!     println!("billing order {order}");
+//!     ack.ack().await?;
+//! }
+//! # Ok(())
+//! # }
+//! ```
+#![doc(test(attr(deny(warnings))))]
+
+mod codec;
+mod consumer;
+mod error;
+mod producer;
+mod settings;
+
+pub use codec::{Binary, Codec, CodecError, Json};
+pub use consumer::RedisConsumer;
+pub use error::{RedisError, RedisSendError};
+pub use producer::RedisProducer;
+pub use settings::{RedisQueue, RedisQueueBuilder, WhenFull};

@@ -1,0 +1,398 @@
+//! `RedisQueue`: validated settings, and the connections made from them.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pc_core::{BuildError, SharedProbe};
+use redis::aio::MultiplexedConnection;
+
+use crate::codec::{Codec, Json};
+use crate::consumer::RedisConsumer;
+use crate::error::RedisError;
+use crate::producer::RedisProducer;
+
+/// What a send does when the stream holds `max_len` entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WhenFull {
+    /// Wait, checking again after `backoff`, doubled on each try up to `max_backoff`.
+    Block {
+        /// The first wait.
+        backoff: Duration,
+        /// The longest wait between two checks.
+        max_backoff: Duration,
+    },
+    /// Hand the item back (`RedisSendError::Full`).
+    Reject,
+    /// Drop the incoming item (counted, reported to the probe as `Full`).
+    DropIncoming,
+    /// Add the item and trim the oldest entries to `max_len` (counted, reported as `Oldest`),
+    /// delivered or not.
+    DropOldest,
+}
+
+impl Default for WhenFull {
+    fn default() -> Self {
+        Self::Block {
+            backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(100),
+        }
+    }
+}
+
+/// A Redis stream used as a durable queue: its settings, checked once; make producers and
+/// consumers from it.
+///
+/// ```no_run
+/// use pc_core::AckConsumer;
+/// use pc_redis::RedisQueue;
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let queue = RedisQueue::<String>::builder("redis://127.0.0.1/", "jobs")
+///     .group("workers")
+///     .max_len(10_000)
+///     .build()?;
+/// let producer = queue.producer().await?;
+/// producer.send("hello".to_string()).await?;
+/// let consumer = queue.consumer("worker-1").await?;
+/// let delivery = consumer.recv_delivery().await?;
+/// let (job, ack) = delivery.into_parts();
+/// println!("{job}");
+/// ack.ack().await?;
+/// # Ok(()) }
+/// ```
+pub struct RedisQueue<T, C = Json> {
+    pub(crate) settings: Arc<Settings<C>>,
+    client: redis::Client,
+    _items: PhantomData<fn(T) -> T>,
+}
+
+impl<T, C> Clone for RedisQueue<T, C> {
+    fn clone(&self) -> Self {
+        Self {
+            settings: Arc::clone(&self.settings),
+            client: self.client.clone(),
+            _items: PhantomData,
+        }
+    }
+}
+
+/// The checked settings every producer and consumer of a queue shares.
+pub(crate) struct Settings<C> {
+    pub(crate) url: String,
+    pub(crate) stream: String,
+    pub(crate) group: String,
+    pub(crate) codec: C,
+    pub(crate) max_len: Option<usize>,
+    pub(crate) when_full: WhenFull,
+    pub(crate) claim_idle: Duration,
+    pub(crate) max_deliveries: u32,
+    pub(crate) dead_letter: String,
+    pub(crate) block: Duration,
+    pub(crate) batch: usize,
+    pub(crate) delete_on_ack: bool,
+    pub(crate) probe: Option<SharedProbe>,
+}
+
+impl<T> RedisQueue<T, Json> {
+    /// Starts the settings of the queue on stream `stream` of the server at `url`
+    /// (`redis://host:port/db`, or `redis+unix:///path/to.sock`).
+    pub fn builder(
+        url: impl Into<String>,
+        stream: impl Into<String>,
+    ) -> RedisQueueBuilder<T, Json> {
+        RedisQueueBuilder {
+            url: url.into(),
+            stream: stream.into(),
+            group: "pc".into(),
+            codec: Json,
+            max_len: None,
+            when_full: WhenFull::default(),
+            claim_idle: Duration::from_secs(30),
+            max_deliveries: 5,
+            dead_letter: None,
+            block: Duration::from_secs(2),
+            batch: 64,
+            delete_on_ack: false,
+            probe: None,
+            _items: PhantomData,
+        }
+    }
+}
+
+impl<T, C> RedisQueue<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    /// A producer on a connection of its own (multiplexed: share it by cloning).
+    ///
+    /// # Errors
+    ///
+    /// [`RedisError::Connect`] with the URL if the server cannot be reached.
+    pub async fn producer(&self) -> Result<RedisProducer<T, C>, RedisError> {
+        let connection = self.connect(None).await?;
+        Ok(RedisProducer::new(Arc::clone(&self.settings), connection))
+    }
+
+    /// A consumer named `name` in the queue's group (creating the group, and the stream, when
+    /// missing). Names must be unique among live consumers: a consumer replays the entries
+    /// pending under its name when it starts, so a restarted consumer that takes its old name
+    /// finishes what it had.
+    ///
+    /// # Errors
+    ///
+    /// [`RedisError::Connect`] with the URL if the server cannot be reached;
+    /// [`RedisError::Command`] if the group cannot be created.
+    pub async fn consumer(
+        &self,
+        name: impl Into<String>,
+    ) -> Result<RedisConsumer<T, C>, RedisError> {
+        // Blocking reads get a connection of their own, whose response timeout outlasts them.
+        let reads = self
+            .connect(Some(self.settings.block + Duration::from_secs(5)))
+            .await?;
+        let commands = self.connect(None).await?;
+        let mut group = commands.clone();
+        let created: redis::RedisResult<()> = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(&self.settings.stream)
+            .arg(&self.settings.group)
+            .arg("0")
+            .arg("MKSTREAM")
+            .query_async(&mut group)
+            .await;
+        match created {
+            Ok(()) => {}
+            Err(e) if e.code() == Some("BUSYGROUP") => {}
+            Err(e) => return Err(RedisError::Command(e)),
+        }
+        Ok(RedisConsumer::new(
+            Arc::clone(&self.settings),
+            name.into(),
+            reads,
+            commands,
+        ))
+    }
+
+    async fn connect(
+        &self,
+        response_timeout: Option<Duration>,
+    ) -> Result<MultiplexedConnection, RedisError> {
+        let mut config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(5)));
+        if let Some(timeout) = response_timeout {
+            config = config.set_response_timeout(Some(timeout));
+        }
+        self.client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .map_err(|source| RedisError::Connect {
+                url: self.settings.url.clone(),
+                source,
+            })
+    }
+}
+
+impl<T, C> fmt::Debug for RedisQueue<T, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.settings;
+        f.debug_struct("RedisQueue")
+            .field("url", &s.url)
+            .field("stream", &s.stream)
+            .field("group", &s.group)
+            .field("max_len", &s.max_len)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Settings for a [`RedisQueue`]. Defaults: group `pc`, JSON, no cap (sends never wait),
+/// entries reclaimed from consumers idle for 30 s, dead-lettered after 5 deliveries to
+/// `<stream>:dead`, blocking reads of 2 s, batches of 64, entries kept after their ack.
+pub struct RedisQueueBuilder<T, C> {
+    url: String,
+    stream: String,
+    group: String,
+    codec: C,
+    max_len: Option<usize>,
+    when_full: WhenFull,
+    claim_idle: Duration,
+    max_deliveries: u32,
+    dead_letter: Option<String>,
+    block: Duration,
+    batch: usize,
+    delete_on_ack: bool,
+    probe: Option<SharedProbe>,
+    _items: PhantomData<fn(T) -> T>,
+}
+
+impl<T, C> RedisQueueBuilder<T, C> {
+    /// The consumer group (default `pc`).
+    pub fn group(mut self, group: impl Into<String>) -> Self {
+        self.group = group.into();
+        self
+    }
+
+    /// How items are encoded (default [`Json`]).
+    pub fn codec<D: Codec<T>>(self, codec: D) -> RedisQueueBuilder<T, D> {
+        RedisQueueBuilder {
+            url: self.url,
+            stream: self.stream,
+            group: self.group,
+            codec,
+            max_len: self.max_len,
+            when_full: self.when_full,
+            claim_idle: self.claim_idle,
+            max_deliveries: self.max_deliveries,
+            dead_letter: self.dead_letter,
+            block: self.block,
+            batch: self.batch,
+            delete_on_ack: self.delete_on_ack,
+            probe: self.probe,
+            _items: PhantomData,
+        }
+    }
+
+    /// Caps the stream at `max_len` entries; [`when_full`](Self::when_full) says what a send
+    /// into a full stream does. Entries count until they are deleted (see
+    /// [`delete_on_ack`](Self::delete_on_ack)).
+    pub fn max_len(mut self, max_len: usize) -> Self {
+        self.max_len = Some(max_len);
+        self
+    }
+
+    /// What a send into a full stream does (default: block, checking again with backoff).
+    pub fn when_full(mut self, when_full: WhenFull) -> Self {
+        self.when_full = when_full;
+        self
+    }
+
+    /// Entries pending longer than this with a consumer are taken over by another (default
+    /// 30 s): a consumer that died leaves nothing stuck for longer.
+    pub fn claim_idle(mut self, claim_idle: Duration) -> Self {
+        self.claim_idle = claim_idle;
+        self
+    }
+
+    /// An entry delivered more than this many times goes to the dead-letter stream (default 5).
+    pub fn max_deliveries(mut self, max_deliveries: u32) -> Self {
+        self.max_deliveries = max_deliveries;
+        self
+    }
+
+    /// The dead-letter stream (default `<stream>:dead`).
+    pub fn dead_letter(mut self, stream: impl Into<String>) -> Self {
+        self.dead_letter = Some(stream.into());
+        self
+    }
+
+    /// How long one read waits for new entries (default 2 s; shorter than the claim time).
+    pub fn block(mut self, block: Duration) -> Self {
+        self.block = block;
+        self
+    }
+
+    /// Entries read at once (default 64).
+    pub fn batch(mut self, batch: usize) -> Self {
+        self.batch = batch;
+        self
+    }
+
+    /// Deletes each entry once acknowledged (`XDEL`), so that the stream holds only what is
+    /// not done yet (default: kept, as a log).
+    pub fn delete_on_ack(mut self, delete: bool) -> Self {
+        self.delete_on_ack = delete;
+        self
+    }
+
+    /// Reports sends, drops, deliveries and dead letters to `probe`.
+    pub fn probe(mut self, probe: SharedProbe) -> Self {
+        self.probe = Some(probe);
+        self
+    }
+
+    /// Checks the settings; connects to nothing yet.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError`] naming the setting: an unparsable `url`, an empty `stream` or `group`,
+    /// zero `max_len`, `batch`, `block`, `claim_idle` or `max_deliveries`, a `block` not
+    /// shorter than `claim_idle`, or a drop or reject policy without `max_len`.
+    pub fn build(self) -> Result<RedisQueue<T, C>, BuildError> {
+        let client = redis::Client::open(self.url.as_str()).map_err(|e| BuildError::Invalid {
+            setting: "url",
+            reason: format!("{}: {e}", self.url),
+        })?;
+        for (setting, value) in [("stream", &self.stream), ("group", &self.group)] {
+            if value.is_empty() {
+                return Err(BuildError::Invalid {
+                    setting,
+                    reason: "must not be empty".into(),
+                });
+            }
+        }
+        let zero = [
+            ("max_len", self.max_len == Some(0)),
+            ("batch", self.batch == 0),
+            ("block", self.block.is_zero()),
+            ("claim_idle", self.claim_idle.is_zero()),
+            ("max_deliveries", self.max_deliveries == 0),
+        ];
+        if let Some((setting, _)) = zero.into_iter().find(|(_, zero)| *zero) {
+            return Err(BuildError::Zero { setting });
+        }
+        if self.block >= self.claim_idle {
+            return Err(BuildError::Invalid {
+                setting: "block",
+                reason: "must be shorter than claim_idle, so that reclaims run between reads"
+                    .into(),
+            });
+        }
+        if self.max_len.is_none() && !matches!(self.when_full, WhenFull::Block { .. }) {
+            return Err(BuildError::Invalid {
+                setting: "when_full",
+                reason: "dropping or rejecting needs a max_len".into(),
+            });
+        }
+        let dead_letter = self
+            .dead_letter
+            .unwrap_or_else(|| format!("{}:dead", self.stream));
+        Ok(RedisQueue {
+            settings: Arc::new(Settings {
+                url: self.url,
+                stream: self.stream,
+                group: self.group,
+                codec: self.codec,
+                max_len: self.max_len,
+                when_full: self.when_full,
+                claim_idle: self.claim_idle,
+                max_deliveries: self.max_deliveries,
+                dead_letter,
+                block: self.block,
+                batch: self.batch,
+                delete_on_ack: self.delete_on_ack,
+                probe: self.probe,
+            }),
+            client,
+            _items: PhantomData,
+        })
+    }
+}
+
+impl<T, C> fmt::Debug for RedisQueueBuilder<T, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisQueueBuilder")
+            .field("url", &self.url)
+            .field("stream", &self.stream)
+            .field("group", &self.group)
+            .field("max_len", &self.max_len)
+            .field("when_full", &self.when_full)
+            .field("claim_idle", &self.claim_idle)
+            .field("max_deliveries", &self.max_deliveries)
+            .field("block", &self.block)
+            .field("batch", &self.batch)
+            .finish_non_exhaustive()
+    }
+}
