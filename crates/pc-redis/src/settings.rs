@@ -49,7 +49,8 @@ impl Default for WhenFull {
 /// use pc_core::AckConsumer;
 /// use pc_redis::RedisQueue;
 ///
-/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let queue = RedisQueue::<String>::builder("redis://127.0.0.1/", "jobs")
 ///     .group("workers")
 ///     .max_len(10_000)
@@ -61,7 +62,8 @@ impl Default for WhenFull {
 /// let (job, ack) = delivery.into_parts();
 /// println!("{job}");
 /// ack.ack().await?;
-/// # Ok(()) }
+/// # Ok(())
+/// # }
 /// ```
 pub struct RedisQueue<T, C = Json> {
     pub(crate) settings: Arc<Settings<C>>,
