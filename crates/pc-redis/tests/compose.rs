@@ -1,0 +1,117 @@
+//! pc-redis under the other blocks, and under cancellation.
+
+mod support;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use pc_core::AckConsumer;
+use pc_pool::WorkerPool;
+use pc_redis::RedisQueue;
+use support::{Server, pending};
+
+/// A worker pool drains a Redis consumer unchanged: each job's delivery is acked when the job
+/// succeeds and delivered again when it fails, so a job failing once succeeds on its retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_pool_runs_over_a_redis_consumer() {
+    let Some(server) = Server::start().await else {
+        return;
+    };
+    let queue = RedisQueue::<u32>::builder(server.url.as_str(), "jobs")
+        .block(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    queue
+        .producer()
+        .await
+        .unwrap()
+        .send_all(0..200)
+        .await
+        .unwrap();
+    let consumer = queue.consumer("pool").await.unwrap();
+    let failed_once = std::sync::Arc::new(std::sync::Mutex::new(HashSet::new()));
+    let pool = WorkerPool::builder({
+        let failed_once = failed_once.clone();
+        move |n: u32| {
+            let failed_once = failed_once.clone();
+            async move {
+                // Every tenth job fails on its first delivery only.
+                if n % 10 == 0 && failed_once.lock().unwrap().insert(n) {
+                    return Err(format!("job {n} failed once"));
+                }
+                Ok(n)
+            }
+        }
+    })
+    .workers(4)
+    .build_over_acked(consumer)
+    .unwrap();
+    let mut done = HashSet::new();
+    let mut failures = 0;
+    let mut results = pool.results();
+    while done.len() < 200 {
+        let result = tokio::time::timeout(Duration::from_secs(10), results.next())
+            .await
+            .expect("every job ends")
+            .expect("the pool runs");
+        match result.output {
+            Ok(n) => assert!(done.insert(n), "job {n} succeeded twice"),
+            Err(_) => failures += 1,
+        }
+    }
+    assert_eq!(failures, 20);
+    assert_eq!(pool.ack_errors(), 0);
+    pool.abort().await;
+    assert_eq!(pending(&server, "jobs", "pc").await, 0);
+}
+
+/// Reads cancelled at random points, many mid-block: every message is still delivered, since
+/// a cancelled read makes the consumer replay what is pending under its name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelled_reads_lose_nothing() {
+    let Some(server) = Server::start().await else {
+        return;
+    };
+    let queue = RedisQueue::<u32>::builder(server.url.as_str(), "jobs")
+        .block(Duration::from_millis(20))
+        .batch(8)
+        .build()
+        .unwrap();
+    let producer = queue.producer().await.unwrap();
+    let consumer = queue.consumer("c").await.unwrap();
+    let sender = tokio::spawn(async move {
+        for n in 0..1_000u32 {
+            producer.send(n).await.unwrap();
+            if n % 50 == 0 {
+                tokio::time::sleep(Duration::from_millis(3)).await;
+            }
+        }
+    });
+    let mut rng = 7u64;
+    let mut got = HashSet::new();
+    let mut cancelled = 0;
+    while cancelled < 1_000 {
+        // A cancellation point between 0 and 3 ms into the read.
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let after = Duration::from_micros(rng % 3_000);
+        match tokio::time::timeout(after, consumer.recv_delivery()).await {
+            Ok(delivery) => {
+                got.insert(delivery.unwrap().ack().await.unwrap());
+            }
+            Err(_) => cancelled += 1,
+        }
+    }
+    sender.await.unwrap();
+    while got.len() < 1_000 {
+        let delivery = tokio::time::timeout(Duration::from_secs(5), consumer.recv_delivery())
+            .await
+            .expect("nothing lost")
+            .unwrap();
+        got.insert(delivery.ack().await.unwrap());
+    }
+    assert_eq!(got, (0..1_000).collect::<HashSet<_>>());
+    assert_eq!(pending(&server, "jobs", "pc").await, 0);
+}
