@@ -37,7 +37,7 @@ async fn a_worker_pool_runs_over_a_redis_consumer() {
             let failed_once = failed_once.clone();
             async move {
                 // Every tenth job fails on its first delivery only.
-                if n % 10 == 0 && failed_once.lock().unwrap().insert(n) {
+                if n.is_multiple_of(10) && failed_once.lock().unwrap().insert(n) {
                     return Err(format!("job {n} failed once"));
                 }
                 Ok(n)
@@ -83,7 +83,7 @@ async fn cancelled_reads_lose_nothing() {
     let sender = tokio::spawn(async move {
         for n in 0..1_000u32 {
             producer.send(n).await.unwrap();
-            if n % 50 == 0 {
+            if n.is_multiple_of(50) {
                 tokio::time::sleep(Duration::from_millis(3)).await;
             }
         }
