@@ -8,12 +8,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use pc_core::{AckConsumer, AckError, AckFuture, Acker, Delivery, RecvError};
-use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingCountReply, StreamReadReply};
 use redis::{RedisResult, Value};
 use tokio::time::Instant;
 
 use crate::codec::Codec;
+use crate::link::Link;
 use crate::settings::Settings;
 
 /// Takes entries from a [`RedisQueue`](crate::RedisQueue)'s stream as a member of its consumer
@@ -35,14 +35,14 @@ pub struct RedisConsumer<T, C> {
 struct Shared<C> {
     settings: Arc<Settings<C>>,
     name: String,
-    commands: MultiplexedConnection,
+    commands: Link,
     /// Ids nacked and waiting to be claimed back here.
     nacked: Mutex<VecDeque<String>>,
 }
 
 /// What only the receiving side touches.
 struct Reader {
-    reads: MultiplexedConnection,
+    reads: Link,
     buffer: VecDeque<Entry>,
     /// Where the replay of our own pending entries stands, while it runs.
     replay: Option<String>,
@@ -62,8 +62,8 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
     pub(crate) fn new(
         settings: Arc<Settings<C>>,
         name: String,
-        reads: MultiplexedConnection,
-        commands: MultiplexedConnection,
+        reads: Link,
+        commands: Link,
     ) -> Self {
         Self {
             shared: Arc::new(Shared {
@@ -97,9 +97,17 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
                     None => continue,
                 }
             }
-            // Errors from the server are retried: a consumer waits through an outage.
+            // A consumer waits through an outage: it connects anew and replays what is pending
+            // under its name, since a reply lost with the connection may have delivered entries.
             if let Err(error) = self.fill(&mut reader).await {
-                let _ = error;
+                if crate::link::is_connection_error(&error) {
+                    let reads = reader.reads.recover(&error).await;
+                    let commands = self.shared.commands.recover(&error).await;
+                    if reads && commands {
+                        reader.replay = Some("0".into());
+                        continue;
+                    }
+                }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
@@ -121,7 +129,7 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
                 .arg(&self.shared.name)
                 .arg(0)
                 .arg(&nacked);
-            let mut connection = self.shared.commands.clone();
+            let mut connection = self.shared.commands.get();
             let claimed: redis::streams::StreamClaimReply =
                 claim.query_async(&mut connection).await?;
             let claimed = claimed.ids;
@@ -175,7 +183,7 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
         read.arg("STREAMS").arg(&settings.stream).arg(cursor);
         // Cancelled between here and the reply, the entries are pending under our name.
         reader.read_in_flight = true;
-        let reply = read.query_async(&mut reader.reads).await;
+        let reply = read.query_async(&mut reader.reads.get()).await;
         reader.read_in_flight = false;
         reply
     }
@@ -183,7 +191,7 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
     /// Takes over entries idle longer than the claim time, from any consumer.
     async fn autoclaim(&self) -> RedisResult<Vec<StreamId>> {
         let settings = &self.shared.settings;
-        let mut connection = self.shared.commands.clone();
+        let mut connection = self.shared.commands.get();
         let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
             .arg(&settings.stream)
             .arg(&settings.group)
@@ -213,7 +221,7 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
     async fn delivery_counts(&self, entries: &[StreamId]) -> RedisResult<HashMap<String, u32>> {
         let settings = &self.shared.settings;
         let (first, last) = (&entries[0].id, &entries[entries.len() - 1].id);
-        let mut connection = self.shared.commands.clone();
+        let mut connection = self.shared.commands.get();
         let reply: StreamPendingCountReply = redis::cmd("XPENDING")
             .arg(&settings.stream)
             .arg(&settings.group)
@@ -263,7 +271,7 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
     /// Moves an entry to the dead-letter stream with its reason and acks it, atomically.
     async fn dead_letter(&self, entry: &Entry, reason: &str) -> RedisResult<()> {
         let settings = &self.shared.settings;
-        let mut connection = self.shared.commands.clone();
+        let mut connection = self.shared.commands.get();
         let mut pipe = redis::pipe();
         pipe.atomic()
             .cmd("XADD")
@@ -304,7 +312,7 @@ trait Settle: Send + Sync + 'static {
 impl<C: Send + Sync + 'static> Settle for Shared<C> {
     fn ack(&self, id: String) -> AckFuture {
         let settings = Arc::clone(&self.settings);
-        let mut connection = self.commands.clone();
+        let mut connection = self.commands.get();
         Box::pin(async move {
             let mut pipe = redis::pipe();
             pipe.cmd("XACK")

@@ -41,6 +41,7 @@
 mod codec;
 mod consumer;
 mod error;
+mod link;
 mod producer;
 mod settings;
 

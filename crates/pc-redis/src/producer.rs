@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use pc_core::DropReason;
 use redis::Script;
-use redis::aio::MultiplexedConnection;
 
 use crate::codec::Codec;
 use crate::error::{RedisError, RedisSendError};
+use crate::link::Link;
 use crate::settings::{Settings, WhenFull};
 
 /// Adds one entry unless the stream is at its cap; with `oldest`, adds and trims to the cap.
@@ -28,6 +28,11 @@ end
 return 0
 ";
 
+/// Connection errors a send rides out, with this pause between attempts to reconnect: about
+/// 30 s, the time a server takes to restart on a busy machine.
+const RECONNECTS: u32 = 60;
+const RECONNECT_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Sends items to a [`RedisQueue`](crate::RedisQueue)'s stream. Cheap to clone: clones share
 /// one multiplexed connection.
 ///
@@ -35,7 +40,7 @@ return 0
 /// consumer can recognise an entry added twice by a send retried after a connection error.
 pub struct RedisProducer<T, C> {
     settings: Arc<Settings<C>>,
-    connection: MultiplexedConnection,
+    link: Arc<Link>,
     script: Arc<Script>,
     me: Arc<ProducerId>,
     _items: PhantomData<fn(T)>,
@@ -50,7 +55,7 @@ impl<T, C> Clone for RedisProducer<T, C> {
     fn clone(&self) -> Self {
         Self {
             settings: Arc::clone(&self.settings),
-            connection: self.connection.clone(),
+            link: Arc::clone(&self.link),
             script: Arc::clone(&self.script),
             me: Arc::clone(&self.me),
             _items: PhantomData,
@@ -65,10 +70,10 @@ enum Added {
 }
 
 impl<T: Send + 'static, C: Codec<T>> RedisProducer<T, C> {
-    pub(crate) fn new(settings: Arc<Settings<C>>, connection: MultiplexedConnection) -> Self {
+    pub(crate) fn new(settings: Arc<Settings<C>>, link: Link) -> Self {
         Self {
             settings,
-            connection,
+            link: Arc::new(link),
             script: Arc::new(Script::new(ADD)),
             me: Arc::new(ProducerId {
                 name: unique_name(),
@@ -139,7 +144,7 @@ impl<T: Send + 'static, C: Codec<T>> RedisProducer<T, C> {
     ///
     /// [`RedisError::Command`] if the server failed.
     pub async fn stream_len(&self) -> Result<usize, RedisError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.link.get();
         Ok(redis::cmd("XLEN")
             .arg(&self.settings.stream)
             .query_async(&mut connection)
@@ -154,16 +159,24 @@ impl<T: Send + 'static, C: Codec<T>> RedisProducer<T, C> {
             (Some(cap), _) => (cap, "cap"),
             (None, _) => (0, "none"),
         };
-        let mut connection = self.connection.clone();
-        let outcome: i64 = self
-            .script
-            .key(&self.settings.stream)
-            .arg(cap)
-            .arg(mode)
-            .arg(id)
-            .arg(payload)
-            .invoke_async(&mut connection)
-            .await?;
+        let mut invocation = self.script.key(&self.settings.stream);
+        invocation.arg(cap).arg(mode).arg(id).arg(payload);
+        // After a connection error, a new connection and another try: the server may have
+        // restarted. A try whose reply was lost may have added the entry: the same message id
+        // then comes twice.
+        let mut tries = 0;
+        let outcome: i64 = loop {
+            let mut connection = self.link.get();
+            match invocation.invoke_async(&mut connection).await {
+                Ok(outcome) => break outcome,
+                Err(error) if tries < RECONNECTS && self.link.recover(&error).await => tries += 1,
+                Err(error) if tries < RECONNECTS && crate::link::is_connection_error(&error) => {
+                    tries += 1;
+                    tokio::time::sleep(RECONNECT_PAUSE).await;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        };
         if outcome < 0 {
             return Ok(Added::Full);
         }

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pc_core::{BuildError, SharedProbe};
-use redis::aio::MultiplexedConnection;
 
 use crate::codec::{Codec, Json};
 use crate::consumer::RedisConsumer;
 use crate::error::RedisError;
+use crate::link::Link;
 use crate::producer::RedisProducer;
 
 /// What a send does when the stream holds `max_len` entries.
@@ -135,8 +135,8 @@ where
     ///
     /// [`RedisError::Connect`] with the URL if the server cannot be reached.
     pub async fn producer(&self) -> Result<RedisProducer<T, C>, RedisError> {
-        let connection = self.connect(None).await?;
-        Ok(RedisProducer::new(Arc::clone(&self.settings), connection))
+        let link = self.link(None).await?;
+        Ok(RedisProducer::new(Arc::clone(&self.settings), link))
     }
 
     /// A consumer named `name` in the queue's group (creating the group, and the stream, when
@@ -154,10 +154,10 @@ where
     ) -> Result<RedisConsumer<T, C>, RedisError> {
         // Blocking reads get a connection of their own, whose response timeout outlasts them.
         let reads = self
-            .connect(Some(self.settings.block + Duration::from_secs(5)))
+            .link(Some(self.settings.block + Duration::from_secs(5)))
             .await?;
-        let commands = self.connect(None).await?;
-        let mut group = commands.clone();
+        let commands = self.link(None).await?;
+        let mut group = commands.get();
         let created: redis::RedisResult<()> = redis::cmd("XGROUP")
             .arg("CREATE")
             .arg(&self.settings.stream)
@@ -179,22 +179,13 @@ where
         ))
     }
 
-    async fn connect(
-        &self,
-        response_timeout: Option<Duration>,
-    ) -> Result<MultiplexedConnection, RedisError> {
-        let mut config = redis::AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(5)));
-        if let Some(timeout) = response_timeout {
-            config = config.set_response_timeout(Some(timeout));
-        }
-        self.client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await
-            .map_err(|source| RedisError::Connect {
-                url: self.settings.url.clone(),
-                source,
-            })
+    async fn link(&self, response_timeout: Option<Duration>) -> Result<Link, RedisError> {
+        Link::open(
+            self.client.clone(),
+            self.settings.url.clone(),
+            response_timeout,
+        )
+        .await
     }
 }
 

@@ -1,0 +1,89 @@
+//! A connection that is made again when the server went away.
+
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use redis::aio::MultiplexedConnection;
+
+use crate::error::RedisError;
+
+/// How long a connection attempt may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One multiplexed connection to the queue's server, replaced by a new one after a connection
+/// error, so that producers and consumers ride out a server restart with no manual step.
+pub(crate) struct Link {
+    client: redis::Client,
+    url: String,
+    response_timeout: Option<Duration>,
+    current: Mutex<MultiplexedConnection>,
+}
+
+impl Link {
+    /// Connects; `response_timeout` replaces the client's default (500 ms), which a blocking
+    /// read must outlast.
+    pub(crate) async fn open(
+        client: redis::Client,
+        url: String,
+        response_timeout: Option<Duration>,
+    ) -> Result<Self, RedisError> {
+        let current = connect(&client, &url, response_timeout).await?;
+        Ok(Self {
+            client,
+            url,
+            response_timeout,
+            current: Mutex::new(current),
+        })
+    }
+
+    /// The connection (a cheap handle: multiplexed).
+    pub(crate) fn get(&self) -> MultiplexedConnection {
+        self.current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// After `error`: connects anew if the connection is what failed, and says whether the
+    /// operation is worth retrying (a connection was made again).
+    pub(crate) async fn recover(&self, error: &redis::RedisError) -> bool {
+        if !is_connection_error(error) {
+            return false;
+        }
+        match connect(&self.client, &self.url, self.response_timeout).await {
+            Ok(fresh) => {
+                *self.current.lock().unwrap_or_else(PoisonError::into_inner) = fresh;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+async fn connect(
+    client: &redis::Client,
+    url: &str,
+    response_timeout: Option<Duration>,
+) -> Result<MultiplexedConnection, RedisError> {
+    let mut config =
+        redis::AsyncConnectionConfig::new().set_connection_timeout(Some(CONNECT_TIMEOUT));
+    if let Some(timeout) = response_timeout {
+        config = config.set_response_timeout(Some(timeout));
+    }
+    client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+        .map_err(|source| RedisError::Connect {
+            url: url.to_owned(),
+            source,
+        })
+}
+
+/// Whether `error` says the connection, not the command, failed.
+pub(crate) fn is_connection_error(error: &redis::RedisError) -> bool {
+    error.is_io_error()
+        || error.is_connection_dropped()
+        || error.is_connection_refusal()
+        || error.is_timeout()
+        || error.is_unrecoverable_error()
+}
