@@ -4,10 +4,13 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use pc_core::{AckConsumer, AckError, AckFuture, Acker, Delivery, RecvError};
+use pc_core::{
+    AckConsumer, AckError, AckFuture, Acker, Consumer, Delivery, RecvError, TryRecvError,
+};
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingCountReply, StreamReadReply};
 use redis::{RedisResult, Value};
 use tokio::time::Instant;
@@ -38,6 +41,9 @@ struct Shared<C> {
     commands: Link,
     /// Ids nacked and waiting to be claimed back here.
     nacked: Mutex<VecDeque<String>>,
+    /// Ids of items taken by `try_recv`, acked at the next read.
+    owed_acks: Mutex<Vec<String>>,
+    closed: AtomicBool,
 }
 
 /// What only the receiving side touches.
@@ -71,6 +77,8 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
                 name,
                 commands,
                 nacked: Mutex::new(VecDeque::new()),
+                owed_acks: Mutex::new(Vec::new()),
+                closed: AtomicBool::new(false),
             }),
             reading: tokio::sync::Mutex::new(Reader {
                 reads,
@@ -88,6 +96,13 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
         &self.shared.name
     }
 
+    /// Stops taking entries: receives end with `RecvError` once what was fetched is handed
+    /// out. Entries pending under this consumer's name stay pending, for it to replay if it
+    /// comes back under the same name, or for another consumer to reclaim.
+    pub fn close(&self) {
+        self.shared.closed.store(true, Ordering::Release);
+    }
+
     async fn next(&self) -> Result<Delivery<T>, RecvError> {
         let mut reader = self.reading.lock().await;
         loop {
@@ -96,6 +111,11 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
                     Some(delivery) => return Ok(delivery),
                     None => continue,
                 }
+            }
+            if self.shared.closed.load(Ordering::Acquire) {
+                // Best effort: what is not acked now is delivered again later.
+                let _ = self.flush_owed_acks().await;
+                return Err(RecvError);
             }
             // A consumer waits through an outage: it connects anew and replays what is pending
             // under its name, since a reply lost with the connection may have delivered entries.
@@ -120,6 +140,7 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
             // The last read was cancelled after the server may have delivered entries to us.
             reader.replay = Some("0".into());
         }
+        self.flush_owed_acks().await?;
         let nacked: Vec<String> = lock(&self.shared.nacked).drain(..).collect();
         if !nacked.is_empty() {
             let mut claim = redis::cmd("XCLAIM");
@@ -161,6 +182,27 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
             reader.buffer.push_back(entry_of(entry, 1));
         }
         Ok(())
+    }
+
+    /// Acks the items `try_recv` handed out.
+    async fn flush_owed_acks(&self) -> RedisResult<()> {
+        let owed: Vec<String> = std::mem::take(&mut *lock(&self.shared.owed_acks));
+        if owed.is_empty() {
+            return Ok(());
+        }
+        let settings = &self.shared.settings;
+        let mut connection = self.shared.commands.get();
+        let acked: RedisResult<()> = redis::cmd("XACK")
+            .arg(&settings.stream)
+            .arg(&settings.group)
+            .arg(&owed)
+            .query_async(&mut connection)
+            .await;
+        if acked.is_err() {
+            // Kept for the next read.
+            lock(&self.shared.owed_acks).extend(owed);
+        }
+        acked
     }
 
     /// `XREADGROUP` from `cursor` (`>` for new entries, an id for our own pending ones).
@@ -300,6 +342,67 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
 impl<T: Send + 'static, C: Codec<T>> AckConsumer<T> for RedisConsumer<T, C> {
     async fn recv_delivery(&self) -> Result<Delivery<T>, RecvError> {
         self.next().await
+    }
+}
+
+/// As a plain `Consumer`, each item is acked as it is received: handing it out is handling it
+/// (at most once past this point; use [`AckConsumer::recv_delivery`] to ack after the work).
+impl<T: Send + 'static, C: Codec<T>> Consumer<T> for RedisConsumer<T, C> {
+    async fn recv(&self) -> Result<T, RecvError> {
+        let (item, ack) = self.next().await?.into_parts();
+        // Not recorded, the entry is delivered again: at least once, never lost.
+        let _ = ack.ack().await;
+        Ok(item)
+    }
+
+    /// An item already fetched, if one is (no server round trip); its ack goes with the next
+    /// read.
+    fn try_recv(&self) -> Result<T, TryRecvError> {
+        let Ok(mut reader) = self.reading.try_lock() else {
+            return Err(TryRecvError::Empty);
+        };
+        let settings = &self.shared.settings;
+        while let Some(entry) = reader.buffer.pop_front() {
+            let decoded = entry
+                .payload
+                .as_deref()
+                .map(|bytes| settings.codec.decode(bytes));
+            match decoded {
+                Some(Ok(item)) if entry.count <= settings.max_deliveries => {
+                    if let Some(probe) = &settings.probe {
+                        probe.consumed(1);
+                    }
+                    lock(&self.shared.owed_acks).push(entry.id);
+                    return Ok(item);
+                }
+                // Dead letters need the server: left to the next read.
+                _ => {
+                    reader.buffer.push_front(entry);
+                    break;
+                }
+            }
+        }
+        if self.shared.closed.load(Ordering::Acquire) && reader.buffer.is_empty() {
+            Err(TryRecvError::Closed)
+        } else {
+            Err(TryRecvError::Empty)
+        }
+    }
+
+    /// Entries fetched and not handed out yet (0 while a receive is reading).
+    fn len(&self) -> usize {
+        self.reading
+            .try_lock()
+            .map_or(0, |reader| reader.buffer.len())
+    }
+
+    /// `None`: the stream is the queue, capped or not by the queue's settings.
+    fn capacity(&self) -> Option<usize> {
+        None
+    }
+
+    fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
     }
 }
 

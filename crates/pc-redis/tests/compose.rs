@@ -115,3 +115,40 @@ async fn cancelled_reads_lose_nothing() {
     assert_eq!(got, (0..1_000).collect::<HashSet<_>>());
     assert_eq!(pending(&server, "jobs", "pc").await, 0);
 }
+
+/// As a plain `Consumer`: `recv` acks as it hands out, `try_recv` takes what was fetched and
+/// acks it with the next read, and `close` ends the receives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_consumer_is_a_consumer() {
+    use pc_core::{Consumer, TryRecvError};
+
+    let Some(server) = Server::start().await else {
+        return;
+    };
+    let queue = RedisQueue::<u32>::builder(server.url.as_str(), "jobs")
+        .block(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    queue
+        .producer()
+        .await
+        .unwrap()
+        .send_all(0..10)
+        .await
+        .unwrap();
+    let consumer = queue.consumer("c").await.unwrap();
+    assert_eq!(consumer.recv().await.unwrap(), 0);
+    // The first read fetched the whole batch: the rest is at hand.
+    assert_eq!(consumer.len(), 9);
+    let mut at_hand = Vec::new();
+    while let Ok(n) = consumer.try_recv() {
+        at_hand.push(n);
+    }
+    assert_eq!(at_hand, (1..10).collect::<Vec<_>>());
+    assert_eq!(consumer.try_recv(), Err(TryRecvError::Empty));
+    assert!(!consumer.is_closed());
+    consumer.close();
+    assert!(consumer.recv().await.is_err(), "closed and drained");
+    assert_eq!(consumer.try_recv(), Err(TryRecvError::Closed));
+    assert_eq!(pending(&server, "jobs", "pc").await, 0, "every item acked");
+}
