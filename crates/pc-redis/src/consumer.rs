@@ -362,25 +362,22 @@ impl<T: Send + 'static, C: Codec<T>> Consumer<T> for RedisConsumer<T, C> {
             return Err(TryRecvError::Empty);
         };
         let settings = &self.shared.settings;
-        while let Some(entry) = reader.buffer.pop_front() {
+        if let Some(entry) = reader.buffer.pop_front() {
             let decoded = entry
                 .payload
                 .as_deref()
                 .map(|bytes| settings.codec.decode(bytes));
-            match decoded {
-                Some(Ok(item)) if entry.count <= settings.max_deliveries => {
-                    if let Some(probe) = &settings.probe {
-                        probe.consumed(1);
-                    }
-                    lock(&self.shared.owed_acks).push(entry.id);
-                    return Ok(item);
+            if let Some(Ok(item)) = decoded
+                && entry.count <= settings.max_deliveries
+            {
+                if let Some(probe) = &settings.probe {
+                    probe.consumed(1);
                 }
-                // Dead letters need the server: left to the next read.
-                _ => {
-                    reader.buffer.push_front(entry);
-                    break;
-                }
+                lock(&self.shared.owed_acks).push(entry.id);
+                return Ok(item);
             }
+            // A dead letter needs the server: left to the next read.
+            reader.buffer.push_front(entry);
         }
         if self.shared.closed.load(Ordering::Acquire) && reader.buffer.is_empty() {
             Err(TryRecvError::Closed)
