@@ -1,7 +1,7 @@
 //! `RedisConsumer`: reads of a consumer group, replay of its own pending entries, reclaim of
 //! entries left by dead consumers, dead letters, and the acks that settle deliveries.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,6 +43,8 @@ struct Shared<C> {
     nacked: Mutex<VecDeque<String>>,
     /// Ids of items taken by `try_recv`, acked at the next read.
     owed_acks: Mutex<Vec<String>>,
+    /// Ids handed out as deliveries and not settled yet.
+    outstanding: Mutex<HashSet<String>>,
     closed: AtomicBool,
 }
 
@@ -50,9 +52,11 @@ struct Shared<C> {
 struct Reader {
     reads: Link,
     buffer: VecDeque<Entry>,
-    /// Where the replay of our own pending entries stands, while it runs.
-    replay: Option<String>,
-    /// A read was under way when its future was dropped: what it fetched is pending here.
+    /// Our own pending entries must be looked for: on start, and after a fetch that may have
+    /// taken entries without buffering them.
+    replay: bool,
+    /// A fetch was under way when its future was dropped (or failed): what it took may be
+    /// pending under our name without being in the buffer.
     read_in_flight: bool,
     next_claim: Instant,
 }
@@ -78,12 +82,13 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
                 commands,
                 nacked: Mutex::new(VecDeque::new()),
                 owed_acks: Mutex::new(Vec::new()),
+                outstanding: Mutex::new(HashSet::new()),
                 closed: AtomicBool::new(false),
             }),
             reading: tokio::sync::Mutex::new(Reader {
                 reads,
                 buffer: VecDeque::new(),
-                replay: Some("0".into()),
+                replay: true,
                 read_in_flight: false,
                 next_claim: Instant::now(),
             }),
@@ -107,7 +112,11 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
         let mut reader = self.reading.lock().await;
         loop {
             if let Some(entry) = reader.buffer.pop_front() {
-                match self.deliver(entry).await {
+                // A dead letter awaits the server: cancelled then, the entry is replayed.
+                reader.read_in_flight = true;
+                let delivered = self.deliver(entry).await;
+                reader.read_in_flight = false;
+                match delivered {
                     Some(delivery) => return Ok(delivery),
                     None => continue,
                 }
@@ -124,7 +133,7 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
                     let reads = reader.reads.recover(&error).await;
                     let commands = self.shared.commands.recover(&error).await;
                     if reads && commands {
-                        reader.replay = Some("0".into());
+                        reader.replay = true;
                         continue;
                     }
                 }
@@ -134,12 +143,22 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
     }
 
     /// Fetches the next entries into the buffer; may fetch none.
+    ///
+    /// From the first command to the last entry buffered, entries may be pending under our
+    /// name without being in the buffer: if this is cancelled (or fails) in between, the next
+    /// call replays our pending entries from the start.
     async fn fill(&self, reader: &mut Reader) -> RedisResult<()> {
-        let settings = &self.shared.settings;
-        if std::mem::take(&mut reader.read_in_flight) {
-            // The last read was cancelled after the server may have delivered entries to us.
-            reader.replay = Some("0".into());
+        if reader.read_in_flight {
+            reader.replay = true;
         }
+        reader.read_in_flight = true;
+        self.fetch(reader).await?;
+        reader.read_in_flight = false;
+        Ok(())
+    }
+
+    async fn fetch(&self, reader: &mut Reader) -> RedisResult<()> {
+        let settings = &self.shared.settings;
         self.flush_owed_acks().await?;
         let nacked: Vec<String> = lock(&self.shared.nacked).drain(..).collect();
         if !nacked.is_empty() {
@@ -156,14 +175,10 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
             let claimed = claimed.ids;
             return self.buffer_counted(reader, claimed).await;
         }
-        if let Some(cursor) = reader.replay.clone() {
-            let reply = self.read_group(reader, &cursor, None).await?;
-            let entries = entries_of(reply);
-            match entries.last() {
-                Some(last) => reader.replay = Some(last.id.clone()),
-                None => reader.replay = None,
-            }
-            return self.buffer_counted(reader, entries).await;
+        if reader.replay {
+            self.replay(reader).await?;
+            reader.replay = false;
+            return Ok(());
         }
         let now = Instant::now();
         if now >= reader.next_claim {
@@ -205,7 +220,69 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
         acked
     }
 
-    /// `XREADGROUP` from `cursor` (`>` for new entries, an id for our own pending ones).
+    /// Buffers the entries pending under our name that are neither buffered nor handed out
+    /// (`XPENDING`, then `XRANGE` for each): what a crash or a cancelled fetch left behind.
+    /// Unlike `XREADGROUP` from `0`, this does not count as a delivery, so replays never push
+    /// an entry towards the dead letters.
+    async fn replay(&self, reader: &mut Reader) -> RedisResult<()> {
+        let settings = &self.shared.settings;
+        let mut start = "-".to_owned();
+        loop {
+            let mut connection = self.shared.commands.get();
+            let page: StreamPendingCountReply = redis::cmd("XPENDING")
+                .arg(&settings.stream)
+                .arg(&settings.group)
+                .arg(&start)
+                .arg("+")
+                .arg(settings.batch)
+                .arg(&self.shared.name)
+                .query_async(&mut connection)
+                .await?;
+            let Some(last) = page.ids.last() else {
+                return Ok(());
+            };
+            start = format!("({}", last.id);
+            let full = page.ids.len() >= settings.batch;
+            let known: HashSet<String> = {
+                let outstanding = lock(&self.shared.outstanding);
+                let owed = lock(&self.shared.owed_acks);
+                reader
+                    .buffer
+                    .iter()
+                    .map(|entry| entry.id.clone())
+                    .chain(outstanding.iter().cloned())
+                    .chain(owed.iter().cloned())
+                    .collect()
+            };
+            let lost: Vec<(String, u32)> = page
+                .ids
+                .into_iter()
+                .filter(|pending| !known.contains(&pending.id))
+                .map(|p| (p.id, u32::try_from(p.times_delivered).unwrap_or(u32::MAX)))
+                .collect();
+            if !lost.is_empty() {
+                let mut pipe = redis::pipe();
+                for (id, _) in &lost {
+                    pipe.cmd("XRANGE").arg(&settings.stream).arg(id).arg(id);
+                }
+                let ranges: Vec<redis::streams::StreamRangeReply> =
+                    pipe.query_async(&mut connection).await?;
+                for ((id, count), range) in lost.into_iter().zip(ranges) {
+                    // A pending entry deleted from the stream has no payload: a dead letter.
+                    let entry = range.ids.into_iter().next().unwrap_or(StreamId {
+                        id,
+                        ..StreamId::default()
+                    });
+                    reader.buffer.push_back(entry_of(entry, count));
+                }
+            }
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+
+    /// `XREADGROUP` from `cursor` (`>` for new entries).
     async fn read_group(
         &self,
         reader: &mut Reader,
@@ -223,11 +300,7 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
             read.arg("BLOCK").arg(block.as_millis().max(1) as u64);
         }
         read.arg("STREAMS").arg(&settings.stream).arg(cursor);
-        // Cancelled between here and the reply, the entries are pending under our name.
-        reader.read_in_flight = true;
-        let reply = read.query_async(&mut reader.reads.get()).await;
-        reader.read_in_flight = false;
-        reply
+        read.query_async(&mut reader.reads.get()).await
     }
 
     /// Takes over entries idle longer than the claim time, from any consumer.
@@ -295,6 +368,7 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
                 if let Some(probe) = &settings.probe {
                     probe.consumed(1);
                 }
+                lock(&self.shared.outstanding).insert(entry.id.clone());
                 let acker = EntryAck {
                     shared: Arc::clone(&self.shared) as Arc<dyn Settle>,
                     id: entry.id,
@@ -407,10 +481,12 @@ impl<T: Send + 'static, C: Codec<T>> Consumer<T> for RedisConsumer<T, C> {
 trait Settle: Send + Sync + 'static {
     fn ack(&self, id: String) -> AckFuture;
     fn nack(&self, id: String);
+    fn forget(&self, id: &str);
 }
 
 impl<C: Send + Sync + 'static> Settle for Shared<C> {
     fn ack(&self, id: String) -> AckFuture {
+        lock(&self.outstanding).remove(&id);
         let settings = Arc::clone(&self.settings);
         let mut connection = self.commands.get();
         Box::pin(async move {
@@ -430,7 +506,12 @@ impl<C: Send + Sync + 'static> Settle for Shared<C> {
     }
 
     fn nack(&self, id: String) {
+        lock(&self.outstanding).remove(&id);
         lock(&self.nacked).push_back(id);
+    }
+
+    fn forget(&self, id: &str) {
+        lock(&self.outstanding).remove(id);
     }
 }
 
@@ -440,14 +521,26 @@ struct EntryAck {
 }
 
 impl Acker for EntryAck {
-    fn ack(self: Box<Self>) -> AckFuture {
-        self.shared.ack(self.id)
+    fn ack(mut self: Box<Self>) -> AckFuture {
+        let id = std::mem::take(&mut self.id);
+        self.shared.ack(id)
     }
 
     /// Claimed back by this consumer at its next read, which counts a new delivery.
-    fn nack(self: Box<Self>) -> AckFuture {
-        self.shared.nack(self.id);
+    fn nack(mut self: Box<Self>) -> AckFuture {
+        let id = std::mem::take(&mut self.id);
+        self.shared.nack(id);
         Box::pin(async { Ok(()) })
+    }
+}
+
+/// Dropped unsettled, the entry stays pending: this consumer finds it again when it next
+/// replays, another one after the claim time.
+impl Drop for EntryAck {
+    fn drop(&mut self) {
+        if !self.id.is_empty() {
+            self.shared.forget(&self.id);
+        }
     }
 }
 

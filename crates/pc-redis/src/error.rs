@@ -55,13 +55,18 @@ pub enum RedisSendError<T> {
     Server(T, RedisError),
     /// The item could not be encoded.
     Codec(T, crate::CodecError),
+    /// The producer was closed.
+    Closed(T),
 }
 
 impl<T> RedisSendError<T> {
     /// The item that was not sent.
     pub fn into_inner(self) -> T {
         match self {
-            Self::Full(item) | Self::Server(item, _) | Self::Codec(item, _) => item,
+            Self::Full(item)
+            | Self::Server(item, _)
+            | Self::Codec(item, _)
+            | Self::Closed(item) => item,
         }
     }
 }
@@ -72,6 +77,7 @@ impl<T> fmt::Display for RedisSendError<T> {
             Self::Full(_) => f.write_str("the stream is at its cap"),
             Self::Server(_, error) => write!(f, "{error}"),
             Self::Codec(_, error) => write!(f, "{error}"),
+            Self::Closed(_) => f.write_str("the producer is closed"),
         }
     }
 }

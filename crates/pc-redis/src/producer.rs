@@ -1,12 +1,15 @@
-//! `RedisProducer`: `XADD`, behind a cap checked in the same script.
+//! `RedisProducer`: `XADD` behind a cap checked in the same script, and an outbox for the
+//! sends that must not wait.
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
-use pc_core::DropReason;
+use pc_core::{DropReason, Producer, SendError, SendTimeoutError, TrySendError, channel};
 use redis::Script;
+use tokio::task::JoinHandle;
 
 use crate::codec::Codec;
 use crate::error::{RedisError, RedisSendError};
@@ -31,34 +34,48 @@ return 0
 /// Connection errors a send rides out, with this pause between attempts to reconnect: about
 /// 30 s, the time a server takes to restart on a busy machine.
 const RECONNECTS: u32 = 60;
-const RECONNECT_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
+const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
 
 /// Sends items to a [`RedisQueue`](crate::RedisQueue)'s stream. Cheap to clone: clones share
-/// one multiplexed connection.
+/// one multiplexed connection and one outbox.
+///
+/// [`send`](Self::send) waits for the server's reply. As a [`Producer`], `try_send` cannot:
+/// it puts the item in a bounded outbox (see
+/// [`RedisQueueBuilder::outbox`](crate::RedisQueueBuilder::outbox)) that a task of the
+/// producer sends in order, retrying through outages; `Ok` then means accepted by this process.
+/// [`close_and_flush`](Self::close_and_flush) waits until the outbox is sent.
 ///
 /// Each entry carries a message id unique to this producer (`<producer>-<n>`), so that a
 /// consumer can recognise an entry added twice by a send retried after a connection error.
 pub struct RedisProducer<T, C> {
-    settings: Arc<Settings<C>>,
-    link: Arc<Link>,
-    script: Arc<Script>,
-    me: Arc<ProducerId>,
-    _items: PhantomData<fn(T)>,
+    core: Arc<Core<C>>,
+    outbox: Arc<Outbox<T>>,
 }
 
-struct ProducerId {
+/// What sends need: settings, connection, script, identity, counts.
+struct Core<C> {
+    settings: Arc<Settings<C>>,
+    link: Link,
+    script: Script,
     name: String,
     next: AtomicU64,
+    /// Items dropped on purpose (`DropIncoming`, the outbox's rejected items) and entries
+    /// trimmed (`DropOldest`).
+    dropped: AtomicU64,
+}
+
+/// The sends of `try_send`, and the task that makes them.
+struct Outbox<T> {
+    tx: channel::Sender<T>,
+    task: Mutex<Option<JoinHandle<()>>>,
+    closed: AtomicBool,
 }
 
 impl<T, C> Clone for RedisProducer<T, C> {
     fn clone(&self) -> Self {
         Self {
-            settings: Arc::clone(&self.settings),
-            link: Arc::clone(&self.link),
-            script: Arc::clone(&self.script),
-            me: Arc::clone(&self.me),
-            _items: PhantomData,
+            core: Arc::clone(&self.core),
+            outbox: Arc::clone(&self.outbox),
         }
     }
 }
@@ -70,55 +87,43 @@ enum Added {
 }
 
 impl<T: Send + 'static, C: Codec<T>> RedisProducer<T, C> {
+    /// Needs a tokio runtime: the outbox's task starts here.
     pub(crate) fn new(settings: Arc<Settings<C>>, link: Link) -> Self {
-        Self {
+        let capacity = settings.outbox;
+        let core = Arc::new(Core {
             settings,
-            link: Arc::new(link),
-            script: Arc::new(Script::new(ADD)),
-            me: Arc::new(ProducerId {
-                name: unique_name(),
-                next: AtomicU64::new(0),
+            link,
+            script: Script::new(ADD),
+            name: unique_name(),
+            next: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+        });
+        let (tx, rx) = channel::bounded(capacity).expect("a checked, non-zero outbox");
+        let task = tokio::spawn(drain(Arc::clone(&core), rx, PhantomData::<fn(T)>));
+        Self {
+            core,
+            outbox: Arc::new(Outbox {
+                tx,
+                task: Mutex::new(Some(task)),
+                closed: AtomicBool::new(false),
             }),
-            _items: PhantomData,
         }
     }
 
-    /// Adds `item` to the stream, as the queue's [`WhenFull`] says when it is at its cap.
+    /// Adds `item` to the stream, as the queue's [`WhenFull`] says when it is at its cap, and
+    /// waits for the server's reply.
     ///
     /// # Errors
     ///
     /// [`RedisSendError::Full`] under [`WhenFull::Reject`] at the cap; `Server` if the server
-    /// failed (the item may have been added: consumers see the same message id twice);
-    /// `Codec` if the item cannot be encoded. Each hands the item back.
+    /// failed even after reconnecting (the item may have been added: consumers see the same
+    /// message id twice); `Codec` if the item cannot be encoded; `Closed` after
+    /// [`close`](Producer::close). Each hands the item back.
     pub async fn send(&self, item: T) -> Result<(), RedisSendError<T>> {
-        let payload = match self.settings.codec.encode(&item) {
-            Ok(payload) => payload,
-            Err(error) => return Err(RedisSendError::Codec(item, error)),
-        };
-        let mut backoff = match self.settings.when_full {
-            WhenFull::Block { backoff, .. } => backoff,
-            _ => Default::default(),
-        };
-        loop {
-            match self.add(&payload).await {
-                Ok(Added::Yes) => return Ok(()),
-                Ok(Added::Full) => match self.settings.when_full {
-                    WhenFull::Block { max_backoff, .. } => {
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(max_backoff);
-                    }
-                    WhenFull::Reject => return Err(RedisSendError::Full(item)),
-                    // Dropped on purpose: counted, and the item goes with it.
-                    WhenFull::DropIncoming | WhenFull::DropOldest => {
-                        if let Some(probe) = &self.settings.probe {
-                            probe.dropped(1, DropReason::Full);
-                        }
-                        return Ok(());
-                    }
-                },
-                Err(error) => return Err(RedisSendError::Server(item, error)),
-            }
+        if self.outbox.closed.load(Ordering::Acquire) {
+            return Err(RedisSendError::Closed(item));
         }
+        self.core.send(item).await
     }
 
     /// Sends every item in turn (see [`send`](Self::send)); returns how many were sent.
@@ -144,16 +149,93 @@ impl<T: Send + 'static, C: Codec<T>> RedisProducer<T, C> {
     ///
     /// [`RedisError::Command`] if the server failed.
     pub async fn stream_len(&self) -> Result<usize, RedisError> {
-        let mut connection = self.link.get();
+        let mut connection = self.core.link.get();
         Ok(redis::cmd("XLEN")
-            .arg(&self.settings.stream)
+            .arg(&self.core.settings.stream)
             .query_async(&mut connection)
             .await?)
     }
 
+    /// Items `try_send` accepted that wait in the outbox.
+    pub fn outbox_len(&self) -> usize {
+        self.outbox.tx.len()
+    }
+
+    /// Items dropped on purpose so far: incoming items under [`WhenFull::DropIncoming`],
+    /// entries trimmed under [`WhenFull::DropOldest`], and outbox items the stream rejected or
+    /// the codec could not encode.
+    pub fn dropped(&self) -> u64 {
+        self.core.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Closes the producer (later sends fail, handing their item back) and waits until what
+    /// the outbox holds is sent.
+    pub async fn close_and_flush(&self) {
+        self.outbox.closed.store(true, Ordering::Release);
+        self.outbox.tx.close();
+        let task = self
+            .outbox
+            .task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}
+
+impl<C> Core<C> {
+    async fn send<T>(&self, item: T) -> Result<(), RedisSendError<T>>
+    where
+        C: Codec<T>,
+    {
+        let payload = match self.settings.codec.encode(&item) {
+            Ok(payload) => payload,
+            Err(error) => return Err(RedisSendError::Codec(item, error)),
+        };
+        match self.send_payload(&payload).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(RedisSendError::Full(item)),
+            Err(error) => Err(RedisSendError::Server(item, error)),
+        }
+    }
+
+    /// Adds `payload` as the policy says; `Ok(false)` when rejected at the cap.
+    async fn send_payload(&self, payload: &[u8]) -> Result<bool, RedisError> {
+        let mut backoff = match self.settings.when_full {
+            WhenFull::Block { backoff, .. } => backoff,
+            _ => Duration::ZERO,
+        };
+        loop {
+            match self.add(payload).await? {
+                Added::Yes => return Ok(true),
+                Added::Full => match self.settings.when_full {
+                    WhenFull::Block { max_backoff, .. } => {
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(max_backoff);
+                    }
+                    WhenFull::Reject => return Ok(false),
+                    // Dropped on purpose: counted, and the item goes with it.
+                    WhenFull::DropIncoming | WhenFull::DropOldest => {
+                        self.drop_counted(1, DropReason::Full);
+                        return Ok(true);
+                    }
+                },
+            }
+        }
+    }
+
+    fn drop_counted(&self, n: u64, reason: DropReason) {
+        self.dropped.fetch_add(n, Ordering::Relaxed);
+        if let Some(probe) = &self.settings.probe {
+            probe.dropped(n, reason);
+        }
+    }
+
     async fn add(&self, payload: &[u8]) -> Result<Added, RedisError> {
-        let n = self.me.next.fetch_add(1, Ordering::Relaxed);
-        let id = format!("{}-{n}", self.me.name);
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let id = format!("{}-{n}", self.name);
         let (cap, mode) = match (self.settings.max_len, self.settings.when_full) {
             (Some(cap), WhenFull::DropOldest) => (cap, "oldest"),
             (Some(cap), _) => (cap, "cap"),
@@ -182,19 +264,94 @@ impl<T: Send + 'static, C: Codec<T>> RedisProducer<T, C> {
         }
         if let Some(probe) = &self.settings.probe {
             probe.produced(1);
-            if outcome > 0 {
-                probe.dropped(outcome.unsigned_abs(), DropReason::Oldest);
-            }
+        }
+        if outcome > 0 {
+            self.drop_counted(outcome.unsigned_abs(), DropReason::Oldest);
         }
         Ok(Added::Yes)
+    }
+}
+
+/// Sends what `try_send` put in the outbox, in order, until the outbox is closed and empty.
+/// Through an outage it keeps trying, so the outbox fills and `try_send` reports `Full`.
+async fn drain<T, C: Codec<T>>(
+    core: Arc<Core<C>>,
+    rx: channel::Receiver<T>,
+    _: PhantomData<fn(T)>,
+) {
+    while let Ok(mut item) = rx.recv().await {
+        loop {
+            match core.send(item).await {
+                Ok(()) => break,
+                Err(RedisSendError::Server(back, _) | RedisSendError::Closed(back)) => {
+                    item = back;
+                    tokio::time::sleep(RECONNECT_PAUSE).await;
+                }
+                // Nobody to hand it back to: counted as dropped.
+                Err(RedisSendError::Full(_)) => {
+                    core.drop_counted(1, DropReason::Full);
+                    break;
+                }
+                Err(RedisSendError::Codec(..)) => {
+                    core.drop_counted(1, DropReason::Closed);
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// The pc-core producer: `send` waits for the server; `try_send` goes through the outbox.
+impl<T: Send + 'static, C: Codec<T>> Producer<T> for RedisProducer<T, C> {
+    async fn send(&self, item: T) -> Result<(), SendError<T>> {
+        RedisProducer::send(self, item)
+            .await
+            .map_err(|error| SendError(error.into_inner()))
+    }
+
+    /// Into the outbox: `Full` when it is, `Closed` after `close`.
+    fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
+        if self.outbox.closed.load(Ordering::Acquire) {
+            return Err(TrySendError::Closed(item));
+        }
+        self.outbox.tx.try_send(item)
+    }
+
+    /// Gives up waiting after `timeout`, handing the item back; the entry may still have been
+    /// added (its message id tells a duplicate).
+    async fn send_timeout(&self, item: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
+        if self.outbox.closed.load(Ordering::Acquire) {
+            return Err(SendTimeoutError::Closed(item));
+        }
+        let payload = match self.core.settings.codec.encode(&item) {
+            Ok(payload) => payload,
+            Err(_) => return Err(SendTimeoutError::Closed(item)),
+        };
+        match tokio::time::timeout(timeout, self.core.send_payload(&payload)).await {
+            Ok(Ok(true)) => Ok(()),
+            Ok(Ok(false)) | Err(_) => Err(SendTimeoutError::Timeout(item)),
+            Ok(Err(_)) => Err(SendTimeoutError::Closed(item)),
+        }
+    }
+
+    /// Stops new sends; the outbox is still sent (see
+    /// [`close_and_flush`](RedisProducer::close_and_flush) to wait for it).
+    fn close(&self) -> bool {
+        let first = !self.outbox.closed.swap(true, Ordering::AcqRel);
+        self.outbox.tx.close();
+        first
+    }
+
+    fn is_closed(&self) -> bool {
+        self.outbox.closed.load(Ordering::Acquire)
     }
 }
 
 impl<T, C> fmt::Debug for RedisProducer<T, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisProducer")
-            .field("stream", &self.settings.stream)
-            .field("producer", &self.me.name)
+            .field("stream", &self.core.settings.stream)
+            .field("producer", &self.core.name)
             .finish_non_exhaustive()
     }
 }

@@ -95,6 +95,7 @@ pub(crate) struct Settings<C> {
     pub(crate) block: Duration,
     pub(crate) batch: usize,
     pub(crate) delete_on_ack: bool,
+    pub(crate) outbox: usize,
     pub(crate) probe: Option<SharedProbe>,
 }
 
@@ -118,6 +119,7 @@ impl<T> RedisQueue<T, Json> {
             block: Duration::from_secs(2),
             batch: 64,
             delete_on_ack: false,
+            outbox: 1024,
             probe: None,
             _items: PhantomData,
         }
@@ -129,7 +131,8 @@ where
     T: Send + 'static,
     C: Codec<T>,
 {
-    /// A producer on a connection of its own (multiplexed: share it by cloning).
+    /// A producer on a connection of its own (multiplexed: share it by cloning). Needs a tokio
+    /// runtime: the producer's outbox task starts here.
     ///
     /// # Errors
     ///
@@ -217,6 +220,7 @@ pub struct RedisQueueBuilder<T, C> {
     block: Duration,
     batch: usize,
     delete_on_ack: bool,
+    outbox: usize,
     probe: Option<SharedProbe>,
     _items: PhantomData<fn(T) -> T>,
 }
@@ -243,6 +247,7 @@ impl<T, C> RedisQueueBuilder<T, C> {
             block: self.block,
             batch: self.batch,
             delete_on_ack: self.delete_on_ack,
+            outbox: self.outbox,
             probe: self.probe,
             _items: PhantomData,
         }
@@ -300,6 +305,13 @@ impl<T, C> RedisQueueBuilder<T, C> {
         self
     }
 
+    /// How many items a producer's `try_send` (as a `pc_core::Producer`) holds for sending
+    /// (default 1,024): beyond them it reports `Full`.
+    pub fn outbox(mut self, capacity: usize) -> Self {
+        self.outbox = capacity;
+        self
+    }
+
     /// Reports sends, drops, deliveries and dead letters to `probe`.
     pub fn probe(mut self, probe: SharedProbe) -> Self {
         self.probe = Some(probe);
@@ -311,7 +323,7 @@ impl<T, C> RedisQueueBuilder<T, C> {
     /// # Errors
     ///
     /// [`BuildError`] naming the setting: an unparsable `url`, an empty `stream` or `group`,
-    /// zero `max_len`, `batch`, `block`, `claim_idle` or `max_deliveries`, a `block` not
+    /// zero `max_len`, `batch`, `block`, `claim_idle`, `max_deliveries` or `outbox`, a `block` not
     /// shorter than `claim_idle`, or a drop or reject policy without `max_len`.
     pub fn build(self) -> Result<RedisQueue<T, C>, BuildError> {
         let client = redis::Client::open(self.url.as_str()).map_err(|e| BuildError::Invalid {
@@ -332,6 +344,7 @@ impl<T, C> RedisQueueBuilder<T, C> {
             ("block", self.block.is_zero()),
             ("claim_idle", self.claim_idle.is_zero()),
             ("max_deliveries", self.max_deliveries == 0),
+            ("outbox", self.outbox == 0),
         ];
         if let Some((setting, _)) = zero.into_iter().find(|(_, zero)| *zero) {
             return Err(BuildError::Zero { setting });
@@ -366,6 +379,7 @@ impl<T, C> RedisQueueBuilder<T, C> {
                 block: self.block,
                 batch: self.batch,
                 delete_on_ack: self.delete_on_ack,
+                outbox: self.outbox,
                 probe: self.probe,
             }),
             client,

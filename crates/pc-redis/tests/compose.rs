@@ -106,11 +106,17 @@ async fn cancelled_reads_lose_nothing() {
     }
     sender.await.unwrap();
     while got.len() < 1_000 {
-        let delivery = tokio::time::timeout(Duration::from_secs(5), consumer.recv_delivery())
-            .await
-            .expect("nothing lost")
-            .unwrap();
-        got.insert(delivery.ack().await.unwrap());
+        let Ok(delivery) =
+            tokio::time::timeout(Duration::from_secs(5), consumer.recv_delivery()).await
+        else {
+            let missing: Vec<u32> = (0..1_000).filter(|n| !got.contains(n)).collect();
+            panic!(
+                "lost {} ({missing:?}), {} pending",
+                missing.len(),
+                pending(&server, "jobs", "pc").await
+            );
+        };
+        got.insert(delivery.unwrap().ack().await.unwrap());
     }
     assert_eq!(got, (0..1_000).collect::<HashSet<_>>());
     assert_eq!(pending(&server, "jobs", "pc").await, 0);

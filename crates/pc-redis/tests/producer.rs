@@ -1,0 +1,88 @@
+//! `RedisProducer` as a `pc_core::Producer`: `try_send` through a bounded outbox.
+
+mod support;
+
+use std::time::Duration;
+
+use pc_core::{AckConsumer, Producer, TrySendError};
+use pc_redis::RedisQueue;
+use support::Server;
+
+/// Generic code written against `Producer` runs over Redis.
+async fn produce(out: &impl Producer<u32>, items: std::ops::Range<u32>) -> usize {
+    out.send_all(items).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn try_send_goes_through_the_outbox_in_order() {
+    let Some(server) = Server::start().await else {
+        return;
+    };
+    let queue = RedisQueue::<u32>::builder(server.url.as_str(), "jobs")
+        .block(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let producer = queue.producer().await.unwrap();
+    assert_eq!(produce(&producer, 0..10).await, 10);
+    for n in 10..110 {
+        producer.try_send(n).unwrap();
+    }
+    producer.close_and_flush().await;
+    assert!(Producer::is_closed(&producer));
+    match producer.try_send(999) {
+        Err(TrySendError::Closed(999)) => {}
+        other => panic!("{other:?}"),
+    }
+    let consumer = queue.consumer("c").await.unwrap();
+    let mut got = Vec::new();
+    for _ in 0..110 {
+        got.push(consumer.recv_delivery().await.unwrap().ack().await.unwrap());
+    }
+    assert_eq!(got, (0..110).collect::<Vec<_>>(), "in order, every one");
+}
+
+/// A full outbox reports `Full` and hands the item back: here the stream is at its cap (1),
+/// so the outbox's task waits on its first item while 4 more fill the outbox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_outbox_hands_the_item_back() {
+    let Some(server) = Server::start().await else {
+        return;
+    };
+    let queue = RedisQueue::<u32>::builder(server.url.as_str(), "jobs")
+        .max_len(1)
+        .outbox(4)
+        .delete_on_ack(true)
+        .block(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let producer = queue.producer().await.unwrap();
+    producer.send(0).await.unwrap(); // the stream is full
+    producer.try_send(1).unwrap();
+    // Bounded wait (real time): the outbox's task takes item 1 and waits for room.
+    for _ in 0..500 {
+        if producer.outbox_len() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(producer.outbox_len(), 0);
+    for n in 2..6 {
+        producer.try_send(n).unwrap();
+    }
+    match producer.try_send(6) {
+        Err(TrySendError::Full(6)) => {}
+        other => panic!("{other:?}"),
+    }
+    let consumer = queue.consumer("c").await.unwrap();
+    let mut got = Vec::new();
+    for _ in 0..6 {
+        let delivery = tokio::time::timeout(Duration::from_secs(10), consumer.recv_delivery())
+            .await
+            .expect("room is made, the outbox drains")
+            .unwrap();
+        got.push(delivery.ack().await.unwrap());
+    }
+    assert_eq!(got, (0..6).collect::<Vec<_>>());
+    producer.close_and_flush().await;
+    assert_eq!(producer.dropped(), 0);
+}
