@@ -254,8 +254,8 @@ impl<T, C> RedisQueueBuilder<T, C> {
     }
 
     /// Caps the stream at `max_len` entries; [`when_full`](Self::when_full) says what a send
-    /// into a full stream does. Entries count until they are deleted (see
-    /// [`delete_on_ack`](Self::delete_on_ack)).
+    /// into a full stream does. A capped queue deletes each entry once acked (as
+    /// [`delete_on_ack`](Self::delete_on_ack)), or the cap would count finished work.
     pub fn max_len(mut self, max_len: usize) -> Self {
         self.max_len = Some(max_len);
         self
@@ -378,7 +378,7 @@ impl<T, C> RedisQueueBuilder<T, C> {
                 dead_letter,
                 block: self.block,
                 batch: self.batch,
-                delete_on_ack: self.delete_on_ack,
+                delete_on_ack: self.delete_on_ack || self.max_len.is_some(),
                 outbox: self.outbox,
                 probe: self.probe,
             }),
