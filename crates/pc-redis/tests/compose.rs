@@ -158,3 +158,70 @@ async fn a_redis_consumer_is_a_consumer() {
     assert_eq!(consumer.try_recv(), Err(TryRecvError::Closed));
     assert_eq!(pending(&server, "jobs", "pc").await, 0, "every item acked");
 }
+
+/// What the queue reports through its probe: sends, deliveries, drops and dead letters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_probe_hears_sends_deliveries_drops_and_dead_letters() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use pc_core::{DropReason, FailReason, Probe};
+    use pc_redis::WhenFull;
+
+    #[derive(Debug, Default)]
+    struct Counts {
+        produced: AtomicU64,
+        consumed: AtomicU64,
+        dropped_full: AtomicU64,
+        failed: AtomicU64,
+    }
+    impl Probe for Counts {
+        fn produced(&self, n: u64) {
+            self.produced.fetch_add(n, Ordering::Relaxed);
+        }
+        fn consumed(&self, n: u64) {
+            self.consumed.fetch_add(n, Ordering::Relaxed);
+        }
+        fn dropped(&self, n: u64, reason: DropReason) {
+            if reason == DropReason::Full {
+                self.dropped_full.fetch_add(n, Ordering::Relaxed);
+            }
+        }
+        fn failed(&self, n: u64, _: FailReason) {
+            self.failed.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    let Some(server) = Server::start().await else {
+        return;
+    };
+    let counts = Arc::new(Counts::default());
+    let queue = RedisQueue::<u32>::builder(server.url.as_str(), "jobs")
+        .max_len(3)
+        .when_full(WhenFull::DropIncoming)
+        .max_deliveries(1)
+        .block(Duration::from_millis(50))
+        .probe(counts.clone())
+        .build()
+        .unwrap();
+    let producer = queue.producer().await.unwrap();
+    producer.send_all(0..5).await.unwrap(); // 3 added, 2 dropped
+    let consumer = queue.consumer("c").await.unwrap();
+    for _ in 0..2 {
+        consumer.recv_delivery().await.unwrap().ack().await.unwrap();
+    }
+    // The third fails once: its second delivery goes to the dead letters.
+    consumer
+        .recv_delivery()
+        .await
+        .unwrap()
+        .nack()
+        .await
+        .unwrap();
+    let nothing = tokio::time::timeout(Duration::from_millis(300), consumer.recv_delivery()).await;
+    assert!(nothing.is_err());
+    assert_eq!(counts.produced.load(Ordering::Relaxed), 3);
+    assert_eq!(counts.dropped_full.load(Ordering::Relaxed), 2);
+    assert_eq!(counts.consumed.load(Ordering::Relaxed), 3);
+    assert_eq!(counts.failed.load(Ordering::Relaxed), 1);
+}
