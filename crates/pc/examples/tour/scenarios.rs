@@ -1017,6 +1017,129 @@ pub(crate) async fn go_load_balancer(speed: u32) -> Outcome {
     Ok(Report::new(NAME, 20, start.elapsed()).observed(&[&jobs]))
 }
 
+/// A private redis-server on a unix socket in a directory of its own, stopped when dropped.
+pub(crate) struct LocalRedis {
+    child: std::process::Child,
+    dir: std::path::PathBuf,
+    pub(crate) url: String,
+}
+
+impl LocalRedis {
+    /// Starts one, or says why not (no `redis-server` installed).
+    pub(crate) fn start() -> Result<Self, String> {
+        use std::process::{Command, Stdio};
+        Command::new("redis-server")
+            .arg("--version")
+            .output()
+            .map_err(|e| format!("redis-server not found ({e})"))?;
+        let dir = std::env::temp_dir().join(format!("pc-tour-redis-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let socket = dir.join("redis.sock");
+        let child = Command::new("redis-server")
+            .args(["--port", "0", "--unixsocket"])
+            .arg(&socket)
+            .args(["--save", "", "--appendonly", "no", "--dir"])
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            child,
+            url: format!("redis+unix://{}", socket.display()),
+            dir,
+        })
+    }
+}
+
+impl Drop for LocalRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// C# example 6 across processes' worth of distance: 3 producers of 100 work items each, 2
+/// consumers, on a Redis stream instead of a channel (timings divided by 4). Every item is
+/// processed exactly once and acked; nothing is left pending.
+pub(crate) async fn csharp_multi_producer_over_redis(redis: &LocalRedis) -> Outcome {
+    use pc::AckConsumer;
+    use pc_redis::RedisQueue;
+
+    const NAME: &str = "C# 6 over Redis: 3 producers x 100, 2 consumers";
+    let counted = metrics(NAME);
+    let queue = RedisQueue::<(String, u64)>::builder(redis.url.as_str(), "csharp6")
+        .block(Duration::from_millis(100))
+        .probe(counted.probe())
+        .build()
+        .map_err(|e| e.to_string())?;
+    // The server may still be starting: bounded, 10 s.
+    let mut producer = None;
+    for _ in 0..200 {
+        if let Ok(made) = queue.producer().await {
+            producer = Some(made);
+            break;
+        }
+        sleep(Duration::from_millis(50)).await;
+    }
+    let producer = producer.ok_or(format!("{NAME}: redis-server did not start"))?;
+    let start = Instant::now();
+    let consumers: Vec<_> = (1..=2)
+        .map(|c| {
+            let queue = queue.clone();
+            tokio::spawn(async move {
+                let consumer = queue.consumer(format!("consumer-{c}")).await?;
+                let mut done = Vec::new();
+                // Until a second passes with nothing to take.
+                while let Ok(delivery) =
+                    tokio::time::timeout(Duration::from_secs(1), consumer.recv_delivery()).await
+                {
+                    let ((id, work_ms), ack) = delivery?.into_parts();
+                    sleep(Duration::from_millis(work_ms) / 4).await;
+                    ack.ack().await?;
+                    done.push(id);
+                }
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(done)
+            })
+        })
+        .collect();
+    let producers: Vec<_> = (1..=3u64)
+        .map(|p| {
+            let producer = producer.clone();
+            tokio::spawn(async move {
+                let mut rng = fastrand::Rng::with_seed(p);
+                for i in 1..=100 {
+                    let work = rng.u64(10..100);
+                    producer
+                        .send((format!("Producer-{p}-Work-{i}"), work))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    sleep(Duration::from_millis(rng.u64(5..25)) / 4).await;
+                }
+                Ok::<_, String>(())
+            })
+        })
+        .collect();
+    for p in producers {
+        p.await.map_err(|e| e.to_string())??;
+    }
+    let mut seen = HashSet::new();
+    for consumer in consumers {
+        for id in consumer
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?
+        {
+            if !seen.insert(id.clone()) {
+                return Err(format!("{NAME}: {id} processed twice"));
+            }
+        }
+    }
+    check(NAME, "items processed", 300, seen.len())?;
+    Ok(Report::new(NAME, 300, start.elapsed()).observed(&[&counted]))
+}
+
 /// How a scenario is played: its outcomes (one, or one per run for a comparison).
 pub(crate) type Play = fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<Outcome>>>>;
 
@@ -1048,6 +1171,17 @@ pub(crate) fn all() -> Vec<(&'static str, Play)> {
         Box::pin(async { vec![csharp_multi_producer_multi_consumer().await] })
     }));
     all.push(("csharp-7", || Box::pin(csharp_capacity_comparison())));
+    all.push(("csharp-6-redis", || {
+        Box::pin(async {
+            match LocalRedis::start() {
+                Ok(redis) => vec![csharp_multi_producer_over_redis(&redis).await],
+                Err(why) => {
+                    eprintln!("tour: skipped csharp-6-redis: {why}");
+                    Vec::new()
+                }
+            }
+        })
+    }));
     all.push(("go-producer-consumer", || {
         Box::pin(async { vec![go_basic_producer_consumer().await] })
     }));
