@@ -126,19 +126,42 @@ impl<T: Send + 'static, C: Codec<T>> RedisProducer<T, C> {
         self.core.send(item).await
     }
 
-    /// Sends every item in turn (see [`send`](Self::send)); returns how many were sent.
+    /// Sends every item (see [`send`](Self::send)); returns how many were sent. Without a cap
+    /// the entries go in pipelines of up to [`batch`](crate::RedisQueueBuilder::batch)
+    /// `XADD`s, one round trip each; with a cap, one at a time through the checking script.
     ///
     /// # Errors
     ///
-    /// The first failed send's error, with its item; the items after it are not sent.
+    /// The first failed send's error, with its item; the items after it are not sent. When a
+    /// pipeline fails, its items may or may not have been added: the error hands back the first
+    /// of them, and the others of that pipeline are dropped with it, as a failed `send` would
+    /// have left them (their message ids tell duplicates if the caller sends them again).
     pub async fn send_all<I: IntoIterator<Item = T>>(
         &self,
         items: I,
     ) -> Result<usize, RedisSendError<T>> {
+        if self.outbox.closed.load(Ordering::Acquire) {
+            let mut items = items.into_iter();
+            return match items.next() {
+                Some(item) => Err(RedisSendError::Closed(item)),
+                None => Ok(0),
+            };
+        }
+        if self.core.settings.max_len.is_some() {
+            let mut sent = 0;
+            for item in items {
+                self.core.send(item).await?;
+                sent += 1;
+            }
+            return Ok(sent);
+        }
         let mut sent = 0;
-        for item in items {
-            self.send(item).await?;
-            sent += 1;
+        let mut chunk = Vec::with_capacity(self.core.settings.batch);
+        let mut items = items.into_iter().peekable();
+        while items.peek().is_some() {
+            chunk.clear();
+            chunk.extend(items.by_ref().take(self.core.settings.batch));
+            sent += self.core.add_pipelined(&mut chunk).await?;
         }
         Ok(sent)
     }
@@ -224,6 +247,53 @@ impl<C> Core<C> {
                 },
             }
         }
+    }
+
+    /// Adds `items` in one pipeline of `XADD`s (no cap to check); on failure, hands back the
+    /// first item.
+    async fn add_pipelined<T>(&self, items: &mut Vec<T>) -> Result<usize, RedisSendError<T>>
+    where
+        C: Codec<T>,
+    {
+        let mut pipe = redis::pipe();
+        for item in items.iter() {
+            let payload = match self.settings.codec.encode(item) {
+                Ok(payload) => payload,
+                Err(error) => {
+                    let first = items.drain(..).next().expect("a non-empty chunk");
+                    return Err(RedisSendError::Codec(first, error));
+                }
+            };
+            let n = self.next.fetch_add(1, Ordering::Relaxed);
+            pipe.cmd("XADD")
+                .arg(&self.settings.stream)
+                .arg("*")
+                .arg("id")
+                .arg(format!("{}-{n}", self.name))
+                .arg("payload")
+                .arg(payload)
+                .ignore();
+        }
+        let mut tries = 0;
+        loop {
+            let mut connection = self.link.get();
+            match pipe.query_async::<()>(&mut connection).await {
+                Ok(()) => break,
+                Err(error) if tries < RECONNECTS && self.link.recover(&error).await => tries += 1,
+                Err(error) if tries < RECONNECTS && crate::link::is_connection_error(&error) => {
+                    tries += 1;
+                    tokio::time::sleep(RECONNECT_PAUSE).await;
+                }
+                Err(error) => {
+                    let first = items.drain(..).next().expect("a non-empty chunk");
+                    return Err(RedisSendError::Server(first, error.into()));
+                }
+            }
+        }
+        if let Some(probe) = &self.settings.probe {
+            probe.produced(items.len() as u64);
+        }
+        Ok(items.len())
     }
 
     fn drop_counted(&self, n: u64, reason: DropReason) {

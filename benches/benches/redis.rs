@@ -1,0 +1,154 @@
+//! `pc::redis` against a local redis-server (started here on a unix socket, without
+//! persistence): 10,000 u64 messages per iteration through a fresh stream, sent with
+//! `RedisProducer::send` (one `XADD` script per message) and received as acknowledged
+//! deliveries (one `XACK` per message), with 1 and 4 producers/consumers and reads of 1, 16 and
+//! 64 entries. Skipped, saying so, when `redis-server` is not installed. The engine's own
+//! ceiling for `XADD` comes from `redis-benchmark` (see docs/benchmarks.md).
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use pc::AckConsumer;
+use pc::redis::RedisQueue;
+
+const MESSAGES: u64 = 10_000;
+
+struct Server {
+    child: Child,
+    dir: std::path::PathBuf,
+    url: String,
+}
+
+impl Server {
+    fn start() -> Option<Self> {
+        if Command::new("redis-server")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            eprintln!("redis bench skipped: redis-server not found");
+            return None;
+        }
+        let dir = std::env::temp_dir().join(format!("pc-bench-redis-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).ok()?;
+        let socket = dir.join("redis.sock");
+        let child = Command::new("redis-server")
+            .args(["--port", "0", "--unixsocket"])
+            .arg(&socket)
+            .args(["--save", "", "--appendonly", "no", "--dir"])
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        Some(Self {
+            child,
+            url: format!("redis+unix://{}", socket.display()),
+            dir,
+        })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Moves `MESSAGES` through a fresh stream with `sides` producers and consumers reading
+/// `batch` entries at a time.
+async fn transfer(url: &str, sides: u64, batch: usize) {
+    static STREAM: AtomicU64 = AtomicU64::new(0);
+    let stream = format!("bench-{}", STREAM.fetch_add(1, Ordering::Relaxed));
+    let queue = RedisQueue::<u64>::builder(url, stream)
+        .batch(batch)
+        .block(Duration::from_millis(100))
+        .delete_on_ack(true)
+        .build()
+        .expect("valid settings");
+    let received = std::sync::Arc::new(AtomicU64::new(0));
+    let all_in = std::sync::Arc::new(tokio::sync::Notify::new());
+    let mut consumers = Vec::new();
+    for c in 0..sides {
+        let consumer = queue.consumer(format!("c{c}")).await.expect("a server");
+        let (received, all_in) = (received.clone(), all_in.clone());
+        consumers.push(tokio::spawn(async move {
+            loop {
+                let delivery = consumer.recv_delivery().await.expect("a delivery");
+                delivery.ack().await.expect("acked");
+                if received.fetch_add(1, Ordering::Relaxed) + 1 == MESSAGES {
+                    all_in.notify_one();
+                }
+            }
+        }));
+    }
+    let mut producers = Vec::new();
+    for _ in 0..sides {
+        let producer = queue.producer().await.expect("a server");
+        producers.push(tokio::spawn(async move {
+            producer.send_all(0..MESSAGES / sides).await.expect("sent");
+        }));
+    }
+    for task in producers {
+        task.await.expect("no panic");
+    }
+    all_in.notified().await;
+    // The others wait for entries that will not come.
+    for task in consumers {
+        task.abort();
+    }
+    assert_eq!(received.load(Ordering::Relaxed), MESSAGES);
+}
+
+fn redis(c: &mut Criterion) {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    // Wait (bounded, real time) for the server to take connections.
+    rt.block_on(async {
+        for _ in 0..200 {
+            let queue = RedisQueue::<u64>::builder(server.url.as_str(), "ready")
+                .build()
+                .expect("valid settings");
+            if queue.producer().await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not start");
+    });
+    for sides in [1, 4] {
+        let mut group = c.benchmark_group(format!("redis-{sides}p{sides}c"));
+        group
+            .sample_size(10)
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(3))
+            .throughput(Throughput::Elements(MESSAGES));
+        for batch in [1, 16, 64] {
+            group.bench_function(format!("batch-{batch}"), |b| {
+                b.iter_custom(|iters| {
+                    rt.block_on(async {
+                        let start = Instant::now();
+                        for _ in 0..iters {
+                            transfer(&server.url, sides, batch).await;
+                        }
+                        start.elapsed()
+                    })
+                })
+            });
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(benches, redis);
+criterion_main!(benches);
