@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use pc_core::AckConsumer;
 use pc_pool::WorkerPool;
 use pc_redis::RedisQueue;
-use support::{Server, pending};
+use support::{Server, pending, queue_holding};
 
 /// A worker pool drains a Redis consumer unchanged: each job's delivery is acked when the job
 /// succeeds and delivered again when it fails, so a job failing once succeeds on its retry.
@@ -18,17 +18,7 @@ async fn a_worker_pool_runs_over_a_redis_consumer() {
     let Some(server) = Server::start().await else {
         return;
     };
-    let queue = RedisQueue::<u32>::builder(server.url.as_str(), "jobs")
-        .block(Duration::from_millis(50))
-        .build()
-        .unwrap();
-    queue
-        .producer()
-        .await
-        .unwrap()
-        .send_all(0..200)
-        .await
-        .unwrap();
+    let queue = queue_holding(&server, "jobs", 0..200).await;
     let consumer = queue.consumer("pool").await.unwrap();
     let failed_once = std::sync::Arc::new(std::sync::Mutex::new(HashSet::new()));
     let pool = WorkerPool::builder({
@@ -131,17 +121,7 @@ async fn a_redis_consumer_is_a_consumer() {
     let Some(server) = Server::start().await else {
         return;
     };
-    let queue = RedisQueue::<u32>::builder(server.url.as_str(), "jobs")
-        .block(Duration::from_millis(50))
-        .build()
-        .unwrap();
-    queue
-        .producer()
-        .await
-        .unwrap()
-        .send_all(0..10)
-        .await
-        .unwrap();
+    let queue = queue_holding(&server, "jobs", 0..10).await;
     let consumer = queue.consumer("c").await.unwrap();
     assert_eq!(consumer.recv().await.unwrap(), 0);
     // The first read fetched the whole batch: the rest is at hand.

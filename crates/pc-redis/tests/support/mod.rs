@@ -123,6 +123,22 @@ impl Drop for Server {
     }
 }
 
+/// A queue of u32 on `stream` of `server` with short blocking reads (50 ms), already holding
+/// `items`.
+pub(crate) async fn queue_holding(
+    server: &Server,
+    stream: &str,
+    items: std::ops::Range<u32>,
+) -> pc_redis::RedisQueue<u32> {
+    let queue = pc_redis::RedisQueue::<u32>::builder(server.url.as_str(), stream)
+        .block(Duration::from_millis(50))
+        .build()
+        .expect("valid settings");
+    let producer = queue.producer().await.expect("the server answers");
+    producer.send_all(items).await.expect("sent");
+    queue
+}
+
 /// Entries pending in `group` of `stream`, over all consumers.
 pub(crate) async fn pending(server: &Server, stream: &str, group: &str) -> u64 {
     let mut connection = server.connection().await;
