@@ -98,6 +98,7 @@ impl fmt::Debug for Ack {
 #[must_use = "an unsettled delivery is delivered again"]
 pub struct Delivery<T> {
     item: T,
+    key: Option<String>,
     ack: Ack,
 }
 
@@ -106,6 +107,7 @@ impl<T> Delivery<T> {
     pub fn settled(item: T) -> Self {
         Self {
             item,
+            key: None,
             ack: Ack {
                 count: 1,
                 acker: None,
@@ -117,6 +119,7 @@ impl<T> Delivery<T> {
     pub fn owed(item: T, count: u32, acker: impl Acker) -> Self {
         Self {
             item,
+            key: None,
             ack: Ack {
                 count,
                 acker: Some(Box::new(acker)),
@@ -124,9 +127,22 @@ impl<T> Delivery<T> {
         }
     }
 
+    /// Names the message across deliveries and resends: a durable queue's message id, which
+    /// a consumer that must not act twice deduplicates by.
+    pub fn with_key(mut self, key: impl Into<String>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+
     /// The item.
     pub fn item(&self) -> &T {
         &self.item
+    }
+
+    /// What names the message across deliveries, if the queue gives it one (in-process queues
+    /// deliver each item once and give none).
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
     }
 
     /// How many times this item was delivered, this delivery included.
@@ -164,6 +180,7 @@ impl<T: fmt::Debug> fmt::Debug for Delivery<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Delivery")
             .field("item", &self.item)
+            .field("key", &self.key)
             .field("ack", &self.ack)
             .finish()
     }

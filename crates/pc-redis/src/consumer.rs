@@ -64,6 +64,8 @@ struct Reader {
 /// One entry fetched, with its delivery count.
 struct Entry {
     id: String,
+    /// The producer's message id: the same for an entry added twice by a retried send.
+    key: Option<String>,
     payload: Option<Vec<u8>>,
     count: u32,
 }
@@ -373,7 +375,11 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
                     shared: Arc::clone(&self.shared) as Arc<dyn Settle>,
                     id: entry.id,
                 };
-                return Some(Delivery::owed(item, entry.count, acker));
+                let delivery = Delivery::owed(item, entry.count, acker);
+                return Some(match entry.key {
+                    Some(key) => delivery.with_key(key),
+                    None => delivery,
+                });
             }
             Err(error) => format!("undecodable: {error}"),
         };
@@ -563,12 +569,15 @@ fn entries_of(reply: Option<StreamReadReply>) -> Vec<StreamId> {
 }
 
 fn entry_of(entry: StreamId, count: u32) -> Entry {
-    let payload = match entry.map.get("payload") {
+    let field = |name: &str| match entry.map.get(name) {
         Some(Value::BulkString(bytes)) => Some(bytes.clone()),
         _ => None,
     };
+    let payload = field("payload");
+    let key = field("id").and_then(|bytes| String::from_utf8(bytes).ok());
     Entry {
         id: entry.id,
+        key,
         payload,
         count,
     }

@@ -8,7 +8,8 @@
 //! [`AckConsumer`](pc_core::AckConsumer), so each item arrives as a [`Delivery`](pc_core::Delivery)
 //! that stays pending until acked; nacked, or left by a consumer that died, it is delivered
 //! again, and after `max_deliveries` it goes to a dead-letter stream with its reason. Delivery
-//! is at least once: consumers that must not act twice deduplicate by entry id.
+//! is at least once: consumers that must not act twice deduplicate by
+//! [`Delivery::key`](pc_core::Delivery::key), the producer's message id.
 //!
 //! A `pc_pool::WorkerPool` runs over a consumer unchanged with `build_over_acked`, acking each
 //! job's delivery when the job succeeds.

@@ -149,6 +149,7 @@ async fn a_poison_message_goes_to_the_dead_letters_once() {
     let consumer = queue.consumer("c").await.unwrap();
     let mut processed = Vec::new();
     let mut poison_deliveries = Vec::new();
+    let mut poison_keys = HashSet::new();
     // Bounded: 4 messages, the poison one seen 3 times.
     for _ in 0..6 {
         let Ok(delivery) =
@@ -159,6 +160,7 @@ async fn a_poison_message_goes_to_the_dead_letters_once() {
         let delivery = delivery.unwrap();
         if delivery.item() == "poison" {
             poison_deliveries.push(delivery.delivery_count());
+            poison_keys.insert(delivery.key().expect("a message id").to_owned());
             delivery.nack().await.unwrap();
         } else {
             processed.push(delivery.ack().await.unwrap());
@@ -166,6 +168,7 @@ async fn a_poison_message_goes_to_the_dead_letters_once() {
     }
     assert_eq!(processed, ["a", "b", "c"]);
     assert_eq!(poison_deliveries, [1, 2, 3]);
+    assert_eq!(poison_keys.len(), 1, "one message id across its deliveries");
     // The fourth delivery went to the dead letters instead.
     let dead = tokio::time::timeout(Duration::from_millis(500), consumer.recv_delivery()).await;
     assert!(dead.is_err(), "nothing left to deliver");
