@@ -1,5 +1,6 @@
 //! A connection that is made again when the server went away.
 
+use std::future::Future;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -9,6 +10,11 @@ use crate::error::RedisError;
 
 /// How long a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connection errors a retrying command rides out, with this pause between attempts to
+/// reconnect: about 30 s, the time a server takes to restart on a busy machine.
+const RECONNECTS: u32 = 60;
+const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
 
 /// One multiplexed connection to the queue's server, replaced by a new one after a connection
 /// error, so that producers and consumers ride out a server restart with no manual step.
@@ -42,6 +48,28 @@ impl Link {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// Runs `command`, connecting anew and trying again after each connection error, for
+    /// about 30 s: the server may be restarting. A try whose reply was lost with the connection
+    /// may still have taken effect.
+    pub(crate) async fn run_retrying<R, F, Fut>(&self, mut command: F) -> redis::RedisResult<R>
+    where
+        F: FnMut(MultiplexedConnection) -> Fut,
+        Fut: Future<Output = redis::RedisResult<R>>,
+    {
+        let mut tries = 0;
+        loop {
+            match command(self.get()).await {
+                Err(error) if tries < RECONNECTS && is_connection_error(&error) => {
+                    tries += 1;
+                    if !self.recover(&error).await {
+                        tokio::time::sleep(RECONNECT_PAUSE).await;
+                    }
+                }
+                done => return done,
+            }
+        }
     }
 
     /// After `error`: connects anew if the connection is what failed, and says whether the

@@ -31,10 +31,8 @@ end
 return 0
 ";
 
-/// Connection errors a send rides out, with this pause between attempts to reconnect: about
-/// 30 s, the time a server takes to restart on a busy machine.
-const RECONNECTS: u32 = 60;
-const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
+/// How long the outbox's task waits before offering an item again after a send failed.
+const RETRY_PAUSE: Duration = Duration::from_millis(500);
 
 /// Sends items to a [`RedisQueue`](crate::RedisQueue)'s stream. Cheap to clone: clones share
 /// one multiplexed connection and one outbox.
@@ -264,31 +262,25 @@ impl<C> Core<C> {
                     return Err(RedisSendError::Codec(first, error));
                 }
             };
-            let n = self.next.fetch_add(1, Ordering::Relaxed);
             pipe.cmd("XADD")
                 .arg(&self.settings.stream)
                 .arg("*")
                 .arg("id")
-                .arg(format!("{}-{n}", self.name))
+                .arg(self.message_id())
                 .arg("payload")
                 .arg(payload)
                 .ignore();
         }
-        let mut tries = 0;
-        loop {
-            let mut connection = self.link.get();
-            match pipe.query_async::<()>(&mut connection).await {
-                Ok(()) => break,
-                Err(error) if tries < RECONNECTS && self.link.recover(&error).await => tries += 1,
-                Err(error) if tries < RECONNECTS && crate::link::is_connection_error(&error) => {
-                    tries += 1;
-                    tokio::time::sleep(RECONNECT_PAUSE).await;
-                }
-                Err(error) => {
-                    let first = items.drain(..).next().expect("a non-empty chunk");
-                    return Err(RedisSendError::Server(first, error.into()));
-                }
-            }
+        let pipe = &pipe;
+        let added = self
+            .link
+            .run_retrying(
+                |mut connection| async move { pipe.query_async::<()>(&mut connection).await },
+            )
+            .await;
+        if let Err(error) = added {
+            let first = items.drain(..).next().expect("a non-empty chunk");
+            return Err(RedisSendError::Server(first, error.into()));
         }
         if let Some(probe) = &self.settings.probe {
             probe.produced(items.len() as u64);
@@ -303,9 +295,14 @@ impl<C> Core<C> {
         }
     }
 
-    async fn add(&self, payload: &[u8]) -> Result<Added, RedisError> {
+    /// The next message id: this producer's name and a count.
+    fn message_id(&self) -> String {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let id = format!("{}-{n}", self.name);
+        format!("{}-{n}", self.name)
+    }
+
+    async fn add(&self, payload: &[u8]) -> Result<Added, RedisError> {
+        let id = self.message_id();
         let (cap, mode) = match (self.settings.max_len, self.settings.when_full) {
             (Some(cap), WhenFull::DropOldest) => (cap, "oldest"),
             (Some(cap), _) => (cap, "cap"),
@@ -313,22 +310,15 @@ impl<C> Core<C> {
         };
         let mut invocation = self.script.key(&self.settings.stream);
         invocation.arg(cap).arg(mode).arg(id).arg(payload);
-        // After a connection error, a new connection and another try: the server may have
-        // restarted. A try whose reply was lost may have added the entry: the same message id
-        // then comes twice.
-        let mut tries = 0;
-        let outcome: i64 = loop {
-            let mut connection = self.link.get();
-            match invocation.invoke_async(&mut connection).await {
-                Ok(outcome) => break outcome,
-                Err(error) if tries < RECONNECTS && self.link.recover(&error).await => tries += 1,
-                Err(error) if tries < RECONNECTS && crate::link::is_connection_error(&error) => {
-                    tries += 1;
-                    tokio::time::sleep(RECONNECT_PAUSE).await;
-                }
-                Err(error) => return Err(error.into()),
-            }
-        };
+        // A try whose reply was lost may have added the entry: the same message id then
+        // comes twice.
+        let invocation = &invocation;
+        let outcome: i64 = self
+            .link
+            .run_retrying(
+                |mut connection| async move { invocation.invoke_async(&mut connection).await },
+            )
+            .await?;
         if outcome < 0 {
             return Ok(Added::Full);
         }
@@ -355,7 +345,7 @@ async fn drain<T, C: Codec<T>>(
                 Ok(()) => break,
                 Err(RedisSendError::Server(back, _) | RedisSendError::Closed(back)) => {
                     item = back;
-                    tokio::time::sleep(RECONNECT_PAUSE).await;
+                    tokio::time::sleep(RETRY_PAUSE).await;
                 }
                 // Nobody to hand it back to: counted as dropped.
                 Err(RedisSendError::Full(_)) => {
