@@ -5,59 +5,14 @@
 //! 64 entries. Skipped, saying so, when `redis-server` is not installed. The engine's own
 //! ceiling for `XADD` comes from `redis-benchmark` (see docs/benchmarks.md).
 
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pc::AckConsumer;
-use pc::redis::RedisQueue;
+use pc::redis::{LocalServer, RedisQueue};
 
 const MESSAGES: u64 = 10_000;
-
-struct Server {
-    child: Child,
-    dir: std::path::PathBuf,
-    url: String,
-}
-
-impl Server {
-    fn start() -> Option<Self> {
-        if Command::new("redis-server")
-            .arg("--version")
-            .output()
-            .is_err()
-        {
-            eprintln!("redis bench skipped: redis-server not found");
-            return None;
-        }
-        let dir = std::env::temp_dir().join(format!("pc-bench-redis-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).ok()?;
-        let socket = dir.join("redis.sock");
-        let child = Command::new("redis-server")
-            .args(["--port", "0", "--unixsocket"])
-            .arg(&socket)
-            .args(["--save", "", "--appendonly", "no", "--dir"])
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        Some(Self {
-            child,
-            url: format!("redis+unix://{}", socket.display()),
-            dir,
-        })
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 /// Moves `MESSAGES` through a fresh stream with `sides` producers and consumers reading
 /// `batch` entries at a time.
@@ -105,27 +60,19 @@ async fn transfer(url: &str, sides: u64, batch: usize) {
 }
 
 fn redis(c: &mut Criterion) {
-    let Some(server) = Server::start() else {
-        return;
+    let server = match LocalServer::start() {
+        Ok(server) => server,
+        Err(error) => {
+            eprintln!("redis bench skipped: redis-server did not start ({error})");
+            return;
+        }
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("a runtime");
-    // Wait (bounded, real time) for the server to take connections.
-    rt.block_on(async {
-        for _ in 0..200 {
-            let queue = RedisQueue::<u64>::builder(server.url.as_str(), "ready")
-                .build()
-                .expect("valid settings");
-            if queue.producer().await.is_ok() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("redis-server did not start");
-    });
+    rt.block_on(server.ready()).expect("redis-server answers");
     for sides in [1, 4] {
         let mut group = c.benchmark_group(format!("redis-{sides}p{sides}c"));
         group
@@ -139,7 +86,7 @@ fn redis(c: &mut Criterion) {
                     rt.block_on(async {
                         let start = Instant::now();
                         for _ in 0..iters {
-                            transfer(&server.url, sides, batch).await;
+                            transfer(server.url(), sides, batch).await;
                         }
                         start.elapsed()
                     })

@@ -43,11 +43,13 @@ mod codec;
 mod consumer;
 mod error;
 mod link;
+mod local;
 mod producer;
 mod settings;
 
 pub use codec::{Binary, Codec, CodecError, Json};
 pub use consumer::RedisConsumer;
 pub use error::{RedisError, RedisSendError};
+pub use local::LocalServer;
 pub use producer::RedisProducer;
 pub use settings::{RedisQueue, RedisQueueBuilder, WhenFull};

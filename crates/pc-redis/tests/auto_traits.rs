@@ -19,6 +19,7 @@ fn types_are_send_and_sync() {
     send_sync::<RedisSendError<String>>();
     send_sync::<CodecError>();
     send_sync::<WhenFull>();
+    send_sync::<LocalServer>();
 }
 
 fn futures_are_send(

@@ -1017,73 +1017,22 @@ pub(crate) async fn go_load_balancer(speed: u32) -> Outcome {
     Ok(Report::new(NAME, 20, start.elapsed()).observed(&[&jobs]))
 }
 
-/// A private redis-server on a unix socket in a directory of its own, stopped when dropped.
-pub(crate) struct LocalRedis {
-    child: std::process::Child,
-    dir: std::path::PathBuf,
-    pub(crate) url: String,
-}
-
-impl LocalRedis {
-    /// Starts one, or says why not (no `redis-server` installed).
-    pub(crate) fn start() -> Result<Self, String> {
-        use std::process::{Command, Stdio};
-        Command::new("redis-server")
-            .arg("--version")
-            .output()
-            .map_err(|e| format!("redis-server not found ({e})"))?;
-        let dir = std::env::temp_dir().join(format!("pc-tour-redis-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        let socket = dir.join("redis.sock");
-        let child = Command::new("redis-server")
-            .args(["--port", "0", "--unixsocket"])
-            .arg(&socket)
-            .args(["--save", "", "--appendonly", "no", "--dir"])
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| e.to_string())?;
-        Ok(Self {
-            child,
-            url: format!("redis+unix://{}", socket.display()),
-            dir,
-        })
-    }
-}
-
-impl Drop for LocalRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// C# example 6 across processes' worth of distance: 3 producers of 100 work items each, 2
 /// consumers, on a Redis stream instead of a channel (timings divided by 4). Every item is
 /// processed exactly once and acked; nothing is left pending.
-pub(crate) async fn csharp_multi_producer_over_redis(redis: &LocalRedis) -> Outcome {
+pub(crate) async fn csharp_multi_producer_over_redis(redis: &pc_redis::LocalServer) -> Outcome {
     use pc::AckConsumer;
     use pc_redis::RedisQueue;
 
     const NAME: &str = "C# 6 over Redis: 3 producers x 100, 2 consumers";
     let counted = metrics(NAME);
-    let queue = RedisQueue::<(String, u64)>::builder(redis.url.as_str(), "csharp6")
+    redis.ready().await.map_err(|e| format!("{NAME}: {e}"))?;
+    let queue = RedisQueue::<(String, u64)>::builder(redis.url(), "csharp6")
         .block(Duration::from_millis(100))
         .probe(counted.probe())
         .build()
         .map_err(|e| e.to_string())?;
-    // The server may still be starting: bounded, 10 s.
-    let mut producer = None;
-    for _ in 0..200 {
-        if let Ok(made) = queue.producer().await {
-            producer = Some(made);
-            break;
-        }
-        sleep(Duration::from_millis(50)).await;
-    }
-    let producer = producer.ok_or(format!("{NAME}: redis-server did not start"))?;
+    let producer = queue.producer().await.map_err(|e| e.to_string())?;
     let start = Instant::now();
     let consumers: Vec<_> = (1..=2)
         .map(|c| {
@@ -1173,10 +1122,10 @@ pub(crate) fn all() -> Vec<(&'static str, Play)> {
     all.push(("csharp-7", || Box::pin(csharp_capacity_comparison())));
     all.push(("csharp-6-redis", || {
         Box::pin(async {
-            match LocalRedis::start() {
+            match pc_redis::LocalServer::start() {
                 Ok(redis) => vec![csharp_multi_producer_over_redis(&redis).await],
                 Err(why) => {
-                    eprintln!("tour: skipped csharp-6-redis: {why}");
+                    eprintln!("tour: skipped csharp-6-redis: redis-server did not start ({why})");
                     Vec::new()
                 }
             }
