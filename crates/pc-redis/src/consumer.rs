@@ -194,8 +194,7 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
             .block
             .min(reader.next_claim.saturating_duration_since(now))
             .max(Duration::from_millis(1));
-        let reply = self.read_group(reader, ">", Some(wait)).await?;
-        for entry in entries_of(reply) {
+        for entry in self.read_new(reader, wait).await? {
             reader.buffer.push_back(entry_of(entry, 1));
         }
         Ok(())
@@ -284,25 +283,27 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
         }
     }
 
-    /// `XREADGROUP` from `cursor` (`>` for new entries).
-    async fn read_group(
-        &self,
-        reader: &mut Reader,
-        cursor: &str,
-        block: Option<Duration>,
-    ) -> RedisResult<Option<StreamReadReply>> {
+    /// New entries (`XREADGROUP >`), waiting at most `block` for some.
+    async fn read_new(&self, reader: &mut Reader, block: Duration) -> RedisResult<Vec<StreamId>> {
         let settings = &self.shared.settings;
-        let mut read = redis::cmd("XREADGROUP");
-        read.arg("GROUP")
+        let reply: Option<StreamReadReply> = redis::cmd("XREADGROUP")
+            .arg("GROUP")
             .arg(&settings.group)
             .arg(&self.shared.name)
             .arg("COUNT")
-            .arg(settings.batch);
-        if let Some(block) = block {
-            read.arg("BLOCK").arg(block.as_millis().max(1) as u64);
-        }
-        read.arg("STREAMS").arg(&settings.stream).arg(cursor);
-        read.query_async(&mut reader.reads.get()).await
+            .arg(settings.batch)
+            .arg("BLOCK")
+            .arg(block.as_millis().max(1) as u64)
+            .arg("STREAMS")
+            .arg(&settings.stream)
+            .arg(">")
+            .query_async(&mut reader.reads.get())
+            .await?;
+        Ok(reply
+            .into_iter()
+            .flat_map(|reply| reply.keys)
+            .flat_map(|key| key.ids)
+            .collect())
     }
 
     /// Takes over entries idle longer than the claim time, from any consumer.
@@ -558,14 +559,6 @@ impl<T, C> fmt::Debug for RedisConsumer<T, C> {
             .field("name", &self.shared.name)
             .finish_non_exhaustive()
     }
-}
-
-fn entries_of(reply: Option<StreamReadReply>) -> Vec<StreamId> {
-    reply
-        .into_iter()
-        .flat_map(|reply| reply.keys)
-        .flat_map(|key| key.ids)
-        .collect()
 }
 
 fn entry_of(entry: StreamId, count: u32) -> Entry {
