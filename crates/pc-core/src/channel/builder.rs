@@ -63,11 +63,7 @@ impl Builder {
     ///
     /// [`BuildError::Zero`] for a bounded capacity of 0.
     pub fn build<T: Send + 'static>(self) -> Result<(Sender<T>, Receiver<T>), BuildError> {
-        if self.capacity == Some(0) {
-            return Err(BuildError::Zero {
-                setting: "capacity",
-            });
-        }
+        check_capacity(self.capacity)?;
         Ok(match self.probe {
             Some(probe) => make_probed(self.capacity, probe),
             None => make(self.capacity),
@@ -81,6 +77,16 @@ impl fmt::Debug for Builder {
             .field("capacity", &self.capacity)
             .field("probe", &self.probe.is_some())
             .finish()
+    }
+}
+
+/// A bounded capacity must be at least 1.
+pub(super) fn check_capacity(capacity: Option<usize>) -> Result<(), BuildError> {
+    match capacity {
+        Some(0) => Err(BuildError::Zero {
+            setting: "capacity",
+        }),
+        _ => Ok(()),
     }
 }
 

@@ -119,11 +119,7 @@ pub struct Counts {
 ///
 /// [`BuildError::Zero`] if `capacity` is 0. Use [`Builder`] to attach a probe.
 pub fn bounded<T>(capacity: usize) -> Result<(Sender<T>, Receiver<T>), BuildError> {
-    if capacity == 0 {
-        return Err(BuildError::Zero {
-            setting: "capacity",
-        });
-    }
+    builder::check_capacity(Some(capacity))?;
     Ok(builder::make(Some(capacity)))
 }
 
