@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_core::Stream;
-use tokio::time::Instant;
 
 use crate::error::{RecvError, RecvTimeoutError, TryRecvError};
 
@@ -97,12 +96,10 @@ pub trait Consumer<T: Send>: Send + Sync {
     /// until `linger` has passed since the first item, whichever comes first.
     ///
     /// Appends to `buf` and returns how many items were added: at least 1 and at most `max`,
-    /// or 0 only when the consumer is closed and drained. Items already queued are taken without
-    /// waiting; a zero `linger` takes only those. Requires a tokio runtime with the time driver.
-    ///
-    /// # Panics
-    ///
-    /// If `max` is 0.
+    /// or 0 only when the consumer is closed and drained, or at once when `max` is 0. Items
+    /// already queued are taken without waiting; a zero `linger` takes only those, and
+    /// `Duration::MAX` waits for `max` items or the close however long it takes. Requires a
+    /// tokio runtime with the time driver.
     ///
     /// # Cancel safety
     ///
@@ -114,12 +111,14 @@ pub trait Consumer<T: Send>: Send + Sync {
         linger: Duration,
     ) -> impl Future<Output = usize> + Send {
         async move {
-            assert!(max > 0, "recv_batch: `max` must be at least 1");
+            if max == 0 {
+                return 0;
+            }
             let Ok(first) = self.recv().await else {
                 return 0;
             };
             buf.push(first);
-            let deadline = Instant::now() + linger;
+            let deadline = crate::time::deadline(linger);
             let mut added = 1;
             while added < max {
                 match self.try_recv() {
@@ -132,12 +131,12 @@ pub trait Consumer<T: Send>: Send + Sync {
                     Err(TryRecvError::Empty) if linger.is_zero() => break,
                     Err(TryRecvError::Empty) => {}
                 }
-                match tokio::time::timeout_at(deadline, self.recv()).await {
-                    Ok(Ok(item)) => {
+                match crate::time::until(deadline, self.recv()).await {
+                    Some(Ok(item)) => {
                         buf.push(item);
                         added += 1;
                     }
-                    Ok(Err(RecvError)) | Err(_) => break,
+                    Some(Err(RecvError)) | None => break,
                 }
             }
             added

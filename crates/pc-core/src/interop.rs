@@ -31,7 +31,7 @@ impl<T: Send> Producer<T> for async_channel::Sender<T> {
     }
 
     async fn send_timeout(&self, item: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::time::deadline(timeout);
         let mut pause = Duration::from_millis(1);
         let mut item = item;
         loop {
@@ -43,10 +43,11 @@ impl<T: Send> Producer<T> for async_channel::Sender<T> {
                 Err(async_channel::TrySendError::Full(back)) => item = back,
             }
             let now = Instant::now();
-            if now >= deadline {
+            if deadline.is_some_and(|deadline| now >= deadline) {
                 return Err(SendTimeoutError::Timeout(item));
             }
-            tokio::time::sleep_until((now + pause).min(deadline)).await;
+            let wake = now + pause;
+            tokio::time::sleep_until(deadline.map_or(wake, |deadline| wake.min(deadline))).await;
             pause = (pause * 2).min(MAX_RETRY_PAUSE);
         }
     }

@@ -65,6 +65,7 @@ mod loom;
 pub mod probe;
 mod producer;
 mod stage;
+pub mod time;
 
 pub use ack::{Ack, AckConsumer, AckError, AckFuture, Acker, Delivery};
 pub use build_error::BuildError;

@@ -61,3 +61,16 @@ fn futures_compile_as_send() {
     let (tx, rx) = channel::bounded::<NotSync>(1).unwrap();
     futures_are_send(&tx, &rx, &mut Vec::new());
 }
+
+fn unwind_safe<T: std::panic::UnwindSafe + std::panic::RefUnwindSafe>() {}
+
+/// Handles cross `catch_unwind` as tokio's do, whatever the item and whatever the probe.
+#[test]
+fn handles_are_unwind_safe() {
+    unwind_safe::<Sender<NotSync>>();
+    unwind_safe::<Receiver<NotSync>>();
+    unwind_safe::<Permit<'static, NotSync>>();
+    unwind_safe::<SendSink<NotSync>>();
+    unwind_safe::<Sender<std::cell::RefCell<u8>>>();
+    unwind_safe::<Receiver<std::cell::RefCell<u8>>>();
+}

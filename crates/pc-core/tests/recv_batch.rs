@@ -5,7 +5,7 @@ mod support;
 use std::time::Duration;
 
 use pc_core::{Consumer, Producer, channel};
-use support::{within, within_paused};
+use support::within_paused;
 use tokio::time::{Instant, sleep};
 
 const LINGER: Duration = Duration::from_millis(50);
@@ -101,16 +101,6 @@ async fn slots_are_freed_while_the_batch_lingers() {
         assert_eq!(rx.recv_batch(&mut buf, 6, LINGER).await, 6);
         assert_eq!(buf, [0, 1, 2, 3, 4, 5]);
         assert_eq!(producer.await.unwrap(), 6);
-    })
-    .await;
-}
-
-#[tokio::test]
-#[should_panic(expected = "`max` must be at least 1")]
-async fn max_zero_panics() {
-    within(async {
-        let (_tx, rx) = channel::bounded::<u32>(1).unwrap();
-        rx.recv_batch(&mut Vec::new(), 0, LINGER).await;
     })
     .await;
 }

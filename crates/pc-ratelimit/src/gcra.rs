@@ -48,7 +48,11 @@ impl Gcra {
     #[inline]
     pub fn try_acquire(&self, n: u32) -> Result<(), TryAcquireError> {
         let decided = match &self.fast {
-            Some((tsc, origin)) => self.decide(n, tsc.delta_as_nanos(*origin, tsc.raw())),
+            Some((tsc, origin)) => self.decide(
+                n,
+                tsc.delta_as_nanos(*origin, tsc.raw())
+                    .saturating_mul(crate::limits::TICKS_PER_NANO),
+            ),
             None => self.decide(n, self.clock.now()),
         };
         if let Some(probe) = &self.probe {
@@ -64,7 +68,7 @@ impl Gcra {
     ///
     /// As [`try_acquire`](Gcra::try_acquire).
     pub fn try_acquire_at(&self, n: u32, now: Instant) -> Result<(), TryAcquireError> {
-        let decided = self.decide(n, self.clock.nanos(now));
+        let decided = self.decide(n, self.clock.ticks(now));
         if let Some(probe) = &self.probe {
             crate::report_decision(probe, n, &decided);
         }
@@ -73,6 +77,10 @@ impl Gcra {
 
     #[inline]
     fn decide(&self, n: u32, now: u64) -> Result<(), TryAcquireError> {
+        if n == 0 {
+            // Nothing asked, nothing taken, whatever is owed.
+            return Ok(());
+        }
         if n > self.limits.burst {
             return Err(TryAcquireError::OverBurst {
                 requested: n,
@@ -105,7 +113,7 @@ impl Gcra {
 impl fmt::Debug for Gcra {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Gcra")
-            .field("interval_ns", &self.limits.interval)
+            .field("interval_ns", &self.limits.interval_ns())
             .field("burst", &self.limits.burst)
             .field("fast_clock", &self.fast.is_some())
             .field("available", &self.available())

@@ -69,6 +69,10 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
     }
 
     fn decide(&self, key: &K, n: u32) -> Result<(), TryAcquireError> {
+        if n == 0 {
+            // Nothing asked, nothing taken, whatever is owed.
+            return Ok(());
+        }
         if n > self.limits.burst {
             return Err(TryAcquireError::OverBurst {
                 requested: n,
@@ -149,9 +153,9 @@ fn lock<K>(shard: &Mutex<Shard<K>>) -> MutexGuard<'_, Shard<K>> {
 impl<K> fmt::Debug for KeyedLimiter<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyedLimiter")
-            .field("interval_ns", &self.limits.interval)
+            .field("interval_ns", &self.limits.interval_ns())
             .field("burst", &self.limits.burst)
-            .field("idle_ns", &self.idle)
+            .field("idle_ns", &crate::clock::nanos_after(self.idle))
             .field("shards", &self.shards.len())
             .finish_non_exhaustive()
     }
@@ -236,7 +240,7 @@ impl KeyedLimiterBuilder {
         Ok(KeyedLimiter {
             clock,
             limits,
-            idle: u64::try_from(self.idle.as_nanos()).unwrap_or(u64::MAX),
+            idle: crate::clock::ticks_of(self.idle),
             hasher: RandomState::new(),
             shards,
             probe: self.probe,

@@ -51,6 +51,7 @@ pub use bucket::{BucketStats, TokenBucket, TokenBucketBuilder};
 pub use error::{AcquireError, NotUntil, TryAcquireError};
 pub use gcra::{Gcra, GcraBuilder};
 pub use keyed::{KeyedLimiter, KeyedLimiterBuilder};
+pub use limits::MAX_REFILL;
 pub use throttle::{Throttle, Throttled, throttle};
 
 /// Tells `probe` what a `try_acquire` of `n` permits decided: granted permits pass straight

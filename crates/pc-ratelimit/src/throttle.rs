@@ -1,6 +1,5 @@
 //! Pacing a producer or a stream with a [`TokenBucket`].
 
-use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
@@ -164,17 +163,16 @@ impl<S: Stream> Stream for Throttle<S> {
             };
             match this.bucket.debit_one() {
                 None => return Poll::Ready(Some(item)),
-                Some(debit) => {
-                    this.sleep.as_mut().reset(debit.ready_at());
-                    *this.held = Some((item, debit));
-                }
+                Some(debit) => *this.held = Some((item, debit)),
             }
         }
-        ready!(this.sleep.as_mut().poll(cx));
-        let Some((item, mut debit)) = this.held.take() else {
+        let Some((_, debit)) = this.held.as_mut() else {
             unreachable!("an item is held while the timer runs");
         };
-        debit.settle();
+        ready!(debit.poll_wait(this.sleep.as_mut(), cx));
+        let Some((item, _)) = this.held.take() else {
+            unreachable!("an item is held while the timer runs");
+        };
         Poll::Ready(Some(item))
     }
 

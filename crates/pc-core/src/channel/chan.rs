@@ -77,6 +77,19 @@ impl<T> fmt::Debug for Chan<T> {
     }
 }
 
+// A panic while a handle is borrowed (in a probe, in an item's `Drop`) leaves no broken
+// invariant behind: every change to the shared state is one atomic step or is undone by a guard,
+// and items are only moved, never observed. So the handles may cross `catch_unwind`, as tokio's
+// do, whatever the probe is.
+impl<T> std::panic::UnwindSafe for Chan<T> {}
+impl<T> std::panic::RefUnwindSafe for Chan<T> {}
+
+impl<T> Drop for Chan<T> {
+    fn drop(&mut self) {
+        self.drop_queued();
+    }
+}
+
 impl<T> Chan<T> {
     pub(crate) fn new(
         capacity: Option<usize>,
@@ -204,6 +217,25 @@ impl<T> Chan<T> {
         self.space.notify_all();
     }
 
+    /// Drops every item left in the queue. An item whose `Drop` panics does not leak the
+    /// items behind it: they are dropped while the panic unwinds (a second panic aborts, as in
+    /// a `Vec`).
+    pub(crate) fn drop_queued(&self) {
+        struct DropOnUnwind<'a, T>(&'a ConcurrentQueue<T>);
+        impl<T> Drop for DropOnUnwind<'_, T> {
+            fn drop(&mut self) {
+                while let Ok(item) = self.0.pop() {
+                    drop(item);
+                }
+            }
+        }
+        let rest = DropOnUnwind(&self.queue);
+        while let Ok(item) = self.queue.pop() {
+            drop(item);
+        }
+        drop(rest);
+    }
+
     pub(crate) fn add_sender(&self) {
         self.senders.fetch_add(1, Ordering::Relaxed);
     }
@@ -254,7 +286,9 @@ impl Slots {
         let SenderCounts { taken, freed_seen } = &*self.senders;
         let mut now_taken = taken.load(Ordering::Relaxed);
         loop {
-            if now_taken.wrapping_sub(freed_seen.load(Ordering::Relaxed)) >= capacity {
+            // Acquire: a slot granted off the cached count must see the pop that freed it,
+            // through the sender that read `freed` and stored it here with Release.
+            if now_taken.wrapping_sub(freed_seen.load(Ordering::Acquire)) >= capacity {
                 // Full as far as we know: look at the receivers' count. `taken` is read again
                 // after it, so it cannot be older than the takes behind the frees we saw.
                 // An RMW, not a load: it pairs with `give_back` (see the module docs on space).
@@ -263,7 +297,7 @@ impl Slots {
                 if now_taken.wrapping_sub(freed) >= capacity {
                     return false;
                 }
-                freed_seen.store(freed, Ordering::Relaxed);
+                freed_seen.store(freed, Ordering::Release);
             }
             // SeqCst pairs with `give_back`: the pop that freed this slot is complete, so the
             // queue has room for our push.
@@ -292,12 +326,21 @@ impl Slots {
     }
 }
 
-/// An event plus a count of the tasks waiting on it, so notifiers can skip the listener lock
-/// while nobody waits.
+/// Two events plus a count of the tasks waiting on each, so notifiers can skip the listener
+/// locks while nobody waits.
+///
+/// Waits inside one future (`recv`, `send`, `reserve`) queue on `event` and each notification
+/// wakes one of them: a future that is dropped passes an unused notification on. Registrations
+/// that live in a handle (a `Receiver` polled as a `Stream`, a `SendSink` waiting in
+/// `poll_ready`) may stop being polled while the handle lives, so they must never take a
+/// notification from a real waiter: they listen on `handles`, which every notification wakes
+/// in full. A handle that stops polling then costs a spurious wake-up, never a lost one.
 #[derive(Debug, Default)]
 pub(crate) struct Signal {
     event: Event,
     waiting: AtomicUsize,
+    handles: Event,
+    handles_waiting: AtomicUsize,
 }
 
 impl Signal {
@@ -319,17 +362,39 @@ impl Signal {
             // the others asleep.
             self.event.notify_additional(n);
         }
+        if self.handles_waiting.load(Ordering::Acquire) > 0 {
+            self.handles.notify(usize::MAX);
+        }
     }
 
-    /// Tasks waiting now.
+    /// Tasks waiting now, in futures and in handles.
     pub(crate) fn waiting(&self) -> usize {
-        self.waiting.load(Ordering::Relaxed)
+        self.waiting.load(Ordering::Relaxed) + self.handles_waiting.load(Ordering::Relaxed)
     }
 
     /// Wakes every waiter.
     pub(crate) fn notify_all(&self) {
         self.event.notify(usize::MAX);
+        self.handles.notify(usize::MAX);
     }
+
+    fn queue(&self, kind: WaiterKind) -> (&Event, &AtomicUsize) {
+        match kind {
+            WaiterKind::Queued => (&self.event, &self.waiting),
+            WaiterKind::WakeOnly => (&self.handles, &self.handles_waiting),
+        }
+    }
+}
+
+/// How a [`Waiter`] takes part in its signal's notifications.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum WaiterKind {
+    /// One notification wakes one queued waiter (a wait inside one future).
+    #[default]
+    Queued,
+    /// Woken by every notification, never counted as having taken one (a wait kept in a
+    /// handle, which may stop being polled while it lives).
+    WakeOnly,
 }
 
 /// One task's place in a [`Signal`]'s queue of waiters.
@@ -340,14 +405,24 @@ impl Signal {
 #[derive(Debug, Default)]
 pub(crate) struct Waiter {
     listener: Option<EventListener>,
+    kind: WaiterKind,
 }
 
 impl Waiter {
+    /// A waiter for a registration kept in a handle: see [`Signal`].
+    pub(crate) fn in_handle() -> Self {
+        Self {
+            listener: None,
+            kind: WaiterKind::WakeOnly,
+        }
+    }
+
     pub(crate) fn poll(&mut self, signal: &Signal, cx: &mut Context<'_>) -> Poll<()> {
+        let (event, waiting) = signal.queue(self.kind);
         match &mut self.listener {
             None => {
-                signal.waiting.fetch_add(1, Ordering::SeqCst);
-                self.listener = Some(signal.event.listen());
+                waiting.fetch_add(1, Ordering::SeqCst);
+                self.listener = Some(event.listen());
                 // Orders the registration before the caller's next look at the queue.
                 fence(Ordering::SeqCst);
                 Poll::Ready(())
@@ -355,7 +430,7 @@ impl Waiter {
             Some(listener) => {
                 ready!(Pin::new(listener).poll(cx));
                 self.listener = None;
-                signal.waiting.fetch_sub(1, Ordering::SeqCst);
+                waiting.fetch_sub(1, Ordering::SeqCst);
                 Poll::Ready(())
             }
         }
@@ -365,7 +440,7 @@ impl Waiter {
     /// passed on to another waiter by event-listener.
     pub(crate) fn cancel(&mut self, signal: &Signal) {
         if self.listener.take().is_some() {
-            signal.waiting.fetch_sub(1, Ordering::SeqCst);
+            signal.queue(self.kind).1.fetch_sub(1, Ordering::SeqCst);
         }
     }
 }

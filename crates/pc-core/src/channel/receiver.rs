@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use concurrent_queue::PopError;
 use futures_core::Stream;
-use tokio::time::Instant;
 
 use super::chan::{Chan, ScopedWaiter, Waiter};
 use crate::error::{RecvError, RecvTimeoutError, TryRecvError};
@@ -18,11 +17,13 @@ use crate::probe::{DropReason, WaitKind, WaitTimer};
 /// The receiving half of a channel; clone it for more consumers, each item goes to one of them.
 ///
 /// `Receiver` is itself a [`Stream`] that ends when the channel is closed and drained. Dropping
-/// the last `Receiver` closes the channel; items still queued then are reported to the probe as
-/// dropped with [`DropReason::Closed`].
+/// the last `Receiver` closes the channel and drops the items still queued there and then
+/// (reported to the probe as dropped with [`DropReason::Closed`]); an item whose `Drop` panics
+/// does not keep the others alive.
 pub struct Receiver<T> {
     pub(super) chan: Arc<Chan<T>>,
-    /// This handle's place among waiting receivers when it is polled as a `Stream`.
+    /// This handle's place among waiting receivers when it is polled as a `Stream`: wake-only,
+    /// so a stream that stops being polled never takes a wake-up from a receiver that waits.
     stream_waiter: Waiter,
 }
 
@@ -39,14 +40,16 @@ impl<T> Drop for Receiver<T> {
         if !self.chan.remove_receiver() {
             return;
         }
-        // Nobody can receive any more: close, so that waiting senders wake and fail, and count
-        // what stays queued as dropped.
+        // Nobody can receive any more: close, so that waiting senders wake and fail, then drop
+        // what stays queued now rather than when the last sender goes, and count it as dropped.
+        // The queue is closed and this was its last receiver, so its length cannot change.
         self.chan.close_for_good();
-        if let Some(probe) = &self.chan.probe {
-            let stranded = self.chan.queue.len();
-            if stranded > 0 {
+        let stranded = self.chan.queue.len();
+        if stranded > 0 {
+            if let Some(probe) = &self.chan.probe {
                 probe.dropped(stranded as u64, DropReason::Closed);
             }
+            self.chan.drop_queued();
         }
     }
 }
@@ -65,7 +68,7 @@ impl<T> Receiver<T> {
     pub(super) fn new(chan: Arc<Chan<T>>) -> Self {
         Self {
             chan,
-            stream_waiter: Waiter::default(),
+            stream_waiter: Waiter::in_handle(),
         }
     }
 
@@ -158,15 +161,15 @@ impl<T> Receiver<T> {
     /// [`Consumer::recv_batch`](crate::Consumer::recv_batch) for the full contract; this version
     /// frees the slots of a whole run of queued items at once.
     ///
-    /// # Panics
-    ///
-    /// If `max` is 0.
+    /// A `max` of 0 returns 0 at once; a `linger` of `Duration::MAX` has no deadline.
     ///
     /// # Cancel safety
     ///
     /// Cancel safe: every item received before cancellation is already in `buf`.
     pub async fn recv_batch(&self, buf: &mut Vec<T>, max: usize, linger: Duration) -> usize {
-        assert!(max > 0, "recv_batch: `max` must be at least 1");
+        if max == 0 {
+            return 0;
+        }
         let mut added = self.pop_into(buf, max);
         if added == 0 {
             let Ok(first) = self.recv().await else {
@@ -179,14 +182,14 @@ impl<T> Receiver<T> {
             return added;
         }
         // The first item was taken just now, with no await since, so the linger counts from it.
-        let deadline = Instant::now() + linger;
+        let deadline = crate::time::deadline(linger);
         while added < max {
-            match tokio::time::timeout_at(deadline, self.recv()).await {
-                Ok(Ok(item)) => {
+            match crate::time::until(deadline, self.recv()).await {
+                Some(Ok(item)) => {
                     buf.push(item);
                     added += 1 + self.pop_into(buf, max - added - 1);
                 }
-                Ok(Err(RecvError)) | Err(_) => break,
+                Some(Err(RecvError)) | None => break,
             }
         }
         added

@@ -43,7 +43,7 @@ impl<T> SendSink<T> {
         Self {
             sender,
             holds_slot: false,
-            waiter: Waiter::default(),
+            waiter: Waiter::in_handle(),
         }
     }
 

@@ -1,25 +1,31 @@
 //! The token bucket itself.
 
+use std::collections::VecDeque;
 use std::fmt;
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use pc_core::{BuildError, DropReason, SharedProbe, WaitKind};
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 use super::builder::TokenBucketBuilder;
 use super::stats::{BucketStats, Counters};
 use crate::clock::Clock;
 use crate::error::{AcquireError, TryAcquireError};
-use crate::limits::{Limits, check_burst, interval_of};
+use crate::limits::Limits;
 
 /// A token bucket: `burst` permits at most, refilled at `rate` per second.
 ///
 /// Permits are computed from the time elapsed at each call; there is no refill task. A waiting
 /// [`acquire`](TokenBucket::acquire) pays for its permits up front and sleeps exactly until they
 /// exist, so waiters are served in arrival order: a request for 5 is never starved by a stream
-/// of 1s, and [`try_acquire`](TokenBucket::try_acquire) cannot jump the queue. Cloning gives
-/// another handle to the same bucket.
+/// of 1s, and [`try_acquire`](TokenBucket::try_acquire) cannot take what a waiter is owed. A
+/// cancelled wait refunds its payment to the waiters behind it, who move up (and wake
+/// earlier), not to newcomers. A request for 0 permits takes nothing and succeeds at once.
+/// Cloning gives another handle to the same bucket.
 ///
 /// ```
 /// use std::time::Duration;
@@ -70,9 +76,46 @@ impl Inner {
 
 #[derive(Debug)]
 struct State {
-    /// When the bucket would be full again, in nanoseconds since `clock`'s origin.
+    /// When the bucket would be full again, in ticks since `clock`'s origin, counting every
+    /// permit granted and every permit a waiter has paid for.
     tat: u64,
     limits: Limits,
+    /// Waits paid for and not yet over, in arrival order (ids increasing).
+    waiters: VecDeque<Waiting>,
+    next_id: u64,
+}
+
+/// One paid-for wait, kept in the bucket so that a cancellation ahead of it moves it up.
+#[derive(Debug)]
+struct Waiting {
+    id: u64,
+    /// Ticks paid, refunded if the wait is cancelled.
+    cost: u64,
+    /// The TAT right after this wait paid: its permits exist from `paid_to - window`.
+    paid_to: u64,
+    /// The task to wake when this wait's time moves.
+    waker: Option<Waker>,
+}
+
+impl State {
+    fn position(&self, id: u64) -> Option<usize> {
+        self.waiters.binary_search_by_key(&id, |w| w.id).ok()
+    }
+
+    /// When the permits of the wait at `index` exist, in ticks.
+    fn ready_at(&self, index: usize) -> u64 {
+        self.waiters[index]
+            .paid_to
+            .saturating_sub(self.limits.window())
+    }
+
+    /// The wakers of every waiter, whose times just moved.
+    fn wakers(&mut self) -> Vec<Waker> {
+        self.waiters
+            .iter_mut()
+            .filter_map(|w| w.waker.take())
+            .collect()
+    }
 }
 
 /// What taking permits did: granted at once, or paid for and ready at a later time.
@@ -91,7 +134,12 @@ impl TokenBucket {
         Self {
             inner: Arc::new(Inner {
                 clock: Clock::new(),
-                state: Mutex::new(State { tat: 0, limits }),
+                state: Mutex::new(State {
+                    tat: 0,
+                    limits,
+                    waiters: VecDeque::new(),
+                    next_id: 0,
+                }),
                 counters: Counters::default(),
                 probe,
             }),
@@ -105,6 +153,9 @@ impl TokenBucket {
     /// [`TryAcquireError::Insufficient`] with the earliest time the request could succeed, or
     /// [`TryAcquireError::OverBurst`] when `n` is more than the burst.
     pub fn try_acquire(&self, n: u32) -> Result<(), TryAcquireError> {
+        if n == 0 {
+            return Ok(());
+        }
         let now = self.inner.clock.now();
         let mut state = self.inner.lock();
         let limits = state.limits;
@@ -160,7 +211,8 @@ impl TokenBucket {
     ///
     /// # Errors
     ///
-    /// [`AcquireError::Timeout`] or [`AcquireError::OverBurst`].
+    /// [`AcquireError::Timeout`] or [`AcquireError::OverBurst`]. A `timeout` of
+    /// `Duration::MAX` never times out.
     ///
     /// # Cancel safety
     ///
@@ -182,40 +234,60 @@ impl TokenBucket {
         state.limits.available(state.tat, now)
     }
 
-    /// Changes the refill rate from now on: the permits missing now refill at the new rate.
-    /// Waiters already asleep keep the time they were given.
+    /// Changes the refill rate from now on: the permits missing now, granted or owed to
+    /// waiters, refill at the new rate, and waiters wake at their new times.
     ///
     /// # Errors
     ///
-    /// A [`BuildError`] for a rate that is 0, negative, not finite or above 1e9/s.
+    /// A [`BuildError`] for a rate that is 0, negative, not finite or above 1e9/s, or at
+    /// which the burst would take more than [`MAX_REFILL`](crate::MAX_REFILL) to refill.
     pub fn set_rate(&self, per_second: f64) -> Result<(), BuildError> {
-        let interval = interval_of(per_second)?;
         let now = self.inner.clock.now();
         let mut state = self.inner.lock();
-        if state.tat > now {
-            // The same number of missing permits, each now costing the new interval.
-            let missing = u128::from(state.tat - now);
-            let rescaled = missing * u128::from(interval) / u128::from(state.limits.interval);
-            state.tat = now + u64::try_from(rescaled).unwrap_or(u64::MAX / 4);
+        let limits = state.limits.with_rate(per_second)?;
+        let (old, new) = (
+            u128::from(state.limits.interval),
+            u128::from(limits.interval),
+        );
+        // The same permits, each now costing the new interval: positions ahead of now rounded
+        // up and refunds rounded down, so a rescale never makes the bucket faster.
+        let ahead = |at: u64| {
+            if at <= now {
+                return at;
+            }
+            let rescaled = (u128::from(at - now) * new).div_ceil(old);
+            now.saturating_add(u64::try_from(rescaled).unwrap_or(u64::MAX))
+        };
+        state.tat = ahead(state.tat);
+        for waiting in &mut state.waiters {
+            waiting.paid_to = ahead(waiting.paid_to);
+            waiting.cost = u64::try_from(u128::from(waiting.cost) * new / old).unwrap_or(u64::MAX);
         }
-        state.limits.interval = interval;
+        state.limits = limits;
+        let wakers = state.wakers();
+        drop(state);
+        wakers.into_iter().for_each(Waker::wake);
         Ok(())
     }
 
-    /// Changes the burst from now on.
+    /// Changes the burst from now on; waiters wake at their new times.
     ///
     /// # Errors
     ///
-    /// [`BuildError::Zero`] for a burst of 0.
+    /// [`BuildError::Zero`] for a burst of 0, an error naming `burst` for one that would take
+    /// more than [`MAX_REFILL`](crate::MAX_REFILL) to refill.
     pub fn set_burst(&self, burst: u32) -> Result<(), BuildError> {
-        let burst = check_burst(burst)?;
-        self.inner.lock().limits.burst = burst;
+        let mut state = self.inner.lock();
+        state.limits = state.limits.with_burst(burst)?;
+        let wakers = state.wakers();
+        drop(state);
+        wakers.into_iter().for_each(Waker::wake);
         Ok(())
     }
 
     /// The refill rate, in permits per second.
     pub fn rate(&self) -> f64 {
-        1e9 / self.inner.lock().limits.interval as f64
+        self.inner.lock().limits.per_second()
     }
 
     /// The burst.
@@ -232,9 +304,7 @@ impl TokenBucket {
     pub(crate) fn give_back(&self, n: u32) {
         let inner = &self.inner;
         let mut state = inner.lock();
-        state.tat = state
-            .tat
-            .saturating_sub(u64::from(n) * state.limits.interval);
+        state.tat = state.tat.saturating_sub(state.limits.cost(n));
         drop(state);
         inner.counters.ungranted(n);
     }
@@ -249,6 +319,9 @@ impl TokenBucket {
 
     /// The one place permits are taken: granted now, paid for now and ready later, or refused.
     fn take(&self, n: u32, within: Option<Duration>) -> Result<Taken, AcquireError> {
+        if n == 0 {
+            return Ok(Taken::Now);
+        }
         let inner = &self.inner;
         let now = inner.clock.now();
         let mut state = inner.lock();
@@ -270,17 +343,24 @@ impl TokenBucket {
             }
             Err(at) => at,
         };
-        let too_late = within.is_some_and(|within| {
-            ready_at - now > u64::try_from(within.as_nanos()).unwrap_or(u64::MAX)
-        });
-        if too_late {
+        let too_late = within.is_some_and(|within| ready_at - now > crate::clock::ticks_of(within));
+        if too_late || ready_at == u64::MAX {
             drop(state);
             inner.refused(n);
             return Err(AcquireError::Timeout);
         }
         // Pay now: the debt puts every later request behind this one.
-        let cost = u64::from(n) * limits.interval;
+        let cost = limits.cost(n);
         state.tat = state.tat.max(now) + cost;
+        let id = state.next_id;
+        state.next_id += 1;
+        let paid_to = state.tat;
+        state.waiters.push_back(Waiting {
+            id,
+            cost,
+            paid_to,
+            waker: None,
+        });
         drop(state);
         inner.counters.start_waiting();
         if let Some(probe) = &inner.probe {
@@ -288,9 +368,8 @@ impl TokenBucket {
         }
         Ok(Taken::Later(Debit {
             bucket: self.clone(),
+            id,
             n,
-            cost,
-            ready_at: inner.clock.instant(ready_at),
             started: inner.clock.instant(now),
             settled: false,
         }))
@@ -308,7 +387,7 @@ impl fmt::Debug for TokenBucket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let limits = self.inner.lock().limits;
         f.debug_struct("TokenBucket")
-            .field("interval_ns", &limits.interval)
+            .field("interval_ns", &limits.interval_ns())
             .field("burst", &limits.burst)
             .field("available", &self.available())
             .field("stats", &self.stats())
@@ -316,35 +395,67 @@ impl fmt::Debug for TokenBucket {
     }
 }
 
-/// Permits paid for and ready at `ready_at`. Dropped before [`Debit::wait`] completes, it
-/// gives the permits back.
+/// Permits paid for and ready once the bucket says so. Dropped before [`Debit::wait`]
+/// completes, it gives the permits back to the waiters behind it.
 pub(crate) struct Debit {
     bucket: TokenBucket,
+    id: u64,
     n: u32,
-    cost: u64,
-    ready_at: Instant,
     started: Instant,
     settled: bool,
 }
 
 impl Debit {
-    pub(crate) fn ready_at(&self) -> Instant {
-        self.ready_at
-    }
-
-    /// Sleeps until the permits exist, then counts them granted.
+    /// Sleeps until the permits exist (however often their time moves), then counts them
+    /// granted.
     pub(crate) async fn wait(mut self) {
-        tokio::time::sleep_until(self.ready_at).await;
-        self.settle();
+        let mut sleep = pin!(tokio::time::sleep_until(self.started));
+        poll_fn(|cx| self.poll_wait(sleep.as_mut(), cx)).await;
     }
 
-    /// Counts the permits granted; call once `ready_at` has passed.
-    pub(crate) fn settle(&mut self) {
-        if std::mem::replace(&mut self.settled, true) {
-            return;
+    /// Polls for the permits with `sleep` as the timer, counting them granted when they exist.
+    pub(crate) fn poll_wait(
+        &mut self,
+        mut sleep: Pin<&mut Sleep>,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        if self.settled {
+            return Poll::Ready(());
         }
         let inner = &self.bucket.inner;
-        let waited = self.ready_at.saturating_duration_since(self.started);
+        loop {
+            let now = inner.clock.now();
+            let mut state = inner.lock();
+            let Some(index) = state.position(self.id) else {
+                unreachable!("a wait not settled is in the queue");
+            };
+            let ready_at = state.ready_at(index);
+            if ready_at <= now {
+                state.waiters.remove(index);
+                drop(state);
+                self.settle(inner.clock.instant(ready_at).max(self.started));
+                return Poll::Ready(());
+            }
+            let waker = &mut state.waiters[index].waker;
+            if !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *waker = Some(cx.waker().clone());
+            }
+            drop(state);
+            let at = inner.clock.instant(ready_at);
+            if sleep.deadline() != at {
+                sleep.as_mut().reset(at);
+            }
+            if sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    /// Counts the permits granted, the wait having ended at `ready`.
+    fn settle(&mut self, ready: Instant) {
+        self.settled = true;
+        let inner = &self.bucket.inner;
+        let waited = ready.saturating_duration_since(self.started);
         inner.granted(self.n);
         inner.counters.stop_waiting(waited);
         if let Some(probe) = &inner.probe {
@@ -361,8 +472,19 @@ impl Drop for Debit {
         }
         let inner = &self.bucket.inner;
         let mut state = inner.lock();
-        state.tat = state.tat.saturating_sub(self.cost);
+        let mut wakers = Vec::new();
+        if let Some(index) = state.position(self.id) {
+            // Refund to the waiters behind: each paid after this one, so each moves up by
+            // exactly this payment.
+            let Waiting { cost, .. } = state.waiters.remove(index).expect("found just now");
+            state.tat = state.tat.saturating_sub(cost);
+            for behind in state.waiters.range_mut(index..) {
+                behind.paid_to = behind.paid_to.saturating_sub(cost);
+                wakers.extend(behind.waker.take());
+            }
+        }
         drop(state);
+        wakers.into_iter().for_each(Waker::wake);
         inner.counters.stop_waiting(Duration::ZERO);
         if let Some(probe) = &inner.probe {
             // Cancelled: the wait ends now, having lasted this long.
@@ -375,8 +497,8 @@ impl Drop for Debit {
 impl fmt::Debug for Debit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Debit")
+            .field("id", &self.id)
             .field("n", &self.n)
-            .field("ready_at", &self.ready_at)
             .field("settled", &self.settled)
             .finish()
     }

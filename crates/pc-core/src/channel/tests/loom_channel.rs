@@ -92,3 +92,104 @@ fn loom_the_last_receiver_leaving_wakes_a_waiting_sender() {
         assert_eq!(producer.join().unwrap(), Err(SendError(2)));
     });
 }
+
+/// Capacity 2 runs the queue's array flavour (capacity 1 runs its single-slot one), and two
+/// senders share the cached view of freed slots: a slot granted off that view must see the pop
+/// that freed it, or the push finds the queue full. Four items through two slots.
+#[test]
+fn loom_two_senders_at_capacity_two_never_find_a_held_slot_full() {
+    loom::model(|| {
+        let (tx, rx) = channel::bounded::<u32>(2).unwrap();
+        let senders: Vec<_> = [[1, 2], [3, 4]]
+            .into_iter()
+            .map(|items| {
+                let tx = tx.clone();
+                thread::spawn(move || {
+                    for item in items {
+                        block_on(tx.send(item)).unwrap();
+                    }
+                })
+            })
+            .collect();
+        drop(tx);
+        let mut got = Vec::new();
+        while let Ok(item) = block_on(rx.recv()) {
+            got.push(item);
+        }
+        for sender in senders {
+            sender.join().unwrap();
+        }
+        got.sort_unstable();
+        assert_eq!(got, [1, 2, 3, 4]);
+    });
+}
+
+/// Two receivers at capacity 2: each item goes to exactly one of them, and neither sleeps
+/// while an item waits.
+#[test]
+fn loom_two_receivers_share_the_items() {
+    loom::model(|| {
+        let (tx, rx) = channel::bounded::<u32>(2).unwrap();
+        let receivers: Vec<_> = (0..2)
+            .map(|_| {
+                let rx = rx.clone();
+                thread::spawn(move || block_on(rx.recv()).unwrap())
+            })
+            .collect();
+        drop(rx);
+        block_on(tx.send(1)).unwrap();
+        block_on(tx.send(2)).unwrap();
+        let mut got: Vec<u32> = receivers.into_iter().map(|r| r.join().unwrap()).collect();
+        got.sort_unstable();
+        assert_eq!(got, [1, 2]);
+    });
+}
+
+/// A receiver that may be notified and is then dropped without running passes the wake-up on:
+/// the other receiver gets the item (if the first one took it, it sends it back).
+#[test]
+fn loom_a_notified_receiver_that_is_dropped_passes_the_wake_up_on() {
+    use std::future::Future;
+    use std::task::{Context, Poll};
+
+    loom::model(|| {
+        let (tx, rx) = channel::bounded::<u32>(2).unwrap();
+        let dropped = {
+            let (tx, rx) = (tx.clone(), rx.clone());
+            thread::spawn(move || {
+                let waker = futures_util::task::noop_waker();
+                let mut recv = Box::pin(rx.recv());
+                if let Poll::Ready(Ok(item)) = recv.as_mut().poll(&mut Context::from_waker(&waker))
+                {
+                    tx.try_send(item).unwrap();
+                }
+            })
+        };
+        let waiting = thread::spawn(move || block_on(rx.recv()));
+        block_on(tx.send(1)).unwrap();
+        dropped.join().unwrap();
+        assert_eq!(waiting.join().unwrap(), Ok(1));
+    });
+}
+
+/// An idle stream registration (polled once, kept) never takes the wake-up from a receiver
+/// that waits in `recv`.
+#[test]
+fn loom_an_idle_stream_does_not_absorb_a_wake_up() {
+    use std::task::{Context, Poll};
+
+    loom::model(|| {
+        let (tx, rx) = channel::bounded::<u32>(2).unwrap();
+        let mut idle = rx.clone();
+        let waker = futures_util::task::noop_waker();
+        let polled = futures_core::Stream::poll_next(
+            std::pin::Pin::new(&mut idle),
+            &mut Context::from_waker(&waker),
+        );
+        assert!(matches!(polled, Poll::Pending));
+        let waiting = thread::spawn(move || block_on(rx.recv()));
+        block_on(tx.send(1)).unwrap();
+        assert_eq!(waiting.join().unwrap(), Ok(1));
+        drop(idle);
+    });
+}

@@ -1,0 +1,419 @@
+//! The channel at each edge of the checklist (`shared/EDGES.md`), one section per edge.
+//!
+//! Poll-level where a wake-up is the question, paused time where a duration is, and every item
+//! counted where cancellation or shutdown could lose one.
+
+mod support;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use pc_core::{Consumer, DropReason, Producer, RecvError, channel};
+use support::{Counted, RecordingProbe, within_paused};
+use tokio_test::task::spawn;
+use tokio_test::{assert_pending, assert_ready, assert_ready_eq, assert_ready_ok};
+
+// ## 1. Cancellation at every await point
+
+#[test]
+fn a_notified_recv_that_is_dropped_passes_the_item_on() {
+    let (tx, rx) = channel::bounded::<u32>(2).unwrap();
+    let mut first = spawn(rx.recv());
+    let mut second = spawn(rx.recv());
+    assert_pending!(first.poll());
+    assert_pending!(second.poll());
+    tx.try_send(1).unwrap();
+    assert!(first.is_woken());
+    // The woken receiver goes away without running: the other one is woken in its place.
+    drop(first);
+    assert!(second.is_woken());
+    assert_ready_eq!(second.poll(), Ok(1));
+}
+
+#[test]
+fn a_notified_send_that_is_dropped_passes_the_slot_on() {
+    let (tx, rx) = channel::bounded::<u32>(1).unwrap();
+    tx.try_send(0).unwrap();
+    let mut first = spawn(tx.send(1));
+    let mut second = spawn(tx.send(2));
+    assert_pending!(first.poll());
+    assert_pending!(second.poll());
+    assert_eq!(rx.try_recv(), Ok(0));
+    assert!(first.is_woken());
+    drop(first);
+    assert!(second.is_woken());
+    assert_ready_ok!(second.poll());
+    assert_eq!(rx.try_recv(), Ok(2));
+}
+
+#[test]
+fn a_cancelled_reserve_holds_no_slot() {
+    let (tx, rx) = channel::bounded::<u32>(1).unwrap();
+    tx.try_send(0).unwrap();
+    let mut reserve = spawn(tx.reserve());
+    assert_pending!(reserve.poll());
+    drop(reserve);
+    assert_eq!(rx.try_recv(), Ok(0));
+    tx.try_send(1).unwrap();
+    assert_eq!(rx.try_recv(), Ok(1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_recv_batch_dropped_while_lingering_keeps_what_it_took() {
+    let (tx, rx) = channel::bounded::<u32>(4).unwrap();
+    tx.try_send(1).unwrap();
+    let mut buf = Vec::new();
+    {
+        let batch = rx.recv_batch(&mut buf, 4, Duration::from_secs(1));
+        let mut batch = pin!(batch);
+        assert!(futures_util::poll!(batch.as_mut()).is_pending());
+    }
+    assert_eq!(buf, [1]);
+    tx.try_send(2).unwrap();
+    assert_eq!(rx.try_recv(), Ok(2));
+}
+
+// ## 2. The abandoned registration
+
+/// Defect: an idle stream's registration took the one wake-up a send gives, and the receiver
+/// waiting in `recv` slept with the item in the queue.
+#[test]
+fn an_idle_stream_does_not_absorb_a_receivers_wake_up() {
+    let (tx, rx) = channel::bounded::<u32>(4).unwrap();
+    let mut stream = rx.clone();
+    // Polled once, as the losing branch of a `select!`, then kept and never polled again.
+    assert!(stream.next().now_or_never().is_none());
+    let mut waiting = spawn(rx.recv());
+    assert_pending!(waiting.poll());
+    tx.try_send(1).unwrap();
+    assert!(
+        waiting.is_woken(),
+        "the waiting receiver slept with an item queued"
+    );
+    assert_ready_eq!(waiting.poll(), Ok(1));
+    drop(stream);
+}
+
+/// Defect: a sink whose `send` timed out kept its registration and swallowed the wake-up meant
+/// for a sender waiting in `send`.
+#[tokio::test(start_paused = true)]
+async fn a_timed_out_sink_does_not_absorb_a_senders_wake_up() {
+    let (tx, rx) = channel::bounded::<u32>(1).unwrap();
+    tx.try_send(0).unwrap();
+    let mut sink = tx.clone().into_sink();
+    let timed_out = tokio::time::timeout(Duration::from_millis(1), sink.send(9)).await;
+    assert!(timed_out.is_err());
+    let mut waiting = spawn(tx.send(1));
+    assert_pending!(waiting.poll());
+    assert_eq!(rx.try_recv(), Ok(0));
+    assert!(
+        waiting.is_woken(),
+        "the waiting sender slept with a slot free"
+    );
+    assert_ready_ok!(waiting.poll());
+    assert_eq!(rx.try_recv(), Ok(1));
+    drop(sink);
+}
+
+#[test]
+fn an_idle_stream_is_still_woken_when_polled_again() {
+    let (tx, rx) = channel::bounded::<u32>(4).unwrap();
+    let mut stream = spawn(rx);
+    assert_pending!(stream.poll_next());
+    tx.try_send(5).unwrap();
+    assert!(stream.is_woken());
+    assert_ready_eq!(stream.poll_next(), Some(5));
+    drop(tx);
+    assert_ready_eq!(stream.poll_next(), None);
+}
+
+#[test]
+fn two_idle_streams_and_a_waiting_receiver_all_see_the_item_go_once() {
+    let (tx, rx) = channel::bounded::<u32>(4).unwrap();
+    let mut a = spawn(rx.clone());
+    let mut b = spawn(rx.clone());
+    assert_pending!(a.poll_next());
+    assert_pending!(b.poll_next());
+    let mut waiting = spawn(rx.recv());
+    assert_pending!(waiting.poll());
+    tx.try_send(1).unwrap();
+    assert!(waiting.is_woken() && a.is_woken() && b.is_woken());
+    assert_ready_eq!(waiting.poll(), Ok(1));
+    assert_pending!(a.poll_next());
+    assert_pending!(b.poll_next());
+}
+
+// ## 3. Fairness between waiters and newcomers
+//
+// Today's channel is not FIFO between a woken sender and a newcomer's `try_send` (documented on
+// `channel`): the queue core of the next release hands slots over directly. What holds now is
+// that every parked waiter is woken for each slot freed.
+
+#[test]
+fn each_freed_slot_wakes_one_more_parked_sender() {
+    let (tx, rx) = channel::bounded::<u32>(2).unwrap();
+    tx.try_send(0).unwrap();
+    tx.try_send(1).unwrap();
+    let mut senders: Vec<_> = (2..5).map(|i| spawn(tx.send(i))).collect();
+    for sender in &mut senders {
+        assert_pending!(sender.poll());
+    }
+    assert_eq!(rx.try_recv(), Ok(0));
+    assert_eq!(senders.iter().filter(|s| s.is_woken()).count(), 1);
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert_eq!(senders.iter().filter(|s| s.is_woken()).count(), 2);
+}
+
+// ## 4. Extreme durations
+
+/// Defect: `Instant::now() + linger` panicked for `Duration::MAX`.
+#[tokio::test(start_paused = true)]
+async fn recv_batch_with_an_unbounded_linger_waits_for_max_items() {
+    within_paused(async {
+        let (tx, rx) = channel::bounded::<u32>(4).unwrap();
+        let producer = tokio::spawn(async move {
+            for i in 0..3 {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                tx.send(i).await.unwrap();
+            }
+        });
+        let mut buf = Vec::new();
+        assert_eq!(rx.recv_batch(&mut buf, 3, Duration::MAX).await, 3);
+        assert_eq!(buf, [0, 1, 2]);
+        producer.await.unwrap();
+        // With the senders gone, an unbounded linger ends at the close.
+        assert_eq!(rx.recv_batch(&mut buf, 3, Duration::MAX).await, 0);
+    })
+    .await;
+}
+
+/// The same through the trait's provided `recv_batch`, over a consumer that does not
+/// override it.
+#[tokio::test(start_paused = true)]
+async fn the_default_recv_batch_takes_an_unbounded_linger() {
+    within_paused(async {
+        let (tx, rx) = async_channel::bounded::<u32>(4);
+        let producer = tokio::spawn(async move {
+            for i in 0..2 {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                tx.send(i).await.unwrap();
+            }
+        });
+        let mut buf = Vec::new();
+        assert_eq!(
+            Consumer::recv_batch(&rx, &mut buf, 2, Duration::MAX).await,
+            2
+        );
+        assert_eq!(buf, [0, 1]);
+        producer.await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn zero_and_max_timeouts_on_every_timed_call() {
+    let (tx, rx) = channel::bounded::<u32>(1).unwrap();
+    // Zero: one look, no wait.
+    assert!(
+        rx.recv_timeout(Duration::ZERO)
+            .await
+            .unwrap_err()
+            .is_timeout()
+    );
+    tx.send_timeout(1, Duration::ZERO).await.unwrap();
+    assert!(
+        tx.send_timeout(2, Duration::ZERO)
+            .await
+            .unwrap_err()
+            .is_timeout()
+    );
+    assert_eq!(rx.recv_timeout(Duration::MAX).await, Ok(1));
+    tx.send_timeout(3, Duration::MAX).await.unwrap();
+    let mut buf = Vec::new();
+    assert_eq!(rx.recv_batch(&mut buf, 4, Duration::ZERO).await, 1);
+    // Max: waits as long as it takes, here for a send an hour away.
+    let later = tx.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        later.send(4).await.unwrap();
+    });
+    assert_eq!(rx.recv_timeout(Duration::MAX).await, Ok(4));
+    // Through async-channel's halves too (the interop `send_timeout` polls with a deadline).
+    let (atx, arx) = async_channel::bounded::<u32>(1);
+    Producer::send_timeout(&atx, 1, Duration::MAX)
+        .await
+        .unwrap();
+    assert!(
+        Producer::send_timeout(&atx, 2, Duration::ZERO)
+            .await
+            .unwrap_err()
+            .is_timeout()
+    );
+    assert_eq!(arx.recv().await, Ok(1));
+}
+
+// ## 5. Extreme numbers
+
+/// Defect: `recv_batch` with `max == 0` panicked; like tokio's `recv_many`, it takes nothing.
+#[tokio::test(start_paused = true)]
+async fn recv_batch_of_zero_returns_zero_at_once() {
+    let (tx, rx) = channel::bounded::<u32>(2).unwrap();
+    tx.try_send(1).unwrap();
+    let mut buf = Vec::new();
+    assert_eq!(rx.recv_batch(&mut buf, 0, Duration::MAX).await, 0);
+    assert_eq!(
+        Consumer::recv_batch(&rx, &mut buf, 0, Duration::MAX).await,
+        0
+    );
+    let (_atx, arx) = async_channel::bounded::<u32>(1);
+    assert_eq!(
+        Consumer::recv_batch(&arx, &mut buf, 0, Duration::MAX).await,
+        0
+    );
+    assert!(buf.is_empty());
+    assert_eq!(rx.try_recv(), Ok(1));
+}
+
+#[test]
+fn capacities_at_the_limits() {
+    assert!(channel::bounded::<u32>(0).is_err());
+    let (tx, rx) = channel::bounded::<u32>(1).unwrap();
+    tx.try_send(1).unwrap();
+    assert!(tx.try_send(2).unwrap_err().is_full());
+    assert_eq!(rx.try_recv(), Ok(1));
+    // A huge capacity is accepted and allocates nothing up front (the queue grows in blocks).
+    let (tx, rx) = channel::unbounded::<u32>();
+    tx.try_send(1).unwrap();
+    assert_eq!(rx.capacity(), None);
+}
+
+// ## 6. User code that panics
+
+/// An item whose `Drop` panics the first time it runs.
+struct PanicsOnDrop(Counted, bool);
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        if self.1 {
+            panic!("drop of item {}", self.0.id);
+        }
+    }
+}
+
+/// Defect: a panicking `Drop` leaked the items queued behind it.
+#[test]
+fn a_panicking_drop_does_not_leak_the_items_behind_it() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = channel::bounded::<PanicsOnDrop>(4).unwrap();
+    tx.try_send(PanicsOnDrop(Counted::new(0, &drops), true))
+        .unwrap();
+    for id in 1..4 {
+        tx.try_send(PanicsOnDrop(Counted::new(id, &drops), false))
+            .unwrap();
+    }
+    drop(tx);
+    let unwound = catch_unwind(AssertUnwindSafe(move || drop(rx)));
+    assert!(unwound.is_err());
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        4,
+        "every item dropped, the panicking one too"
+    );
+}
+
+#[test]
+fn a_panicking_drop_in_the_last_sender_drop_does_not_leak_either() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = channel::unbounded::<PanicsOnDrop>();
+    tx.try_send(PanicsOnDrop(Counted::new(0, &drops), false))
+        .unwrap();
+    tx.try_send(PanicsOnDrop(Counted::new(1, &drops), true))
+        .unwrap();
+    tx.try_send(PanicsOnDrop(Counted::new(2, &drops), false))
+        .unwrap();
+    assert_eq!(rx.try_recv().map(|item| item.0.id).ok(), Some(0));
+    let rx2 = rx.clone();
+    drop(rx);
+    // The queue is dropped with the last handle of all, here a receiver.
+    drop(tx);
+    assert!(catch_unwind(AssertUnwindSafe(move || drop(rx2))).is_err());
+    assert_eq!(drops.load(Ordering::SeqCst), 3);
+}
+
+/// Defect: handles were not `UnwindSafe` (the shared `dyn Probe`); checked at compile time in
+/// `auto_traits.rs`, and here across a real `catch_unwind` with a probe attached.
+#[test]
+fn handles_cross_catch_unwind_with_a_probe() {
+    let probe = Arc::new(RecordingProbe::default());
+    let (tx, rx) = channel::Builder::bounded(2)
+        .probe(probe)
+        .build::<u32>()
+        .unwrap();
+    let result = catch_unwind(|| {
+        tx.try_send(1).unwrap();
+        panic!("user code");
+    });
+    assert!(result.is_err());
+    assert_eq!(catch_unwind(|| rx.try_recv()).unwrap(), Ok(1));
+}
+
+// ## 7. Shutdown in every state
+
+/// Defect: items queued when the last receiver went stayed alive until the last sender went,
+/// while the probe was told they were dropped.
+#[test]
+fn the_last_receiver_drops_what_is_queued_at_once() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let probe = Arc::new(RecordingProbe::default());
+    let (tx, rx) = channel::Builder::bounded(4)
+        .probe(probe.clone())
+        .build::<Counted>()
+        .unwrap();
+    for id in 0..3 {
+        tx.try_send(Counted::new(id, &drops)).unwrap();
+    }
+    drop(rx);
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        3,
+        "dropped with the last receiver"
+    );
+    assert_eq!(*probe.dropped.lock().unwrap(), [(3, DropReason::Closed)]);
+    let back = tx.try_send(Counted::new(9, &drops)).unwrap_err();
+    assert!(back.is_closed());
+    drop(back);
+    assert_eq!(tx.len(), 0);
+    assert_eq!(drops.load(Ordering::SeqCst), 4);
+}
+
+#[test]
+fn close_wakes_every_parked_waiter_and_idle_handle() {
+    let (tx, rx) = channel::bounded::<u32>(1).unwrap();
+    tx.try_send(0).unwrap();
+    let mut send = spawn(tx.send(1));
+    let mut reserve = spawn(tx.reserve());
+    assert_pending!(send.poll());
+    assert_pending!(reserve.poll());
+    let (etx, erx) = channel::bounded::<u32>(1).unwrap();
+    let mut recv = spawn(erx.recv());
+    let mut stream = spawn(erx.clone());
+    assert_pending!(recv.poll());
+    assert_pending!(stream.poll_next());
+    assert!(tx.close());
+    assert!(etx.close());
+    assert!(send.is_woken() && reserve.is_woken() && recv.is_woken() && stream.is_woken());
+    assert!(assert_ready!(send.poll()).is_err());
+    assert!(assert_ready!(reserve.poll()).is_err());
+    assert_ready_eq!(recv.poll(), Err(RecvError));
+    assert_ready_eq!(stream.poll_next(), None);
+    assert_eq!(rx.try_recv(), Ok(0));
+}
+
+// ## 9. Weak memory: see the loom models in `src/channel/tests/loom_channel.rs`.
+//
+// ## 8, 10, 11, 12: the channel holds no buffer beyond its capacity, composes nothing, and
+// reports a full channel as `Full` and a closed one as `Closed` (tests/errors.rs).

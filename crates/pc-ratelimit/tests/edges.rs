@@ -1,0 +1,402 @@
+//! The limiters at each edge of the checklist (`shared/EDGES.md`), one section per edge, and
+//! the rate bound as a property over random settings.
+
+mod support;
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use pc_core::Producer;
+use pc_ratelimit::{Gcra, KeyedLimiter, MAX_REFILL, Throttled, TokenBucket, throttle};
+use proptest::prelude::*;
+use support::bucket;
+use tokio::time::Instant;
+use tokio_test::task::spawn;
+use tokio_test::{assert_pending, assert_ready, assert_ready_ok};
+
+/// Spawns `acquire(n)` on the bucket and returns the instant it was granted, from `start`.
+fn timed_acquire(
+    bucket: &TokenBucket,
+    n: u32,
+    start: Instant,
+) -> tokio::task::JoinHandle<Duration> {
+    let bucket = bucket.clone();
+    tokio::spawn(async move {
+        bucket.acquire(n).await.unwrap();
+        start.elapsed()
+    })
+}
+
+// ## 1. Cancellation at every await point
+
+/// Defect: a cancelled waiter's refund went to newcomers; the waiter behind it kept its time.
+#[tokio::test(start_paused = true)]
+async fn a_cancelled_waiter_moves_the_ones_behind_it_up() {
+    let start = Instant::now();
+    let bucket = bucket(1.0, 5);
+    bucket.try_acquire(5).unwrap();
+    let a = timed_acquire(&bucket, 5, start);
+    tokio::task::yield_now().await;
+    let b = timed_acquire(&bucket, 1, start);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    a.abort();
+    assert!(a.await.unwrap_err().is_cancelled());
+    // One permit has refilled by 1 s: B's, at once.
+    assert_eq!(b.await.unwrap(), Duration::from_secs(1));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(bucket.try_acquire(1).is_err(), "nothing refilled since B");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    bucket.try_acquire(1).unwrap();
+    assert_eq!(bucket.stats().granted, 7);
+}
+
+/// Defect: with burst 1, a cancellation let a newcomer be granted at the same instant as the
+/// waiter behind the cancelled one.
+#[tokio::test(start_paused = true)]
+async fn a_cancellation_never_grants_two_permits_at_once_with_burst_one() {
+    let start = Instant::now();
+    let bucket = bucket(1.0, 1);
+    bucket.try_acquire(1).unwrap();
+    let a = timed_acquire(&bucket, 1, start);
+    tokio::task::yield_now().await;
+    let b = timed_acquire(&bucket, 1, start);
+    tokio::task::yield_now().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    a.abort();
+    let c = timed_acquire(&bucket, 1, start);
+    assert_eq!(b.await.unwrap(), Duration::from_secs(1));
+    assert_eq!(c.await.unwrap(), Duration::from_secs(2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cancelled_throttled_stream_item_refunds_its_permit() {
+    let bucket = bucket(1.0, 1);
+    let mut paced = throttle(futures_util::stream::iter([1, 2]), bucket.clone());
+    assert_eq!(paced.next().await, Some(1));
+    {
+        let mut next = spawn(paced.next());
+        assert_pending!(next.poll());
+    }
+    drop(paced);
+    // The held item's permit came back: the next whole permit is at 1 s, as if unasked.
+    let start = Instant::now();
+    bucket.acquire(1).await.unwrap();
+    assert_eq!(start.elapsed(), Duration::from_secs(1));
+}
+
+// ## 3. Fairness between waiters and newcomers
+
+#[tokio::test(start_paused = true)]
+async fn try_acquire_never_takes_what_a_waiter_is_owed() {
+    let bucket = bucket(10.0, 2);
+    bucket.try_acquire(2).unwrap();
+    let mut waiter = spawn(bucket.acquire(2));
+    assert_pending!(waiter.poll());
+    for _ in 0..20 {
+        tokio::time::advance(Duration::from_millis(9)).await;
+        assert!(bucket.try_acquire(1).is_err());
+    }
+    // 180 ms in: both of the waiter's permits exist at 200 ms.
+    tokio::time::advance(Duration::from_millis(20)).await;
+    assert!(waiter.is_woken());
+    assert_ready_ok!(waiter.poll());
+}
+
+// ## 4. Extreme durations
+
+#[tokio::test(start_paused = true)]
+async fn acquire_timeout_with_zero_and_max() {
+    let bucket = bucket(1.0, 1);
+    bucket.acquire_timeout(1, Duration::ZERO).await.unwrap();
+    assert!(bucket.acquire_timeout(1, Duration::ZERO).await.is_err());
+    let start = Instant::now();
+    bucket.acquire_timeout(1, Duration::MAX).await.unwrap();
+    assert_eq!(start.elapsed(), Duration::from_secs(1));
+    let throttled = Throttled::new(
+        pc_core::channel::bounded::<u32>(1).unwrap().0,
+        bucket.clone(),
+    );
+    assert!(throttled.send_timeout(1, Duration::ZERO).await.is_err());
+}
+
+#[test]
+fn keyed_idle_of_zero_is_an_error_and_max_keeps_keys() {
+    let err = KeyedLimiter::builder()
+        .rate(1.0)
+        .burst(1)
+        .idle(Duration::ZERO);
+    assert_eq!(err.build::<u8>().unwrap_err().setting(), "idle");
+    let keyed = KeyedLimiter::builder()
+        .rate(1.0)
+        .burst(1)
+        .idle(Duration::MAX)
+        .build::<u8>()
+        .unwrap();
+    keyed.try_acquire(&1, 1).unwrap();
+    keyed.evict_idle();
+    assert_eq!(keyed.len(), 1);
+}
+
+// ## 5. Extreme numbers
+
+/// Counts what `try_acquire(1)` grants over `span_ns`, called until refused at every
+/// nanosecond, and checks `burst + rate x elapsed` at every grant.
+async fn grants_never_exceed(
+    rate: f64,
+    burst: u32,
+    span_ns: u64,
+    try_acquire: impl Fn() -> bool,
+) -> u64 {
+    let start = Instant::now();
+    let mut granted = 0u64;
+    for t in 0..=span_ns {
+        while try_acquire() {
+            granted += 1;
+            let bound = f64::from(burst) + rate * t as f64 / 1e9;
+            assert!(granted as f64 <= bound, "{rate}/s: {granted} by {t} ns");
+        }
+        tokio::time::advance(Duration::from_nanos(1)).await;
+    }
+    assert_eq!(start.elapsed(), Duration::from_nanos(span_ns + 1));
+    granted
+}
+
+/// Defect: a `1/rate` that is not a whole number of nanoseconds was rounded to the nearest
+/// one: 7e8/s granted 1e9/s, 4.4e8/s granted 5e8/s.
+#[tokio::test(start_paused = true)]
+async fn fractional_intervals_never_run_faster_than_the_rate() {
+    for (rate, ticks) in [(7e8, 23), (4.4e8, 37), (3e8, 54)] {
+        let gcra = Gcra::builder().rate(rate).burst(16).build().unwrap();
+        let bucket = bucket(rate, 16);
+        let keyed = KeyedLimiter::builder()
+            .rate(rate)
+            .burst(16)
+            .build()
+            .unwrap();
+        // A full burst, then one permit per `ticks` sixteenths of a nanosecond: over 20 us,
+        // 7e8/s allows 13,929 where a whole-nanosecond interval gave 20,016.
+        let expected = 16 + 20_000 * 16 / ticks;
+        let granted = grants_never_exceed(rate, 16, 20_000, || gcra.try_acquire(1).is_ok()).await;
+        assert_eq!(granted, expected, "Gcra at {rate}");
+        let granted = grants_never_exceed(rate, 16, 20_000, || bucket.try_acquire(1).is_ok()).await;
+        assert_eq!(granted, expected, "TokenBucket at {rate}");
+        let granted =
+            grants_never_exceed(rate, 16, 20_000, || keyed.try_acquire(&0u8, 1).is_ok()).await;
+        assert_eq!(granted, expected, "KeyedLimiter at {rate}");
+    }
+}
+
+/// Defect: `burst x interval` overflowed on valid settings (a panic in debug builds). A burst
+/// that takes longer than `MAX_REFILL` to refill is refused with a typed error instead.
+#[test]
+fn settings_whose_burst_takes_centuries_are_refused() {
+    assert_eq!(MAX_REFILL, Duration::from_nanos(1 << 58));
+    for (rate, burst, setting) in [
+        (0.1, u32::MAX, "burst"),
+        (1e-9, 20, "rate"),
+        (1e-9, 1, "rate"),
+    ] {
+        let bucket = TokenBucket::builder().rate(rate).burst(burst).build();
+        assert_eq!(bucket.unwrap_err().setting(), setting, "{rate} {burst}");
+        let gcra = Gcra::builder().rate(rate).burst(burst).build();
+        assert_eq!(gcra.unwrap_err().setting(), setting);
+        let keyed = KeyedLimiter::builder()
+            .rate(rate)
+            .burst(burst)
+            .build::<u8>();
+        assert_eq!(keyed.unwrap_err().setting(), setting);
+    }
+    let bucket = bucket(0.1, 1000);
+    assert_eq!(bucket.set_burst(u32::MAX).unwrap_err().setting(), "burst");
+    assert_eq!(bucket.set_rate(1e-6).unwrap_err().setting(), "burst");
+    assert_eq!(bucket.burst(), 1000);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_extremes_that_fit_work_exactly() {
+    // The top rate with the largest burst: all at once, then one a nanosecond.
+    let top = bucket(1e9, u32::MAX);
+    top.try_acquire(u32::MAX).unwrap();
+    assert!(top.try_acquire(1).is_err());
+    let start = Instant::now();
+    top.acquire(1000).await.unwrap();
+    // Ready after 1 us; tokio's timer fires on the next millisecond.
+    assert_eq!(start.elapsed(), Duration::from_millis(1));
+    // A slow rate: one permit in 1,000 s.
+    let slow = bucket(1e-3, 2);
+    slow.try_acquire(2).unwrap();
+    let start = Instant::now();
+    slow.acquire(2).await.unwrap();
+    assert_eq!(start.elapsed(), Duration::from_secs(2000));
+}
+
+/// Defect: `acquire(0)` waited behind queued waiters, `try_acquire(0)` was refused while
+/// permits were owed.
+#[tokio::test(start_paused = true)]
+async fn a_request_for_nothing_succeeds_at_once() {
+    let bucket = bucket(1.0, 1);
+    bucket.try_acquire(1).unwrap();
+    let mut owed = spawn(bucket.acquire(1));
+    assert_pending!(owed.poll());
+    let mut nothing = spawn(bucket.acquire(0));
+    assert_ready_ok!(nothing.poll());
+    bucket.try_acquire(0).unwrap();
+    bucket.acquire_timeout(0, Duration::ZERO).await.unwrap();
+    let gcra = Gcra::builder().rate(1.0).burst(1).build().unwrap();
+    gcra.try_acquire(1).unwrap();
+    gcra.try_acquire(0).unwrap();
+    let keyed = KeyedLimiter::builder().rate(1.0).burst(1).build().unwrap();
+    keyed.try_acquire(&"k", 1).unwrap();
+    keyed.try_acquire(&"k", 0).unwrap();
+    drop(nothing);
+    assert_eq!(bucket.stats().granted, 1);
+    tokio::time::advance(Duration::from_secs(1)).await;
+    assert_ready_ok!(owed.poll());
+}
+
+/// Defect 10: `set_rate` rescaled the bucket but a waiter kept its old cost, so a later
+/// cancellation refunded the old amount: at a doubled rate, a full second instead of half,
+/// and a newcomer was granted at once with the bucket empty.
+#[tokio::test(start_paused = true)]
+async fn a_cancellation_after_set_rate_refunds_at_the_new_rate() {
+    let start = Instant::now();
+    let bucket = bucket(1.0, 1);
+    bucket.try_acquire(1).unwrap();
+    let mut waiter = spawn(bucket.acquire(1));
+    assert_pending!(waiter.poll());
+    bucket.set_rate(2.0).unwrap();
+    assert!(waiter.is_woken(), "its time moved: it must sleep anew");
+    assert_pending!(waiter.poll());
+    drop(waiter);
+    assert!(bucket.try_acquire(1).is_err(), "the bucket is empty");
+    bucket.acquire(1).await.unwrap();
+    assert_eq!(start.elapsed(), Duration::from_millis(500));
+}
+
+#[tokio::test(start_paused = true)]
+async fn set_rate_and_set_burst_move_a_sleeping_waiter() {
+    let start = Instant::now();
+    let bucket = bucket(1.0, 1);
+    bucket.try_acquire(1).unwrap();
+    let waiter = timed_acquire(&bucket, 1, start);
+    tokio::task::yield_now().await;
+    bucket.set_rate(4.0).unwrap();
+    assert_eq!(waiter.await.unwrap(), Duration::from_millis(250));
+    // Drained again at 250 ms: the next permit is at 500 ms, until a burst of 2 makes room.
+    let waiter = timed_acquire(&bucket, 1, start);
+    tokio::task::yield_now().await;
+    assert!(!waiter.is_finished());
+    bucket.set_burst(2).unwrap();
+    assert_eq!(waiter.await.unwrap(), Duration::from_millis(250));
+}
+
+// ## 7. Shutdown: a bucket has no task; a `Throttled` producer closed while its send waits
+// for a permit still waits for it, then reports the close.
+
+#[tokio::test(start_paused = true)]
+async fn a_throttled_send_to_a_closed_producer_spends_nothing() {
+    let bucket = bucket(1.0, 1);
+    let (tx, rx) = pc_core::channel::bounded::<u32>(1).unwrap();
+    let throttled = Throttled::new(tx, bucket.clone());
+    rx.close();
+    assert!(throttled.send(1).await.is_err());
+    assert_eq!(bucket.available(), 1);
+    let mut send = spawn(throttled.send(2));
+    assert!(assert_ready!(send.poll()).is_err());
+}
+
+// ## 9. Weak memory: `Gcra` decides with one compare-and-swap on the TAT, and `KeyedLimiter`
+// and `TokenBucket` under a lock; tests/concurrency.rs checks exact counts across threads.
+//
+// ## 2, 6, 8, 10, 11, 12: limiters hold no registration in a handle (a wait's place is in the
+// bucket, withdrawn on drop), call no user code, keep one TAT per key (swept after `idle`), and
+// report a refusal as `Insufficient`, `OverBurst` or `Timeout`, never as a close.
+
+// ## The rate bound, over random settings
+
+/// `rate` as an exact fraction `mantissa / 2^shift` (rates here are below 2^30, so the
+/// exponent is negative).
+fn exact(rate: f64) -> (u128, u32) {
+    let bits = rate.to_bits();
+    let exponent = ((bits >> 52) & 0x7ff) as i32;
+    let mantissa = (bits & ((1 << 52) - 1)) | (1 << 52);
+    let shift = 1075 - exponent;
+    assert!(shift > 0);
+    (u128::from(mantissa), shift as u32)
+}
+
+/// Whether `granted` permits within `elapsed_ns` keep to `burst + rate x elapsed`, exactly.
+fn within_bound(granted: u64, burst: u32, rate: f64, elapsed_ns: u64) -> bool {
+    let Some(over) = granted.checked_sub(u64::from(burst)) else {
+        return true;
+    };
+    let (mantissa, shift) = exact(rate);
+    // over <= rate * elapsed / 1e9  <=>  over * 1e9 <= floor(mantissa * elapsed / 2^shift)
+    let allowed = (mantissa * u128::from(elapsed_ns))
+        .checked_shr(shift)
+        .unwrap_or(0);
+    u128::from(over) * 1_000_000_000 <= allowed
+}
+
+fn rates() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        // Log-uniform from 1e-6 to 1e9 per second: fractional intervals almost always.
+        (-6.0f64..9.0).prop_map(|exp| 10f64.powf(exp)),
+        prop::sample::select(vec![1e9, 7e8, 4.4e8, 3e8, 1.0 / 3.0, 1.0, 0.1]),
+    ]
+}
+
+fn bursts() -> impl Strategy<Value = u32> {
+    prop_oneof![
+        1u32..16,
+        prop::sample::select(vec![u32::MAX, u32::MAX / 3, 1 << 20])
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// No decision ever lets more than `burst + rate x elapsed` through, over any window of
+    /// grants, for any rate, burst and request sizes; settings refused at build are exactly
+    /// those whose burst takes longer than `MAX_REFILL` to refill.
+    #[test]
+    fn no_decision_exceeds_burst_plus_rate_times_elapsed(
+        rate in rates(),
+        burst in bursts(),
+        steps in prop::collection::vec((0u64..4_000, 1u32..=u32::MAX, any::<bool>()), 1..120),
+    ) {
+        let refill_ns = f64::from(burst) / rate * 1e9;
+        let gcra = match Gcra::builder().rate(rate).burst(burst).build() {
+            Ok(gcra) => gcra,
+            Err(_) => {
+                // Refused only near or past the limit (the interval is rounded up first).
+                prop_assert!(refill_ns >= MAX_REFILL.as_nanos() as f64 * 0.99);
+                return Ok(());
+            }
+        };
+        prop_assert!(refill_ns <= MAX_REFILL.as_nanos() as f64 * 1.01);
+        let interval_ns = (1e9 / rate).max(1.0);
+        let start = Instant::now();
+        let mut now_ns = 0u64;
+        let mut grants: Vec<(u64, u64)> = Vec::new();
+        for (advance, n, whole) in steps {
+            // Steps in thousandths of an interval, capped so time stays within a century.
+            let step = (interval_ns * advance as f64 / 1000.0).min(1e18) as u64;
+            now_ns = now_ns.saturating_add(step).min(3_000_000_000_000_000_000);
+            let n = if whole { n % burst.min(64) + 1 } else { n % burst + 1 };
+            if gcra.try_acquire_at(n, start + Duration::from_nanos(now_ns)).is_ok() {
+                grants.push((now_ns, u64::from(n)));
+            }
+        }
+        for i in 0..grants.len() {
+            let mut sum = 0u64;
+            for grant in &grants[i..] {
+                sum += grant.1;
+                prop_assert!(
+                    within_bound(sum, burst, rate, grant.0 - grants[i].0),
+                    "{} granted in {} ns at {}/s, burst {}", sum, grant.0 - grants[i].0, rate, burst
+                );
+            }
+        }
+    }
+}
