@@ -1,24 +1,24 @@
 //! `Pipeline`: stages chained by bounded buffers, each stage run by its own workers.
 
-use std::collections::BTreeMap;
 use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 use pc_core::{
     BuildError, Consumer, DropReason, FailReason, SharedProbe, Stage, WaitKind, channel,
 };
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::pool::Cancel;
+use crate::pool::{Cancel, run_caught};
 
 /// Why an item of a pipeline produced no output.
 #[derive(Clone, PartialEq, Eq)]
@@ -67,7 +67,11 @@ pub enum OnError {
     Forward,
     /// Drop the item and count it ([`PipelineOutput::skipped`]).
     Skip,
-    /// Stop the whole pipeline: the error comes out last, and every stage ends.
+    /// Stop the whole pipeline at the first failed item, in the source's order: every item
+    /// before it comes out (in order with [`ordered`](Pipeline::ordered), as they finish with
+    /// [`unordered`](Pipeline::unordered)), then the error, last; then every stage ends. The
+    /// source is not read past the failed item, and items after it that were already taken
+    /// are dropped (reported to the probe as dropped with `DropReason::Closed`).
     Stop,
 }
 
@@ -80,9 +84,53 @@ struct Item<T, E> {
     /// keyed stage after.
     route: u64,
     value: Option<Result<T, PipelineError<E>>>,
+    /// The item's place in the pipeline's window, given back when it leaves the output.
+    place: OwnedSemaphorePermit,
 }
 
 type Buffer<T, E> = channel::Receiver<Item<T, E>>;
+
+/// What every task of one pipeline shares.
+struct Control {
+    cancel: Cancel,
+    /// Places for items between the source and the output's hand-out: as many as the buffers
+    /// and workers hold, so that ordered output waiting for one slow item holds the source
+    /// back instead of gathering everything behind it.
+    window: Arc<Semaphore>,
+    /// The lowest item number that failed under [`OnError::Stop`]; `u64::MAX` while none has.
+    stop_at: AtomicU64,
+}
+
+impl Control {
+    fn new() -> Self {
+        Self {
+            cancel: Cancel::new(),
+            window: Arc::new(Semaphore::new(0)),
+            stop_at: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    /// Whether an item has failed under `OnError::Stop`: the source reads no more.
+    fn stopping(&self) -> bool {
+        self.stop_at.load(Ordering::Acquire) != u64::MAX
+    }
+
+    /// Whether item `seq` comes after the item that stopped the pipeline.
+    fn after_stop(&self, seq: u64) -> bool {
+        seq > self.stop_at.load(Ordering::Acquire)
+    }
+
+    fn stop_at(&self, seq: u64) {
+        self.stop_at.fetch_min(seq, Ordering::AcqRel);
+    }
+}
+
+/// Drops an item that comes after the one that stopped the pipeline.
+fn drop_after_stop(probe: Option<&SharedProbe>) {
+    if let Some(probe) = probe {
+        probe.dropped(1, DropReason::Closed);
+    }
+}
 
 /// Stages chained by bounded buffers, from a source to an output stream.
 ///
@@ -112,7 +160,7 @@ type Buffer<T, E> = channel::Receiver<Item<T, E>>;
 pub struct Pipeline<T, E> {
     rx: Buffer<T, E>,
     tasks: Vec<JoinHandle<()>>,
-    cancel: Arc<Cancel>,
+    control: Arc<Control>,
     on_error: OnError,
     skipped: Arc<AtomicU64>,
     /// The key the next stage computes for each item, and whether items carry one already.
@@ -145,14 +193,22 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
         S: Stream<Item = T> + Send + 'static,
     {
         let (tx, rx) = channel::bounded(SOURCE_BUFFER).expect("a non-zero capacity");
-        let cancel = Arc::new(Cancel::new());
+        let control = Arc::new(Control::new());
+        // The source's buffer, and the item it holds while it waits to send.
+        control.window.add_permits(SOURCE_BUFFER + 1);
         let task = tokio::spawn({
-            let cancel = Arc::clone(&cancel);
-            let waker = cancel.enlist();
+            let control = Arc::clone(&control);
+            let waker = control.cancel.enlist();
             async move {
+                let cancel = &control.cancel;
                 let stop = || cancel.is_cancelled();
                 let mut source = std::pin::pin!(source.enumerate());
-                loop {
+                while !control.stopping() {
+                    // A place first, so that a full window holds the source back.
+                    let place = std::pin::pin!(Arc::clone(&control.window).acquire_owned());
+                    let Some(Ok(place)) = cancel.race(&waker, stop, place).await else {
+                        break;
+                    };
                     let next = std::pin::pin!(source.next());
                     let Some(Some((seq, value))) = cancel.race(&waker, stop, next).await else {
                         break;
@@ -161,6 +217,7 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                         seq: seq as u64,
                         route: 0,
                         value: Some(Ok(value)),
+                        place,
                     };
                     let send = std::pin::pin!(tx.send(item));
                     if !matches!(cancel.race(&waker, stop, send).await, Some(Ok(()))) {
@@ -172,7 +229,7 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
         Self {
             rx,
             tasks: vec![task],
-            cancel,
+            control,
             on_error: OnError::default(),
             skipped: Arc::default(),
             key: None,
@@ -247,21 +304,26 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
         }
         let (tx, rx) = channel::bounded(buffer)?;
         let stage = Arc::new(stage);
-        let inputs = if self.keyed || self.key.is_some() {
+        // Decided before `route` takes the key: every stage after `key_by` is keyed.
+        let keyed = self.keyed || self.key.is_some();
+        let inputs = if keyed {
             self.route(concurrency, buffer)?
         } else {
             vec![self.rx.clone(); concurrency]
         };
+        // Each worker holds one item, the buffer `buffer` more.
+        self.control.window.add_permits(concurrency + buffer);
         let first = self.stages == 0;
         for input in inputs {
             let (tx, stage, probe) = (tx.clone(), Arc::clone(&stage), self.probe.clone());
-            let (cancel, on_error, skipped) = (
-                Arc::clone(&self.cancel),
+            let (control, on_error, skipped) = (
+                Arc::clone(&self.control),
                 self.on_error,
                 Arc::clone(&self.skipped),
             );
-            let waker = cancel.enlist();
+            let waker = control.cancel.enlist();
             self.tasks.push(tokio::spawn(async move {
+                let cancel = &control.cancel;
                 let stop = || cancel.is_cancelled();
                 loop {
                     let recv = std::pin::pin!(input.recv());
@@ -271,12 +333,21 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                     if first && let Some(probe) = &probe {
                         probe.produced(1);
                     }
-                    let value = match item.value {
+                    let Item {
+                        seq,
+                        route,
+                        value,
+                        place,
+                    } = item;
+                    if control.after_stop(seq) {
+                        drop_after_stop(probe.as_ref());
+                        continue;
+                    }
+                    let value = match value {
                         Some(Ok(value)) => {
                             let started = probe.as_ref().map(|_| Instant::now());
-                            let run = AssertUnwindSafe(stage.run(value)).catch_unwind();
-                            let Some(ran) = cancel.race(&waker, stop, std::pin::pin!(run)).await
-                            else {
+                            let run = std::pin::pin!(run_caught(&*stage, value));
+                            let Some(ran) = cancel.race(&waker, stop, run).await else {
                                 break;
                             };
                             if let (Some(probe), Some(started)) = (&probe, started) {
@@ -303,23 +374,18 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                             None
                         }
                         (Some(Err(err)), OnError::Stop) => {
-                            // The error goes on to the output, then everything stops.
-                            let _ = tx
-                                .send(Item {
-                                    seq: item.seq,
-                                    route: item.route,
-                                    value: Some(Err(err)),
-                                })
-                                .await;
-                            cancel.cancel();
-                            break;
+                            // The error travels on to the output, which hands it out once every
+                            // item before it is out; the source stops reading now.
+                            control.stop_at(seq);
+                            Some(Err(err))
                         }
                         (value, _) => value,
                     };
                     let send = std::pin::pin!(tx.send(Item {
-                        seq: item.seq,
-                        route: item.route,
+                        seq,
+                        route,
                         value,
+                        place,
                     }));
                     if !matches!(cancel.race(&waker, stop, send).await, Some(Ok(()))) {
                         break;
@@ -327,11 +393,10 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                 }
             }));
         }
-        let keyed = self.keyed || self.key.is_some();
         Ok(Pipeline {
             rx,
             tasks: self.tasks,
-            cancel: self.cancel,
+            control: self.control,
             on_error: self.on_error,
             skipped: self.skipped,
             key: None,
@@ -349,15 +414,23 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
             .collect::<Result<Vec<_>, _>>()?
             .into_iter()
             .unzip();
-        let (input, key, cancel) = (self.rx.clone(), self.key.take(), Arc::clone(&self.cancel));
-        let waker = cancel.enlist();
+        let (input, key, control) = (self.rx.clone(), self.key.take(), Arc::clone(&self.control));
+        let probe = self.probe.clone();
+        // The workers' queues, and the item the router holds while it waits to send.
+        control.window.add_permits(workers * buffer + 1);
+        let waker = control.cancel.enlist();
         self.tasks.push(tokio::spawn(async move {
+            let cancel = &control.cancel;
             let stop = || cancel.is_cancelled();
             loop {
                 let recv = std::pin::pin!(input.recv());
                 let Some(Ok(mut item)) = cancel.race(&waker, stop, recv).await else {
                     break;
                 };
+                if control.after_stop(item.seq) {
+                    drop_after_stop(probe.as_ref());
+                    continue;
+                }
                 if let (Some(key), Some(Ok(value))) = (&key, &item.value) {
                     item.route = key(value);
                 }
@@ -389,15 +462,21 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
         PipelineOutput {
             rx: self.rx,
             tasks: self.tasks,
-            cancel: self.cancel,
+            control: self.control,
             skipped: self.skipped,
             probe: self.probe,
             ordered,
+            stops: self.on_error == OnError::Stop,
             next: 0,
             early: BTreeMap::new(),
+            seen: BTreeSet::new(),
+            stop: None,
+            done: false,
         }
     }
 }
+
+type Waiting<T, E> = (Option<Result<T, PipelineError<E>>>, OwnedSemaphorePermit);
 
 /// The outputs of a [`Pipeline`], a `Stream` of `Result<T, PipelineError<E>>`; ends when the
 /// source has ended and every item has come through, or after the error that stopped it.
@@ -407,13 +486,21 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
 pub struct PipelineOutput<T, E> {
     rx: Buffer<T, E>,
     tasks: Vec<JoinHandle<()>>,
-    cancel: Arc<Cancel>,
+    control: Arc<Control>,
     skipped: Arc<AtomicU64>,
     probe: Option<SharedProbe>,
     ordered: bool,
-    /// The next item number due, and items that came before their turn.
+    /// Under [`OnError::Stop`].
+    stops: bool,
+    /// The lowest item number not handed out yet (ordered) or not seen yet (unordered).
     next: u64,
-    early: BTreeMap<u64, Option<Result<T, PipelineError<E>>>>,
+    /// Ordered: items that came before their turn, at most the window's size.
+    early: BTreeMap<u64, Waiting<T, E>>,
+    /// Unordered: numbers above `next` seen already.
+    seen: BTreeSet<u64>,
+    /// The error that stops the pipeline, held until every item before it is out.
+    stop: Option<(u64, PipelineError<E>)>,
+    done: bool,
 }
 
 impl<T, E> fmt::Debug for PipelineOutput<T, E> {
@@ -433,21 +520,62 @@ impl<T, E> PipelineOutput<T, E> {
 
     /// Stops every stage and waits until no task of the pipeline is alive.
     pub async fn cancel(&mut self) {
-        self.cancel.cancel();
+        self.control.cancel.cancel();
         for task in self.tasks.drain(..) {
             // Stage tasks catch their items' panics: nothing to report.
             let _ = task.await;
         }
     }
-}
 
-impl<T, E> PipelineOutput<T, E> {
     /// Counts an output handed out.
     fn hand_out(&self, value: Result<T, PipelineError<E>>) -> Result<T, PipelineError<E>> {
         if let Some(probe) = &self.probe {
             probe.consumed(1);
         }
         value
+    }
+
+    /// Unordered: notes that item `seq` came out (or was a hole).
+    fn seen(&mut self, seq: u64) {
+        if seq != self.next {
+            self.seen.insert(seq);
+            return;
+        }
+        self.next += 1;
+        while self.seen.remove(&self.next) {
+            self.next += 1;
+        }
+    }
+
+    /// Holds `err` of item `seq` as the error that stops the pipeline, unless an earlier item
+    /// already failed; what came after it is dropped.
+    fn hold_stop(&mut self, seq: u64, err: PipelineError<E>) {
+        if self.stop.as_ref().is_some_and(|(held, _)| *held < seq) {
+            drop_after_stop(self.probe.as_ref());
+            return;
+        }
+        if self.stop.replace((seq, err)).is_some() {
+            drop_after_stop(self.probe.as_ref());
+        }
+        let after = self.early.split_off(&(seq + 1));
+        for _ in 0..after.len() {
+            drop_after_stop(self.probe.as_ref());
+        }
+    }
+
+    /// The held error, once every item before it is out: the last output.
+    fn due_stop(&mut self) -> Option<PipelineError<E>> {
+        if self.stop.as_ref().is_none_or(|(seq, _)| *seq != self.next) {
+            return None;
+        }
+        self.finish();
+        self.stop.take().map(|(_, err)| err)
+    }
+
+    fn finish(&mut self) {
+        self.done = true;
+        self.early.clear();
+        self.control.cancel.cancel();
     }
 }
 
@@ -465,9 +593,12 @@ fn report_run<O, E>(
     }
 }
 
+// Nothing in the output is pinned: its fields move freely whatever `T` and `E` are.
+impl<T, E> Unpin for PipelineOutput<T, E> {}
+
 impl<T, E> Drop for PipelineOutput<T, E> {
     fn drop(&mut self) {
-        self.cancel.cancel();
+        self.control.cancel.cancel();
     }
 }
 
@@ -477,8 +608,11 @@ impl<T, E> Stream for PipelineOutput<T, E> {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         loop {
+            if this.done {
+                return Poll::Ready(None);
+            }
             if this.ordered
-                && let Some(value) = this.early.remove(&this.next)
+                && let Some((value, _place)) = this.early.remove(&this.next)
             {
                 this.next += 1;
                 match value {
@@ -486,27 +620,54 @@ impl<T, E> Stream for PipelineOutput<T, E> {
                     None => continue,
                 }
             }
+            if let Some(err) = this.due_stop() {
+                return Poll::Ready(Some(this.hand_out(Err(err))));
+            }
             let item = match this.rx.poll_next_unpin(cx) {
                 Poll::Ready(Some(item)) => item,
                 Poll::Ready(None) => {
-                    // Every stage has ended. After a stop, numbers may be missing: what waits
-                    // goes out in order.
-                    if let Some((&seq, _)) = this.early.iter().next() {
+                    // Every stage has ended. After a cancel numbers may be missing: what waits
+                    // goes out in order, and a held error last.
+                    if let Some(&seq) = this.early.keys().next() {
                         this.next = seq;
                         continue;
                     }
+                    if let Some((_, err)) = this.stop.take() {
+                        this.finish();
+                        return Poll::Ready(Some(this.hand_out(Err(err))));
+                    }
+                    this.done = true;
                     return Poll::Ready(None);
                 }
                 Poll::Pending => return Poll::Pending,
             };
-            if !this.ordered || item.seq == this.next {
-                this.next = item.seq + 1;
-                if let Some(value) = item.value {
-                    return Poll::Ready(Some(this.hand_out(value)));
-                }
+            let Item {
+                seq, value, place, ..
+            } = item;
+            if this.stop.as_ref().is_some_and(|(held, _)| seq > *held) {
+                drop_after_stop(this.probe.as_ref());
                 continue;
             }
-            this.early.insert(item.seq, item.value);
+            let value = match value {
+                Some(Err(err)) if this.stops => {
+                    this.hold_stop(seq, err);
+                    continue;
+                }
+                value => value,
+            };
+            if this.ordered {
+                if seq != this.next {
+                    this.early.insert(seq, (value, place));
+                    continue;
+                }
+                this.next += 1;
+            } else {
+                this.seen(seq);
+            }
+            drop(place);
+            if let Some(value) = value {
+                return Poll::Ready(Some(this.hand_out(value)));
+            }
         }
     }
 }

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -531,6 +531,10 @@ impl<In, S: Stage<In>> WorkerPool<In, S> {
             });
         }
         shared.target.store(workers, Ordering::Release);
+        // Under the list's lock, so that `join` finds every worker counted live, and pruned of
+        // finished tasks, so that resizing often does not grow it.
+        let mut tasks = lock(&self.workers);
+        tasks.retain(|task| !task.is_finished());
         // Start what is missing; a pool whose workers have all ended stays stopped.
         while shared
             .live
@@ -545,8 +549,9 @@ impl<In, S: Stage<In>> WorkerPool<In, S> {
             let task = self
                 .runtime
                 .spawn(work(Arc::clone(shared), worker, waker, queue));
-            lock(&self.workers).push(task);
+            tasks.push(task);
         }
+        drop(tasks);
         // Idle workers over the count notice when woken.
         shared.cancel.wake_all();
         Ok(())
@@ -601,13 +606,20 @@ impl<In, S: Stage<In>> WorkerPool<In, S> {
         let _ = stopped.wait_for(|stopped| *stopped).await;
     }
 
-    /// Awaits the worker tasks themselves, so that none is alive on return.
+    /// Awaits the tasks themselves, so that none is alive on return. Called once the workers
+    /// have stopped, when no `resize` can start another; each task started before that was
+    /// listed under the same lock as its count, so one pass over the list finds it.
     async fn join(&self) {
-        let workers =
-            std::mem::take(&mut *self.workers.lock().unwrap_or_else(PoisonError::into_inner));
-        for worker in workers {
-            // Workers catch their jobs' panics and are never aborted: nothing to report.
-            let _ = worker.await;
+        loop {
+            let tasks = std::mem::take(&mut *lock(&self.workers));
+            if tasks.is_empty() {
+                return;
+            }
+            for task in tasks {
+                // Jobs' panics are caught, and a task that panicked otherwise has given up its
+                // place already (`Enrolled`): nothing more to report.
+                let _ = task.await;
+            }
         }
     }
 }
@@ -615,6 +627,31 @@ impl<In, S: Stage<In>> WorkerPool<In, S> {
 impl<In, S: Stage<In>> Drop for WorkerPool<In, S> {
     fn drop(&mut self) {
         self.shared.intake.close();
+        // A feeder parked on an idle source notices the close and ends: it holds the stage
+        // and a receiver of the source, which would otherwise stay alive for good.
+        self.shared.cancel.wake_all();
+    }
+}
+
+/// A worker's place in the pool's count of live workers, given up when the worker's task ends
+/// however it ends (a panic outside any job included): the pool's lifecycle does not depend on
+/// a worker reaching the end of its loop.
+struct Enrolled<In, S: Stage<In>> {
+    shared: Arc<Shared<In, S>>,
+    /// Already taken off the count, by `retire_one`.
+    retired: bool,
+}
+
+impl<In, S: Stage<In>> Drop for Enrolled<In, S> {
+    fn drop(&mut self) {
+        if self.retired {
+            return;
+        }
+        if self.shared.live.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // The last worker out: no more results, and every `close` may return.
+            self.shared.results.close();
+            self.shared.stopped.send_replace(true);
+        }
     }
 }
 
@@ -630,11 +667,16 @@ async fn work<In, S>(
     S::Output: 'static,
     S::Error: 'static,
 {
+    let mut enrolled = Enrolled {
+        shared: Arc::clone(&shared),
+        retired: false,
+    };
     let cancel = &shared.cancel;
     // When the last job ended, if the clock was read then: a job taken at once starts there.
     let mut last_end: Option<Instant> = None;
     loop {
         if shared.retire_one() {
+            enrolled.retired = true;
             return;
         }
         let (job, waited) = match queue.try_recv() {
@@ -679,8 +721,7 @@ async fn work<In, S>(
             let run = std::pin::pin!(limited(on_blocking_thread(&shared, input), shared.timeout));
             cancel.race(&waker, || cancel.is_cancelled(), run).await
         } else {
-            let run = AssertUnwindSafe(shared.stage.run(input)).catch_unwind();
-            let run = std::pin::pin!(limited(run, shared.timeout));
+            let run = std::pin::pin!(limited(run_caught(&shared.stage, input), shared.timeout));
             cancel.race(&waker, || cancel.is_cancelled(), run).await
         }
         .unwrap_or(Err(JobError::Cancelled));
@@ -713,19 +754,17 @@ async fn work<In, S>(
             cancel_job(&shared, worker, job);
         }
     }
-    if shared.live.fetch_sub(1, Ordering::AcqRel) == 1 {
-        // The last worker out: no more results, and every `close` may return.
-        shared.results.close();
-        shared.stopped.send_replace(true);
-    }
+    drop(enrolled);
 }
 
-/// Cancellation: a flag, and a waker per worker to wake it when the flag goes up. Cheaper to
+/// Cancellation: a flag, and a waker per task to wake it when the flag goes up. Cheaper to
 /// poll with every job than a token's wait, which takes a lock on each poll.
 pub(crate) struct Cancel {
     flag: AtomicBool,
-    /// One per worker ever started (a retired worker's stays, unused).
-    wakers: Mutex<Vec<Arc<AtomicWaker>>>,
+    /// One per task enlisted, held weakly: a task that ended dropped its waker, and its entry
+    /// goes at the next enlistment or wake-up, so the list is bounded by the live tasks
+    /// however often the pool is resized.
+    wakers: Mutex<Vec<Weak<AtomicWaker>>>,
 }
 
 impl Cancel {
@@ -736,10 +775,12 @@ impl Cancel {
         }
     }
 
-    /// A waker slot for a new worker.
+    /// A waker slot for a new task, which it keeps while it runs.
     pub(crate) fn enlist(&self) -> Arc<AtomicWaker> {
         let waker = Arc::new(AtomicWaker::new());
-        lock(&self.wakers).push(Arc::clone(&waker));
+        let mut wakers = lock(&self.wakers);
+        wakers.retain(|waker| waker.strong_count() > 0);
+        wakers.push(Arc::downgrade(&waker));
         waker
     }
 
@@ -749,10 +790,14 @@ impl Cancel {
         }
     }
 
-    fn wake_all(&self) {
-        for waker in lock(&self.wakers).iter() {
-            waker.wake();
-        }
+    pub(crate) fn wake_all(&self) {
+        lock(&self.wakers).retain(|waker| match waker.upgrade() {
+            Some(waker) => {
+                waker.wake();
+                true
+            }
+            None => false,
+        });
     }
 
     pub(crate) fn is_cancelled(&self) -> bool {
@@ -909,9 +954,8 @@ where
 {
     let shared = Arc::clone(shared);
     let runtime = tokio::runtime::Handle::current();
-    let task = tokio::task::spawn_blocking(move || {
-        runtime.block_on(AssertUnwindSafe(shared.stage.run(input)).catch_unwind())
-    });
+    let task =
+        tokio::task::spawn_blocking(move || runtime.block_on(run_caught(&shared.stage, input)));
     match task.await {
         Ok(finished) => finished,
         // The blocking pool refuses work only while the runtime shuts down.
@@ -919,6 +963,16 @@ where
             "the blocking pool did not run the job: {err}"
         ))),
     }
+}
+
+/// Runs `stage` on `input`, catching a panic wherever it happens: in the synchronous call that
+/// makes the future, or inside the future.
+pub(crate) async fn run_caught<In, S: Stage<In>>(
+    stage: &S,
+    input: In,
+) -> std::thread::Result<Result<S::Output, S::Error>> {
+    let made = std::panic::catch_unwind(AssertUnwindSafe(|| stage.run(input)))?;
+    AssertUnwindSafe(made).catch_unwind().await
 }
 
 /// Answers a job that will not run: cancelled.
@@ -1045,5 +1099,38 @@ where
 
     fn is_closed(&self) -> bool {
         self.shared.intake.is_closed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Resizing up and down many times keeps the task list and the waker list bounded by the
+    /// workers alive, and `close` still joins every worker a resize started.
+    #[tokio::test(flavor = "current_thread")]
+    async fn resizing_often_keeps_the_lists_bounded() {
+        let pool = WorkerPool::builder(|n: u32| async move { Ok::<_, ()>(n) })
+            .workers(1)
+            .capacity(4)
+            .build()
+            .unwrap();
+        for _ in 0..100 {
+            pool.resize(4).unwrap();
+            pool.resize(1).unwrap();
+            for _ in 0..4 {
+                tokio::task::yield_now().await;
+            }
+        }
+        assert_eq!(pool.workers(), 1);
+        assert!(
+            lock(&pool.workers).len() <= 8,
+            "{}",
+            lock(&pool.workers).len()
+        );
+        assert!(lock(&pool.shared.cancel.wakers).len() <= 8);
+        pool.close().await;
+        assert_eq!(pool.workers(), 0);
+        assert!(lock(&pool.workers).is_empty());
     }
 }

@@ -1,0 +1,417 @@
+//! The worker pool and the pipeline at each edge of the checklist (`shared/EDGES.md`), one
+//! section per edge.
+
+mod support;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use pc_core::{Producer, Stage, channel};
+use pc_pool::{JobError, OnError, Pipeline, PipelineError, WorkerPool};
+use support::{alive, ms};
+use tokio::time::sleep;
+use tokio_test::task::spawn;
+use tokio_test::{assert_pending, assert_ready};
+
+/// A stage that panics in its synchronous part, before any future exists, for one input.
+#[derive(Clone)]
+struct PanicsBeforeItsFuture(u32);
+
+impl Stage<u32> for PanicsBeforeItsFuture {
+    type Output = u32;
+    type Error = String;
+
+    fn run(&self, input: u32) -> impl Future<Output = Result<u32, String>> + Send {
+        assert_ne!(input, self.0, "no future for {input}");
+        async move { Ok(input * 10) }
+    }
+}
+
+// ## 1. Cancellation at every await point
+
+#[tokio::test(start_paused = true)]
+async fn a_submit_cancelled_while_waiting_for_room_queues_nothing() {
+    let pool = WorkerPool::builder(|n: u32| async move {
+        sleep(ms(100)).await;
+        Ok::<_, ()>(n)
+    })
+    .workers(1)
+    .capacity(1)
+    .build()
+    .unwrap();
+    let running = pool.submit(0).await.unwrap();
+    sleep(ms(1)).await;
+    let queued = pool.submit(1).await.unwrap();
+    {
+        let mut waiting = spawn(pool.submit(2));
+        assert_pending!(waiting.poll());
+    }
+    assert_eq!(running.await, Ok(0));
+    assert_eq!(queued.await, Ok(1));
+    pool.close().await;
+    assert_eq!(pool.cancelled(), 0);
+}
+
+// ## 2. The abandoned registration: a `JobHandle` kept unpolled does not hold the pool up.
+
+#[tokio::test(start_paused = true)]
+async fn an_unpolled_job_handle_holds_nothing_up() {
+    let pool = WorkerPool::builder(|n: u32| async move { Ok::<_, ()>(n) })
+        .workers(1)
+        .capacity(2)
+        .build()
+        .unwrap();
+    let mut first = spawn(pool.submit(1).await.unwrap());
+    let _ = first.poll();
+    let second = pool.submit(2).await.unwrap();
+    assert_eq!(second.await, Ok(2));
+    pool.close().await;
+    assert_eq!(assert_ready!(first.poll()), Ok(1));
+}
+
+// ## 6. User code that panics
+
+/// Defect: a job that panicked before returning its future killed its worker unaccounted: the
+/// job was reported `Cancelled`, `workers()` still counted the dead worker, the next job never
+/// ran and `close()` waited forever.
+#[tokio::test(start_paused = true)]
+async fn a_job_that_panics_before_its_future_fails_alone() {
+    let pool = WorkerPool::builder(PanicsBeforeItsFuture(3))
+        .workers(1)
+        .capacity(8)
+        .build()
+        .unwrap();
+    let handles: Vec<_> = futures_util::future::join_all((0..6).map(|n| pool.submit(n)))
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let outcomes = futures_util::future::join_all(handles).await;
+    assert_eq!(outcomes[..3], [Ok(0), Ok(10), Ok(20)]);
+    assert_eq!(
+        outcomes[3],
+        Err(JobError::Panicked(
+            "assertion `left != right` failed: no future for 3\n  left: 3\n right: 3".into()
+        ))
+    );
+    assert_eq!(outcomes[4..], [Ok(40), Ok(50)]);
+    assert_eq!(pool.workers(), 1);
+    pool.close().await;
+    assert_eq!(pool.workers(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_blocking_job_that_panics_before_its_future_fails_alone() {
+    let pool = WorkerPool::builder(PanicsBeforeItsFuture(1))
+        .workers(1)
+        .blocking()
+        .build()
+        .unwrap();
+    let failed = pool.submit(1).await.unwrap().await;
+    assert!(
+        matches!(failed, Err(JobError::Panicked(message)) if message.contains("no future for 1"))
+    );
+    assert_eq!(pool.submit(2).await.unwrap().await, Ok(20));
+    pool.close().await;
+}
+
+/// The same panic in a pipeline stage: it made the panicking item and every item after it
+/// vanish with no error.
+#[tokio::test(start_paused = true)]
+async fn a_stage_that_panics_before_its_future_fails_that_item_only() {
+    let out: Vec<_> = Pipeline::from_stream(futures_util::stream::iter(0..5u32))
+        .stage(1, 2, PanicsBeforeItsFuture(2))
+        .unwrap()
+        .ordered()
+        .collect()
+        .await;
+    assert_eq!(out.len(), 5);
+    assert_eq!(out[..2], [Ok(0), Ok(10)]);
+    assert!(matches!(&out[2], Err(PipelineError::Panicked(m)) if m.contains("no future for 2")));
+    assert_eq!(out[3..], [Ok(30), Ok(40)]);
+}
+
+// ## 7. Shutdown in every state
+
+/// Defect: `cancel()` never returned while a stage under `OnError::Stop` waited to send its
+/// error into a full buffer (here the output's, which nobody reads).
+#[tokio::test(start_paused = true)]
+async fn cancel_returns_while_a_stopping_stage_waits_on_a_full_buffer() {
+    let mut output = Pipeline::from_stream(futures_util::stream::iter(0..10u32))
+        .on_error(OnError::Stop)
+        .stage(1, 1, |n: u32| async move {
+            if n == 1 { Err("one") } else { Ok(n) }
+        })
+        .unwrap()
+        .unordered();
+    // Item 0 fills the output's buffer; the error for item 1 waits for room.
+    sleep(ms(10)).await;
+    tokio::time::timeout(Duration::from_secs(1), output.cancel())
+        .await
+        .expect("cancel returned");
+}
+
+/// Defect: dropping a pool built over an idle source leaked its feeder task, parked on the
+/// source for good with the stage and a receiver.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn dropping_a_pool_over_an_idle_source_ends_every_task() {
+    let before = alive();
+    let (tx, rx) = channel::bounded::<u32>(4).unwrap();
+    let pool = WorkerPool::builder(|n: u32| async move { Ok::<_, ()>(n) })
+        .workers(2)
+        .build_over(rx)
+        .unwrap();
+    sleep(ms(1)).await;
+    assert_eq!(alive(), before + 3);
+    drop(pool);
+    sleep(ms(1)).await;
+    assert_eq!(alive(), before, "feeder and workers ended");
+    assert!(tx.is_closed(), "the source's receiver went with the feeder");
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn close_joins_workers_a_concurrent_resize_started() {
+    let before = alive();
+    let pool = Arc::new(
+        WorkerPool::builder(|n: u32| async move {
+            sleep(ms(5)).await;
+            Ok::<_, ()>(n)
+        })
+        .workers(1)
+        .build()
+        .unwrap(),
+    );
+    let handles: Vec<_> = futures_util::future::join_all((0..8).map(|n| pool.submit(n)))
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let resizer = {
+        let pool = Arc::clone(&pool);
+        tokio::spawn(async move {
+            for workers in [4, 1, 3, 2, 4] {
+                pool.resize(workers).unwrap();
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    WorkerPool::close(&pool).await;
+    resizer.await.unwrap();
+    assert_eq!(pool.workers(), 0);
+    assert_eq!(alive(), before);
+    for (n, handle) in handles.into_iter().enumerate() {
+        assert_eq!(handle.await, Ok(n as u32));
+    }
+}
+
+// ## 8. Bounded memory
+
+/// Defect: ordered output had no backpressure behind one slow item: 10,000 items pulled from
+/// the source, 9,999 held in the reorder buffer. Now the source waits once the pipeline holds
+/// as many items as its buffers and workers: 16 + 1 after the source, 2 + 4 in the stage.
+#[tokio::test(start_paused = true)]
+async fn ordered_output_holds_the_source_back_behind_a_slow_item() {
+    let pulled = Arc::new(AtomicU64::new(0));
+    let source = futures_util::stream::iter(0..10_000u64).inspect({
+        let pulled = Arc::clone(&pulled);
+        move |_| {
+            pulled.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let output = Pipeline::from_stream(source)
+        .stage(2, 4, |n: u64| async move {
+            if n == 0 {
+                sleep(Duration::from_secs(60)).await;
+            }
+            Ok::<_, ()>(n)
+        })
+        .unwrap()
+        .ordered();
+    // A reader that waits for item 0 all along, taking whatever comes out meanwhile.
+    let reader = tokio::spawn(async move {
+        let mut output = output;
+        let mut out = Vec::new();
+        while let Some(item) = output.next().await {
+            out.push(item.unwrap());
+        }
+        out
+    });
+    sleep(Duration::from_secs(30)).await;
+    assert_eq!(pulled.load(Ordering::SeqCst), 23);
+    assert_eq!(reader.await.unwrap(), (0..10_000).collect::<Vec<_>>());
+}
+
+// ## 10. Promises across composition
+
+/// Defect: `key_by` kept order only in the first stage after it; from the second stage on,
+/// items of one key overtook each other.
+#[tokio::test(start_paused = true)]
+async fn key_by_keeps_order_through_every_later_stage() {
+    let delay = |salt: u64, i: u64| ms(fastrand::Rng::with_seed(i * 131 + salt).u64(1..30));
+    let items: Vec<(u64, u64)> = (0..400).map(|i| (i % 7, i)).collect();
+    let stage = |salt: u64| {
+        move |(key, i): (u64, u64)| async move {
+            sleep(delay(salt, i)).await;
+            Ok::<_, ()>((key, i))
+        }
+    };
+    let out: Vec<(u64, u64)> = Pipeline::from_stream(futures_util::stream::iter(items))
+        .key_by(|&(key, _): &(u64, u64)| key)
+        .stage(2, 2, |item: (u64, u64)| async move { Ok::<_, ()>(item) })
+        .unwrap()
+        .stage(4, 2, stage(2))
+        .unwrap()
+        .stage(2, 3, stage(3))
+        .unwrap()
+        .unordered()
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    assert_eq!(out.len(), 400);
+    for key in 0..7 {
+        let mine: Vec<u64> = out
+            .iter()
+            .filter(|(k, _)| *k == key)
+            .map(|&(_, i)| i)
+            .collect();
+        let expected: Vec<u64> = (0..400).filter(|i| i % 7 == key).collect();
+        assert_eq!(mine, expected, "key {key}");
+    }
+}
+
+/// Defect: `OnError::Stop` with `ordered()` gave `[Ok(0), Ok(1), Ok(2), Err(3), Ok(5), Ok(6)]`
+/// and item 4 vanished. The error comes last, after every item before it, in both modes.
+#[tokio::test(start_paused = true)]
+async fn stop_gives_every_item_before_the_error_then_the_error_last() {
+    for ordered in [true, false] {
+        let pipeline = Pipeline::from_stream(futures_util::stream::iter(0..8u32))
+            .on_error(OnError::Stop)
+            .stage(3, 2, |n: u32| async move {
+                // Later items finish first.
+                sleep(ms(u64::from(10 - n))).await;
+                if n == 3 {
+                    Err(format!("bad {n}"))
+                } else {
+                    Ok(n)
+                }
+            })
+            .unwrap()
+            .stage(2, 2, |n: u32| async move { Ok(n) })
+            .unwrap();
+        let output = if ordered {
+            pipeline.ordered()
+        } else {
+            pipeline.unordered()
+        };
+        let mut out: Vec<_> = output.collect().await;
+        assert_eq!(
+            out.pop(),
+            Some(Err(PipelineError::Stage("bad 3".into()))),
+            "{ordered}"
+        );
+        out.sort_by_key(|r| *r.as_ref().unwrap());
+        assert_eq!(out, [Ok(0), Ok(1), Ok(2)], "ordered: {ordered}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn stop_takes_the_first_failure_in_source_order() {
+    let out: Vec<_> = Pipeline::from_stream(futures_util::stream::iter(0..10u32))
+        .on_error(OnError::Stop)
+        .stage(4, 4, |n: u32| async move {
+            // Item 5 fails first in time, item 2 first in order.
+            sleep(ms(if n == 5 { 1 } else { 20 })).await;
+            if n == 2 || n == 5 { Err(n) } else { Ok(n) }
+        })
+        .unwrap()
+        .unordered()
+        .collect()
+        .await;
+    assert_eq!(out.last(), Some(&Err(PipelineError::Stage(2))));
+    let mut oks: Vec<u32> = out
+        .iter()
+        .filter_map(|r| r.as_ref().ok().copied())
+        .collect();
+    oks.sort_unstable();
+    assert_eq!(oks, [0, 1]);
+}
+
+/// Every item is accounted for under `Forward` and `Skip`, ordered or not: out + skipped = in.
+#[tokio::test(start_paused = true)]
+async fn every_policy_accounts_for_every_item() {
+    for on_error in [OnError::Forward, OnError::Skip] {
+        for ordered in [true, false] {
+            let pipeline = Pipeline::from_stream(futures_util::stream::iter(0..50u32))
+                .on_error(on_error)
+                .stage(3, 2, |n: u32| async move {
+                    sleep(ms(u64::from(n % 5))).await;
+                    if n.is_multiple_of(7) { Err(n) } else { Ok(n) }
+                })
+                .unwrap();
+            let output = if ordered {
+                pipeline.ordered()
+            } else {
+                pipeline.unordered()
+            };
+            let mut output = std::pin::pin!(output);
+            let mut out = Vec::new();
+            while let Some(item) = output.next().await {
+                out.push(item);
+            }
+            let errors = out.iter().filter(|r| r.is_err()).count() as u64;
+            let oks = out.len() as u64 - errors;
+            let skipped = output.skipped();
+            assert_eq!(oks, 42);
+            let expected = if on_error == OnError::Skip {
+                (0, 8)
+            } else {
+                (8, 0)
+            };
+            assert_eq!(
+                (errors, skipped),
+                expected,
+                "{on_error:?}, ordered {ordered}"
+            );
+        }
+    }
+}
+
+// ## 4. Extreme durations
+
+#[tokio::test(start_paused = true)]
+async fn timeouts_of_zero_and_max() {
+    let err = WorkerPool::builder(|n: u32| async move { Ok::<_, ()>(n) })
+        .timeout(Duration::ZERO)
+        .build::<u32>()
+        .unwrap_err();
+    assert_eq!(err.setting(), "timeout");
+    let pool = WorkerPool::builder(|n: u32| async move {
+        sleep(Duration::from_secs(3600)).await;
+        Ok::<_, ()>(n)
+    })
+    .workers(1)
+    .timeout(Duration::MAX)
+    .build()
+    .unwrap();
+    assert_eq!(pool.submit(1).await.unwrap().await, Ok(1));
+    Producer::send_timeout(&pool, 2, Duration::MAX)
+        .await
+        .unwrap();
+    Producer::send_timeout(&pool, 3, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(pool.shutdown(Duration::MAX).await, 0);
+    assert_eq!(
+        pool.results()
+            .recv_batch(&mut Vec::new(), 8, Duration::MAX)
+            .await,
+        2
+    );
+}
+
+// ## 3, 5, 9, 11, 12: the intake is pc-core's channel (its fairness and weak-memory models
+// live there); counts go through `BuildError` (zero workers, capacity or concurrency); the pool
+// holds no order promise beyond `key_by`; a refused submit is `Full` or `Closed` as it is.
