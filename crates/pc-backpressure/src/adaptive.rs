@@ -78,8 +78,16 @@ impl AdaptiveRate {
 
     /// Adjusts to `occupancy` at `now`, takes the next slot and returns when it starts.
     fn take_slot(&self, occupancy: f64, now: Instant) -> Instant {
-        let s = &self.settings;
         let mut state = self.lock();
+        self.adjust(&mut state, occupancy, now);
+        let slot = state.next.max(now);
+        state.next = after(slot, interval_of(state.rate));
+        slot
+    }
+
+    /// Adjusts the rate to `occupancy` at `now`, at most once per adjustment interval.
+    fn adjust(&self, state: &mut PaceState, occupancy: f64, now: Instant) {
+        let s = &self.settings;
         if now.saturating_duration_since(state.last_adjust) >= s.adjust_every {
             let adjusted = if occupancy < s.low {
                 Some(state.rate + s.increase)
@@ -93,15 +101,47 @@ impl AdaptiveRate {
                 state.last_adjust = now;
             }
         }
+    }
+
+    /// Takes this send's slot if it has come by `now` (adjusting to `occupancy` first), all
+    /// under one lock, so that two callers cannot both pass the check: the slot taken, or
+    /// `None` with nothing taken.
+    fn try_take_slot(&self, occupancy: f64, now: Instant) -> Option<Instant> {
+        let mut state = self.lock();
+        if state.next > now {
+            return None;
+        }
+        self.adjust(&mut state, occupancy, now);
         let slot = state.next.max(now);
-        state.next = slot + Duration::from_secs_f64(1.0 / state.rate);
-        slot
+        state.next = after(slot, interval_of(state.rate));
+        Some(slot)
+    }
+
+    /// Gives back `slot`, taken for a send that did not happen, unless a later send took the
+    /// one after it.
+    fn give_back(&self, slot: Instant) {
+        let mut state = self.lock();
+        if state.next == after(slot, interval_of(state.rate)) {
+            state.next = slot;
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, PaceState> {
         // No code panics while holding the lock, so a poisoned state is still consistent.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// The time between two sends at `rate` per second (`Duration::MAX` for rates so low it does
+/// not fit).
+fn interval_of(rate: f64) -> Duration {
+    Duration::try_from_secs_f64(1.0 / rate).unwrap_or(Duration::MAX)
+}
+
+/// `slot + interval`, or as far ahead as tokio's timer goes when that does not fit.
+fn after(slot: Instant, interval: Duration) -> Instant {
+    slot.checked_add(interval)
+        .unwrap_or_else(|| slot + Duration::from_secs(86_400 * 365 * 30))
 }
 
 impl fmt::Debug for AdaptiveRate {
@@ -309,20 +349,25 @@ impl<T: Send, P: Producer<T>> Producer<T> for AdaptiveProducer<P> {
         self.inner.send(item).await
     }
 
-    /// Sends only if this send's slot has come: otherwise `Full`, with no slot taken.
+    /// Sends only if this send's slot has come: otherwise `Full`, with no slot taken. The
+    /// check and the taking are one step, so concurrent callers never pass it together; a
+    /// slot taken for an item the inner producer refuses is given back.
     fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
         let now = Instant::now();
-        if self.rate.lock().next > now {
+        let occupancy = (self.occupancy)();
+        let Some(slot) = self.rate.try_take_slot(occupancy, now) else {
             return Err(TrySendError::Full(item));
-        }
-        self.rate.take_slot((self.occupancy)(), now);
-        self.inner.try_send(item)
+        };
+        self.inner
+            .try_send(item)
+            .inspect_err(|_| self.rate.give_back(slot))
     }
 
-    /// Paces, then sends, within `timeout` in all.
+    /// Paces, then sends, within `timeout` in all (`Duration::MAX`: no limit).
     async fn send_timeout(&self, item: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
         let now = Instant::now();
-        if self.rate.lock().next > now + timeout {
+        let deadline = pc_core::time::deadline(timeout);
+        if deadline.is_some_and(|deadline| self.rate.lock().next > deadline) {
             return Err(SendTimeoutError::Timeout(item));
         }
         let slot = self.rate.take_slot((self.occupancy)(), now);

@@ -38,30 +38,52 @@ impl Watermarks {
         }
     }
 
-    /// Updates the state for a depth just observed.
-    pub(crate) fn observe(&self, depth: usize) {
-        let is_high = self.is_high.load(Ordering::Acquire);
-        if !is_high && depth >= self.high {
+    /// Updates the state for `depth`, just observed, with `reread` to read the depth again.
+    ///
+    /// A depth read just before another thread moved the queue must not decide the state for
+    /// good: after each change the depth is read again and the state corrected, until a read
+    /// agrees with it. Every access to `is_high` is `SeqCst`, as are the queue's pops and its
+    /// length (concurrent-queue's), so a receiver that pops and then finds `Normal` (and so
+    /// leaves the state alone) cannot be missed as well by a sender that just set `High`: the
+    /// sender's second read of the depth then sees that pop.
+    pub(crate) fn observe(&self, depth: usize, reread: impl Fn() -> usize) {
+        let mut depth_now = depth;
+        loop {
+            let is_high = self.is_high.load(Ordering::SeqCst);
+            let flip = if is_high {
+                depth_now <= self.low
+            } else {
+                depth_now >= self.high
+            };
+            if !flip {
+                return;
+            }
             if self
                 .is_high
-                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .compare_exchange(is_high, !is_high, Ordering::SeqCst, Ordering::SeqCst)
                 .is_ok()
             {
-                self.publish.send_replace(Pressure::High);
+                self.publish_state();
             }
-        } else if is_high
-            && depth <= self.low
-            && self
-                .is_high
-                .compare_exchange(true, false, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-        {
-            self.publish.send_replace(Pressure::Normal);
+            depth_now = reread();
         }
     }
 
+    /// Publishes the state as it is now: under the watch's own lock, so that of two threads
+    /// that flipped it, the one publishing last publishes the latest state.
+    fn publish_state(&self) {
+        self.publish.send_if_modified(|published| {
+            let now = if self.is_high.load(Ordering::SeqCst) {
+                Pressure::High
+            } else {
+                Pressure::Normal
+            };
+            std::mem::replace(published, now) != now
+        });
+    }
+
     pub(crate) fn is_high(&self) -> bool {
-        self.is_high.load(Ordering::Acquire)
+        self.is_high.load(Ordering::SeqCst)
     }
 
     pub(crate) fn current(&self) -> Pressure {

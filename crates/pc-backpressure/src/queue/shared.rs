@@ -24,8 +24,9 @@ pub(crate) struct Shared<T> {
 }
 
 impl<T> Shared<T> {
-    /// After an item went in: records the depth reached (peak, probe, pressure).
-    pub(crate) fn observe_in(&self, depth: usize) {
+    /// After an item went in: records the depth reached (peak, probe, pressure), with
+    /// `reread` to read it again should the pressure change.
+    pub(crate) fn observe_in(&self, depth: usize, reread: impl Fn() -> usize) {
         // A load first: the peak rarely moves, and an RMW on every item would cost more.
         if depth > self.counters.peak_depth.load(Ordering::Relaxed) {
             self.counters.peak_depth.fetch_max(depth, Ordering::Relaxed);
@@ -33,22 +34,22 @@ impl<T> Shared<T> {
         if let Some(probe) = &self.probe {
             probe.depth(depth);
         }
-        self.marks.observe(depth);
+        self.marks.observe(depth, reread);
     }
 
     /// After an item went out: only a `High` pressure can change, and only the probe needs the
     /// depth otherwise, so the depth is read only then.
-    pub(crate) fn observe_out(&self, depth: impl FnOnce() -> usize) {
+    pub(crate) fn observe_out(&self, depth: impl Fn() -> usize) {
         let high = self.marks.is_high();
         if !high && self.probe.is_none() {
             return;
         }
-        let depth = depth();
+        let depth_now = depth();
         if let Some(probe) = &self.probe {
-            probe.depth(depth);
+            probe.depth(depth_now);
         }
         if high {
-            self.marks.observe(depth);
+            self.marks.observe(depth_now, depth);
         }
     }
 

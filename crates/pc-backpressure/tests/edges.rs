@@ -1,0 +1,264 @@
+//! The bounded queue and the adaptive pacer at each edge of the checklist (`shared/EDGES.md`),
+//! one section per edge.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use pc_backpressure::{AdaptiveProducer, AdaptiveRate, BoundedQueue, Overflow, Pressure, Receiver};
+use pc_core::{DropReason, Probe, Producer, channel};
+use tokio_test::task::spawn;
+use tokio_test::{assert_pending, assert_ready_eq};
+
+// ## 1. Cancellation at every await point
+
+#[tokio::test(start_paused = true)]
+async fn a_blocked_send_cancelled_queues_nothing() {
+    let (tx, rx) = BoundedQueue::builder(1)
+        .overflow(Overflow::Block)
+        .build()
+        .unwrap();
+    tx.send(1).await.unwrap();
+    {
+        let mut blocked = spawn(tx.send(2));
+        assert_pending!(blocked.poll());
+    }
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert!(rx.try_recv().is_err());
+    assert_eq!(tx.stats().dropped_incoming, 0);
+}
+
+// ## 2. The abandoned registration: a pressure watch that is never read again holds nothing.
+
+#[tokio::test(start_paused = true)]
+async fn an_unread_pressure_watch_does_not_hold_the_queue() {
+    let (tx, rx) = BoundedQueue::builder(4)
+        .watermarks(0.5, 0.25)
+        .build()
+        .unwrap();
+    let _idle = tx.subscribe();
+    let mut watching = rx.subscribe();
+    tx.try_send(1).unwrap();
+    tx.try_send(2).unwrap();
+    watching.changed().await.unwrap();
+    assert_eq!(*watching.borrow(), Pressure::High);
+}
+
+// ## 7. Shutdown, and the pressure promise under races
+
+/// A probe that drains the queue from inside the sender's depth report: the sender then holds
+/// a depth that was true a moment ago, and the queue is empty.
+#[derive(Debug, Default)]
+struct DrainOnDepth {
+    at: usize,
+    rx: OnceLock<Receiver<u32>>,
+    busy: AtomicBool,
+    drained: AtomicUsize,
+}
+
+impl Probe for DrainOnDepth {
+    fn depth(&self, depth: usize) {
+        if depth != self.at || self.busy.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        if let Some(rx) = self.rx.get() {
+            while rx.try_recv().is_ok() {
+                self.drained.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+/// Defect: the sender read the depth, a receiver drained the queue to 0 without looking at
+/// the pressure (still `Normal`), then the stale depth set it to `High`, where it stuck with
+/// the queue empty: producers waiting for `Normal` waited forever.
+#[tokio::test(start_paused = true)]
+async fn a_stale_depth_cannot_leave_the_pressure_high_on_an_empty_queue() {
+    let probe = Arc::new(DrainOnDepth {
+        at: 8,
+        ..DrainOnDepth::default()
+    });
+    let (tx, rx) = BoundedQueue::builder(10)
+        .watermarks(0.8, 0.2)
+        .probe(probe.clone())
+        .build()
+        .unwrap();
+    probe.rx.set(rx.clone()).unwrap();
+    for i in 0..8 {
+        tx.try_send(i).unwrap();
+    }
+    assert_eq!(probe.drained.load(Ordering::SeqCst), 8);
+    assert_eq!(tx.len(), 0);
+    assert_eq!(tx.pressure(), Pressure::Normal, "high on an empty queue");
+    assert_eq!(*rx.subscribe().borrow(), Pressure::Normal);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_last_receiver_drops_what_is_queued_through_the_hook() {
+    let dropped = Arc::new(Mutex::new(Vec::new()));
+    let hook = Arc::clone(&dropped);
+    let (tx, rx) = BoundedQueue::builder(4)
+        .on_drop(move |item, reason| hook.lock().unwrap().push((item, reason)))
+        .build()
+        .unwrap();
+    tx.try_send(1).unwrap();
+    tx.try_send(2).unwrap();
+    drop(rx);
+    assert_eq!(
+        *dropped.lock().unwrap(),
+        [(1, DropReason::Closed), (2, DropReason::Closed)]
+    );
+    assert!(tx.try_send(3).unwrap_err().is_closed());
+}
+
+// ## 3. Fairness: a blocked producer is woken for the space a receive frees.
+
+#[tokio::test(start_paused = true)]
+async fn a_blocked_producer_gets_the_freed_slot() {
+    let (tx, rx) = BoundedQueue::builder(1)
+        .overflow(Overflow::Block)
+        .build()
+        .unwrap();
+    tx.try_send(1).unwrap();
+    let mut blocked = spawn(tx.send(2));
+    assert_pending!(blocked.poll());
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert!(blocked.is_woken());
+    assert_ready_eq!(blocked.poll().map(|r| r.is_ok()), true);
+    assert_eq!(rx.try_recv(), Ok(2));
+}
+
+// ## 4. Extreme durations
+
+#[tokio::test(start_paused = true)]
+async fn block_for_zero_and_max() {
+    let (tx, rx) = BoundedQueue::builder(1)
+        .overflow(Overflow::BlockFor(Duration::ZERO))
+        .build()
+        .unwrap();
+    tx.send(1).await.unwrap();
+    assert!(tx.send(2).await.is_err(), "zero: one look, no wait");
+    let (tx_max, rx_max) = BoundedQueue::builder(1)
+        .overflow(Overflow::BlockFor(Duration::MAX))
+        .build()
+        .unwrap();
+    tx_max.send(1).await.unwrap();
+    let later = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        (rx_max.try_recv(), rx_max)
+    });
+    tx_max.send(2).await.unwrap();
+    let (first, rx_max) = later.await.unwrap();
+    assert_eq!(first, Ok(1));
+    assert_eq!(rx_max.try_recv(), Ok(2));
+    assert_eq!(rx.try_recv(), Ok(1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn adaptive_send_timeout_takes_zero_and_max() {
+    let rate = Arc::new(
+        AdaptiveRate::builder()
+            .initial(1.0)
+            .min(1.0)
+            .max(1.0)
+            .build()
+            .unwrap(),
+    );
+    let (tx, rx) = channel::bounded::<u32>(4).unwrap();
+    let paced = AdaptiveProducer::new(tx, rate, || 0.5);
+    paced.send_timeout(1, Duration::ZERO).await.unwrap();
+    assert!(
+        paced
+            .send_timeout(2, Duration::ZERO)
+            .await
+            .unwrap_err()
+            .is_timeout()
+    );
+    paced.send_timeout(3, Duration::MAX).await.unwrap();
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert_eq!(rx.try_recv(), Ok(3));
+}
+
+// ## 5. Extreme numbers
+
+#[tokio::test(start_paused = true)]
+async fn a_rate_too_slow_for_a_duration_paces_without_panicking() {
+    let rate = AdaptiveRate::builder()
+        .initial(1e-300)
+        .min(1e-300)
+        .max(1.0)
+        .build()
+        .unwrap();
+    rate.pace(0.5).await;
+    let mut next = spawn(rate.pace(0.5));
+    assert_pending!(next.poll());
+}
+
+// ## 9. Weak memory and check-then-act: the pacer decides under one lock
+
+/// Defect 19, first half: `try_send` checked the pacing and took the slot under two separate
+/// locks, so a caller between the two (here, the occupancy read, re-entered) passed as well:
+/// two sends in one slot.
+#[tokio::test(start_paused = true)]
+async fn two_try_sends_cannot_share_one_slot() {
+    type Paced = AdaptiveProducer<channel::Sender<u32>>;
+    let rate = Arc::new(
+        AdaptiveRate::builder()
+            .initial(1.0)
+            .min(1.0)
+            .max(1.0)
+            .build()
+            .unwrap(),
+    );
+    let (tx, rx) = channel::bounded::<u32>(4).unwrap();
+    let me: Arc<OnceLock<std::sync::Weak<Paced>>> = Arc::default();
+    let inner_result = Arc::new(Mutex::new(None));
+    let paced = Arc::new(AdaptiveProducer::new(tx, rate, {
+        let (me, inner_result) = (Arc::clone(&me), Arc::clone(&inner_result));
+        let entered = AtomicBool::new(false);
+        move || {
+            if !entered.swap(true, Ordering::SeqCst)
+                && let Some(paced) = me.get().and_then(std::sync::Weak::upgrade)
+            {
+                *inner_result.lock().unwrap() = Some(paced.try_send(2).is_ok());
+            }
+            0.5
+        }
+    }));
+    me.set(Arc::downgrade(&paced)).unwrap();
+    let outer = paced.try_send(1).is_ok();
+    let inner = inner_result.lock().unwrap().unwrap();
+    assert_eq!((outer as u8) + (inner as u8), 1, "one slot, one send");
+    assert_eq!(rx.len(), 1);
+}
+
+/// Defect 19, second half: a slot taken for an item the inner producer refused was spent.
+#[tokio::test(start_paused = true)]
+async fn a_refused_try_send_gives_its_slot_back() {
+    let rate = Arc::new(
+        AdaptiveRate::builder()
+            .initial(1.0)
+            .min(1.0)
+            .max(1.0)
+            .build()
+            .unwrap(),
+    );
+    let (tx, rx) = channel::bounded::<u32>(1).unwrap();
+    tx.try_send(0).unwrap();
+    let paced = AdaptiveProducer::new(tx, rate, || 0.5);
+    assert!(
+        paced.try_send(1).unwrap_err().is_full(),
+        "the channel is full"
+    );
+    assert_eq!(rx.try_recv(), Ok(0));
+    paced.try_send(2).unwrap();
+    assert_eq!(rx.try_recv(), Ok(2));
+    assert!(
+        paced.try_send(3).unwrap_err().is_full(),
+        "now paced: the next slot is in 1 s"
+    );
+}
+
+// ## 6. User code: a drop hook sees every discarded item once; 8, 10, 11, 12: the queue holds
+// at most its capacity (the channel below enforces it), policies are tested alike over every
+// variant in tests/policies.rs, and a refusal is `Full` or `Rejected`, never `Closed`.
