@@ -8,7 +8,6 @@ use std::time::Duration;
 use pc_core::{
     AckConsumer, Consumer, Delivery, RecvError, RecvTimeoutError, TryRecvError, WaitKind,
 };
-use tokio::time::Instant;
 
 use crate::shared::{Shared, Side, Taken, Wait};
 use crate::store::{Levels, Store};
@@ -78,11 +77,10 @@ impl<T: Send, S: Store> PriorityReceiver<T, S> {
         &self,
         timeout: Duration,
     ) -> Result<(T, S::Priority), RecvTimeoutError> {
-        let deadline = Instant::now() + timeout;
-        match tokio::time::timeout_at(deadline, self.recv()).await {
-            Ok(Ok(got)) => Ok(got),
-            Ok(Err(RecvError)) => Err(RecvTimeoutError::Closed),
-            Err(_elapsed) => Err(RecvTimeoutError::Timeout),
+        match pc_core::time::until(pc_core::time::deadline(timeout), self.recv()).await {
+            Some(Ok(got)) => Ok(got),
+            Some(Err(RecvError)) => Err(RecvTimeoutError::Closed),
+            None => Err(RecvTimeoutError::Timeout),
         }
     }
 }

@@ -74,8 +74,9 @@ impl<T: Send, S: Store> PrioritySender<T, S> {
         priority: S::Priority,
         timeout: Duration,
     ) -> Result<(), SendTimeoutError<T>> {
-        let deadline = Instant::now() + timeout;
-        self.push_waiting(item, priority, Some(deadline))
+        // `Duration::MAX` (or any timeout past what an `Instant` holds): no deadline.
+        let deadline = pc_core::time::deadline(timeout);
+        self.push_waiting(item, priority, deadline)
             .await
             .map_err(|(item, why)| match why {
                 Admission::Full => SendTimeoutError::Timeout(item),

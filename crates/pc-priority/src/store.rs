@@ -5,6 +5,7 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::fmt;
 use std::marker::PhantomData;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -389,7 +390,21 @@ impl<T: Send, K: Ord + Clone + Send> sealed::Queue<T, K> for KeyQueue<T, K> {
         let seq = self.next_seq;
         self.next_seq += 1;
         match &mut self.order {
-            Order::Heap(heap) => heap.push(Entry { key, seq, item }),
+            Order::Heap(heap) => {
+                let pushed = catch_unwind(AssertUnwindSafe(|| heap.push(Entry { key, seq, item })));
+                if let Err(panic) = pushed {
+                    // The key's `Ord` panicked halfway through the sift: the new entry sits in
+                    // the heap with a key that cannot be compared, and every later pop would
+                    // panic on it. Take it out (dropping its item), rebuild the heap from the
+                    // others, and let the panic go on to the sender.
+                    let mut entries = std::mem::take(heap).into_vec();
+                    entries.retain(|entry| entry.seq != seq);
+                    *heap = BinaryHeap::from(entries);
+                    resume_unwind(panic);
+                }
+            }
+            // A B-tree compares while it searches, before it inserts: a panicking `Ord` leaves
+            // it as it was.
             Order::Map(map) => {
                 map.insert((key, seq), item);
             }

@@ -1,0 +1,157 @@
+//! The priority channel at each edge of the checklist (`shared/EDGES.md`), one section per
+//! edge. Wake-ups, cancellation and close are also covered poll by poll in tests/wakeups.rs
+//! and tests/close.rs; this file holds what the edge walk added.
+
+use std::cmp::Ordering as CmpOrdering;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Duration;
+
+use pc_core::RecvError;
+use pc_priority::PriorityChannel;
+use tokio_test::task::spawn;
+use tokio_test::{assert_pending, assert_ready_eq, assert_ready_ok};
+
+// ## 1. Cancellation at every await point
+
+#[test]
+fn a_notified_receiver_that_is_dropped_passes_the_item_on() {
+    let (tx, rx) = PriorityChannel::builder(2).capacity(2).build().unwrap();
+    let mut first = spawn(rx.recv());
+    let mut second = spawn(rx.recv());
+    assert_pending!(first.poll());
+    assert_pending!(second.poll());
+    tx.try_send(7, 1).unwrap();
+    drop(first);
+    assert!(second.is_woken());
+    assert_ready_eq!(second.poll(), Ok((7, 1)));
+}
+
+#[test]
+fn a_notified_sender_that_is_dropped_passes_the_slot_on() {
+    let (tx, rx) = PriorityChannel::builder(2).capacity(1).build().unwrap();
+    tx.try_send(0, 0).unwrap();
+    let mut first = spawn(tx.send(1, 0));
+    let mut second = spawn(tx.send(2, 1));
+    assert_pending!(first.poll());
+    assert_pending!(second.poll());
+    assert_eq!(rx.try_recv(), Ok((0, 0)));
+    drop(first);
+    assert!(second.is_woken());
+    assert_ready_ok!(second.poll());
+    assert_eq!(rx.try_recv(), Ok((2, 1)));
+}
+
+// ## 4. Extreme durations
+
+/// Defect: `Instant::now() + timeout` panicked for `Duration::MAX` in `send_timeout` and
+/// `recv_timeout`.
+#[tokio::test(start_paused = true)]
+async fn timeouts_of_zero_and_max() {
+    let (tx, rx) = PriorityChannel::builder(2).capacity(1).build().unwrap();
+    assert!(
+        rx.recv_timeout(Duration::ZERO)
+            .await
+            .unwrap_err()
+            .is_timeout()
+    );
+    tx.send_timeout(1, 0, Duration::ZERO).await.unwrap();
+    assert!(
+        tx.send_timeout(2, 0, Duration::ZERO)
+            .await
+            .unwrap_err()
+            .is_timeout()
+    );
+    let later = {
+        let rx = rx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            rx.recv().await
+        })
+    };
+    tx.send_timeout(3, 1, Duration::MAX).await.unwrap();
+    assert_eq!(later.await.unwrap(), Ok((1, 0)));
+    assert_eq!(rx.recv_timeout(Duration::MAX).await, Ok((3, 1)));
+    drop(tx);
+    assert!(
+        !rx.recv_timeout(Duration::MAX)
+            .await
+            .unwrap_err()
+            .is_timeout()
+    );
+}
+
+// ## 5. Extreme numbers
+
+#[test]
+fn levels_at_the_limits() {
+    assert!(PriorityChannel::builder::<u32>(0).build().is_err());
+    assert!(PriorityChannel::builder::<u32>(64).build().is_ok());
+    assert!(PriorityChannel::builder::<u32>(65).build().is_err());
+    let (tx, _rx) = PriorityChannel::builder(64).capacity(1).build().unwrap();
+    assert!(tx.try_send(1, 64).unwrap_err().is_unknown_level());
+    tx.try_send(1, 63).unwrap();
+}
+
+// ## 6. User code that panics: an `Ord` that panics fails that send only
+
+/// A key whose comparison panics when either side is `u32::MAX`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Touchy(u32);
+
+impl PartialOrd for Touchy {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Touchy {
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        assert!(self.0 != u32::MAX && other.0 != u32::MAX, "cannot compare");
+        self.0.cmp(&other.0)
+    }
+}
+
+#[test]
+fn a_panicking_ord_leaves_the_channel_usable() {
+    let (tx, rx) = PriorityChannel::by_key::<u32, Touchy>(Touchy(0))
+        .capacity(8)
+        .build()
+        .unwrap();
+    tx.try_send(1, Touchy(5)).unwrap();
+    tx.try_send(2, Touchy(3)).unwrap();
+    let panicked = catch_unwind(AssertUnwindSafe(|| tx.try_send(3, Touchy(u32::MAX))));
+    assert!(panicked.is_err());
+    // The channel still sends and receives, and its lock is not left poisoned for good.
+    tx.try_send(4, Touchy(1)).unwrap();
+    let got: Vec<u32> = std::iter::from_fn(|| rx.try_recv().ok().map(|(item, _)| item)).collect();
+    assert_eq!(
+        got,
+        [4, 2, 1],
+        "the others, in key order; the panicking send's item is dropped"
+    );
+}
+
+// ## 7. Shutdown in every state
+
+#[tokio::test(start_paused = true)]
+async fn dropping_every_receiver_fails_a_parked_sender() {
+    let (tx, rx) = PriorityChannel::builder(1).capacity(1).build().unwrap();
+    tx.try_send(1, 0).unwrap();
+    let mut send = spawn(tx.send(2, 0));
+    assert_pending!(send.poll());
+    drop(rx);
+    assert!(send.is_woken());
+    assert!(send.poll().is_ready());
+    let (tx, rx) = PriorityChannel::builder::<u32>(1).build().unwrap();
+    let mut recv = spawn(rx.recv());
+    assert_pending!(recv.poll());
+    drop(tx);
+    assert_ready_eq!(recv.poll(), Err(RecvError));
+}
+
+// ## 9. Weak memory: every waiter registers under the lock its notifier holds (ARCHITECTURE.md),
+// so there is no atomic protocol outside the lock to model.
+//
+// ## 2, 3, 8, 10, 11, 12: the receiver is not yet a `Stream` (no registration lives in a
+// handle); fairness and order are in tests/ordering.rs; the queue holds at most its capacity;
+// a shed item is reported `Shed`, never `Closed` (tests/shed.rs).
