@@ -57,6 +57,16 @@ pub trait Aggregate<T>: Send + Sync + 'static {
     /// Folds `item` into `acc`.
     fn add(&self, acc: &mut Self::Acc, item: &T);
 
+    /// Folds `item`, the `arrival`-th item the window stream took (numbered from 0 over every
+    /// key), into `acc`. Windows call this rather than [`add`](Aggregate::add): panes are
+    /// merged in time order, which under event-time disorder is not arrival order, so an
+    /// aggregate whose result depends on arrival order ([`Items`], the tie-break of [`Min`]
+    /// and [`Max`]) keeps the number. The default forgets it and calls `add`.
+    fn add_at(&self, acc: &mut Self::Acc, item: &T, arrival: u64) {
+        let _ = arrival;
+        self.add(acc, item);
+    }
+
     /// Folds `other`, holding later items, into `acc`.
     fn merge(&self, acc: &mut Self::Acc, other: &Self::Acc);
 
@@ -120,6 +130,11 @@ where
         self.aggregate.add(acc, &(self.part)(item));
     }
 
+    #[inline]
+    fn add_at(&self, acc: &mut A::Acc, item: &U, arrival: u64) {
+        self.aggregate.add_at(acc, &(self.part)(item), arrival);
+    }
+
     fn merge(&self, acc: &mut A::Acc, other: &A::Acc) {
         self.aggregate.merge(acc, other);
     }
@@ -146,6 +161,12 @@ where
     fn add(&self, acc: &mut Self::Acc, item: &T) {
         self.0.add(&mut acc.0, item);
         self.1.add(&mut acc.1, item);
+    }
+
+    #[inline]
+    fn add_at(&self, acc: &mut Self::Acc, item: &T, arrival: u64) {
+        self.0.add_at(&mut acc.0, item, arrival);
+        self.1.add_at(&mut acc.1, item, arrival);
     }
 
     fn merge(&self, acc: &mut Self::Acc, other: &Self::Acc) {
@@ -253,28 +274,36 @@ impl<T> Aggregate<T> for Min
 where
     T: PartialOrd + Clone + Send + 'static,
 {
-    type Acc = Option<T>;
+    /// The smallest item so far and its arrival number (`u64::MAX` when added without one).
+    type Acc = Option<(T, u64)>;
     type Output = Option<T>;
 
-    fn init(&self) -> Option<T> {
+    fn init(&self) -> Self::Acc {
         None
     }
 
     #[inline]
-    fn add(&self, acc: &mut Option<T>, item: &T) {
-        if acc.as_ref().is_none_or(|min| item < min) {
-            *acc = Some(item.clone());
+    fn add(&self, acc: &mut Self::Acc, item: &T) {
+        self.add_at(acc, item, u64::MAX);
+    }
+
+    #[inline]
+    fn add_at(&self, acc: &mut Self::Acc, item: &T, arrival: u64) {
+        if wins(item, arrival, acc.as_ref(), |a, b| a < b) {
+            *acc = Some((item.clone(), arrival));
         }
     }
 
-    fn merge(&self, acc: &mut Option<T>, other: &Option<T>) {
-        if let Some(item) = other {
-            self.add(acc, item);
+    fn merge(&self, acc: &mut Self::Acc, other: &Self::Acc) {
+        if let Some((item, arrival)) = other
+            && wins(item, *arrival, acc.as_ref(), |a, b| a < b)
+        {
+            *acc = Some((item.clone(), *arrival));
         }
     }
 
-    fn finish(&self, acc: &Option<T>) -> Option<T> {
-        acc.clone()
+    fn finish(&self, acc: &Self::Acc) -> Option<T> {
+        acc.as_ref().map(|(item, _)| item.clone())
     }
 }
 
@@ -287,28 +316,53 @@ impl<T> Aggregate<T> for Max
 where
     T: PartialOrd + Clone + Send + 'static,
 {
-    type Acc = Option<T>;
+    /// The largest item so far and its arrival number (`u64::MAX` when added without one).
+    type Acc = Option<(T, u64)>;
     type Output = Option<T>;
 
-    fn init(&self) -> Option<T> {
+    fn init(&self) -> Self::Acc {
         None
     }
 
     #[inline]
-    fn add(&self, acc: &mut Option<T>, item: &T) {
-        if acc.as_ref().is_none_or(|max| item > max) {
-            *acc = Some(item.clone());
+    fn add(&self, acc: &mut Self::Acc, item: &T) {
+        self.add_at(acc, item, u64::MAX);
+    }
+
+    #[inline]
+    fn add_at(&self, acc: &mut Self::Acc, item: &T, arrival: u64) {
+        if wins(item, arrival, acc.as_ref(), |a, b| a > b) {
+            *acc = Some((item.clone(), arrival));
         }
     }
 
-    fn merge(&self, acc: &mut Option<T>, other: &Option<T>) {
-        if let Some(item) = other {
-            self.add(acc, item);
+    fn merge(&self, acc: &mut Self::Acc, other: &Self::Acc) {
+        if let Some((item, arrival)) = other
+            && wins(item, *arrival, acc.as_ref(), |a, b| a > b)
+        {
+            *acc = Some((item.clone(), *arrival));
         }
     }
 
-    fn finish(&self, acc: &Option<T>) -> Option<T> {
-        acc.clone()
+    fn finish(&self, acc: &Self::Acc) -> Option<T> {
+        acc.as_ref().map(|(item, _)| item.clone())
+    }
+}
+
+/// Whether `item`, arrived `arrival`-th, replaces `held`: it is better, or as good and earlier
+/// (so among equals the earliest arrival wins, whatever order the panes merge in).
+fn wins<T: PartialOrd>(
+    item: &T,
+    arrival: u64,
+    held: Option<&(T, u64)>,
+    better: impl Fn(&T, &T) -> bool,
+) -> bool {
+    match held {
+        None => true,
+        Some((best, at)) => {
+            better(item, best)
+                || (arrival < *at && item.partial_cmp(best) == Some(std::cmp::Ordering::Equal))
+        }
     }
 }
 
@@ -400,6 +454,8 @@ where
 ///
 /// The escape hatch for what does not fold incrementally. It keeps a copy of every item of a
 /// window (items must be `Clone`), so a window costs time and memory in proportion to its size.
+/// The order is the order the items arrived in, also under event-time disorder, lateness and
+/// re-firing: each item keeps its arrival number through the panes it is merged with.
 #[derive(Clone, Copy, Default)]
 pub struct Items<F>(pub F);
 
@@ -409,28 +465,105 @@ impl<F> fmt::Debug for Items<F> {
     }
 }
 
+/// The accumulator of [`Items`]: a window's items in arrival order, each with its number.
+#[derive(Debug, Clone)]
+pub struct ArrivalOrder<T> {
+    arrivals: Vec<u64>,
+    items: Vec<T>,
+}
+
+impl<T> Default for ArrivalOrder<T> {
+    fn default() -> Self {
+        Self {
+            arrivals: Vec::new(),
+            items: Vec::new(),
+        }
+    }
+}
+
+impl<T: Clone> ArrivalOrder<T> {
+    /// The items, in arrival order.
+    pub fn as_slice(&self) -> &[T] {
+        &self.items
+    }
+
+    fn insert(&mut self, item: &T, arrival: u64) {
+        // Arrivals come in order within a pane: the common case is a push.
+        let at = if self.arrivals.last().is_none_or(|&last| last <= arrival) {
+            self.arrivals.len()
+        } else {
+            self.arrivals.partition_point(|&a| a <= arrival)
+        };
+        self.arrivals.insert(at, arrival);
+        self.items.insert(at, item.clone());
+    }
+
+    /// Merges `other` in, both in arrival order: appended when it is all later, else
+    /// interleaved in one pass.
+    fn merge(&mut self, other: &Self) {
+        let Some(&first) = other.arrivals.first() else {
+            return;
+        };
+        if self.arrivals.last().is_none_or(|&last| last <= first) {
+            self.arrivals.extend_from_slice(&other.arrivals);
+            self.items.extend_from_slice(&other.items);
+            return;
+        }
+        let len = self.items.len() + other.items.len();
+        let (mut arrivals, mut items) = (Vec::with_capacity(len), Vec::with_capacity(len));
+        let mut mine = std::mem::take(&mut self.arrivals)
+            .into_iter()
+            .zip(std::mem::take(&mut self.items))
+            .peekable();
+        let mut theirs = other.arrivals.iter().zip(&other.items).peekable();
+        loop {
+            let take_mine = match (mine.peek(), theirs.peek()) {
+                (Some((a, _)), Some((b, _))) => a <= *b,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            let (arrival, item) = if take_mine {
+                mine.next().expect("peeked")
+            } else {
+                let (arrival, item) = theirs.next().expect("peeked");
+                (*arrival, item.clone())
+            };
+            arrivals.push(arrival);
+            items.push(item);
+        }
+        *self = Self { arrivals, items };
+    }
+}
+
 impl<T, O, F> Aggregate<T> for Items<F>
 where
     T: Clone + Send + 'static,
     F: Fn(&[T]) -> O + Send + Sync + 'static,
 {
-    type Acc = Vec<T>;
+    type Acc = ArrivalOrder<T>;
     type Output = O;
 
-    fn init(&self) -> Vec<T> {
-        Vec::new()
+    fn init(&self) -> ArrivalOrder<T> {
+        ArrivalOrder::default()
     }
 
-    fn add(&self, acc: &mut Vec<T>, item: &T) {
-        acc.push(item.clone());
+    /// Adds `item` after every item held. Items added without a number keep the order they
+    /// are added and merged in.
+    fn add(&self, acc: &mut ArrivalOrder<T>, item: &T) {
+        acc.insert(item, u64::MAX);
     }
 
-    fn merge(&self, acc: &mut Vec<T>, other: &Vec<T>) {
-        acc.extend_from_slice(other);
+    fn add_at(&self, acc: &mut ArrivalOrder<T>, item: &T, arrival: u64) {
+        acc.insert(item, arrival);
     }
 
-    fn finish(&self, acc: &Vec<T>) -> O {
-        (self.0)(acc)
+    fn merge(&self, acc: &mut ArrivalOrder<T>, other: &ArrivalOrder<T>) {
+        acc.merge(other);
+    }
+
+    fn finish(&self, acc: &ArrivalOrder<T>) -> O {
+        (self.0)(acc.as_slice())
     }
 }
 

@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 
 use crate::aggregate::Aggregate;
-use crate::panes::{Pane, Part, Stacks, TwoStacks};
+use crate::panes::{Arrived, Pane, Part, Stacks, TwoStacks};
 
 /// What became of an added item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +80,7 @@ impl<Acc: Clone> Engine<Acc> {
         &mut self,
         agg: &A,
         pos: u64,
-        item: &T,
+        item: Arrived<'_, T>,
         w: u64,
         emit: Emit<'_, Acc>,
     ) -> Added {
@@ -176,7 +176,7 @@ impl<Acc: Clone> Counter<Acc> {
     }
 
     #[inline]
-    fn add<T, A: Aggregate<T, Acc = Acc>>(&mut self, agg: &A, pos: u64, item: &T) {
+    fn add<T, A: Aggregate<T, Acc = Acc>>(&mut self, agg: &A, pos: u64, item: Arrived<'_, T>) {
         debug_assert_eq!(pos, self.full * self.len + self.filled);
         self.open.add(agg, item);
         self.filled += 1;
@@ -327,7 +327,7 @@ impl<Acc: Clone> Slider<Acc> {
         &mut self,
         agg: &A,
         pos: u64,
-        item: &T,
+        item: Arrived<'_, T>,
         w: u64,
         emit: Emit<'_, Acc>,
     ) -> Added {
@@ -369,7 +369,12 @@ impl<Acc: Clone> Slider<Acc> {
 
     /// Adds to a pending pane out of order (event time).
     #[inline(never)]
-    fn add_between<T, A: Aggregate<T, Acc = Acc>>(&mut self, agg: &A, index: u64, item: &T) {
+    fn add_between<T, A: Aggregate<T, Acc = Acc>>(
+        &mut self,
+        agg: &A,
+        index: u64,
+        item: Arrived<'_, T>,
+    ) {
         match self.pending.binary_search_by_key(&index, |pane| pane.index) {
             Ok(at) => self.pending[at].part.add(agg, item),
             Err(at) => {
@@ -386,7 +391,7 @@ impl<Acc: Clone> Slider<Acc> {
         &mut self,
         agg: &A,
         index: u64,
-        item: &T,
+        item: Arrived<'_, T>,
         w: u64,
         emit: Emit<'_, Acc>,
     ) -> Added {
@@ -439,9 +444,14 @@ impl<Acc: Clone> Slider<Acc> {
             }
             if !self.fifo.is_empty() {
                 self.considered = end;
-                self.next_end += self.slide;
+                // Saturating: a timestamp at the end of time has its window end there too.
+                self.next_end = self.next_end.saturating_add(self.slide);
                 let part = self.fifo.merged(agg);
-                let fired = f(start * self.len, end * self.len, &part);
+                let fired = f(
+                    start.saturating_mul(self.len),
+                    end.saturating_mul(self.len),
+                    &part,
+                );
                 if self.lateness > 0 {
                     self.fired.push_back(Fired { end, part });
                 }
@@ -457,7 +467,12 @@ impl<Acc: Clone> Slider<Acc> {
                 }
                 break;
             };
-            self.next_end = above_w.min(self.end_above(first)).max(end + self.slide);
+            if end == u64::MAX {
+                break;
+            }
+            self.next_end = above_w
+                .min(self.end_above(first))
+                .max(end.saturating_add(self.slide));
             self.considered = self.considered.max(self.next_end - self.slide);
         }
         let (len, lateness) = (self.len, self.lateness);
@@ -512,7 +527,7 @@ impl<Acc> Sessions<Acc> {
         &mut self,
         agg: &A,
         pos: u64,
-        item: &T,
+        item: Arrived<'_, T>,
         w: u64,
         emit: Emit<'_, Acc>,
     ) -> Added {
@@ -548,7 +563,7 @@ impl<Acc> Sessions<Acc> {
         agg: &A,
         pos: u64,
         end: u64,
-        item: &T,
+        item: Arrived<'_, T>,
         w: u64,
         emit: Emit<'_, Acc>,
     ) -> Added {
@@ -626,7 +641,7 @@ impl<Acc> Sessions<Acc> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregate::Items;
+    use crate::aggregate::{ArrivalOrder, Items};
 
     type Windows = Vec<(u64, u64, Vec<u64>)>;
 
@@ -639,14 +654,20 @@ mod tests {
         for &(pos, item) in items {
             max = max.max(pos);
             let w = max.saturating_sub(ooo);
-            let mut emit = |s, e, p: &Part<Vec<u64>>| out.push((s, e, p.acc.clone()));
+            let mut emit =
+                |s, e, p: &Part<ArrivalOrder<u64>>| out.push((s, e, p.acc.as_slice().to_vec()));
             engine.advance(&agg, w, &mut emit);
-            if engine.add(&agg, pos, &item, w, &mut emit) == Added::Late {
+            // Numbered by position: these tests check windows in time order.
+            let arrived = Arrived {
+                item: &item,
+                at: pos,
+            };
+            if engine.add(&agg, pos, arrived, w, &mut emit) == Added::Late {
                 late.push(item);
             }
         }
         engine.advance(&agg, u64::MAX, &mut |s, e, p| {
-            out.push((s, e, p.acc.clone()))
+            out.push((s, e, p.acc.as_slice().to_vec()))
         });
         assert!(engine.is_empty());
         (out, late)

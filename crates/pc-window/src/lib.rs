@@ -80,6 +80,8 @@ mod panes;
 mod stream;
 mod window;
 
-pub use aggregate::{Aggregate, Count, Items, Max, Mean, Min, Of, Stats, StatsAcc, Sum, Summary};
+pub use aggregate::{
+    Aggregate, ArrivalOrder, Count, Items, Max, Mean, Min, Of, Stats, StatsAcc, Sum, Summary,
+};
 pub use stream::{ConsumerWindows, ResultOf, WindowExt, WindowResult, Windowed, window_consumer};
 pub use window::{Counted, Domain, EventTime, ProcessingTime, Window, WindowBuilder};

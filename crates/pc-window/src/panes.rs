@@ -11,6 +11,22 @@
 use crate::aggregate::Aggregate;
 
 /// The items of a pane or a window: how many, and their accumulator.
+/// An item with its arrival number: its place among every item the stream took, which an
+/// order-aware aggregate keeps (panes are merged in time order, not arrival order).
+#[derive(Debug)]
+pub(crate) struct Arrived<'a, T> {
+    pub(crate) item: &'a T,
+    pub(crate) at: u64,
+}
+
+impl<T> Clone for Arrived<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Arrived<'_, T> {}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Part<Acc> {
     pub(crate) count: u64,
@@ -27,9 +43,9 @@ impl<Acc> Part<Acc> {
     }
 
     #[inline]
-    pub(crate) fn add<T, A: Aggregate<T, Acc = Acc>>(&mut self, agg: &A, item: &T) {
+    pub(crate) fn add<T, A: Aggregate<T, Acc = Acc>>(&mut self, agg: &A, item: Arrived<'_, T>) {
         self.count += 1;
-        agg.add(&mut self.acc, item);
+        agg.add_at(&mut self.acc, item.item, item.at);
     }
 
     #[inline]
@@ -124,7 +140,7 @@ impl<Acc: Clone> TwoStacks<Acc> {
         &mut self,
         agg: &A,
         index: u64,
-        item: &T,
+        item: Arrived<'_, T>,
     ) {
         if self.open
             && let Some(newest) = self.ring.back_mut()
@@ -202,7 +218,7 @@ impl<Acc: Clone> TwoStacks<Acc> {
         &mut self,
         agg: &A,
         index: u64,
-        item: &T,
+        item: Arrived<'_, T>,
     ) {
         self.seal(agg);
         match self.ring.binary_search_by_key(index, |pane| pane.index) {
@@ -373,10 +389,19 @@ mod tests {
     use super::*;
     use crate::aggregate::Items;
 
+    /// Items numbered by their value times 10, so that the arrival order these tests expect
+    /// is the pane order they check.
+    fn at(item: &u32) -> Arrived<'_, u32> {
+        Arrived {
+            item,
+            at: u64::from(*item) * 10,
+        }
+    }
+
     fn pane<A: Aggregate<u32>>(agg: &A, index: u64, items: &[u32]) -> Pane<A::Acc> {
         let mut part = Part::new(agg);
         for item in items {
-            part.add(agg, item);
+            part.add(agg, at(item));
         }
         Pane { index, part }
     }
@@ -391,8 +416,8 @@ mod tests {
             if i % 2 == 0 {
                 fifo.push(&agg, pane(&agg, u64::from(i), &[i * 10, i * 10 + 1]));
             } else {
-                fifo.add_newest(&agg, u64::from(i), &(i * 10));
-                fifo.add_newest(&agg, u64::from(i), &(i * 10 + 1));
+                fifo.add_newest(&agg, u64::from(i), at(&(i * 10)));
+                fifo.add_newest(&agg, u64::from(i), at(&(i * 10 + 1)));
             }
             fifo.evict_below(&agg, u64::from(i.saturating_sub(2)));
             let lo = i.saturating_sub(2);
@@ -414,8 +439,8 @@ mod tests {
         }
         fifo.evict_below(&agg, 0); // no-op
         fifo.evict_below(&agg, 1); // no-op; and a flip happened in neither
-        fifo.add_late(&agg, 2, &2);
-        fifo.add_late(&agg, 3, &30);
+        fifo.add_late(&agg, 2, Arrived { item: &2, at: 20 });
+        fifo.add_late(&agg, 3, Arrived { item: &30, at: 31 });
         assert_eq!(agg.finish(&fifo.merged(&agg).acc), [1, 2, 3, 30, 4]);
         fifo.evict_below(&agg, 3);
         assert_eq!(agg.finish(&fifo.merged(&agg).acc), [3, 30, 4]);

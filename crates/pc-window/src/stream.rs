@@ -15,7 +15,7 @@ use tokio::time::{Instant, Sleep};
 
 use crate::aggregate::Aggregate;
 use crate::engine::{Added, Engine, Order};
-use crate::panes::Part;
+use crate::panes::{Arrived, Part};
 use crate::window::{Domain, Window};
 
 /// One window's result.
@@ -119,6 +119,8 @@ struct State<K, Acc, V, P> {
     // The lowest watermark at which some key's window fires.
     due: Option<u64>,
     late: u64,
+    /// Items taken so far: the next one's arrival number.
+    arrivals: u64,
 }
 
 pin_project_lite::pin_project! {
@@ -182,6 +184,7 @@ where
                 watermark: 0,
                 due: None,
                 late: 0,
+                arrivals: 0,
             },
             timer: None,
             done: false,
@@ -310,12 +313,15 @@ where
         }
         let agg = &window.agg;
         let origin = self.origin;
+        let at = self.arrivals;
+        self.arrivals += 1;
         match (&window.event, self.clock) {
             (_, Clock::Counted) => {
                 let slot = slot_of(&mut self.keys, window, &item);
                 let pos = slot.seen;
                 slot.seen += 1;
-                let added = slot.engine.add(agg, pos, &item, pos, &mut |_, _, _| {});
+                let arrived = Arrived { item: &item, at };
+                let added = slot.engine.add(agg, pos, arrived, pos, &mut |_, _, _| {});
                 debug_assert_eq!(added, Added::Taken, "counted items are never late");
                 // The item completes at most one window, the one ending right after it (every
                 // earlier end has passed with an earlier item): hand it straight back, with no
@@ -357,7 +363,7 @@ where
                     &mut self.ready,
                     agg,
                     origin,
-                    |engine, emit| engine.add(agg, pos, &item, w, emit),
+                    |engine, emit| engine.add(agg, pos, Arrived { item: &item, at }, w, emit),
                 );
                 self.due = min_due(self.due, slot.engine.next_due());
                 if added == Added::Late {
@@ -418,7 +424,8 @@ where
             Clock::Processing => Some(self.origin + Duration::from_nanos(due)),
             Clock::EventIdle(idle) => {
                 let behind = Duration::from_nanos(due.saturating_sub(self.watermark));
-                Some(self.last_arrival + idle.max(behind))
+                // An idle timeout of `Duration::MAX` never closes windows by the clock.
+                self.last_arrival.checked_add(idle.max(behind))
             }
             Clock::Counted | Clock::Event => None,
         }

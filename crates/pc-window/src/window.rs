@@ -301,7 +301,8 @@ impl<T, A, K> WindowBuilder<T, A, K, ProcessingTime> {
     /// The watermark is the largest timestamp seen minus `out_of_orderness`: items may arrive
     /// that much out of order and still be on time. A window fires once the watermark reaches
     /// its end, then takes late items for [`allowed_lateness`](WindowBuilder::allowed_lateness)
-    /// more; later ones are counted and go to [`on_late`](WindowBuilder::on_late).
+    /// more; later ones are counted and go to [`on_late`](WindowBuilder::on_late). An
+    /// `out_of_orderness` of `Duration::MAX` holds every window until the source ends.
     pub fn event_time(
         self,
         timestamp: impl Fn(&T) -> Duration + Send + Sync + 'static,
@@ -325,7 +326,8 @@ impl<T, A, K> WindowBuilder<T, A, K, ProcessingTime> {
 impl<T, A, K> WindowBuilder<T, A, K, EventTime> {
     /// How long after its end (in event time, measured by the watermark) a fired window still
     /// takes late items; each one fires it again with the updated result, which repeats its
-    /// key, start and end. Default zero: a fired window is final.
+    /// key, start and end. Default zero: a fired window is final. `Duration::MAX` keeps every
+    /// fired window open to late items for as long as the stream runs (and in memory).
     pub fn allowed_lateness(mut self, lateness: Duration) -> Self {
         self.lateness = lateness;
         self
@@ -353,6 +355,10 @@ fn nanos(setting: &'static str, value: u128) -> Result<u64, BuildError> {
         setting,
         reason: "must fit in 584 years of nanoseconds".into(),
     })
+}
+
+fn saturating_nanos(value: Duration) -> u64 {
+    u64::try_from(value.as_nanos()).unwrap_or(u64::MAX)
 }
 
 fn at_least_one(setting: &'static str, value: u128) -> Result<u64, BuildError> {
@@ -391,13 +397,18 @@ impl<T, A: Aggregate<T>, K, D: Domain> WindowBuilder<T, A, K, D> {
         };
         let event = match self.event {
             Some((timestamp, out_of_orderness)) => {
-                if let Some(idle) = self.idle {
-                    at_least_one("idle_timeout", idle.as_nanos())?;
+                if self.idle.is_some_and(|idle| idle.is_zero()) {
+                    return Err(BuildError::Zero {
+                        setting: "idle_timeout",
+                    });
                 }
                 Some(EventClock {
                     timestamp,
-                    out_of_orderness: nanos("out_of_orderness", out_of_orderness.as_nanos())?,
-                    lateness: nanos("allowed_lateness", self.lateness.as_nanos())?,
+                    // `Duration::MAX` (anything past u64 nanoseconds) means no limit: the
+                    // watermark never passes a window before the source ends, or fired
+                    // windows keep taking late items.
+                    out_of_orderness: saturating_nanos(out_of_orderness),
+                    lateness: saturating_nanos(self.lateness),
                     idle: self.idle,
                 })
             }
