@@ -11,6 +11,11 @@ use tokio::time::Instant;
 /// Measures an item against [`BatcherBuilder::max_weight`].
 type Weigher<T> = Arc<dyn Fn(&T) -> u64 + Send + Sync>;
 
+/// The most item slots a batch reserves up front: a batch of `max_items` up to this never
+/// grows, and a larger (or `usize::MAX`) one grows as items come instead of asking for memory
+/// it may never use.
+const PREALLOCATED: usize = 4096;
+
 /// When a batch leaves: at `max_items`, at `max_weight`, or `linger` after its first item.
 ///
 /// Built by [`Batcher::builder`]; cheap to clone. Use it with
@@ -183,7 +188,7 @@ pub(crate) struct Accumulator<T> {
 impl<T> Accumulator<T> {
     pub(crate) fn new(batcher: Batcher<T>) -> Self {
         Self {
-            open: Vec::with_capacity(batcher.max_items),
+            open: Vec::with_capacity(batcher.max_items.min(PREALLOCATED)),
             batcher,
             weight: 0,
             ready: VecDeque::new(),
@@ -266,7 +271,7 @@ impl<T> Accumulator<T> {
                     .map_or(Duration::ZERO, |at| at.elapsed());
                 report_batch(probe, self.open.len(), age);
             }
-            let next = Vec::with_capacity(self.batcher.max_items);
+            let next = Vec::with_capacity(self.batcher.max_items.min(PREALLOCATED));
             self.ready
                 .push_back(std::mem::replace(&mut self.open, next));
             self.weight = 0;

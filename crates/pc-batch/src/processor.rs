@@ -5,12 +5,13 @@ use std::convert::Infallible;
 use std::error::Error;
 use std::fmt;
 use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures_core::Stream;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use pc_core::{BuildError, FailReason, SharedProbe, Stage, WaitKind, channel};
 use tokio::sync::{Semaphore, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
@@ -343,11 +344,22 @@ async fn drive<In, Out, E, IE>(
         };
         let (items, replies): (Vec<In>, Vec<_>) =
             batch.into_iter().map(|job| (job.item, job.reply)).unzip();
-        let run = handler(items);
-        let probe = probe.clone();
+        let (handler, probe) = (Arc::clone(&handler), probe.clone());
         running.spawn(async move {
             let started = probe.as_ref().map(|_| Instant::now());
-            let result = run.await;
+            // The handler is user code: a panic, in the call that makes its future or inside
+            // it, fails this batch alone (its callers get `Lost`) and never the driver.
+            let ran = match catch_unwind(AssertUnwindSafe(|| handler(items))) {
+                Ok(run) => AssertUnwindSafe(run).catch_unwind().await,
+                Err(panic) => Err(panic),
+            };
+            let Ok(result) = ran else {
+                if let Some(probe) = &probe {
+                    probe.failed(replies.len() as u64, FailReason::Panicked);
+                }
+                drop(slot);
+                return;
+            };
             if let (Some(probe), Some(started)) = (&probe, started) {
                 report_result(probe, &result, replies.len(), started.elapsed());
             }

@@ -108,7 +108,8 @@ impl<S: Stream> Stream for Batched<S> {
                     if pushed.ready {
                         if pushed.opened {
                             // A batch opened and this poll returns before it waits.
-                            *this.deadline = Some(Instant::now() + this.acc.linger());
+                            *this.deadline =
+                                Some(pc_core::time::deadline_or_far(this.acc.linger()));
                         }
                         return Poll::Ready(this.acc.next_ready());
                     }
@@ -122,7 +123,7 @@ impl<S: Stream> Stream for Batched<S> {
             }
         }
         if this.acc.is_open() && this.deadline.is_none() {
-            *this.deadline = Some(Instant::now() + this.acc.linger());
+            *this.deadline = Some(pc_core::time::deadline_or_far(this.acc.linger()));
         }
         let lingered = match *this.deadline {
             Some(deadline) if this.acc.is_open() => {

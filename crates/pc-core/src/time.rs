@@ -14,6 +14,8 @@
 //! let soon = pc_core::time::deadline(Duration::from_secs(1));
 //! assert_eq!(pc_core::time::until(soon, std::future::pending::<()>()).await, None);
 //! assert_eq!(pc_core::time::until(None, async { 7 }).await, Some(7));
+//! let far = pc_core::time::deadline_or_far(Duration::MAX);
+//! assert!(far > tokio::time::Instant::now() + Duration::from_secs(86_400 * 365 * 29));
 //! # }
 //! ```
 
@@ -26,6 +28,15 @@ use tokio::time::Instant;
 /// `Instant` can hold (as for `Duration::MAX`): no deadline.
 pub fn deadline(after: Duration) -> Option<Instant> {
     Instant::now().checked_add(after)
+}
+
+/// The instant `after` from now, or about 30 years from now when that does not fit in an
+/// `Instant` (as tokio does for its own timeouts): for a timer that must always exist, such as
+/// a linger that `Duration::MAX` turns off.
+pub fn deadline_or_far(after: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(after)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
 }
 
 /// Runs `future` until `deadline`: `Some(output)` if it completed first, `None` if the deadline

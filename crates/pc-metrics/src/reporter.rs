@@ -68,8 +68,9 @@ impl Reporter {
     pub fn spawn(self) -> ReporterHandle {
         let (stop, mut stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            let mut ticker =
-                tokio::time::interval_at(tokio::time::Instant::now() + self.every, self.every);
+            // `Duration::MAX` reports never (the first tick is as far as tokio's timer goes).
+            let first = pc_core::time::deadline_or_far(self.every);
+            let mut ticker = tokio::time::interval_at(first, self.every);
             ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
             loop {
                 tokio::select! {

@@ -184,7 +184,7 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
         }
         let now = Instant::now();
         if now >= reader.next_claim {
-            reader.next_claim = now + settings.claim_idle / 2;
+            reader.next_claim = pc_core::time::deadline_or_far(settings.claim_idle / 2);
             let claimed = self.autoclaim().await?;
             if !claimed.is_empty() {
                 return self.buffer_counted(reader, claimed).await;

@@ -234,7 +234,7 @@ impl<C> Core<C> {
                 Added::Full => match self.settings.when_full {
                     WhenFull::Block { max_backoff, .. } => {
                         tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(max_backoff);
+                        backoff = backoff.saturating_mul(2).min(max_backoff);
                     }
                     WhenFull::Reject => return Ok(false),
                     // Dropped on purpose: counted, and the item goes with it.

@@ -157,7 +157,9 @@ where
     ) -> Result<RedisConsumer<T, C>, RedisError> {
         // Blocking reads get a connection of their own, whose response timeout outlasts them.
         let reads = self
-            .link(Some(self.settings.block + Duration::from_secs(5)))
+            .link(Some(
+                self.settings.block.saturating_add(Duration::from_secs(5)),
+            ))
             .await?;
         let commands = self.link(None).await?;
         let mut group = commands.get();
@@ -348,6 +350,30 @@ impl<T, C> RedisQueueBuilder<T, C> {
         ];
         if let Some((setting, _)) = zero.into_iter().find(|(_, zero)| *zero) {
             return Err(BuildError::Zero { setting });
+        }
+        if let WhenFull::Block {
+            backoff,
+            max_backoff,
+        } = self.when_full
+        {
+            if backoff.is_zero() {
+                return Err(BuildError::Zero { setting: "backoff" });
+            }
+            if max_backoff < backoff {
+                return Err(BuildError::Invalid {
+                    setting: "max_backoff",
+                    reason: "must not be shorter than backoff".into(),
+                });
+            }
+        }
+        // Redis takes milliseconds as a signed 64-bit count; beyond that (`Duration::MAX`) a
+        // claim time means "never reclaim", which the server cannot express.
+        if self.claim_idle.as_millis() > i64::MAX as u128 / 2 {
+            return Err(BuildError::Invalid {
+                setting: "claim_idle",
+                reason: "must fit in Redis' millisecond timeouts (at most 146 million years)"
+                    .into(),
+            });
         }
         if self.block >= self.claim_idle {
             return Err(BuildError::Invalid {
