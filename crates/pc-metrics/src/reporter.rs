@@ -129,8 +129,16 @@ pub struct ReporterHandle {
 
 impl ReporterHandle {
     /// Stops reporting and waits for the task to end.
+    ///
+    /// # Panics
+    ///
+    /// With the task's own panic, if it panicked: a reporter never fails silently.
     pub async fn stop(self) {
         let _ = self.stop.send(());
-        let _ = self.task.await;
+        if let Err(err) = self.task.await
+            && err.is_panic()
+        {
+            std::panic::resume_unwind(err.into_panic());
+        }
     }
 }

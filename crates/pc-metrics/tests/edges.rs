@@ -1,0 +1,77 @@
+//! Metrics at each edge of the checklist (`shared/EDGES.md`) that applies to a probe and its
+//! exports, one section per edge.
+
+use std::time::Duration;
+
+use pc_core::probe::WaitTimer;
+use pc_core::{Probe, WaitKind};
+use pc_metrics::{Metrics, Registry, Reporter};
+
+// ## 1. Cancellation: a wait announced and then cancelled is ended exactly once.
+
+#[test]
+fn a_cancelled_wait_ends_once() {
+    let metrics = Metrics::new("edges");
+    let probe = metrics.probe();
+    {
+        let _waiting = WaitTimer::timed(Some(&probe), WaitKind::SendBlocked);
+        assert_eq!(metrics.snapshot().waiting_producers, 1);
+    }
+    assert_eq!(metrics.snapshot().waiting_producers, 0);
+}
+
+// ## 4. Extreme durations
+
+#[test]
+fn waits_of_zero_and_max_are_recorded_without_panicking() {
+    let metrics = Metrics::new("edges");
+    metrics.waited(WaitKind::Processing, Duration::ZERO);
+    metrics.waited(WaitKind::Processing, Duration::MAX);
+    let latency = metrics.snapshot().latency_of(WaitKind::Processing).unwrap();
+    assert_eq!(latency.count, 2);
+    // The longest wait is clamped to the histogram's top (an hour, to its 3 significant
+    // figures), not wrapped to something small.
+    let hour = Duration::from_secs(3600);
+    assert!(
+        latency.max >= hour && latency.max < hour + hour / 100,
+        "{:?}",
+        latency.max
+    );
+    assert_eq!(latency.p50, Duration::from_nanos(1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reporter_period_of_zero_is_an_error_and_max_never_reports() {
+    assert_eq!(
+        Reporter::new(Registry::new(), Duration::ZERO)
+            .unwrap_err()
+            .setting(),
+        "every"
+    );
+    let handle = Reporter::new(Registry::new(), Duration::MAX)
+        .unwrap()
+        .spawn();
+    tokio::time::sleep(Duration::from_secs(86_400 * 365)).await;
+    handle.stop().await;
+}
+
+// ## 5. Extreme numbers
+
+#[test]
+fn counts_reach_the_top_exactly() {
+    let metrics = Metrics::new("edges");
+    metrics.produced(u64::MAX - 1);
+    metrics.produced(1);
+    metrics.consumed(u64::MAX);
+    metrics.depth(usize::MAX);
+    metrics.batched(usize::MAX);
+    let snapshot = metrics.snapshot();
+    assert_eq!(snapshot.produced, u64::MAX);
+    assert_eq!(snapshot.consumed, u64::MAX);
+    assert_eq!(snapshot.in_flight, 0);
+    assert_eq!(snapshot.peak_depth, usize::MAX as u64);
+}
+
+// ## 2, 3, 6, 7, 8, 9, 10, 11, 12: a probe holds no registration, no queue and no task of its
+// own (a `Reporter` is joined by `stop`); histograms have fixed bounds; counting across threads
+// is exact (tests/metrics.rs); a probe reports refusals by their `DropReason`, never as a close.
