@@ -25,12 +25,16 @@ pub(crate) fn run(args: &[String]) -> Result {
         "test pc-metrics, all features",
         cargo().args(["test", "--package", "pc-metrics", "--all-features"]),
     )?;
-    // The channel's own synchronization under loom, in a target dir of its own since every
-    // crate is rebuilt with `--cfg loom`. A preemption bound of 2 keeps it near a minute.
+    // Our own synchronization under loom (the channel, the lock-free limiter, the pressure
+    // marks), in a target dir of its own since every crate is rebuilt with `--cfg loom`. A
+    // preemption bound of 2 (1 for the two-receiver channel models, which say so) keeps it
+    // near two minutes.
     run_step(
         "loom",
         cargo()
-            .args(["test", "--package", "pc-core", "--lib", "--release"])
+            .args(["test", "--release", "--lib"])
+            .args(["--package", "pc-core", "--package", "pc-ratelimit"])
+            .args(["--package", "pc-backpressure"])
             .args(["--target-dir", "target/loom", "loom_"])
             .env("RUSTFLAGS", "--cfg loom")
             .env("LOOM_MAX_PREEMPTIONS", "2"),

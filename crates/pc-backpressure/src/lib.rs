@@ -40,6 +40,7 @@
 
 mod adaptive;
 mod error;
+mod loom;
 mod overflow;
 mod pressure;
 mod queue;

@@ -1,8 +1,9 @@
 //! `Pressure`: how full the queue is, with hysteresis between two watermarks.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::watch;
+
+use crate::loom::{AtomicBool, Ordering};
 
 /// The queue's pressure, published through a [`watch`] so producers can await a change.
 ///
@@ -94,3 +95,37 @@ impl Watermarks {
         self.publish.subscribe()
     }
 }
+
+#[cfg(all(test, loom))]
+mod loom_pressure {
+    use std::sync::Arc;
+
+    use loom::thread;
+
+    use super::{Pressure, Watermarks};
+    use crate::loom::{AtomicUsize, Ordering};
+
+    /// A sender that read depth 8 (the high mark) races a receiver that drains the queue to 0:
+    /// whichever order their reads and flips take, the state and what the watch publishes end
+    /// as the depth says (`Normal`). Marks 8 and 2; the depth is a loom atomic standing for the
+    /// queue's (`SeqCst`, as concurrent-queue's length and pops are).
+    #[test]
+    fn loom_a_stale_depth_cannot_leave_the_pressure_high() {
+        loom::model(|| {
+            let marks = Arc::new(Watermarks::new(8, 2));
+            let depth = Arc::new(AtomicUsize::new(8));
+            let sender = {
+                let (marks, depth) = (Arc::clone(&marks), Arc::clone(&depth));
+                thread::spawn(move || marks.observe(8, || depth.load(Ordering::SeqCst)))
+            };
+            depth.store(0, Ordering::SeqCst);
+            if marks.is_high() {
+                marks.observe(0, || depth.load(Ordering::SeqCst));
+            }
+            sender.join().unwrap();
+            assert!(!marks.is_high());
+            assert_eq!(marks.current(), Pressure::Normal);
+        });
+    }
+}
+

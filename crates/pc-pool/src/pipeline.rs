@@ -6,15 +6,15 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
 use futures_util::StreamExt;
+use futures_util::task::AtomicWaker;
 use pc_core::{
     BuildError, Consumer, DropReason, FailReason, SharedProbe, Stage, WaitKind, channel,
 };
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -84,8 +84,6 @@ struct Item<T, E> {
     /// keyed stage after.
     route: u64,
     value: Option<Result<T, PipelineError<E>>>,
-    /// The item's place in the pipeline's window, given back when it leaves the output.
-    place: OwnedSemaphorePermit,
 }
 
 type Buffer<T, E> = channel::Receiver<Item<T, E>>;
@@ -96,7 +94,7 @@ struct Control {
     /// Places for items between the source and the output's hand-out: as many as the buffers
     /// and workers hold, so that ordered output waiting for one slow item holds the source
     /// back instead of gathering everything behind it.
-    window: Arc<Semaphore>,
+    window: Window,
     /// The lowest item number that failed under [`OnError::Stop`]; `u64::MAX` while none has.
     stop_at: AtomicU64,
 }
@@ -105,7 +103,7 @@ impl Control {
     fn new() -> Self {
         Self {
             cancel: Cancel::new(),
-            window: Arc::new(Semaphore::new(0)),
+            window: Window::default(),
             stop_at: AtomicU64::new(u64::MAX),
         }
     }
@@ -122,6 +120,50 @@ impl Control {
 
     fn stop_at(&self, seq: u64) {
         self.stop_at.fetch_min(seq, Ordering::AcqRel);
+    }
+
+    /// Drops an item that comes after the one that stopped the pipeline: its place is free.
+    fn drop_after_stop(&self, probe: Option<&SharedProbe>) {
+        self.window.release();
+        drop_after_stop(probe);
+    }
+}
+
+/// The window: a count of places taken, taken only by the source task (one waiter) and given
+/// back wherever an item leaves, so two atomic operations per item and a wake-up only when the
+/// source waits.
+#[derive(Default)]
+struct Window {
+    held: AtomicUsize,
+    places: AtomicUsize,
+    source: AtomicWaker,
+}
+
+impl Window {
+    fn grow(&self, places: usize) {
+        self.places.fetch_add(places, Ordering::SeqCst);
+        self.source.wake();
+    }
+
+    /// Takes a place once one is free.
+    fn poll_take(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let free = || self.held.load(Ordering::SeqCst) < self.places.load(Ordering::SeqCst);
+        if !free() {
+            self.source.register(cx.waker());
+            // Checked again after registering, so a release in between is not missed.
+            if !free() {
+                return Poll::Pending;
+            }
+        }
+        self.held.fetch_add(1, Ordering::SeqCst);
+        Poll::Ready(())
+    }
+
+    fn release(&self) {
+        let before = self.held.fetch_sub(1, Ordering::SeqCst);
+        if before >= self.places.load(Ordering::SeqCst) {
+            self.source.wake();
+        }
     }
 }
 
@@ -195,7 +237,7 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
         let (tx, rx) = channel::bounded(SOURCE_BUFFER).expect("a non-zero capacity");
         let control = Arc::new(Control::new());
         // The source's buffer, and the item it holds while it waits to send.
-        control.window.add_permits(SOURCE_BUFFER + 1);
+        control.window.grow(SOURCE_BUFFER + 1);
         let task = tokio::spawn({
             let control = Arc::clone(&control);
             let waker = control.cancel.enlist();
@@ -205,10 +247,10 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                 let mut source = std::pin::pin!(source.enumerate());
                 while !control.stopping() {
                     // A place first, so that a full window holds the source back.
-                    let place = std::pin::pin!(Arc::clone(&control.window).acquire_owned());
-                    let Some(Ok(place)) = cancel.race(&waker, stop, place).await else {
+                    let place = std::future::poll_fn(|cx| control.window.poll_take(cx));
+                    if cancel.race(&waker, stop, std::pin::pin!(place)).await.is_none() {
                         break;
-                    };
+                    }
                     let next = std::pin::pin!(source.next());
                     let Some(Some((seq, value))) = cancel.race(&waker, stop, next).await else {
                         break;
@@ -217,7 +259,6 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                         seq: seq as u64,
                         route: 0,
                         value: Some(Ok(value)),
-                        place,
                     };
                     let send = std::pin::pin!(tx.send(item));
                     if !matches!(cancel.race(&waker, stop, send).await, Some(Ok(()))) {
@@ -312,7 +353,7 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
             vec![self.rx.clone(); concurrency]
         };
         // Each worker holds one item, the buffer `buffer` more.
-        self.control.window.add_permits(concurrency + buffer);
+        self.control.window.grow(concurrency + buffer);
         let first = self.stages == 0;
         for input in inputs {
             let (tx, stage, probe) = (tx.clone(), Arc::clone(&stage), self.probe.clone());
@@ -333,14 +374,9 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                     if first && let Some(probe) = &probe {
                         probe.produced(1);
                     }
-                    let Item {
-                        seq,
-                        route,
-                        value,
-                        place,
-                    } = item;
+                    let Item { seq, route, value } = item;
                     if control.after_stop(seq) {
-                        drop_after_stop(probe.as_ref());
+                        control.drop_after_stop(probe.as_ref());
                         continue;
                     }
                     let value = match value {
@@ -381,12 +417,7 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                         }
                         (value, _) => value,
                     };
-                    let send = std::pin::pin!(tx.send(Item {
-                        seq,
-                        route,
-                        value,
-                        place,
-                    }));
+                    let send = std::pin::pin!(tx.send(Item { seq, route, value }));
                     if !matches!(cancel.race(&waker, stop, send).await, Some(Ok(()))) {
                         break;
                     }
@@ -417,7 +448,7 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
         let (input, key, control) = (self.rx.clone(), self.key.take(), Arc::clone(&self.control));
         let probe = self.probe.clone();
         // The workers' queues, and the item the router holds while it waits to send.
-        control.window.add_permits(workers * buffer + 1);
+        control.window.grow(workers * buffer + 1);
         let waker = control.cancel.enlist();
         self.tasks.push(tokio::spawn(async move {
             let cancel = &control.cancel;
@@ -428,7 +459,7 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                     break;
                 };
                 if control.after_stop(item.seq) {
-                    drop_after_stop(probe.as_ref());
+                    control.drop_after_stop(probe.as_ref());
                     continue;
                 }
                 if let (Some(key), Some(Ok(value))) = (&key, &item.value) {
@@ -476,7 +507,7 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
     }
 }
 
-type Waiting<T, E> = (Option<Result<T, PipelineError<E>>>, OwnedSemaphorePermit);
+type Waiting<T, E> = Option<Result<T, PipelineError<E>>>;
 
 /// The outputs of a [`Pipeline`], a `Stream` of `Result<T, PipelineError<E>>`; ends when the
 /// source has ended and every item has come through, or after the error that stopped it.
@@ -551,15 +582,15 @@ impl<T, E> PipelineOutput<T, E> {
     /// already failed; what came after it is dropped.
     fn hold_stop(&mut self, seq: u64, err: PipelineError<E>) {
         if self.stop.as_ref().is_some_and(|(held, _)| *held < seq) {
-            drop_after_stop(self.probe.as_ref());
+            self.control.drop_after_stop(self.probe.as_ref());
             return;
         }
         if self.stop.replace((seq, err)).is_some() {
-            drop_after_stop(self.probe.as_ref());
+            self.control.drop_after_stop(self.probe.as_ref());
         }
         let after = self.early.split_off(&(seq + 1));
         for _ in 0..after.len() {
-            drop_after_stop(self.probe.as_ref());
+            self.control.drop_after_stop(self.probe.as_ref());
         }
     }
 
@@ -612,9 +643,10 @@ impl<T, E> Stream for PipelineOutput<T, E> {
                 return Poll::Ready(None);
             }
             if this.ordered
-                && let Some((value, _place)) = this.early.remove(&this.next)
+                && let Some(value) = this.early.remove(&this.next)
             {
                 this.next += 1;
+                this.control.window.release();
                 match value {
                     Some(value) => return Poll::Ready(Some(this.hand_out(value))),
                     None => continue,
@@ -641,11 +673,9 @@ impl<T, E> Stream for PipelineOutput<T, E> {
                 }
                 Poll::Pending => return Poll::Pending,
             };
-            let Item {
-                seq, value, place, ..
-            } = item;
+            let Item { seq, value, .. } = item;
             if this.stop.as_ref().is_some_and(|(held, _)| seq > *held) {
-                drop_after_stop(this.probe.as_ref());
+                this.control.drop_after_stop(this.probe.as_ref());
                 continue;
             }
             let value = match value {
@@ -657,14 +687,14 @@ impl<T, E> Stream for PipelineOutput<T, E> {
             };
             if this.ordered {
                 if seq != this.next {
-                    this.early.insert(seq, (value, place));
+                    this.early.insert(seq, value);
                     continue;
                 }
                 this.next += 1;
             } else {
                 this.seen(seq);
             }
-            drop(place);
+            this.control.window.release();
             if let Some(value) = value {
                 return Poll::Ready(Some(this.hand_out(value)));
             }

@@ -33,6 +33,14 @@ struct Job<In, O, E> {
     id: u64,
     input: In,
     reply: Reply<O, E>,
+    /// What few jobs carry, boxed so that the common job stays small: every job is moved
+    /// through the queue and the worker's future several times.
+    extras: Option<Box<Extras>>,
+}
+
+/// The parts of a job that only a probe or an acknowledged source needs.
+#[derive(Default)]
+struct Extras {
     /// When the job was queued; read only with a probe, for its queue wait.
     queued_at: Option<Instant>,
     /// What settles the job's delivery, for jobs from an acknowledged source.
@@ -114,13 +122,17 @@ impl<In, S: Stage<In>> Shared<In, S> {
     /// A job with the next number.
     fn job(&self, input: In, reply: Reply<S::Output, S::Error>) -> QueuedJob<S, In> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let queued_at = self.probe.as_ref().map(|_| Instant::now());
+        let extras = self.probe.as_ref().map(|_| {
+            Box::new(Extras {
+                queued_at: Some(Instant::now()),
+                ack: None,
+            })
+        });
         Job {
             id,
             input,
             reply,
-            queued_at,
-            ack: None,
+            extras,
         }
     }
 
@@ -701,9 +713,9 @@ async fn work<In, S>(
             id,
             input,
             reply,
-            queued_at,
-            ack,
+            extras,
         } = job;
+        let Extras { queued_at, ack } = extras.map(|extras| *extras).unwrap_or_default();
         // The clock is read only when someone is told how long the job ran.
         let timed = matches!(reply, Reply::Stream) || shared.probe.is_some();
         let started = match (timed, last_end) {
@@ -915,7 +927,9 @@ where
         let (input, ack) = delivery.into_parts();
         let mut job = shared.job(input, Reply::Stream);
         // An unsettled delivery of a job cancelled before it ran is delivered again.
-        job.ack = ack.is_owed().then_some(ack);
+        if ack.is_owed() {
+            job.extras.get_or_insert_with(Box::default).ack = Some(ack);
+        }
         // Wait for room with a reservation, so that a stop meanwhile still holds the job.
         let reserve = std::pin::pin!(shared.intake.reserve());
         let queued = match cancel.race(&waker, stop, reserve).await {

@@ -44,6 +44,7 @@ mod error;
 mod gcra;
 mod keyed;
 mod limits;
+mod loom;
 mod settings;
 mod throttle;
 
