@@ -1,9 +1,8 @@
 //! `Pressure`: how full the queue is, with hysteresis between two watermarks.
 
-
 use tokio::sync::watch;
 
-use crate::loom::{AtomicBool, Ordering};
+use crate::loom::{AtomicBool, Ordering, fence};
 
 /// The queue's pressure, published through a [`watch`] so producers can await a change.
 ///
@@ -43,10 +42,10 @@ impl Watermarks {
     ///
     /// A depth read just before another thread moved the queue must not decide the state for
     /// good: after each change the depth is read again and the state corrected, until a read
-    /// agrees with it. Every access to `is_high` is `SeqCst`, as are the queue's pops and its
-    /// length (concurrent-queue's), so a receiver that pops and then finds `Normal` (and so
-    /// leaves the state alone) cannot be missed as well by a sender that just set `High`: the
-    /// sender's second read of the depth then sees that pop.
+    /// agrees with it. A `SeqCst` fence sits between a sender's flip and its second read, and
+    /// between a receiver's pop and its read of the flag (`is_high`), so a receiver that pops
+    /// and then finds `Normal` (and so leaves the state alone) cannot be missed as well by a
+    /// sender that just set `High`: the sender's second read of the depth then sees that pop.
     pub(crate) fn observe(&self, depth: usize, reread: impl Fn() -> usize) {
         let mut depth_now = depth;
         loop {
@@ -66,6 +65,9 @@ impl Watermarks {
             {
                 self.publish_state();
             }
+            // Pairs with the fence in `is_high`: either this read sees a receiver's pop, or
+            // that receiver sees the flag just set and observes the depth itself.
+            fence(Ordering::SeqCst);
             depth_now = reread();
         }
     }
@@ -83,7 +85,10 @@ impl Watermarks {
         });
     }
 
+    /// Whether the state is `High`, read after a fence that orders the caller's change to the
+    /// queue (a pop) before it: see [`observe`](Self::observe).
     pub(crate) fn is_high(&self) -> bool {
+        fence(Ordering::SeqCst);
         self.is_high.load(Ordering::SeqCst)
     }
 
@@ -128,4 +133,3 @@ mod loom_pressure {
         });
     }
 }
-

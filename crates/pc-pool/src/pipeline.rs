@@ -248,7 +248,11 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                 while !control.stopping() {
                     // A place first, so that a full window holds the source back.
                     let place = std::future::poll_fn(|cx| control.window.poll_take(cx));
-                    if cancel.race(&waker, stop, std::pin::pin!(place)).await.is_none() {
+                    if cancel
+                        .race(&waker, stop, std::pin::pin!(place))
+                        .await
+                        .is_none()
+                    {
                         break;
                     }
                     let next = std::pin::pin!(source.next());

@@ -206,10 +206,12 @@ mod loom_gcra {
                 })
                 .collect();
             assert!(gcra.try_acquire_at(0, at).is_ok());
-            let won: usize = racers.into_iter().map(|r| usize::from(r.join().unwrap())).sum();
+            let won: usize = racers
+                .into_iter()
+                .map(|r| usize::from(r.join().unwrap()))
+                .sum();
             assert_eq!(won, 1);
             assert!(gcra.try_acquire_at(1, at).is_err());
         });
     }
 }
-
