@@ -10,6 +10,12 @@ use pc_core::{DropReason, Probe, Producer, channel};
 use tokio_test::task::spawn;
 use tokio_test::{assert_pending, assert_ready_eq};
 
+/// A pacer held at one send per second.
+fn one_per_second() -> Arc<AdaptiveRate> {
+    let rate = AdaptiveRate::builder().initial(1.0).min(1.0).max(1.0);
+    Arc::new(rate.build().unwrap())
+}
+
 // ## 1. Cancellation at every await point
 
 #[tokio::test(start_paused = true)]
@@ -156,14 +162,7 @@ async fn block_for_zero_and_max() {
 
 #[tokio::test(start_paused = true)]
 async fn adaptive_send_timeout_takes_zero_and_max() {
-    let rate = Arc::new(
-        AdaptiveRate::builder()
-            .initial(1.0)
-            .min(1.0)
-            .max(1.0)
-            .build()
-            .unwrap(),
-    );
+    let rate = one_per_second();
     let (tx, rx) = channel::bounded::<u32>(4).unwrap();
     let paced = AdaptiveProducer::new(tx, rate, || 0.5);
     paced.send_timeout(1, Duration::ZERO).await.unwrap();
@@ -202,14 +201,7 @@ async fn a_rate_too_slow_for_a_duration_paces_without_panicking() {
 #[tokio::test(start_paused = true)]
 async fn two_try_sends_cannot_share_one_slot() {
     type Paced = AdaptiveProducer<channel::Sender<u32>>;
-    let rate = Arc::new(
-        AdaptiveRate::builder()
-            .initial(1.0)
-            .min(1.0)
-            .max(1.0)
-            .build()
-            .unwrap(),
-    );
+    let rate = one_per_second();
     let (tx, rx) = channel::bounded::<u32>(4).unwrap();
     let me: Arc<OnceLock<std::sync::Weak<Paced>>> = Arc::default();
     let inner_result = Arc::new(Mutex::new(None));
@@ -235,14 +227,7 @@ async fn two_try_sends_cannot_share_one_slot() {
 /// Defect 19, second half: a slot taken for an item the inner producer refused was spent.
 #[tokio::test(start_paused = true)]
 async fn a_refused_try_send_gives_its_slot_back() {
-    let rate = Arc::new(
-        AdaptiveRate::builder()
-            .initial(1.0)
-            .min(1.0)
-            .max(1.0)
-            .build()
-            .unwrap(),
-    );
+    let rate = one_per_second();
     let (tx, rx) = channel::bounded::<u32>(1).unwrap();
     tx.try_send(0).unwrap();
     let paced = AdaptiveProducer::new(tx, rate, || 0.5);

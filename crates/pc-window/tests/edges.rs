@@ -108,15 +108,15 @@ async fn min_and_max_pick_the_earliest_arrival_among_equals() {
             (r.end == ms(20)).then(|| r.value.unwrap().tag)
         };
         let tags: Vec<char> = if max {
-            let window = window.aggregate(Max).build().unwrap();
-            let windows = futures_util::stream::iter(items).window(window);
+            let windows =
+                futures_util::stream::iter(items).window(window.aggregate(Max).build().unwrap());
             windows
                 .filter_map(|r| std::future::ready(of_0_20(&r)))
                 .collect()
                 .await
         } else {
-            let window = window.aggregate(Min).build().unwrap();
-            let windows = futures_util::stream::iter(items).window(window);
+            let windows =
+                futures_util::stream::iter(items).window(window.aggregate(Min).build().unwrap());
             windows
                 .filter_map(|r| std::future::ready(of_0_20(&r)))
                 .collect()
