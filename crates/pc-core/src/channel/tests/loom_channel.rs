@@ -116,9 +116,9 @@ fn model_one_preemption(f: impl Fn() + Sync + Send + 'static) {
 /// that freed it, or the push finds the queue full. A batch receive frees two slots at once,
 /// so one sender can refresh the view and the other take a slot off it.
 ///
-/// Not covered: loom treats the queue's own `SeqCst` operations as synchronizing, so this
-/// model passes with the cached view read `Relaxed` too; the `Acquire`/`Release` pair on it is
-/// what the C++ memory model needs, and is argued in `Slots::try_take`.
+/// Not covered here: loom treats the queue's own `SeqCst` operations as synchronizing, so this
+/// model passes with the cached view read `Relaxed` too. The model of the slot accounting alone
+/// (`chan.rs`, `loom_a_slot_taken_off_the_cached_view_comes_after_its_pop`) catches that.
 #[test]
 fn loom_two_senders_at_capacity_two_never_find_a_held_slot_full() {
     model(|| {
