@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use pc_core::probe::WaitTimer;
+use pc_core::time::later_or_far;
 use pc_core::{
     BuildError, Producer, SendError, SendTimeoutError, SharedProbe, TrySendError, WaitKind,
 };
@@ -81,7 +82,7 @@ impl AdaptiveRate {
         let mut state = self.lock();
         self.adjust(&mut state, occupancy, now);
         let slot = state.next.max(now);
-        state.next = after(slot, interval_of(state.rate));
+        state.next = later_or_far(slot, interval_of(state.rate));
         slot
     }
 
@@ -113,7 +114,7 @@ impl AdaptiveRate {
         }
         self.adjust(&mut state, occupancy, now);
         let slot = state.next.max(now);
-        state.next = after(slot, interval_of(state.rate));
+        state.next = later_or_far(slot, interval_of(state.rate));
         Some(slot)
     }
 
@@ -121,7 +122,7 @@ impl AdaptiveRate {
     /// one after it.
     fn give_back(&self, slot: Instant) {
         let mut state = self.lock();
-        if state.next == after(slot, interval_of(state.rate)) {
+        if state.next == later_or_far(slot, interval_of(state.rate)) {
             state.next = slot;
         }
     }
@@ -136,12 +137,6 @@ impl AdaptiveRate {
 /// not fit).
 fn interval_of(rate: f64) -> Duration {
     Duration::try_from_secs_f64(1.0 / rate).unwrap_or(Duration::MAX)
-}
-
-/// `slot + interval`, or as far ahead as tokio's timer goes when that does not fit.
-fn after(slot: Instant, interval: Duration) -> Instant {
-    slot.checked_add(interval)
-        .unwrap_or_else(|| slot + Duration::from_secs(86_400 * 365 * 30))
 }
 
 impl fmt::Debug for AdaptiveRate {

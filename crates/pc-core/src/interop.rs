@@ -46,8 +46,9 @@ impl<T: Send> Producer<T> for async_channel::Sender<T> {
             if deadline.is_some_and(|deadline| now >= deadline) {
                 return Err(SendTimeoutError::Timeout(item));
             }
-            let wake = now + pause;
-            tokio::time::sleep_until(deadline.map_or(wake, |deadline| wake.min(deadline))).await;
+            // Never past the deadline; `sleep` itself takes any duration.
+            let nap = deadline.map_or(pause, |deadline| pause.min(deadline - now));
+            tokio::time::sleep(nap).await;
             pause = (pause * 2).min(MAX_RETRY_PAUSE);
         }
     }

@@ -34,9 +34,14 @@ pub fn deadline(after: Duration) -> Option<Instant> {
 /// `Instant` (as tokio does for its own timeouts): for a timer that must always exist, such as
 /// a linger that `Duration::MAX` turns off.
 pub fn deadline_or_far(after: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(after)
-        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
+    later_or_far(Instant::now(), after)
+}
+
+/// `at + after`, or about 30 years after `at` when that does not fit in an `Instant`: the far
+/// end of [`deadline_or_far`], from any instant.
+pub fn later_or_far(at: Instant, after: Duration) -> Instant {
+    at.checked_add(after)
+        .unwrap_or_else(|| at + Duration::from_secs(86_400 * 365 * 30))
 }
 
 /// Runs `future` until `deadline`: `Some(output)` if it completed first, `None` if the deadline

@@ -173,7 +173,7 @@ impl<T> Sender<T> {
         if let Some(probe) = &self.shared.probe {
             probe.produced(1);
         }
-        self.shared.observe_in(self.tx.len(), || self.tx.len());
+        self.shared.observe_in(|| self.tx.len());
         Ok(())
     }
 

@@ -24,9 +24,10 @@ pub(crate) struct Shared<T> {
 }
 
 impl<T> Shared<T> {
-    /// After an item went in: records the depth reached (peak, probe, pressure), with
-    /// `reread` to read it again should the pressure change.
-    pub(crate) fn observe_in(&self, depth: usize, reread: impl Fn() -> usize) {
+    /// After an item went in: records the depth `read_depth` gives (peak, probe, pressure); the
+    /// pressure reads it again after any change it makes.
+    pub(crate) fn observe_in(&self, read_depth: impl Fn() -> usize) {
+        let depth = read_depth();
         // A load first: the peak rarely moves, and an RMW on every item would cost more.
         if depth > self.counters.peak_depth.load(Ordering::Relaxed) {
             self.counters.peak_depth.fetch_max(depth, Ordering::Relaxed);
@@ -34,7 +35,7 @@ impl<T> Shared<T> {
         if let Some(probe) = &self.probe {
             probe.depth(depth);
         }
-        self.marks.observe(depth, reread);
+        self.marks.observe(depth, read_depth);
     }
 
     /// After an item went out: only a `High` pressure can change, and only the probe needs the
