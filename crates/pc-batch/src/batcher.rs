@@ -9,7 +9,7 @@ use pc_core::{BuildError, SharedProbe, WaitKind};
 use tokio::time::Instant;
 
 /// Measures an item against [`BatcherBuilder::max_weight`].
-type Weigher<T> = Arc<dyn Fn(&T) -> u64 + Send + Sync>;
+pub(crate) type Weigher<T> = Arc<dyn Fn(&T) -> u64 + Send + Sync>;
 
 /// The most item slots a batch reserves up front: a batch of `max_items` up to this never
 /// grows, and a larger (or `usize::MAX`) one grows as items come instead of asking for memory
@@ -74,20 +74,27 @@ impl<T> Batcher<T> {
         self.linger
     }
 
-    /// The same settings for items of type `U`, weighed through `part`.
-    pub(crate) fn map<U: 'static>(self, part: fn(&U) -> &T) -> Batcher<U>
-    where
-        T: 'static,
-    {
-        Batcher {
+    /// The same settings for items of type `U` that carry their weight already (read by
+    /// `weight`), and the weigher that works it out, for the caller to run where a panic in it
+    /// belongs to the one item weighed.
+    pub(crate) fn weighed_ahead<U: 'static>(
+        self,
+        weight: fn(&U) -> u64,
+    ) -> (Batcher<U>, Option<Weigher<T>>) {
+        let (limit, weigher) = match self.weight {
+            Some((max, weigher)) => {
+                let read: Weigher<U> = Arc::new(weight);
+                (Some((max, read)), Some(weigher))
+            }
+            None => (None, None),
+        };
+        let batcher = Batcher {
             max_items: self.max_items,
             linger: self.linger,
-            weight: self.weight.map(|(max, weigher)| {
-                let weigher: Weigher<U> = Arc::new(move |item: &U| weigher(part(item)));
-                (max, weigher)
-            }),
+            weight: limit,
             probe: self.probe,
-        }
+        };
+        (batcher, weigher)
     }
 
     pub(crate) fn set_probe(&mut self, probe: SharedProbe) {

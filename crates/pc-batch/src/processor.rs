@@ -17,7 +17,7 @@ use tokio::sync::{Semaphore, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
-use crate::batcher::Batcher;
+use crate::batcher::{Batcher, Weigher};
 use crate::stream::batch_consumer;
 
 /// Why one caller did not get its output.
@@ -95,6 +95,8 @@ type Reply<In, Out, E, IE> = oneshot::Sender<Result<Out, ProcessError<In, E, IE>
 /// One submitted item and where its result goes.
 struct Job<In, Out, E, IE> {
     item: In,
+    /// The item's weight, worked out by the caller (0 without a weight limit).
+    weight: u64,
     reply: Reply<In, Out, E, IE>,
 }
 
@@ -129,6 +131,8 @@ type Handler<In, Out, E, IE> = Arc<dyn Fn(Vec<In>) -> BatchFuture<Out, E, IE> + 
 /// ```
 pub struct BatchProcessor<In, Out, E, IE = Infallible> {
     intake: channel::Sender<Job<In, Out, E, IE>>,
+    /// The batcher's weigher, run in [`process`](Self::process) by the caller it concerns.
+    weigher: Option<Weigher<In>>,
     driver: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -159,13 +163,26 @@ where
     /// [`ProcessError::Closed`] with the item after [`close`](Self::close); otherwise the
     /// error of this item's batch or of this item (see [`ProcessError`]).
     ///
+    /// # Panics
+    ///
+    /// If the batcher's weigher panics on `item`, here, in the caller's task: the item is
+    /// dropped and the processor serves every other caller as before.
+    ///
     /// # Cancel safety
     ///
     /// Cancelling after the item entered the intake does not take it back: it is processed and
     /// its result dropped.
     pub async fn process(&self, item: In) -> Result<Out, ProcessError<In, E, IE>> {
+        // The weigher is user code: weighed here, a panic is this caller's alone, where inside
+        // the driver it would stop the processor for everyone.
+        let weight = self.weigher.as_ref().map_or(0, |weigh| weigh(&item));
         let (reply, answer) = oneshot::channel();
-        if let Err(err) = self.intake.send(Job { item, reply }).await {
+        let job = Job {
+            item,
+            weight,
+            reply,
+        };
+        if let Err(err) = self.intake.send(job).await {
             return Err(ProcessError::Closed(err.into_inner().item));
         }
         answer.await.unwrap_or(Err(ProcessError::Lost))
@@ -312,10 +329,13 @@ impl<In: Send + 'static> BatchProcessorBuilder<In> {
             .unwrap_or(self.batcher.max_items() * self.concurrency * 4);
         let (intake, jobs) =
             channel::bounded(capacity).map_err(|_| BuildError::Zero { setting: "intake" })?;
-        let batcher = self.batcher.map(|job: &Job<In, Out, E, IE>| &job.item);
+        let (batcher, weigher) = self
+            .batcher
+            .weighed_ahead(|job: &Job<In, Out, E, IE>| job.weight);
         let driver = tokio::spawn(drive(jobs, batcher, handler, self.concurrency));
         Ok(BatchProcessor {
             intake,
+            weigher,
             driver: Mutex::new(Some(driver)),
         })
     }
@@ -399,20 +419,31 @@ fn answer<In, Out, E, IE>(
         Err(err) => {
             let err = Arc::new(err);
             for reply in replies {
-                let _ = reply.send(Err(ProcessError::Batch(Arc::clone(&err))));
+                deliver(reply, Err(ProcessError::Batch(Arc::clone(&err))));
             }
         }
         Ok(outputs) if outputs.len() != replies.len() => {
             let (inputs, outputs) = (replies.len(), outputs.len());
             for reply in replies {
-                let _ = reply.send(Err(ProcessError::CountMismatch { inputs, outputs }));
+                deliver(reply, Err(ProcessError::CountMismatch { inputs, outputs }));
             }
         }
         Ok(outputs) => {
             for (reply, output) in replies.into_iter().zip(outputs) {
-                // A caller that stopped waiting no longer wants its result.
-                let _ = reply.send(output.map_err(ProcessError::Item));
+                deliver(reply, output.map_err(ProcessError::Item));
             }
         }
+    }
+}
+
+/// Sends one caller its result. A caller that stopped waiting no longer wants it, and the
+/// result is dropped here: a `Drop` of the output that panics must not keep the callers after
+/// it from their answers.
+fn deliver<In, Out, E, IE>(
+    reply: Reply<In, Out, E, IE>,
+    result: Result<Out, ProcessError<In, E, IE>>,
+) {
+    if let Err(unwanted) = reply.send(result) {
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(unwanted)));
     }
 }

@@ -2,11 +2,12 @@
 //! section per edge.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use pc_batch::{BatchExt, BatchProcessor, Batcher, ProcessError};
 use tokio::time::{Instant, sleep};
 use tokio_test::assert_pending;
@@ -132,6 +133,81 @@ async fn a_handler_that_panics_before_its_future_fails_its_batch_alone() {
     panics_inside.close().await;
     processor.close().await;
     assert!(processor.is_closed());
+}
+
+/// A weigher that panics on 13.
+fn weighed(max: usize) -> Batcher<u64> {
+    Batcher::builder(max, Duration::from_millis(10))
+        .max_weight(100, |item: &u64| {
+            assert!(*item != 13, "cannot weigh 13");
+            *item
+        })
+        .build()
+        .unwrap()
+}
+
+/// Listed: a weigher that panicked on one item ran inside the processor's driver, which died:
+/// every later `process` got `Closed`. The weigher now runs in the caller's `process`, so the
+/// panic is that caller's and the processor serves the others.
+#[tokio::test(start_paused = true)]
+async fn a_weigher_that_panics_fails_its_caller_alone() {
+    let processor = BatchProcessor::builder(weighed(2))
+        .build(|items: Vec<u64>| async move { Ok::<_, String>(items) })
+        .unwrap();
+    let unlucky = AssertUnwindSafe(processor.process(13)).catch_unwind().await;
+    assert!(unlucky.is_err(), "the weigher's panic reaches the caller");
+    let (a, b) = tokio::join!(processor.process(1), processor.process(2));
+    assert_eq!((a.unwrap(), b.unwrap()), (1, 2));
+    assert!(!processor.is_closed());
+    processor.close().await;
+}
+
+/// Walk: a `Batched` stream whose weigher panics re-raises to the task that polls it, drops
+/// that one item, and batches the rest as if it had never come.
+#[tokio::test(start_paused = true)]
+async fn a_batched_stream_goes_on_after_its_weigher_panics() {
+    let (tx, rx) = pc_core::channel::unbounded::<u64>();
+    let mut batches = rx.batch(weighed(3));
+    for item in [1, 13, 2, 3, 4] {
+        tx.try_send(item).unwrap();
+    }
+    drop(tx);
+    let unlucky = AssertUnwindSafe(batches.next()).catch_unwind().await;
+    assert!(unlucky.is_err());
+    assert_eq!(batches.next().await, Some(vec![1, 2, 3]));
+    assert_eq!(batches.next().await, Some(vec![4]));
+    assert_eq!(batches.next().await, None);
+}
+
+/// An output whose `Drop` panics for the value 1.
+#[derive(Debug, PartialEq)]
+struct DropsBadly(u64);
+
+impl Drop for DropsBadly {
+    fn drop(&mut self) {
+        if self.0 == 1 && !std::thread::panicking() {
+            panic!("dropping 1");
+        }
+    }
+}
+
+/// Walk: the output of a caller that stopped waiting is dropped by the processor; when that
+/// `Drop` panicked, the callers after it in the batch got `Lost` instead of their outputs.
+#[tokio::test(start_paused = true)]
+async fn an_unwanted_output_that_panics_on_drop_leaves_the_others_answered() {
+    let processor = BatchProcessor::builder(batcher(2, Duration::from_secs(3600)))
+        .build(|items: Vec<u64>| async move {
+            Ok::<_, String>(items.into_iter().map(DropsBadly).collect())
+        })
+        .unwrap();
+    {
+        // Enqueued, then no longer waited for.
+        let mut gone = spawn(processor.process(1));
+        assert_pending!(gone.poll());
+    }
+    assert_eq!(processor.process(2).await.unwrap(), DropsBadly(2));
+    assert_eq!(processor.process(3).await.unwrap(), DropsBadly(3));
+    processor.close().await;
 }
 
 // ## 7. Shutdown in every state

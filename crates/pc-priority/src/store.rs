@@ -2,6 +2,7 @@
 //! ([`Levels`]), or an ordered map keyed by `(priority, arrival)` ([`ByKey`]).
 
 use std::cmp::Ordering;
+use std::collections::binary_heap::PeekMut;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::fmt;
 use std::marker::PhantomData;
@@ -322,6 +323,9 @@ impl<T: Send> sealed::Queue<T, usize> for LevelQueue<T> {
 pub struct KeyQueue<T, K> {
     order: Order<T, K>,
     next_seq: u64,
+    /// The item a pop took out of the heap when the key's `Ord` panicked as the heap closed
+    /// the gap: the next pop hands it out, as it is the smallest.
+    front: Option<(T, K)>,
 }
 
 enum Order<T, K> {
@@ -333,7 +337,9 @@ enum Order<T, K> {
 struct Entry<T, K> {
     key: K,
     seq: u64,
-    item: T,
+    /// Always `Some` in the heap: a pop takes the item out of the top entry before the heap
+    /// sifts (and may meet a panicking `Ord`), so that the item is never dropped by the unwind.
+    item: Option<T>,
 }
 
 impl<T, K: Ord> PartialEq for Entry<T, K> {
@@ -376,7 +382,11 @@ impl<T, K: Ord> KeyQueue<T, K> {
         } else {
             Order::Heap(BinaryHeap::new())
         };
-        Self { order, next_seq: 0 }
+        Self {
+            order,
+            next_seq: 0,
+            front: None,
+        }
     }
 }
 
@@ -391,7 +401,12 @@ impl<T: Send, K: Ord + Clone + Send> sealed::Queue<T, K> for KeyQueue<T, K> {
         self.next_seq += 1;
         match &mut self.order {
             Order::Heap(heap) => {
-                let pushed = catch_unwind(AssertUnwindSafe(|| heap.push(Entry { key, seq, item })));
+                let entry = Entry {
+                    key,
+                    seq,
+                    item: Some(item),
+                };
+                let pushed = catch_unwind(AssertUnwindSafe(|| heap.push(entry)));
                 if let Err(panic) = pushed {
                     // The key's `Ord` panicked halfway through the sift: the new entry sits in
                     // the heap with a key that cannot be compared, and every later pop would
@@ -413,8 +428,28 @@ impl<T: Send, K: Ord + Clone + Send> sealed::Queue<T, K> for KeyQueue<T, K> {
 
     #[inline]
     fn pop(&mut self) -> Option<(T, K)> {
+        if let Some(front) = self.front.take() {
+            return Some(front);
+        }
         match &mut self.order {
-            Order::Heap(heap) => heap.pop().map(|entry| (entry.item, entry.key)),
+            Order::Heap(heap) => {
+                let mut top = heap.peek_mut()?;
+                let item = top.item.take()?;
+                // Cloned before the heap compares: if a key's `Ord` panics while the heap
+                // closes the gap, the unwind drops the top entry, and the item must not go
+                // with it.
+                let key = top.key.clone();
+                match catch_unwind(AssertUnwindSafe(|| PeekMut::pop(top))) {
+                    Ok(_) => Some((item, key)),
+                    Err(panic) => {
+                        // Every other entry is still in the heap (it puts the moving entry
+                        // back as it unwinds); the smallest waits in front for the next pop,
+                        // and the panic goes on to the receiver.
+                        self.front = Some((item, key));
+                        resume_unwind(panic)
+                    }
+                }
+            }
             Order::Map(map) => map.pop_first().map(|((key, _), item)| (item, key)),
         }
     }
@@ -434,16 +469,19 @@ impl<T: Send, K: Ord + Clone + Send> sealed::Queue<T, K> for KeyQueue<T, K> {
     }
 
     fn len(&self) -> usize {
-        match &self.order {
+        let queued = match &self.order {
             Order::Heap(heap) => heap.len(),
             Order::Map(map) => map.len(),
-        }
+        };
+        queued + usize::from(self.front.is_some())
     }
 
     fn drain(&mut self) -> Vec<T> {
-        match &mut self.order {
-            Order::Heap(heap) => heap.drain().map(|entry| entry.item).collect(),
+        let front = self.front.take().map(|(item, _)| item);
+        let rest: Vec<T> = match &mut self.order {
+            Order::Heap(heap) => heap.drain().filter_map(|entry| entry.item).collect(),
             Order::Map(map) => std::mem::take(map).into_values().collect(),
-        }
+        };
+        front.into_iter().chain(rest).collect()
     }
 }

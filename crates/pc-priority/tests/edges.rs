@@ -2,6 +2,7 @@
 //! edge. Wake-ups, cancellation and close are also covered poll by poll in tests/wakeups.rs
 //! and tests/close.rs; this file holds what the edge walk added.
 
+use std::cell::Cell;
 use std::cmp::Ordering as CmpOrdering;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
@@ -129,6 +130,63 @@ fn a_panicking_ord_leaves_the_channel_usable() {
         [4, 2, 1],
         "the others, in key order; the panicking send's item is dropped"
     );
+}
+
+std::thread_local! {
+    /// While set, [`Fragile`] keys of 99 cannot be compared.
+    static FRAGILE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// A key whose comparison with 99 panics while [`FRAGILE`] is set: it gets into the heap
+/// quietly, and a later receive meets the panic as the heap sifts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Fragile(u32);
+
+impl PartialOrd for Fragile {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Fragile {
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        if FRAGILE.get() && (self.0 == 99 || other.0 == 99) {
+            panic!("cannot compare 99 now");
+        }
+        self.0.cmp(&other.0)
+    }
+}
+
+/// Listed: a key whose `Ord` panicked while a receive sifted the heap lost the item being
+/// received (the unwind dropped it). The panic now reaches the receiver and the item is the
+/// next one out: every item sent is received once.
+#[test]
+fn a_panicking_ord_in_a_receive_loses_no_item() {
+    let (tx, rx) = PriorityChannel::by_key::<u32, Fragile>(Fragile(0))
+        .capacity(16)
+        .build()
+        .unwrap();
+    for (item, key) in [(1, 5), (2, 99), (3, 1), (4, 99), (5, 3), (6, 99), (7, 2)] {
+        tx.try_send(item, Fragile(key)).unwrap();
+    }
+    FRAGILE.set(true);
+    let panicked = catch_unwind(AssertUnwindSafe(|| rx.try_recv()));
+    FRAGILE.set(false);
+    assert!(panicked.is_err(), "the receive meets the panic");
+    assert_eq!(rx.len(), 7, "no item left the channel");
+    let mut got: Vec<(u32, u32)> = Vec::new();
+    while let Ok((item, key)) = rx.try_recv() {
+        got.push((item, key.0));
+    }
+    assert_eq!(got[0], (3, 1), "the item being received comes out next");
+    got.sort_unstable();
+    assert_eq!(
+        got,
+        [(1, 5), (2, 99), (3, 1), (4, 99), (5, 3), (6, 99), (7, 2)],
+        "every item once"
+    );
+    tx.try_send(8, Fragile(0)).unwrap();
+    assert_eq!(rx.try_recv().map(|(item, _)| item), Ok(8));
 }
 
 // ## 7. Shutdown in every state
