@@ -94,6 +94,16 @@ impl<Acc: Clone> Engine<Acc> {
         }
     }
 
+    /// The position of the next item, for counted windows (which number their items); 0 for
+    /// the others.
+    #[inline]
+    pub(crate) fn counted(&self) -> u64 {
+        match self {
+            Self::Counted(counter) => counter.position(),
+            Self::Sliding(_) | Self::Session(_) => 0,
+        }
+    }
+
     /// Moves the watermark to `w`: fires every window ending at or before it, in order.
     pub(crate) fn advance<T, A: Aggregate<T, Acc = Acc>>(
         &mut self,
@@ -175,9 +185,20 @@ impl<Acc: Clone> Counter<Acc> {
         }
     }
 
+    /// The position of the next item: how many items were added.
+    #[inline]
+    fn position(&self) -> u64 {
+        self.full * self.len + self.filled
+    }
+
     #[inline]
     fn add<T, A: Aggregate<T, Acc = Acc>>(&mut self, agg: &A, pos: u64, item: Arrived<'_, T>) {
-        debug_assert_eq!(pos, self.full * self.len + self.filled);
+        debug_assert_eq!(pos, self.position());
+        if self.filled == self.len {
+            // Left full by an `init` that panicked as the pane closed: closed now.
+            self.close_pane(agg);
+        }
+        // User code first: an item whose `add` panics is not counted.
         self.open.add(agg, item);
         self.filled += 1;
         if self.filled == self.len {
@@ -185,9 +206,13 @@ impl<Acc: Clone> Counter<Acc> {
         }
     }
 
+    /// Moves the full open pane to the stacks. User code (`init`, then `merge`) may panic at
+    /// either step: before the first nothing changed, after it the pane is counted and at
+    /// worst missing from the stacks, where its windows miss it.
     #[inline]
     fn close_pane<T, A: Aggregate<T, Acc = Acc>>(&mut self, agg: &A) {
-        let pane = std::mem::replace(&mut self.open, Part::new(agg));
+        let fresh = Part::new(agg);
+        let pane = std::mem::replace(&mut self.open, fresh);
         self.filled = 0;
         self.full += 1;
         self.panes.push(agg, pane);
@@ -447,15 +472,15 @@ impl<Acc: Clone> Slider<Acc> {
                 // Saturating: a timestamp at the end of time has its window end there too.
                 self.next_end = self.next_end.saturating_add(self.slide);
                 let part = self.fifo.merged(agg);
-                let fired = f(
-                    start.saturating_mul(self.len),
-                    end.saturating_mul(self.len),
-                    &part,
-                );
-                if self.lateness > 0 {
-                    self.fired.push_back(Fired { end, part });
+                let (start, end_at) =
+                    (start.saturating_mul(self.len), end.saturating_mul(self.len));
+                if self.lateness == 0 {
+                    return Some(f(start, end_at, &part));
                 }
-                return Some(fired);
+                // Kept for late items before `f` (a `finish` of user code) runs: if it
+                // panics, this result is lost but later ones still see the window whole.
+                self.fired.push_back(Fired { end, part });
+                return self.fired.back().map(|kept| f(start, end_at, &kept.part));
             }
             // Nothing in this window: skip to the first window holding a pending pane, but not
             // past the watermark (windows beyond it may still get items on time).
@@ -537,8 +562,9 @@ impl<Acc> Sessions<Acc> {
             && last.start <= pos
         {
             if pos < last.end && !last.fired {
-                last.end = last.end.max(end);
                 last.part.add(agg, item);
+                // Widened once the item is in: an aggregate that panics leaves it as it was.
+                last.end = last.end.max(end);
                 return Added::Taken;
             }
             if pos >= last.end && end > w {
@@ -581,10 +607,12 @@ impl<Acc> Sessions<Acc> {
         if merged_end.saturating_add(self.lateness) <= w {
             return Added::Late;
         }
+        // Merged from the sessions in place, which leave only once every call of user code
+        // is done: a panic costs the item alone.
         let mut part = Part::new(agg);
         let mut fired = false;
         let mut item_added = false;
-        for session in self.sessions.drain(from..to) {
+        for session in &self.sessions[from..to] {
             if !item_added && pos < session.start {
                 part.add(agg, item);
                 item_added = true;
@@ -595,18 +623,21 @@ impl<Acc> Sessions<Acc> {
         if !item_added {
             part.add(agg, item);
         }
-        let mut session = Session {
-            start: merged_start,
-            end: merged_end,
-            part,
-            fired,
-        };
-        if merged_end <= w {
-            // Due already: a late firing, or an update of a fired session.
+        // Due already: a late firing, or an update of a fired session.
+        let due = merged_end <= w;
+        self.sessions.splice(
+            from..to,
+            [Session {
+                start: merged_start,
+                end: merged_end,
+                part,
+                fired: fired || due,
+            }],
+        );
+        if due {
+            let session = &self.sessions[from];
             emit(session.start, session.end, &session.part);
-            session.fired = true;
         }
-        self.sessions.insert(from, session);
         Added::Taken
     }
 

@@ -44,14 +44,15 @@ impl<Acc> Part<Acc> {
 
     #[inline]
     pub(crate) fn add<T, A: Aggregate<T, Acc = Acc>>(&mut self, agg: &A, item: Arrived<'_, T>) {
-        self.count += 1;
+        // User code first: if it panics, the item is not counted.
         agg.add_at(&mut self.acc, item.item, item.at);
+        self.count += 1;
     }
 
     #[inline]
     pub(crate) fn merge<T, A: Aggregate<T, Acc = Acc>>(&mut self, agg: &A, other: &Self) {
-        self.count += other.count;
         agg.merge(&mut self.acc, &other.acc);
+        self.count += other.count;
     }
 
     /// `older` then `self`, as one part.
@@ -126,10 +127,11 @@ impl<Acc: Clone> TwoStacks<Acc> {
     #[inline]
     fn seal<T, A: Aggregate<T, Acc = Acc>>(&mut self, agg: &A) {
         if self.open {
-            self.open = false;
+            // Sealed once merged: a merge that panics leaves the pane open, as it was.
             if let Some(newest) = self.ring.back() {
                 self.back.merge(agg, &newest.part);
             }
+            self.open = false;
         }
     }
 
@@ -194,11 +196,13 @@ impl<Acc: Clone> TwoStacks<Acc> {
     /// Makes every pane held part of the front, merging each with the newer ones.
     #[inline(never)]
     fn flip<T, A: Aggregate<T, Acc = Acc>>(&mut self, agg: &A) {
-        self.front.clear();
-        self.front.reserve(self.ring.len());
+        // Built aside and put in place once every merge is done: a merge that panics leaves
+        // the stacks as they were.
+        let mut front = Vec::with_capacity(self.ring.len());
         let panes = self.ring.iter_rev().map(|pane| pane.part.clone());
-        stack_merges(agg, panes, &mut self.front);
-        self.back = Part::new(agg);
+        stack_merges(agg, panes, &mut front);
+        let back = Part::new(agg);
+        (self.front, self.back) = (front, back);
     }
 
     /// The merge of every pane held, oldest first.
@@ -229,11 +233,14 @@ impl<Acc: Clone> TwoStacks<Acc> {
                 self.ring.insert(at, Pane { index, part });
             }
         }
-        self.front.clear();
-        self.back = Part::new(agg);
+        // Merged aside first, so that a merge that panics leaves the stacks as they were (the
+        // item is in its pane either way).
+        let mut back = Part::new(agg);
         for pane in self.ring.iter() {
-            self.back.merge(agg, &pane.part);
+            back.merge(agg, &pane.part);
         }
+        self.front.clear();
+        self.back = back;
     }
 }
 
@@ -489,9 +496,14 @@ impl<Acc: Clone> Stacks<Acc> {
 
     #[inline(never)]
     fn flip<T, A: Aggregate<T, Acc = Acc>>(&mut self, agg: &A) {
-        self.front.reserve(self.back.len());
-        stack_merges(agg, self.back.drain(..).rev(), &mut self.front);
-        self.back_merged = Part::new(agg);
+        // A merge that panics midway drops the parts older than it: the front then holds the
+        // newer ones, still oldest last, so the stacks stay consistent and only windows over
+        // the dropped parts miss them.
+        let fresh = Part::new(agg);
+        let back = std::mem::take(&mut self.back);
+        self.back_merged = fresh;
+        self.front.reserve(back.len());
+        stack_merges(agg, back.into_iter().rev(), &mut self.front);
     }
 
     #[inline]

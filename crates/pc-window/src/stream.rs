@@ -4,13 +4,14 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::hash::Hash;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
 use std::sync::OnceLock;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_core::Stream;
-use pc_core::{Consumer, DropReason};
+use pc_core::{Consumer, DropReason, FailReason, SharedProbe};
 use tokio::time::{Instant, Sleep};
 
 use crate::aggregate::Aggregate;
@@ -79,11 +80,10 @@ where
 pub type ConsumerWindows<'a, T, A, K, D> =
     Windowed<Pin<Box<dyn Stream<Item = T> + Send + 'a>>, A, K, D>;
 
-/// The windows of one key, and for count windows how many items the key has had.
+/// The windows of one key.
 struct Slot<K, Acc> {
     key: K,
     engine: Engine<Acc>,
-    seen: u64,
 }
 
 /// Every key's windows: one slot without keys, a map with them.
@@ -133,6 +133,15 @@ pin_project_lite::pin_project! {
     /// window still holding items fires, and the stream ends.
     ///
     /// Counted and plain event-time windows never read the clock.
+    ///
+    /// # Panics
+    ///
+    /// User code (the key, the timestamp, the aggregate, the late hook) runs inside
+    /// `poll_next`, and its panic unwinds to the task that polls. The stream stays usable and
+    /// goes on with the next item: a panic in the key, the timestamp or `add` costs that item
+    /// alone (counted on the probe as failed, `FailReason::Panicked`); in `finish`, the one
+    /// result it was making; in `merge` or `init`, the windows that needed that call. What an
+    /// aggregate did to its own accumulator before it panicked stays.
     pub struct Windowed<S, A, K, D>
     where
         S: Stream,
@@ -248,7 +257,6 @@ where
                 Some(_) => Order::Any,
             },
         ),
-        seen: 0,
     };
     match keys {
         Keys::One(Some(slot)) => slot,
@@ -311,6 +319,8 @@ where
         if let Some(probe) = &window.probe {
             probe.produced(1);
         }
+        // User code (key, timestamp, aggregate) runs until the item is in.
+        let failed = FailedOnUnwind(window.probe.as_ref());
         let agg = &window.agg;
         let origin = self.origin;
         let at = self.arrivals;
@@ -318,10 +328,11 @@ where
         match (&window.event, self.clock) {
             (_, Clock::Counted) => {
                 let slot = slot_of(&mut self.keys, window, &item);
-                let pos = slot.seen;
-                slot.seen += 1;
+                // The engine numbers the items it took: one whose aggregate panicked has none.
+                let pos = slot.engine.counted();
                 let arrived = Arrived { item: &item, at };
                 let added = slot.engine.add(agg, pos, arrived, pos, &mut |_, _, _| {});
+                std::mem::forget(failed);
                 debug_assert_eq!(added, Added::Taken, "counted items are never late");
                 // The item completes at most one window, the one ending right after it (every
                 // earlier end has passed with an earlier item): hand it straight back, with no
@@ -340,6 +351,9 @@ where
             (event, _) => {
                 // On the clock, the item is at the watermark (windows due before `now` have
                 // fired); on event time, at its timestamp, which may move the watermark.
+                // A window the item's timestamp fires may panic in `finish`: that result is
+                // lost, but this item is still taken before the panic goes on.
+                let mut fired_panic = None;
                 let pos = match event {
                     None => self.watermark,
                     Some(event) => {
@@ -351,7 +365,8 @@ where
                         }
                         let w = max.saturating_sub(event.out_of_orderness);
                         if w > self.watermark {
-                            self.advance_all(window, w);
+                            let advance = AssertUnwindSafe(|| self.advance_all(window, w));
+                            fired_panic = catch_unwind(advance).err();
                         }
                         ts
                     }
@@ -365,6 +380,7 @@ where
                     origin,
                     |engine, emit| engine.add(agg, pos, Arrived { item: &item, at }, w, emit),
                 );
+                std::mem::forget(failed);
                 self.due = min_due(self.due, slot.engine.next_due());
                 if added == Added::Late {
                     self.late += 1;
@@ -374,6 +390,9 @@ where
                     if let Some(hook) = &window.on_late {
                         hook(item);
                     }
+                }
+                if let Some(panic) = fired_panic {
+                    resume_unwind(panic);
                 }
             }
         }
@@ -547,5 +566,17 @@ where
             .field("late", &self.state.late)
             .field("done", &self.done)
             .finish_non_exhaustive()
+    }
+}
+
+/// Counts the item being added as failed ([`FailReason::Panicked`]) if user code panics while
+/// it is added; forgotten once it is in.
+struct FailedOnUnwind<'a>(Option<&'a SharedProbe>);
+
+impl Drop for FailedOnUnwind<'_> {
+    fn drop(&mut self) {
+        if let Some(probe) = self.0 {
+            probe.failed(1, FailReason::Panicked);
+        }
     }
 }

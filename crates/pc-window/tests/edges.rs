@@ -1,8 +1,12 @@
 //! Windows at each edge of the checklist (`shared/EDGES.md`), one section per edge.
 
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
+use pc_core::{FailReason, Probe};
 use pc_window::{Aggregate, Items, Max, Min, Window, WindowExt};
 
 const fn ms(n: u64) -> Duration {
@@ -213,8 +217,337 @@ async fn timestamps_at_the_end_of_time() {
     );
 }
 
-// ## 1, 2, 3, 6, 7, 8, 9, 10, 12: a `Windowed` stream holds no registration but its source's
+// ## 6. User code that panics
+//
+// A `Windowed` stream calls user code (timestamps, keys, aggregates, the late hook) inline, so
+// a panic unwinds to the task that polls it. The item it concerned is dropped; the stream stays
+// consistent and goes on with the next item as if that one had never come.
+
+/// Collects every item, arrival order kept; panics when asked to add `add`, to merge a part
+/// holding `merge`, or to finish a window holding `finish`.
+#[derive(Debug, Clone, Copy)]
+struct Unlucky {
+    add: u64,
+    merge: u64,
+    finish: u64,
+}
+
+/// Panics on adding 13.
+const ADD_13: Unlucky = Unlucky {
+    add: 13,
+    merge: u64::MAX,
+    finish: u64::MAX,
+};
+
+impl Aggregate<u64> for Unlucky {
+    type Acc = Vec<u64>;
+    type Output = Vec<u64>;
+
+    fn init(&self) -> Vec<u64> {
+        Vec::new()
+    }
+
+    fn add(&self, acc: &mut Vec<u64>, item: &u64) {
+        assert!(*item != self.add, "unlucky item");
+        acc.push(*item);
+    }
+
+    fn merge(&self, acc: &mut Vec<u64>, other: &Vec<u64>) {
+        assert!(!other.contains(&self.merge), "unlucky merge");
+        acc.extend_from_slice(other);
+    }
+
+    fn finish(&self, acc: &Vec<u64>) -> Vec<u64> {
+        assert!(!acc.contains(&self.finish), "unlucky window");
+        acc.clone()
+    }
+}
+
+type Fired<P> = Vec<(P, P, u64, Vec<u64>)>;
+
+/// Polls every window out of `items`, catching the panics on the way: the windows and how
+/// many polls panicked.
+async fn windows_through_panics<D: pc_window::Domain>(
+    window: Window<u64, Unlucky, (), D>,
+    items: &[u64],
+) -> (Fired<D::Position>, usize) {
+    let mut windows = futures_util::stream::iter(items.to_vec()).window(window);
+    let (mut fired, mut panics) = (Vec::new(), 0);
+    loop {
+        match AssertUnwindSafe(windows.next()).catch_unwind().await {
+            Ok(Some(r)) => fired.push((r.start, r.end, r.count, r.value)),
+            Ok(None) => return (fired, panics),
+            Err(_) => panics += 1,
+        }
+    }
+}
+
+/// Listed: an aggregate whose `add` panicked once left the engine inconsistent (the position
+/// was counted, the item was not), and every later item failed an internal assertion. Now the
+/// panic costs that item alone, in every shape of window: the windows are those of the same
+/// items without it.
+#[tokio::test(start_paused = true)]
+async fn an_aggregate_that_panics_costs_its_item_alone() {
+    let items = [1u64, 2, 13, 3, 4, 5, 6, 7];
+    let without: Vec<u64> = items.iter().copied().filter(|item| *item != 13).collect();
+    let stamped_items = [1u64, 12, 13, 5, 23, 24, 41, 44, 13, 70];
+    let stamped_without: Vec<u64> = stamped_items
+        .iter()
+        .copied()
+        .filter(|item| *item != 13)
+        .collect();
+    macro_rules! check {
+        ($shape:expr, $items:expr, $without:expr, $panics:expr) => {{
+            let (fired, panics) = windows_through_panics($shape, &$items).await;
+            let (expected, none) = windows_through_panics($shape, &$without).await;
+            assert_eq!((panics, none), ($panics, 0));
+            assert!(!expected.is_empty());
+            assert_eq!(fired, expected, "{}", stringify!($shape));
+        }};
+    }
+    check!(
+        Window::tumbling_count(3).aggregate(ADD_13).build().unwrap(),
+        items,
+        without,
+        1
+    );
+    check!(
+        Window::sliding_count(4, 2)
+            .aggregate(ADD_13)
+            .build()
+            .unwrap(),
+        items,
+        without,
+        1
+    );
+    let event = |at: &u64| ms(*at);
+    check!(
+        Window::tumbling(ms(10))
+            .event_time(event, ms(5))
+            .aggregate(ADD_13)
+            .build()
+            .unwrap(),
+        stamped_items,
+        stamped_without,
+        1 // the second 13 is late, dropped before any aggregate sees it
+    );
+    check!(
+        Window::sliding(ms(20), ms(10))
+            .event_time(event, ms(5))
+            .allowed_lateness(ms(50))
+            .aggregate(ADD_13)
+            .build()
+            .unwrap(),
+        stamped_items,
+        stamped_without,
+        2
+    );
+    check!(
+        Window::session(ms(6))
+            .event_time(event, ms(5))
+            .allowed_lateness(ms(50))
+            .aggregate(ADD_13)
+            .build()
+            .unwrap(),
+        stamped_items,
+        stamped_without,
+        2
+    );
+}
+
+/// Counts items taken and items failed.
+#[derive(Debug, Default)]
+struct Failures {
+    produced: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl Probe for Failures {
+    fn produced(&self, n: u64) {
+        self.produced.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn failed(&self, n: u64, reason: FailReason) {
+        assert_eq!(reason, FailReason::Panicked);
+        self.failed.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// Walk: the item whose aggregate panicked is counted as failed, once, on the probe.
+#[tokio::test(start_paused = true)]
+async fn the_probe_counts_the_item_whose_aggregate_panicked() {
+    let probe = Arc::new(Failures::default());
+    let window = Window::tumbling_count(3)
+        .aggregate(ADD_13)
+        .probe(probe.clone())
+        .build()
+        .unwrap();
+    let (fired, panics) = windows_through_panics(window, &[1, 13, 2, 3, 13, 4]).await;
+    assert_eq!(panics, 2);
+    assert_eq!(fired.len(), 2);
+    assert_eq!(probe.produced.load(Ordering::Relaxed), 6);
+    assert_eq!(probe.failed.load(Ordering::Relaxed), 2);
+}
+
+/// Walk: a key function or a timestamp that panics costs that item alone, counted as failed;
+/// the other items' windows are whole.
+#[tokio::test(start_paused = true)]
+async fn a_key_or_timestamp_that_panics_costs_its_item_alone() {
+    let probe = Arc::new(Failures::default());
+    let keyed = Window::tumbling_count(2)
+        .key_by(|item: &u64| {
+            assert!(*item != 7, "no key for 7");
+            item % 2
+        })
+        .aggregate(pc_window::Sum)
+        .probe(probe.clone())
+        .build()
+        .unwrap();
+    let mut windows = futures_util::stream::iter([1u64, 2, 7, 3, 4]).window(keyed);
+    let mut fired = Vec::new();
+    let mut panics = 0;
+    loop {
+        match AssertUnwindSafe(windows.next()).catch_unwind().await {
+            Ok(Some(r)) => fired.push((r.key, r.count, r.value)),
+            Ok(None) => break,
+            Err(_) => panics += 1,
+        }
+    }
+    assert_eq!(panics, 1);
+    assert_eq!(fired, [(1, 2, 4), (0, 2, 6)]);
+    assert_eq!(probe.failed.load(Ordering::Relaxed), 1);
+
+    let probe = Arc::new(Failures::default());
+    let stamped = Window::tumbling(ms(10))
+        .event_time(
+            |at: &u64| {
+                assert!(*at != 99, "no time for 99");
+                ms(*at)
+            },
+            Duration::ZERO,
+        )
+        .aggregate(ADD_13)
+        .probe(probe.clone())
+        .build()
+        .unwrap();
+    let (fired, panics) = windows_through_panics(stamped, &[1, 99, 4, 12]).await;
+    assert_eq!(panics, 1);
+    assert_eq!(
+        fired,
+        [
+            (ms(0), ms(10), 2, vec![1, 4]),
+            (ms(10), ms(20), 1, vec![12])
+        ]
+    );
+    assert_eq!(probe.failed.load(Ordering::Relaxed), 1);
+}
+
+/// Walk: a `finish` that panics costs the result it was making, nothing else: every other
+/// window fires as it would have, late re-firings of that window included.
+#[tokio::test(start_paused = true)]
+async fn a_finish_that_panics_costs_that_result_alone() {
+    let unlucky = Unlucky {
+        add: u64::MAX,
+        merge: u64::MAX,
+        finish: 42,
+    };
+    let calm = Unlucky {
+        finish: u64::MAX,
+        ..unlucky
+    };
+    let event = |at: &u64| ms(*at);
+    let stamped = [1u64, 12, 42, 45, 23, 61, 44, 90];
+    let counted = [1u64, 2, 42, 3, 4, 5, 6, 7];
+    macro_rules! check {
+        ($shape:expr, $items:expr) => {{
+            let (fired, panics) =
+                windows_through_panics($shape.aggregate(unlucky).build().unwrap(), &$items).await;
+            let (all, _) =
+                windows_through_panics($shape.aggregate(calm).build().unwrap(), &$items).await;
+            let expected: Fired<_> = all.iter().filter(|w| !w.3.contains(&42)).cloned().collect();
+            assert_eq!(panics, all.len() - expected.len());
+            assert!(panics > 0);
+            assert_eq!(fired, expected, "{}", stringify!($shape));
+        }};
+    }
+    check!(Window::tumbling_count(3), counted);
+    check!(Window::sliding_count(4, 2), counted);
+    check!(
+        Window::tumbling(ms(10))
+            .event_time(event, ms(5))
+            .allowed_lateness(ms(50)),
+        stamped
+    );
+    check!(
+        Window::sliding(ms(20), ms(10))
+            .event_time(event, ms(5))
+            .allowed_lateness(ms(50)),
+        stamped
+    );
+    check!(
+        Window::session(ms(6))
+            .event_time(event, ms(5))
+            .allowed_lateness(ms(50)),
+        stamped
+    );
+}
+
+/// Walk: a `merge` that panics costs the windows that needed that merge; the stream stays
+/// consistent (no internal assertion fails, it ends), and every window that does not cover
+/// the part that cannot be merged fires as it would have.
+#[tokio::test(start_paused = true)]
+async fn a_merge_that_panics_costs_the_windows_that_needed_it() {
+    let unlucky = Unlucky {
+        add: u64::MAX,
+        merge: 42,
+        finish: u64::MAX,
+    };
+    let calm = Unlucky {
+        merge: u64::MAX,
+        ..unlucky
+    };
+    let event = |at: &u64| ms(*at);
+    let stamped = [1u64, 12, 42, 45, 23, 61, 44, 90, 120];
+    let counted = [1u64, 2, 3, 4, 42, 5, 6, 7, 8, 9, 10, 11, 12];
+    macro_rules! check {
+        ($shape:expr, $items:expr, $covers:expr) => {{
+            let (fired, panics) =
+                windows_through_panics($shape.aggregate(unlucky).build().unwrap(), &$items).await;
+            let (all, _) =
+                windows_through_panics($shape.aggregate(calm).build().unwrap(), &$items).await;
+            let apart = |windows: &Fired<_>| -> Fired<_> {
+                windows
+                    .iter()
+                    .filter(|w| !$covers(w.0, w.1))
+                    .cloned()
+                    .collect()
+            };
+            assert!(panics > 0, "{}", stringify!($shape));
+            assert_eq!(apart(&fired), apart(&all), "{}", stringify!($shape));
+        }};
+    }
+    check!(
+        Window::sliding_count(4, 2),
+        counted,
+        |start: u64, end: u64| start <= 4 && 4 < end
+    );
+    check!(
+        Window::sliding(ms(20), ms(10))
+            .event_time(event, ms(5))
+            .allowed_lateness(ms(50)),
+        stamped,
+        |start: Duration, end: Duration| start <= ms(42) && ms(42) < end
+    );
+    check!(
+        Window::session(ms(6))
+            .event_time(event, ms(5))
+            .allowed_lateness(ms(50)),
+        stamped,
+        |start: Duration, end: Duration| start <= ms(42) && ms(42) < end
+    );
+}
+
+// ## 1, 2, 3, 7, 8, 9, 10, 12: a `Windowed` stream holds no registration but its source's
 // and one timer; dropped between polls it loses what it held with it (documented on
-// `Windowed`); it calls user code (timestamps, keys, aggregates) inline, so a panic there
-// unwinds to the caller's poll; memory is per key and per open window (tests/windows.rs holds
-// the eviction of silent keys).
+// `Windowed`); memory is per key and per open window (tests/windows.rs holds the eviction of
+// silent keys).
