@@ -18,6 +18,11 @@ pub enum JobError<E> {
     TimedOut(Duration),
     /// The pool was shut down, aborted or cancelled before the job finished.
     Cancelled,
+    /// Not a job: the source of a pool built with
+    /// [`build_over`](crate::WorkerPoolBuilder::build_over) panicked; the panic's message. It
+    /// comes on the results stream when the source fails; the pool takes nothing more from the
+    /// source, the jobs taken before still run, and the stream ends after their results.
+    Source(String),
 }
 
 impl<E> JobError<E> {
@@ -30,6 +35,11 @@ impl<E> JobError<E> {
     pub fn is_panic(&self) -> bool {
         matches!(self, Self::Panicked(_))
     }
+
+    /// Whether the pool's source failed, rather than a job.
+    pub fn is_source(&self) -> bool {
+        matches!(self, Self::Source(_))
+    }
 }
 
 impl<E: fmt::Debug> fmt::Debug for JobError<E> {
@@ -39,6 +49,7 @@ impl<E: fmt::Debug> fmt::Debug for JobError<E> {
             Self::Panicked(message) => f.debug_tuple("Panicked").field(message).finish(),
             Self::TimedOut(limit) => f.debug_tuple("TimedOut").field(limit).finish(),
             Self::Cancelled => f.write_str("Cancelled"),
+            Self::Source(message) => f.debug_tuple("Source").field(message).finish(),
         }
     }
 }
@@ -50,6 +61,7 @@ impl<E: fmt::Display> fmt::Display for JobError<E> {
             Self::Panicked(message) => write!(f, "job panicked: {message}"),
             Self::TimedOut(limit) => write!(f, "job timed out after {limit:?}"),
             Self::Cancelled => f.write_str("job cancelled"),
+            Self::Source(message) => write!(f, "the pool's source panicked: {message}"),
         }
     }
 }

@@ -4,21 +4,22 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
-use futures_util::StreamExt;
 use futures_util::task::AtomicWaker;
+use futures_util::{FutureExt, StreamExt};
 use pc_core::{
     BuildError, Consumer, DropReason, FailReason, SharedProbe, Stage, WaitKind, channel,
 };
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::pool::{Cancel, run_caught};
+use crate::pool::{Cancel, panic_message, run_caught};
 
 /// Why an item of a pipeline produced no output.
 #[derive(Clone, PartialEq, Eq)]
@@ -26,8 +27,19 @@ use crate::pool::{Cancel, run_caught};
 pub enum PipelineError<E> {
     /// A stage returned this error.
     Stage(E),
-    /// A stage panicked on the item; the panic's message.
+    /// A stage, or the key of [`key_by`](Pipeline::key_by), panicked on the item; the
+    /// panic's message.
     Panicked(String),
+    /// The source panicked; the panic's message. It comes out after every item the source
+    /// gave before it, whatever the [`OnError`] policy, and the output ends after it.
+    Source(String),
+}
+
+impl<E> PipelineError<E> {
+    /// Whether the source failed, rather than an item.
+    pub fn is_source(&self) -> bool {
+        matches!(self, Self::Source(_))
+    }
 }
 
 impl<E: fmt::Debug> fmt::Debug for PipelineError<E> {
@@ -35,6 +47,7 @@ impl<E: fmt::Debug> fmt::Debug for PipelineError<E> {
         match self {
             Self::Stage(err) => f.debug_tuple("Stage").field(err).finish(),
             Self::Panicked(message) => f.debug_tuple("Panicked").field(message).finish(),
+            Self::Source(message) => f.debug_tuple("Source").field(message).finish(),
         }
     }
 }
@@ -44,6 +57,7 @@ impl<E: fmt::Display> fmt::Display for PipelineError<E> {
         match self {
             Self::Stage(err) => write!(f, "stage failed: {err}"),
             Self::Panicked(message) => write!(f, "stage panicked: {message}"),
+            Self::Source(message) => write!(f, "the source panicked: {message}"),
         }
     }
 }
@@ -52,7 +66,7 @@ impl<E: std::error::Error + 'static> std::error::Error for PipelineError<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Stage(err) => Some(err),
-            Self::Panicked(_) => None,
+            Self::Panicked(_) | Self::Source(_) => None,
         }
     }
 }
@@ -245,6 +259,8 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                 let cancel = &control.cancel;
                 let stop = || cancel.is_cancelled();
                 let mut source = std::pin::pin!(source.enumerate());
+                // Items taken so far: the number of the next one.
+                let mut seen = 0;
                 while !control.stopping() {
                     // A place first, so that a full window holds the source back.
                     let place = std::future::poll_fn(|cx| control.window.poll_take(cx));
@@ -255,17 +271,27 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                     {
                         break;
                     }
-                    let next = std::pin::pin!(source.next());
-                    let Some(Some((seq, value))) = cancel.race(&waker, stop, next).await else {
-                        break;
+                    // The source is user code: its panic is not its end, and goes out as the
+                    // last output, in the place of the next item.
+                    let next = std::pin::pin!(AssertUnwindSafe(source.next()).catch_unwind());
+                    let value = match cancel.race(&waker, stop, next).await {
+                        Some(Ok(Some((seq, value)))) => {
+                            seen = seq as u64 + 1;
+                            Ok(value)
+                        }
+                        Some(Err(panic)) => {
+                            Err(PipelineError::Source(panic_message(panic.as_ref())))
+                        }
+                        Some(Ok(None)) | None => break,
                     };
+                    let failed = value.is_err();
                     let item = Item {
-                        seq: seq as u64,
+                        seq: if failed { seen } else { seen - 1 },
                         route: 0,
-                        value: Some(Ok(value)),
+                        value: Some(value),
                     };
                     let send = std::pin::pin!(tx.send(item));
-                    if !matches!(cancel.race(&waker, stop, send).await, Some(Ok(()))) {
+                    if !matches!(cancel.race(&waker, stop, send).await, Some(Ok(()))) || failed {
                         break;
                     }
                 }
@@ -375,7 +401,11 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                     let Some(Ok(item)) = cancel.race(&waker, stop, recv).await else {
                         break;
                     };
-                    if first && let Some(probe) = &probe {
+                    let from_source = !matches!(&item.value, Some(Err(err)) if err.is_source());
+                    if first
+                        && from_source
+                        && let Some(probe) = &probe
+                    {
                         probe.produced(1);
                     }
                     let Item { seq, route, value } = item;
@@ -406,7 +436,7 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                         None => None,
                     };
                     let value = match (value, on_error) {
-                        (Some(Err(_)), OnError::Skip) => {
+                        (Some(Err(err)), OnError::Skip) if !err.is_source() => {
                             skipped.fetch_add(1, Ordering::Relaxed);
                             if let Some(probe) = &probe {
                                 probe.dropped(1, DropReason::Skipped);
@@ -467,7 +497,17 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                     continue;
                 }
                 if let (Some(key), Some(Ok(value))) = (&key, &item.value) {
-                    item.route = key(value);
+                    // The key is user code: a panic fails this item, which goes on as an error.
+                    match catch_unwind(AssertUnwindSafe(|| key(value))) {
+                        Ok(route) => item.route = route,
+                        Err(panic) => {
+                            if let Some(probe) = &probe {
+                                probe.failed(1, FailReason::Panicked);
+                            }
+                            let err = PipelineError::Panicked(panic_message(panic.as_ref()));
+                            item.value = Some(Err(err));
+                        }
+                    }
                 }
                 let to = &senders[(item.route % senders.len() as u64) as usize];
                 let send = std::pin::pin!(to.send(item));
@@ -564,7 +604,9 @@ impl<T, E> PipelineOutput<T, E> {
 
     /// Counts an output handed out.
     fn hand_out(&self, value: Result<T, PipelineError<E>>) -> Result<T, PipelineError<E>> {
-        if let Some(probe) = &self.probe {
+        // The source's failure is not an item.
+        let item = !matches!(&value, Err(err) if err.is_source());
+        if item && let Some(probe) = &self.probe {
             probe.consumed(1);
         }
         value

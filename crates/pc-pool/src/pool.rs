@@ -156,8 +156,13 @@ impl<In, S: Stage<In>> Shared<In, S> {
             self.cancelled.fetch_add(1, Ordering::Relaxed);
         }
         match reply {
-            // A caller that dropped its handle no longer wants the outcome.
-            Reply::Handle(tx) => drop(tx.send(output)),
+            // A caller that dropped its handle no longer wants the outcome: dropped here, where
+            // a `Drop` of user code that panics must not take the worker down.
+            Reply::Handle(tx) => {
+                if let Err(unwanted) = tx.send(output) {
+                    drop_caught(unwanted);
+                }
+            }
             // The pool keeps a receiver of the unbounded results channel: this cannot fail.
             Reply::Stream => drop(self.results.try_send(JobResult {
                 id,
@@ -916,11 +921,18 @@ where
     let cancel = &shared.cancel;
     let stop = || cancel.is_cancelled() || shared.intake.is_closed();
     loop {
-        let recv = std::pin::pin!(source.recv_delivery());
+        // The source is user code: a panic in it is not its end, and goes on the results.
+        let recv = std::pin::pin!(AssertUnwindSafe(source.recv_delivery()).catch_unwind());
         let delivery = match cancel.race(&waker, stop, recv).await {
-            Some(Ok(delivery)) => delivery,
+            Some(Ok(Ok(delivery))) => delivery,
             // The source is closed and drained: so is the pool's intake from now on.
-            Some(Err(_)) => break,
+            Some(Ok(Err(_))) => break,
+            Some(Err(panic)) => {
+                let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+                let failed = Err(JobError::Source(panic_message(panic.as_ref())));
+                shared.deliver(id, 0, Reply::Stream, failed, Duration::ZERO);
+                break;
+            }
             // Stopped: what the source still holds stays there.
             None => return,
         };
@@ -989,9 +1001,17 @@ pub(crate) async fn run_caught<In, S: Stage<In>>(
     AssertUnwindSafe(made).catch_unwind().await
 }
 
+/// Drops a value of user code, catching a panic of its `Drop`: the task dropping it goes on.
+pub(crate) fn drop_caught<T>(value: T) {
+    let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(value)));
+}
+
 /// Answers a job that will not run: cancelled.
 fn cancel_job<In, S: Stage<In>>(shared: &Shared<In, S>, worker: usize, job: QueuedJob<S, In>) {
-    let Job { id, reply, .. } = job;
+    let Job {
+        id, reply, input, ..
+    } = job;
+    drop_caught(input);
     if let Some(probe) = &shared.probe {
         probe.dropped(1, DropReason::Closed);
     }
@@ -1006,7 +1026,8 @@ fn report_run<O, E>(probe: &SharedProbe, output: &Result<O, JobError<E>>, durati
     let reason = match output {
         Ok(_) => return,
         Err(JobError::Failed(_)) => FailReason::Error,
-        Err(JobError::Panicked(_)) => FailReason::Panicked,
+        // A source's panic never runs as a job; counted as the stage's panic if it did.
+        Err(JobError::Panicked(_) | JobError::Source(_)) => FailReason::Panicked,
         Err(JobError::TimedOut(_)) => FailReason::TimedOut,
         Err(JobError::Cancelled) => FailReason::Cancelled,
     };

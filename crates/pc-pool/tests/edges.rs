@@ -134,6 +134,161 @@ async fn a_stage_that_panics_before_its_future_fails_that_item_only() {
     assert_eq!(out[3..], [Ok(30), Ok(40)]);
 }
 
+/// A source that gives 0, 1, 2 and panics when asked for the fourth item.
+fn breaks_at_three() -> impl futures_util::Stream<Item = u32> + Send + 'static {
+    futures_util::stream::iter(0..6u32).map(|n| {
+        assert!(n != 3, "the source broke at {n}");
+        n
+    })
+}
+
+/// Listed: a source that panicked was taken for a source that ended: the output ended after
+/// the items before it, with no error. Now the panic comes out last, as `Source`, under every
+/// error policy and with both outputs, through stages or none.
+#[tokio::test(start_paused = true)]
+async fn a_source_that_panics_ends_the_output_with_its_error() {
+    let broke = PipelineError::Source("the source broke at 3".into());
+    for on_error in [OnError::Forward, OnError::Skip, OnError::Stop] {
+        for ordered in [true, false] {
+            let staged = Pipeline::from_stream(breaks_at_three())
+                .on_error(on_error)
+                .stage(2, 2, |n: u32| async move { Ok::<_, String>(n * 10) })
+                .unwrap()
+                .stage(2, 2, |n: u32| async move { Ok::<_, String>(n + 1) })
+                .unwrap();
+            let output = if ordered {
+                staged.ordered()
+            } else {
+                staged.unordered()
+            };
+            let mut out: Vec<_> = output.collect().await;
+            assert_eq!(
+                out.pop(),
+                Some(Err(broke.clone())),
+                "{on_error:?}, ordered {ordered}"
+            );
+            out.sort_by_key(|r| *r.as_ref().unwrap());
+            assert_eq!(
+                out,
+                [Ok(1), Ok(11), Ok(21)],
+                "{on_error:?}, ordered {ordered}"
+            );
+        }
+    }
+    let bare: Vec<Result<u32, PipelineError<String>>> = Pipeline::from_stream(breaks_at_three())
+        .ordered()
+        .collect()
+        .await;
+    assert_eq!(bare, [Ok(0), Ok(1), Ok(2), Err(broke)]);
+}
+
+/// Walk: a `key_by` key that panicked killed the router task, and the output ended early with
+/// no error; the key is user code like a stage, so its panic is now that item's failure.
+#[tokio::test(start_paused = true)]
+async fn a_key_that_panics_fails_that_item_only() {
+    let out: Vec<_> = Pipeline::from_stream(futures_util::stream::iter(0..6u32))
+        .key_by(|n: &u32| {
+            assert!(*n != 4, "no key for {n}");
+            n % 2
+        })
+        .stage(2, 2, |n: u32| async move { Ok::<_, String>(n * 10) })
+        .unwrap()
+        .ordered()
+        .collect()
+        .await;
+    assert_eq!(out.len(), 6);
+    assert_eq!(out[..4], [Ok(0), Ok(10), Ok(20), Ok(30)]);
+    assert_eq!(out[4], Err(PipelineError::Panicked("no key for 4".into())));
+    assert_eq!(out[5], Ok(50));
+}
+
+/// A consumer that panics when it receives 3.
+struct BreaksOnThree(channel::Receiver<u32>);
+
+impl pc_core::Consumer<u32> for BreaksOnThree {
+    async fn recv(&self) -> Result<u32, pc_core::RecvError> {
+        let item = self.0.recv().await?;
+        assert!(item != 3, "the source broke at {item}");
+        Ok(item)
+    }
+
+    fn try_recv(&self) -> Result<u32, pc_core::TryRecvError> {
+        self.0.try_recv()
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn capacity(&self) -> Option<usize> {
+        self.0.capacity()
+    }
+
+    fn is_closed(&self) -> bool {
+        self.0.is_closed()
+    }
+}
+
+/// Walk: a pool's source that panicked killed the task feeding the pool; the intake stayed
+/// open, so the results stream never ended and nothing said why. Now the panic comes on the
+/// results stream as `Source`, the jobs taken before it run, and the stream ends.
+#[tokio::test(start_paused = true)]
+async fn a_pool_source_that_panics_ends_the_results_with_its_error() {
+    let (tx, rx) = channel::bounded(8).unwrap();
+    for n in 0..6u32 {
+        tx.try_send(n).unwrap();
+    }
+    let pool = WorkerPool::builder(|n: u32| async move { Ok::<_, String>(n * 10) })
+        .workers(2)
+        .build_over(BreaksOnThree(rx))
+        .unwrap();
+    // Paused time jumps to the deadline if the stream never ends, as it did before.
+    let results = pool.results().map(|r| r.output).collect::<Vec<_>>();
+    let mut outputs = tokio::time::timeout(Duration::from_secs(3600), results)
+        .await
+        .expect("the results stream ends");
+    let source = outputs
+        .iter()
+        .position(|r| matches!(r, Err(err) if err.is_source()));
+    let failed = outputs.remove(source.expect("the source's failure is on the results"));
+    assert_eq!(
+        failed,
+        Err(JobError::Source("the source broke at 3".into()))
+    );
+    outputs.sort_by_key(|r| *r.as_ref().unwrap());
+    assert_eq!(outputs, [Ok(0), Ok(10), Ok(20)]);
+    assert!(tx.is_closed(), "the pool let go of its source");
+    pool.close().await;
+}
+
+/// An output whose `Drop` panics for 1.
+#[derive(Debug, PartialEq)]
+struct DropsBadly(u32);
+
+impl Drop for DropsBadly {
+    fn drop(&mut self) {
+        if self.0 == 1 && !std::thread::panicking() {
+            panic!("dropping 1");
+        }
+    }
+}
+
+/// Walk: the outcome of a job whose handle was dropped is dropped by the worker; when that
+/// `Drop` panicked, it took the worker down, and the next job never ran.
+#[tokio::test(start_paused = true)]
+async fn an_unwanted_output_that_panics_on_drop_keeps_the_worker() {
+    let pool = WorkerPool::builder(|n: u32| async move { Ok::<_, String>(DropsBadly(n)) })
+        .workers(1)
+        .build()
+        .unwrap();
+    drop(pool.submit(1).await.unwrap());
+    let next = pool.submit(2).await.unwrap();
+    let done = tokio::time::timeout(Duration::from_secs(3600), next).await;
+    assert_eq!(done.expect("the worker lives on"), Ok(DropsBadly(2)));
+    assert_eq!(pool.workers(), 1);
+    pool.close().await;
+}
+
 // ## 7. Shutdown in every state
 
 /// Defect: `cancel()` never returned while a stage under `OnError::Stop` waited to send its
