@@ -244,6 +244,63 @@ async fn a_refused_try_send_gives_its_slot_back() {
     );
 }
 
-// ## 6. User code: a drop hook sees every discarded item once; 8, 10, 11, 12: the queue holds
-// at most its capacity (the channel below enforces it), policies are tested alike over every
-// variant in tests/policies.rs, and a refusal is `Full` or `Rejected`, never `Closed`.
+// ## 6. User code that panics
+//
+// The drop hook is the queue's one callback (tests/policies.rs shows it sees every discarded
+// item once). A hook that panics panics the call that discarded, once the queue is in order.
+
+/// A queue whose drop hook records what it sees and panics on 2.
+fn queue_with_a_touchy_hook(
+    capacity: usize,
+    overflow: Overflow,
+) -> (
+    pc_backpressure::Sender<u64>,
+    Receiver<u64>,
+    Arc<Mutex<Vec<u64>>>,
+) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let hook = Arc::clone(&seen);
+    let (tx, rx) = BoundedQueue::builder(capacity)
+        .overflow(overflow)
+        .on_drop(move |item: u64, _| {
+            hook.lock().unwrap().push(item);
+            assert!(item != 2, "the hook cannot take 2");
+        })
+        .build()
+        .unwrap();
+    (tx, rx, seen)
+}
+
+/// Walk: the last receiver's drop handed queued items to the hook until one panicked there;
+/// the items after it were dropped unseen and uncounted. Now every item reaches the hook and
+/// is counted, then the panic goes on.
+#[test]
+fn a_panicking_hook_at_the_last_receiver_still_sees_every_item() {
+    let (tx, rx, seen) = queue_with_a_touchy_hook(8, Overflow::Block);
+    for item in 1..=4 {
+        tx.try_send(item).unwrap();
+    }
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(rx)));
+    assert!(dropped.is_err(), "the hook's panic goes on");
+    assert_eq!(*seen.lock().unwrap(), [1, 2, 3, 4]);
+    assert_eq!(tx.stats().dropped_closed, 4);
+}
+
+/// Walk: under `DropOldest`, a hook that panicked on the evicted item unwound past the new
+/// item, which was neither queued nor handed back. Now the new item is queued first.
+#[test]
+fn a_panicking_hook_on_an_eviction_keeps_the_new_item() {
+    let (tx, rx, seen) = queue_with_a_touchy_hook(2, Overflow::DropOldest);
+    tx.try_send(2).unwrap();
+    tx.try_send(3).unwrap();
+    let sent = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tx.try_send(4)));
+    assert!(sent.is_err(), "the hook's panic goes on");
+    assert_eq!(*seen.lock().unwrap(), [2]);
+    assert_eq!((rx.try_recv(), rx.try_recv()), (Ok(3), Ok(4)));
+    let stats = tx.stats();
+    assert_eq!((stats.produced, stats.dropped_oldest), (3, 1));
+}
+
+// ## 8, 10, 11, 12: the queue holds at most its capacity (the channel below enforces it),
+// policies are tested alike over every variant in tests/policies.rs, and a refusal is `Full`
+// or `Rejected`, never `Closed`.

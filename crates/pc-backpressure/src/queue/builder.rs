@@ -76,6 +76,11 @@ impl<T: Send + 'static> BoundedQueueBuilder<T> {
     }
 
     /// Receives every item the queue discards (a dead-letter path), with the reason.
+    ///
+    /// A hook that panics panics the call that discarded the item (a send, or the drop of the
+    /// last receiver), once the queue is in order: the item is counted as dropped, a new item
+    /// that displaced it is queued, and the other items the same call discards still reach the
+    /// hook.
     pub fn on_drop(mut self, hook: impl Fn(T, DropReason) + Send + Sync + 'static) -> Self {
         self.on_drop = Some(Box::new(hook));
         self

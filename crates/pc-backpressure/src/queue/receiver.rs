@@ -11,7 +11,7 @@ use pc_core::{
 };
 use tokio::sync::watch;
 
-use super::shared::Shared;
+use super::shared::{Shared, raise};
 use crate::pressure::Pressure;
 use crate::stats::{Channel, QueueStats};
 
@@ -40,8 +40,15 @@ impl<T> Drop for Receiver<T> {
             return;
         }
         self.rx.close();
+        // Every item reaches the hook, past one that panics there; the first panic goes on
+        // once all are counted (unless this drop is part of an unwind already).
+        let mut panicked = None;
         while let Ok(item) = self.rx.try_recv() {
-            self.shared.drop_item(item, DropReason::Closed);
+            let panic = self.shared.drop_item(item, DropReason::Closed);
+            panicked = panicked.or(panic);
+        }
+        if !std::thread::panicking() {
+            raise(panicked);
         }
     }
 }

@@ -9,7 +9,7 @@ use pc_core::probe::WaitTimer;
 use pc_core::{DropReason, Producer, SendError, SendTimeoutError, TrySendError, WaitKind, channel};
 use tokio::sync::watch;
 
-use super::shared::Shared;
+use super::shared::{Shared, raise};
 use crate::error::OfferError;
 use crate::overflow::Overflow;
 use crate::pressure::Pressure;
@@ -85,7 +85,7 @@ impl<T> Sender<T> {
                 Err(OfferError::Rejected(item))
             }
             Overflow::DropIncoming => {
-                self.shared.drop_item(item, DropReason::Full);
+                raise(self.shared.drop_item(item, DropReason::Full));
                 Ok(())
             }
             _ => self.send_evicting(item),
@@ -106,7 +106,7 @@ impl<T> Sender<T> {
         };
         match self.overflow {
             Overflow::DropIncoming => {
-                self.shared.drop_item(item, DropReason::Full);
+                raise(self.shared.drop_item(item, DropReason::Full));
                 Ok(())
             }
             Overflow::DropOldest => self
@@ -205,18 +205,23 @@ impl<T> Sender<T> {
         result.and_then(|()| self.enqueued())
     }
 
-    /// `DropOldest`: evicts the oldest item until the new one fits.
+    /// `DropOldest`: evicts the oldest item until the new one fits. A drop hook that panics
+    /// on an evicted item panics the caller once the new item is in (or handed back).
     fn send_evicting(&self, mut item: T) -> Result<(), OfferError<T>> {
-        loop {
+        let mut panicked = None;
+        let sent = loop {
             match self.tx.try_send(item) {
-                Ok(()) => return self.enqueued(),
+                Ok(()) => break self.enqueued(),
                 Err(TrySendError::Full(back)) => item = back,
-                Err(err) => return Err(OfferError::Closed(err.into_inner())),
+                Err(err) => break Err(OfferError::Closed(err.into_inner())),
             }
             if let Some(Ok(oldest)) = self.shared.evict.as_ref().map(channel::Receiver::try_recv) {
-                self.shared.drop_item(oldest, DropReason::Oldest);
+                let panic = self.shared.drop_item(oldest, DropReason::Oldest);
+                panicked = panicked.or(panic);
             }
-        }
+        };
+        raise(panicked);
+        sent
     }
 }
 

@@ -1,6 +1,8 @@
 //! State shared by a queue's handles: counters, watermarks, drop hook, probe.
 
+use std::any::Any;
 use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pc_core::{DropReason, SharedProbe, channel};
@@ -54,8 +56,10 @@ impl<T> Shared<T> {
         }
     }
 
-    /// Discards `item` on purpose: counted, reported, handed to the hook.
-    pub(crate) fn drop_item(&self, item: T, reason: DropReason) {
+    /// Discards `item` on purpose: counted, reported, handed to the hook. A panic of the hook
+    /// is caught and returned, for the caller to re-raise once the queue is in order.
+    #[must_use = "a panic of the drop hook is re-raised by the caller"]
+    pub(crate) fn drop_item(&self, item: T, reason: DropReason) -> Option<Panic> {
         let counter = match reason {
             DropReason::Oldest => &self.counters.dropped_oldest,
             DropReason::Closed => &self.counters.dropped_closed,
@@ -65,9 +69,8 @@ impl<T> Shared<T> {
         if let Some(probe) = &self.probe {
             probe.dropped(1, reason);
         }
-        if let Some(hook) = &self.on_drop {
-            hook(item, reason);
-        }
+        let hook = self.on_drop.as_ref()?;
+        catch_unwind(AssertUnwindSafe(|| hook(item, reason))).err()
     }
 }
 
@@ -79,5 +82,15 @@ impl<T> fmt::Debug for Shared<T> {
             .field("drop_hook", &self.on_drop.is_some())
             .field("probe", &self.probe.is_some())
             .finish_non_exhaustive()
+    }
+}
+
+/// The payload of a caught panic.
+pub(crate) type Panic = Box<dyn Any + Send>;
+
+/// Re-raises a caught panic, if any.
+pub(crate) fn raise(panic: Option<Panic>) {
+    if let Some(panic) = panic {
+        resume_unwind(panic);
     }
 }
