@@ -20,6 +20,7 @@
 //! on to another listener, so clamping the notified count to the waiting count stays exact.
 
 use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -311,7 +312,13 @@ impl<T: Send, S: Store> Shared<T, S> {
             let len = state.queue.len();
             drop(state);
             if let Some(shed) = shed {
-                self.report_shed(len, shed);
+                // The hook is user code: if it panics, no permit reaches the caller, so the
+                // slot is given back before the panic goes on.
+                let reported = catch_unwind(AssertUnwindSafe(|| self.report_shed(len, shed)));
+                if let Err(panic) = reported {
+                    self.release_reserved();
+                    resume_unwind(panic);
+                }
             }
             return Admission::Now(None);
         }

@@ -8,7 +8,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
 use pc_core::RecvError;
-use pc_priority::PriorityChannel;
+use pc_priority::{PriorityChannel, WhenFull};
 use tokio_test::task::spawn;
 use tokio_test::{assert_pending, assert_ready_eq, assert_ready_ok};
 
@@ -187,6 +187,29 @@ fn a_panicking_ord_in_a_receive_loses_no_item() {
     );
     tx.try_send(8, Fragile(0)).unwrap();
     assert_eq!(rx.try_recv().map(|(item, _)| item), Ok(8));
+}
+
+/// Walk: a reservation that shed an item reserved its slot first, then called the drop hook;
+/// when the hook panicked, no permit reached the caller and the slot stayed taken for good
+/// (the channel stayed full, and after a close the receivers waited forever). Now the slot is
+/// given back before the panic goes on.
+#[tokio::test(start_paused = true)]
+async fn a_drop_hook_that_panics_in_a_reservation_gives_the_slot_back() {
+    let (tx, rx) = PriorityChannel::builder(2)
+        .capacity(1)
+        .when_full(WhenFull::ShedLowest)
+        .on_drop(|item: u32, _| assert!(item != 7, "the hook cannot take 7"))
+        .build()
+        .unwrap();
+    tx.try_send(7, 1).unwrap();
+    let reserved = catch_unwind(AssertUnwindSafe(|| tx.try_reserve(0).map(drop)));
+    assert!(reserved.is_err(), "the hook's panic goes on");
+    assert_eq!(tx.len(), 0, "7 was shed");
+    tx.try_send(8, 0).unwrap();
+    tx.close();
+    assert_eq!(rx.recv().await.map(|(item, _)| item), Ok(8));
+    let end = tokio::time::timeout(Duration::from_secs(3600), rx.recv()).await;
+    assert_eq!(end, Ok(Err(RecvError)), "the channel ends");
 }
 
 // ## 7. Shutdown in every state
