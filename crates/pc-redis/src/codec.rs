@@ -1,11 +1,17 @@
 //! How items become stream entries and back.
 
+use std::any::Any;
 use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// Turns items into bytes and back. [`Json`] is the default; [`Binary`] is more compact.
+///
+/// A codec that panics fails the one item, as an error would: the panic becomes that item's
+/// [`CodecError`] ("the codec panicked: ..."), handed back to the sender, counted as dropped by
+/// the outbox of `try_send`, or sent to the dead letters by a consumer.
 pub trait Codec<T>: Send + Sync + 'static {
     /// The bytes of `item`.
     ///
@@ -49,6 +55,30 @@ impl<T: Serialize + DeserializeOwned> Codec<T> for Binary {
     fn decode(&self, bytes: &[u8]) -> Result<T, CodecError> {
         postcard::from_bytes(bytes).map_err(|e| CodecError(e.to_string()))
     }
+}
+
+/// `codec.encode(item)`, with a panic of the codec (or of the item's `Serialize`) turned into
+/// that item's [`CodecError`]: a panic of user code fails the one item, never the task that
+/// moves many.
+pub(crate) fn encode_caught<T, C: Codec<T>>(codec: &C, item: &T) -> Result<Vec<u8>, CodecError> {
+    catch_unwind(AssertUnwindSafe(|| codec.encode(item)))
+        .unwrap_or_else(|panic| Err(panicked(&*panic)))
+}
+
+/// `codec.decode(bytes)`, with a panic turned into that entry's [`CodecError`] (see
+/// [`encode_caught`]).
+pub(crate) fn decode_caught<T, C: Codec<T>>(codec: &C, bytes: &[u8]) -> Result<T, CodecError> {
+    catch_unwind(AssertUnwindSafe(|| codec.decode(bytes)))
+        .unwrap_or_else(|panic| Err(panicked(&*panic)))
+}
+
+fn panicked(payload: &(dyn Any + Send)) -> CodecError {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic with no message".to_string());
+    CodecError(format!("the codec panicked: {message}"))
 }
 
 /// An item could not be encoded, or an entry's payload decoded; the message says why.

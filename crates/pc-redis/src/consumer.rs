@@ -15,7 +15,7 @@ use redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingCountReply, St
 use redis::{RedisResult, Value};
 use tokio::time::Instant;
 
-use crate::codec::Codec;
+use crate::codec::{Codec, decode_caught};
 use crate::link::Link;
 use crate::settings::Settings;
 
@@ -361,7 +361,7 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
         let settings = &self.shared.settings;
         let decoded = match &entry.payload {
             None => Err("the entry has no payload".to_string()),
-            Some(bytes) => settings.codec.decode(bytes).map_err(|e| e.to_string()),
+            Some(bytes) => decode_caught(&settings.codec, bytes).map_err(|e| e.to_string()),
         };
         let reason = match decoded {
             Ok(_) if entry.count > settings.max_deliveries => {
@@ -447,7 +447,7 @@ impl<T: Send + 'static, C: Codec<T>> Consumer<T> for RedisConsumer<T, C> {
             let decoded = entry
                 .payload
                 .as_deref()
-                .map(|bytes| settings.codec.decode(bytes));
+                .map(|bytes| decode_caught(&settings.codec, bytes));
             if let Some(Ok(item)) = decoded
                 && entry.count <= settings.max_deliveries
             {

@@ -11,7 +11,7 @@ use pc_core::{DropReason, Producer, SendError, SendTimeoutError, TrySendError, c
 use redis::Script;
 use tokio::task::JoinHandle;
 
-use crate::codec::Codec;
+use crate::codec::{Codec, encode_caught};
 use crate::error::{RedisError, RedisSendError};
 use crate::link::Link;
 use crate::settings::{Settings, WhenFull};
@@ -211,7 +211,7 @@ impl<C> Core<C> {
     where
         C: Codec<T>,
     {
-        let payload = match self.settings.codec.encode(&item) {
+        let payload = match encode_caught(&self.settings.codec, &item) {
             Ok(payload) => payload,
             Err(error) => return Err(RedisSendError::Codec(item, error)),
         };
@@ -255,7 +255,7 @@ impl<C> Core<C> {
     {
         let mut pipe = redis::pipe();
         for item in items.iter() {
-            let payload = match self.settings.codec.encode(item) {
+            let payload = match encode_caught(&self.settings.codec, item) {
                 Ok(payload) => payload,
                 Err(error) => {
                     let first = items.drain(..).next().expect("a non-empty chunk");
@@ -383,7 +383,7 @@ impl<T: Send + 'static, C: Codec<T>> Producer<T> for RedisProducer<T, C> {
         if self.outbox.closed.load(Ordering::Acquire) {
             return Err(SendTimeoutError::Closed(item));
         }
-        let payload = match self.core.settings.codec.encode(&item) {
+        let payload = match encode_caught(&self.core.settings.codec, &item) {
             Ok(payload) => payload,
             Err(_) => return Err(SendTimeoutError::Closed(item)),
         };

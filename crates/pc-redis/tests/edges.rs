@@ -7,8 +7,8 @@ mod support;
 use std::time::Duration;
 
 use pc_core::{BuildError, Consumer, Producer};
-use pc_redis::{RedisQueue, WhenFull};
-use support::Server;
+use pc_redis::{Codec, CodecError, RedisQueue, RedisSendError, WhenFull};
+use support::{Server, len, pending};
 
 // ## 4. Extreme durations, checked when the queue is built
 
@@ -87,7 +87,85 @@ async fn timeouts_of_zero_and_max_on_a_live_queue() {
     );
 }
 
-// ## 1, 2, 3, 6, 7, 9, 12: cancelled reads lose nothing (tests/compose.rs, 1,000 cancellations),
+// ## 6. User code that panics
+//
+// The codec is the one callback (with the items' `Serialize`/`Deserialize` under the serde
+// codecs). A panic there is that item's codec error: handed back to a caller, counted as
+// dropped by the outbox, and dead-lettered by a consumer, like any item that does not encode or
+// decode.
+
+/// Writes numbers as text; cannot encode 13 or decode 21.
+#[derive(Debug, Clone, Copy)]
+struct Touchy;
+
+impl Codec<u32> for Touchy {
+    fn encode(&self, item: &u32) -> Result<Vec<u8>, CodecError> {
+        assert!(*item != 13, "cannot encode 13");
+        Ok(item.to_string().into_bytes())
+    }
+
+    fn decode(&self, bytes: &[u8]) -> Result<u32, CodecError> {
+        let text = std::str::from_utf8(bytes).map_err(|e| CodecError(e.to_string()))?;
+        let item: u32 = text.parse().map_err(|_| CodecError(text.to_string()))?;
+        assert!(item != 21, "cannot decode 21");
+        Ok(item)
+    }
+}
+
+/// Walk: a codec that panicked took down the outbox's task when it encoded there (every later
+/// `try_send` was stranded), and panicked the consumer on every read of the entry (the entry
+/// stayed pending, to panic again at each reclaim). A panic is now that item's codec error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_codec_that_panics_fails_that_item_alone() {
+    let Some(server) = Server::start().await else {
+        return;
+    };
+    let queue = RedisQueue::<u32>::builder(server.url.as_str(), "jobs")
+        .codec(Touchy)
+        .block(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let producer = queue.producer().await.unwrap();
+    match producer.send(13).await {
+        Err(RedisSendError::Codec(13, error)) => {
+            assert_eq!(error.0, "the codec panicked: cannot encode 13");
+        }
+        other => panic!("expected a codec error, got {other:?}"),
+    }
+    // Through the outbox: 13 is counted dropped and the task goes on to 14.
+    Producer::try_send(&producer, 13).unwrap();
+    Producer::try_send(&producer, 14).unwrap();
+    producer.send(21).await.unwrap();
+    producer.send(22).await.unwrap();
+    let consumer = queue.consumer("c").await.unwrap();
+    let mut got = Vec::new();
+    // Real time, bounded: two items to come, each well within the deadline.
+    for _ in 0..2 {
+        let item = tokio::time::timeout(Duration::from_secs(10), Consumer::recv(&consumer))
+            .await
+            .expect("an item within the deadline")
+            .unwrap();
+        got.push(item);
+    }
+    got.sort_unstable();
+    assert_eq!(got, [14, 22]);
+    let nothing = Consumer::recv_timeout(&consumer, Duration::from_millis(300)).await;
+    assert!(nothing.unwrap_err().is_timeout(), "21 is not delivered");
+    assert_eq!(len(&server, "jobs:dead").await, 1);
+    let mut connection = server.connection().await;
+    let dead: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+        .arg("jobs:dead")
+        .arg("-")
+        .arg("+")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    let reason: String = redis::from_redis_value(dead.ids[0].map["reason"].clone()).unwrap();
+    assert_eq!(reason, "undecodable: codec: the codec panicked: cannot decode 21");
+    assert_eq!(pending(&server, "jobs", "pc").await, 0);
+}
+
+// ## 1, 2, 3, 7, 9, 12: cancelled reads lose nothing (tests/compose.rs, 1,000 cancellations),
 // killed consumers and a killed server lose nothing (tests/kill.rs, tests/crash.rs), undecodable
 // entries go to the dead letters (tests/queue.rs), a full capped queue reports `Full`, never a
 // close (tests/backpressure.rs). Known gap (the Redis issue): a read failing with a
