@@ -33,6 +33,10 @@ pub struct Gcra {
     probe: Option<SharedProbe>,
 }
 
+// One compare-and-swap decides; no user code runs in between: consistent across a caught panic.
+impl std::panic::UnwindSafe for Gcra {}
+impl std::panic::RefUnwindSafe for Gcra {}
+
 impl Gcra {
     /// Starts the settings; `rate` and `burst` are required.
     pub fn builder() -> GcraBuilder {

@@ -41,6 +41,11 @@ pub struct KeyedLimiter<K> {
     probe: Option<SharedProbe>,
 }
 
+// A key's `Hash`, `Eq` or `Clone` that panics leaves every shard as it was (see `lock`), and the
+// probe is only told what was decided: a limiter stays consistent across a caught panic.
+impl<K> std::panic::UnwindSafe for KeyedLimiter<K> {}
+impl<K> std::panic::RefUnwindSafe for KeyedLimiter<K> {}
+
 #[derive(Debug)]
 struct Shard<K> {
     tats: HashMap<K, u64>,
@@ -146,7 +151,8 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
 }
 
 fn lock<K>(shard: &Mutex<Shard<K>>) -> MutexGuard<'_, Shard<K>> {
-    // No code panics while holding the lock, so a poisoned shard is still consistent.
+    // Only the keys' `Hash`, `Eq` and `Clone` can panic under the lock, and the map is left as
+    // it was when they do (tests/edges.rs), so a poisoned shard is still consistent.
     shard.lock().unwrap_or_else(PoisonError::into_inner)
 }
 

@@ -24,6 +24,17 @@ fn types_are_send_and_sync() {
     send_sync::<TryAcquireError>();
 }
 
+fn unwind_safe<T: std::panic::UnwindSafe + std::panic::RefUnwindSafe>() {}
+
+/// Limiters stay consistent across a caught panic (tests/edges.rs), so they can be used on
+/// both sides of `catch_unwind`.
+#[test]
+fn limiters_are_unwind_safe() {
+    unwind_safe::<TokenBucket>();
+    unwind_safe::<Gcra>();
+    unwind_safe::<KeyedLimiter<String>>();
+}
+
 fn futures_are_send(bucket: &TokenBucket, paced: &Throttled<pc_core::channel::Sender<u8>>) {
     send(&bucket.acquire(1));
     send(&bucket.acquire_timeout(1, Duration::ZERO));

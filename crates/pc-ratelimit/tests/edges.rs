@@ -308,9 +308,57 @@ async fn a_throttled_send_to_a_closed_producer_spends_nothing() {
 // ## 9. Weak memory: `Gcra` decides with one compare-and-swap on the TAT, and `KeyedLimiter`
 // and `TokenBucket` under a lock; tests/concurrency.rs checks exact counts across threads.
 //
-// ## 2, 6, 8, 10, 11, 12: limiters hold no registration in a handle (a wait's place is in the
-// bucket, withdrawn on drop), call no user code, keep one TAT per key (swept after `idle`), and
-// report a refusal as `Insufficient`, `OverBurst` or `Timeout`, never as a close.
+// ## 6. User code that panics
+//
+// A `KeyedLimiter` runs its keys' `Hash`, `Eq` and `Clone`, some of it under a shard's lock;
+// `Throttled` runs the inner producer and `throttle` polls the inner stream, both in the
+// caller's task, so their panics reach the caller directly.
+
+/// A key whose `Hash` panics for 13 and whose `Clone` panics for 7.
+#[derive(Debug, PartialEq, Eq)]
+struct Fussy(u8);
+
+impl std::hash::Hash for Fussy {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        assert!(self.0 != 13, "cannot hash 13");
+        self.0.hash(state);
+    }
+}
+
+impl Clone for Fussy {
+    fn clone(&self) -> Self {
+        assert!(self.0 != 7, "cannot clone 7");
+        Self(self.0)
+    }
+}
+
+/// Walk: a key that panics in `Hash` or `Clone` fails that call alone: nothing is taken for it,
+/// the shard it panicked under still serves, and every other key keeps its exact limit.
+#[test]
+fn a_key_that_panics_fails_that_call_alone() {
+    let keyed = KeyedLimiter::builder()
+        .rate(1.0)
+        .burst(1)
+        .shards(1)
+        .build::<Fussy>()
+        .unwrap();
+    keyed.try_acquire(&Fussy(1), 1).unwrap();
+    for fussy in [13, 7] {
+        let call = std::panic::catch_unwind(|| keyed.try_acquire(&Fussy(fussy), 1));
+        assert!(call.is_err(), "the key's panic reaches the caller");
+    }
+    assert_eq!(keyed.len(), 1, "no state for the keys that panicked");
+    assert!(
+        keyed.try_acquire(&Fussy(1), 1).is_err(),
+        "key 1 is still spent"
+    );
+    keyed.try_acquire(&Fussy(2), 1).unwrap();
+    assert_eq!(keyed.len(), 2);
+}
+
+// ## 2, 8, 10, 11, 12: limiters hold no registration in a handle (a wait's place is in the
+// bucket, withdrawn on drop), keep one TAT per key (swept after `idle`), and report a refusal
+// as `Insufficient`, `OverBurst` or `Timeout`, never as a close.
 
 // ## The rate bound, over random settings
 

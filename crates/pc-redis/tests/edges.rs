@@ -161,7 +161,10 @@ async fn a_codec_that_panics_fails_that_item_alone() {
         .await
         .unwrap();
     let reason: String = redis::from_redis_value(dead.ids[0].map["reason"].clone()).unwrap();
-    assert_eq!(reason, "undecodable: codec: the codec panicked: cannot decode 21");
+    assert_eq!(
+        reason,
+        "undecodable: codec: the codec panicked: cannot decode 21"
+    );
     assert_eq!(pending(&server, "jobs", "pc").await, 0);
 }
 

@@ -48,6 +48,10 @@ pub struct TokenBucket {
     inner: Arc<Inner>,
 }
 
+// No user code runs under the bucket's lock: consistent across a caught panic.
+impl std::panic::UnwindSafe for TokenBucket {}
+impl std::panic::RefUnwindSafe for TokenBucket {}
+
 struct Inner {
     clock: Clock,
     state: Mutex<State>,
