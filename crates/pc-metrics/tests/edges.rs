@@ -72,6 +72,32 @@ fn counts_reach_the_top_exactly() {
     assert_eq!(snapshot.peak_depth, usize::MAX as u64);
 }
 
-// ## 2, 3, 6, 7, 8, 9, 10, 11, 12: a probe holds no registration, no queue and no task of its
-// own (a `Reporter` is joined by `stop`); histograms have fixed bounds; counting across threads
-// is exact (tests/metrics.rs); a probe reports refusals by their `DropReason`, never as a close.
+// ## 6. User code that panics
+//
+// pc-metrics runs no user code: it is the probe other blocks call, often from threads where
+// user code panics. What it must do is keep every count a panicking thread made.
+
+/// A thread that counts and then panics: its counts stay (the thread's shard is handed back as
+/// the thread unwinds and exits), and the probe serves every other thread as before.
+#[test]
+fn counts_of_a_thread_that_panicked_are_kept() {
+    let metrics = Metrics::new("edges");
+    let probe = metrics.probe();
+    let counting = std::thread::spawn({
+        let probe = probe.clone();
+        move || {
+            probe.produced(5);
+            probe.consumed(2);
+            panic!("user code panics after counting");
+        }
+    });
+    assert!(counting.join().is_err());
+    probe.produced(1);
+    let snapshot = metrics.snapshot();
+    assert_eq!((snapshot.produced, snapshot.consumed), (6, 2));
+}
+
+// ## 2, 3, 7, 8, 9, 10, 11, 12: a probe holds no registration, no queue and no task of its own
+// (a `Reporter` is joined by `stop`, which re-raises a panic of its task); histograms have
+// fixed bounds; counting across threads is exact (tests/metrics.rs); a probe reports refusals
+// by their `DropReason`, never as a close.

@@ -2,6 +2,11 @@
 //! block that implements them, written once and run over each. The facade re-exports only;
 //! each block's own edges are in its crate's `tests/edges.rs`.
 
+// ## 6. User code that panics: each callback belongs to one block, and is walked in that
+// block's `tests/edges.rs` (drop hooks in pc-backpressure and pc-priority, keys and `Ord` in
+// pc-priority and pc-ratelimit, weighers in pc-batch, aggregates, keys and timestamps in
+// pc-window, sources, keys and stages in pc-pool, codecs in pc-redis, items' `Drop` in pc-core).
+
 use std::sync::Arc;
 use std::time::Duration;
 
