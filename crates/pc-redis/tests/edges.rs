@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use pc_core::{BuildError, Consumer, Producer};
 use pc_redis::{Codec, CodecError, RedisQueue, RedisSendError, WhenFull};
-use support::{Server, len, pending};
+use support::{Server, dead_reasons, len, pending};
 
 // ## 4. Extreme durations, checked when the queue is built
 
@@ -152,18 +152,9 @@ async fn a_codec_that_panics_fails_that_item_alone() {
     let nothing = Consumer::recv_timeout(&consumer, Duration::from_millis(300)).await;
     assert!(nothing.unwrap_err().is_timeout(), "21 is not delivered");
     assert_eq!(len(&server, "jobs:dead").await, 1);
-    let mut connection = server.connection().await;
-    let dead: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
-        .arg("jobs:dead")
-        .arg("-")
-        .arg("+")
-        .query_async(&mut connection)
-        .await
-        .unwrap();
-    let reason: String = redis::from_redis_value(dead.ids[0].map["reason"].clone()).unwrap();
     assert_eq!(
-        reason,
-        "undecodable: codec: the codec panicked: cannot decode 21"
+        dead_reasons(&server, "jobs:dead").await,
+        ["undecodable: codec: the codec panicked: cannot decode 21"]
     );
     assert_eq!(pending(&server, "jobs", "pc").await, 0);
 }

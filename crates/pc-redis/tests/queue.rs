@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use pc_core::{AckConsumer, BuildError};
 use pc_redis::{RedisError, RedisQueue, RedisSendError, WhenFull};
-use support::{Server, len, pending};
+use support::{Server, dead_reasons, len, pending};
 
 #[test]
 fn bad_settings_are_build_errors() {
@@ -174,16 +174,10 @@ async fn a_poison_message_goes_to_the_dead_letters_once() {
     assert!(dead.is_err(), "nothing left to deliver");
     assert_eq!(len(&server, "jobs:dead").await, 1);
     assert_eq!(pending(&server, "jobs", "pc").await, 0);
-    let mut connection = server.connection().await;
-    let dead: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
-        .arg("jobs:dead")
-        .arg("-")
-        .arg("+")
-        .query_async(&mut connection)
-        .await
-        .unwrap();
-    let reason: String = redis::from_redis_value(dead.ids[0].map["reason"].clone()).unwrap();
-    assert_eq!(reason, "delivered 4 times");
+    assert_eq!(
+        dead_reasons(&server, "jobs:dead").await,
+        ["delivered 4 times"]
+    );
 }
 
 /// A consumer that took entries and died (dropped, never settling them): another consumer

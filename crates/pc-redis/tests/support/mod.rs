@@ -111,3 +111,19 @@ pub(crate) async fn len(server: &Server, stream: &str) -> u64 {
         .await
         .expect("XLEN")
 }
+
+/// The `reason` of each entry of the dead-letter stream `stream`, oldest first.
+pub(crate) async fn dead_reasons(server: &Server, stream: &str) -> Vec<String> {
+    let mut connection = server.connection().await;
+    let dead: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+        .arg(stream)
+        .arg("-")
+        .arg("+")
+        .query_async(&mut connection)
+        .await
+        .expect("XRANGE");
+    dead.ids
+        .iter()
+        .map(|entry| redis::from_redis_value(entry.map["reason"].clone()).expect("a reason"))
+        .collect()
+}
