@@ -7,14 +7,14 @@ use std::fmt;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_core::Stream;
 use futures_util::{FutureExt, StreamExt};
+use pc_core::task::TaskGroup;
 use pc_core::{BuildError, FailReason, SharedProbe, Stage, WaitKind, channel};
 use tokio::sync::{Semaphore, oneshot};
-use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
 use crate::batcher::{Batcher, Weigher};
@@ -133,7 +133,8 @@ pub struct BatchProcessor<In, Out, E, IE = Infallible> {
     intake: channel::Sender<Job<In, Out, E, IE>>,
     /// The batcher's weigher, run in [`process`](Self::process) by the caller it concerns.
     weigher: Option<Weigher<In>>,
-    driver: Mutex<Option<JoinHandle<()>>>,
+    /// The driver and every batch in flight: the processor has stopped when it is empty.
+    tasks: TaskGroup,
 }
 
 impl BatchProcessor<(), (), ()> {
@@ -205,18 +206,22 @@ where
     }
 
     /// Stops intake, sends the partial batch, and waits until every batch in flight has
-    /// answered its callers. Later submits fail with [`ProcessError::Closed`].
+    /// answered its callers and no task of the processor is left. Later submits fail with
+    /// [`ProcessError::Closed`].
+    ///
+    /// # Panics
+    ///
+    /// With the panic of a task of the processor's own, if one escaped (the handler's panics
+    /// are its batch's `Lost`, never this).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, and callable any number of times, at once too: each call returns only
+    /// once every task has ended.
     pub async fn close(&self) {
         self.intake.close();
-        let driver = self
-            .driver
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(driver) = driver {
-            // A panic of the driver itself would be a bug here; the callers already see `Lost`.
-            let _ = driver.await;
-        }
+        self.tasks.wait().await;
+        self.tasks.raise_panic();
     }
 
     /// Whether [`close`](Self::close) was called.
@@ -269,7 +274,8 @@ impl<In: Send + 'static> BatchProcessorBuilder<In> {
     ///
     /// # Errors
     ///
-    /// [`BuildError::Zero`] if `concurrency` or `intake` is 0.
+    /// [`BuildError::Zero`] if `concurrency` or `intake` is 0; [`BuildError::Invalid`] outside
+    /// a tokio runtime.
     pub fn build<Out, S>(self, handler: S) -> Result<BatchProcessor<In, Out, S::Error>, BuildError>
     where
         Out: Send + 'static,
@@ -292,7 +298,8 @@ impl<In: Send + 'static> BatchProcessorBuilder<In> {
     ///
     /// # Errors
     ///
-    /// [`BuildError::Zero`] if `concurrency` or `intake` is 0.
+    /// [`BuildError::Zero`] if `concurrency` or `intake` is 0; [`BuildError::Invalid`] outside
+    /// a tokio runtime.
     pub fn build_per_item<Out, IE, S>(
         self,
         handler: S,
@@ -332,22 +339,29 @@ impl<In: Send + 'static> BatchProcessorBuilder<In> {
         let (batcher, weigher) = self
             .batcher
             .weighed_ahead(|job: &Job<In, Out, E, IE>| job.weight);
-        let driver = tokio::spawn(drive(jobs, batcher, handler, self.concurrency));
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| BuildError::Invalid {
+            setting: "runtime",
+            reason: "a batch processor is started inside a tokio runtime".into(),
+        })?;
+        let tasks = TaskGroup::new(runtime);
+        let driving = drive(jobs, batcher, handler, self.concurrency, tasks.clone());
+        tasks.spawn(driving);
         Ok(BatchProcessor {
             intake,
             weigher,
-            driver: Mutex::new(Some(driver)),
+            tasks,
         })
     }
 }
 
-/// Forms batches from the intake and runs them, at most `concurrency` at once, until the intake
-/// is closed and drained and every batch has answered.
+/// Forms batches from the intake and runs them, at most `concurrency` at once, each as a task of
+/// `tasks`, until the intake is closed and drained.
 async fn drive<In, Out, E, IE>(
     jobs: channel::Receiver<Job<In, Out, E, IE>>,
     batcher: Batcher<Job<In, Out, E, IE>>,
     handler: Handler<In, Out, E, IE>,
     concurrency: usize,
+    tasks: TaskGroup,
 ) where
     In: Send + 'static,
     Out: Send + 'static,
@@ -355,7 +369,6 @@ async fn drive<In, Out, E, IE>(
     IE: Send + 'static,
 {
     let slots = Arc::new(Semaphore::new(concurrency));
-    let mut running = JoinSet::new();
     let probe = batcher.probe().cloned();
     let mut batches = batch_consumer(&jobs, batcher);
     while let Some(batch) = batches.next().await {
@@ -365,7 +378,7 @@ async fn drive<In, Out, E, IE>(
         let (items, replies): (Vec<In>, Vec<_>) =
             batch.into_iter().map(|job| (job.item, job.reply)).unzip();
         let (handler, probe) = (Arc::clone(&handler), probe.clone());
-        running.spawn(async move {
+        tasks.spawn(async move {
             let started = probe.as_ref().map(|_| Instant::now());
             // The handler is user code: a panic, in the call that makes its future or inside
             // it, fails this batch alone (its callers get `Lost`) and never the driver.
@@ -386,10 +399,7 @@ async fn drive<In, Out, E, IE>(
             answer(result, replies);
             drop(slot);
         });
-        // Reap what has finished, so the set stays as small as what is in flight.
-        while running.try_join_next().is_some() {}
     }
-    while running.join_next().await.is_some() {}
 }
 
 /// Tells the probe how long a batch of `inputs` items took and how many of them failed.

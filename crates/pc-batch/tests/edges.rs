@@ -232,6 +232,43 @@ async fn close_answers_a_partial_batch_and_refuses_new_items() {
     ));
 }
 
+/// Tasks alive on this runtime.
+fn alive() -> usize {
+    tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks()
+}
+
+/// Listed: `close`, cancelled once and called again, returned at once while a batch was still
+/// in flight (the first call had taken the driver's handle out before awaiting it): its
+/// callers had no answer and its tasks lived on. Every call now waits for every task.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn close_cancelled_then_called_again_waits_for_the_batch_in_flight() {
+    let before = alive();
+    let processor = Arc::new(
+        BatchProcessor::builder(batcher(1, Duration::from_millis(1)))
+            .build(|items: Vec<u64>| async move {
+                sleep(Duration::from_secs(10)).await;
+                Ok::<_, String>(items)
+            })
+            .unwrap(),
+    );
+    // A batch of one leaves at once: its handler runs from now for 10 s.
+    let start = Instant::now();
+    let caller = tokio::spawn({
+        let processor = Arc::clone(&processor);
+        async move { processor.process(7).await }
+    });
+    sleep(Duration::from_millis(5)).await;
+    let gave_up = tokio::time::timeout(Duration::from_millis(1), processor.close()).await;
+    assert!(gave_up.is_err(), "the batch holds the processor up");
+    tokio::join!(processor.close(), processor.close());
+    assert_eq!(start.elapsed(), Duration::from_secs(10));
+    assert_eq!(caller.await.unwrap().unwrap(), 7);
+    assert_eq!(alive(), before, "no task of the processor is left");
+    processor.close().await;
+}
+
 // ## 2, 3, 8, 9, 10, 11, 12: a `Batched` stream keeps its one registration in its own source
 // and its flusher's `AtomicWaker` (both woken, never absorbing); callers are batched in arrival
 // order; a batch never exceeds `max_items` / `max_weight` (tests/model.rs); errors reach the

@@ -50,6 +50,7 @@
 //! - [`Stage`]: one async step of work, implemented by closures.
 //! - [`AckConsumer`]: deliveries to acknowledge ([`Delivery`], [`Ack`]), for durable queues;
 //!   the in-process channel implements it with nothing to settle.
+//! - [`task::TaskGroup`]: the one owner of a block's tasks, whose emptiness means "stopped".
 //!
 //! Time comes from `tokio::time`, so everything here runs deterministically under paused time.
 
@@ -65,6 +66,7 @@ mod loom;
 pub mod probe;
 mod producer;
 mod stage;
+pub mod task;
 pub mod time;
 
 pub use ack::{Ack, AckConsumer, AckError, AckFuture, Acker, Delivery};

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
+use pc_core::task::TaskGroup;
 use pc_core::{Consumer, DropReason, Producer, RecvError, channel};
 use support::{Counted, RecordingProbe, within_paused};
 use tokio_test::task::spawn;
@@ -362,6 +363,73 @@ fn handles_cross_catch_unwind_with_a_probe() {
 }
 
 // ## 7. Shutdown in every state
+
+/// The owner of a block's tasks: waits of any number, cancelled or not, end when the last
+/// task ends, and nothing is counted by hand.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_task_group_is_stopped_when_its_last_task_ends() {
+    let alive = || {
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks()
+    };
+    let before = alive();
+    let tasks = TaskGroup::new(tokio::runtime::Handle::current());
+    tasks.wait().await;
+    for secs in [1, 3] {
+        tasks.spawn(tokio::time::sleep(Duration::from_secs(secs)));
+    }
+    assert_eq!(tasks.len(), 2);
+    {
+        let mut cancelled = spawn(tasks.wait());
+        assert_pending!(cancelled.poll());
+    }
+    let start = tokio::time::Instant::now();
+    tokio::join!(tasks.wait(), tasks.wait());
+    assert_eq!(start.elapsed(), Duration::from_secs(3));
+    assert!(tasks.is_empty());
+    assert_eq!(alive(), before);
+}
+
+/// A task that panics ends, counted off like any other, and its panic is kept for the block
+/// to re-raise, once: never a silent end.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_task_group_keeps_a_panic_for_the_block_to_raise() {
+    let tasks = TaskGroup::new(tokio::runtime::Handle::current());
+    tasks.spawn(async { panic!("a task of the block broke") });
+    tasks.spawn(async {});
+    tasks.wait().await;
+    let raised = catch_unwind(AssertUnwindSafe(|| tasks.raise_panic())).unwrap_err();
+    assert_eq!(
+        raised.downcast_ref::<&str>(),
+        Some(&"a task of the block broke")
+    );
+    assert!(tasks.take_panic().is_none(), "raised once");
+}
+
+/// A hold keeps the group from looking empty while a block is about to spawn.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_held_task_group_is_not_empty() {
+    let tasks = TaskGroup::new(tokio::runtime::Handle::current());
+    let hold = tasks.hold();
+    let mut wait = spawn(tasks.wait());
+    assert_pending!(wait.poll());
+    tasks.spawn(async {});
+    drop(hold);
+    assert_pending!(
+        wait.poll(),
+        "the task spawned under the hold has not run yet"
+    );
+    tokio::task::yield_now().await;
+    assert!(wait.is_woken());
+    assert_ready!(wait.poll());
+    let hold = tasks.hold();
+    let mut wait = spawn(tasks.wait());
+    assert_pending!(wait.poll());
+    drop(hold);
+    assert!(wait.is_woken());
+    assert_ready!(wait.poll());
+}
 
 /// Defect: items queued when the last receiver went stayed alive until the last sender went,
 /// while the probe was told they were dropped.

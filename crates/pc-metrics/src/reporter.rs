@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use pc_core::BuildError;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use pc_core::task::TaskGroup;
+use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
 use crate::registry::Registry;
@@ -66,20 +66,22 @@ impl Reporter {
     ///
     /// Outside a tokio runtime.
     pub fn spawn(self) -> ReporterHandle {
-        let (stop, mut stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
+        let (stop, mut stopped) = watch::channel(false);
+        let tasks = TaskGroup::new(tokio::runtime::Handle::current());
+        tasks.spawn(async move {
             // `Duration::MAX` reports never (the first tick is as far as tokio's timer goes).
             let first = pc_core::time::deadline_or_far(self.every);
             let mut ticker = tokio::time::interval_at(first, self.every);
             ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
-                    _ = &mut stopped => break,
+                    // Told to stop, or the handle is gone.
+                    _ = stopped.wait_for(|stop| *stop) => break,
                     _ = ticker.tick() => self.report_once(),
                 }
             }
         });
-        ReporterHandle { stop, task }
+        ReporterHandle { stop, tasks }
     }
 
     /// Takes one snapshot of every entry and reports it now.
@@ -120,25 +122,28 @@ fn emit(s: &MetricsSnapshot) {
 }
 
 /// The running reporter; [`stop`](Self::stop) ends it. Dropping the handle stops it too (the
-/// task ends at its next wake-up).
+/// task ends at once).
 #[derive(Debug)]
 pub struct ReporterHandle {
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<()>,
+    stop: watch::Sender<bool>,
+    tasks: TaskGroup,
 }
 
 impl ReporterHandle {
-    /// Stops reporting and waits for the task to end.
+    /// Stops reporting and waits until the reporter's task has ended.
     ///
     /// # Panics
     ///
-    /// With the task's own panic, if it panicked: a reporter never fails silently.
-    pub async fn stop(self) {
-        let _ = self.stop.send(());
-        if let Err(err) = self.task.await
-            && err.is_panic()
-        {
-            std::panic::resume_unwind(err.into_panic());
-        }
+    /// With the task's own panic, if it panicked: a reporter never fails silently. (Re-raised
+    /// once, by the call that finds it.)
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, and callable again and at once from many tasks: each call returns only once
+    /// the task has ended.
+    pub async fn stop(&self) {
+        self.stop.send_replace(true);
+        self.tasks.wait().await;
+        self.tasks.raise_panic();
     }
 }

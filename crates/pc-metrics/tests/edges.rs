@@ -97,7 +97,32 @@ fn counts_of_a_thread_that_panicked_are_kept() {
     assert_eq!((snapshot.produced, snapshot.consumed), (6, 2));
 }
 
-// ## 2, 3, 7, 8, 9, 10, 11, 12: a probe holds no registration, no queue and no task of its own
-// (a `Reporter` is joined by `stop`, which re-raises a panic of its task); histograms have
+// ## 7. Shutdown in every state
+
+/// Walk: `stop` takes `&self`: called twice at once, and again after, each call returns with the
+/// reporter's task ended (it consumed the handle, so a cancelled stop could not be retried).
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_reporter_stops_once_for_every_caller() {
+    let alive = || {
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks()
+    };
+    let before = alive();
+    let reporter = Reporter::new(Registry::new(), Duration::from_secs(1))
+        .unwrap()
+        .spawn();
+    assert_eq!(alive(), before + 1);
+    {
+        let mut cancelled = tokio_test::task::spawn(reporter.stop());
+        let _ = cancelled.poll();
+    }
+    tokio::join!(reporter.stop(), reporter.stop());
+    assert_eq!(alive(), before);
+    reporter.stop().await;
+}
+
+// ## 2, 3, 8, 9, 10, 11, 12: a probe holds no registration, no queue and no task of its own
+// (a `Reporter`'s is joined by `stop`, which re-raises a panic of it); histograms have
 // fixed bounds; counting across threads is exact (tests/metrics.rs); a probe reports refusals
 // by their `DropReason`, never as a close.

@@ -13,10 +13,10 @@ use std::task::{Context, Poll};
 use futures_core::Stream;
 use futures_util::task::AtomicWaker;
 use futures_util::{FutureExt, StreamExt};
+use pc_core::task::TaskGroup;
 use pc_core::{
     BuildError, Consumer, DropReason, FailReason, SharedProbe, Stage, WaitKind, channel,
 };
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::pool::{Cancel, panic_message, run_caught};
@@ -215,8 +215,12 @@ fn drop_after_stop(probe: Option<&SharedProbe>) {
 /// ```
 pub struct Pipeline<T, E> {
     rx: Buffer<T, E>,
-    tasks: Vec<JoinHandle<()>>,
+    /// Every task of the pipeline: it has stopped when the group is empty.
+    tasks: TaskGroup,
     control: Arc<Control>,
+    /// Cancels every task if the pipeline is dropped before it has an output (an error of the
+    /// builder included); handed over to the output otherwise.
+    unfinished: CancelOnDrop,
     on_error: OnError,
     skipped: Arc<AtomicU64>,
     /// The key the next stage computes for each item, and whether items carry one already.
@@ -228,6 +232,17 @@ pub struct Pipeline<T, E> {
 }
 
 type KeyFn<T> = Arc<dyn Fn(&T) -> u64 + Send + Sync>;
+
+/// Cancels a pipeline's tasks when dropped, unless emptied first.
+struct CancelOnDrop(Option<Arc<Control>>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(control) = &self.0 {
+            control.cancel.cancel();
+        }
+    }
+}
 
 impl<T, E> fmt::Debug for Pipeline<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -252,7 +267,8 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
         let control = Arc::new(Control::new());
         // The source's buffer, and the item it holds while it waits to send.
         control.window.grow(SOURCE_BUFFER + 1);
-        let task = tokio::spawn({
+        let tasks = TaskGroup::new(tokio::runtime::Handle::current());
+        tasks.spawn({
             let control = Arc::clone(&control);
             let waker = control.cancel.enlist();
             async move {
@@ -299,7 +315,8 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
         });
         Self {
             rx,
-            tasks: vec![task],
+            tasks,
+            unfinished: CancelOnDrop(Some(Arc::clone(&control))),
             control,
             on_error: OnError::default(),
             skipped: Arc::default(),
@@ -393,7 +410,7 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                 Arc::clone(&self.skipped),
             );
             let waker = control.cancel.enlist();
-            self.tasks.push(tokio::spawn(async move {
+            self.tasks.spawn(async move {
                 let cancel = &control.cancel;
                 let stop = || cancel.is_cancelled();
                 loop {
@@ -456,11 +473,12 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                         break;
                     }
                 }
-            }));
+            });
         }
         Ok(Pipeline {
             rx,
             tasks: self.tasks,
+            unfinished: self.unfinished,
             control: self.control,
             on_error: self.on_error,
             skipped: self.skipped,
@@ -484,7 +502,7 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
         // The workers' queues, and the item the router holds while it waits to send.
         control.window.grow(workers * buffer + 1);
         let waker = control.cancel.enlist();
-        self.tasks.push(tokio::spawn(async move {
+        self.tasks.spawn(async move {
             let cancel = &control.cancel;
             let stop = || cancel.is_cancelled();
             loop {
@@ -519,7 +537,7 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
             for sender in &senders {
                 sender.close();
             }
-        }));
+        });
         Ok(receivers)
     }
 
@@ -533,7 +551,9 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
         self.output(false)
     }
 
-    fn output(self, ordered: bool) -> PipelineOutput<T, E> {
+    fn output(mut self, ordered: bool) -> PipelineOutput<T, E> {
+        // From here on the output cancels the pipeline when it is dropped.
+        self.unfinished.0 = None;
         PipelineOutput {
             rx: self.rx,
             tasks: self.tasks,
@@ -560,7 +580,7 @@ type Waiting<T, E> = Option<Result<T, PipelineError<E>>>;
 /// of the pipeline is alive.
 pub struct PipelineOutput<T, E> {
     rx: Buffer<T, E>,
-    tasks: Vec<JoinHandle<()>>,
+    tasks: TaskGroup,
     control: Arc<Control>,
     skipped: Arc<AtomicU64>,
     probe: Option<SharedProbe>,
@@ -594,12 +614,19 @@ impl<T, E> PipelineOutput<T, E> {
     }
 
     /// Stops every stage and waits until no task of the pipeline is alive.
+    ///
+    /// # Panics
+    ///
+    /// With the panic of a task of the pipeline's own, if one escaped (panics of stages, keys
+    /// and the source are items' errors, never this).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, and callable again: each call returns only once every task has ended.
     pub async fn cancel(&mut self) {
         self.control.cancel.cancel();
-        for task in self.tasks.drain(..) {
-            // Stage tasks catch their items' panics: nothing to report.
-            let _ = task.await;
-        }
+        self.tasks.wait().await;
+        self.tasks.raise_panic();
     }
 
     /// Counts an output handed out.

@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::task::AtomicWaker;
+use pc_core::task::TaskGroup;
 use pc_core::{
     Ack, AckConsumer, BuildError, Consumer, Delivery, DropReason, FailReason, Producer, SendError,
     SendTimeoutError, SharedProbe, Stage, TrySendError, WaitKind, channel,
 };
 use tokio::sync::{oneshot, watch};
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -189,8 +189,9 @@ impl<In, S: Stage<In>> Shared<In, S> {
 pub struct WorkerPool<In, S: Stage<In>> {
     shared: Arc<Shared<In, S>>,
     results: channel::Receiver<ResultOf<S, In>>,
-    workers: Mutex<Vec<JoinHandle<()>>>,
-    runtime: tokio::runtime::Handle,
+    /// Every task of the pool (workers, and the feeder, dispatcher and token relay where there
+    /// are): the pool has stopped when the group is empty.
+    tasks: TaskGroup,
 }
 
 impl<In, S: Stage<In>> fmt::Debug for WorkerPool<In, S> {
@@ -318,12 +319,12 @@ impl<S> WorkerPoolBuilder<S> {
             stopped: watch::Sender::new(false),
             probe: self.probe,
         });
-        let mut workers: Vec<JoinHandle<()>> = Vec::with_capacity(self.workers + 1);
+        let tasks = TaskGroup::new(runtime);
         if shared.balance == Balance::Shared {
             for worker in 0..self.workers {
                 let waker = shared.cancel.enlist();
                 let queue = shared.queue.clone();
-                workers.push(runtime.spawn(work(Arc::clone(&shared), worker, waker, queue)));
+                tasks.spawn(work(Arc::clone(&shared), worker, waker, queue));
             }
         } else {
             let per_worker = (self.capacity / self.workers).max(1);
@@ -331,28 +332,27 @@ impl<S> WorkerPoolBuilder<S> {
             for worker in 0..self.workers {
                 let (tx, rx) = channel::bounded(per_worker)?;
                 let waker = shared.cancel.enlist();
-                workers.push(runtime.spawn(work(Arc::clone(&shared), worker, waker, rx)));
+                tasks.spawn(work(Arc::clone(&shared), worker, waker, rx));
                 queues.push(tx);
             }
             let waker = shared.cancel.enlist();
-            workers.push(runtime.spawn(dispatch(Arc::clone(&shared), queues, waker)));
+            tasks.spawn(dispatch(Arc::clone(&shared), queues, waker));
         }
         if let Some(token) = self.cancel {
             // Relays the caller's token, and ends with the pool.
             let shared = Arc::clone(&shared);
-            workers.push(runtime.spawn(async move {
+            tasks.spawn(async move {
                 let mut stopped = shared.stopped.subscribe();
                 tokio::select! {
                     () = token.cancelled() => shared.cancel.cancel(),
                     _ = stopped.wait_for(|stopped| *stopped) => {}
                 }
-            }));
+            });
         }
         Ok(WorkerPool {
             shared,
             results: results_rx,
-            workers: Mutex::new(workers),
-            runtime,
+            tasks,
         })
     }
 }
@@ -399,10 +399,8 @@ impl<S> WorkerPoolBuilder<S> {
     {
         let pool = self.build()?;
         let waker = pool.shared.cancel.enlist();
-        let feeder = pool
-            .runtime
+        pool.tasks
             .spawn(feed(Arc::clone(&pool.shared), source, waker));
-        lock(&pool.workers).push(feeder);
         Ok(pool)
     }
 }
@@ -548,10 +546,9 @@ impl<In, S: Stage<In>> WorkerPool<In, S> {
             });
         }
         shared.target.store(workers, Ordering::Release);
-        // Under the list's lock, so that `join` finds every worker counted live, and pruned of
-        // finished tasks, so that resizing often does not grow it.
-        let mut tasks = lock(&self.workers);
-        tasks.retain(|task| !task.is_finished());
+        // Held until the new workers are in the group: a `close` cannot see the group empty
+        // between a worker's count and its task.
+        let _resizing = self.tasks.hold();
         // Start what is missing; a pool whose workers have all ended stays stopped.
         while shared
             .live
@@ -563,81 +560,83 @@ impl<In, S: Stage<In>> WorkerPool<In, S> {
             let worker = shared.next_worker.fetch_add(1, Ordering::Relaxed);
             let waker = shared.cancel.enlist();
             let queue = shared.queue.clone();
-            let task = self
-                .runtime
+            self.tasks
                 .spawn(work(Arc::clone(shared), worker, waker, queue));
-            tasks.push(task);
         }
-        drop(tasks);
         // Idle workers over the count notice when woken.
         shared.cancel.wake_all();
         Ok(())
     }
 
     /// Stops intake (submits fail and hand their input back) and waits until every queued job
-    /// has run and the workers have ended.
+    /// has run and no task of the pool is left.
     ///
     /// `Producer::close`, the trait's, only stops intake; on an `Arc<WorkerPool>` with the trait
     /// in scope, method syntax finds that one first: write `WorkerPool::close(&pool).await`.
     ///
+    /// # Panics
+    ///
+    /// With the panic of a task of the pool's own, if one escaped (jobs' panics are their
+    /// `JobError::Panicked`, never this).
+    ///
     /// # Cancel safety
     ///
-    /// Dropping the future stops the waiting only: the pool still finishes its jobs.
+    /// Dropping the future stops the waiting only: the pool still finishes its jobs. Callable
+    /// again, and by many callers at once: each call returns only once every task has ended.
     pub async fn close(&self) {
         self.shared.intake.close();
         // A feeder waiting on its source notices.
         self.shared.cancel.wake_all();
         self.stopped().await;
-        self.join().await;
     }
 
     /// Closes, waits up to `grace` for the queued jobs, then cancels every job still running
-    /// or queued, and waits for the workers to end. Returns how many jobs were cancelled.
+    /// or queued, and waits until no task of the pool is left. Returns how many jobs were
+    /// cancelled by this call or during it.
+    ///
+    /// # Panics
+    ///
+    /// As [`close`](Self::close).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`close`](Self::close); the cancelling, once started, is not undone.
     pub async fn shutdown(&self, grace: Duration) -> u64 {
         self.shared.intake.close();
         self.shared.cancel.wake_all();
         let before = self.cancelled();
-        if tokio::time::timeout(grace, self.stopped()).await.is_err() {
+        if tokio::time::timeout(grace, self.tasks.wait())
+            .await
+            .is_err()
+        {
             self.shared.cancel.cancel();
-            self.stopped().await;
         }
-        self.join().await;
+        self.stopped().await;
         self.cancelled() - before
     }
 
-    /// Cancels every job running or queued now, stops intake and waits for the workers to end.
-    /// Returns how many jobs were cancelled.
+    /// Cancels every job running or queued now, stops intake and waits until no task of the
+    /// pool is left. Returns how many jobs were cancelled by this call or during it.
+    ///
+    /// # Panics
+    ///
+    /// As [`close`](Self::close).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`shutdown`](Self::shutdown).
     pub async fn abort(&self) -> u64 {
         self.shared.intake.close();
         self.shared.cancel.cancel();
         let before = self.cancelled();
         self.stopped().await;
-        self.join().await;
         self.cancelled() - before
     }
 
-    /// Until every worker has ended.
+    /// Until no task of the pool is left; re-raises a panic that escaped one.
     async fn stopped(&self) {
-        let mut stopped = self.shared.stopped.subscribe();
-        // The sender lives in `shared`, which `self` holds: this cannot fail.
-        let _ = stopped.wait_for(|stopped| *stopped).await;
-    }
-
-    /// Awaits the tasks themselves, so that none is alive on return. Called once the workers
-    /// have stopped, when no `resize` can start another; each task started before that was
-    /// listed under the same lock as its count, so one pass over the list finds it.
-    async fn join(&self) {
-        loop {
-            let tasks = std::mem::take(&mut *lock(&self.workers));
-            if tasks.is_empty() {
-                return;
-            }
-            for task in tasks {
-                // Jobs' panics are caught, and a task that panicked otherwise has given up its
-                // place already (`Enrolled`): nothing more to report.
-                let _ = task.await;
-            }
-        }
+        self.tasks.wait().await;
+        self.tasks.raise_panic();
     }
 }
 
@@ -1141,8 +1140,8 @@ where
 mod tests {
     use super::*;
 
-    /// Resizing up and down many times keeps the task list and the waker list bounded by the
-    /// workers alive, and `close` still joins every worker a resize started.
+    /// Resizing up and down many times keeps the tasks and the waker list bounded by the
+    /// workers alive, and `close` still waits for every worker a resize started.
     #[tokio::test(flavor = "current_thread")]
     async fn resizing_often_keeps_the_lists_bounded() {
         let pool = WorkerPool::builder(|n: u32| async move { Ok::<_, ()>(n) })
@@ -1158,14 +1157,10 @@ mod tests {
             }
         }
         assert_eq!(pool.workers(), 1);
-        assert!(
-            lock(&pool.workers).len() <= 8,
-            "{}",
-            lock(&pool.workers).len()
-        );
+        assert!(pool.tasks.len() <= 8, "{}", pool.tasks.len());
         assert!(lock(&pool.shared.cancel.wakers).len() <= 8);
         pool.close().await;
         assert_eq!(pool.workers(), 0);
-        assert!(lock(&pool.workers).is_empty());
+        assert!(pool.tasks.is_empty());
     }
 }

@@ -309,6 +309,83 @@ async fn cancel_returns_while_a_stopping_stage_waits_on_a_full_buffer() {
         .expect("cancel returned");
 }
 
+/// Lets every task that can run, run (paused time: the clock moves only when all are idle).
+async fn settle() {
+    sleep(ms(1)).await;
+}
+
+/// Listed: a pipeline dropped before `ordered()` or `unordered()`, on the builder's error path
+/// too, left its source task parked on the source, which took the next item and dropped it.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_pipeline_dropped_before_its_output_lets_go_of_its_source() {
+    let before = alive();
+    let (tx, rx) = channel::bounded::<u32>(4).unwrap();
+    let pipeline = Pipeline::from_consumer(rx)
+        .stage(2, 2, |n: u32| async move { Ok::<_, String>(n) })
+        .unwrap();
+    settle().await;
+    assert_eq!(alive(), before + 3, "the source and two workers");
+    drop(pipeline);
+    settle().await;
+    assert_eq!(alive(), before, "every task ended");
+    assert!(tx.try_send(1).unwrap_err().is_closed(), "nobody takes it");
+
+    let (tx, rx) = channel::bounded::<u32>(4).unwrap();
+    let refused =
+        Pipeline::from_consumer(rx).stage(0, 2, |n: u32| async move { Ok::<_, String>(n) });
+    assert_eq!(refused.unwrap_err().setting(), "concurrency");
+    settle().await;
+    assert_eq!(alive(), before, "the source task ended with the builder");
+    assert!(tx.try_send(1).unwrap_err().is_closed(), "nobody takes it");
+}
+
+/// Walk: `close` cancelled while it waits, then called again, and called twice at once: each
+/// call returns only when the job in flight is done and no task of the pool is left.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn close_cancelled_then_called_again_waits_for_every_task() {
+    let before = alive();
+    let pool = WorkerPool::builder(|n: u32| async move {
+        sleep(Duration::from_secs(10)).await;
+        Ok::<_, String>(n)
+    })
+    .workers(2)
+    .build()
+    .unwrap();
+    let job = pool.submit(1).await.unwrap();
+    let start = tokio::time::Instant::now();
+    let gave_up = tokio::time::timeout(ms(1), pool.close()).await;
+    assert!(gave_up.is_err(), "the job holds the pool up");
+    tokio::join!(pool.close(), pool.close());
+    assert_eq!(start.elapsed(), Duration::from_secs(10));
+    assert_eq!(alive(), before);
+    assert_eq!(job.await, Ok(1));
+    // Once stopped, every later call returns at once.
+    pool.close().await;
+    assert_eq!(pool.abort().await, 0);
+    assert_eq!(pool.shutdown(Duration::MAX).await, 0);
+}
+
+/// Walk: a pipeline's `cancel` dropped after its first poll, then called again, and twice at
+/// once: each returns with no task of the pipeline left.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn pipeline_cancel_cancelled_then_called_again_ends_every_task() {
+    let before = alive();
+    let mut output = Pipeline::from_stream(futures_util::stream::pending::<u32>())
+        .stage(2, 2, |n: u32| async move { Ok::<_, String>(n) })
+        .unwrap()
+        .ordered();
+    settle().await;
+    assert_eq!(alive(), before + 3);
+    {
+        let mut first = spawn(output.cancel());
+        let _ = first.poll();
+    }
+    output.cancel().await;
+    assert_eq!(alive(), before);
+    output.cancel().await;
+    assert_eq!(output.next().await, None);
+}
+
 /// Defect: dropping a pool built over an idle source leaked its feeder task, parked on the
 /// source for good with the stage and a receiver.
 #[tokio::test(flavor = "current_thread", start_paused = true)]

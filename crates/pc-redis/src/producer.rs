@@ -3,13 +3,13 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use pc_core::task::TaskGroup;
 use pc_core::{DropReason, Producer, SendError, SendTimeoutError, TrySendError, channel};
 use redis::Script;
-use tokio::task::JoinHandle;
 
 use crate::codec::{Codec, encode_caught};
 use crate::error::{RedisError, RedisSendError};
@@ -65,7 +65,8 @@ struct Core<C> {
 /// The sends of `try_send`, and the task that makes them.
 struct Outbox<T> {
     tx: channel::Sender<T>,
-    task: Mutex<Option<JoinHandle<()>>>,
+    /// The task that sends what the outbox holds.
+    tasks: TaskGroup,
     closed: AtomicBool,
 }
 
@@ -97,12 +98,13 @@ impl<T: Send + 'static, C: Codec<T>> RedisProducer<T, C> {
             dropped: AtomicU64::new(0),
         });
         let (tx, rx) = channel::bounded(capacity).expect("a checked, non-zero outbox");
-        let task = tokio::spawn(drain(Arc::clone(&core), rx, PhantomData::<fn(T)>));
+        let tasks = TaskGroup::new(tokio::runtime::Handle::current());
+        tasks.spawn(drain(Arc::clone(&core), rx, PhantomData::<fn(T)>));
         Self {
             core,
             outbox: Arc::new(Outbox {
                 tx,
-                task: Mutex::new(Some(task)),
+                tasks,
                 closed: AtomicBool::new(false),
             }),
         }
@@ -190,19 +192,21 @@ impl<T: Send + 'static, C: Codec<T>> RedisProducer<T, C> {
     }
 
     /// Closes the producer (later sends fail, handing their item back) and waits until what
-    /// the outbox holds is sent.
+    /// the outbox holds is sent and its task has ended.
+    ///
+    /// # Panics
+    ///
+    /// With the panic of the outbox's task, if one escaped it (the codec's are items' errors).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, and callable again and from many tasks at once: each call returns only
+    /// once the outbox's task has ended.
     pub async fn close_and_flush(&self) {
         self.outbox.closed.store(true, Ordering::Release);
         self.outbox.tx.close();
-        let task = self
-            .outbox
-            .task
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(task) = task {
-            let _ = task.await;
-        }
+        self.outbox.tasks.wait().await;
+        self.outbox.tasks.raise_panic();
     }
 }
 

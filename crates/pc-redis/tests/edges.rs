@@ -6,6 +6,8 @@ mod support;
 
 use std::time::Duration;
 
+use futures_util::FutureExt;
+
 use pc_core::{BuildError, Consumer, Producer};
 use pc_redis::{Codec, CodecError, RedisQueue, RedisSendError, WhenFull};
 use support::{Server, dead_reasons, len, pending};
@@ -159,7 +161,36 @@ async fn a_codec_that_panics_fails_that_item_alone() {
     assert_eq!(pending(&server, "jobs", "pc").await, 0);
 }
 
-// ## 1, 2, 3, 7, 9, 12: cancelled reads lose nothing (tests/compose.rs, 1,000 cancellations),
+// ## 7. Shutdown in every state
+
+/// Walk: `close_and_flush` took the outbox task's handle out before awaiting it, so a call
+/// cancelled halfway and made again returned at once while the outbox was still sending. Every
+/// call now waits for the outbox's task, whoever else waits too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_and_flush_cancelled_then_called_again_sends_everything() {
+    let Some(server) = Server::start().await else {
+        return;
+    };
+    let queue = RedisQueue::<u32>::builder(server.url.as_str(), "jobs")
+        .outbox(512)
+        .build()
+        .unwrap();
+    let producer = queue.producer().await.unwrap();
+    for n in 0..500 {
+        Producer::try_send(&producer, n).unwrap();
+    }
+    // Polled once, then dropped.
+    assert!(producer.close_and_flush().now_or_never().is_none());
+    // Real time, bounded: 500 entries on a local server take well under the deadline.
+    tokio::time::timeout(Duration::from_secs(30), async {
+        tokio::join!(producer.close_and_flush(), producer.close_and_flush())
+    })
+    .await
+    .expect("the outbox flushed");
+    assert_eq!(len(&server, "jobs").await, 500);
+}
+
+// ## 1, 2, 3, 9, 12: cancelled reads lose nothing (tests/compose.rs, 1,000 cancellations),
 // killed consumers and a killed server lose nothing (tests/kill.rs, tests/crash.rs), undecodable
 // entries go to the dead letters (tests/queue.rs), a full capped queue reports `Full`, never a
 // close (tests/backpressure.rs). Known gap (the Redis issue): a read failing with a
