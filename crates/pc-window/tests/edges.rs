@@ -547,7 +547,12 @@ async fn a_merge_that_panics_costs_the_windows_that_needed_it() {
     );
 }
 
-// ## 1, 2, 3, 7, 8, 9, 10, 12: a `Windowed` stream holds no registration but its source's
+// ## 7. Shutdown in every state: a `Windowed` stream runs no task of its own. When its source
+// ends, every window still holding items fires and the stream ends (`Windowed`'s docs;
+// `unbounded_event_time_settings_hold_windows_until_the_end` above, and tests/windows.rs);
+// dropped, it drops what it held with it.
+
+// ## 1, 2, 3, 8, 9, 10, 12: a `Windowed` stream holds no registration but its source's
 // and one timer; dropped between polls it loses what it held with it (documented on
 // `Windowed`); memory is per key and per open window (tests/windows.rs holds the eviction of
 // silent keys).
