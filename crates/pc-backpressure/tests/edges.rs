@@ -50,6 +50,28 @@ async fn an_unread_pressure_watch_does_not_hold_the_queue() {
     assert_eq!(*watching.borrow(), Pressure::High);
 }
 
+/// Listed: the receiver's `Consumer::stream` was an `unfold` over `recv()`, so a stream polled
+/// once and kept took the wake-up of the next item, and a receiver waiting in `recv()` hung.
+/// The stream is now the channel's wake-only one, and still counts what it hands out.
+#[tokio::test(start_paused = true)]
+async fn an_idle_stream_keeps_no_wake_up_from_a_waiting_receive() {
+    use futures_util::StreamExt;
+    let (tx, rx) = BoundedQueue::builder(4).build().unwrap();
+    let mut idle = Box::pin(pc_core::Consumer::stream(&rx));
+    {
+        let mut next = spawn(idle.next());
+        assert_pending!(next.poll());
+    }
+    let mut recv = spawn(rx.recv());
+    assert_pending!(recv.poll());
+    tx.try_send(1).unwrap();
+    assert!(recv.is_woken());
+    assert_ready_eq!(recv.poll(), Ok(1));
+    tx.try_send(2).unwrap();
+    assert_eq!(idle.next().await, Some(2));
+    assert_eq!(rx.stats().consumed, 2, "the stream's item is counted as received");
+}
+
 // ## 7. Shutdown, and the pressure promise under races
 
 /// A probe that drains the queue from inside the sender's depth report: the sender then holds

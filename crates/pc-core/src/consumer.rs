@@ -146,6 +146,13 @@ pub trait Consumer<T: Send>: Send + Sync {
     /// The items as a [`Stream`] that ends when the consumer is closed and drained.
     ///
     /// Several streams over one consumer share its items between them.
+    ///
+    /// A stream lives in a handle, and a handle can stop being polled while it lives (the
+    /// losing branch of a `select!`). Every consumer of this toolkit overrides this method with
+    /// a stream whose registration between polls is woken by every item and counts as nobody's
+    /// wake-up, so an idle stream never keeps an item or a wake-up from a receiver that waits.
+    /// The provided version keeps a [`recv`](Consumer::recv) future between polls: a consumer
+    /// whose waits are each handed one wake-up should override it the same way.
     fn stream(&self) -> impl Stream<Item = T> + Send + '_ {
         futures_util::stream::unfold(self, |consumer| async move {
             consumer.recv().await.ok().map(|item| (item, consumer))

@@ -80,6 +80,24 @@ async fn a_recv_batch_dropped_while_lingering_keeps_what_it_took() {
 
 // ## 2. The abandoned registration
 
+/// Listed: through the trait, `Consumer::stream` was an `unfold` over `recv()` rather than the
+/// receiver's wake-only stream, and an idle one took the wake-up of a receiver in `recv()`.
+#[test]
+fn an_idle_trait_stream_does_not_absorb_a_receivers_wake_up() {
+    let (tx, rx) = channel::bounded::<u32>(4).unwrap();
+    let mut stream = Box::pin(Consumer::stream(&rx));
+    assert!(stream.next().now_or_never().is_none());
+    let mut waiting = spawn(rx.recv());
+    assert_pending!(waiting.poll());
+    tx.try_send(1).unwrap();
+    assert!(waiting.is_woken());
+    assert_ready_eq!(waiting.poll(), Ok(1));
+    tx.try_send(2).unwrap();
+    assert_eq!(stream.next().now_or_never(), Some(Some(2)));
+    drop(tx);
+    assert_eq!(stream.next().now_or_never(), Some(None));
+}
+
 /// Defect: an idle stream's registration took the one wake-up a send gives, and the receiver
 /// waiting in `recv` slept with the item in the queue.
 #[test]

@@ -1,9 +1,13 @@
 //! The receiving half.
 
 use std::fmt;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
+
+use futures_core::Stream;
 
 use pc_core::{
     AckConsumer, Consumer, Delivery, RecvError, RecvTimeoutError, TryRecvError, WaitKind,
@@ -141,5 +145,44 @@ impl<T: Send, S: Store> Consumer<T> for PriorityReceiver<T, S> {
 
     fn is_closed(&self) -> bool {
         self.shared.is_closed()
+    }
+
+    /// The items in priority order, as a stream that ends when the channel is closed and
+    /// drained. Its registration between polls is woken by every item and counts as nobody's
+    /// wake-up: a stream that stops being polled (the losing branch of a `select!`) never keeps
+    /// an item or a wake-up from a receiver that waits.
+    fn stream(&self) -> impl Stream<Item = T> + Send + '_ {
+        Items {
+            shared: &self.shared,
+            wait: Wait::new(&self.shared, Side::Streams),
+            done: false,
+        }
+    }
+}
+
+/// [`PriorityReceiver`]'s items as a stream (see `Consumer::stream`).
+struct Items<'a, T: Send, S: Store> {
+    shared: &'a Shared<T, S>,
+    wait: Wait<'a, T, S>,
+    done: bool,
+}
+
+impl<T: Send, S: Store> Stream for Items<'_, T, S> {
+    type Item = T;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let this = self.get_mut();
+        loop {
+            if this.done {
+                return Poll::Ready(None);
+            }
+            ready!(this.wait.poll_wait(cx));
+            match this.shared.try_pop(Some(&mut this.wait)) {
+                Taken::Item(item, _) => return Poll::Ready(Some(item)),
+                Taken::Closed => this.done = true,
+                // Registered now: the next turn sleeps until an item or the close.
+                Taken::Empty => {}
+            }
+        }
     }
 }

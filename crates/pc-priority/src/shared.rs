@@ -20,9 +20,12 @@
 //! on to another listener, so clamping the notified count to the waiting count stays exact.
 
 use std::fmt;
+use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, ready};
 
 use event_listener::{Event, EventListener};
 use pc_core::probe::WaitTimer;
@@ -43,6 +46,10 @@ pub(crate) struct Shared<T: Send, S: Store> {
     items: Event,
     /// Parks senders waiting for space or a close.
     space: Event,
+    /// Parks receivers kept in a handle (a stream): every notification of receivers wakes them
+    /// all, and none of them counts as having taken one, so a stream that stops polling cannot
+    /// keep a wake-up from a receiver that really waits.
+    streams: Event,
     pub(crate) senders: AtomicUsize,
     pub(crate) receivers: AtomicUsize,
     pub(crate) default_priority: S::Priority,
@@ -61,22 +68,50 @@ pub(crate) struct State<Q> {
     receivers: Waiters,
     /// Senders parked on `space`.
     senders: Waiters,
+    /// Streams registered on `streams` since it last notified.
+    streams: usize,
 }
 
 impl<Q> State<Q> {
-    fn waiters(&mut self, side: Side) -> &mut Waiters {
+    fn waiters(&mut self, side: Side) -> Option<&mut Waiters> {
         match side {
-            Side::Receivers => &mut self.receivers,
-            Side::Senders => &mut self.senders,
+            Side::Receivers => Some(&mut self.receivers),
+            Side::Senders => Some(&mut self.senders),
+            Side::Streams => None,
+        }
+    }
+
+    /// Counts the notifications receivers need now that an item came (one) or the wait of them
+    /// all is over (`all`); every registered stream is woken either way.
+    fn wake_receivers(&mut self, all: bool) -> ReceiverWake {
+        let receivers = if all {
+            self.receivers.wake_all().then_some(usize::MAX)
+        } else {
+            self.receivers.wake_one().then_some(1)
+        };
+        ReceiverWake {
+            receivers,
+            streams: std::mem::take(&mut self.streams) > 0,
         }
     }
 }
 
-/// Which waiters: receivers (waiting for items) or senders (waiting for space).
+/// The receivers to notify, decided under the lock and done after it.
+#[must_use]
+struct ReceiverWake {
+    /// How many more receivers to notify, if any.
+    receivers: Option<usize>,
+    /// Whether streams wait.
+    streams: bool,
+}
+
+/// Which waiters: receivers (waiting for items), senders (waiting for space), or streams
+/// (receivers kept in a handle, woken by every notification of receivers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Side {
     Receivers,
     Senders,
+    Streams,
 }
 
 /// The waiters of one side, counted under the channel's lock.
@@ -157,11 +192,13 @@ impl<T: Send, S: Store> Shared<T, S> {
                 closed: false,
                 receivers: Waiters::default(),
                 senders: Waiters::default(),
+                streams: 0,
             }),
             capacity,
             when_full,
             items: Event::new(),
             space: Event::new(),
+            streams: Event::new(),
             senders: AtomicUsize::new(1),
             receivers: AtomicUsize::new(1),
             default_priority,
@@ -193,6 +230,22 @@ impl<T: Send, S: Store> Shared<T, S> {
 
     /// The state, even if a panic elsewhere poisoned the lock: no code under it can leave the
     /// state half-changed (it runs no user code).
+    /// Notifies the receivers and streams `wake` counted; outside the lock.
+    fn notify_receivers(&self, wake: ReceiverWake) {
+        match wake.receivers {
+            Some(usize::MAX) => {
+                self.items.notify(usize::MAX);
+            }
+            Some(n) => {
+                self.items.notify_additional(n);
+            }
+            None => {}
+        }
+        if wake.streams {
+            self.streams.notify(usize::MAX);
+        }
+    }
+
     pub(crate) fn lock(&self) -> MutexGuard<'_, State<S::Queue<T>>> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -228,11 +281,9 @@ impl<T: Send, S: Store> Shared<T, S> {
             };
             (at(level), at(shed.as_ref().and_then(|(_, p)| S::level(p))))
         });
-        let wake = state.receivers.wake_one();
+        let wake = state.wake_receivers(false);
         drop(state);
-        if wake {
-            self.items.notify_additional(1);
-        }
+        self.notify_receivers(wake);
         if let Some((pushed, shed_from)) = levels {
             if let Some((probe, len)) = pushed {
                 probe.produced(1);
@@ -343,13 +394,13 @@ impl<T: Send, S: Store> Shared<T, S> {
         // The last permit of a closed, drained channel ends the receivers' wait.
         let ended = state.closed && state.reserved == 0 && state.queue.len() == 0;
         let wake_senders = state.senders.wake_one();
-        let wake_receivers = ended && state.receivers.wake_all();
+        let wake_receivers = ended.then(|| state.wake_receivers(true));
         drop(state);
         if wake_senders {
             self.space.notify_additional(1);
         }
-        if wake_receivers {
-            self.items.notify(usize::MAX);
+        if let Some(wake) = wake_receivers {
+            self.notify_receivers(wake);
         }
     }
 
@@ -363,13 +414,13 @@ impl<T: Send, S: Store> Shared<T, S> {
                 let wake = state.senders.wake_one();
                 // The last item of a closed channel: the other receivers' wait is over.
                 let ended = len == 0 && state.closed && state.reserved == 0;
-                let wake_receivers = ended && state.receivers.wake_all();
+                let wake_receivers = ended.then(|| state.wake_receivers(true));
                 drop(state);
                 if wake {
                     self.space.notify_additional(1);
                 }
-                if wake_receivers {
-                    self.items.notify(usize::MAX);
+                if let Some(wake) = wake_receivers {
+                    self.notify_receivers(wake);
                 }
                 if let Some(probe) = &self.probe {
                     probe.consumed(1);
@@ -428,12 +479,10 @@ impl<T: Send, S: Store> Shared<T, S> {
     pub(crate) fn close(&self) -> bool {
         let mut state = self.lock();
         let closed_now = !std::mem::replace(&mut state.closed, true);
-        let wake_receivers = state.receivers.wake_all();
+        let wake_receivers = state.wake_receivers(true);
         let wake_senders = state.senders.wake_all();
         drop(state);
-        if wake_receivers {
-            self.items.notify(usize::MAX);
-        }
+        self.notify_receivers(wake_receivers);
         if wake_senders {
             self.space.notify(usize::MAX);
         }
@@ -528,13 +577,16 @@ impl<'a, T: Send, S: Store> Wait<'a, T, S> {
         match self.side {
             Side::Receivers => &self.shared.items,
             Side::Senders => &self.shared.space,
+            Side::Streams => &self.shared.streams,
         }
     }
 
     /// Leaves the waiters after a wake-up; called under the lock before looking again.
     fn settle(&mut self, state: &mut State<S::Queue<T>>) {
         if let Stage::Woken = self.stage {
-            state.waiters(self.side).leave(true);
+            if let Some(waiters) = state.waiters(self.side) {
+                waiters.leave(true);
+            }
             self.stage = Stage::Idle;
         }
     }
@@ -542,22 +594,36 @@ impl<'a, T: Send, S: Store> Wait<'a, T, S> {
     /// Joins the waiters; called under the lock, after finding nothing to do.
     fn register(&mut self, state: &mut State<S::Queue<T>>) {
         if let Stage::Idle = self.stage {
-            state.waiters(self.side).waiting += 1;
+            match state.waiters(self.side) {
+                Some(waiters) => waiters.waiting += 1,
+                None => state.streams += 1,
+            }
             self.stage = Stage::Registered(self.event().listen());
         }
     }
 
     /// Sleeps until notified, if registered.
     pub(crate) async fn wait(&mut self) {
+        std::future::poll_fn(|cx| self.poll_wait(cx)).await;
+    }
+
+    /// [`wait`](Self::wait), polled.
+    pub(crate) fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if let Stage::Registered(listener) = &mut self.stage {
-            listener.await;
+            ready!(Pin::new(listener).poll(cx));
             self.stage = Stage::Woken;
         }
+        Poll::Ready(())
     }
 }
 
 impl<T: Send, S: Store> Drop for Wait<'_, T, S> {
     fn drop(&mut self) {
+        if self.side == Side::Streams {
+            // Counted only until the next notification, which wakes every stream; nothing to
+            // pass on, as no stream takes a notification from anyone.
+            return;
+        }
         let woken = match std::mem::replace(&mut self.stage, Stage::Idle) {
             Stage::Idle => return,
             // Dropping a notified listener passes its notification on to another listener.
@@ -568,7 +634,9 @@ impl<T: Send, S: Store> Drop for Wait<'_, T, S> {
             Stage::Woken => true,
         };
         let mut state = self.shared.lock();
-        let waiters = state.waiters(self.side);
+        let Some(waiters) = state.waiters(self.side) else {
+            return;
+        };
         waiters.leave(woken);
         // A wake-up this waiter used but acted on no more goes to the next waiter.
         let pass_on = woken && waiters.wake_one();

@@ -233,6 +233,35 @@ async fn dropping_every_receiver_fails_a_parked_sender() {
 // ## 9. Weak memory: every waiter registers under the lock its notifier holds (ARCHITECTURE.md),
 // so there is no atomic protocol outside the lock to model.
 //
-// ## 2, 3, 8, 10, 11, 12: the receiver is not yet a `Stream` (no registration lives in a
-// handle); fairness and order are in tests/ordering.rs; the queue holds at most its capacity;
-// a shed item is reported `Shed`, never `Closed` (tests/shed.rs).
+// ## 2. The abandoned registration
+
+/// Listed: the receiver's `Consumer::stream` was an `unfold` over `recv()`: two streams polled
+/// once and kept took the wake-ups of the two items sent, and the receiver waiting in `recv()`
+/// hung with both items queued. A stream's registration is now woken by every item and is
+/// nobody's wake-up; the streams still get items when polled again, and end at the close.
+#[tokio::test(start_paused = true)]
+async fn idle_streams_keep_no_wake_up_from_a_waiting_receive() {
+    use futures_util::StreamExt;
+    let (tx, rx) = PriorityChannel::builder(3).capacity(8).build().unwrap();
+    let mut first = Box::pin(pc_core::Consumer::stream(&rx));
+    let mut second = Box::pin(pc_core::Consumer::stream(&rx));
+    for idle in [&mut first, &mut second] {
+        let mut next = spawn(idle.next());
+        assert_pending!(next.poll());
+    }
+    let mut recv = spawn(rx.recv());
+    assert_pending!(recv.poll());
+    tx.try_send(1, 2).unwrap();
+    assert!(recv.is_woken());
+    assert_ready_eq!(recv.poll(), Ok((1, 2)));
+    tx.try_send(2, 0).unwrap();
+    tx.try_send(3, 1).unwrap();
+    assert_eq!(first.next().await, Some(2));
+    assert_eq!(second.next().await, Some(3));
+    tx.close();
+    assert_eq!(first.next().await, None);
+    assert_eq!(second.next().await, None);
+}
+
+// ## 3, 8, 10, 11, 12: fairness and order are in tests/ordering.rs; the queue holds at most
+// its capacity; a shed item is reported `Shed`, never `Closed` (tests/shed.rs).

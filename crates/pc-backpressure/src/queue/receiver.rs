@@ -5,6 +5,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use futures_core::Stream;
+use futures_util::StreamExt;
 use pc_core::probe::WaitTimer;
 use pc_core::{
     AckConsumer, Consumer, Delivery, DropReason, RecvError, TryRecvError, WaitKind, channel,
@@ -172,5 +174,14 @@ impl<T: Send> Consumer<T> for Receiver<T> {
 
     fn is_closed(&self) -> bool {
         Receiver::is_closed(self)
+    }
+
+    /// The channel's own stream (wake-only between polls: a stream that stops being polled
+    /// never keeps a wake-up from a receiver that waits), counted as the queue's receives are.
+    fn stream(&self) -> impl Stream<Item = T> + Send + '_ {
+        Consumer::stream(&self.rx).map(move |item| {
+            self.received();
+            item
+        })
     }
 }

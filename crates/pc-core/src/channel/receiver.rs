@@ -291,4 +291,35 @@ impl<T: Send> crate::Consumer<T> for Receiver<T> {
     ) -> impl Future<Output = usize> + Send {
         Receiver::recv_batch(self, buf, max, linger)
     }
+
+    /// A stream over this receiver with a registration of its own, wake-only as the receiver's
+    /// own `Stream`: a stream that stops being polled never keeps a wake-up from a receiver
+    /// that waits.
+    fn stream(&self) -> impl Stream<Item = T> + Send + '_ {
+        Items {
+            rx: self,
+            waiter: Waiter::in_handle(),
+        }
+    }
+}
+
+/// A receiver's items through `Consumer::stream`, borrowing the receiver.
+struct Items<'a, T> {
+    rx: &'a Receiver<T>,
+    waiter: Waiter,
+}
+
+impl<T> Stream for Items<'_, T> {
+    type Item = T;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let this = self.get_mut();
+        this.rx.poll_recv(&mut this.waiter, cx).map(Result::ok)
+    }
+}
+
+impl<T> Drop for Items<'_, T> {
+    fn drop(&mut self) {
+        self.waiter.cancel(&self.rx.chan.items);
+    }
 }
