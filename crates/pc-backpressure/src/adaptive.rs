@@ -45,7 +45,31 @@ pub struct AdaptiveRate {
 struct PaceState {
     rate: f64,
     next: Instant,
+    /// What the slots so far ran ahead of whole nanoseconds, in (-1, 0] ns: each interval is
+    /// rounded up to whole nanoseconds with this carried, so that `n` slots span at least `n`
+    /// exact intervals (never faster than the rate) and at most one nanosecond more.
+    credit: f64,
+    /// The last slot taken and the credit before it, so that it can be given back.
+    last: Option<(Instant, f64)>,
     last_adjust: Instant,
+}
+
+impl PaceState {
+    /// Takes the slot at `slot` and moves `next` one interval of the current rate on.
+    fn take(&mut self, slot: Instant) {
+        self.last = Some((slot, self.credit));
+        let exact = 1e9 / self.rate + self.credit;
+        let whole = exact.ceil();
+        // A rate too slow for a `Duration` (or for f64 nanoseconds) waits as far as time goes.
+        let after = if whole < u64::MAX as f64 {
+            self.credit = exact - whole;
+            Duration::from_nanos(whole as u64)
+        } else {
+            self.credit = 0.0;
+            Duration::MAX
+        };
+        self.next = later_or_far(slot, after);
+    }
 }
 
 impl AdaptiveRate {
@@ -82,7 +106,7 @@ impl AdaptiveRate {
         let mut state = self.lock();
         self.adjust(&mut state, occupancy, now);
         let slot = state.next.max(now);
-        state.next = later_or_far(slot, interval_of(state.rate));
+        state.take(slot);
         slot
     }
 
@@ -114,7 +138,7 @@ impl AdaptiveRate {
         }
         self.adjust(&mut state, occupancy, now);
         let slot = state.next.max(now);
-        state.next = later_or_far(slot, interval_of(state.rate));
+        state.take(slot);
         Some(slot)
     }
 
@@ -122,8 +146,12 @@ impl AdaptiveRate {
     /// one after it.
     fn give_back(&self, slot: Instant) {
         let mut state = self.lock();
-        if state.next == later_or_far(slot, interval_of(state.rate)) {
+        if let Some((last, credit)) = state.last
+            && last == slot
+        {
             state.next = slot;
+            state.credit = credit;
+            state.last = None;
         }
     }
 
@@ -131,12 +159,6 @@ impl AdaptiveRate {
         // No code panics while holding the lock, so a poisoned state is still consistent.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
-}
-
-/// The time between two sends at `rate` per second (`Duration::MAX` for rates so low it does
-/// not fit).
-fn interval_of(rate: f64) -> Duration {
-    Duration::try_from_secs_f64(1.0 / rate).unwrap_or(Duration::MAX)
 }
 
 impl fmt::Debug for AdaptiveRate {
@@ -284,6 +306,8 @@ impl AdaptiveRateBuilder {
         let state = PaceState {
             rate: self.initial,
             next: now,
+            credit: 0.0,
+            last: None,
             last_adjust: now.checked_sub(self.adjust_every).unwrap_or(now),
         };
         Ok(AdaptiveRate {

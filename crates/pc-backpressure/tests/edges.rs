@@ -69,7 +69,11 @@ async fn an_idle_stream_keeps_no_wake_up_from_a_waiting_receive() {
     assert_ready_eq!(recv.poll(), Ok(1));
     tx.try_send(2).unwrap();
     assert_eq!(idle.next().await, Some(2));
-    assert_eq!(rx.stats().consumed, 2, "the stream's item is counted as received");
+    assert_eq!(
+        rx.stats().consumed,
+        2,
+        "the stream's item is counted as received"
+    );
 }
 
 // ## 7. Shutdown, and the pressure promise under races
@@ -202,6 +206,22 @@ async fn adaptive_send_timeout_takes_zero_and_max() {
 
 // ## 5. Extreme numbers
 
+/// Walk: a queue of `usize::MAX` (the channel below reserves nothing up front at that size)
+/// takes items and keeps its watermarks' arithmetic in range.
+#[test]
+fn a_capacity_of_usize_max_works() {
+    let (tx, rx) = BoundedQueue::builder(usize::MAX)
+        .watermarks(0.9, 0.1)
+        .build()
+        .unwrap();
+    for i in 0..1_000u32 {
+        tx.try_send(i).unwrap();
+    }
+    assert_eq!(rx.len(), 1_000);
+    assert_eq!(tx.pressure(), Pressure::Normal);
+    assert_eq!(rx.try_recv(), Ok(0));
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_rate_too_slow_for_a_duration_paces_without_panicking() {
     let rate = AdaptiveRate::builder()
@@ -213,6 +233,41 @@ async fn a_rate_too_slow_for_a_duration_paces_without_panicking() {
     rate.pace(0.5).await;
     let mut next = spawn(rate.pace(0.5));
     assert_pending!(next.poll());
+}
+
+/// Listed: at 7e8 sends/s the pacer's interval was truncated to 1 ns, so 1,000 sends went
+/// through in 999 ns. Intervals are now rounded up with the remainder carried: by every
+/// instant `t`, at most `1 + t x rate` sends have gone (700 by 999 ns), and never more than
+/// one fewer.
+#[tokio::test(start_paused = true)]
+async fn a_fractional_interval_never_paces_faster_than_the_rate() {
+    let rate = 7e8;
+    let pacer = AdaptiveRate::builder()
+        .initial(rate)
+        .min(rate)
+        .max(rate)
+        .build()
+        .unwrap();
+    let (tx, rx) = channel::unbounded::<u32>();
+    let paced = AdaptiveProducer::new(tx, Arc::new(pacer), || 0.5);
+    let mut sent = 0u64;
+    for t in 0..=1_428u64 {
+        while paced.try_send(0).is_ok() {
+            sent += 1;
+        }
+        let allowed = 1.0 + t as f64 * rate / 1e9;
+        assert!(sent as f64 <= allowed, "{sent} sends by {t} ns");
+        assert!(sent as f64 > allowed - 2.0, "{sent} sends by {t} ns");
+        if t == 999 {
+            assert_eq!(sent, 700);
+        }
+        tokio::time::advance(Duration::from_nanos(1)).await;
+    }
+    assert_eq!(
+        sent, 1_000,
+        "the thousandth send at 1,428 ns, as 999 x 1.4286 rounds up"
+    );
+    assert_eq!(rx.len(), 1_000);
 }
 
 // ## 9. Weak memory and check-then-act: the pacer decides under one lock

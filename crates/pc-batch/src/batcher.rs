@@ -250,7 +250,8 @@ impl<T> Accumulator<T> {
             return Pushed::READY;
         }
         let mut ready = false;
-        if self.weight + weight > max {
+        // `weight <= max` here, so `max - weight` cannot wrap: no sum that could overflow.
+        if self.weight > max - weight {
             self.close();
             ready = true;
         }

@@ -274,8 +274,8 @@ impl<In: Send + 'static> BatchProcessorBuilder<In> {
     ///
     /// # Errors
     ///
-    /// [`BuildError::Zero`] if `concurrency` or `intake` is 0; [`BuildError::Invalid`] outside
-    /// a tokio runtime.
+    /// [`BuildError::Zero`] if `concurrency` or `intake` is 0; [`BuildError::Invalid`] for a
+    /// `concurrency` above tokio's `Semaphore::MAX_PERMITS`, and outside a tokio runtime.
     pub fn build<Out, S>(self, handler: S) -> Result<BatchProcessor<In, Out, S::Error>, BuildError>
     where
         Out: Send + 'static,
@@ -298,8 +298,8 @@ impl<In: Send + 'static> BatchProcessorBuilder<In> {
     ///
     /// # Errors
     ///
-    /// [`BuildError::Zero`] if `concurrency` or `intake` is 0; [`BuildError::Invalid`] outside
-    /// a tokio runtime.
+    /// [`BuildError::Zero`] if `concurrency` or `intake` is 0; [`BuildError::Invalid`] for a
+    /// `concurrency` above tokio's `Semaphore::MAX_PERMITS`, and outside a tokio runtime.
     pub fn build_per_item<Out, IE, S>(
         self,
         handler: S,
@@ -331,9 +331,19 @@ impl<In: Send + 'static> BatchProcessorBuilder<In> {
                 setting: "concurrency",
             });
         }
-        let capacity = self
-            .intake
-            .unwrap_or(self.batcher.max_items() * self.concurrency * 4);
+        if self.concurrency > Semaphore::MAX_PERMITS {
+            return Err(BuildError::Invalid {
+                setting: "concurrency",
+                reason: format!("at most {} batches in flight", Semaphore::MAX_PERMITS),
+            });
+        }
+        // Saturating: a batcher of `usize::MAX` items makes an intake without a bound.
+        let capacity = self.intake.unwrap_or_else(|| {
+            self.batcher
+                .max_items()
+                .saturating_mul(self.concurrency)
+                .saturating_mul(4)
+        });
         let (intake, jobs) =
             channel::bounded(capacity).map_err(|_| BuildError::Zero { setting: "intake" })?;
         let (batcher, weigher) = self

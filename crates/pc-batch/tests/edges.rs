@@ -75,6 +75,45 @@ fn a_zero_linger_or_size_is_a_typed_error() {
 
 // ## 5. Extreme numbers
 
+/// Walk: every count at its largest: a processor with `usize::MAX` items per batch (its
+/// default intake multiplied past `usize::MAX`) and an intake of `usize::MAX` work, weights
+/// near `u64::MAX` never overflow their sum, and a concurrency no semaphore can hold is a typed
+/// error where it panicked inside tokio.
+#[tokio::test(start_paused = true)]
+async fn counts_at_their_largest_work_or_are_typed_errors() {
+    let echo = |items: Vec<u64>| async move { Ok::<_, String>(items) };
+    let huge = Batcher::builder(usize::MAX, Duration::from_millis(1))
+        .build()
+        .unwrap();
+    let processor = BatchProcessor::builder(huge)
+        .concurrency(4)
+        .build(echo)
+        .unwrap();
+    assert_eq!(processor.process(1).await.unwrap(), 1);
+    processor.close().await;
+    let processor = BatchProcessor::builder(batcher(2, Duration::from_millis(1)))
+        .intake(usize::MAX)
+        .build(echo)
+        .unwrap();
+    assert_eq!(processor.process(2).await.unwrap(), 2);
+    processor.close().await;
+    let refused = BatchProcessor::builder(batcher(2, Duration::from_millis(1)))
+        .concurrency(usize::MAX)
+        .build(echo)
+        .unwrap_err();
+    assert_eq!(refused.setting(), "concurrency");
+
+    let heavy = Batcher::builder(10, Duration::from_millis(1))
+        .max_weight(u64::MAX, |item: &u64| *item)
+        .build()
+        .unwrap();
+    let batches: Vec<Vec<u64>> = futures_util::stream::iter([u64::MAX - 1, 1, u64::MAX, 2, 3])
+        .batch(heavy)
+        .collect()
+        .await;
+    assert_eq!(batches, [vec![u64::MAX - 1, 1], vec![u64::MAX], vec![2, 3]]);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_huge_max_items_still_leaves_at_the_linger() {
     let start = Instant::now();

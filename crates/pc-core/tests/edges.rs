@@ -304,10 +304,37 @@ fn capacities_at_the_limits() {
     tx.try_send(1).unwrap();
     assert!(tx.try_send(2).unwrap_err().is_full());
     assert_eq!(rx.try_recv(), Ok(1));
-    // A huge capacity is accepted and allocates nothing up front (the queue grows in blocks).
     let (tx, rx) = channel::unbounded::<u32>();
     tx.try_send(1).unwrap();
     assert_eq!(rx.capacity(), None);
+}
+
+/// Listed: `channel::bounded(usize::MAX)` panicked with "capacity overflow", as the queue's
+/// slots were allocated up front. A capacity past 65,536 now reserves nothing and keeps its
+/// bound with the slot count: exactly `capacity` items fit, the next is `Full`.
+#[test]
+fn capacities_past_what_is_allocated_up_front_keep_their_bound() {
+    let (tx, rx) = channel::bounded::<u64>(usize::MAX).unwrap();
+    assert_eq!(rx.capacity(), Some(usize::MAX));
+    for i in 0..1_000 {
+        tx.try_send(i).unwrap();
+    }
+    let permit = tx.try_reserve().unwrap();
+    permit.send(1_000).unwrap();
+    assert_eq!(rx.len(), 1_001);
+    assert_eq!(rx.try_recv(), Ok(0));
+
+    let capacity = (1 << 16) + 3;
+    let (tx, rx) = channel::bounded::<u32>(capacity).unwrap();
+    for i in 0..capacity {
+        tx.try_send(i as u32).unwrap();
+    }
+    assert!(tx.try_send(0).unwrap_err().is_full());
+    assert!(tx.try_reserve().is_err());
+    assert_eq!(rx.try_recv(), Ok(0));
+    tx.try_send(7).unwrap();
+    assert!(tx.try_send(8).unwrap_err().is_full());
+    assert_eq!(rx.len(), capacity);
 }
 
 // ## 6. User code that panics

@@ -68,7 +68,7 @@ mod pool;
 pub use error::JobError;
 pub use fan::{FanOut, Merge, fan_out, merge};
 pub use pipeline::{OnError, Pipeline, PipelineError, PipelineOutput};
-pub use pool::{Balance, JobHandle, JobResult, WorkerPool, WorkerPoolBuilder};
+pub use pool::{Balance, JobHandle, JobResult, MAX_WORKERS, WorkerPool, WorkerPoolBuilder};
 /// The token [`WorkerPoolBuilder::cancel_token`] takes (tokio-util's), re-exported so that users
 /// need no dependency of their own.
 pub use tokio_util::sync::CancellationToken;

@@ -19,7 +19,7 @@ use pc_core::{
 };
 use tokio::time::Instant;
 
-use crate::pool::{Cancel, panic_message, run_caught};
+use crate::pool::{Cancel, MAX_WORKERS, panic_message, run_caught, too_many};
 
 /// Why an item of a pipeline produced no output.
 #[derive(Clone, PartialEq, Eq)]
@@ -155,7 +155,12 @@ struct Window {
 
 impl Window {
     fn grow(&self, places: usize) {
-        self.places.fetch_add(places, Ordering::SeqCst);
+        // Saturating: buffers of `usize::MAX` make a window without a limit.
+        let _ = self
+            .places
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |now| {
+                Some(now.saturating_add(places))
+            });
         self.source.wake();
     }
 
@@ -371,7 +376,9 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
     ///
     /// # Errors
     ///
-    /// [`BuildError::Zero`] for zero `concurrency` or `buffer`.
+    /// [`BuildError::Zero`] for zero `concurrency` or `buffer`; [`BuildError::Invalid`] for a
+    /// `concurrency` above [`MAX_WORKERS`](crate::MAX_WORKERS). Any buffer up to `usize::MAX`
+    /// works.
     pub fn stage<U, S>(
         mut self,
         concurrency: usize,
@@ -387,6 +394,9 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                 setting: "concurrency",
             });
         }
+        if concurrency > MAX_WORKERS {
+            return Err(too_many("concurrency"));
+        }
         if buffer == 0 {
             return Err(BuildError::Zero { setting: "buffer" });
         }
@@ -400,7 +410,7 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
             vec![self.rx.clone(); concurrency]
         };
         // Each worker holds one item, the buffer `buffer` more.
-        self.control.window.grow(concurrency + buffer);
+        self.control.window.grow(concurrency.saturating_add(buffer));
         let first = self.stages == 0;
         for input in inputs {
             let (tx, stage, probe) = (tx.clone(), Arc::clone(&stage), self.probe.clone());
@@ -500,7 +510,9 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
         let (input, key, control) = (self.rx.clone(), self.key.take(), Arc::clone(&self.control));
         let probe = self.probe.clone();
         // The workers' queues, and the item the router holds while it waits to send.
-        control.window.grow(workers * buffer + 1);
+        control
+            .window
+            .grow(workers.saturating_mul(buffer).saturating_add(1));
         let waker = control.cancel.enlist();
         self.tasks.spawn(async move {
             let cancel = &control.cancel;

@@ -281,7 +281,8 @@ impl<S> WorkerPoolBuilder<S> {
     /// # Errors
     ///
     /// [`BuildError::Zero`] for zero `workers`, `capacity` or `timeout`;
-    /// [`BuildError::Invalid`] (setting `runtime`) when called outside a tokio runtime.
+    /// [`BuildError::Invalid`] for more than [`MAX_WORKERS`] workers, and (setting `runtime`)
+    /// when called outside a tokio runtime. Any capacity up to `usize::MAX` works.
     pub fn build<In>(self) -> Result<WorkerPool<In, S>, BuildError>
     where
         In: Send + 'static,
@@ -291,6 +292,9 @@ impl<S> WorkerPoolBuilder<S> {
     {
         if self.workers == 0 {
             return Err(BuildError::Zero { setting: "workers" });
+        }
+        if self.workers > MAX_WORKERS {
+            return Err(too_many("workers"));
         }
         if self.timeout.is_some_and(|timeout| timeout.is_zero()) {
             return Err(BuildError::Zero { setting: "timeout" });
@@ -527,7 +531,8 @@ impl<In, S: Stage<In>> WorkerPool<In, S> {
     ///
     /// # Errors
     ///
-    /// [`BuildError::Zero`] for zero workers.
+    /// [`BuildError::Zero`] for zero workers, [`BuildError::Invalid`] for more than
+    /// [`MAX_WORKERS`] or for a pool with a queue per worker.
     pub fn resize(&self, workers: usize) -> Result<(), BuildError>
     where
         In: Send + 'static,
@@ -537,6 +542,9 @@ impl<In, S: Stage<In>> WorkerPool<In, S> {
     {
         if workers == 0 {
             return Err(BuildError::Zero { setting: "workers" });
+        }
+        if workers > MAX_WORKERS {
+            return Err(too_many("workers"));
         }
         let shared = &self.shared;
         if shared.balance != Balance::Shared {
@@ -987,6 +995,17 @@ where
         Err(err) => Err(Box::new(format!(
             "the blocking pool did not run the job: {err}"
         ))),
+    }
+}
+
+/// The most worker tasks a pool, or a pipeline's stage, starts: each is a task spawned at once.
+pub const MAX_WORKERS: usize = 1 << 16;
+
+/// The error for a count of workers above [`MAX_WORKERS`].
+pub(crate) fn too_many(setting: &'static str) -> BuildError {
+    BuildError::Invalid {
+        setting,
+        reason: format!("at most {MAX_WORKERS} worker tasks"),
     }
 }
 

@@ -644,6 +644,38 @@ async fn timeouts_of_zero_and_max() {
     );
 }
 
-// ## 3, 5, 9, 11, 12: the intake is pc-core's channel (its fairness and weak-memory models
-// live there); counts go through `BuildError` (zero workers, capacity or concurrency); the pool
-// holds no order promise beyond `key_by`; a refused submit is `Full` or `Closed` as it is.
+// ## 5. Extreme numbers
+
+/// Walk: `workers(usize::MAX)`, a stage's concurrency of `usize::MAX` and a resize to it tried
+/// to allocate and spawn that many tasks; they are typed errors. Capacities and buffers of
+/// `usize::MAX` work.
+#[tokio::test(start_paused = true)]
+async fn counts_at_their_largest_work_or_are_typed_errors() {
+    let double = |n: u32| async move { Ok::<_, String>(n * 2) };
+    let err = WorkerPool::builder(double)
+        .workers(usize::MAX)
+        .build::<u32>();
+    assert_eq!(err.unwrap_err().setting(), "workers");
+    let pool = WorkerPool::builder(double)
+        .workers(2)
+        .capacity(usize::MAX)
+        .build()
+        .unwrap();
+    assert_eq!(pool.resize(usize::MAX).unwrap_err().setting(), "workers");
+    assert_eq!(pool.submit(4).await.unwrap().await, Ok(8));
+    pool.close().await;
+    let err =
+        Pipeline::from_stream(futures_util::stream::iter(0..3u32)).stage(usize::MAX, 1, double);
+    assert_eq!(err.unwrap_err().setting(), "concurrency");
+    let out: Vec<_> = Pipeline::from_stream(futures_util::stream::iter(0..3u32))
+        .stage(2, usize::MAX, double)
+        .unwrap()
+        .ordered()
+        .collect()
+        .await;
+    assert_eq!(out, [Ok(0), Ok(2), Ok(4)]);
+}
+
+// ## 3, 9, 11, 12: the intake is pc-core's channel (its fairness and weak-memory models
+// live there); the pool holds no order promise beyond `key_by`; a refused submit is `Full` or
+// `Closed` as it is.

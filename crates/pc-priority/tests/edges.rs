@@ -83,6 +83,20 @@ async fn timeouts_of_zero_and_max() {
 
 // ## 5. Extreme numbers
 
+/// Walk: a capacity of `usize::MAX` is no bound in practice, and allocates nothing up front.
+#[test]
+fn a_capacity_of_usize_max_works() {
+    let (tx, rx) = PriorityChannel::builder(2)
+        .capacity(usize::MAX)
+        .build()
+        .unwrap();
+    for i in 0..1_000u32 {
+        tx.try_send(i, (i % 2) as usize).unwrap();
+    }
+    assert_eq!(rx.len(), 1_000);
+    assert_eq!(rx.try_recv().map(|(item, _)| item), Ok(0));
+}
+
 #[test]
 fn levels_at_the_limits() {
     assert!(PriorityChannel::builder::<u32>(0).build().is_err());

@@ -167,6 +167,9 @@ impl<K> fmt::Debug for KeyedLimiter<K> {
     }
 }
 
+/// The most shards a [`KeyedLimiter`] takes: each is a lock allocated at once.
+pub const MAX_SHARDS: usize = 1 << 16;
+
 /// Settings for a [`KeyedLimiter`]: rate and burst per key (required), idle time, shards and an
 /// optional probe.
 #[derive(Clone)]
@@ -225,7 +228,8 @@ impl KeyedLimiterBuilder {
     ///
     /// # Errors
     ///
-    /// A [`BuildError`] naming `rate`, `burst`, `idle` (0) or `shards` (0).
+    /// A [`BuildError`] naming `rate`, `burst`, `idle` (0) or `shards` (0, or above
+    /// [`MAX_SHARDS`]).
     pub fn build<K: Hash + Eq + Clone>(self) -> Result<KeyedLimiter<K>, BuildError> {
         let limits = self.settings.limits()?;
         if self.idle.is_zero() {
@@ -233,6 +237,12 @@ impl KeyedLimiterBuilder {
         }
         if self.shards == 0 {
             return Err(BuildError::Zero { setting: "shards" });
+        }
+        if self.shards > MAX_SHARDS {
+            return Err(BuildError::Invalid {
+                setting: "shards",
+                reason: format!("at most {MAX_SHARDS} shards"),
+            });
         }
         let clock = Clock::new();
         let shards = (0..self.shards)

@@ -51,7 +51,7 @@ mod throttle;
 pub use bucket::{BucketStats, TokenBucket, TokenBucketBuilder};
 pub use error::{AcquireError, NotUntil, TryAcquireError};
 pub use gcra::{Gcra, GcraBuilder};
-pub use keyed::{KeyedLimiter, KeyedLimiterBuilder};
+pub use keyed::{KeyedLimiter, KeyedLimiterBuilder, MAX_SHARDS};
 pub use limits::MAX_REFILL;
 pub use throttle::{Throttle, Throttled, throttle};
 

@@ -139,6 +139,18 @@ fn keyed_idle_of_zero_is_an_error_and_max_keeps_keys() {
 
 // ## 5. Extreme numbers
 
+/// Walk: `shards(usize::MAX)` asked for that many locks up front; it is a typed error now.
+#[test]
+fn too_many_shards_are_a_typed_error() {
+    let builder = || KeyedLimiter::builder().rate(1.0).burst(1);
+    let err = builder().shards(usize::MAX).build::<u8>().unwrap_err();
+    assert_eq!(err.setting(), "shards");
+    builder()
+        .shards(pc_ratelimit::MAX_SHARDS)
+        .build::<u8>()
+        .unwrap();
+}
+
 /// Counts what `try_acquire(1)` grants over `span_ns`, called until refused at every
 /// nanosecond, and checks `burst + rate x elapsed` at every grant.
 async fn grants_never_exceed(

@@ -156,7 +156,8 @@ impl<T: Send + 'static, C: Codec<T>> RedisProducer<T, C> {
             return Ok(sent);
         }
         let mut sent = 0;
-        let mut chunk = Vec::with_capacity(self.core.settings.batch);
+        // Reserved up to a bound: a batch setting can be far larger than what is sent.
+        let mut chunk = Vec::with_capacity(self.core.settings.batch.min(1024));
         let mut items = items.into_iter().peekable();
         while items.peek().is_some() {
             chunk.clear();

@@ -325,8 +325,9 @@ impl<T, C> RedisQueueBuilder<T, C> {
     /// # Errors
     ///
     /// [`BuildError`] naming the setting: an unparsable `url`, an empty `stream` or `group`,
-    /// zero `max_len`, `batch`, `block`, `claim_idle`, `max_deliveries` or `outbox`, a `block` not
-    /// shorter than `claim_idle`, or a drop or reject policy without `max_len`.
+    /// zero `max_len`, `batch`, `block`, `claim_idle`, `max_deliveries` or `outbox`, a `max_len`
+    /// or `batch` above `i64::MAX` (Redis' largest count), a `block` not shorter than
+    /// `claim_idle`, or a drop or reject policy without `max_len`.
     pub fn build(self) -> Result<RedisQueue<T, C>, BuildError> {
         let client = redis::Client::open(self.url.as_str()).map_err(|e| BuildError::Invalid {
             setting: "url",
@@ -350,6 +351,21 @@ impl<T, C> RedisQueueBuilder<T, C> {
         ];
         if let Some((setting, _)) = zero.into_iter().find(|(_, zero)| *zero) {
             return Err(BuildError::Zero { setting });
+        }
+        // Redis reads counts as signed 64-bit integers: a larger one is refused by every
+        // command that carries it.
+        let too_large = [
+            (
+                "max_len",
+                self.max_len.is_some_and(|len| len > REDIS_COUNT_MAX),
+            ),
+            ("batch", self.batch > REDIS_COUNT_MAX),
+        ];
+        if let Some((setting, _)) = too_large.into_iter().find(|(_, large)| *large) {
+            return Err(BuildError::Invalid {
+                setting,
+                reason: format!("Redis takes counts up to {REDIS_COUNT_MAX}"),
+            });
         }
         if let WhenFull::Block {
             backoff,
@@ -429,3 +445,6 @@ impl<T, C> fmt::Debug for RedisQueueBuilder<T, C> {
             .finish_non_exhaustive()
     }
 }
+
+/// The largest count Redis takes in a command (`i64::MAX`).
+const REDIS_COUNT_MAX: usize = i64::MAX as usize;

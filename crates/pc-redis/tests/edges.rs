@@ -43,6 +43,18 @@ fn durations_out_of_range_are_build_errors() {
         .build()
         .unwrap_err();
     assert_eq!(block.setting(), "block");
+    // Counts Redis cannot take are typed errors, not a read that fails forever.
+    let batch = builder().batch(usize::MAX).build().unwrap_err();
+    assert_eq!(batch.setting(), "batch");
+    let max_len = builder().max_len(usize::MAX).build().unwrap_err();
+    assert_eq!(max_len.setting(), "max_len");
+    builder()
+        .batch(i64::MAX as usize)
+        .max_len(i64::MAX as usize)
+        .outbox(usize::MAX)
+        .max_deliveries(u32::MAX)
+        .build()
+        .unwrap();
     // The largest backoff doubles without overflowing.
     builder()
         .max_len(1)

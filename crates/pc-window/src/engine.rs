@@ -298,7 +298,7 @@ pub(crate) struct Slider<Acc> {
     fired: VecDeque<Fired<Acc>>,
 }
 
-fn gcd(mut a: u64, mut b: u64) -> u64 {
+pub(crate) fn gcd(mut a: u64, mut b: u64) -> u64 {
     while b != 0 {
         (a, b) = (b, a % b);
     }

@@ -84,4 +84,4 @@ pub use aggregate::{
     Aggregate, ArrivalOrder, Count, Items, Max, Mean, Min, Of, Stats, StatsAcc, Sum, Summary,
 };
 pub use stream::{ConsumerWindows, ResultOf, WindowExt, WindowResult, Windowed, window_consumer};
-pub use window::{Counted, Domain, EventTime, ProcessingTime, Window, WindowBuilder};
+pub use window::{Counted, Domain, EventTime, MAX_PANES, ProcessingTime, Window, WindowBuilder};

@@ -305,12 +305,16 @@ where
 {
     /// Takes one item that arrived at `now` (read for clocks that need it). Returns the
     /// window it completes, for counted windows; other results go to `ready`.
+    ///
+    /// `failed` is disarmed once the item is in: until then user code (key, timestamp,
+    /// aggregate) may unwind through it.
     #[inline]
-    fn take<T, A, D>(
+    fn take<T, A, D, F: OnUnwind>(
         &mut self,
         window: &Window<T, A, K, D>,
         item: T,
         now: Option<Instant>,
+        failed: F,
     ) -> Option<WindowResult<K, V, P>>
     where
         A: Aggregate<T, Acc = Acc, Output = V>,
@@ -319,8 +323,6 @@ where
         if let Some(probe) = &window.probe {
             probe.produced(1);
         }
-        // User code (key, timestamp, aggregate) runs until the item is in.
-        let failed = FailedOnUnwind(window.probe.as_ref());
         let agg = &window.agg;
         let origin = self.origin;
         let at = self.arrivals;
@@ -332,7 +334,7 @@ where
                 let pos = slot.engine.counted();
                 let arrived = Arrived { item: &item, at };
                 let added = slot.engine.add(agg, pos, arrived, pos, &mut |_, _, _| {});
-                std::mem::forget(failed);
+                failed.disarm();
                 debug_assert_eq!(added, Added::Taken, "counted items are never late");
                 // The item completes at most one window, the one ending right after it (every
                 // earlier end has passed with an earlier item): hand it straight back, with no
@@ -380,7 +382,7 @@ where
                     origin,
                     |engine, emit| engine.add(agg, pos, Arrived { item: &item, at }, w, emit),
                 );
-                std::mem::forget(failed);
+                failed.disarm();
                 self.due = min_due(self.due, slot.engine.next_due());
                 if added == Added::Late {
                     self.late += 1;
@@ -512,7 +514,13 @@ where
             loop {
                 match this.source.as_mut().poll_next(cx) {
                     Poll::Ready(Some(item)) => {
-                        if let Some(fired) = state.take(window, item, now) {
+                        // Without a probe, nothing to report on an unwind, and no guard on the
+                        // hot path.
+                        let fired = match &window.probe {
+                            Some(probe) => state.take(window, item, now, FailedOnUnwind(probe)),
+                            None => state.take(window, item, now, ()),
+                        };
+                        if let Some(fired) = fired {
                             return Poll::Ready(Some(fired));
                         }
                         if !state.ready.is_empty() {
@@ -569,14 +577,29 @@ where
     }
 }
 
+/// What happens to the item being taken if user code unwinds before it is in.
+trait OnUnwind {
+    /// The item is in: nothing to do any more.
+    fn disarm(self);
+}
+
+/// Nothing to report (no probe).
+impl OnUnwind for () {
+    fn disarm(self) {}
+}
+
 /// Counts the item being added as failed ([`FailReason::Panicked`]) if user code panics while
-/// it is added; forgotten once it is in.
-struct FailedOnUnwind<'a>(Option<&'a SharedProbe>);
+/// it is added.
+struct FailedOnUnwind<'a>(&'a SharedProbe);
+
+impl OnUnwind for FailedOnUnwind<'_> {
+    fn disarm(self) {
+        std::mem::forget(self);
+    }
+}
 
 impl Drop for FailedOnUnwind<'_> {
     fn drop(&mut self) {
-        if let Some(probe) = self.0 {
-            probe.failed(1, FailReason::Panicked);
-        }
+        self.0.failed(1, FailReason::Panicked);
     }
 }

@@ -374,8 +374,8 @@ impl<T, A: Aggregate<T>, K, D: Domain> WindowBuilder<T, A, K, D> {
     /// # Errors
     ///
     /// [`BuildError::Zero`] for a zero size, slide, gap or idle timeout;
-    /// [`BuildError::Invalid`] for a slide larger than the size, or a duration beyond 584
-    /// years.
+    /// [`BuildError::Invalid`] for a slide larger than the size, a window spanning more than
+    /// [`MAX_PANES`] times the gcd of its size and slide, or a duration beyond 584 years.
     pub fn build(self) -> Result<Window<T, A, K, D>, BuildError> {
         let shape = match self.requested {
             Requested::Sliding { size, slide } => {
@@ -386,6 +386,17 @@ impl<T, A: Aggregate<T>, K, D: Domain> WindowBuilder<T, A, K, D> {
                         setting: "slide",
                         reason: format!(
                             "must not be larger than the size ({slide} > {size}), or items would fall between windows"
+                        ),
+                    });
+                }
+                // A window is kept as `size / gcd(size, slide)` panes, and that many windows
+                // overlap each item; past this, neither the panes nor the windows that fire
+                // when the source ends would ever be through (`sliding_count(u64::MAX, 1)`).
+                if size / crate::engine::gcd(size, slide) > MAX_PANES {
+                    return Err(BuildError::Invalid {
+                        setting: "slide",
+                        reason: format!(
+                            "a window may span at most {MAX_PANES} slides (the gcd of size and slide), got {size} / {slide}"
                         ),
                     });
                 }
@@ -433,3 +444,6 @@ impl<T, A, K, D> Window<T, A, K, D> {
         self.event.as_ref().map_or(0, |event| event.lateness)
     }
 }
+
+/// The most panes (units of `gcd(size, slide)`) a sliding window spans.
+pub const MAX_PANES: u64 = 1 << 32;

@@ -190,6 +190,36 @@ fn zero_and_max_sizes_are_typed_errors() {
 
 // ## 5. Extreme numbers
 
+/// Walk: a count window of `u64::MAX` items works (one pane; it fires what it holds when the
+/// source ends). Sliding by one, it spans `u64::MAX` panes, and as many windows overlap each
+/// item: the windows past the last item never ended (the stream grew until memory ran out), so
+/// a window spanning more than `MAX_PANES` slides is a typed error.
+#[tokio::test(start_paused = true)]
+async fn count_windows_of_u64_max_items() {
+    let tumbling = Window::tumbling_count(u64::MAX)
+        .aggregate(pc_window::Sum)
+        .build()
+        .unwrap();
+    let fired: Vec<(u64, u64, u64)> = futures_util::stream::iter([1u64, 2, 3])
+        .window(tumbling)
+        .map(|r| (r.start, r.end, r.value))
+        .collect()
+        .await;
+    assert_eq!(fired, [(0, u64::MAX, 6)]);
+    let endless = Window::<u64, _, (), pc_window::Counted>::sliding_count(u64::MAX, 1).build();
+    assert_eq!(endless.unwrap_err().setting(), "slide");
+    let endless = Window::<u64, _, (), pc_window::ProcessingTime>::sliding(
+        Duration::from_secs(86_400 * 365),
+        Duration::from_nanos(1),
+    )
+    .build();
+    assert_eq!(endless.unwrap_err().setting(), "slide");
+    let widest =
+        Window::<u64, _, (), pc_window::Counted>::sliding_count(pc_window::MAX_PANES * 3, 3)
+            .build();
+    assert!(widest.is_ok());
+}
+
 #[tokio::test(start_paused = true)]
 async fn timestamps_at_the_end_of_time() {
     let window = Window::tumbling(ms(10))

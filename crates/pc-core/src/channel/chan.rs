@@ -4,8 +4,8 @@
 //! from `event-listener`, both from smol-rs. On top of them the channel keeps its own count of
 //! free slots: a sender takes a slot before it pushes and a receiver gives one back after it
 //! pops. That count is what lets a [`Permit`](super::Permit) hold a slot across an await, which
-//! async-channel cannot do. The queue underneath has the same capacity, so a push made while
-//! holding a slot always fits.
+//! async-channel cannot do. The queue underneath has the same capacity (or, above
+//! [`PREALLOCATED_MAX`], no bound of its own), so a push made while holding a slot always fits.
 //!
 //! Closing has to respect reservations already handed out: `state` holds a CLOSED bit and the
 //! number of outstanding permits, and the queue is closed only once the bit is set and no
@@ -84,6 +84,10 @@ impl<T> fmt::Debug for Chan<T> {
 impl<T> std::panic::UnwindSafe for Chan<T> {}
 impl<T> std::panic::RefUnwindSafe for Chan<T> {}
 
+/// The largest capacity whose slots the queue allocates up front (a megabyte for 8-byte
+/// items); beyond it the queue grows in segments and the slot count alone keeps the bound.
+pub(crate) const PREALLOCATED_MAX: usize = 1 << 16;
+
 impl<T> Drop for Chan<T> {
     fn drop(&mut self) {
         self.drop_queued();
@@ -97,8 +101,10 @@ impl<T> Chan<T> {
         report_depth: bool,
     ) -> Self {
         let queue = match capacity {
-            Some(capacity) => ConcurrentQueue::bounded(capacity),
-            None => ConcurrentQueue::unbounded(),
+            Some(capacity) if capacity <= PREALLOCATED_MAX => ConcurrentQueue::bounded(capacity),
+            // A larger bound is kept by the slot count alone, over a queue that grows as items
+            // come: `usize::MAX` must not ask for that many slots up front.
+            _ => ConcurrentQueue::unbounded(),
         };
         Self {
             queue,

@@ -115,6 +115,9 @@ pub struct Counts {
 
 /// A channel that holds at most `capacity` items.
 ///
+/// Up to 65,536 the queue's slots are allocated at once; a larger capacity, up to `usize::MAX`
+/// (in effect unbounded), reserves nothing up front and keeps its bound all the same.
+///
 /// # Errors
 ///
 /// [`BuildError::Zero`] if `capacity` is 0. Use [`Builder`] to attach a probe.
