@@ -96,7 +96,7 @@ impl<Acc: Clone> Engine<Acc> {
 
     /// The position of the next item, for counted windows (which number their items); 0 for
     /// the others.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn counted(&self) -> u64 {
         match self {
             Self::Counted(counter) => counter.position(),
@@ -163,6 +163,8 @@ pub(crate) struct Counter<Acc> {
     filled: u64,
     /// Full panes so far.
     full: u64,
+    /// Items added so far: `full * len + filled`, kept as its own count.
+    added: u64,
     /// The end of the next window to fire, in panes.
     next_end: u64,
     /// The last `size` full panes at most.
@@ -180,28 +182,28 @@ impl<Acc: Clone> Counter<Acc> {
             open: Part::new(agg),
             filled: 0,
             full: 0,
+            added: 0,
             next_end: (size - 1) % slide + 1,
             panes: Stacks::new(agg),
         }
     }
 
     /// The position of the next item: how many items were added.
-    #[inline]
+    #[inline(always)]
     fn position(&self) -> u64 {
-        self.full * self.len + self.filled
+        self.added
     }
 
-    #[inline]
+    #[inline(always)]
     fn add<T, A: Aggregate<T, Acc = Acc>>(&mut self, agg: &A, pos: u64, item: Arrived<'_, T>) {
         debug_assert_eq!(pos, self.position());
-        if self.filled == self.len {
-            // Left full by an `init` that panicked as the pane closed: closed now.
-            self.close_pane(agg);
-        }
         // User code first: an item whose `add` panics is not counted.
         self.open.add(agg, item);
+        self.added += 1;
         self.filled += 1;
-        if self.filled == self.len {
+        // `>=`: a pane left open by an `init` that panicked as it closed (then holding `len`
+        // items) closes with this one, a pane of one item more; no branch of its own here.
+        if self.filled >= self.len {
             self.close_pane(agg);
         }
     }

@@ -196,9 +196,12 @@ impl<Acc: Clone> TwoStacks<Acc> {
     /// Makes every pane held part of the front, merging each with the newer ones.
     #[inline(never)]
     fn flip<T, A: Aggregate<T, Acc = Acc>>(&mut self, agg: &A) {
-        // Built aside and put in place once every merge is done: a merge that panics leaves
-        // the stacks as they were.
-        let mut front = Vec::with_capacity(self.ring.len());
+        // Built aside (in the front's own allocation) and put in place once every merge is
+        // done: a merge that panics leaves the front empty and the back as it was, which is
+        // where a flip starts.
+        let mut front = std::mem::take(&mut self.front);
+        front.clear();
+        front.reserve(self.ring.len());
         let panes = self.ring.iter_rev().map(|pane| pane.part.clone());
         stack_merges(agg, panes, &mut front);
         let back = Part::new(agg);
@@ -496,14 +499,12 @@ impl<Acc: Clone> Stacks<Acc> {
 
     #[inline(never)]
     fn flip<T, A: Aggregate<T, Acc = Acc>>(&mut self, agg: &A) {
-        // A merge that panics midway drops the parts older than it: the front then holds the
-        // newer ones, still oldest last, so the stacks stay consistent and only windows over
-        // the dropped parts miss them.
-        let fresh = Part::new(agg);
-        let back = std::mem::take(&mut self.back);
-        self.back_merged = fresh;
-        self.front.reserve(back.len());
-        stack_merges(agg, back.into_iter().rev(), &mut self.front);
+        // `init` before anything moves. A merge that panics midway drops the parts older than
+        // it: the front then holds the newer ones, still oldest last, so the stacks stay
+        // consistent and only windows over the dropped parts miss them.
+        self.back_merged = Part::new(agg);
+        self.front.reserve(self.back.len());
+        stack_merges(agg, self.back.drain(..).rev(), &mut self.front);
     }
 
     #[inline]
