@@ -378,6 +378,16 @@ fn a_panicking_hook_on_an_eviction_keeps_the_new_item() {
     assert_eq!((stats.produced, stats.dropped_oldest), (3, 1));
 }
 
-// ## 8, 10, 11, 12: the queue holds at most its capacity (the channel below enforces it),
-// policies are tested alike over every variant in tests/policies.rs, and a refusal is `Full`
-// or `Rejected`, never `Closed`.
+// ## 8. Bounded memory: tested in tests/policies.rs (4 producers x 2,000 items under every
+// policy, never more than the capacity queued); the queue keeps no buffer of its own beyond the
+// channel below it, whose capacity test is in pc-core's tests/edges.rs.
+
+// ## 10. Promises across composition: tested in tests/policies.rs (one accounting test run
+// over every `Overflow` variant) and in the facade's tests/edges.rs (the queue among every
+// producer and consumer).
+
+// ## 11. Hidden order assumptions does not apply: the queue promises FIFO only, and its drop
+// hook and probe see items in the order the queue discards them (tests/policies.rs).
+
+// ## 12. Errors that tell the truth: tested in tests/policies.rs (`Reject` and `BlockFor` hand
+// the item back as `Rejected` / `TimedOut`, a full `try_send` as `Full`, never `Closed`).

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use futures_core::Stream;
 use futures_util::{FutureExt, StreamExt};
-use pc_core::task::TaskGroup;
+use pc_core::task::{TaskGroup, drop_caught};
 use pc_core::{BuildError, FailReason, SharedProbe, Stage, WaitKind, channel};
 use tokio::sync::{Semaphore, oneshot};
 use tokio::time::Instant;
@@ -464,6 +464,6 @@ fn deliver<In, Out, E, IE>(
     result: Result<Out, ProcessError<In, E, IE>>,
 ) {
     if let Err(unwanted) = reply.send(result) {
-        let _ = catch_unwind(AssertUnwindSafe(move || drop(unwanted)));
+        drop_caught(unwanted);
     }
 }

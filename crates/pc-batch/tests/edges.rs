@@ -308,8 +308,27 @@ async fn close_cancelled_then_called_again_waits_for_the_batch_in_flight() {
     processor.close().await;
 }
 
-// ## 2, 3, 8, 9, 10, 11, 12: a `Batched` stream keeps its one registration in its own source
-// and its flusher's `AtomicWaker` (both woken, never absorbing); callers are batched in arrival
-// order; a batch never exceeds `max_items` / `max_weight` (tests/model.rs); errors reach the
-// callers they concern as `Batch`, `Item` or `CountMismatch`, never `Closed`
-// (tests/processor.rs).
+// ## 2. The abandoned registration: tested in the facade's tests/edges.rs
+// (`an_idle_stream_keeps_no_wake_up_from_a_waiting_receive`, `batch_consumer` over three
+// consumers); a `Batched` stream's only other registration is its flusher's `AtomicWaker`,
+// which a flush wakes whoever holds it.
+
+// ## 3. Fairness: tested in tests/processor.rs
+// (`seed_example_three_gives_each_of_250_callers_its_own_output_in_order`): callers are
+// batched in arrival order, through pc-core's channel.
+
+// ## 8. Bounded memory: tested in tests/model.rs (no batch exceeds `max_items` or
+// `max_weight`) and tests/processor.rs
+// (`callers_wait_for_room_and_batches_in_flight_stay_within_concurrency`).
+
+// ## 9. Weak memory does not apply: the batcher has no atomic protocol of its own (the flush
+// flag is a single swap, the intake is pc-core's channel with its loom models).
+
+// ## 10. Promises across composition: tested in tests/processor.rs (one output per caller,
+// in order, through a batcher, a channel and the handler) and the facade's tests/edges.rs.
+
+// ## 11. Hidden order assumptions: tested in tests/model.rs (batches hold items in arrival
+// order for any sizes, weights and lingers).
+
+// ## 12. Errors that tell the truth: tested in tests/processor.rs (`Batch`, `Item` and
+// `CountMismatch` reach exactly the callers they concern; `Closed` only after `close`).

@@ -44,6 +44,24 @@ use tokio_util::task::task_tracker::TaskTrackerToken;
 /// The payload of a panic, as `std::panic::catch_unwind` gives it.
 pub type Panic = Box<dyn Any + Send + 'static>;
 
+/// The message of a panic's payload (a `&str` or a `String`, as `panic!` makes them), for a
+/// block that turns a caught panic into an error.
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(message) = payload.downcast_ref::<&str>() {
+        (*message).to_string()
+    } else if let Some(message) = payload.downcast_ref::<String>() {
+        message.clone()
+    } else {
+        "panic with a payload that is not a string".to_string()
+    }
+}
+
+/// Drops `value`, catching a panic of its `Drop` (user code): for a block's task that drops a
+/// value nobody wants any more and must go on whatever that `Drop` does.
+pub fn drop_caught<T>(value: T) {
+    let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(value)));
+}
+
 /// The tasks of one block: spawned through it, counted until their futures are dropped, waited
 /// for by any number of callers. Cheap to clone; clones share the group.
 #[derive(Clone)]

@@ -526,7 +526,17 @@ fn close_wakes_every_parked_waiter_and_idle_handle() {
     assert_eq!(rx.try_recv(), Ok(0));
 }
 
-// ## 9. Weak memory: see the loom models in `src/channel/tests/loom_channel.rs`.
-//
-// ## 8, 10, 11, 12: the channel holds no buffer beyond its capacity, composes nothing, and
-// reports a full channel as `Full` and a closed one as `Closed` (tests/errors.rs).
+// ## 9. Weak memory: tested in src/channel/tests/loom_channel.rs (loom models, run by
+// `cargo xtask ci`).
+
+// ## 8. Bounded memory: tested in `capacities_past_what_is_allocated_up_front_keep_their_bound`
+// above (exactly `capacity` items fit); the channel keeps no buffer beyond its queue.
+
+// ## 10. Promises across composition: tested in the facade's tests/edges.rs (one contract over
+// every producer and consumer, this channel among them).
+
+// ## 11. Hidden order assumptions: tested in tests/mpmc.rs and tests/model.rs (FIFO per
+// producer, every item once, under 4 x 4 tasks and random operation sequences).
+
+// ## 12. Errors that tell the truth: tested in tests/errors.rs (`Full`, `Timeout` and
+// `Closed` each where they belong, the item handed back).

@@ -122,7 +122,23 @@ async fn a_reporter_stops_once_for_every_caller() {
     reporter.stop().await;
 }
 
-// ## 2, 3, 8, 9, 10, 11, 12: a probe holds no registration, no queue and no task of its own
-// (a `Reporter`'s is joined by `stop`, which re-raises a panic of it); histograms have
-// fixed bounds; counting across threads is exact (tests/metrics.rs); a probe reports refusals
-// by their `DropReason`, never as a close.
+// ## 2. The abandoned registration does not apply: a probe registers no waker and holds no
+// waiter; `waiting_counts_who_waits_now_even_when_a_wait_is_cancelled` (tests/metrics.rs)
+// covers waits that end unpolled.
+
+// ## 3. Fairness does not apply: a probe serves no waiters.
+
+// ## 8. Bounded memory: tested in tests/metrics.rs (histograms of fixed bounds, rate samples
+// at most one per 50 ms over 60 s, `counts_add_up_when_threads_outnumber_shards`).
+
+// ## 9. Weak memory: tested in tests/metrics.rs (`counts_from_many_threads_add_up_exactly`);
+// every count is a thread-owned shard or an atomic add, summed at snapshots.
+
+// ## 10. Promises across composition: tested in the facade's tests/metrics.rs (one probe per
+// block, exact counts through each).
+
+// ## 11. Hidden order assumptions does not apply: counts and histograms do not depend on the
+// order events arrive in.
+
+// ## 12. Errors that tell the truth: tested in tests/exports.rs (refusals exported by their
+// `DropReason` and `FailReason`, never as a close).

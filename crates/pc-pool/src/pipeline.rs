@@ -13,13 +13,13 @@ use std::task::{Context, Poll};
 use futures_core::Stream;
 use futures_util::task::AtomicWaker;
 use futures_util::{FutureExt, StreamExt};
-use pc_core::task::TaskGroup;
+use pc_core::task::{TaskGroup, panic_message};
 use pc_core::{
     BuildError, Consumer, DropReason, FailReason, SharedProbe, Stage, WaitKind, channel,
 };
 use tokio::time::Instant;
 
-use crate::pool::{Cancel, MAX_WORKERS, panic_message, run_caught, too_many};
+use crate::pool::{Cancel, MAX_WORKERS, run_caught, too_many};
 
 /// Why an item of a pipeline produced no output.
 #[derive(Clone, PartialEq, Eq)]
@@ -453,9 +453,9 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                             Some(match ran {
                                 Ok(Ok(output)) => Ok(output),
                                 Ok(Err(err)) => Err(PipelineError::Stage(err)),
-                                Err(panic) => Err(PipelineError::Panicked(
-                                    crate::pool::panic_message(panic.as_ref()),
-                                )),
+                                Err(panic) => {
+                                    Err(PipelineError::Panicked(panic_message(panic.as_ref())))
+                                }
                             })
                         }
                         // Errors and holes from earlier stages pass on untouched.

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::task::AtomicWaker;
-use pc_core::task::TaskGroup;
+use pc_core::task::{TaskGroup, drop_caught, panic_message};
 use pc_core::{
     Ack, AckConsumer, BuildError, Consumer, Delivery, DropReason, FailReason, Producer, SendError,
     SendTimeoutError, SharedProbe, Stage, TrySendError, WaitKind, channel,
@@ -1019,11 +1019,6 @@ pub(crate) async fn run_caught<In, S: Stage<In>>(
     AssertUnwindSafe(made).catch_unwind().await
 }
 
-/// Drops a value of user code, catching a panic of its `Drop`: the task dropping it goes on.
-pub(crate) fn drop_caught<T>(value: T) {
-    let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(value)));
-}
-
 /// Answers a job that will not run: cancelled.
 fn cancel_job<In, S: Stage<In>>(shared: &Shared<In, S>, worker: usize, job: QueuedJob<S, In>) {
     let Job {
@@ -1068,16 +1063,6 @@ async fn limited<O, E>(
         Ok(Ok(output)) => Ok(output),
         Ok(Err(err)) => Err(JobError::Failed(err)),
         Err(panic) => Err(JobError::Panicked(panic_message(panic.as_ref()))),
-    }
-}
-
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(message) = payload.downcast_ref::<&str>() {
-        (*message).to_string()
-    } else if let Some(message) = payload.downcast_ref::<String>() {
-        message.clone()
-    } else {
-        "panic with a payload that is not a string".to_string()
     }
 }
 

@@ -676,6 +676,17 @@ async fn counts_at_their_largest_work_or_are_typed_errors() {
     assert_eq!(out, [Ok(0), Ok(2), Ok(4)]);
 }
 
-// ## 3, 9, 11, 12: the intake is pc-core's channel (its fairness and weak-memory models
-// live there); the pool holds no order promise beyond `key_by`; a refused submit is `Full` or
-// `Closed` as it is.
+// ## 3. Fairness: tested in pc-core's tests/edges.rs: the intake is pc-core's channel, whose
+// waiting senders are served before newcomers.
+
+// ## 9. Weak memory: tested in pc-core's loom models for the intake; the pipeline's window and
+// the cancel are checked under 2 worker threads in tests/pipeline.rs and tests/pool.rs.
+
+// ## 11. Hidden order assumptions: tested in tests/pipeline.rs
+// (`unordered_output_keeps_every_item_and_ordered_restores_the_order`,
+// `per_key_order_holds_while_keys_go_in_parallel`) and `key_by_keeps_order_through_every_later_stage`
+// above.
+
+// ## 12. Errors that tell the truth: tested in tests/pool.rs and tests/pipeline.rs (`Failed`,
+// `Panicked`, `TimedOut`, `Cancelled` and `Source` each where they belong; a refused submit
+// hands its input back).

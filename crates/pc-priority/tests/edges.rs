@@ -244,8 +244,9 @@ async fn dropping_every_receiver_fails_a_parked_sender() {
     assert_ready_eq!(recv.poll(), Err(RecvError));
 }
 
-// ## 9. Weak memory: every waiter registers under the lock its notifier holds (ARCHITECTURE.md),
-// so there is no atomic protocol outside the lock to model.
+// ## 9. Weak memory does not apply: every waiter registers under the lock its notifier holds
+// (ARCHITECTURE.md), so there is no atomic protocol outside the lock to model; tests/mpmc.rs
+// counts every item under 4 x 4 tasks on 2 threads.
 //
 // ## 2. The abandoned registration
 
@@ -277,5 +278,17 @@ async fn idle_streams_keep_no_wake_up_from_a_waiting_receive() {
     assert_eq!(second.next().await, None);
 }
 
-// ## 3, 8, 10, 11, 12: fairness and order are in tests/ordering.rs; the queue holds at most
-// its capacity; a shed item is reported `Shed`, never `Closed` (tests/shed.rs).
+// ## 3. Fairness: tested in tests/ordering.rs (FIFO among equal priorities; weighted and aging
+// schedules serve the lowest level under a flood) and tests/wakeups.rs.
+
+// ## 8. Bounded memory: tested in tests/shed.rs and tests/model.rs (never more than the
+// capacity queued, reservations included).
+
+// ## 10. Promises across composition: tested in the facade's tests/edges.rs (the channel
+// among every producer and consumer, levels and keys).
+
+// ## 11. Hidden order assumptions: tested in tests/ordering.rs
+// (`keys_come_out_smallest_first_and_fifo_among_equals`) and tests/model.rs.
+
+// ## 12. Errors that tell the truth: tested in tests/shed.rs (a shed item is reported `Shed`,
+// a full channel `Full`, never `Closed`).

@@ -317,8 +317,9 @@ async fn a_throttled_send_to_a_closed_producer_spends_nothing() {
     assert!(assert_ready!(send.poll()).is_err());
 }
 
-// ## 9. Weak memory: `Gcra` decides with one compare-and-swap on the TAT, and `KeyedLimiter`
-// and `TokenBucket` under a lock; tests/concurrency.rs checks exact counts across threads.
+// ## 9. Weak memory: tested in src/gcra.rs (the loom model of `Gcra`'s compare-and-swap) and
+// tests/concurrency.rs (exact counts across threads); `KeyedLimiter` and `TokenBucket` decide
+// under a lock.
 //
 // ## 6. User code that panics
 //
@@ -368,9 +369,21 @@ fn a_key_that_panics_fails_that_call_alone() {
     assert_eq!(keyed.len(), 2);
 }
 
-// ## 2, 8, 10, 11, 12: limiters hold no registration in a handle (a wait's place is in the
-// bucket, withdrawn on drop), keep one TAT per key (swept after `idle`), and report a refusal
-// as `Insufficient`, `OverBurst` or `Timeout`, never as a close.
+// ## 2. The abandoned registration does not apply: no registration lives in a handle; a
+// `TokenBucket` wait's place is in the bucket and withdrawn when the wait is dropped
+// (tests/bucket.rs, `a_cancelled_wait_gives_back_exactly_what_it_paid`).
+
+// ## 8. Bounded memory: tested in tests/keyed.rs (one TAT per key, swept after `idle`).
+
+// ## 10. Promises across composition: tested in tests/throttle.rs (`Throttled` and `throttle`
+// keep the rate over a producer and a stream) and the facade's tests/edges.rs.
+
+// ## 11. Hidden order assumptions: tested in tests/bucket.rs
+// (`waiters_are_served_in_arrival_order`, `try_acquire_does_not_jump_the_queue`).
+
+// ## 12. Errors that tell the truth: tested in tests/bucket.rs
+// (`over_burst_and_timeouts_are_immediate_errors`: `OverBurst`, `Insufficient`, `Timeout`,
+// never a close).
 
 // ## The rate bound, over random settings
 

@@ -4,6 +4,7 @@ use std::any::Any;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use pc_core::task::panic_message;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -73,12 +74,7 @@ pub(crate) fn decode_caught<T, C: Codec<T>>(codec: &C, bytes: &[u8]) -> Result<T
 }
 
 fn panicked(payload: &(dyn Any + Send)) -> CodecError {
-    let message = payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic with no message".to_string());
-    CodecError(format!("the codec panicked: {message}"))
+    CodecError(format!("the codec panicked: {}", panic_message(payload)))
 }
 
 /// An item could not be encoded, or an entry's payload decoded; the message says why.

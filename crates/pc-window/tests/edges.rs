@@ -577,12 +577,29 @@ async fn a_merge_that_panics_costs_the_windows_that_needed_it() {
     );
 }
 
-// ## 7. Shutdown in every state: a `Windowed` stream runs no task of its own. When its source
-// ends, every window still holding items fires and the stream ends (`Windowed`'s docs;
-// `unbounded_event_time_settings_hold_windows_until_the_end` above, and tests/windows.rs);
-// dropped, it drops what it held with it.
+// ## 7. Shutdown in every state: tested in
+// `unbounded_event_time_settings_hold_windows_until_the_end` above and tests/windows.rs
+// (`idle_timeout_closes_the_windows_of_a_silent_source`): a `Windowed` stream runs no task;
+// when its source ends, every window holding items fires and the stream ends.
 
-// ## 1, 2, 3, 8, 9, 10, 12: a `Windowed` stream holds no registration but its source's
-// and one timer; dropped between polls it loses what it held with it (documented on
-// `Windowed`); memory is per key and per open window (tests/windows.rs holds the eviction of
-// silent keys).
+// ## 1. Cancellation does not apply beyond the source: a `Windowed` stream has no future of
+// its own to cancel; dropped between polls it drops what it held (documented on `Windowed`),
+// and its source's receives are cancel safe (pc-core's tests).
+
+// ## 2. The abandoned registration: tested in the facade's tests/edges.rs
+// (`window_consumer` over three consumers keeps no wake-up from a waiting receive).
+
+// ## 3. Fairness does not apply: a window stream has one consumer and serves no waiters.
+
+// ## 8. Bounded memory: tested in tests/windows.rs (`idle_timeout_closes_the_windows_of_a_silent_source`,
+// keys forgotten once empty) and `count_windows_of_u64_max_items` above (`MAX_PANES`).
+
+// ## 9. Weak memory does not apply: a `Windowed` stream is polled by one task and shares no
+// state.
+
+// ## 10. Promises across composition: tested in tests/windows.rs (`windows_any_consumer`) and
+// the facade's tests/edges.rs.
+
+// ## 12. Errors that tell the truth: tested in tests/windows.rs
+// (`event_time_counts_late_items_and_hands_them_to_the_hook`: late items are counted as late
+// and handed to the hook, never silently dropped).

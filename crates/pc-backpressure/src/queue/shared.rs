@@ -1,10 +1,10 @@
 //! State shared by a queue's handles: counters, watermarks, drop hook, probe.
 
-use std::any::Any;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use pc_core::task::Panic;
 use pc_core::{DropReason, SharedProbe, channel};
 
 use crate::pressure::Watermarks;
@@ -84,9 +84,6 @@ impl<T> fmt::Debug for Shared<T> {
             .finish_non_exhaustive()
     }
 }
-
-/// The payload of a caught panic.
-pub(crate) type Panic = Box<dyn Any + Send>;
 
 /// Re-raises a caught panic, if any.
 pub(crate) fn raise(panic: Option<Panic>) {
