@@ -44,17 +44,18 @@ impl Error for TryAcquireError {}
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotUntil {
     origin: Instant,
-    nanos: u64,
+    after: Duration,
 }
 
 impl NotUntil {
-    pub(crate) fn new(origin: Instant, nanos: u64) -> Self {
-        Self { origin, nanos }
+    pub(crate) fn new(origin: Instant, after: Duration) -> Self {
+        Self { origin, after }
     }
 
-    /// The earliest time the same request could succeed.
+    /// The earliest time the same request could succeed (or the last instant the clock
+    /// holds, for a permit further away than that).
     pub fn retry_at(&self) -> Instant {
-        self.origin + Duration::from_nanos(self.nanos)
+        crate::clock::after(self.origin, self.after)
     }
 
     /// How long from `now` until [`retry_at`](NotUntil::retry_at) (zero if it has passed).

@@ -54,10 +54,10 @@ impl Gcra {
         let decided = match &self.fast {
             Some((tsc, origin)) => self.decide(
                 n,
-                tsc.delta_as_nanos(*origin, tsc.raw())
-                    .saturating_mul(crate::limits::TICKS_PER_NANO),
+                self.limits
+                    .ticks_of_nanos(u128::from(tsc.delta_as_nanos(*origin, tsc.raw()))),
             ),
-            None => self.decide(n, self.clock.now()),
+            None => self.decide(n, self.clock.now(self.limits)),
         };
         if let Some(probe) = &self.probe {
             crate::report_decision(probe, n, &decided);
@@ -72,7 +72,7 @@ impl Gcra {
     ///
     /// As [`try_acquire`](Gcra::try_acquire).
     pub fn try_acquire_at(&self, n: u32, now: Instant) -> Result<(), TryAcquireError> {
-        let decided = self.decide(n, self.clock.ticks(now));
+        let decided = self.decide(n, self.clock.ticks(now, self.limits));
         if let Some(probe) = &self.probe {
             crate::report_decision(probe, n, &decided);
         }
@@ -93,10 +93,9 @@ impl Gcra {
         }
         let mut tat = self.tat.load(Ordering::Acquire);
         loop {
-            let new_tat = self
-                .limits
-                .check(tat, now, n)
-                .map_err(|at| TryAcquireError::Insufficient(self.clock.not_until(at)))?;
+            let new_tat = self.limits.check(tat, now, n).map_err(|at| {
+                TryAcquireError::Insufficient(self.clock.not_until(at, self.limits))
+            })?;
             match self
                 .tat
                 .compare_exchange_weak(tat, new_tat, Ordering::AcqRel, Ordering::Acquire)
@@ -109,7 +108,7 @@ impl Gcra {
 
     /// Whole permits available now.
     pub fn available(&self) -> u32 {
-        let now = self.clock.now();
+        let now = self.clock.now(self.limits);
         self.limits.available(self.tat.load(Ordering::Acquire), now)
     }
 }

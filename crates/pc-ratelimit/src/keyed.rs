@@ -84,7 +84,7 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
                 burst: self.limits.burst,
             });
         }
-        let now = self.clock.now();
+        let now = self.clock.now(self.limits);
         let mut shard = self.shard(key);
         self.sweep_if_due(&mut shard, now);
         let tat = shard.tats.get(key).copied().unwrap_or(0);
@@ -98,13 +98,15 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
                 }
                 Ok(())
             }
-            Err(at) => Err(TryAcquireError::Insufficient(self.clock.not_until(at))),
+            Err(at) => Err(TryAcquireError::Insufficient(
+                self.clock.not_until(at, self.limits),
+            )),
         }
     }
 
     /// Whole permits `key` has now.
     pub fn available(&self, key: &K) -> u32 {
-        let now = self.clock.now();
+        let now = self.clock.now(self.limits);
         let tat = self.shard(key).tats.get(key).copied().unwrap_or(0);
         self.limits.available(tat, now)
     }
@@ -121,7 +123,7 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
 
     /// Sweeps every shard now, dropping keys idle for longer than the idle time.
     pub fn evict_idle(&self) {
-        let now = self.clock.now();
+        let now = self.clock.now(self.limits);
         for shard in self.shards.iter() {
             self.sweep(&mut lock(shard), now);
         }
@@ -161,7 +163,7 @@ impl<K> fmt::Debug for KeyedLimiter<K> {
         f.debug_struct("KeyedLimiter")
             .field("interval_ns", &self.limits.interval_ns())
             .field("burst", &self.limits.burst)
-            .field("idle_ns", &crate::clock::nanos_after(self.idle))
+            .field("idle_ns", &self.limits.span_of(self.idle).as_nanos())
             .field("shards", &self.shards.len())
             .finish_non_exhaustive()
     }
@@ -256,7 +258,7 @@ impl KeyedLimiterBuilder {
         Ok(KeyedLimiter {
             clock,
             limits,
-            idle: crate::clock::ticks_of(self.idle),
+            idle: limits.ticks_of(self.idle),
             hasher: RandomState::new(),
             shards,
             probe: self.probe,

@@ -52,7 +52,6 @@ pub use bucket::{BucketStats, TokenBucket, TokenBucketBuilder};
 pub use error::{AcquireError, NotUntil, TryAcquireError};
 pub use gcra::{Gcra, GcraBuilder};
 pub use keyed::{KeyedLimiter, KeyedLimiterBuilder, MAX_SHARDS};
-pub use limits::MAX_REFILL;
 pub use throttle::{Throttle, Throttled, throttle};
 
 /// Tells `probe` what a `try_acquire` of `n` permits decided: granted permits pass straight

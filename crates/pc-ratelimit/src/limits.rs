@@ -1,28 +1,41 @@
 //! The decision every limiter here makes: GCRA over a theoretical arrival time (TAT).
 //!
-//! Time is counted in ticks of 1/16 ns since the limiter's creation ([`TICKS_PER_NANO`]), so
-//! that a permit's cost need not be a whole number of nanoseconds: at 7e8 permits per second a
-//! permit costs 1.43 ns, which whole nanoseconds would round to 1 (a limiter 43% too fast).
-//! The cost is rounded up to a whole tick, so a limiter may run a hair slower than its rate
-//! (at most one tick per permit: under 6.25% at the top rate of 1e9/s, 0.16% at 1e8/s), never
-//! faster. The TAT is when the limiter would be back to a full bucket. A request for `n`
-//! permits at `now` is allowed when, after paying for it, the TAT is at most `burst` intervals
-//! ahead of `now`. Products are taken in `u128`, and a burst that takes longer than
-//! [`MAX_REFILL`] to refill is refused when the limiter is built, so no sum overflows.
-//! Everything here is pure: it takes `now` as an argument, so it is tested without a runtime.
+//! Time is counted in ticks since the limiter's creation. The interval between permits is first
+//! computed exactly in fine ticks of 1/16 ns ([`FINE_PER_NANO`]), so that a permit's cost need
+//! not be a whole number of nanoseconds: at 7e8 permits per second a permit costs 1.43 ns,
+//! which whole nanoseconds would round to 1 (a limiter 43% too fast). The cost is rounded up,
+//! so a limiter may run a hair slower than its rate (at most one fine tick per permit: under
+//! 6.25% at the top rate of 1e9/s, 0.16% at 1e8/s), never faster.
+//!
+//! A limiter's own tick is `2^shift` fine ticks, the smallest for which a full burst's refill
+//! (the window) spans at most 2^62 ticks: fine ticks for every burst that refills within
+//! 9 years, coarser ones (each rounding the interval up by less than one part in 2^29) for
+//! slower rates and bigger bursts. The TAT, `now` and every sum of them then fit in a `u64`,
+//! which the lock-free [`Gcra`](crate::Gcra) swaps atomically, for any rate above 0 and any
+//! burst: a permit that takes longer than any `Instant` can reach ([`NEVER`]) is charged
+//! exactly that, which decides the same way (the burst never refills). A request for `n`
+//! permits at `now` is allowed when, after paying for it, the TAT is at most the window ahead
+//! of `now`. Everything here is pure: it takes `now` as an argument, so it is tested without a
+//! runtime.
 
 use std::time::Duration;
 
 use pc_core::BuildError;
 
-/// Ticks per nanosecond of the limiters' clocks.
-pub(crate) const TICKS_PER_NANO: u64 = 16;
+/// Fine ticks per nanosecond: the resolution in which intervals are computed.
+pub(crate) const FINE_PER_NANO: u128 = 16;
 
-/// The longest time a full burst may take to refill: about 9.1 years (2^58 ns). The TAT stays
-/// within `now + MAX_REFILL`, far from `u64::MAX` ticks for the first 27 years of a limiter.
-pub const MAX_REFILL: Duration = Duration::from_nanos(1 << 58);
+const FINE_PER_SECOND: u128 = 1_000_000_000 * FINE_PER_NANO;
 
-const MAX_WINDOW_TICKS: u128 = (1 << 58) * TICKS_PER_NANO as u128;
+/// The longest interval charged, in fine ticks: 2^93 ns, about 314 billion years. It is more
+/// than the span from any limiter's creation to the last instant the clock can hold (2^63
+/// seconds), so a limiter charged this never refills a permit, exactly as a slower one would
+/// not.
+const NEVER: u128 = 1 << 97;
+
+/// The longest window, in a limiter's own ticks: a quarter of `u64`'s range, so that
+/// `now + window + cost` fits for the first 2^63 ticks of a limiter (at least 18 years).
+const MAX_WINDOW: u128 = 1 << 62;
 
 /// A validated rate and burst, in the form the decision uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,38 +44,55 @@ pub(crate) struct Limits {
     pub(crate) interval: u64,
     /// Permits that may be taken at once after a quiet period.
     pub(crate) burst: u32,
+    /// A tick is `2^shift` fine ticks.
+    shift: u32,
+    /// Fine ticks per permit, rounded up (at most [`NEVER`]): kept so that a new burst picks
+    /// its tick from the exact interval.
+    fine: u128,
 }
 
 impl Limits {
     /// Checks `per_second` and `burst` and converts them.
     pub(crate) fn new(per_second: f64, burst: u32) -> Result<Self, BuildError> {
-        Self::checked(interval_of(per_second)?, check_burst(burst)?)
+        Ok(Self::fitted(
+            fine_interval(per_second)?,
+            check_burst(burst)?,
+        ))
     }
 
-    /// These limits with another rate, if its burst still refills within [`MAX_REFILL`].
+    /// These limits with another rate.
     pub(crate) fn with_rate(self, per_second: f64) -> Result<Self, BuildError> {
-        Self::checked(interval_of(per_second)?, self.burst)
+        Ok(Self::fitted(fine_interval(per_second)?, self.burst))
     }
 
-    /// These limits with another burst, if it still refills within [`MAX_REFILL`].
+    /// These limits with another burst.
     pub(crate) fn with_burst(self, burst: u32) -> Result<Self, BuildError> {
-        Self::checked(self.interval, check_burst(burst)?)
+        Ok(Self::fitted(self.fine, check_burst(burst)?))
     }
 
-    fn checked(interval: u64, burst: u32) -> Result<Self, BuildError> {
-        if u128::from(interval) * u128::from(burst) > MAX_WINDOW_TICKS {
-            return Err(BuildError::Invalid {
-                setting: "burst",
-                reason: format!(
-                    "a burst of {burst} at this rate takes more than {} days to refill",
-                    MAX_REFILL.as_secs() / 86_400
-                ),
-            });
+    /// The finest tick in which `burst` permits of `fine` fine ticks each span at most
+    /// [`MAX_WINDOW`] ticks. Found within 98 steps: at `shift` 97 an interval is one tick.
+    fn fitted(fine: u128, burst: u32) -> Self {
+        let mut shift = 0;
+        loop {
+            let interval = fine.div_ceil(1 << shift);
+            if interval
+                .checked_mul(u128::from(burst))
+                .is_some_and(|window| window <= MAX_WINDOW)
+            {
+                let interval = u64::try_from(interval).expect("within the window");
+                return Self {
+                    interval,
+                    burst,
+                    shift,
+                    fine,
+                };
+            }
+            shift += 1;
         }
-        Ok(Self { interval, burst })
     }
 
-    /// How far ahead of now the TAT may be: a full bucket's worth (within `MAX_WINDOW_TICKS`).
+    /// How far ahead of now the TAT may be: a full bucket's worth (within [`MAX_WINDOW`]).
     #[inline]
     pub(crate) fn window(self) -> u64 {
         u64::from(self.burst) * self.interval
@@ -79,8 +109,7 @@ impl Limits {
     /// the burst.
     #[inline]
     pub(crate) fn check(self, tat: u64, now: u64, n: u32) -> Result<u64, u64> {
-        // Within u64 while `now` is below 2^63 ticks (27 years); past that, refuse rather
-        // than wrap.
+        // Within u64 while `now` is below 2^63 ticks; past that, refuse rather than wrap.
         let Some(new_tat) = tat.max(now).checked_add(self.cost(n)) else {
             return Err(u64::MAX);
         };
@@ -99,21 +128,72 @@ impl Limits {
         u32::try_from(free).unwrap_or(u32::MAX)
     }
 
+    /// A span of time in this limiter's ticks, rounded down (saturating).
+    #[inline]
+    pub(crate) fn ticks_of_nanos(self, nanos: u128) -> u64 {
+        let fine = nanos.saturating_mul(FINE_PER_NANO);
+        u64::try_from(fine >> self.shift).unwrap_or(u64::MAX)
+    }
+
+    /// A span of time in this limiter's ticks, rounded down (saturating).
+    pub(crate) fn ticks_of(self, span: Duration) -> u64 {
+        self.ticks_of_nanos(span.as_nanos())
+    }
+
+    /// The span of `ticks`, rounded up to a whole nanosecond (saturating at `Duration::MAX`),
+    /// so that a wait until it never ends early.
+    pub(crate) fn span_of(self, ticks: u64) -> Duration {
+        let ticks = u128::from(ticks);
+        let nanos = match self.shift.checked_sub(4) {
+            // FINE_PER_NANO is 2^4.
+            None => ticks.div_ceil(1 << (4 - self.shift)),
+            Some(up) if ticks.leading_zeros() >= up => ticks << up,
+            Some(_) => return Duration::MAX,
+        };
+        let secs = u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX);
+        if secs == u64::MAX {
+            return Duration::MAX;
+        }
+        Duration::new(secs, (nanos % 1_000_000_000) as u32)
+    }
+
+    /// A position `at` in these limits' ticks, moved to `to`'s, where `now` and `now_to` are
+    /// the same instant in each. Permits owed ahead of now stay owed, each at `to`'s interval
+    /// (rounded up, so a change never makes a limiter faster); positions behind now stay
+    /// behind it by the same span, or as far as the origin.
+    pub(crate) fn rescale(self, to: Self, at: u64, now: u64, now_to: u64) -> u64 {
+        if at <= now {
+            return now_to.saturating_sub(to.ticks_of(self.span_of(now - at)));
+        }
+        let owed =
+            (u128::from(at - now) * u128::from(to.interval)).div_ceil(u128::from(self.interval));
+        now_to.saturating_add(u64::try_from(owed).unwrap_or(u64::MAX))
+    }
+
+    /// The cost `cost` of some permits at these limits, at `to`'s.
+    pub(crate) fn rescale_cost(self, to: Self, cost: u64) -> u64 {
+        let permits = u128::from(cost / self.interval);
+        u64::try_from(permits * u128::from(to.interval)).unwrap_or(u64::MAX)
+    }
+
+    /// Fine ticks per permit as charged.
+    fn charged(self) -> f64 {
+        self.interval as f64 * (1u128 << self.shift) as f64
+    }
+
     /// The rate, in permits per second.
     pub(crate) fn per_second(self) -> f64 {
-        TICKS_PER_SECOND / self.interval as f64
+        FINE_PER_SECOND as f64 / self.charged()
     }
 
     /// Nanoseconds per permit, for `Debug`.
     pub(crate) fn interval_ns(self) -> f64 {
-        self.interval as f64 / TICKS_PER_NANO as f64
+        self.charged() / FINE_PER_NANO as f64
     }
 }
 
-const TICKS_PER_SECOND: f64 = 1e9 * TICKS_PER_NANO as f64;
-
-/// Ticks per permit for a rate in permits per second, rounded up.
-pub(crate) fn interval_of(per_second: f64) -> Result<u64, BuildError> {
+/// Fine ticks per permit for a rate in permits per second, rounded up, at most [`NEVER`].
+pub(crate) fn fine_interval(per_second: f64) -> Result<u128, BuildError> {
     if !per_second.is_finite() || per_second <= 0.0 {
         return Err(BuildError::Invalid {
             setting: "rate",
@@ -128,26 +208,24 @@ pub(crate) fn interval_of(per_second: f64) -> Result<u64, BuildError> {
             reason: format!("at most 1e9 permits per second, got {per_second}"),
         });
     }
-    let exact = TICKS_PER_SECOND / per_second;
-    if exact > MAX_WINDOW_TICKS as f64 {
-        return Err(BuildError::Invalid {
-            setting: "rate",
-            reason: format!(
-                "one permit every more than {} days, got {per_second} per second",
-                MAX_REFILL.as_secs() / 86_400
-            ),
-        });
+    if FINE_PER_SECOND as f64 / per_second >= NEVER as f64 {
+        return Ok(NEVER);
     }
-    // Exactly, not in f64: the rate is `mantissa / 2^shift` (below 2^30, so `shift` > 0,
-    // and above 1e-9, so `shift` < 90), and a permit costs the ceiling of
-    // `TICKS_PER_SECOND * 2^shift / mantissa` ticks.
+    // Exactly, not in f64: the rate is `mantissa / 2^shift` (below 2^30 and above 2^-64
+    // here, so 0 < `shift` < 117), and a permit costs the ceiling of
+    // `FINE_PER_SECOND * 2^shift / mantissa` fine ticks, below 2^98. The numerator can pass
+    // 2^128, so the division is done in two steps: by the first up to 2^93 of the shift, then
+    // the rest of the shift applied to quotient and remainder.
     let bits = per_second.to_bits();
     let exponent = ((bits >> 52) & 0x7ff) as u32;
     let mantissa = u128::from((bits & ((1 << 52) - 1)) | (1 << 52));
     let shift = 1075 - exponent;
-    let ticks_per_second = 1_000_000_000 * u128::from(TICKS_PER_NANO);
-    let interval = (ticks_per_second << shift).div_ceil(mantissa);
-    Ok(u64::try_from(interval).unwrap_or(u64::MAX))
+    let first = shift.min(93);
+    let rest = shift - first;
+    let numerator = FINE_PER_SECOND << first;
+    let (quotient, remainder) = (numerator / mantissa, numerator % mantissa);
+    let interval = (quotient << rest) + (remainder << rest).div_ceil(mantissa);
+    Ok(interval.min(NEVER))
 }
 
 pub(crate) fn check_burst(burst: u32) -> Result<u32, BuildError> {
@@ -162,7 +240,7 @@ pub(crate) fn check_burst(burst: u32) -> Result<u32, BuildError> {
 mod tests {
     use super::*;
 
-    const SECOND: u64 = 1_000_000_000 * TICKS_PER_NANO;
+    const SECOND: u64 = 1_000_000_000 * 16;
 
     #[test]
     fn a_full_bucket_allows_the_burst_then_one_per_interval() {
@@ -207,20 +285,115 @@ mod tests {
             Limits::new(1.0, 0).unwrap_err(),
             BuildError::Zero { setting: "burst" }
         );
-        for rate in [0.0, -1.0, f64::NAN, f64::INFINITY, 2e9, 1e-12] {
+        for rate in [
+            0.0,
+            -1.0,
+            -0.0,
+            f64::NAN,
+            f64::INFINITY,
+            2e9,
+            -f64::MIN_POSITIVE,
+        ] {
             assert_eq!(
                 Limits::new(rate, 1).unwrap_err().setting(),
                 "rate",
                 "{rate}"
             );
         }
-        // A burst that would take centuries to refill.
-        assert_eq!(Limits::new(0.1, u32::MAX).unwrap_err().setting(), "burst");
-        assert_eq!(Limits::new(1e-6, 1000).unwrap_err().setting(), "burst");
-        // One permit in 31 years: the interval alone is past the limit.
-        assert_eq!(Limits::new(1e-9, 20).unwrap_err().setting(), "rate");
-        assert!(Limits::new(1000.0, u32::MAX).is_ok());
-        assert_eq!(Limits::new(1.0, u32::MAX).unwrap_err().setting(), "burst");
-        assert!(Limits::new(1e9, u32::MAX).is_ok());
+    }
+
+    /// Any rate above 0 with any burst: the window fits, the tick is as fine as it can be, and
+    /// the charged rate is never above the one asked for, nor below it by more than one part
+    /// in 2^29 (or a fine tick a permit, at the top rates).
+    #[test]
+    fn every_rate_and_burst_fits() {
+        for rate in [
+            1e9, 7e8, 1.0, 0.1, 1e-6, 1e-9, 1e-12, 1e-18, 1.2e-19, 1e-19, 1e-300,
+        ] {
+            for burst in [1, 20, 1000, 1 << 20, u32::MAX] {
+                let limits = Limits::new(rate, burst).unwrap();
+                assert!(u128::from(limits.window()) <= MAX_WINDOW, "{rate} {burst}");
+                assert!(limits.interval >= 1);
+                if limits.shift > 0 {
+                    // One tick finer would not fit.
+                    let finer = limits.fine.div_ceil(1 << (limits.shift - 1));
+                    assert!(finer * u128::from(burst) > MAX_WINDOW, "{rate} {burst}");
+                }
+                if limits.fine < NEVER {
+                    assert!(limits.per_second() <= rate, "{rate} {burst}");
+                    let slack = if limits.shift == 0 { 0.07 } else { 1e-8 };
+                    assert!(
+                        limits.per_second() >= rate * (1.0 - slack),
+                        "{rate} {burst}"
+                    );
+                } else {
+                    assert!(rate <= 1.27e-19, "{rate}");
+                }
+            }
+        }
+        // At the top rate even the largest burst spans fine ticks.
+        assert_eq!(Limits::new(1e9, u32::MAX).unwrap().shift, 0);
+        assert_eq!(Limits::new(1.0, u32::MAX).unwrap().shift, 4);
+        assert_eq!(Limits::new(1e-300, u32::MAX).unwrap().shift, 67);
+    }
+
+    #[test]
+    fn intervals_are_exact_down_to_the_slowest_rates() {
+        // 2^-40 per second: 2^40 s a permit, 2^40 x 1.6e10 fine ticks exactly.
+        let rate = 2f64.powi(-40);
+        assert_eq!(
+            fine_interval(rate).unwrap(),
+            (1u128 << 40) * FINE_PER_SECOND
+        );
+        // 3 per 2^60 s, rounded up.
+        let rate = 3.0 * 2f64.powi(-60);
+        assert_eq!(
+            fine_interval(rate).unwrap(),
+            ((1u128 << 60) * FINE_PER_SECOND).div_ceil(3)
+        );
+        assert_eq!(fine_interval(1e-300).unwrap(), NEVER);
+        assert_eq!(fine_interval(f64::MIN_POSITIVE).unwrap(), NEVER);
+    }
+
+    #[test]
+    fn spans_round_trip_never_early() {
+        for (rate, burst) in [(7e8, 1), (1.0, u32::MAX), (1e-300, u32::MAX), (3.0, 7)] {
+            let limits = Limits::new(rate, burst).unwrap();
+            for ticks in [0, 1, 17, 1 << 40, u64::MAX / 2] {
+                let span = limits.span_of(ticks);
+                if span < Duration::MAX {
+                    // Rounded up to the nanosecond, so reading it back gives at least `ticks`.
+                    assert!(limits.ticks_of(span) >= ticks, "{rate} {ticks}");
+                }
+            }
+        }
+        let coarse = Limits::new(1e-300, u32::MAX).unwrap();
+        assert_eq!(coarse.span_of(u64::MAX), Duration::MAX);
+        assert_eq!(
+            u128::from(coarse.ticks_of(Duration::MAX)),
+            (Duration::MAX.as_nanos() * 16) >> 67
+        );
+        let fine = Limits::new(1.0, 1).unwrap();
+        assert_eq!(fine.ticks_of(Duration::MAX), u64::MAX);
+        assert_eq!(fine.span_of(17), Duration::from_nanos(2));
+    }
+
+    #[test]
+    fn a_rescale_keeps_the_permits_owed() {
+        let old = Limits::new(1.0, 10).unwrap();
+        let new = old.with_burst(u32::MAX).unwrap();
+        assert!(new.shift > old.shift);
+        // Three permits owed at 1 s of time: still three, at the new tick.
+        let now = 5 * SECOND;
+        let now_new = new.ticks_of(Duration::from_secs(5));
+        let tat = old.rescale(new, now + 3 * old.interval, now, now_new);
+        assert_eq!(tat, now_new + 3 * new.interval);
+        assert_eq!(old.rescale_cost(new, 2 * old.interval), 2 * new.interval);
+        // Behind now: a full bucket stays full.
+        assert!(old.rescale(new, now - SECOND, now, now_new) <= now_new);
+        assert_eq!(
+            new.available(old.rescale(new, 0, now, now_new), now_new),
+            u32::MAX
+        );
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use pc_core::Producer;
-use pc_ratelimit::{Gcra, KeyedLimiter, MAX_REFILL, Throttled, TokenBucket, throttle};
+use pc_ratelimit::{Gcra, KeyedLimiter, Throttled, TokenBucket, TryAcquireError, throttle};
 use proptest::prelude::*;
 use support::bucket;
 use tokio::time::Instant;
@@ -198,30 +198,111 @@ async fn fractional_intervals_never_run_faster_than_the_rate() {
     }
 }
 
-/// Defect: `burst x interval` overflowed on valid settings (a panic in debug builds). A burst
-/// that takes longer than `MAX_REFILL` to refill is refused with a typed error instead.
-#[test]
-fn settings_whose_burst_takes_centuries_are_refused() {
-    assert_eq!(MAX_REFILL, Duration::from_nanos(1 << 58));
-    for (rate, burst, setting) in [
-        (0.1, u32::MAX, "burst"),
-        (1e-9, 20, "rate"),
-        (1e-9, 1, "rate"),
-    ] {
-        let bucket = TokenBucket::builder().rate(rate).burst(burst).build();
-        assert_eq!(bucket.unwrap_err().setting(), setting, "{rate} {burst}");
-        let gcra = Gcra::builder().rate(rate).burst(burst).build();
-        assert_eq!(gcra.unwrap_err().setting(), setting);
-        let keyed = KeyedLimiter::builder()
-            .rate(rate)
-            .burst(burst)
-            .build::<u8>();
-        assert_eq!(keyed.unwrap_err().setting(), setting);
+/// Defect: `burst x interval` overflowed on valid settings (a panic in debug builds), and then
+/// every setting whose burst took more than about 9 years to refill was refused
+/// (`rate(1e-9)` with a burst of 20, `rate(1.0)` with `burst(u32::MAX)`). Any rate above 0
+/// with any burst now builds, and keeps its rate exactly: one permit every 2^30 s (34 years)
+/// here, a rate a binary fraction holds exactly.
+#[tokio::test(start_paused = true)]
+async fn any_rate_above_zero_with_any_burst_builds_and_keeps_its_rate() {
+    for (rate, burst) in [(1e-9, 20), (1.0, u32::MAX), (1e-300, u32::MAX), (1e-12, 1)] {
+        assert!(
+            TokenBucket::builder()
+                .rate(rate)
+                .burst(burst)
+                .build()
+                .is_ok()
+        );
+        assert!(Gcra::builder().rate(rate).burst(burst).build().is_ok());
+        let keyed = KeyedLimiter::builder().rate(rate).burst(burst);
+        assert!(keyed.build::<u8>().is_ok());
     }
-    let bucket = bucket(0.1, 1000);
-    assert_eq!(bucket.set_burst(u32::MAX).unwrap_err().setting(), "burst");
-    assert_eq!(bucket.set_rate(1e-6).unwrap_err().setting(), "burst");
-    assert_eq!(bucket.burst(), 1000);
+    let rate = 2f64.powi(-30);
+    let interval = Duration::from_secs(1 << 30);
+    let start = Instant::now();
+    let gcra = Gcra::builder().rate(rate).burst(20).build().unwrap();
+    let slow = bucket(rate, 20);
+    let keyed = KeyedLimiter::builder()
+        .rate(rate)
+        .burst(20)
+        .idle(Duration::MAX)
+        .build::<u8>()
+        .unwrap();
+    gcra.try_acquire_at(20, start).unwrap();
+    slow.try_acquire(20).unwrap();
+    keyed.try_acquire(&0, 20).unwrap();
+    let Err(TryAcquireError::Insufficient(gcra_wait)) = gcra.try_acquire_at(1, start) else {
+        panic!("the burst is spent");
+    };
+    assert_eq!(gcra_wait.retry_at(), start + interval);
+    let Err(TryAcquireError::Insufficient(slow_wait)) = slow.try_acquire(1) else {
+        panic!("the burst is spent");
+    };
+    assert_eq!(slow_wait.retry_at(), start + interval);
+    assert!(keyed.try_acquire(&0, 1).is_err());
+    assert!(
+        gcra.try_acquire_at(1, start + interval - Duration::from_nanos(1))
+            .is_err()
+    );
+    gcra.try_acquire_at(1, start + interval).unwrap();
+    tokio::time::advance(interval - Duration::from_nanos(1)).await;
+    assert!(slow.try_acquire(1).is_err());
+    assert!(keyed.try_acquire(&0, 1).is_err());
+    tokio::time::advance(Duration::from_nanos(1)).await;
+    slow.try_acquire(1).unwrap();
+    keyed.try_acquire(&0, 1).unwrap();
+    assert!(keyed.try_acquire(&0, 1).is_err());
+
+    // One a second with the largest burst: all of it at once, then one each second.
+    let start = Instant::now();
+    let wide = Gcra::builder().rate(1.0).burst(u32::MAX).build().unwrap();
+    wide.try_acquire_at(u32::MAX, start).unwrap();
+    assert!(
+        wide.try_acquire_at(1, start + Duration::from_millis(999))
+            .is_err()
+    );
+    wide.try_acquire_at(1, start + Duration::from_secs(1))
+        .unwrap();
+    wide.try_acquire_at(2, start + Duration::from_secs(3))
+        .unwrap();
+    assert!(
+        wide.try_acquire_at(1, start + Duration::from_secs(3))
+            .is_err()
+    );
+
+    // A rate no clock reaches the next permit of: the burst, then never again.
+    let never = bucket(1e-300, 3);
+    never.try_acquire(3).unwrap();
+    tokio::time::advance(Duration::from_secs(1 << 40)).await;
+    let Err(TryAcquireError::Insufficient(wait)) = never.try_acquire(1) else {
+        panic!("no permit in 2^40 s at 1e-300/s");
+    };
+    assert!(wait.retry_at() > Instant::now() + Duration::from_secs(1 << 60));
+    let mut forever = spawn(never.acquire_timeout(1, Duration::MAX));
+    assert_pending!(forever.poll());
+}
+
+/// A bucket's burst and rate change to any value, its permits owed kept: after a burst of 10
+/// is spent at one a second, a burst of `u32::MAX` has `u32::MAX - 10` available, and the
+/// missing ten come back at one a second.
+#[tokio::test(start_paused = true)]
+async fn a_bucket_takes_any_new_burst_or_rate() {
+    let bucket = bucket(1.0, 10);
+    bucket.try_acquire(10).unwrap();
+    bucket.set_burst(u32::MAX).unwrap();
+    assert_eq!(bucket.available(), u32::MAX - 10);
+    tokio::time::advance(Duration::from_secs(1)).await;
+    assert_eq!(bucket.available(), u32::MAX - 9);
+    bucket.set_rate(1e-12).unwrap();
+    assert!(bucket.rate() <= 1e-12 && bucket.rate() > 1e-12 * (1.0 - 1e-8));
+    tokio::time::advance(Duration::from_secs(1 << 30)).await;
+    assert_eq!(bucket.available(), u32::MAX - 9);
+    bucket.set_rate(1e9).unwrap();
+    bucket.set_burst(5).unwrap();
+    // Nine permits owed at the new rate: 9 ns, then the burst of 5 is back within 5 ns more.
+    assert_eq!(bucket.available(), 0);
+    tokio::time::advance(Duration::from_nanos(14)).await;
+    assert_eq!(bucket.available(), 5);
 }
 
 #[tokio::test(start_paused = true)]
@@ -413,9 +494,20 @@ fn within_bound(granted: u64, burst: u32, rate: f64, elapsed_ns: u64) -> bool {
 
 fn rates() -> impl Strategy<Value = f64> {
     prop_oneof![
-        // Log-uniform from 1e-6 to 1e9 per second: fractional intervals almost always.
-        (-6.0f64..9.0).prop_map(|exp| 10f64.powf(exp)),
-        prop::sample::select(vec![1e9, 7e8, 4.4e8, 3e8, 1.0 / 3.0, 1.0, 0.1]),
+        // Log-uniform from 1e-21 to 1e9 per second: fractional intervals almost always, and
+        // bursts that take from nanoseconds to far past any clock's range to refill.
+        (-21.0f64..9.0).prop_map(|exp| 10f64.powf(exp)),
+        prop::sample::select(vec![
+            1e9,
+            7e8,
+            4.4e8,
+            3e8,
+            1.0 / 3.0,
+            1.0,
+            0.1,
+            1e-9,
+            1e-300
+        ]),
     ]
 }
 
@@ -430,24 +522,15 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     /// No decision ever lets more than `burst + rate x elapsed` through, over any window of
-    /// grants, for any rate, burst and request sizes; settings refused at build are exactly
-    /// those whose burst takes longer than `MAX_REFILL` to refill.
+    /// grants, for any rate above 0, any burst and any request sizes, and every such setting
+    /// builds.
     #[test]
     fn no_decision_exceeds_burst_plus_rate_times_elapsed(
         rate in rates(),
         burst in bursts(),
         steps in prop::collection::vec((0u64..4_000, 1u32..=u32::MAX, any::<bool>()), 1..120),
     ) {
-        let refill_ns = f64::from(burst) / rate * 1e9;
-        let gcra = match Gcra::builder().rate(rate).burst(burst).build() {
-            Ok(gcra) => gcra,
-            Err(_) => {
-                // Refused only near or past the limit (the interval is rounded up first).
-                prop_assert!(refill_ns >= MAX_REFILL.as_nanos() as f64 * 0.99);
-                return Ok(());
-            }
-        };
-        prop_assert!(refill_ns <= MAX_REFILL.as_nanos() as f64 * 1.01);
+        let gcra = Gcra::builder().rate(rate).burst(burst).build().unwrap();
         let interval_ns = (1e9 / rate).max(1.0);
         let start = Instant::now();
         let mut now_ns = 0u64;

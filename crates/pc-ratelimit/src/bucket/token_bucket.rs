@@ -160,7 +160,7 @@ impl TokenBucket {
         if n == 0 {
             return Ok(());
         }
-        let now = self.inner.clock.now();
+        let at = Instant::now();
         let mut state = self.inner.lock();
         let limits = state.limits;
         if n > limits.burst {
@@ -171,18 +171,18 @@ impl TokenBucket {
                 burst: limits.burst,
             });
         }
-        match limits.check(state.tat, now, n) {
+        match limits.check(state.tat, self.inner.clock.ticks(at, limits), n) {
             Ok(tat) => {
                 state.tat = tat;
                 drop(state);
                 self.inner.granted(n);
                 Ok(())
             }
-            Err(at) => {
+            Err(ready_at) => {
                 drop(state);
                 self.inner.refused(n);
                 Err(TryAcquireError::Insufficient(
-                    self.inner.clock.not_until(at),
+                    self.inner.clock.not_until(ready_at, limits),
                 ))
             }
         }
@@ -233,8 +233,9 @@ impl TokenBucket {
 
     /// Whole permits available now (0 while anyone waits).
     pub fn available(&self) -> u32 {
-        let now = self.inner.clock.now();
+        let at = Instant::now();
         let state = self.inner.lock();
+        let now = self.inner.clock.ticks(at, state.limits);
         state.limits.available(state.tat, now)
     }
 
@@ -243,46 +244,38 @@ impl TokenBucket {
     ///
     /// # Errors
     ///
-    /// A [`BuildError`] for a rate that is 0, negative, not finite or above 1e9/s, or at
-    /// which the burst would take more than [`MAX_REFILL`](crate::MAX_REFILL) to refill.
+    /// A [`BuildError`] for a rate that is 0, negative, not finite or above 1e9/s.
     pub fn set_rate(&self, per_second: f64) -> Result<(), BuildError> {
-        let now = self.inner.clock.now();
-        let mut state = self.inner.lock();
-        let limits = state.limits.with_rate(per_second)?;
-        let (old, new) = (
-            u128::from(state.limits.interval),
-            u128::from(limits.interval),
-        );
-        // The same permits, each now costing the new interval: positions ahead of now rounded
-        // up and refunds rounded down, so a rescale never makes the bucket faster.
-        let ahead = |at: u64| {
-            if at <= now {
-                return at;
-            }
-            let rescaled = (u128::from(at - now) * new).div_ceil(old);
-            now.saturating_add(u64::try_from(rescaled).unwrap_or(u64::MAX))
-        };
-        state.tat = ahead(state.tat);
-        for waiting in &mut state.waiters {
-            waiting.paid_to = ahead(waiting.paid_to);
-            waiting.cost = u64::try_from(u128::from(waiting.cost) * new / old).unwrap_or(u64::MAX);
-        }
-        state.limits = limits;
-        let wakers = state.wakers();
-        drop(state);
-        wakers.into_iter().for_each(Waker::wake);
-        Ok(())
+        self.change(|limits| limits.with_rate(per_second))
     }
 
     /// Changes the burst from now on; waiters wake at their new times.
     ///
     /// # Errors
     ///
-    /// [`BuildError::Zero`] for a burst of 0, an error naming `burst` for one that would take
-    /// more than [`MAX_REFILL`](crate::MAX_REFILL) to refill.
+    /// [`BuildError::Zero`] for a burst of 0.
     pub fn set_burst(&self, burst: u32) -> Result<(), BuildError> {
-        let mut state = self.inner.lock();
-        state.limits = state.limits.with_burst(burst)?;
+        self.change(|limits| limits.with_burst(burst))
+    }
+
+    /// Puts new limits in place: every position is moved to the new limits' ticks, the
+    /// permits owed ahead of now each costing the new interval, and every waiter is woken to
+    /// find its new time.
+    fn change(
+        &self,
+        new: impl FnOnce(Limits) -> Result<Limits, BuildError>,
+    ) -> Result<(), BuildError> {
+        let at = Instant::now();
+        let inner = &self.inner;
+        let mut state = inner.lock();
+        let (old, limits) = (state.limits, new(state.limits)?);
+        let (now, now_new) = (inner.clock.ticks(at, old), inner.clock.ticks(at, limits));
+        state.tat = old.rescale(limits, state.tat, now, now_new);
+        for waiting in &mut state.waiters {
+            waiting.paid_to = old.rescale(limits, waiting.paid_to, now, now_new);
+            waiting.cost = old.rescale_cost(limits, waiting.cost);
+        }
+        state.limits = limits;
         let wakers = state.wakers();
         drop(state);
         wakers.into_iter().for_each(Waker::wake);
@@ -327,9 +320,10 @@ impl TokenBucket {
             return Ok(Taken::Now);
         }
         let inner = &self.inner;
-        let now = inner.clock.now();
+        let at = Instant::now();
         let mut state = inner.lock();
         let limits = state.limits;
+        let now = inner.clock.ticks(at, limits);
         if n > limits.burst {
             drop(state);
             inner.counters.rejected();
@@ -347,7 +341,7 @@ impl TokenBucket {
             }
             Err(at) => at,
         };
-        let too_late = within.is_some_and(|within| ready_at - now > crate::clock::ticks_of(within));
+        let too_late = within.is_some_and(|within| ready_at - now > limits.ticks_of(within));
         if too_late || ready_at == u64::MAX {
             drop(state);
             inner.refused(n);
@@ -374,7 +368,7 @@ impl TokenBucket {
             bucket: self.clone(),
             id,
             n,
-            started: inner.clock.instant(now),
+            started: at,
             settled: false,
         }))
     }
@@ -428,8 +422,10 @@ impl Debit {
         }
         let inner = &self.bucket.inner;
         loop {
-            let now = inner.clock.now();
+            let at = Instant::now();
             let mut state = inner.lock();
+            let limits = state.limits;
+            let now = inner.clock.ticks(at, limits);
             let Some(index) = state.position(self.id) else {
                 unreachable!("a wait not settled is in the queue");
             };
@@ -437,7 +433,7 @@ impl Debit {
             if ready_at <= now {
                 state.waiters.remove(index);
                 drop(state);
-                self.settle(inner.clock.instant(ready_at).max(self.started));
+                self.settle(inner.clock.instant(ready_at, limits).max(self.started));
                 return Poll::Ready(());
             }
             let waker = &mut state.waiters[index].waker;
@@ -445,9 +441,9 @@ impl Debit {
                 *waker = Some(cx.waker().clone());
             }
             drop(state);
-            let at = inner.clock.instant(ready_at);
-            if sleep.deadline() != at {
-                sleep.as_mut().reset(at);
+            let wake_at = inner.clock.instant(ready_at, limits);
+            if sleep.deadline() != wake_at {
+                sleep.as_mut().reset(wake_at);
             }
             if sleep.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
