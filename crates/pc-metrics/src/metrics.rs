@@ -232,13 +232,16 @@ impl Metrics {
             lock(of(shard)).merge_into(&mut total);
         }
         let histogram = total.histogram()?;
+        // A quantile is the top of its bucket, which may pass the largest value recorded.
+        let max = total.max();
+        let quantile = |q| histogram.value_at_quantile(q).min(max);
         Some(Summary {
             count: histogram.len(),
             sum: total.sum(),
-            p50: histogram.value_at_quantile(0.5),
-            p90: histogram.value_at_quantile(0.9),
-            p99: histogram.value_at_quantile(0.99),
-            max: histogram.max(),
+            p50: quantile(0.5),
+            p90: quantile(0.9),
+            p99: quantile(0.99),
+            max,
         })
     }
 }

@@ -67,12 +67,14 @@ const LATENCY_MAX_NS: u64 = 3_600_000_000_000;
 const SIZE_MAX: u64 = 1 << 32;
 const SIGNIFICANT_FIGURES: u8 = 2;
 
-/// A histogram made on first use (most components report few kinds), with the exact sum that
-/// hdrhistogram does not keep.
+/// A histogram made on first use (most components report few kinds), with the exact sum and
+/// maximum that hdrhistogram does not keep (it rounds to its resolution and saturates at its
+/// range).
 #[derive(Debug, Default)]
 pub(crate) struct Recorded {
     histogram: Option<Histogram<u64>>,
     sum: u64,
+    max: u64,
 }
 
 impl Recorded {
@@ -83,6 +85,7 @@ impl Recorded {
         });
         histogram.saturating_record(value.max(1));
         self.sum = self.sum.saturating_add(value);
+        self.max = self.max.max(value);
     }
 
     /// Adds this shard's values into `into`.
@@ -95,6 +98,7 @@ impl Recorded {
                 None => into.histogram = Some(histogram.clone()),
             }
             into.sum = into.sum.saturating_add(self.sum);
+            into.max = into.max.max(self.max);
         }
     }
 
@@ -104,6 +108,10 @@ impl Recorded {
 
     pub(crate) fn sum(&self) -> u64 {
         self.sum
+    }
+
+    pub(crate) fn max(&self) -> u64 {
+        self.max
     }
 }
 

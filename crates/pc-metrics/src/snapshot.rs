@@ -139,8 +139,10 @@ pub struct WindowRates {
 
 /// Quantiles of a histogram: nanoseconds for latencies, items for batch sizes.
 ///
-/// Quantiles are exact to two significant figures (hdrhistogram); `count`, `sum` and `max` are
-/// exact (`max` to the histogram's resolution).
+/// Quantiles are exact to two significant figures (hdrhistogram) within the histograms' range
+/// (waits up to one hour, batches up to 2^32 items; a larger value counts at the top of the
+/// range) and never above `max`; `count`, `sum` and `max` are exact, whatever the values (`sum`
+/// saturates at `u64::MAX`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Summary {
