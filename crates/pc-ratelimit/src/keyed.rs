@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -17,10 +18,11 @@ use crate::settings::RateSettings;
 /// One rate limit per key (a tenant, a host), in shards so that keys rarely contend.
 ///
 /// A key's state is its theoretical arrival time alone. Once that is `idle` in the past the
-/// key's bucket is full, exactly like a key never seen, so evicting it changes no decision;
-/// each shard sweeps itself when it is used and its last sweep is `idle` old, and
-/// [`evict_idle`](KeyedLimiter::evict_idle) sweeps them all. Memory stays bounded by the keys
-/// active within `idle`, however many keys come and go.
+/// key's bucket is full, exactly like a key never seen, so evicting it changes no decision.
+/// The first decision `idle` after the last sweep sweeps every shard, the ones nobody uses
+/// any more included, and [`evict_idle`](KeyedLimiter::evict_idle) sweeps them all at once.
+/// Memory stays bounded by the keys active within twice `idle`, however many keys come and
+/// go.
 ///
 /// ```
 /// use pc_ratelimit::KeyedLimiter;
@@ -36,6 +38,8 @@ pub struct KeyedLimiter<K> {
     clock: Clock,
     limits: Limits,
     idle: u64,
+    /// When every shard was last swept, in ticks.
+    last_sweep: AtomicU64,
     hasher: RandomState,
     shards: Box<[Mutex<Shard<K>>]>,
     probe: Option<SharedProbe>,
@@ -49,7 +53,6 @@ impl<K> std::panic::RefUnwindSafe for KeyedLimiter<K> {}
 #[derive(Debug)]
 struct Shard<K> {
     tats: HashMap<K, u64>,
-    last_sweep: u64,
 }
 
 impl KeyedLimiter<()> {
@@ -85,8 +88,8 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
             });
         }
         let now = self.clock.now(self.limits);
+        self.sweep_if_due(now);
         let mut shard = self.shard(key);
-        self.sweep_if_due(&mut shard, now);
         let tat = shard.tats.get(key).copied().unwrap_or(0);
         match self.limits.check(tat, now, n) {
             Ok(new_tat) => {
@@ -124,9 +127,8 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
     /// Sweeps every shard now, dropping keys idle for longer than the idle time.
     pub fn evict_idle(&self) {
         let now = self.clock.now(self.limits);
-        for shard in self.shards.iter() {
-            self.sweep(&mut lock(shard), now);
-        }
+        self.last_sweep.fetch_max(now, Ordering::Relaxed);
+        self.sweep_all(now);
     }
 
     fn shard(&self, key: &K) -> MutexGuard<'_, Shard<K>> {
@@ -134,20 +136,31 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
         lock(&self.shards[index])
     }
 
-    fn sweep_if_due(&self, shard: &mut Shard<K>, now: u64) {
-        if now.saturating_sub(shard.last_sweep) >= self.idle {
-            self.sweep(shard, now);
+    /// Sweeps every shard if the last sweep is `idle` old: one caller does it, the others go
+    /// on (one atomic load when it is not due).
+    fn sweep_if_due(&self, now: u64) {
+        let last = self.last_sweep.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= self.idle
+            && self
+                .last_sweep
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.sweep_all(now);
         }
     }
 
-    fn sweep(&self, shard: &mut Shard<K>, now: u64) {
-        shard.last_sweep = now;
-        // A key whose bucket has been full for `idle` decides exactly like an unknown key.
-        shard
-            .tats
-            .retain(|_, tat| tat.saturating_add(self.idle) > now);
-        if shard.tats.capacity() > 4 * shard.tats.len() + 64 {
-            shard.tats.shrink_to_fit();
+    /// Sweeps the shards one after another, holding one lock at a time.
+    fn sweep_all(&self, now: u64) {
+        for shard in self.shards.iter() {
+            let mut shard = lock(shard);
+            // A key whose bucket has been full for `idle` decides exactly like an unknown key.
+            shard
+                .tats
+                .retain(|_, tat| tat.saturating_add(self.idle) > now);
+            if shard.tats.capacity() > 4 * shard.tats.len() + 64 {
+                shard.tats.shrink_to_fit();
+            }
         }
     }
 }
@@ -251,7 +264,6 @@ impl KeyedLimiterBuilder {
             .map(|_| {
                 Mutex::new(Shard {
                     tats: HashMap::new(),
-                    last_sweep: 0,
                 })
             })
             .collect();
@@ -259,6 +271,7 @@ impl KeyedLimiterBuilder {
             clock,
             limits,
             idle: limits.ticks_of(self.idle),
+            last_sweep: AtomicU64::new(0),
             hasher: RandomState::new(),
             shards,
             probe: self.probe,

@@ -60,43 +60,49 @@ impl<P> Throttled<P> {
 }
 
 impl<T: Send, P: Producer<T>> Producer<T> for Throttled<P> {
-    /// Waits for a permit, then for the inner producer. A permit is not spent on a closed
-    /// producer. Cancelling gives an unspent permit back (and drops the item, as any `send`).
+    /// Waits for a permit, then for the inner producer. A permit is only counted granted once
+    /// the inner producer took the item: one taken for an item it refuses (closed meanwhile),
+    /// or held by a send cancelled at either wait, goes back to the bucket. The item is
+    /// dropped on cancellation, as with any `send`.
     async fn send(&self, item: T) -> Result<(), SendError<T>> {
         if self.inner.is_closed() {
             return Err(SendError(item));
         }
-        if let Some(debit) = self.bucket.debit_one() {
-            debit.wait().await;
-        }
-        self.inner.send(item).await
+        let Ok(permit) = self.bucket.hold(1, None).await else {
+            // One permit is within any burst, so only a permit past the end of the bucket's
+            // clock (its tick count full) is refused: it never comes, and neither does the send.
+            return std::future::pending().await;
+        };
+        self.inner.send(item).await.map(|()| permit.spend())
     }
 
     /// Fails with `Full` while no permit exists; a permit taken for an item the inner producer
-    /// refuses is given back.
+    /// refuses goes back to the bucket, counted by neither its stats nor its probe.
     fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
         if self.inner.is_closed() {
             return Err(TrySendError::Closed(item));
         }
-        if self.bucket.try_acquire(1).is_err() {
+        let Ok(permit) = self.bucket.try_hold(1) else {
             return Err(TrySendError::Full(item));
-        }
-        self.inner
-            .try_send(item)
-            .inspect_err(|_| self.bucket.give_back(1))
+        };
+        self.inner.try_send(item).map(|()| permit.spend())
     }
 
-    /// The timeout covers the wait for a permit and the inner send together.
+    /// The timeout covers the wait for a permit and the inner send together; a permit taken
+    /// for a send that then times out (or finds the producer closed) goes back to the bucket.
     async fn send_timeout(&self, item: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
         if self.inner.is_closed() {
             return Err(SendTimeoutError::Closed(item));
         }
         let start = Instant::now();
-        if self.bucket.acquire_timeout(1, timeout).await.is_err() {
+        let Ok(permit) = self.bucket.hold(1, Some(timeout)).await else {
             return Err(SendTimeoutError::Timeout(item));
-        }
+        };
         let left = timeout.saturating_sub(start.elapsed());
-        self.inner.send_timeout(item, left).await
+        self.inner
+            .send_timeout(item, left)
+            .await
+            .map(|()| permit.spend())
     }
 
     fn close(&self) -> bool {
@@ -173,6 +179,7 @@ impl<S: Stream> Stream for Throttle<S> {
         let Some((item, _)) = this.held.take() else {
             unreachable!("an item is held while the timer runs");
         };
+        this.bucket.granted(1);
         Poll::Ready(Some(item))
     }
 

@@ -7,11 +7,15 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct BucketStats {
-    /// Permits granted.
+    /// Permits granted (a probe sees each as produced and consumed). Permits a
+    /// [`Throttled`](crate::Throttled) producer took for an item its inner producer then
+    /// refused are given back and not counted.
     pub granted: u64,
-    /// Requests refused: `try_acquire` without enough permits, timeouts, requests over the burst.
+    /// Permits refused for want of tokens (`try_acquire`) or of time (`acquire_timeout`); a
+    /// probe sees each as dropped with [`DropReason::Full`](pc_core::DropReason::Full). A request
+    /// over the burst is the caller's error and is counted in neither.
     pub rejected: u64,
-    /// Total time `acquire` calls spent waiting for their permits.
+    /// Total time `acquire` calls spent waiting, cancelled ones included.
     pub waited: Duration,
     /// `acquire` calls waiting right now.
     pub waiting: usize,
@@ -30,12 +34,8 @@ impl Counters {
         self.granted.fetch_add(u64::from(n), Ordering::Relaxed);
     }
 
-    pub(crate) fn ungranted(&self, n: u32) {
-        self.granted.fetch_sub(u64::from(n), Ordering::Relaxed);
-    }
-
-    pub(crate) fn rejected(&self) {
-        self.rejected.fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn rejected(&self, n: u32) {
+        self.rejected.fetch_add(u64::from(n), Ordering::Relaxed);
     }
 
     pub(crate) fn start_waiting(&self) {

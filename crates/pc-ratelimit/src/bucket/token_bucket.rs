@@ -62,6 +62,9 @@ struct Inner {
 impl Inner {
     /// Counts `n` permits granted; the probe sees them pass straight through.
     fn granted(&self, n: u32) {
+        if n == 0 {
+            return;
+        }
         self.counters.granted(n);
         if let Some(probe) = &self.probe {
             probe.produced(u64::from(n));
@@ -71,7 +74,7 @@ impl Inner {
 
     /// Counts a request for `n` permits refused for want of tokens (or time).
     fn refused(&self, n: u32) {
-        self.counters.rejected();
+        self.counters.rejected(n);
         if let Some(probe) = &self.probe {
             probe.dropped(u64::from(n), DropReason::Full);
         }
@@ -102,6 +105,19 @@ struct Waiting {
 }
 
 impl State {
+    /// Gives `cost` back to the TAT and to every waiter from `index` on (each paid after the
+    /// permits refunded, so each moves up by exactly that), and returns their wakers.
+    fn refund(&mut self, index: usize, cost: u64) -> Vec<Waker> {
+        self.tat = self.tat.saturating_sub(cost);
+        self.waiters
+            .range_mut(index..)
+            .filter_map(|behind| {
+                behind.paid_to = behind.paid_to.saturating_sub(cost);
+                behind.waker.take()
+            })
+            .collect()
+    }
+
     fn position(&self, id: u64) -> Option<usize> {
         self.waiters.binary_search_by_key(&id, |w| w.id).ok()
     }
@@ -157,35 +173,7 @@ impl TokenBucket {
     /// [`TryAcquireError::Insufficient`] with the earliest time the request could succeed, or
     /// [`TryAcquireError::OverBurst`] when `n` is more than the burst.
     pub fn try_acquire(&self, n: u32) -> Result<(), TryAcquireError> {
-        if n == 0 {
-            return Ok(());
-        }
-        let at = Instant::now();
-        let mut state = self.inner.lock();
-        let limits = state.limits;
-        if n > limits.burst {
-            drop(state);
-            self.inner.counters.rejected();
-            return Err(TryAcquireError::OverBurst {
-                requested: n,
-                burst: limits.burst,
-            });
-        }
-        match limits.check(state.tat, self.inner.clock.ticks(at, limits), n) {
-            Ok(tat) => {
-                state.tat = tat;
-                drop(state);
-                self.inner.granted(n);
-                Ok(())
-            }
-            Err(ready_at) => {
-                drop(state);
-                self.inner.refused(n);
-                Err(TryAcquireError::Insufficient(
-                    self.inner.clock.not_until(ready_at, limits),
-                ))
-            }
-        }
+        self.try_hold(n).map(Held::spend)
     }
 
     /// Takes `n` permits, sleeping exactly until they exist.
@@ -199,13 +187,7 @@ impl TokenBucket {
     /// A cancelled wait gives back exactly the permits it had paid for. Waiters queued behind
     /// it keep their place and wake no later than before.
     pub async fn acquire(&self, n: u32) -> Result<(), AcquireError> {
-        match self.take(n, None)? {
-            Taken::Now => Ok(()),
-            Taken::Later(debit) => {
-                debit.wait().await;
-                Ok(())
-            }
-        }
+        self.hold(n, None).await.map(Held::spend)
     }
 
     /// Takes `n` permits if they will exist within `timeout`, sleeping until they do.
@@ -222,12 +204,62 @@ impl TokenBucket {
     ///
     /// As [`acquire`](TokenBucket::acquire).
     pub async fn acquire_timeout(&self, n: u32, timeout: Duration) -> Result<(), AcquireError> {
-        match self.take(n, Some(timeout))? {
-            Taken::Now => Ok(()),
-            Taken::Later(debit) => {
-                debit.wait().await;
-                Ok(())
+        self.hold(n, Some(timeout)).await.map(Held::spend)
+    }
+
+    /// [`try_acquire`](TokenBucket::try_acquire), the permits held until spent or given back.
+    pub(crate) fn try_hold(&self, n: u32) -> Result<Held, TryAcquireError> {
+        if n == 0 {
+            return Ok(self.held(0));
+        }
+        let at = Instant::now();
+        let mut state = self.inner.lock();
+        let limits = state.limits;
+        if n > limits.burst {
+            return Err(TryAcquireError::OverBurst {
+                requested: n,
+                burst: limits.burst,
+            });
+        }
+        match limits.check(state.tat, self.inner.clock.ticks(at, limits), n) {
+            Ok(tat) => {
+                state.tat = tat;
+                drop(state);
+                Ok(self.held(n))
             }
+            Err(ready_at) => {
+                drop(state);
+                self.inner.refused(n);
+                Err(TryAcquireError::Insufficient(
+                    self.inner.clock.not_until(ready_at, limits),
+                ))
+            }
+        }
+    }
+
+    /// [`acquire_timeout`](TokenBucket::acquire_timeout) (`None`: no timeout), the permits
+    /// held until spent or given back.
+    pub(crate) async fn hold(
+        &self,
+        n: u32,
+        within: Option<Duration>,
+    ) -> Result<Held, AcquireError> {
+        if let Taken::Later(debit) = self.take(n, within)? {
+            debit.wait().await;
+        }
+        Ok(self.held(n))
+    }
+
+    /// Counts `n` permits granted, paid for by a [`Debit`] whose wait is over.
+    pub(crate) fn granted(&self, n: u32) {
+        self.inner.granted(n);
+    }
+
+    fn held(&self, n: u32) -> Held {
+        Held {
+            bucket: self.clone(),
+            n,
+            spent: false,
         }
     }
 
@@ -297,19 +329,16 @@ impl TokenBucket {
         self.inner.counters.snapshot()
     }
 
-    /// Gives back `n` permits taken for something that then did not happen.
-    pub(crate) fn give_back(&self, n: u32) {
-        let inner = &self.inner;
-        let mut state = inner.lock();
-        state.tat = state.tat.saturating_sub(state.limits.cost(n));
-        drop(state);
-        inner.counters.ungranted(n);
-    }
-
-    /// Takes one permit for a throttled item, or pays for it and says when it is ready.
+    /// Takes one permit for a throttled item, or pays for it and says when it is ready; the
+    /// permit is counted granted once the item goes out.
     pub(crate) fn debit_one(&self) -> Option<Debit> {
         match self.take(1, None) {
-            Ok(Taken::Now) | Err(_) => None,
+            Ok(Taken::Now) => {
+                self.held(1).spend();
+                None
+            }
+            // Past the clock's horizon, no permit exists to count or to wait for.
+            Err(_) => None,
             Ok(Taken::Later(debit)) => Some(debit),
         }
     }
@@ -325,8 +354,6 @@ impl TokenBucket {
         let limits = state.limits;
         let now = inner.clock.ticks(at, limits);
         if n > limits.burst {
-            drop(state);
-            inner.counters.rejected();
             return Err(AcquireError::OverBurst {
                 requested: n,
                 burst: limits.burst,
@@ -335,8 +362,6 @@ impl TokenBucket {
         let ready_at = match limits.check(state.tat, now, n) {
             Ok(tat) => {
                 state.tat = tat;
-                drop(state);
-                inner.granted(n);
                 return Ok(Taken::Now);
             }
             Err(at) => at,
@@ -456,7 +481,6 @@ impl Debit {
         self.settled = true;
         let inner = &self.bucket.inner;
         let waited = ready.saturating_duration_since(self.started);
-        inner.granted(self.n);
         inner.counters.stop_waiting(waited);
         if let Some(probe) = &inner.probe {
             probe.waited(WaitKind::Throttled, waited);
@@ -474,21 +498,16 @@ impl Drop for Debit {
         let mut state = inner.lock();
         let mut wakers = Vec::new();
         if let Some(index) = state.position(self.id) {
-            // Refund to the waiters behind: each paid after this one, so each moves up by
-            // exactly this payment.
             let Waiting { cost, .. } = state.waiters.remove(index).expect("found just now");
-            state.tat = state.tat.saturating_sub(cost);
-            for behind in state.waiters.range_mut(index..) {
-                behind.paid_to = behind.paid_to.saturating_sub(cost);
-                wakers.extend(behind.waker.take());
-            }
+            wakers = state.refund(index, cost);
         }
         drop(state);
         wakers.into_iter().for_each(Waker::wake);
-        inner.counters.stop_waiting(Duration::ZERO);
+        // Cancelled: the wait ends now, having lasted this long.
+        let waited = self.started.elapsed();
+        inner.counters.stop_waiting(waited);
         if let Some(probe) = &inner.probe {
-            // Cancelled: the wait ends now, having lasted this long.
-            probe.waited(WaitKind::Throttled, self.started.elapsed());
+            probe.waited(WaitKind::Throttled, waited);
             probe.wait_ended(WaitKind::Throttled);
         }
     }
@@ -501,5 +520,37 @@ impl fmt::Debug for Debit {
             .field("n", &self.n)
             .field("settled", &self.settled)
             .finish()
+    }
+}
+
+/// Permits taken and not yet counted: [`Held::spend`] counts them granted; dropped unspent,
+/// they go back to the bucket (to the waiters queued since, who move up) and were never
+/// granted, for the stats and the probe alike.
+#[derive(Debug)]
+pub(crate) struct Held {
+    bucket: TokenBucket,
+    n: u32,
+    spent: bool,
+}
+
+impl Held {
+    /// Counts the permits granted.
+    pub(crate) fn spend(mut self) {
+        self.spent = true;
+        self.bucket.inner.granted(self.n);
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if self.spent || self.n == 0 {
+            return;
+        }
+        let inner = &self.bucket.inner;
+        let mut state = inner.lock();
+        let cost = state.limits.cost(self.n);
+        let wakers = state.refund(0, cost);
+        drop(state);
+        wakers.into_iter().for_each(Waker::wake);
     }
 }
