@@ -358,41 +358,84 @@ impl<P> fmt::Debug for AdaptiveProducer<P> {
     }
 }
 
+/// A slot taken for one send: given back when dropped unused (the send failed or was
+/// cancelled), unless a later send has taken the one after it already.
+struct Slot<'a> {
+    rate: &'a AdaptiveRate,
+    at: Instant,
+    used: bool,
+}
+
+impl<'a> Slot<'a> {
+    fn new(rate: &'a AdaptiveRate, at: Instant) -> Self {
+        Self {
+            rate,
+            at,
+            used: false,
+        }
+    }
+
+    /// Keeps the slot if `sent` succeeded.
+    fn settle<R, E>(mut self, sent: Result<R, E>) -> Result<R, E> {
+        self.used = sent.is_ok();
+        sent
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        if !self.used {
+            self.rate.give_back(self.at);
+        }
+    }
+}
+
 impl<T: Send, P: Producer<T>> Producer<T> for AdaptiveProducer<P> {
-    /// Waits for this send's slot, then for the inner producer.
+    /// Waits for this send's slot, then for the inner producer. A slot taken for a send that
+    /// fails or is cancelled is given back, unless a later send has taken the next one.
     async fn send(&self, item: T) -> Result<(), SendError<T>> {
         if self.inner.is_closed() {
             return Err(SendError(item));
         }
-        self.rate.pace((self.occupancy)()).await;
-        self.inner.send(item).await
+        let slot = Slot::new(
+            &self.rate,
+            self.rate.take_slot((self.occupancy)(), Instant::now()),
+        );
+        self.rate.wait_for(slot.at).await;
+        slot.settle(self.inner.send(item).await)
     }
 
-    /// Sends only if this send's slot has come: otherwise `Full`, with no slot taken. The
-    /// check and the taking are one step, so concurrent callers never pass it together; a
-    /// slot taken for an item the inner producer refuses is given back.
+    /// `Closed` once the inner producer is closed; otherwise sends only if this send's slot
+    /// has come: `Full`, with no slot taken, before then. The check and the taking are one
+    /// step, so concurrent callers never pass it together; a slot taken for an item the inner
+    /// producer refuses is given back.
     fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
+        if self.inner.is_closed() {
+            return Err(TrySendError::Closed(item));
+        }
         let now = Instant::now();
         let occupancy = (self.occupancy)();
-        let Some(slot) = self.rate.try_take_slot(occupancy, now) else {
+        let Some(at) = self.rate.try_take_slot(occupancy, now) else {
             return Err(TrySendError::Full(item));
         };
-        self.inner
-            .try_send(item)
-            .inspect_err(|_| self.rate.give_back(slot))
+        Slot::new(&self.rate, at).settle(self.inner.try_send(item))
     }
 
-    /// Paces, then sends, within `timeout` in all (`Duration::MAX`: no limit).
+    /// Paces, then sends, within `timeout` in all (`Duration::MAX`: no limit). `Closed` at
+    /// once on a closed producer, before any wait for a slot.
     async fn send_timeout(&self, item: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
+        if self.inner.is_closed() {
+            return Err(SendTimeoutError::Closed(item));
+        }
         let now = Instant::now();
         let deadline = pc_core::time::deadline(timeout);
         if deadline.is_some_and(|deadline| self.rate.lock().next > deadline) {
             return Err(SendTimeoutError::Timeout(item));
         }
-        let slot = self.rate.take_slot((self.occupancy)(), now);
-        self.rate.wait_for(slot).await;
+        let slot = Slot::new(&self.rate, self.rate.take_slot((self.occupancy)(), now));
+        self.rate.wait_for(slot.at).await;
         let left = timeout.saturating_sub(now.elapsed());
-        self.inner.send_timeout(item, left).await
+        slot.settle(self.inner.send_timeout(item, left).await)
     }
 
     fn close(&self) -> bool {

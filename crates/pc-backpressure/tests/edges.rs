@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use pc_backpressure::{AdaptiveProducer, AdaptiveRate, BoundedQueue, Overflow, Pressure, Receiver};
-use pc_core::{DropReason, Probe, Producer, channel};
+use pc_core::{DropReason, Probe, Producer, SendError, SendTimeoutError, TrySendError, channel};
 use tokio_test::task::spawn;
-use tokio_test::{assert_pending, assert_ready_eq};
+use tokio_test::{assert_pending, assert_ready, assert_ready_eq};
 
 /// A pacer held at one send per second.
 fn one_per_second() -> Arc<AdaptiveRate> {
@@ -389,5 +389,46 @@ fn a_panicking_hook_on_an_eviction_keeps_the_new_item() {
 // ## 11. Hidden order assumptions does not apply: the queue promises FIFO only, and its drop
 // hook and probe see items in the order the queue discards them (tests/policies.rs).
 
-// ## 12. Errors that tell the truth: tested in tests/policies.rs (`Reject` and `BlockFor` hand
-// the item back as `Rejected` / `TimedOut`, a full `try_send` as `Full`, never `Closed`).
+// ## 12. Errors that tell the truth: the queue's are tested in tests/policies.rs (`Reject` and
+// `BlockFor` hand the item back as `Rejected` / `TimedOut`, a full `try_send` as `Full`, never
+// `Closed`); the pacer's here.
+
+/// Defect: an `AdaptiveProducer` closed while its next slot lay ahead said `Full` from
+/// `try_send`, and `send_timeout` waited for the slot before it said `Closed`, where every
+/// other producer says `Closed` at once.
+#[tokio::test(start_paused = true)]
+async fn a_closed_adaptive_producer_says_closed_at_once() {
+    let (tx, _rx) = channel::unbounded::<u32>();
+    let paced = AdaptiveProducer::new(tx, one_per_second(), || 0.5);
+    paced.send(0).await.unwrap();
+    assert!(matches!(paced.try_send(1), Err(TrySendError::Full(1))));
+    assert!(paced.close());
+    assert!(matches!(paced.try_send(2), Err(TrySendError::Closed(2))));
+    let start = tokio::time::Instant::now();
+    let refused = paced.send_timeout(3, Duration::from_secs(10)).await;
+    assert!(matches!(refused, Err(SendTimeoutError::Closed(3))));
+    assert!(matches!(paced.send(4).await, Err(SendError(4))));
+    assert_eq!(start.elapsed(), Duration::ZERO);
+}
+
+/// Defect: a slot taken by `send_timeout` or `send` whose inner send then failed (timed out,
+/// or cancelled while it waited) was spent: the next send waited a slot for an item that never
+/// went out. It is given back.
+#[tokio::test(start_paused = true)]
+async fn a_slot_whose_inner_send_fails_is_given_back() {
+    let (tx, rx) = channel::bounded::<u32>(1).unwrap();
+    let paced = AdaptiveProducer::new(tx, one_per_second(), || 0.5);
+    paced.send(0).await.unwrap();
+    tokio::time::advance(Duration::from_secs(1)).await;
+    let timed_out = paced.send_timeout(1, Duration::from_millis(10)).await;
+    assert!(matches!(timed_out, Err(SendTimeoutError::Timeout(1))));
+    {
+        let mut cancelled = spawn(paced.send(2));
+        assert_pending!(cancelled.poll());
+    }
+    assert_eq!(rx.try_recv(), Ok(0));
+    // The slot at 1 s is still there: taken now, without a wait.
+    let mut send = spawn(paced.send(3));
+    assert!(assert_ready!(send.poll()).is_ok());
+    assert_eq!(rx.try_recv(), Ok(3));
+}
