@@ -185,10 +185,16 @@ impl fmt::Debug for WaitTimer<'_> {
 pub type SharedProbe = Arc<dyn Probe>;
 
 /// Why an item was dropped rather than delivered.
+///
+/// An item dropped for any reason but [`Full`](DropReason::Full) was inside the component, and
+/// was reported [`produced`](Probe::produced) when it came in; a `Full` drop turns an item away
+/// at the door, never reported produced (see [`DropReason::was_inside`]). So items in flight
+/// are `produced - consumed - (drops but Full)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum DropReason {
-    /// The queue was full and the incoming item was discarded.
+    /// The queue was full and the incoming item was discarded (or a limiter turned it away):
+    /// it never entered.
     Full,
     /// The queue was full and its oldest item was evicted for a newer one.
     Oldest,
@@ -205,6 +211,19 @@ pub enum DropReason {
 }
 
 impl DropReason {
+    /// Whether the dropped item had entered the component, and so was reported produced
+    /// first: every reason but [`Full`](DropReason::Full).
+    ///
+    /// ```
+    /// use pc_core::DropReason;
+    ///
+    /// assert!(DropReason::Oldest.was_inside());
+    /// assert!(!DropReason::Full.was_inside());
+    /// ```
+    pub fn was_inside(self) -> bool {
+        self != DropReason::Full
+    }
+
     /// A short lowercase name, stable across releases, for labels and logs.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -140,7 +140,9 @@ impl Metrics {
         let failed = self.by_reason(FAIL_REASONS.iter().map(|r| r.as_str()), |shard, slot| {
             &shard.failed[slot]
         });
-        let dropped_total: u64 = dropped.values().sum();
+        // Items turned away at the door (`Full`) were never produced: not out of flight either.
+        let turned_away = dropped.get(DropReason::Full.as_str()).copied().unwrap_or(0);
+        let dropped_inside = dropped.values().sum::<u64>() - turned_away;
         let waiting = |kind: WaitKind| {
             let slot = wait_slot(kind);
             let sum = self.shards.sum(|s| &s.waiting[slot]);
@@ -170,7 +172,7 @@ impl Metrics {
             labels: self.labels.clone(),
             produced,
             consumed,
-            in_flight: produced.saturating_sub(consumed.saturating_add(dropped_total)),
+            in_flight: produced.saturating_sub(consumed.saturating_add(dropped_inside)),
             depth: depth as u64,
             peak_depth: peak_depth as u64,
             waiting_producers: waiting(WaitKind::SendBlocked),

@@ -23,7 +23,8 @@ pub struct MetricsSnapshot {
     pub produced: u64,
     /// Items handed to a consumer (or, for pools, finished).
     pub consumed: u64,
-    /// Items produced but neither consumed nor dropped yet.
+    /// Items produced but neither consumed nor dropped yet (drops of items turned away at the
+    /// door, [`DropReason::Full`](pc_core::DropReason::Full), never were produced).
     pub in_flight: u64,
     /// The depth last reported.
     pub depth: u64,

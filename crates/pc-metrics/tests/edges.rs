@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use pc_core::probe::WaitTimer;
-use pc_core::{Probe, WaitKind};
+use pc_core::{DropReason, Probe, WaitKind};
 use pc_metrics::{Metrics, Registry, Reporter};
 
 // ## 1. Cancellation: a wait announced and then cancelled is ended exactly once.
@@ -107,6 +107,22 @@ fn the_largest_wait_and_batch_are_exact_past_the_histograms_range() {
     metrics.batched(usize::MAX);
     let batches = metrics.snapshot().batch_sizes.unwrap();
     assert_eq!(batches.max, usize::MAX as u64);
+}
+
+/// Defect: items in flight were `produced - consumed - dropped`, with drops of items turned
+/// away at the door (`Full`), which were never produced, taken off too: a full queue that
+/// dropped incoming items said nothing was in flight. Only drops of items that were inside
+/// count.
+#[test]
+fn items_turned_away_at_the_door_were_never_in_flight() {
+    let metrics = Metrics::new("edges");
+    metrics.produced(4);
+    metrics.dropped(10, DropReason::Full);
+    assert_eq!(metrics.snapshot().in_flight, 4);
+    metrics.dropped(1, DropReason::Oldest);
+    metrics.consumed(1);
+    let snapshot = metrics.snapshot();
+    assert_eq!((snapshot.in_flight, snapshot.dropped_total()), (2, 11));
 }
 
 // ## 6. User code that panics

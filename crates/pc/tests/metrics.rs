@@ -123,6 +123,9 @@ async fn bounded_queue_reports_drops_by_reason() {
             "{overflow:?}"
         );
         assert_eq!(s.produced, if reason == DropReason::Full { 2 } else { 5 });
+        // Defect: the three items turned away at the door were taken off the items in flight
+        // (never produced, they were never in): `DropIncoming` said 0 in flight with 1 queued.
+        assert_eq!(s.in_flight, 1, "{overflow:?}");
     }
 }
 
