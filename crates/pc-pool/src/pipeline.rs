@@ -1,7 +1,7 @@
 //! `Pipeline`: stages chained by bounded buffers, each stage run by its own workers.
 
+use std::collections::BTreeMap;
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -82,10 +82,11 @@ pub enum OnError {
     /// Drop the item and count it ([`PipelineOutput::skipped`]).
     Skip,
     /// Stop the whole pipeline at the first failed item, in the source's order: every item
-    /// before it comes out (in order with [`ordered`](Pipeline::ordered), as they finish with
-    /// [`unordered`](Pipeline::unordered)), then the error, last; then every stage ends. The
-    /// source is not read past the failed item, and items after it that were already taken
-    /// are dropped (reported to the probe as dropped with `DropReason::Closed`).
+    /// before it comes out, then the error, last; then every stage ends; no item after it
+    /// ever comes out. The source is not read past the failed item, and items after it that
+    /// were already taken are dropped (reported to the probe as dropped with
+    /// `DropReason::Closed`). An item can only go out once no item before it can still fail,
+    /// so the outputs come in the source's order with [`unordered`](Pipeline::unordered) too.
     Stop,
 }
 
@@ -559,8 +560,13 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
     }
 
     /// The outputs as they come out of the last stage.
+    ///
+    /// Under [`OnError::Stop`] an item goes out only once no item before it can still fail
+    /// (so that nothing after the failing item ever goes out, as with
+    /// [`ordered`](Self::ordered)): the outputs then come in the source's order.
     pub fn unordered(self) -> PipelineOutput<T, E> {
-        self.output(false)
+        let ordered = self.on_error == OnError::Stop;
+        self.output(ordered)
     }
 
     fn output(mut self, ordered: bool) -> PipelineOutput<T, E> {
@@ -576,7 +582,6 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
             stops: self.on_error == OnError::Stop,
             next: 0,
             early: BTreeMap::new(),
-            seen: BTreeSet::new(),
             stop: None,
             done: false,
         }
@@ -597,14 +602,12 @@ pub struct PipelineOutput<T, E> {
     skipped: Arc<AtomicU64>,
     probe: Option<SharedProbe>,
     ordered: bool,
-    /// Under [`OnError::Stop`].
+    /// Under [`OnError::Stop`] (whose output is always ordered).
     stops: bool,
-    /// The lowest item number not handed out yet (ordered) or not seen yet (unordered).
+    /// Ordered: the lowest item number not handed out yet.
     next: u64,
     /// Ordered: items that came before their turn, at most the window's size.
     early: BTreeMap<u64, Waiting<T, E>>,
-    /// Unordered: numbers above `next` seen already.
-    seen: BTreeSet<u64>,
     /// The error that stops the pipeline, held until every item before it is out.
     stop: Option<(u64, PipelineError<E>)>,
     done: bool,
@@ -649,18 +652,6 @@ impl<T, E> PipelineOutput<T, E> {
             probe.consumed(1);
         }
         value
-    }
-
-    /// Unordered: notes that item `seq` came out (or was a hole).
-    fn seen(&mut self, seq: u64) {
-        if seq != self.next {
-            self.seen.insert(seq);
-            return;
-        }
-        self.next += 1;
-        while self.seen.remove(&self.next) {
-            self.next += 1;
-        }
     }
 
     /// Holds `err` of item `seq` as the error that stops the pipeline, unless an earlier item
@@ -776,8 +767,6 @@ impl<T, E> Stream for PipelineOutput<T, E> {
                     continue;
                 }
                 this.next += 1;
-            } else {
-                this.seen(seq);
             }
             this.control.window.release();
             if let Some(value) = value {

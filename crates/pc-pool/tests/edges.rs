@@ -549,6 +549,34 @@ async fn stop_gives_every_item_before_the_error_then_the_error_last() {
     }
 }
 
+/// Defect: under `OnError::Stop`, unordered output handed out an item that came after the
+/// failing one (it finished first): `[Ok(2), Ok(0), Err(1)]`. Ordered output was right; both
+/// keep the one promise now.
+#[tokio::test(start_paused = true)]
+async fn stop_never_hands_out_an_item_after_the_failing_one_unordered_either() {
+    for ordered in [true, false] {
+        let pipeline = Pipeline::from_stream(futures_util::stream::iter(0..3u32))
+            .on_error(OnError::Stop)
+            .stage(3, 3, |n: u32| async move {
+                // Item 2 is done first, then 1 fails, then 0 is done.
+                sleep(ms(u64::from(30 - 10 * n))).await;
+                if n == 1 { Err(n) } else { Ok(n) }
+            })
+            .unwrap();
+        let output = if ordered {
+            pipeline.ordered()
+        } else {
+            pipeline.unordered()
+        };
+        let out: Vec<_> = output.collect().await;
+        assert_eq!(
+            out,
+            [Ok(0), Err(PipelineError::Stage(1))],
+            "ordered: {ordered}"
+        );
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn stop_takes_the_first_failure_in_source_order() {
     let out: Vec<_> = Pipeline::from_stream(futures_util::stream::iter(0..10u32))
