@@ -361,7 +361,13 @@ impl<T: Send, S: Store> Shared<T, S> {
         if let Admission::Now(shed) = admission {
             state.reserved += 1;
             let len = state.queue.len();
+            // The shed item's level hears of it as a push's shed would tell it.
+            let shed_level = shed.as_ref().and_then(|(_, p)| self.level_of(&state, p));
             drop(state);
+            if let Some((probe, len)) = shed_level {
+                probe.dropped(1, DropReason::Shed);
+                probe.depth(len);
+            }
             if let Some(shed) = shed {
                 // The hook is user code: if it panics, no permit reaches the caller, so the
                 // slot is given back before the panic goes on.

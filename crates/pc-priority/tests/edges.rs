@@ -5,10 +5,15 @@
 use std::cell::Cell;
 use std::cmp::Ordering as CmpOrdering;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use pc_core::RecvError;
+use pc_core::{DropReason, RecvError, SharedProbe};
 use pc_priority::{PriorityChannel, WhenFull};
+use support::RecordingProbe;
+
+mod support;
 use tokio_test::task::spawn;
 use tokio_test::{assert_pending, assert_ready_eq, assert_ready_ok};
 
@@ -290,5 +295,38 @@ async fn idle_streams_keep_no_wake_up_from_a_waiting_receive() {
 // ## 11. Hidden order assumptions: tested in tests/ordering.rs
 // (`keys_come_out_smallest_first_and_fifo_among_equals`) and tests/model.rs.
 
-// ## 12. Errors that tell the truth: tested in tests/shed.rs (a shed item is reported `Shed`,
-// a full channel `Full`, never `Closed`).
+// ## 12. Errors and probes that tell the truth: errors are tested in tests/shed.rs (a shed item
+// is reported `Shed`, a full channel `Full`, never `Closed`); the probes here.
+
+/// Defect: an item shed to make room for a reservation was reported to the channel's probe
+/// and not to its level's probe, which went on counting it as queued (produced 2, consumed 0,
+/// dropped 0, with 1 item at that level). Every way into the channel now tells the level's
+/// probe the same as the channel's.
+#[tokio::test]
+async fn a_level_probe_hears_of_sheds_made_by_reservations() {
+    let channel_probe = Arc::new(RecordingProbe::default());
+    let levels: Vec<Arc<RecordingProbe>> = (0..2).map(|_| Arc::default()).collect();
+    let (tx, rx) = PriorityChannel::builder::<u32>(2)
+        .capacity(2)
+        .when_full(WhenFull::ShedLowest)
+        .probe(channel_probe.clone())
+        .level_probes(levels.iter().map(|p| p.clone() as SharedProbe))
+        .build()
+        .unwrap();
+    tx.try_send(1, 1).unwrap();
+    tx.try_send(2, 1).unwrap();
+    let permit = tx.try_reserve(0).unwrap();
+    permit.send(0).unwrap();
+    tx.try_send(3, 0).unwrap();
+    let low = &levels[1];
+    assert_eq!(low.produced.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        *low.dropped.lock().unwrap(),
+        [(1, DropReason::Shed), (1, DropReason::Shed)]
+    );
+    assert_eq!(low.last_depth.load(Ordering::SeqCst), 0);
+    assert_eq!(levels[0].produced.load(Ordering::SeqCst), 2);
+    assert_eq!(levels[0].last_depth.load(Ordering::SeqCst), 2);
+    assert_eq!(channel_probe.dropped.lock().unwrap().len(), 2);
+    assert_eq!((rx.try_recv(), rx.try_recv()), (Ok((0, 0)), Ok((3, 0))));
+}
