@@ -136,7 +136,7 @@ impl<In, S: Stage<In>> Shared<In, S> {
         }
     }
 
-    /// Reports a job entering the queue.
+    /// Reports a job entering the pool: its queue, or the feeder's hands.
     fn queued_one(&self) {
         if let Some(probe) = &self.probe {
             probe.produced(1);
@@ -945,6 +945,8 @@ where
         };
         let (input, ack) = delivery.into_parts();
         let mut job = shared.job(input, Reply::Stream);
+        // In the pool from here: queued next, or cancelled (dropped, `Closed`) if it stops.
+        shared.queued_one();
         // An unsettled delivery of a job cancelled before it ran is delivered again.
         if ack.is_owed() {
             job.extras.get_or_insert_with(Box::default).ack = Some(ack);
@@ -955,9 +957,8 @@ where
             Some(Ok(permit)) => permit.send(job).map_err(|SendError(job)| job),
             Some(Err(_)) | None => Err(job),
         };
-        match queued {
-            Ok(()) => shared.queued_one(),
-            Err(job) => cancel_job(&shared, 0, job),
+        if let Err(job) = queued {
+            cancel_job(&shared, 0, job);
         }
     }
     shared.intake.close();

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use pc_core::{Producer, Stage, channel};
+use pc_core::{DropReason, Probe, Producer, Stage, channel};
 use pc_pool::{JobError, OnError, Pipeline, PipelineError, WorkerPool};
 use support::{alive, ms};
 use tokio::time::sleep;
@@ -715,6 +715,57 @@ async fn counts_at_their_largest_work_or_are_typed_errors() {
 // `per_key_order_holds_while_keys_go_in_parallel`) and `key_by_keeps_order_through_every_later_stage`
 // above.
 
-// ## 12. Errors that tell the truth: tested in tests/pool.rs and tests/pipeline.rs (`Failed`,
-// `Panicked`, `TimedOut`, `Cancelled` and `Source` each where they belong; a refused submit
-// hands its input back).
+// ## 12. Errors and probes that tell the truth: errors are tested in tests/pool.rs and
+// tests/pipeline.rs (`Failed`, `Panicked`, `TimedOut`, `Cancelled` and `Source` each where they
+// belong; a refused submit hands its input back); the probe here.
+
+/// Counts what a probe hears: items in, out, and dropped.
+#[derive(Debug, Default)]
+struct Heard {
+    produced: AtomicU64,
+    consumed: AtomicU64,
+    dropped: AtomicU64,
+}
+
+impl Probe for Heard {
+    fn produced(&self, n: u64) {
+        self.produced.fetch_add(n, Ordering::SeqCst);
+    }
+    fn consumed(&self, n: u64) {
+        self.consumed.fetch_add(n, Ordering::SeqCst);
+    }
+    fn dropped(&self, n: u64, reason: DropReason) {
+        assert!(reason.was_inside(), "a pool turns nothing away at the door");
+        self.dropped.fetch_add(n, Ordering::SeqCst);
+    }
+}
+
+/// Defect: a job the feeder had taken from the source and held, waiting for room, when the
+/// pool stopped was reported dropped (`Closed`) without ever being reported produced: the
+/// probe counted more out than in. Every job that comes in is produced, then consumed or
+/// dropped, exactly once.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_job_the_feeder_holds_at_a_stop_was_produced_before_it_is_dropped() {
+    let heard = Arc::new(Heard::default());
+    let (tx, rx) = channel::bounded::<u32>(8).unwrap();
+    for n in 0..4 {
+        tx.try_send(n).unwrap();
+    }
+    let pool = WorkerPool::builder(|n: u32| async move {
+        sleep(Duration::from_secs(60)).await;
+        Ok::<_, ()>(n)
+    })
+    .workers(1)
+    .capacity(1)
+    .probe(heard.clone())
+    .build_over(rx)
+    .unwrap();
+    // One job runs, one waits in the queue, one is in the feeder's hands, one in the source.
+    sleep(ms(1)).await;
+    assert_eq!(tx.len(), 1);
+    assert_eq!(pool.abort().await, 3);
+    let count = |n: &AtomicU64| n.load(Ordering::SeqCst);
+    assert_eq!(count(&heard.produced), 3);
+    assert_eq!(count(&heard.consumed) + count(&heard.dropped), 3);
+    assert_eq!(count(&heard.dropped), 2);
+}
