@@ -1,7 +1,7 @@
 //! The bounded queue and the adaptive pacer at each edge of the checklist (`shared/EDGES.md`),
 //! one section per edge.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -392,6 +392,105 @@ fn a_panicking_hook_on_an_eviction_keeps_the_new_item() {
 // ## 12. Errors that tell the truth: the queue's are tested in tests/policies.rs (`Reject` and
 // `BlockFor` hand the item back as `Rejected` / `TimedOut`, a full `try_send` as `Full`, never
 // `Closed`); the pacer's here.
+
+/// Everything a queue's probe hears, by reason.
+#[derive(Debug, Default)]
+struct Heard {
+    produced: AtomicU64,
+    consumed: AtomicU64,
+    full: AtomicU64,
+    oldest: AtomicU64,
+    closed: AtomicU64,
+    other: AtomicU64,
+}
+
+impl Probe for Heard {
+    fn produced(&self, n: u64) {
+        self.produced.fetch_add(n, Ordering::SeqCst);
+    }
+    fn consumed(&self, n: u64) {
+        self.consumed.fetch_add(n, Ordering::SeqCst);
+    }
+    fn dropped(&self, n: u64, reason: DropReason) {
+        let count = match reason {
+            DropReason::Full => &self.full,
+            DropReason::Oldest => &self.oldest,
+            DropReason::Closed => &self.closed,
+            _ => &self.other,
+        };
+        count.fetch_add(n, Ordering::SeqCst);
+    }
+}
+
+impl Heard {
+    #[track_caller]
+    fn agrees_with(&self, stats: pc_backpressure::QueueStats, step: &str) {
+        let n = |count: &AtomicU64| count.load(Ordering::SeqCst);
+        assert_eq!(n(&self.produced), stats.produced, "produced, {step}");
+        assert_eq!(n(&self.consumed), stats.consumed, "consumed, {step}");
+        assert_eq!(
+            n(&self.full),
+            stats.dropped_incoming,
+            "dropped incoming, {step}"
+        );
+        assert_eq!(
+            n(&self.oldest),
+            stats.dropped_oldest,
+            "dropped oldest, {step}"
+        );
+        assert_eq!(
+            n(&self.closed),
+            stats.dropped_closed,
+            "dropped at close, {step}"
+        );
+        assert_eq!(n(&self.other), 0, "{step}");
+    }
+}
+
+/// Walk: under every policy, through sends, `try_send`s and `send_timeout`s on a full queue,
+/// receives, and the last receiver dropped with items queued, the probe hears exactly what the
+/// stats count, after every step.
+#[tokio::test(start_paused = true)]
+async fn the_probe_agrees_with_the_stats_under_every_policy() {
+    for overflow in [
+        Overflow::Block,
+        Overflow::BlockFor(Duration::from_millis(5)),
+        Overflow::Reject,
+        Overflow::DropIncoming,
+        Overflow::DropOldest,
+    ] {
+        let heard = Arc::new(Heard::default());
+        let (tx, rx) = BoundedQueue::builder::<u32>(2)
+            .overflow(overflow)
+            .probe(heard.clone())
+            .build()
+            .unwrap();
+        let step = |what: &str| format!("{what} under {overflow:?}");
+        for n in 0..2 {
+            tx.send(n).await.unwrap();
+        }
+        heard.agrees_with(tx.stats(), &step("filling"));
+        let _ = tx.try_send(2);
+        heard.agrees_with(tx.stats(), &step("a try_send on a full queue"));
+        let _ = tx.send_timeout(3, Duration::from_millis(1)).await;
+        heard.agrees_with(tx.stats(), &step("a send_timeout on a full queue"));
+        if overflow != Overflow::Block {
+            let _ = tx.send(4).await;
+            heard.agrees_with(tx.stats(), &step("a send on a full queue"));
+        }
+        rx.recv().await.unwrap();
+        heard.agrees_with(rx.stats(), &step("a receive"));
+        tx.send(5).await.unwrap();
+        let stats = tx.stats();
+        drop(rx);
+        heard.agrees_with(tx.stats(), &step("the last receiver dropped"));
+        assert_eq!(
+            tx.stats().dropped_closed,
+            stats.depth as u64,
+            "{overflow:?}"
+        );
+    }
+}
 
 /// Defect: an `AdaptiveProducer` closed while its next slot lay ahead said `Full` from
 /// `try_send`, and `send_timeout` waited for the slot before it said `Closed`, where every
