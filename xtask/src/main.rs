@@ -5,12 +5,15 @@
 //!   `target/bench-report/`.
 //! - `cargo xtask release --dry-run`: checks one version everywhere, a CHANGELOG section for it,
 //!   and that every crate packages.
+//! - `cargo xtask soak [CASES]`: the randomized contract test over every block, with as many
+//!   cases per block as asked (10,000 by default; `ci` runs 256).
 //!
 //! The house rules live in `tidy.rs` as tests, run by `cargo test --workspace`.
 
 mod bench;
 mod ci;
 mod release;
+mod soak;
 #[cfg(test)]
 mod tidy;
 
@@ -26,6 +29,7 @@ tasks:
   ci                        fmt, clippy, tests, docs, bench build, facade features, cargo-deny
   bench [--quick] [FILTER]  run the criterion benches and write target/bench-report/
   release --dry-run         check versions and CHANGELOG, then cargo package --workspace
+  soak [CASES]              the randomized contract test, CASES per block (default 10000)
 ";
 
 /// What a task returns: `Err` carries the message printed before exiting with failure.
@@ -39,6 +43,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(&rest),
         Some("bench") => bench::run(&rest),
         Some("release") => release::run(&rest),
+        Some("soak") => soak::run(&rest),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(())
