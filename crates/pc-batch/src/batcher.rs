@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pc_core::{BuildError, SharedProbe, WaitKind};
+use pc_core::{BuildError, DropReason, SharedProbe, WaitKind};
 use tokio::time::Instant;
 
 /// Measures an item against [`BatcherBuilder::max_weight`].
@@ -183,11 +183,16 @@ impl Pushed {
 }
 
 /// The batch being filled, and the batches ready to leave.
+///
+/// With a probe, an item is produced when it is added, and consumed when its batch leaves
+/// ([`next_ready`](Self::next_ready)); items still here when it is dropped are dropped
+/// (`Closed`), so the probe never counts an item in flight that is gone.
 pub(crate) struct Accumulator<T> {
     batcher: Batcher<T>,
     open: Vec<T>,
     weight: u64,
-    ready: VecDeque<Vec<T>>,
+    /// Batches ready to leave, each with how long it took to fill (zero without a probe).
+    ready: VecDeque<(Vec<T>, Duration)>,
     /// When the open batch took its first item; read only with a probe.
     opened_at: Option<Instant>,
 }
@@ -244,9 +249,8 @@ impl<T> Accumulator<T> {
             self.close();
             if let Some(probe) = &self.batcher.probe {
                 probe.produced(1);
-                report_batch(probe, 1, Duration::ZERO);
             }
-            self.ready.push_back(vec![item]);
+            self.ready.push_back((vec![item], Duration::ZERO));
             return Pushed::READY;
         }
         let mut ready = false;
@@ -272,16 +276,13 @@ impl<T> Accumulator<T> {
     #[inline(never)]
     pub(crate) fn close(&mut self) {
         if !self.open.is_empty() {
-            if let Some(probe) = &self.batcher.probe {
-                let age = self
-                    .opened_at
-                    .take()
-                    .map_or(Duration::ZERO, |at| at.elapsed());
-                report_batch(probe, self.open.len(), age);
-            }
+            let age = self
+                .opened_at
+                .take()
+                .map_or(Duration::ZERO, |at| at.elapsed());
             let next = Vec::with_capacity(self.batcher.max_items.min(PREALLOCATED));
             self.ready
-                .push_back(std::mem::replace(&mut self.open, next));
+                .push_back((std::mem::replace(&mut self.open, next), age));
             self.weight = 0;
         }
     }
@@ -297,9 +298,29 @@ impl<T> Accumulator<T> {
         }
     }
 
-    /// The next batch ready to leave.
+    /// The next batch ready to leave, reported to the probe as it leaves.
     pub(crate) fn next_ready(&mut self) -> Option<Vec<T>> {
-        self.ready.pop_front()
+        let (batch, age) = self.ready.pop_front()?;
+        if let Some(probe) = &self.batcher.probe {
+            report_batch(probe, batch.len(), age);
+        }
+        Some(batch)
+    }
+}
+
+impl<T> Drop for Accumulator<T> {
+    fn drop(&mut self) {
+        if let Some(probe) = &self.batcher.probe {
+            let held = self.open.len()
+                + self
+                    .ready
+                    .iter()
+                    .map(|(batch, _)| batch.len())
+                    .sum::<usize>();
+            if held > 0 {
+                probe.dropped(held as u64, DropReason::Closed);
+            }
+        }
     }
 }
 
