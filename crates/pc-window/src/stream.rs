@@ -334,7 +334,9 @@ where
                 let pos = slot.engine.counted();
                 let arrived = Arrived { item: &item, at };
                 let added = slot.engine.add(agg, pos, arrived, pos, &mut |_, _, _| {});
-                failed.disarm();
+                if let Some(probe) = failed.disarm() {
+                    probe.consumed(1);
+                }
                 debug_assert_eq!(added, Added::Taken, "counted items are never late");
                 // The item completes at most one window, the one ending right after it (every
                 // earlier end has passed with an earlier item): hand it straight back, with no
@@ -382,11 +384,15 @@ where
                     origin,
                     |engine, emit| engine.add(agg, pos, Arrived { item: &item, at }, w, emit),
                 );
-                failed.disarm();
+                let probe = failed.disarm();
                 self.due = min_due(self.due, slot.engine.next_due());
-                if added == Added::Late {
+                if added != Added::Late {
+                    if let Some(probe) = probe {
+                        probe.consumed(1);
+                    }
+                } else {
                     self.late += 1;
-                    if let Some(probe) = &window.probe {
+                    if let Some(probe) = probe {
                         probe.dropped(1, DropReason::Late);
                     }
                     if let Some(hook) = &window.on_late {
@@ -517,7 +523,9 @@ where
                         // Without a probe, nothing to report on an unwind, and no guard on the
                         // hot path.
                         let fired = match &window.probe {
-                            Some(probe) => state.take(window, item, now, FailedOnUnwind(probe)),
+                            Some(probe) => {
+                                state.take(window, item, now, FailedOnUnwind::new(probe))
+                            }
                             None => state.take(window, item, now, ()),
                         };
                         if let Some(fired) = fired {
@@ -579,27 +587,47 @@ where
 
 /// What happens to the item being taken if user code unwinds before it is in.
 trait OnUnwind {
-    /// The item is in: nothing to do any more.
-    fn disarm(self);
+    /// The item is in (taken by its aggregate, or late): nothing to do on unwind any more.
+    /// Returns the probe to tell where it went, if there is one.
+    fn disarm(&self) -> Option<&SharedProbe>;
 }
 
 /// Nothing to report (no probe).
 impl OnUnwind for () {
-    fn disarm(self) {}
+    #[inline(always)]
+    fn disarm(&self) -> Option<&SharedProbe> {
+        None
+    }
 }
 
-/// Counts the item being added as failed ([`FailReason::Panicked`]) if user code panics while
-/// it is added.
-struct FailedOnUnwind<'a>(&'a SharedProbe);
+/// Counts the item being added as consumed and failed ([`FailReason::Panicked`]) if user code
+/// panics while it is added: it is done with, as a pool's job that panicked is.
+struct FailedOnUnwind<'a> {
+    probe: &'a SharedProbe,
+    armed: std::cell::Cell<bool>,
+}
+
+impl<'a> FailedOnUnwind<'a> {
+    fn new(probe: &'a SharedProbe) -> Self {
+        Self {
+            probe,
+            armed: std::cell::Cell::new(true),
+        }
+    }
+}
 
 impl OnUnwind for FailedOnUnwind<'_> {
-    fn disarm(self) {
-        std::mem::forget(self);
+    fn disarm(&self) -> Option<&SharedProbe> {
+        self.armed.set(false);
+        Some(self.probe)
     }
 }
 
 impl Drop for FailedOnUnwind<'_> {
     fn drop(&mut self) {
-        self.0.failed(1, FailReason::Panicked);
+        if self.armed.get() {
+            self.probe.consumed(1);
+            self.probe.failed(1, FailReason::Panicked);
+        }
     }
 }

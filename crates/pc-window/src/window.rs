@@ -287,7 +287,9 @@ impl<T, A, K, D> WindowBuilder<T, A, K, D> {
         }
     }
 
-    /// Reports items in (`produced`) and late items (`dropped` with `DropReason::Late`).
+    /// Reports items in (`produced`), items taken by their aggregate (`consumed`; an item
+    /// whose aggregate panicked is consumed and `failed` with `FailReason::Panicked`), and
+    /// late items (`dropped` with `DropReason::Late`).
     pub fn probe(mut self, probe: SharedProbe) -> Self {
         self.probe = Some(probe);
         self

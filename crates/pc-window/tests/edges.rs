@@ -389,12 +389,17 @@ async fn an_aggregate_that_panics_costs_its_item_alone() {
 #[derive(Debug, Default)]
 struct Failures {
     produced: AtomicU64,
+    consumed: AtomicU64,
     failed: AtomicU64,
 }
 
 impl Probe for Failures {
     fn produced(&self, n: u64) {
         self.produced.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn consumed(&self, n: u64) {
+        self.consumed.fetch_add(n, Ordering::Relaxed);
     }
 
     fn failed(&self, n: u64, reason: FailReason) {
@@ -417,6 +422,8 @@ async fn the_probe_counts_the_item_whose_aggregate_panicked() {
     assert_eq!(fired.len(), 2);
     assert_eq!(probe.produced.load(Ordering::Relaxed), 6);
     assert_eq!(probe.failed.load(Ordering::Relaxed), 2);
+    // Every item is done with, the two whose aggregate panicked too: none in flight for good.
+    assert_eq!(probe.consumed.load(Ordering::Relaxed), 6);
 }
 
 /// Walk: a key function or a timestamp that panics costs that item alone, counted as failed;
@@ -600,6 +607,8 @@ async fn a_merge_that_panics_costs_the_windows_that_needed_it() {
 // ## 10. Promises across composition: tested in tests/windows.rs (`windows_any_consumer`) and
 // the facade's tests/edges.rs.
 
-// ## 12. Errors that tell the truth: tested in tests/windows.rs
+// ## 12. Errors and probes that tell the truth: tested in tests/windows.rs
 // (`event_time_counts_late_items_and_hands_them_to_the_hook`: late items are counted as late
-// and handed to the hook, never silently dropped).
+// and handed to the hook, never silently dropped; every other item is consumed once its
+// aggregate took it) and here (`the_probe_counts_the_item_whose_aggregate_panicked`: consumed
+// and failed).
