@@ -531,3 +531,7 @@ async fn a_slot_whose_inner_send_fails_is_given_back() {
     assert!(assert_ready!(send.poll()).is_ok());
     assert_eq!(rx.try_recv(), Ok(3));
 }
+
+// ## The randomized contract test: the queue under every policy and the adaptive pacer run
+// in the facade's tests/contract.rs (`bounded_queue_every_policy`, `adaptive_producer`), the
+// queue's stats checked against its probe after every step.

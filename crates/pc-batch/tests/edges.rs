@@ -388,3 +388,8 @@ async fn a_dropped_batch_stream_reports_what_it_held() {
     assert_eq!(consumed + dropped, produced, "nothing left in flight");
     assert_eq!(consumed, 3);
 }
+
+// ## The randomized contract test does not apply as such: a batcher's items come out as
+// batches, not as the items sent, so it is no `Consumer` of the items a `Producer` takes; its
+// promises across composition are the facade's tests/edges.rs (`batch_consumer` over every
+// consumer).

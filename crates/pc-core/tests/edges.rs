@@ -538,5 +538,10 @@ fn close_wakes_every_parked_waiter_and_idle_handle() {
 // ## 11. Hidden order assumptions: tested in tests/mpmc.rs and tests/model.rs (FIFO per
 // producer, every item once, under 4 x 4 tasks and random operation sequences).
 
-// ## 12. Errors that tell the truth: tested in tests/errors.rs (`Full`, `Timeout` and
-// `Closed` each where they belong, the item handed back).
+// ## 12. Errors and probes that tell the truth: errors are tested in tests/errors.rs (`Full`,
+// `Timeout` and `Closed` each where they belong, the item handed back); the channel's counts
+// against its probe in the facade's tests/contract.rs, after every step of random sequences.
+
+// ## The randomized contract test: this channel, bounded and unbounded, runs in the facade's
+// tests/contract.rs (`pc_core_bounded_channel`, `pc_core_unbounded_channel`), its counts
+// checked against its probe after every step.

@@ -195,3 +195,7 @@ async fn a_reporter_stops_once_for_every_caller() {
 
 // ## 12. Errors that tell the truth: tested in tests/exports.rs (refusals exported by their
 // `DropReason` and `FailReason`, never as a close).
+
+// ## The randomized contract test does not apply: pc-metrics is no producer or consumer. The
+// test checks each block's probe calls against the block's own stats, which is what a
+// `Metrics` hears.

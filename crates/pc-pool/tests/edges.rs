@@ -769,3 +769,7 @@ async fn a_job_the_feeder_holds_at_a_stop_was_produced_before_it_is_dropped() {
     assert_eq!(count(&heard.consumed) + count(&heard.dropped), 3);
     assert_eq!(count(&heard.dropped), 2);
 }
+
+// ## The randomized contract test: pools fed by submits and by their feeder over a channel
+// run in the facade's tests/contract.rs (`worker_pool`, `worker_pool_over_a_channel`), read
+// through their results.

@@ -330,3 +330,7 @@ async fn a_level_probe_hears_of_sheds_made_by_reservations() {
     assert_eq!(channel_probe.dropped.lock().unwrap().len(), 2);
     assert_eq!((rx.try_recv(), rx.try_recv()), (Ok((0, 0)), Ok((3, 0))));
 }
+
+// ## The randomized contract test: the channel, waiting or shedding when full, runs in the
+// facade's tests/contract.rs (`priority_channel`; reservations take the higher level, so they
+// shed).

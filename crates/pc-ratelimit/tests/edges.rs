@@ -737,3 +737,8 @@ proptest! {
         }
     }
 }
+
+// ## The randomized contract test: `Throttled` runs in the facade's tests/contract.rs
+// (`throttled_producer`: the bucket's permits granted equal the items that went in, after
+// every step). The limiters themselves are no producers: their rate bound is the property
+// test below.

@@ -231,3 +231,8 @@ async fn close_and_flush_cancelled_then_called_again_sends_everything() {
 // reports `Full`, never a close) and tests/queue.rs (dead letters with their reason). Known
 // gap (the Redis issue): a read failing with a non-connection error is retried every 100 ms
 // without end.
+
+// ## The randomized contract test does not apply here: it runs under paused time, where a
+// wait for a server's reply leaves the runtime idle, the clock jumps, and every timeout
+// fires at once. The queue keeps the same promises in real time in tests/contract.rs (the
+// producer-consumer contract over a local server).

@@ -612,3 +612,7 @@ async fn a_merge_that_panics_costs_the_windows_that_needed_it() {
 // and handed to the hook, never silently dropped; every other item is consumed once its
 // aggregate took it) and here (`the_probe_counts_the_item_whose_aggregate_panicked`: consumed
 // and failed).
+
+// ## The randomized contract test does not apply as such: a window's items come out as
+// aggregates, not as the items sent; its promises across composition are the facade's
+// tests/edges.rs (`window_consumer` over every consumer).

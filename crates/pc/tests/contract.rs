@@ -25,8 +25,10 @@
 //! Not covered here, and where it is: dropping the last receiver with items queued and the
 //! last sender (each crate's `tests/edges.rs`, class 7); several threads at once (the loom
 //! models and the concurrency tests of each crate); the order items come out in (each block
-//! promises its own: FIFO, priority, per key); the Redis queue (it needs a server: pc-redis's
-//! own tests); the batch and window consumers, whose items are batches and windows (the
+//! promises its own: FIFO, priority, per key); the Redis queue (under paused time a wait for a
+//! server's reply lets the clock jump and every timeout fire: pc-redis's tests/contract.rs
+//! runs the promises in real time); the batch and window consumers, whose items are batches
+//! and windows (the
 //! facade's `tests/edges.rs`); user code that panics (class 6 of each crate).
 
 use std::cell::RefCell;
