@@ -13,6 +13,10 @@ use tokio::time::Instant;
 /// nothing but a branch. Calls happen on the hot path, from many tasks at once: keep them cheap
 /// and never block or await in them.
 ///
+/// A probe must not panic. It is told what happened after it happened, often from a task a
+/// block owns: a panic unwinds through the call that reported (a send, a receive, a worker's
+/// job) with the item already where it went, and ends that task.
+///
 /// ```
 /// use std::sync::Arc;
 /// use std::sync::atomic::{AtomicU64, Ordering};
