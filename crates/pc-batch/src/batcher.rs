@@ -191,8 +191,7 @@ pub(crate) struct Accumulator<T> {
     batcher: Batcher<T>,
     open: Vec<T>,
     weight: u64,
-    /// Batches ready to leave, each with how long it took to fill (zero without a probe).
-    ready: VecDeque<(Vec<T>, Duration)>,
+    ready: VecDeque<Vec<T>>,
     /// When the open batch took its first item; read only with a probe.
     opened_at: Option<Instant>,
 }
@@ -250,7 +249,7 @@ impl<T> Accumulator<T> {
             if let Some(probe) = &self.batcher.probe {
                 probe.produced(1);
             }
-            self.ready.push_back((vec![item], Duration::ZERO));
+            self.ready.push_back(vec![item]);
             return Pushed::READY;
         }
         let mut ready = false;
@@ -276,13 +275,17 @@ impl<T> Accumulator<T> {
     #[inline(never)]
     pub(crate) fn close(&mut self) {
         if !self.open.is_empty() {
-            let age = self
-                .opened_at
-                .take()
-                .map_or(Duration::ZERO, |at| at.elapsed());
+            if let Some(probe) = &self.batcher.probe {
+                // How long the batch took to fill; its items are counted when it leaves.
+                let age = self
+                    .opened_at
+                    .take()
+                    .map_or(Duration::ZERO, |at| at.elapsed());
+                probe.waited(WaitKind::Linger, age);
+            }
             let next = Vec::with_capacity(self.batcher.max_items.min(PREALLOCATED));
             self.ready
-                .push_back((std::mem::replace(&mut self.open, next), age));
+                .push_back(std::mem::replace(&mut self.open, next));
             self.weight = 0;
         }
     }
@@ -299,10 +302,11 @@ impl<T> Accumulator<T> {
     }
 
     /// The next batch ready to leave, reported to the probe as it leaves.
+    #[inline]
     pub(crate) fn next_ready(&mut self) -> Option<Vec<T>> {
-        let (batch, age) = self.ready.pop_front()?;
+        let batch = self.ready.pop_front()?;
         if let Some(probe) = &self.batcher.probe {
-            report_batch(probe, batch.len(), age);
+            report_leaving(probe, batch.len());
         }
         Some(batch)
     }
@@ -311,12 +315,7 @@ impl<T> Accumulator<T> {
 impl<T> Drop for Accumulator<T> {
     fn drop(&mut self) {
         if let Some(probe) = &self.batcher.probe {
-            let held = self.open.len()
-                + self
-                    .ready
-                    .iter()
-                    .map(|(batch, _)| batch.len())
-                    .sum::<usize>();
+            let held = self.open.len() + self.ready.iter().map(Vec::len).sum::<usize>();
             if held > 0 {
                 probe.dropped(held as u64, DropReason::Closed);
             }
@@ -324,9 +323,10 @@ impl<T> Drop for Accumulator<T> {
     }
 }
 
-/// A batch of `len` items, `age` old, leaves.
-fn report_batch(probe: &SharedProbe, len: usize, age: Duration) {
+/// A batch of `len` items leaves: out of line, so that the loop that fills batches stays as
+/// small without a probe as it was.
+#[inline(never)]
+fn report_leaving(probe: &SharedProbe, len: usize) {
     probe.consumed(len as u64);
     probe.batched(len);
-    probe.waited(WaitKind::Linger, age);
 }

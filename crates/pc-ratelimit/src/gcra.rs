@@ -55,7 +55,7 @@ impl Gcra {
             Some((tsc, origin)) => self.decide(
                 n,
                 self.limits
-                    .ticks_of_nanos(u128::from(tsc.delta_as_nanos(*origin, tsc.raw()))),
+                    .ticks_of_nanos(tsc.delta_as_nanos(*origin, tsc.raw())),
             ),
             None => self.decide(n, self.clock.now(self.limits)),
         };

@@ -128,16 +128,32 @@ impl Limits {
         u32::try_from(free).unwrap_or(u32::MAX)
     }
 
-    /// A span of time in this limiter's ticks, rounded down (saturating).
+    /// Nanoseconds in this limiter's ticks, rounded down (saturating): the hot path of a
+    /// decision on the TSC clock, in `u64` arithmetic alone at fine ticks.
     #[inline]
-    pub(crate) fn ticks_of_nanos(self, nanos: u128) -> u64 {
-        let fine = nanos.saturating_mul(FINE_PER_NANO);
-        u64::try_from(fine >> self.shift).unwrap_or(u64::MAX)
+    pub(crate) fn ticks_of_nanos(self, nanos: u64) -> u64 {
+        if self.shift == 0 {
+            nanos.saturating_mul(FINE_PER_NANO as u64)
+        } else {
+            fine_to_ticks(u128::from(nanos) << 4, self.shift)
+        }
     }
 
     /// A span of time in this limiter's ticks, rounded down (saturating).
+    #[inline]
     pub(crate) fn ticks_of(self, span: Duration) -> u64 {
-        self.ticks_of_nanos(span.as_nanos())
+        if self.shift == 0 {
+            // Fine ticks, in `u64` arithmetic: saturates past 36 years.
+            const FINE_PER_SECOND_U64: u64 = FINE_PER_SECOND as u64;
+            let fine = span
+                .as_secs()
+                .checked_mul(FINE_PER_SECOND_U64)
+                .and_then(|fine| fine.checked_add(u64::from(span.subsec_nanos()) << 4));
+            return fine.unwrap_or(u64::MAX);
+        }
+        // At most 2^94 ns, so 2^98 fine ticks: the shift cannot overflow (FINE_PER_NANO is
+        // 2^4), and no overflow-checked 128-bit multiply (a library call) is needed.
+        fine_to_ticks(span.as_nanos() << 4, self.shift)
     }
 
     /// The span of `ticks`, rounded up to a whole nanosecond (saturating at `Duration::MAX`),
@@ -190,6 +206,12 @@ impl Limits {
     pub(crate) fn interval_ns(self) -> f64 {
         self.charged() / FINE_PER_NANO as f64
     }
+}
+
+/// Fine ticks in ticks of `2^shift` fine ticks, rounded down, saturating at `u64::MAX`.
+#[inline]
+fn fine_to_ticks(fine: u128, shift: u32) -> u64 {
+    u64::try_from(fine >> shift).unwrap_or(u64::MAX)
 }
 
 /// Fine ticks per permit for a rate in permits per second, rounded up, at most [`NEVER`].

@@ -121,6 +121,31 @@ struct State<K, Acc, V, P> {
     late: u64,
     /// Items taken so far: the next one's arrival number.
     arrivals: u64,
+    /// Items taken by their aggregate, to report consumed when the poll returns.
+    unreported: Unreported,
+}
+
+/// Items taken by their aggregate and not yet reported consumed: reported together when a
+/// poll returns, and when the stream is dropped (one probe call a poll, not one an item).
+struct Unreported {
+    count: u64,
+    probe: Option<SharedProbe>,
+}
+
+impl Unreported {
+    fn flush(&mut self) {
+        if self.count > 0
+            && let Some(probe) = &self.probe
+        {
+            probe.consumed(std::mem::take(&mut self.count));
+        }
+    }
+}
+
+impl Drop for Unreported {
+    fn drop(&mut self) {
+        self.flush();
+    }
 }
 
 pin_project_lite::pin_project! {
@@ -180,6 +205,7 @@ where
             Clock::Processing | Clock::EventIdle(_) => Instant::now(),
             Clock::Counted | Clock::Event => fixed_instant(),
         };
+        let probe = window.probe.clone();
         Self {
             source,
             window,
@@ -194,6 +220,7 @@ where
                 due: None,
                 late: 0,
                 arrivals: 0,
+                unreported: Unreported { count: 0, probe },
             },
             timer: None,
             done: false,
@@ -334,8 +361,8 @@ where
                 let pos = slot.engine.counted();
                 let arrived = Arrived { item: &item, at };
                 let added = slot.engine.add(agg, pos, arrived, pos, &mut |_, _, _| {});
-                if let Some(probe) = failed.disarm() {
-                    probe.consumed(1);
+                if failed.disarm() {
+                    self.unreported.count += 1;
                 }
                 debug_assert_eq!(added, Added::Taken, "counted items are never late");
                 // The item completes at most one window, the one ending right after it (every
@@ -384,15 +411,15 @@ where
                     origin,
                     |engine, emit| engine.add(agg, pos, Arrived { item: &item, at }, w, emit),
                 );
-                let probe = failed.disarm();
+                let probed = failed.disarm();
                 self.due = min_due(self.due, slot.engine.next_due());
                 if added != Added::Late {
-                    if let Some(probe) = probe {
-                        probe.consumed(1);
+                    if probed {
+                        self.unreported.count += 1;
                     }
                 } else {
                     self.late += 1;
-                    if let Some(probe) = probe {
+                    if let Some(probe) = &window.probe {
                         probe.dropped(1, DropReason::Late);
                     }
                     if let Some(hook) = &window.on_late {
@@ -495,7 +522,26 @@ where
 {
     type Item = WindowResult<K, A::Output, D::Position>;
 
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let polled = self.as_mut().poll_windows(cx);
+        self.project().state.unreported.flush();
+        polled
+    }
+}
+
+impl<S, A, K, D> Windowed<S, A, K, D>
+where
+    S: Stream,
+    A: Aggregate<S::Item>,
+    K: Hash + Eq + Clone,
+    D: Domain,
+{
+    /// What `poll_next` returns; the items it took are reported consumed after.
+    #[inline(always)]
+    fn poll_windows(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<WindowResult<K, A::Output, D::Position>>> {
         let mut this = self.project();
         let window = &*this.window;
         let state = &mut *this.state;
@@ -523,9 +569,7 @@ where
                         // Without a probe, nothing to report on an unwind, and no guard on the
                         // hot path.
                         let fired = match &window.probe {
-                            Some(probe) => {
-                                state.take(window, item, now, FailedOnUnwind::new(probe))
-                            }
+                            Some(probe) => state.take(window, item, now, FailedOnUnwind(probe)),
                             None => state.take(window, item, now, ()),
                         };
                         if let Some(fired) = fired {
@@ -588,46 +632,33 @@ where
 /// What happens to the item being taken if user code unwinds before it is in.
 trait OnUnwind {
     /// The item is in (taken by its aggregate, or late): nothing to do on unwind any more.
-    /// Returns the probe to tell where it went, if there is one.
-    fn disarm(&self) -> Option<&SharedProbe>;
+    /// Returns whether there is a probe to tell where it went.
+    fn disarm(self) -> bool;
 }
 
 /// Nothing to report (no probe).
 impl OnUnwind for () {
     #[inline(always)]
-    fn disarm(&self) -> Option<&SharedProbe> {
-        None
+    fn disarm(self) -> bool {
+        false
     }
 }
 
 /// Counts the item being added as consumed and failed ([`FailReason::Panicked`]) if user code
 /// panics while it is added: it is done with, as a pool's job that panicked is.
-struct FailedOnUnwind<'a> {
-    probe: &'a SharedProbe,
-    armed: std::cell::Cell<bool>,
-}
-
-impl<'a> FailedOnUnwind<'a> {
-    fn new(probe: &'a SharedProbe) -> Self {
-        Self {
-            probe,
-            armed: std::cell::Cell::new(true),
-        }
-    }
-}
+struct FailedOnUnwind<'a>(&'a SharedProbe);
 
 impl OnUnwind for FailedOnUnwind<'_> {
-    fn disarm(&self) -> Option<&SharedProbe> {
-        self.armed.set(false);
-        Some(self.probe)
+    #[inline(always)]
+    fn disarm(self) -> bool {
+        std::mem::forget(self);
+        true
     }
 }
 
 impl Drop for FailedOnUnwind<'_> {
     fn drop(&mut self) {
-        if self.armed.get() {
-            self.probe.consumed(1);
-            self.probe.failed(1, FailReason::Panicked);
-        }
+        self.0.consumed(1);
+        self.0.failed(1, FailReason::Panicked);
     }
 }

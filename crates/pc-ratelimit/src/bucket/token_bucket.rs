@@ -173,7 +173,9 @@ impl TokenBucket {
     /// [`TryAcquireError::Insufficient`] with the earliest time the request could succeed, or
     /// [`TryAcquireError::OverBurst`] when `n` is more than the burst.
     pub fn try_acquire(&self, n: u32) -> Result<(), TryAcquireError> {
-        self.try_hold(n).map(Held::spend)
+        self.try_take(n)?;
+        self.inner.granted(n);
+        Ok(())
     }
 
     /// Takes `n` permits, sleeping exactly until they exist.
@@ -208,9 +210,15 @@ impl TokenBucket {
     }
 
     /// [`try_acquire`](TokenBucket::try_acquire), the permits held until spent or given back.
-    pub(crate) fn try_hold(&self, n: u32) -> Result<Held, TryAcquireError> {
+    pub(crate) fn try_hold(&self, n: u32) -> Result<Held<'_>, TryAcquireError> {
+        self.try_take(n).map(|()| self.held(n))
+    }
+
+    /// Takes `n` permits if they exist now, counting a refusal; the caller counts the grant.
+    #[inline(always)]
+    fn try_take(&self, n: u32) -> Result<(), TryAcquireError> {
         if n == 0 {
-            return Ok(self.held(0));
+            return Ok(());
         }
         let at = Instant::now();
         let mut state = self.inner.lock();
@@ -224,8 +232,7 @@ impl TokenBucket {
         match limits.check(state.tat, self.inner.clock.ticks(at, limits), n) {
             Ok(tat) => {
                 state.tat = tat;
-                drop(state);
-                Ok(self.held(n))
+                Ok(())
             }
             Err(ready_at) => {
                 drop(state);
@@ -243,7 +250,7 @@ impl TokenBucket {
         &self,
         n: u32,
         within: Option<Duration>,
-    ) -> Result<Held, AcquireError> {
+    ) -> Result<Held<'_>, AcquireError> {
         if let Taken::Later(debit) = self.take(n, within)? {
             debit.wait().await;
         }
@@ -255,12 +262,8 @@ impl TokenBucket {
         self.inner.granted(n);
     }
 
-    fn held(&self, n: u32) -> Held {
-        Held {
-            bucket: self.clone(),
-            n,
-            spent: false,
-        }
+    fn held(&self, n: u32) -> Held<'_> {
+        Held { bucket: self, n }
     }
 
     /// Whole permits available now (0 while anyone waits).
@@ -527,23 +530,24 @@ impl fmt::Debug for Debit {
 /// they go back to the bucket (to the waiters queued since, who move up) and were never
 /// granted, for the stats and the probe alike.
 #[derive(Debug)]
-pub(crate) struct Held {
-    bucket: TokenBucket,
+pub(crate) struct Held<'a> {
+    bucket: &'a TokenBucket,
     n: u32,
-    spent: bool,
 }
 
-impl Held {
+impl Held<'_> {
     /// Counts the permits granted.
-    pub(crate) fn spend(mut self) {
-        self.spent = true;
+    #[inline]
+    pub(crate) fn spend(self) {
         self.bucket.inner.granted(self.n);
+        // Spent: nothing to give back (and no drop to run on the hot path).
+        std::mem::forget(self);
     }
 }
 
-impl Drop for Held {
+impl Drop for Held<'_> {
     fn drop(&mut self) {
-        if self.spent || self.n == 0 {
+        if self.n == 0 {
             return;
         }
         let inner = &self.bucket.inner;
