@@ -541,7 +541,7 @@ where
     fn poll_windows(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<WindowResult<K, A::Output, D::Position>>> {
+    ) -> Poll<Option<ResultOf<S::Item, A, K, D>>> {
         let mut this = self.project();
         let window = &*this.window;
         let state = &mut *this.state;
