@@ -42,6 +42,9 @@ pub struct WindowResult<K, V, P> {
 pub type ResultOf<T, A, K, D> =
     WindowResult<K, <A as Aggregate<T>>::Output, <D as Domain>::Position>;
 
+/// What polling a [`Windowed`] gives.
+type Polled<S, A, K, D> = Poll<Option<ResultOf<<S as Stream>::Item, A, K, D>>>;
+
 /// Adds [`window`](WindowExt::window) to every `Stream`.
 pub trait WindowExt: Stream + Sized {
     /// Aggregates the stream's items in windows as `window` says; see [`Windowed`].
@@ -541,7 +544,7 @@ where
     fn poll_windows(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<ResultOf<S::Item, A, K, D>>> {
+    ) -> Polled<S, A, K, D> {
         let mut this = self.project();
         let window = &*this.window;
         let state = &mut *this.state;
