@@ -48,7 +48,28 @@ pub(crate) struct Limits {
     shift: u32,
     /// Fine ticks per permit, rounded up (at most [`NEVER`]): kept so that a new burst picks
     /// its tick from the exact interval.
-    fine: u128,
+    fine: Fine,
+}
+
+/// A `u128` kept as two words, so that [`Limits`] stays aligned to 8 bytes, as small as the
+/// hot path that copies it wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Fine {
+    high: u64,
+    low: u64,
+}
+
+impl Fine {
+    fn new(value: u128) -> Self {
+        Self {
+            high: (value >> 64) as u64,
+            low: value as u64,
+        }
+    }
+
+    fn get(self) -> u128 {
+        (u128::from(self.high) << 64) | u128::from(self.low)
+    }
 }
 
 impl Limits {
@@ -67,7 +88,7 @@ impl Limits {
 
     /// These limits with another burst.
     pub(crate) fn with_burst(self, burst: u32) -> Result<Self, BuildError> {
-        Ok(Self::fitted(self.fine, check_burst(burst)?))
+        Ok(Self::fitted(self.fine.get(), check_burst(burst)?))
     }
 
     /// The finest tick in which `burst` permits of `fine` fine ticks each span at most
@@ -85,7 +106,7 @@ impl Limits {
                     interval,
                     burst,
                     shift,
-                    fine,
+                    fine: Fine::new(fine),
                 };
             }
             shift += 1;
@@ -338,10 +359,10 @@ mod tests {
                 assert!(limits.interval >= 1);
                 if limits.shift > 0 {
                     // One tick finer would not fit.
-                    let finer = limits.fine.div_ceil(1 << (limits.shift - 1));
+                    let finer = limits.fine.get().div_ceil(1 << (limits.shift - 1));
                     assert!(finer * u128::from(burst) > MAX_WINDOW, "{rate} {burst}");
                 }
-                if limits.fine < NEVER {
+                if limits.fine.get() < NEVER {
                     assert!(limits.per_second() <= rate, "{rate} {burst}");
                     let slack = if limits.shift == 0 { 0.07 } else { 1e-8 };
                     assert!(
