@@ -541,10 +541,7 @@ where
 {
     /// What `poll_next` returns; the items it took are reported consumed after.
     #[inline(always)]
-    fn poll_windows(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Polled<S, A, K, D> {
+    fn poll_windows(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Polled<S, A, K, D> {
         let mut this = self.project();
         let window = &*this.window;
         let state = &mut *this.state;
