@@ -44,18 +44,25 @@ impl Error for TryAcquireError {}
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotUntil {
     origin: Instant,
-    after: Duration,
+    /// Ticks of the limiter past `origin`, of `2^shift` fine ticks each; turned into an
+    /// instant only when asked (a refusal on the hot path does no division).
+    ticks: u64,
+    shift: u32,
 }
 
 impl NotUntil {
-    pub(crate) fn new(origin: Instant, after: Duration) -> Self {
-        Self { origin, after }
+    pub(crate) fn new(origin: Instant, ticks: u64, shift: u32) -> Self {
+        Self {
+            origin,
+            ticks,
+            shift,
+        }
     }
 
     /// The earliest time the same request could succeed (or the last instant the clock
     /// holds, for a permit further away than that).
     pub fn retry_at(&self) -> Instant {
-        crate::clock::after(self.origin, self.after)
+        crate::clock::after(self.origin, crate::limits::span_of(self.ticks, self.shift))
     }
 
     /// How long from `now` until [`retry_at`](NotUntil::retry_at) (zero if it has passed).

@@ -153,11 +153,10 @@ impl Limits {
     /// decision on the TSC clock, in `u64` arithmetic alone at fine ticks.
     #[inline]
     pub(crate) fn ticks_of_nanos(self, nanos: u64) -> u64 {
-        if self.shift == 0 {
-            nanos.saturating_mul(FINE_PER_NANO as u64)
-        } else {
-            fine_to_ticks(u128::from(nanos) << 4, self.shift)
-        }
+        // A tick is 2^shift fine ticks and a nanosecond 2^4 of them: multiply by what is left
+        // of 2^4, then divide by what is left of 2^shift (one of the two is 1), in `u64`.
+        let up = FINE_PER_NANO as u64 >> self.shift.min(4);
+        nanos.saturating_mul(up) >> self.shift.saturating_sub(4)
     }
 
     /// A span of time in this limiter's ticks, rounded down (saturating).
@@ -179,19 +178,15 @@ impl Limits {
 
     /// The span of `ticks`, rounded up to a whole nanosecond (saturating at `Duration::MAX`),
     /// so that a wait until it never ends early.
+    #[inline]
     pub(crate) fn span_of(self, ticks: u64) -> Duration {
-        let ticks = u128::from(ticks);
-        let nanos = match self.shift.checked_sub(4) {
-            // FINE_PER_NANO is 2^4.
-            None => ticks.div_ceil(1 << (4 - self.shift)),
-            Some(up) if ticks.leading_zeros() >= up => ticks << up,
-            Some(_) => return Duration::MAX,
-        };
-        let secs = u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX);
-        if secs == u64::MAX {
-            return Duration::MAX;
-        }
-        Duration::new(secs, (nanos % 1_000_000_000) as u32)
+        span_of(ticks, self.shift)
+    }
+
+    /// The tick's size, as `span_of` takes it: what a refusal keeps to say when to retry.
+    #[inline]
+    pub(crate) fn shift(self) -> u32 {
+        self.shift
     }
 
     /// A position `at` in these limits' ticks, moved to `to`'s, where `now` and `now_to` are
@@ -226,6 +221,33 @@ impl Limits {
     /// Nanoseconds per permit, for `Debug`.
     pub(crate) fn interval_ns(self) -> f64 {
         self.charged() / FINE_PER_NANO as f64
+    }
+}
+
+/// The span of `ticks` of `2^shift` fine ticks, rounded up to a whole nanosecond (saturating
+/// at `Duration::MAX`), so that a wait until it never ends early.
+#[inline]
+pub(crate) fn span_of(ticks: u64, shift: u32) -> Duration {
+    match shift.checked_sub(4) {
+        // FINE_PER_NANO is 2^4: fine ticks and up to 16 of them a tick, in `u64`.
+        None => Duration::from_nanos(ticks.div_ceil(1 << (4 - shift))),
+        Some(up) => {
+            let ticks = u128::from(ticks);
+            if ticks.leading_zeros() < up {
+                return Duration::MAX;
+            }
+            let nanos = ticks << up;
+            match u64::try_from(nanos) {
+                Ok(nanos) => Duration::from_nanos(nanos),
+                Err(_) => {
+                    let secs = u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX);
+                    if secs == u64::MAX {
+                        return Duration::MAX;
+                    }
+                    Duration::new(secs, (nanos % 1_000_000_000) as u32)
+                }
+            }
+        }
     }
 }
 
@@ -419,6 +441,25 @@ mod tests {
         let fine = Limits::new(1.0, 1).unwrap();
         assert_eq!(fine.ticks_of(Duration::MAX), u64::MAX);
         assert_eq!(fine.span_of(17), Duration::from_nanos(2));
+    }
+
+    #[test]
+    fn both_clocks_read_the_same_ticks() {
+        for (rate, burst) in [
+            (1e9, 1),
+            (1.0, u32::MAX),
+            (0.3, 1 << 20),
+            (1e-300, u32::MAX),
+        ] {
+            let limits = Limits::new(rate, burst).unwrap();
+            for nanos in [0, 1, 15, 16, 999_999_937, 1 << 40, u64::MAX / 3, u64::MAX] {
+                assert_eq!(
+                    limits.ticks_of_nanos(nanos),
+                    limits.ticks_of(Duration::from_nanos(nanos)),
+                    "{rate} {burst} {nanos}"
+                );
+            }
+        }
     }
 
     #[test]
