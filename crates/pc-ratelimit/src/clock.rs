@@ -33,7 +33,7 @@ impl Clock {
     /// A refusal's retry time, from ticks of `limits` since the origin.
     #[inline]
     pub(crate) fn not_until(self, ticks: u64, limits: Limits) -> crate::error::NotUntil {
-        crate::error::NotUntil::new(self.base, ticks, limits.shift())
+        crate::error::NotUntil::new(self.base, crate::limits::nanos_of(ticks, limits.shift()))
     }
 
     /// Ticks since the origin, back to an instant: the first whole nanosecond at or after them,

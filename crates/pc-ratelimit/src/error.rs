@@ -44,25 +44,23 @@ impl Error for TryAcquireError {}
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotUntil {
     origin: Instant,
-    /// Ticks of the limiter past `origin`, of `2^shift` fine ticks each; turned into an
-    /// instant only when asked (a refusal on the hot path does no division).
-    ticks: u64,
-    shift: u32,
+    /// Nanoseconds past `origin`, rounded up; `u64::MAX` for 584 years or more.
+    nanos: u64,
 }
 
 impl NotUntil {
-    pub(crate) fn new(origin: Instant, ticks: u64, shift: u32) -> Self {
-        Self {
-            origin,
-            ticks,
-            shift,
-        }
+    pub(crate) fn new(origin: Instant, nanos: u64) -> Self {
+        Self { origin, nanos }
     }
 
-    /// The earliest time the same request could succeed (or the last instant the clock
-    /// holds, for a permit further away than that).
+    /// The earliest time the same request could succeed; for a permit 584 years or more
+    /// away (a rate slower than that), the last instant the clock holds.
     pub fn retry_at(&self) -> Instant {
-        crate::clock::after(self.origin, crate::limits::span_of(self.ticks, self.shift))
+        let after = match self.nanos {
+            u64::MAX => Duration::MAX,
+            nanos => Duration::from_nanos(nanos),
+        };
+        crate::clock::after(self.origin, after)
     }
 
     /// How long from `now` until [`retry_at`](NotUntil::retry_at) (zero if it has passed).

@@ -46,6 +46,10 @@ pub(crate) struct Limits {
     pub(crate) burst: u32,
     /// A tick is `2^shift` fine ticks.
     shift: u32,
+    /// Nanoseconds to ticks: multiply by `up`, then shift right by `down` (one of the two
+    /// does nothing): `2^4 / 2^shift` as two integer steps, worked out once.
+    up: u64,
+    down: u32,
     /// Fine ticks per permit, rounded up (at most [`NEVER`]): kept so that a new burst picks
     /// its tick from the exact interval.
     fine: Fine,
@@ -106,6 +110,8 @@ impl Limits {
                     interval,
                     burst,
                     shift,
+                    up: (FINE_PER_NANO as u64) >> shift.min(4),
+                    down: shift.saturating_sub(4),
                     fine: Fine::new(fine),
                 };
             }
@@ -115,13 +121,13 @@ impl Limits {
 
     /// How far ahead of now the TAT may be: a full bucket's worth (within [`MAX_WINDOW`]).
     #[inline]
-    pub(crate) fn window(self) -> u64 {
+    pub(crate) fn window(&self) -> u64 {
         u64::from(self.burst) * self.interval
     }
 
     /// What `n` permits cost, in ticks (`n` at most the burst, so within the window).
     #[inline]
-    pub(crate) fn cost(self, n: u32) -> u64 {
+    pub(crate) fn cost(&self, n: u32) -> u64 {
         u64::from(n) * self.interval
     }
 
@@ -129,7 +135,7 @@ impl Limits {
     /// when allowed now, `Err(at)` with the earliest time it would be allowed. `n` is at most
     /// the burst.
     #[inline]
-    pub(crate) fn check(self, tat: u64, now: u64, n: u32) -> Result<u64, u64> {
+    pub(crate) fn check(&self, tat: u64, now: u64, n: u32) -> Result<u64, u64> {
         // Within u64 while `now` is below 2^63 ticks; past that, refuse rather than wrap.
         let Some(new_tat) = tat.max(now).checked_add(self.cost(n)) else {
             return Err(u64::MAX);
@@ -143,7 +149,7 @@ impl Limits {
     }
 
     /// Whole permits available at `now`.
-    pub(crate) fn available(self, tat: u64, now: u64) -> u32 {
+    pub(crate) fn available(&self, tat: u64, now: u64) -> u32 {
         let used = tat.saturating_sub(now);
         let free = self.window().saturating_sub(used) / self.interval;
         u32::try_from(free).unwrap_or(u32::MAX)
@@ -152,16 +158,15 @@ impl Limits {
     /// Nanoseconds in this limiter's ticks, rounded down (saturating): the hot path of a
     /// decision on the TSC clock, in `u64` arithmetic alone at fine ticks.
     #[inline]
-    pub(crate) fn ticks_of_nanos(self, nanos: u64) -> u64 {
+    pub(crate) fn ticks_of_nanos(&self, nanos: u64) -> u64 {
         // A tick is 2^shift fine ticks and a nanosecond 2^4 of them: multiply by what is left
         // of 2^4, then divide by what is left of 2^shift (one of the two is 1), in `u64`.
-        let up = FINE_PER_NANO as u64 >> self.shift.min(4);
-        nanos.saturating_mul(up) >> self.shift.saturating_sub(4)
+        nanos.saturating_mul(self.up) >> self.down
     }
 
     /// A span of time in this limiter's ticks, rounded down (saturating).
     #[inline]
-    pub(crate) fn ticks_of(self, span: Duration) -> u64 {
+    pub(crate) fn ticks_of(&self, span: Duration) -> u64 {
         if self.shift == 0 {
             // Fine ticks, in `u64` arithmetic: saturates past 36 years.
             const FINE_PER_SECOND_U64: u64 = FINE_PER_SECOND as u64;
@@ -248,6 +253,18 @@ pub(crate) fn span_of(ticks: u64, shift: u32) -> Duration {
                 }
             }
         }
+    }
+}
+
+/// Nanoseconds in `ticks` of `2^shift` fine ticks, rounded up, saturating at `u64::MAX` (past
+/// 584 years): integer steps alone, for a refusal on the hot path.
+#[inline]
+pub(crate) fn nanos_of(ticks: u64, shift: u32) -> u64 {
+    match shift.checked_sub(4) {
+        // FINE_PER_NANO is 2^4.
+        None => ticks.div_ceil(1 << (4 - shift)),
+        Some(up) if ticks.leading_zeros() >= up => ticks << up,
+        Some(_) => u64::MAX,
     }
 }
 
