@@ -28,17 +28,10 @@ pub struct Gcra {
     clock: Clock,
     /// Set by [`GcraBuilder::fast_clock`]: the TSC clock and its reading at `clock`'s origin.
     fast: Option<(quanta::Clock, u64)>,
-    tat: Line,
+    tat: AtomicU64,
     limits: Limits,
     probe: Option<SharedProbe>,
 }
-
-/// The TAT on a cache line of its own (two, for processors that fetch lines in pairs): the
-/// limits and the clock beside it are read by every decision, and no swap by another thread
-/// should take them away from the reader's cache.
-#[derive(Debug)]
-#[repr(align(128))]
-struct Line(AtomicU64);
 
 // One compare-and-swap decides; no user code runs in between: consistent across a caught panic.
 impl std::panic::UnwindSafe for Gcra {}
@@ -98,17 +91,15 @@ impl Gcra {
                 burst: self.limits.burst,
             });
         }
-        let mut tat = self.tat.0.load(Ordering::Acquire);
+        let mut tat = self.tat.load(Ordering::Acquire);
         loop {
             let new_tat = self.limits.check(tat, now, n).map_err(|at| {
                 TryAcquireError::Insufficient(self.clock.not_until(at, self.limits))
             })?;
-            match self.tat.0.compare_exchange_weak(
-                tat,
-                new_tat,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
+            match self
+                .tat
+                .compare_exchange_weak(tat, new_tat, Ordering::AcqRel, Ordering::Acquire)
+            {
                 Ok(_) => return Ok(()),
                 Err(actual) => tat = actual,
             }
@@ -118,8 +109,7 @@ impl Gcra {
     /// Whole permits available now.
     pub fn available(&self) -> u32 {
         let now = self.clock.now(self.limits);
-        self.limits
-            .available(self.tat.0.load(Ordering::Acquire), now)
+        self.limits.available(self.tat.load(Ordering::Acquire), now)
     }
 }
 
@@ -188,7 +178,7 @@ impl GcraBuilder {
         Ok(Gcra {
             clock,
             fast,
-            tat: Line(AtomicU64::new(0)),
+            tat: AtomicU64::new(0),
             limits,
             probe: self.probe,
         })
