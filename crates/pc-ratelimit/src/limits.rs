@@ -159,6 +159,10 @@ impl Limits {
     /// decision on the TSC clock, in `u64` arithmetic alone at fine ticks.
     #[inline]
     pub(crate) fn ticks_of_nanos(&self, nanos: u64) -> u64 {
+        if self.shift == 0 {
+            // Fine ticks (every limiter whose burst refills within 9 years): a constant shift.
+            return nanos.saturating_mul(FINE_PER_NANO as u64);
+        }
         // A tick is 2^shift fine ticks and a nanosecond 2^4 of them: multiply by what is left
         // of 2^4, then divide by what is left of 2^shift (one of the two is 1), in `u64`.
         nanos.saturating_mul(self.up) >> self.down
@@ -260,6 +264,9 @@ pub(crate) fn span_of(ticks: u64, shift: u32) -> Duration {
 /// 584 years): integer steps alone, for a refusal on the hot path.
 #[inline]
 pub(crate) fn nanos_of(ticks: u64, shift: u32) -> u64 {
+    if shift == 0 {
+        return ticks.div_ceil(FINE_PER_NANO as u64);
+    }
     match shift.checked_sub(4) {
         // FINE_PER_NANO is 2^4.
         None => ticks.div_ceil(1 << (4 - shift)),
