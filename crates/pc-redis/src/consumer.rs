@@ -3,17 +3,21 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
-use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use futures_util::{Stream, StreamExt};
+use pc_core::channel;
+use pc_core::task::TaskGroup;
 use pc_core::{
     AckConsumer, AckError, AckFuture, Acker, Consumer, Delivery, RecvError, TryRecvError,
 };
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingCountReply, StreamReadReply};
 use redis::{RedisResult, Value};
+use tokio::sync::Notify;
 use tokio::time::Instant;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::codec::{Codec, decode_caught};
 use crate::link::Link;
@@ -24,15 +28,23 @@ use crate::settings::Settings;
 /// crash or a drop without settling leaves it to be delivered again.
 ///
 /// What it reads, in order: entries nacked here; its own pending entries (on start, and after a
-/// read was cancelled mid-way); entries idle longer than the claim time under any consumer
-/// (every half claim time); new entries, waiting at most the block time. An entry delivered more
-/// than `max_deliveries` times, or whose payload does not decode, goes to the dead-letter stream
-/// with its reason and is acked, in one transaction.
+/// read failed mid-way); entries idle longer than the claim time under any consumer (every half
+/// claim time); new entries, waiting at most the block time. An entry delivered more than
+/// `max_deliveries` times, or whose payload does not decode, goes to the dead-letter stream with
+/// its reason and is acked, in one transaction.
+///
+/// The reads are made by a task of the consumer's own, when receives wait for more than it has
+/// fetched: a receive only waits for an entry, so one that is dropped, or kept and never polled
+/// again (a stream in the losing branch of a `select!`), holds back no other. The task ends
+/// when the consumer is dropped.
 pub struct RedisConsumer<T, C> {
     shared: Arc<Shared<C>>,
-    /// Serializes receives: one read at a time per consumer.
-    reading: tokio::sync::Mutex<Reader>,
-    _items: PhantomData<fn() -> T>,
+    /// Entries fetched and decoded by the reader, in order, ready to hand out.
+    ready: channel::Receiver<Ready<T>>,
+    /// The reader task, whose panic (a bug, or a probe's) is re-raised to a receive.
+    tasks: TaskGroup,
+    /// Stops the reader when the consumer is dropped.
+    _stop: DropGuard,
 }
 
 struct Shared<C> {
@@ -43,23 +55,78 @@ struct Shared<C> {
     nacked: Mutex<VecDeque<String>>,
     /// Ids of items taken by `try_recv`, acked at the next read.
     owed_acks: Mutex<Vec<String>>,
-    /// Ids handed out as deliveries and not settled yet.
-    outstanding: Mutex<HashSet<String>>,
-    closed: AtomicBool,
+    /// Ids fetched and not settled yet: ready to hand out, or handed out and not acked.
+    held: Mutex<HashSet<String>>,
+    demand: Demand,
+    /// Cancelled by `close`: the reader gives up a read under way.
+    closing: CancellationToken,
 }
 
-/// What only the receiving side touches.
-struct Reader {
+/// How many receives wait, and the reader's wake-up when that may have outgrown what it has
+/// fetched.
+#[derive(Default)]
+struct Demand {
+    waiting: AtomicUsize,
+    wake: Notify,
+}
+
+impl Demand {
+    /// Counts a receive as waiting until the guard is dropped.
+    fn want(&self) -> Wanting<'_> {
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        self.wake.notify_one();
+        Wanting(self)
+    }
+
+    /// An entry left the ready queue: the reader looks again at what the receives still
+    /// waiting need.
+    fn taken(&self) {
+        if self.waiting() > 0 {
+            self.wake.notify_one();
+        }
+    }
+
+    fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Acquire)
+    }
+}
+
+/// A receive waiting for the reader; counted in [`Demand`] while it lives.
+struct Wanting<'a>(&'a Demand);
+
+impl Drop for Wanting<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// An entry fetched and decoded, for a receive to hand out.
+struct Ready<T> {
+    item: T,
+    id: String,
+    /// The producer's message id: the same for an entry added twice by a retried send.
+    key: Option<String>,
+    count: u32,
+}
+
+/// The reader task's state: it alone reads.
+struct Reader<T, C> {
+    shared: Arc<Shared<C>>,
     reads: Link,
+    ready: channel::Sender<Ready<T>>,
     buffer: VecDeque<Entry>,
-    /// Our own pending entries must be looked for: on start, and after a fetch that may have
-    /// taken entries without buffering them.
-    replay: bool,
-    /// A fetch was under way when its future was dropped (or failed): what it took may be
-    /// pending under our name without being in the buffer.
+    /// Where to look next for our own pending entries, when they must be looked for: on start,
+    /// and after a fetch that may have taken entries without buffering them. One page of them
+    /// is buffered at a time.
+    replay: Option<String>,
+    /// A fetch was under way when it failed: what it took may be pending under our name
+    /// without being in the buffer.
     read_in_flight: bool,
     next_claim: Instant,
 }
+
+/// Where a replay of our pending entries starts: the first.
+const FIRST: &str = "-";
 
 /// One entry fetched, with its delivery count.
 struct Entry {
@@ -71,30 +138,44 @@ struct Entry {
 }
 
 impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
+    /// Needs a tokio runtime: the reader task starts here.
     pub(crate) fn new(
         settings: Arc<Settings<C>>,
         name: String,
         reads: Link,
         commands: Link,
     ) -> Self {
+        let shared = Arc::new(Shared {
+            settings,
+            name,
+            commands,
+            nacked: Mutex::new(VecDeque::new()),
+            owed_acks: Mutex::new(Vec::new()),
+            held: Mutex::new(HashSet::new()),
+            demand: Demand::default(),
+            closing: CancellationToken::new(),
+        });
+        let (tx, ready) = channel::unbounded();
+        let reader = Reader {
+            shared: Arc::clone(&shared),
+            reads,
+            ready: tx,
+            buffer: VecDeque::new(),
+            replay: Some(FIRST.to_owned()),
+            read_in_flight: false,
+            next_claim: Instant::now(),
+        };
+        let stop = CancellationToken::new();
+        let stopped = stop.clone();
+        let tasks = TaskGroup::new(tokio::runtime::Handle::current());
+        tasks.spawn(async move {
+            stopped.run_until_cancelled(reader.run()).await;
+        });
         Self {
-            shared: Arc::new(Shared {
-                settings,
-                name,
-                commands,
-                nacked: Mutex::new(VecDeque::new()),
-                owed_acks: Mutex::new(Vec::new()),
-                outstanding: Mutex::new(HashSet::new()),
-                closed: AtomicBool::new(false),
-            }),
-            reading: tokio::sync::Mutex::new(Reader {
-                reads,
-                buffer: VecDeque::new(),
-                replay: true,
-                read_in_flight: false,
-                next_claim: Instant::now(),
-            }),
-            _items: PhantomData,
+            shared,
+            ready,
+            tasks,
+            _stop: stop.drop_guard(),
         }
     }
 
@@ -104,63 +185,145 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
     }
 
     /// Stops taking entries: receives end with `RecvError` once what was fetched is handed
-    /// out. Entries pending under this consumer's name stay pending, for it to replay if it
-    /// comes back under the same name, or for another consumer to reclaim.
+    /// out. Entries pending under this consumer's name stay pending (those of a read under way
+    /// too), for it to replay if it comes back under the same name, or for another consumer to
+    /// reclaim.
     pub fn close(&self) {
-        self.shared.closed.store(true, Ordering::Release);
+        self.ready.close();
+        // The reader gives up its read, acks what `try_recv` took, and ends.
+        self.shared.closing.cancel();
+        self.shared.demand.wake.notify_one();
     }
 
     async fn next(&self) -> Result<Delivery<T>, RecvError> {
-        let mut reader = self.reading.lock().await;
-        loop {
-            if let Some(entry) = reader.buffer.pop_front() {
-                // A dead letter awaits the server: cancelled then, the entry is replayed.
-                reader.read_in_flight = true;
-                let delivered = self.deliver(entry).await;
-                reader.read_in_flight = false;
-                match delivered {
-                    Some(delivery) => return Ok(delivery),
-                    None => continue,
-                }
-            }
-            if self.shared.closed.load(Ordering::Acquire) {
-                // Best effort: what is not acked now is delivered again later.
-                let _ = self.flush_owed_acks().await;
-                return Err(RecvError);
-            }
-            // A consumer waits through an outage: it connects anew and replays what is pending
-            // under its name, since a reply lost with the connection may have delivered entries.
-            if let Err(error) = self.fill(&mut reader).await {
-                if crate::link::is_connection_error(&error) {
-                    let reads = reader.reads.recover(&error).await;
-                    let commands = self.shared.commands.recover(&error).await;
-                    if reads && commands {
-                        reader.replay = true;
-                        continue;
+        let ready = match self.ready.try_recv() {
+            Ok(ready) => ready,
+            Err(_) => {
+                let wanting = self.shared.demand.want();
+                let got = self.ready.recv().await;
+                drop(wanting);
+                match got {
+                    Ok(ready) => ready,
+                    Err(RecvError) => {
+                        self.finished().await;
+                        return Err(RecvError);
                     }
                 }
-                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        };
+        Ok(self.hand_out(ready))
+    }
+
+    /// Waits for the reader to end once the consumer is closed and drained: it acks what
+    /// `try_recv` took first. Re-raises the reader's panic, if one ended it.
+    async fn finished(&self) {
+        self.tasks.wait().await;
+        self.tasks.raise_panic();
+    }
+
+    /// Turns a ready entry into its delivery.
+    fn hand_out(&self, ready: Ready<T>) -> Delivery<T> {
+        self.shared.demand.taken();
+        if let Some(probe) = &self.shared.settings.probe {
+            probe.consumed(1);
+        }
+        let acker = EntryAck {
+            shared: Arc::clone(&self.shared) as Arc<dyn Settle>,
+            id: ready.id,
+        };
+        let delivery = Delivery::owed(ready.item, ready.count, acker);
+        match ready.key {
+            Some(key) => delivery.with_key(key),
+            None => delivery,
+        }
+    }
+}
+
+impl<T: Send + 'static, C: Codec<T>> Reader<T, C> {
+    /// Fetches while receives wait for more than is ready, until the consumer is closed.
+    async fn run(mut self) {
+        let closing = self.shared.closing.clone();
+        while self.wanted().await {
+            // Closed, a read under way is given up: what it took stays pending here.
+            match closing.run_until_cancelled(self.step()).await {
+                Some(true) => {}
+                Some(false) | None => break,
             }
         }
+        // Best effort: what is not acked now is delivered again later.
+        let _ = self.flush_owed_acks().await;
+    }
+
+    /// One fetch, handed over; `false` once the consumer is closed.
+    async fn step(&mut self) -> bool {
+        let error = match self.fill().await {
+            Ok(()) => return self.hand_over().await,
+            Err(error) => error,
+        };
+        // A consumer waits through an outage: it connects anew and replays what is pending
+        // under its name, since a reply lost with the connection may have delivered entries.
+        if crate::link::is_connection_error(&error) {
+            let reads = self.reads.recover(&error).await;
+            let commands = self.shared.commands.recover(&error).await;
+            if reads && commands {
+                self.replay = Some(FIRST.to_owned());
+                return true;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        true
+    }
+
+    /// Waits until receives outnumber the entries ready for them; `false` once the consumer
+    /// is closed.
+    async fn wanted(&self) -> bool {
+        let demand = &self.shared.demand;
+        loop {
+            let woken = demand.wake.notified();
+            if self.ready.is_closed() {
+                return false;
+            }
+            if demand.waiting() > self.ready.len() {
+                return true;
+            }
+            woken.await;
+        }
+    }
+
+    /// Decodes the buffered entries into the ready queue, dead-lettering those that cannot be
+    /// delivered; `false` once the consumer is closed (what is left stays pending here).
+    async fn hand_over(&mut self) -> bool {
+        while let Some(entry) = self.buffer.pop_front() {
+            let Some(ready) = self.decode(entry).await else {
+                continue;
+            };
+            let id = ready.id.clone();
+            lock(&self.shared.held).insert(id.clone());
+            if self.ready.try_send(ready).is_err() {
+                lock(&self.shared.held).remove(&id);
+                return false;
+            }
+        }
+        true
     }
 
     /// Fetches the next entries into the buffer; may fetch none.
     ///
     /// From the first command to the last entry buffered, entries may be pending under our
-    /// name without being in the buffer: if this is cancelled (or fails) in between, the next
-    /// call replays our pending entries from the start.
-    async fn fill(&self, reader: &mut Reader) -> RedisResult<()> {
-        if reader.read_in_flight {
-            reader.replay = true;
+    /// name without being in the buffer: if this fails in between, the next call replays our
+    /// pending entries from the start.
+    async fn fill(&mut self) -> RedisResult<()> {
+        if self.read_in_flight {
+            self.replay = Some(FIRST.to_owned());
         }
-        reader.read_in_flight = true;
-        self.fetch(reader).await?;
-        reader.read_in_flight = false;
+        self.read_in_flight = true;
+        self.fetch().await?;
+        self.read_in_flight = false;
         Ok(())
     }
 
-    async fn fetch(&self, reader: &mut Reader) -> RedisResult<()> {
-        let settings = &self.shared.settings;
+    async fn fetch(&mut self) -> RedisResult<()> {
+        let settings = Arc::clone(&self.shared.settings);
         self.flush_owed_acks().await?;
         let nacked: Vec<String> = lock(&self.shared.nacked).drain(..).collect();
         if !nacked.is_empty() {
@@ -175,27 +338,26 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
             let claimed: redis::streams::StreamClaimReply =
                 claim.query_async(&mut connection).await?;
             let claimed = claimed.ids;
-            return self.buffer_counted(reader, claimed).await;
+            return self.buffer_counted(claimed).await;
         }
-        if reader.replay {
-            self.replay(reader).await?;
-            reader.replay = false;
+        if let Some(start) = self.replay.take() {
+            self.replay = self.replay_pending(start).await?;
             return Ok(());
         }
         let now = Instant::now();
-        if now >= reader.next_claim {
-            reader.next_claim = pc_core::time::deadline_or_far(settings.claim_idle / 2);
+        if now >= self.next_claim {
+            self.next_claim = pc_core::time::deadline_or_far(settings.claim_idle / 2);
             let claimed = self.autoclaim().await?;
             if !claimed.is_empty() {
-                return self.buffer_counted(reader, claimed).await;
+                return self.buffer_counted(claimed).await;
             }
         }
         let wait = settings
             .block
-            .min(reader.next_claim.saturating_duration_since(now))
+            .min(self.next_claim.saturating_duration_since(now))
             .max(Duration::from_millis(1));
-        for entry in self.read_new(reader, wait).await? {
-            reader.buffer.push_back(entry_of(entry, 1));
+        for entry in self.read_new(wait).await? {
+            self.buffer.push_back(entry_of(entry, 1));
         }
         Ok(())
     }
@@ -221,13 +383,15 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
         acked
     }
 
-    /// Buffers the entries pending under our name that are neither buffered nor handed out
-    /// (`XPENDING`, then `XRANGE` for each): what a crash or a cancelled fetch left behind.
-    /// Unlike `XREADGROUP` from `0`, this does not count as a delivery, so replays never push
-    /// an entry towards the dead letters.
-    async fn replay(&self, reader: &mut Reader) -> RedisResult<()> {
-        let settings = &self.shared.settings;
-        let mut start = "-".to_owned();
+    /// Buffers the entries pending under our name from `start` on that are neither buffered
+    /// nor handed out (`XPENDING`, then `XRANGE` for each): what a crash or a failed fetch left
+    /// behind. Unlike `XREADGROUP` from `0`, this does not count as a delivery, so replays
+    /// never push an entry towards the dead letters.
+    ///
+    /// Stops after the first page that buffers some, and returns where the next page starts,
+    /// if there is one: at most a batch is buffered at a time.
+    async fn replay_pending(&mut self, mut start: String) -> RedisResult<Option<String>> {
+        let settings = Arc::clone(&self.shared.settings);
         loop {
             let mut connection = self.shared.commands.get();
             let page: StreamPendingCountReply = redis::cmd("XPENDING")
@@ -240,18 +404,17 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
                 .query_async(&mut connection)
                 .await?;
             let Some(last) = page.ids.last() else {
-                return Ok(());
+                return Ok(None);
             };
             start = format!("({}", last.id);
             let full = page.ids.len() >= settings.batch;
             let known: HashSet<String> = {
-                let outstanding = lock(&self.shared.outstanding);
+                let held = lock(&self.shared.held);
                 let owed = lock(&self.shared.owed_acks);
-                reader
-                    .buffer
+                self.buffer
                     .iter()
                     .map(|entry| entry.id.clone())
-                    .chain(outstanding.iter().cloned())
+                    .chain(held.iter().cloned())
                     .chain(owed.iter().cloned())
                     .collect()
             };
@@ -261,7 +424,8 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
                 .filter(|pending| !known.contains(&pending.id))
                 .map(|p| (p.id, u32::try_from(p.times_delivered).unwrap_or(u32::MAX)))
                 .collect();
-            if !lost.is_empty() {
+            let buffered = !lost.is_empty();
+            if buffered {
                 let mut pipe = redis::pipe();
                 for (id, _) in &lost {
                     pipe.cmd("XRANGE").arg(&settings.stream).arg(id).arg(id);
@@ -274,17 +438,19 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
                         id,
                         ..StreamId::default()
                     });
-                    reader.buffer.push_back(entry_of(entry, count));
+                    self.buffer.push_back(entry_of(entry, count));
                 }
             }
-            if !full {
-                return Ok(());
+            match (full, buffered) {
+                (false, _) => return Ok(None),
+                (true, true) => return Ok(Some(start)),
+                (true, false) => {}
             }
         }
     }
 
     /// New entries (`XREADGROUP >`), waiting at most `block` for some.
-    async fn read_new(&self, reader: &mut Reader, block: Duration) -> RedisResult<Vec<StreamId>> {
+    async fn read_new(&self, block: Duration) -> RedisResult<Vec<StreamId>> {
         let settings = &self.shared.settings;
         let reply: Option<StreamReadReply> = redis::cmd("XREADGROUP")
             .arg("GROUP")
@@ -297,7 +463,7 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
             .arg("STREAMS")
             .arg(&settings.stream)
             .arg(">")
-            .query_async(&mut reader.reads.get())
+            .query_async(&mut self.reads.get())
             .await?;
         Ok(reply
             .into_iter()
@@ -324,14 +490,14 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
     }
 
     /// Buffers entries delivered before (replayed, claimed), with their delivery counts.
-    async fn buffer_counted(&self, reader: &mut Reader, entries: Vec<StreamId>) -> RedisResult<()> {
+    async fn buffer_counted(&mut self, entries: Vec<StreamId>) -> RedisResult<()> {
         if entries.is_empty() {
             return Ok(());
         }
         let counts = self.delivery_counts(&entries).await?;
         for entry in entries {
             let count = counts.get(&entry.id).copied().unwrap_or(1);
-            reader.buffer.push_back(entry_of(entry, count));
+            self.buffer.push_back(entry_of(entry, count));
         }
         Ok(())
     }
@@ -356,8 +522,8 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
             .collect())
     }
 
-    /// Turns an entry into a delivery, or sends it to the dead letters (and returns `None`).
-    async fn deliver(&self, entry: Entry) -> Option<Delivery<T>> {
+    /// Decodes an entry for a receive, or sends it to the dead letters (and returns `None`).
+    async fn decode(&self, entry: Entry) -> Option<Ready<T>> {
         let settings = &self.shared.settings;
         let decoded = match &entry.payload {
             None => Err("the entry has no payload".to_string()),
@@ -368,18 +534,11 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
                 format!("delivered {} times", entry.count)
             }
             Ok(item) => {
-                if let Some(probe) = &settings.probe {
-                    probe.consumed(1);
-                }
-                lock(&self.shared.outstanding).insert(entry.id.clone());
-                let acker = EntryAck {
-                    shared: Arc::clone(&self.shared) as Arc<dyn Settle>,
+                return Some(Ready {
+                    item,
                     id: entry.id,
-                };
-                let delivery = Delivery::owed(item, entry.count, acker);
-                return Some(match entry.key {
-                    Some(key) => delivery.with_key(key),
-                    None => delivery,
+                    key: entry.key,
+                    count: entry.count,
                 });
             }
             Err(error) => format!("undecodable: {error}"),
@@ -439,39 +598,19 @@ impl<T: Send + 'static, C: Codec<T>> Consumer<T> for RedisConsumer<T, C> {
     /// An item already fetched, if one is (no server round trip); its ack goes with the next
     /// read.
     fn try_recv(&self) -> Result<T, TryRecvError> {
-        let Ok(mut reader) = self.reading.try_lock() else {
-            return Err(TryRecvError::Empty);
-        };
-        let settings = &self.shared.settings;
-        if let Some(entry) = reader.buffer.pop_front() {
-            let decoded = entry
-                .payload
-                .as_deref()
-                .map(|bytes| decode_caught(&settings.codec, bytes));
-            if let Some(Ok(item)) = decoded
-                && entry.count <= settings.max_deliveries
-            {
-                if let Some(probe) = &settings.probe {
-                    probe.consumed(1);
-                }
-                lock(&self.shared.owed_acks).push(entry.id);
-                return Ok(item);
-            }
-            // A dead letter needs the server: left to the next read.
-            reader.buffer.push_front(entry);
+        let ready = self.ready.try_recv()?;
+        self.shared.demand.taken();
+        if let Some(probe) = &self.shared.settings.probe {
+            probe.consumed(1);
         }
-        if self.shared.closed.load(Ordering::Acquire) && reader.buffer.is_empty() {
-            Err(TryRecvError::Closed)
-        } else {
-            Err(TryRecvError::Empty)
-        }
+        lock(&self.shared.held).remove(&ready.id);
+        lock(&self.shared.owed_acks).push(ready.id);
+        Ok(ready.item)
     }
 
-    /// Entries fetched and not handed out yet (0 while a receive is reading).
+    /// Entries fetched and not handed out yet.
     fn len(&self) -> usize {
-        self.reading
-            .try_lock()
-            .map_or(0, |reader| reader.buffer.len())
+        self.ready.len()
     }
 
     /// `None`: the stream is the queue, capped or not by the queue's settings.
@@ -480,7 +619,40 @@ impl<T: Send + 'static, C: Codec<T>> Consumer<T> for RedisConsumer<T, C> {
     }
 
     fn is_closed(&self) -> bool {
-        self.shared.closed.load(Ordering::Acquire)
+        self.ready.is_closed()
+    }
+
+    /// A stream whose receive between polls only counts as one more waiting for the reader:
+    /// kept and never polled again, it holds back no other receive. Each item is acked as it
+    /// is received, as by [`recv`](Consumer::recv).
+    fn stream(&self) -> impl Stream<Item = T> + Send + '_ {
+        let mut ready = Box::pin(Consumer::stream(&self.ready));
+        let mut wanting = None;
+        // `Some(None)` once the consumer is closed and drained, where the stream ends.
+        let deliveries = futures_util::stream::poll_fn(move |cx| {
+            wanting.get_or_insert_with(|| self.shared.demand.want());
+            let polled = ready.as_mut().poll_next(cx);
+            if polled.is_ready() {
+                wanting = None;
+            }
+            polled.map(|ready| Some(ready.map(|ready| self.hand_out(ready))))
+        });
+        deliveries
+            .then(move |delivery| async move {
+                match delivery {
+                    Some(delivery) => {
+                        let (item, ack) = delivery.into_parts();
+                        let _ = ack.ack().await;
+                        Some(item)
+                    }
+                    None => {
+                        self.finished().await;
+                        None
+                    }
+                }
+            })
+            .take_while(|item| std::future::ready(item.is_some()))
+            .filter_map(std::future::ready)
     }
 }
 
@@ -493,7 +665,7 @@ trait Settle: Send + Sync + 'static {
 
 impl<C: Send + Sync + 'static> Settle for Shared<C> {
     fn ack(&self, id: String) -> AckFuture {
-        lock(&self.outstanding).remove(&id);
+        lock(&self.held).remove(&id);
         let settings = Arc::clone(&self.settings);
         let mut connection = self.commands.get();
         Box::pin(async move {
@@ -513,12 +685,12 @@ impl<C: Send + Sync + 'static> Settle for Shared<C> {
     }
 
     fn nack(&self, id: String) {
-        lock(&self.outstanding).remove(&id);
+        lock(&self.held).remove(&id);
         lock(&self.nacked).push_back(id);
     }
 
     fn forget(&self, id: &str) {
-        lock(&self.outstanding).remove(id);
+        lock(&self.held).remove(id);
     }
 }
 

@@ -4,11 +4,13 @@
 
 mod support;
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::FutureExt;
+use futures_util::{FutureExt, StreamExt};
 
-use pc_core::{BuildError, Consumer, Producer};
+use pc_core::task::panic_message;
+use pc_core::{AckConsumer, BuildError, Consumer, FailReason, Probe, Producer, RecvError};
 use pc_redis::{Codec, CodecError, RedisQueue, RedisSendError, WhenFull};
 use support::{Server, dead_reasons, len, pending};
 
@@ -173,6 +175,51 @@ async fn a_codec_that_panics_fails_that_item_alone() {
     assert_eq!(pending(&server, "jobs", "pc").await, 0);
 }
 
+/// Fails on every dead letter.
+#[derive(Debug)]
+struct PanickyProbe;
+
+impl Probe for PanickyProbe {
+    fn failed(&self, _: u64, _: FailReason) {
+        panic!("the probe failed");
+    }
+}
+
+/// The reads are a task of the consumer's own: a panic there (a probe's, since the codec's are
+/// items' errors) must not end them silently, leaving receives to wait for ever. It is raised
+/// to the receive that waits, and the consumer is closed from then on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_in_the_reader_is_raised_to_the_receive() {
+    let Some(server) = Server::start().await else {
+        return;
+    };
+    let queue = RedisQueue::<u32>::builder(server.url.as_str(), "jobs")
+        .codec(Touchy)
+        .probe(Arc::new(PanickyProbe))
+        .block(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let producer = queue.producer().await.unwrap();
+    let consumer = queue.consumer("c").await.unwrap();
+    // 21 does not decode: its dead letter calls the probe.
+    producer.send(21).await.unwrap();
+    // Real time, bounded: one entry on a local server is read well within the deadline.
+    let deadline = Duration::from_secs(10);
+    let raised = tokio::time::timeout(
+        deadline,
+        std::panic::AssertUnwindSafe(Consumer::recv(&consumer)).catch_unwind(),
+    )
+    .await
+    .expect("the receive ends");
+    let payload = raised.expect_err("the reader's panic is raised");
+    assert_eq!(panic_message(&*payload), "the probe failed");
+    assert!(Consumer::is_closed(&consumer));
+    assert_eq!(Consumer::recv(&consumer).await, Err(RecvError));
+    // The dead letter itself was written before the probe heard of it.
+    assert_eq!(len(&server, "jobs:dead").await, 1);
+    assert_eq!(pending(&server, "jobs", "pc").await, 0);
+}
+
 // ## 7. Shutdown in every state
 
 /// Walk: `close_and_flush` took the outbox task's handle out before awaiting it, so a call
@@ -205,9 +252,104 @@ async fn close_and_flush_cancelled_then_called_again_sends_everything() {
 // ## 1. Cancellation at every await point: tested in tests/compose.rs (1,000 cancelled reads
 // lose nothing) and tests/kill.rs (a consumer killed mid-read).
 
-// ## 2. The abandoned registration: not yet covered. The consumer's `recv` holds its reading
-// lock across a blocking read, so a stream polled once and kept holds it: left for the Redis
-// issue, which reworks the reads.
+// ## 2. The abandoned registration
+
+/// Walk: a receive held the consumer's reading lock across its blocking read, so a stream
+/// polled once and then kept idle held it for as long as it lived, and every other receive
+/// waited behind it. Reads are now the reader task's: a receive only waits for what it fetches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receive_polled_once_and_kept_holds_back_no_other() {
+    let Some(server) = Server::start().await else {
+        return;
+    };
+    let queue = RedisQueue::<u32>::builder(server.url.as_str(), "jobs")
+        .block(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let producer = queue.producer().await.unwrap();
+    let consumer = queue.consumer("c").await.unwrap();
+    // A stream polled once, as the losing branch of a `select!`, then kept and never polled
+    // again.
+    let mut stream = Box::pin(Consumer::stream(&consumer));
+    assert!(stream.next().now_or_never().is_none());
+    producer.send(1).await.unwrap();
+    // Real time, bounded: one message on a local server comes well within the deadline.
+    let deadline = Duration::from_secs(10);
+    let got = tokio::time::timeout(deadline, Consumer::recv(&consumer))
+        .await
+        .expect("a receive is not held back by the idle stream");
+    assert_eq!(got, Ok(1));
+    // What the idle stream asked for is fetched, and `try_recv` and `len` see it.
+    producer.send(2).await.unwrap();
+    let fetched = tokio::time::timeout(deadline, async {
+        while Consumer::len(&consumer) == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert!(fetched.is_ok(), "the entry is fetched for the idle stream");
+    assert_eq!(Consumer::try_recv(&consumer), Ok(2));
+    // The idle stream still works when polled again.
+    producer.send(3).await.unwrap();
+    let next = tokio::time::timeout(deadline, stream.next()).await;
+    assert_eq!(next.expect("the stream gets the next message"), Some(3));
+    drop(stream);
+    // Each message delivered once: 2's ack goes with the next read, then nothing is pending.
+    producer.send(4).await.unwrap();
+    let got = tokio::time::timeout(deadline, Consumer::recv(&consumer)).await;
+    assert_eq!(got.expect("the last message came"), Ok(4));
+    assert_eq!(pending(&server, "jobs", "pc").await, 0);
+}
+
+/// The reader task ends with its consumer, giving up a blocking read under way: dropped,
+/// nothing of the consumer stays behind (its task, its two connections' tasks); closed while a
+/// receive waits, the receive ends at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_closed_or_dropped_mid_read_ends_its_reader() {
+    let Some(server) = Server::start().await else {
+        return;
+    };
+    // Reads that block longer than the deadlines below: only a read given up ends in time.
+    let queue = RedisQueue::<u32>::builder(server.url.as_str(), "jobs")
+        .block(Duration::from_secs(60))
+        .claim_idle(Duration::from_secs(240))
+        .build()
+        .unwrap();
+    let producer = queue.producer().await.unwrap();
+    let runtime = tokio::runtime::Handle::current();
+    let before = runtime.metrics().num_alive_tasks();
+    // Real time, bounded: each wait below ends well within the deadline on a local server.
+    let deadline = Duration::from_secs(10);
+    {
+        let consumer = queue.consumer("c").await.unwrap();
+        // A receive starts the reader's blocking read, then goes.
+        assert!(Consumer::recv(&consumer).now_or_never().is_none());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let back = tokio::time::timeout(deadline, async {
+        while runtime.metrics().num_alive_tasks() > before {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert!(back.is_ok(), "the dropped consumer's tasks end");
+    let consumer = queue.consumer("c").await.unwrap();
+    let (closed, ()) = tokio::join!(
+        tokio::time::timeout(deadline, Consumer::recv(&consumer)),
+        async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            consumer.close();
+        }
+    );
+    assert_eq!(closed.expect("the receive ends"), Err(RecvError));
+    assert!(Consumer::is_closed(&consumer));
+    // Sent after the close: left to another consumer, never fetched by this one.
+    producer.send(1).await.unwrap();
+    let other = queue.consumer("d").await.unwrap();
+    let got = tokio::time::timeout(deadline, Consumer::recv(&other)).await;
+    assert_eq!(got.expect("the other consumer gets it"), Ok(1));
+    assert_eq!(pending(&server, "jobs", "pc").await, 0);
+}
 
 // ## 3. Fairness does not apply in-process: Redis serves reads of one group in arrival order;
 // reclaim of idle entries is tested in tests/queue.rs (`a_dead_consumers_entries_are_reclaimed`).
@@ -215,8 +357,51 @@ async fn close_and_flush_cancelled_then_called_again_sends_everything() {
 // ## 5. Extreme numbers: tested in `durations_out_of_range_are_build_errors` above (counts
 // above `i64::MAX`, an outbox of `usize::MAX`, `u32::MAX` deliveries).
 
-// ## 8. Bounded memory: tested in tests/backpressure.rs (a capped stream never holds more than
-// `max_len`) and tests/producer.rs (`a_full_outbox_hands_the_item_back`).
+// ## 8. Bounded memory
+
+/// A consumer buffers at most a batch per read, its replay of its own pending entries too: a
+/// consumer that comes back to thousands of them does not fetch them all at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_buffers_one_batch_at_a_time() {
+    let Some(server) = Server::start().await else {
+        return;
+    };
+    let queue = RedisQueue::<u32>::builder(server.url.as_str(), "jobs")
+        .batch(2)
+        .block(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let producer = queue.producer().await.unwrap();
+    producer.send_all(0..5).await.unwrap();
+    // Real time, bounded: five entries on a local server take well under the deadline.
+    let deadline = Duration::from_secs(10);
+    {
+        // Taken and dropped unsettled: all five stay pending under `c`.
+        let consumer = queue.consumer("c").await.unwrap();
+        for _ in 0..5 {
+            let delivery = tokio::time::timeout(deadline, consumer.recv_delivery()).await;
+            drop(delivery.expect("a delivery").unwrap());
+        }
+    }
+    assert_eq!(pending(&server, "jobs", "pc").await, 5);
+    let consumer = queue.consumer("c").await.unwrap();
+    let mut got = Vec::new();
+    for _ in 0..5 {
+        let delivery = tokio::time::timeout(deadline, consumer.recv_delivery())
+            .await
+            .expect("a replayed delivery")
+            .unwrap();
+        assert!(Consumer::len(&consumer) < 2, "one batch at a time");
+        // A replay is not a delivery: the count stays.
+        assert_eq!(delivery.delivery_count(), 1);
+        got.push(delivery.ack().await.unwrap());
+    }
+    assert_eq!(got, [0, 1, 2, 3, 4]);
+    assert_eq!(pending(&server, "jobs", "pc").await, 0);
+}
+
+// Also tested in tests/backpressure.rs (a capped stream never holds more than `max_len`) and
+// tests/producer.rs (`a_full_outbox_hands_the_item_back`).
 
 // ## 9. Weak memory does not apply: shared state is under locks or in Redis; the kill tests
 // (tests/kill.rs, tests/crash.rs) run across processes.
