@@ -105,10 +105,11 @@ async fn timeouts_of_zero_and_max_on_a_live_queue() {
 
 // ## 6. User code that panics
 //
-// The codec is the one callback (with the items' `Serialize`/`Deserialize` under the serde
-// codecs). A panic there is that item's codec error: handed back to a caller, counted as
+// The codec is the one callback on items (with the items' `Serialize`/`Deserialize` under the
+// serde codecs). A panic there is that item's codec error: handed back to a caller, counted as
 // dropped by the outbox, and dead-lettered by a consumer, like any item that does not encode or
-// decode.
+// decode. The probe is the other: one that panics in a consumer's reader task is raised to a
+// receive.
 
 /// Writes numbers as text; cannot encode 13 or decode 21.
 #[derive(Debug, Clone, Copy)]
