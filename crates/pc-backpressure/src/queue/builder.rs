@@ -116,14 +116,12 @@ impl<T: Send + 'static> BoundedQueueBuilder<T> {
         let capacity = self.capacity as f64;
         let high = ((self.high * capacity).ceil() as usize).max(1);
         let low = (self.low * capacity).floor() as usize;
-        let evict = (self.overflow == Overflow::DropOldest).then(|| rx.clone());
         let shared = Arc::new(Shared {
             capacity: self.capacity,
             counters: Counters::default(),
             marks: Watermarks::new(high, low.min(high - 1)),
             on_drop: self.on_drop,
             probe: self.probe,
-            evict,
             receivers: AtomicUsize::new(1),
         });
         Ok((

@@ -205,23 +205,25 @@ impl<T> Sender<T> {
         result.and_then(|()| self.enqueued())
     }
 
-    /// `DropOldest`: evicts the oldest item until the new one fits. A drop hook that panics
-    /// on an evicted item panics the caller once the new item is in (or handed back).
-    fn send_evicting(&self, mut item: T) -> Result<(), OfferError<T>> {
-        let mut panicked = None;
-        let sent = loop {
-            match self.tx.try_send(item) {
-                Ok(()) => break self.enqueued(),
-                Err(TrySendError::Full(back)) => item = back,
-                Err(err) => break Err(OfferError::Closed(err.into_inner())),
+    /// `DropOldest`: the new item goes in and the oldest comes out, in one step of the channel
+    /// (`force_send`). A drop hook that panics on the evicted item panics the caller once the
+    /// new item is in.
+    fn send_evicting(&self, item: T) -> Result<(), OfferError<T>> {
+        match self.tx.force_send(item) {
+            Ok(None) => self.enqueued(),
+            Ok(Some(oldest)) => {
+                let sent = self.enqueued();
+                raise(self.shared.drop_item(oldest, DropReason::Oldest));
+                sent
             }
-            if let Some(Ok(oldest)) = self.shared.evict.as_ref().map(channel::Receiver::try_recv) {
-                let panic = self.shared.drop_item(oldest, DropReason::Oldest);
-                panicked = panicked.or(panic);
+            // Only when every slot is held by a permit, which this queue never hands out: the
+            // incoming item is the one dropped then.
+            Err(TrySendError::Full(item)) => {
+                raise(self.shared.drop_item(item, DropReason::Full));
+                Ok(())
             }
-        };
-        raise(panicked);
-        sent
+            Err(err) => Err(OfferError::Closed(err.into_inner())),
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pc_core::task::Panic;
-use pc_core::{DropReason, SharedProbe, channel};
+use pc_core::{DropReason, SharedProbe};
 
 use crate::pressure::Watermarks;
 use crate::stats::Counters;
@@ -19,8 +19,6 @@ pub(crate) struct Shared<T> {
     pub(crate) marks: Watermarks,
     pub(crate) on_drop: Option<DropHook<T>>,
     pub(crate) probe: Option<SharedProbe>,
-    /// A receiving handle of the queue's own, for `DropOldest` evictions.
-    pub(crate) evict: Option<channel::Receiver<T>>,
     /// User receivers alive; the last one to go closes the queue.
     pub(crate) receivers: AtomicUsize,
 }

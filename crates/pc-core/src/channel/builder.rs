@@ -131,6 +131,6 @@ struct QueueLen<T>(std::sync::Weak<Chan<T>>);
 #[cfg(not(loom))]
 impl<T: Send + 'static> crate::probe::DepthSource for QueueLen<T> {
     fn depth(&self) -> Option<usize> {
-        self.0.upgrade().map(|chan| chan.queue.len())
+        self.0.upgrade().map(|chan| chan.len())
     }
 }

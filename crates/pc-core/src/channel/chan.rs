@@ -1,98 +1,112 @@
-//! The state every handle of one channel shares, and the waiting protocol.
+//! The state every handle of one channel shares, and its transitions.
 //!
-//! The queue is a `concurrent-queue` (the lock-free queue under async-channel), with wake-ups
-//! from `event-listener`, both from smol-rs. On top of them the channel keeps its own count of
-//! free slots: a sender takes a slot before it pushes and a receiver gives one back after it
-//! pops. That count is what lets a [`Permit`](super::Permit) hold a slot across an await, which
-//! async-channel cannot do. The queue underneath has the same capacity (or, above
-//! [`PREALLOCATED_MAX`], no bound of its own), so a push made while holding a slot always fits.
+//! # One lock, direct hand-off, wake after unlock
 //!
-//! Closing has to respect reservations already handed out: `state` holds a CLOSED bit and the
-//! number of outstanding permits, and the queue is closed only once the bit is set and no
-//! permit is out.
+//! All of a channel's state sits behind one [`Lock`]: the queued items, the parked operations
+//! in FIFO lists, and the counts. Every operation is one critical section that moves the state
+//! from one consistent shape to the next and collects the wakers to wake; they are woken after
+//! the unlock, and no user code (an item's `Drop`, a probe) runs under the lock.
 //!
-//! # Waking without a lock per item
+//! Parked operations live in a slab of reused slots ([`Slot`]), linked into FIFO lists, so the
+//! steady state allocates nothing per wait. An operation that parks keeps its slot's key and
+//! is the only one to free it: when it completes, or when its future is dropped.
 //!
-//! `Event::notify` takes the listener lock on every call, so each side counts its waiters in a
-//! [`Signal`] and skips `notify` while nobody waits. A waiter registers (`waiting += 1`, then
-//! `listen`) and only then looks at the channel again; a notifier changes the channel and only
-//! then reads `waiting`. One of them must see the other, and two pairings make sure of it:
+//! Hand-off is direct: a send that finds a parked receiver puts its item into that receiver's
+//! slot, which the receiver takes without looking at the queue; a receive that frees space
+//! grants it to the first parked send or reservation, which places its item when it runs (the
+//! item stays in the send's future until then, so a send that is dropped never went in). A
+//! newcomer never takes what a parked operation is owed, since these invariants hold after
+//! every transition:
 //!
-//! - Items (receivers waiting for a push): the push happens inside the queue, so both sides
-//!   issue a `SeqCst` fence between their write and their read ([`Signal::notify_fenced`]).
-//! - Space (senders waiting for a slot): the receiver frees slots with an RMW on `freed`, and a
-//!   waiting sender re-reads `freed` with an RMW too. RMWs on one location are totally ordered,
-//!   so either the sender's read comes after the free and sees it, or the free reads from the
-//!   sender's RMW, synchronizes with it, and then sees the sender's registration
-//!   ([`Signal::notify_paired`]). No fence on the receive path.
+//! - receivers are parked only while no item is queued;
+//! - senders and reservations are parked only while there is no free space (and the channel is
+//!   open: a close wakes them all to fail);
 //!
-//! The loom models in `tests/loom_channel.rs` check both pairings under every interleaving.
+//! # Capacity
+//!
+//! Space taken = queued items + slots granted to permits + items handed to parked receivers
+//! and not yet taken, and it never exceeds the capacity. A receive cancelled after it was
+//! handed its item puts the item back at the head of the queue (or hands it to the next parked
+//! receiver), so the count does not change and `len() <= capacity` holds throughout.
+//!
+//! # Closing
+//!
+//! After a close, sends and reservations fail; parked ones are woken to fail; receivers drain
+//! the queue and wait for the permits granted before the close, and then see the close. When
+//! the last receiver goes, the queue is emptied at once (`disconnect`).
+//!
+//! # Handles
+//!
+//! A registration kept in a handle (a `Receiver` polled as a `Stream`, a `SendSink` waiting in
+//! `poll_ready`) may stop being polled while the handle lives, so it is never handed an item or
+//! a slot: it *watches*. Watchers are woken by every change that may let them go on, and count
+//! as nobody's wake-up; an idle one costs a spurious wake-up, never a lost one.
 
+use std::collections::VecDeque;
 use std::fmt;
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Waker};
 
-use concurrent_queue::ConcurrentQueue;
-use crossbeam_utils::CachePadded;
-use event_listener::{Event, EventListener};
-
-use crate::loom::{AtomicUsize, Ordering, fence};
+use super::lock::Lock;
+use crate::loom::{AtomicUsize, Ordering};
 use crate::probe::SharedProbe;
 
-const CLOSED: usize = 1;
-const ONE_PERMIT: usize = 2;
+/// The end of a list.
+const NIL: usize = usize::MAX;
 
 pub(crate) struct Chan<T> {
-    pub(crate) queue: ConcurrentQueue<T>,
+    state: Lock<State<T>>,
     /// `None` when unbounded.
     pub(crate) capacity: Option<usize>,
-    /// Slot accounting, unused when unbounded: see [`Slots`].
-    slots: Slots,
-    /// CLOSED bit plus `ONE_PERMIT` per outstanding permit.
-    state: AtomicUsize,
-    /// Slots taken and then given back without an item (a permit dropped unused, a push into a
-    /// closed queue): rare, so unpadded. Lets `counts` tell items from slots.
-    unused: AtomicUsize,
     senders: AtomicUsize,
     receivers: AtomicUsize,
-    /// Receivers waiting for an item (or for the close that ends their wait). Read by every
-    /// send, written when a receiver parks: a cache line of its own.
-    pub(crate) items: CachePadded<Signal>,
-    /// Senders waiting for a free slot (or for the close that ends their wait). Read by every
-    /// receive, written when a sender parks: a cache line of its own.
-    pub(crate) space: CachePadded<Signal>,
     pub(crate) probe: Option<SharedProbe>,
     /// The probe wants `depth` reports on every change (it declined to read the depth itself).
     pub(crate) report_depth: bool,
 }
 
+// A panic while a handle is borrowed (in a probe, in an item's `Drop`) leaves no broken
+// invariant behind: user code never runs under the lock, and items are only moved, never
+// observed. So the handles may cross `catch_unwind`, as tokio's do, whatever the probe is.
+impl<T> std::panic::UnwindSafe for Chan<T> {}
+impl<T> std::panic::RefUnwindSafe for Chan<T> {}
+
 impl<T> fmt::Debug for Chan<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.state.lock();
         f.debug_struct("Chan")
-            .field("len", &self.queue.len())
+            .field("len", &state.items.len())
             .field("capacity", &self.capacity)
-            .field("closed", &self.is_closed())
+            .field("closed", &state.closed)
             .field("probe", &self.probe.is_some())
             .finish_non_exhaustive()
     }
 }
 
-// A panic while a handle is borrowed (in a probe, in an item's `Drop`) leaves no broken
-// invariant behind: every change to the shared state is one atomic step or is undone by a guard,
-// and items are only moved, never observed. So the handles may cross `catch_unwind`, as tokio's
-// do, whatever the probe is.
-impl<T> std::panic::UnwindSafe for Chan<T> {}
-impl<T> std::panic::RefUnwindSafe for Chan<T> {}
-
-/// The largest capacity whose slots the queue allocates up front (a megabyte for 8-byte
-/// items); beyond it the queue grows in segments and the slot count alone keeps the bound.
-pub(crate) const PREALLOCATED_MAX: usize = 1 << 16;
-
-impl<T> Drop for Chan<T> {
-    fn drop(&mut self) {
-        self.drop_queued();
-    }
+/// What a receive found.
+pub(crate) enum Received<T> {
+    Item(T),
+    Empty,
+    Closed,
 }
+
+/// What a wait for a place (a send's or a reservation's) found.
+pub(crate) enum Placed {
+    /// The place is taken: the item went in, or a slot is granted.
+    Yes,
+    /// Parked (or still parked) in the senders' list.
+    Waiting,
+    /// The channel is closed.
+    Closed,
+}
+
+/// Why an item could not be placed without waiting.
+pub(crate) enum Refused<T> {
+    Full(T),
+    Closed(T),
+}
+
+/// Items a transition took out of the channel, for the caller to drop after the unlock.
+pub(crate) type Stranded<T> = VecDeque<T>;
 
 impl<T> Chan<T> {
     pub(crate) fn new(
@@ -100,146 +114,436 @@ impl<T> Chan<T> {
         probe: Option<SharedProbe>,
         report_depth: bool,
     ) -> Self {
-        let queue = match capacity {
-            Some(capacity) if capacity <= PREALLOCATED_MAX => ConcurrentQueue::bounded(capacity),
-            // A larger bound is kept by the slot count alone, over a queue that grows as items
-            // come: `usize::MAX` must not ask for that many slots up front.
-            _ => ConcurrentQueue::unbounded(),
-        };
         Self {
-            queue,
+            state: Lock::new(State::new(capacity)),
             capacity,
-            slots: Slots::default(),
-            state: AtomicUsize::new(0),
-            unused: AtomicUsize::new(0),
             senders: AtomicUsize::new(1),
             receivers: AtomicUsize::new(1),
-            items: CachePadded::default(),
-            space: CachePadded::default(),
             probe,
             report_depth,
         }
     }
 
-    /// Whether `close` was called or a side is gone.
+    // ----- reading -----
+
+    /// Items in the channel: queued, or handed to a parked receive that has not taken it yet.
+    pub(crate) fn len(&self) -> usize {
+        self.state.lock().len()
+    }
+
     pub(crate) fn is_closed(&self) -> bool {
-        self.state.load(Ordering::Acquire) & CLOSED != 0
+        self.state.lock().closed
     }
 
-    /// Takes a free slot if there is one.
-    #[inline]
-    pub(crate) fn try_acquire(&self) -> bool {
-        match self.capacity {
-            None => true,
-            Some(capacity) => self.slots.try_take(capacity),
-        }
+    /// Senders and reservations parked, and sinks watching for space.
+    pub(crate) fn waiting_senders(&self) -> usize {
+        let state = self.state.lock();
+        state.senders.len + state.send_watchers.len
     }
 
-    /// Polls for a free slot, registering `waiter` to be woken when one may be free.
-    ///
-    /// `Ready(true)`: a slot is held. `Ready(false)`: the channel is closed.
-    pub(crate) fn poll_acquire(&self, waiter: &mut Waiter, cx: &mut Context<'_>) -> Poll<bool> {
-        loop {
-            if self.is_closed() {
-                waiter.cancel(&self.space);
-                return Poll::Ready(false);
-            }
-            if self.try_acquire() {
-                waiter.cancel(&self.space);
-                return Poll::Ready(true);
-            }
-            ready!(waiter.poll(&self.space, cx));
-        }
+    /// Receives parked, and streams watching for items.
+    pub(crate) fn waiting_receivers(&self) -> usize {
+        let state = self.state.lock();
+        state.receivers.len + state.recv_watchers.len
     }
 
-    /// Gives back a slot taken for an item that did not go in.
-    pub(crate) fn release_unused(&self) {
-        if self.capacity.is_some() {
-            self.unused.fetch_add(1, Ordering::Relaxed);
-        }
-        self.release(1);
-    }
-
-    /// Items sent and received so far, from the slot counts (bounded channels only).
+    /// Items sent and received so far (bounded channels only).
     pub(crate) fn counts(&self) -> Option<(u64, u64)> {
         self.capacity?;
-        let unused = self.unused.load(Ordering::Acquire);
-        let (taken, freed) = self.slots.totals();
-        Some((
-            taken.wrapping_sub(unused) as u64,
-            freed.wrapping_sub(unused) as u64,
-        ))
+        let state = self.state.lock();
+        Some((state.sent, state.received))
     }
 
-    /// Gives `n` slots back and wakes as many waiting senders.
-    #[inline]
-    pub(crate) fn release(&self, n: usize) {
-        if self.capacity.is_none() || n == 0 {
-            return;
+    // ----- receiving -----
+
+    /// Takes the head of the queue, if any.
+    pub(crate) fn try_recv(&self) -> Received<T> {
+        let mut wakes = Wakes::new();
+        let mut state = self.state.lock();
+        let received = match state.items.pop_front() {
+            Some(item) => {
+                state.received += 1;
+                state.serve_senders(&mut wakes);
+                Received::Item(item)
+            }
+            None if state.drained() => Received::Closed,
+            None => Received::Empty,
+        };
+        let depth = state.len();
+        drop(state);
+        wakes.wake();
+        self.report_received(&received, depth);
+        received
+    }
+
+    /// Moves up to `limit` queued items into `buf` in one critical section; returns how many.
+    pub(crate) fn pop_into(&self, buf: &mut Vec<T>, limit: usize) -> usize {
+        let mut wakes = Wakes::new();
+        let mut state = self.state.lock();
+        let taken = limit.min(state.items.len());
+        buf.extend(state.items.drain(..taken));
+        state.received += taken as u64;
+        state.serve_senders(&mut wakes);
+        let depth = state.len();
+        drop(state);
+        wakes.wake();
+        if taken > 0 {
+            self.report_consumed(taken, depth);
         }
-        self.slots.give_back(n);
-        self.space.notify_paired(n);
+        taken
     }
 
-    /// Counts a new permit and returns whether the channel was still open. When it was closed
-    /// the permit is counted all the same, and the caller must retire it with `retire_permit`.
-    pub(crate) fn add_permit(&self) -> bool {
-        self.state.fetch_add(ONE_PERMIT, Ordering::AcqRel) & CLOSED == 0
+    /// Polls a receive that parks in the receivers' list. `key` is its slot while parked.
+    pub(crate) fn poll_recv(&self, key: &mut Option<usize>, cx: &mut Context<'_>) -> Received<T> {
+        let mut wakes = Wakes::new();
+        let mut state = self.state.lock();
+        let received = match *key {
+            None => match state.items.pop_front() {
+                Some(item) => {
+                    state.received += 1;
+                    state.serve_senders(&mut wakes);
+                    Received::Item(item)
+                }
+                None if state.drained() => Received::Closed,
+                None => {
+                    *key = Some(state.park(List::Receivers, Wait::Receiving, cx));
+                    Received::Empty
+                }
+            },
+            Some(parked) => match state.slots[parked].wait {
+                Wait::Received(_) => {
+                    *key = None;
+                    let Wait::Received(item) = state.free(parked) else {
+                        unreachable!("checked above")
+                    };
+                    state.handed -= 1;
+                    state.received += 1;
+                    state.serve_senders(&mut wakes);
+                    Received::Item(item)
+                }
+                _ if state.drained() => {
+                    *key = None;
+                    state.free(parked);
+                    Received::Closed
+                }
+                _ => {
+                    state.slots[parked].set_waker(cx);
+                    Received::Empty
+                }
+            },
+        };
+        let depth = state.len();
+        drop(state);
+        wakes.wake();
+        self.report_received(&received, depth);
+        received
     }
 
-    /// Retires a permit, closing the queue if it was the last one out after a close.
-    pub(crate) fn retire_permit(&self) {
-        if self.state.fetch_sub(ONE_PERMIT, Ordering::AcqRel) == CLOSED | ONE_PERMIT {
-            self.close_queue();
+    /// Withdraws a parked receive. An item it was handed goes to the next parked receive, or
+    /// back to the head of the queue.
+    pub(crate) fn cancel_recv(&self, key: usize) {
+        let mut wakes = Wakes::new();
+        let mut state = self.state.lock();
+        if let Wait::Received(item) = state.free(key) {
+            state.handed -= 1;
+            state.put_back(item, &mut wakes);
+        }
+        drop(state);
+        wakes.wake();
+    }
+
+    /// Polls a handle's receive: it takes an item if one is queued, and otherwise watches.
+    pub(crate) fn poll_watch_recv(
+        &self,
+        key: &mut Option<usize>,
+        cx: &mut Context<'_>,
+    ) -> Received<T> {
+        let mut wakes = Wakes::new();
+        let mut state = self.state.lock();
+        let received = match state.items.pop_front() {
+            Some(item) => {
+                state.received += 1;
+                state.serve_senders(&mut wakes);
+                state.unwatch(*key);
+                Received::Item(item)
+            }
+            None if state.drained() => {
+                state.unwatch(*key);
+                Received::Closed
+            }
+            None => {
+                state.watch(key, List::RecvWatchers, cx);
+                Received::Empty
+            }
+        };
+        let depth = state.len();
+        drop(state);
+        wakes.wake();
+        self.report_received(&received, depth);
+        received
+    }
+
+    // ----- sending -----
+
+    /// Places `item` now if the channel is open, no sender is parked ahead, and there is space.
+    pub(crate) fn try_send(&self, item: T) -> Result<(), Refused<T>> {
+        let mut wakes = Wakes::new();
+        let mut state = self.state.lock();
+        if state.closed {
+            return Err(Refused::Closed(item));
+        }
+        if !state.senders.is_empty() || !state.has_space() {
+            return Err(Refused::Full(item));
+        }
+        state.deliver(item, &mut wakes);
+        let depth = state.len();
+        drop(state);
+        wakes.wake();
+        self.report_produced(depth);
+        Ok(())
+    }
+
+    /// Polls a send: it places `item` now if it can, and otherwise parks in the senders'
+    /// list as a reservation; once granted a slot, its next poll places the item. The item
+    /// stays in the send's future until then, so a send that is dropped never went in.
+    pub(crate) fn poll_send(
+        &self,
+        key: &mut Option<usize>,
+        item: &mut Option<T>,
+        cx: &mut Context<'_>,
+    ) -> Placed {
+        let mut wakes = Wakes::new();
+        let mut state = self.state.lock();
+        let placed = match *key {
+            None if state.closed => Placed::Closed,
+            None if state.senders.is_empty() && state.has_space() => {
+                state.deliver(
+                    item.take().expect("a send polled after it completed"),
+                    &mut wakes,
+                );
+                Placed::Yes
+            }
+            None => {
+                *key = Some(state.park(List::Senders, Wait::Reserving, cx));
+                Placed::Waiting
+            }
+            Some(parked) => match state.slots[parked].wait {
+                // Nobody could receive it: the grant goes back, the item with the send.
+                Wait::Reserved if state.disconnected => {
+                    *key = None;
+                    state.free(parked);
+                    state.return_grant(&mut wakes);
+                    Placed::Closed
+                }
+                // Granted before any close: the send completes, as a permit would.
+                Wait::Reserved => {
+                    *key = None;
+                    state.free(parked);
+                    state.granted -= 1;
+                    state.deliver(
+                        item.take().expect("a send polled after it completed"),
+                        &mut wakes,
+                    );
+                    state.wake_if_drained(&mut wakes);
+                    Placed::Yes
+                }
+                _ if state.closed => {
+                    *key = None;
+                    state.free(parked);
+                    Placed::Closed
+                }
+                _ => {
+                    state.slots[parked].set_waker(cx);
+                    Placed::Waiting
+                }
+            },
+        };
+        let depth = state.len();
+        drop(state);
+        wakes.wake();
+        if matches!(placed, Placed::Yes) {
+            self.report_produced(depth);
+        }
+        placed
+    }
+
+    /// Places `item` now, displacing the oldest item in the channel when there is no space:
+    /// the head of the queue, or else an item handed to a receive that has not taken it yet
+    /// (the receive is handed `item` in its place). Returns what was displaced. `Full` only when
+    /// every slot is granted to a permit, so that nothing can be displaced.
+    pub(crate) fn force_send(&self, item: T) -> Result<Option<T>, Refused<T>> {
+        let mut wakes = Wakes::new();
+        let mut state = self.state.lock();
+        if state.closed {
+            return Err(Refused::Closed(item));
+        }
+        let displaced = if state.senders.is_empty() && state.has_space() {
+            None
+        } else if let Some(oldest) = state.items.pop_front() {
+            // It came out of the channel, as a receive would take it.
+            state.received += 1;
+            Some(oldest)
+        } else if let Some(receiver) = state.handed_to() {
+            let Wait::Received(oldest) =
+                std::mem::replace(&mut state.slots[receiver].wait, Wait::Receiving)
+            else {
+                unreachable!("found holding an item")
+            };
+            state.handed -= 1;
+            state.received += 1;
+            // First in line again: `deliver` hands it the new item.
+            state.push_front(List::Receivers, receiver);
+            Some(oldest)
+        } else {
+            return Err(Refused::Full(item));
+        };
+        state.deliver(item, &mut wakes);
+        let depth = state.len();
+        drop(state);
+        wakes.wake();
+        self.report_produced(depth);
+        Ok(displaced)
+    }
+
+    /// Takes a free slot now, as a grant (for a permit or a sink), if the channel is open and
+    /// no sender is parked ahead.
+    pub(crate) fn try_grant(&self) -> Result<(), Refused<()>> {
+        let mut state = self.state.lock();
+        if state.closed {
+            return Err(Refused::Closed(()));
+        }
+        if !state.senders.is_empty() || !state.has_space() {
+            return Err(Refused::Full(()));
+        }
+        state.granted += 1;
+        Ok(())
+    }
+
+    /// Polls a reservation that parks in the senders' list; `Yes` is a grant, which stands even
+    /// if the channel closed after it was made.
+    pub(crate) fn poll_reserve(&self, key: &mut Option<usize>, cx: &mut Context<'_>) -> Placed {
+        let mut state = self.state.lock();
+        match *key {
+            None => {
+                if state.closed {
+                    Placed::Closed
+                } else if state.senders.is_empty() && state.has_space() {
+                    state.granted += 1;
+                    Placed::Yes
+                } else {
+                    *key = Some(state.park(List::Senders, Wait::Reserving, cx));
+                    Placed::Waiting
+                }
+            }
+            Some(parked) => match state.slots[parked].wait {
+                Wait::Reserved => {
+                    *key = None;
+                    state.free(parked);
+                    Placed::Yes
+                }
+                _ if state.closed => {
+                    *key = None;
+                    state.free(parked);
+                    Placed::Closed
+                }
+                _ => {
+                    state.slots[parked].set_waker(cx);
+                    Placed::Waiting
+                }
+            },
         }
     }
 
-    /// Closes the channel: sends and reservations fail from now on and waiting senders wake;
-    /// the queue itself closes once no permit is out. Returns `true` if this call closed it.
+    /// Withdraws a parked send or reservation; a slot it was granted goes to the next in line.
+    pub(crate) fn cancel_reserve(&self, key: usize) {
+        let mut wakes = Wakes::new();
+        let mut state = self.state.lock();
+        if let Wait::Reserved = state.free(key) {
+            state.return_grant(&mut wakes);
+        }
+        drop(state);
+        wakes.wake();
+    }
+
+    /// Polls a handle's wait for space: it takes a grant if it can, and otherwise watches.
+    pub(crate) fn poll_watch_grant(&self, key: &mut Option<usize>, cx: &mut Context<'_>) -> Placed {
+        let mut state = self.state.lock();
+        if state.closed {
+            state.unwatch(*key);
+            Placed::Closed
+        } else if state.senders.is_empty() && state.has_space() {
+            state.unwatch(*key);
+            state.granted += 1;
+            Placed::Yes
+        } else {
+            state.watch(key, List::SendWatchers, cx);
+            Placed::Waiting
+        }
+    }
+
+    /// Spends a grant on `item`. Fails, handing the item back, only once every receiver is
+    /// gone; with `open_only`, also once the channel is closed (a sink's grant).
+    pub(crate) fn send_granted(&self, item: T, open_only: bool) -> Result<(), T> {
+        let mut wakes = Wakes::new();
+        let mut state = self.state.lock();
+        if state.disconnected || (open_only && state.closed) {
+            state.return_grant(&mut wakes);
+            drop(state);
+            wakes.wake();
+            return Err(item);
+        }
+        state.granted -= 1;
+        state.deliver(item, &mut wakes);
+        state.wake_if_drained(&mut wakes);
+        let depth = state.len();
+        drop(state);
+        wakes.wake();
+        self.report_produced(depth);
+        Ok(())
+    }
+
+    /// Gives back a grant that was not spent.
+    pub(crate) fn return_grant(&self) {
+        let mut wakes = Wakes::new();
+        self.state.lock().return_grant(&mut wakes);
+        wakes.wake();
+    }
+
+    /// Stops watching (a handle dropped).
+    pub(crate) fn drop_watch(&self, key: usize) {
+        self.state.lock().free(key);
+    }
+
+    // ----- closing -----
+
+    /// Closes the channel: sends and reservations fail from now on, parked ones wake to fail;
+    /// receivers drain the queue and the permits already granted. Returns `true` if this call
+    /// closed it.
     pub(crate) fn close(&self) -> bool {
-        let before = self.state.fetch_or(CLOSED, Ordering::AcqRel);
-        if before & CLOSED != 0 {
+        let mut wakes = Wakes::new();
+        let mut state = self.state.lock();
+        if state.closed {
             return false;
         }
-        self.space.notify_all();
-        if before == 0 {
-            // No permit out: close the queue now. Otherwise the last permit does it.
-            self.close_queue();
-        }
+        state.close(&mut wakes);
+        drop(state);
+        wakes.wake();
         true
     }
 
-    /// Closes the channel and the queue at once, permits or not: the last receiver is gone, so
-    /// nothing sent from now on could ever be received.
-    pub(crate) fn close_for_good(&self) {
-        self.state.fetch_or(CLOSED, Ordering::AcqRel);
-        self.close_queue();
-    }
-
-    /// Closes the queue: receivers drain it, then see the close.
-    fn close_queue(&self) {
-        self.queue.close();
-        self.items.notify_all();
-        self.space.notify_all();
-    }
-
-    /// Drops every item left in the queue. An item whose `Drop` panics does not leak the
-    /// items behind it: they are dropped while the panic unwinds (a second panic aborts, as in
-    /// a `Vec`).
-    pub(crate) fn drop_queued(&self) {
-        struct DropOnUnwind<'a, T>(&'a ConcurrentQueue<T>);
-        impl<T> Drop for DropOnUnwind<'_, T> {
-            fn drop(&mut self) {
-                while let Ok(item) = self.0.pop() {
-                    drop(item);
-                }
-            }
+    /// Closes the channel and takes every queued item out: the last receiver is gone, so
+    /// nothing queued could ever be received. The caller drops the items after the unlock.
+    pub(crate) fn disconnect(&self) -> Stranded<T> {
+        let mut wakes = Wakes::new();
+        let mut state = self.state.lock();
+        if !state.closed {
+            state.close(&mut wakes);
         }
-        let rest = DropOnUnwind(&self.queue);
-        while let Ok(item) = self.queue.pop() {
-            drop(item);
-        }
-        drop(rest);
+        state.disconnected = true;
+        let stranded = std::mem::take(&mut state.items);
+        drop(state);
+        wakes.wake();
+        stranded
     }
 
     pub(crate) fn add_sender(&self) {
@@ -259,302 +563,482 @@ impl<T> Chan<T> {
     pub(crate) fn remove_receiver(&self) -> bool {
         self.receivers.fetch_sub(1, Ordering::AcqRel) == 1
     }
-}
 
-/// The free-slot count, split by side so that producers and consumers on different cores do
-/// not pass one cache line back and forth on every item.
-///
-/// Senders count the slots they take (`taken`), receivers the slots they give back (`freed`);
-/// free = capacity - (taken - freed), in wrapping arithmetic. Senders read `freed` only when
-/// their cached copy (`freed_seen`, on the senders' line) says the channel is full: the cached
-/// copy is never ahead of `freed`, so a stale one can only make a sender look again, never
-/// take a slot that is not free.
-#[derive(Debug, Default)]
-struct Slots {
-    /// Written by senders.
-    senders: CachePadded<SenderCounts>,
-    /// Slots ever given back; written by receivers (and by senders returning a slot they could
-    /// not use).
-    freed: CachePadded<AtomicUsize>,
-}
+    // ----- the probe, after the unlock -----
 
-#[derive(Debug, Default)]
-struct SenderCounts {
-    /// Slots ever taken.
-    taken: AtomicUsize,
-    /// The last value of `Slots::freed` a sender read; never ahead of it.
-    freed_seen: AtomicUsize,
-}
+    fn report_received(&self, received: &Received<T>, depth: usize) {
+        if let Received::Item(_) = received {
+            self.report_consumed(1, depth);
+        }
+    }
 
-impl Slots {
-    #[inline]
-    fn try_take(&self, capacity: usize) -> bool {
-        let SenderCounts { taken, freed_seen } = &*self.senders;
-        let mut now_taken = taken.load(Ordering::Relaxed);
-        loop {
-            // Acquire: a slot granted off the cached count must see the pop that freed it,
-            // through the sender that read `freed` and stored it here with Release.
-            if now_taken.wrapping_sub(freed_seen.load(Ordering::Acquire)) >= capacity {
-                // Full as far as we know: look at the receivers' count. `taken` is read again
-                // after it, so it cannot be older than the takes behind the frees we saw.
-                // An RMW, not a load: it pairs with `give_back` (see the module docs on space).
-                let freed = self.freed.fetch_add(0, Ordering::AcqRel);
-                now_taken = taken.load(Ordering::SeqCst);
-                if now_taken.wrapping_sub(freed) >= capacity {
-                    return false;
-                }
-                freed_seen.store(freed, Ordering::Release);
-            }
-            // SeqCst pairs with `give_back`: the pop that freed this slot is complete, so the
-            // queue has room for our push.
-            match taken.compare_exchange_weak(
-                now_taken,
-                now_taken.wrapping_add(1),
-                Ordering::SeqCst,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return true,
-                Err(actual) => now_taken = actual,
+    fn report_consumed(&self, n: usize, depth: usize) {
+        if let Some(probe) = &self.probe {
+            probe.consumed(n as u64);
+            if self.report_depth {
+                probe.depth(depth);
             }
         }
     }
 
-    /// Slots ever taken and ever given back.
-    fn totals(&self) -> (usize, usize) {
-        // Freed first: a slot is taken before it is freed, so taken is never behind it.
-        let freed = self.freed.load(Ordering::Acquire);
-        (self.senders.taken.load(Ordering::Acquire), freed)
-    }
-
-    #[inline]
-    fn give_back(&self, n: usize) {
-        self.freed.fetch_add(n, Ordering::AcqRel);
-    }
-}
-
-/// Two events plus a count of the tasks waiting on each, so notifiers can skip the listener
-/// locks while nobody waits.
-///
-/// Waits inside one future (`recv`, `send`, `reserve`) queue on `event` and each notification
-/// wakes one of them: a future that is dropped passes an unused notification on. Registrations
-/// that live in a handle (a `Receiver` polled as a `Stream`, a `SendSink` waiting in
-/// `poll_ready`) may stop being polled while the handle lives, so they must never take a
-/// notification from a real waiter: they listen on `handles`, which every notification wakes
-/// in full. A handle that stops polling then costs a spurious wake-up, never a lost one.
-#[derive(Debug, Default)]
-pub(crate) struct Signal {
-    event: Event,
-    waiting: AtomicUsize,
-    handles: Event,
-    handles_waiting: AtomicUsize,
-}
-
-impl Signal {
-    /// Wakes `n` more waiters, if anyone waits, after a change made by a plain write (a push
-    /// into the queue). The fence pairs with the one in [`Waiter::poll`].
-    #[inline]
-    pub(crate) fn notify_fenced(&self, n: usize) {
-        fence(Ordering::SeqCst);
-        self.notify_paired(n);
-    }
-
-    /// Wakes `n` more waiters, if anyone waits, after a change made by an RMW that waiters
-    /// re-read with an RMW (freeing slots; see the module docs).
-    #[inline]
-    pub(crate) fn notify_paired(&self, n: usize) {
-        if self.waiting.load(Ordering::Acquire) > 0 {
-            // `additional`: each notification wakes one more waiter, even while earlier ones
-            // have not run yet, so a waiter that is woken but never polled again cannot hold
-            // the others asleep.
-            self.event.notify_additional(n);
-        }
-        if self.handles_waiting.load(Ordering::Acquire) > 0 {
-            self.handles.notify(usize::MAX);
-        }
-    }
-
-    /// Tasks waiting now, in futures and in handles.
-    pub(crate) fn waiting(&self) -> usize {
-        self.waiting.load(Ordering::Relaxed) + self.handles_waiting.load(Ordering::Relaxed)
-    }
-
-    /// Wakes every waiter.
-    pub(crate) fn notify_all(&self) {
-        self.event.notify(usize::MAX);
-        self.handles.notify(usize::MAX);
-    }
-
-    fn queue(&self, kind: WaiterKind) -> (&Event, &AtomicUsize) {
-        match kind {
-            WaiterKind::Queued => (&self.event, &self.waiting),
-            WaiterKind::WakeOnly => (&self.handles, &self.handles_waiting),
+    fn report_produced(&self, depth: usize) {
+        if let Some(probe) = &self.probe {
+            probe.produced(1);
+            if self.report_depth {
+                probe.depth(depth);
+            }
         }
     }
 }
 
-/// How a [`Waiter`] takes part in its signal's notifications.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-enum WaiterKind {
-    /// One notification wakes one queued waiter (a wait inside one future).
-    #[default]
-    Queued,
-    /// Woken by every notification, never counted as having taken one (a wait kept in a
-    /// handle, which may stop being polled while it lives).
-    WakeOnly,
+/// Drops every item of `items`. An item whose `Drop` panics does not leak the items behind it:
+/// they are dropped while the panic unwinds (a second panic aborts, as in a `Vec`).
+pub(crate) fn drop_all<T>(items: Stranded<T>) {
+    struct DropOnUnwind<T>(std::collections::vec_deque::IntoIter<T>);
+    impl<T> Drop for DropOnUnwind<T> {
+        fn drop(&mut self) {
+            for item in self.0.by_ref() {
+                drop(item);
+            }
+        }
+    }
+    let mut rest = DropOnUnwind(items.into_iter());
+    for item in rest.0.by_ref() {
+        drop(item);
+    }
 }
 
-/// One task's place in a [`Signal`]'s queue of waiters.
-///
-/// `poll` registers on the first call (and returns `Ready` so that the caller checks again
-/// before sleeping), then waits for a notification. Whoever owns a `Waiter` calls `cancel`
-/// when done or dropped, so the signal's count stays exact.
-#[derive(Debug, Default)]
-pub(crate) struct Waiter {
-    listener: Option<EventListener>,
-    kind: WaiterKind,
+/// Everything behind the lock.
+struct State<T> {
+    items: VecDeque<T>,
+    capacity: Option<usize>,
+    /// Slots granted to permits (and sinks) and not yet spent or given back.
+    granted: usize,
+    /// Items handed to parked receives and not yet taken.
+    handed: usize,
+    closed: bool,
+    /// Every receiver is gone.
+    disconnected: bool,
+    sent: u64,
+    received: u64,
+    slots: Vec<Slot<T>>,
+    /// Vacant slots, for reuse.
+    vacant: Vec<usize>,
+    receivers: Links,
+    senders: Links,
+    recv_watchers: Links,
+    send_watchers: Links,
 }
 
-impl Waiter {
-    /// A waiter for a registration kept in a handle: see [`Signal`].
-    pub(crate) fn in_handle() -> Self {
+/// One parked operation or watching handle.
+struct Slot<T> {
+    wait: Wait<T>,
+    waker: Option<Waker>,
+    /// The list this slot is linked into, if any.
+    list: Option<List>,
+    prev: usize,
+    next: usize,
+}
+
+impl<T> Slot<T> {
+    fn set_waker(&mut self, cx: &Context<'_>) {
+        match &self.waker {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            _ => self.waker = Some(cx.waker().clone()),
+        }
+    }
+}
+
+/// Where a slot's operation stands.
+enum Wait<T> {
+    Vacant,
+    /// A receive, parked.
+    Receiving,
+    /// A receive handed its item.
+    Received(T),
+    /// A send or a reservation, parked.
+    Reserving,
+    /// A send or a reservation granted its slot.
+    Reserved,
+    /// A handle's registration.
+    Watching,
+}
+
+/// The lists a slot can be linked into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum List {
+    Receivers,
+    Senders,
+    RecvWatchers,
+    SendWatchers,
+}
+
+/// A FIFO list of slots, linked through the slots.
+#[derive(Clone, Copy)]
+struct Links {
+    head: usize,
+    tail: usize,
+    len: usize,
+}
+
+impl Links {
+    const EMPTY: Self = Self {
+        head: NIL,
+        tail: NIL,
+        len: 0,
+    };
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl<T> State<T> {
+    fn new(capacity: Option<usize>) -> Self {
         Self {
-            listener: None,
-            kind: WaiterKind::WakeOnly,
+            items: VecDeque::new(),
+            capacity,
+            granted: 0,
+            handed: 0,
+            closed: false,
+            disconnected: false,
+            sent: 0,
+            received: 0,
+            slots: Vec::new(),
+            vacant: Vec::new(),
+            receivers: Links::EMPTY,
+            senders: Links::EMPTY,
+            recv_watchers: Links::EMPTY,
+            send_watchers: Links::EMPTY,
         }
     }
 
-    pub(crate) fn poll(&mut self, signal: &Signal, cx: &mut Context<'_>) -> Poll<()> {
-        let (event, waiting) = signal.queue(self.kind);
-        match &mut self.listener {
+    fn len(&self) -> usize {
+        self.items.len() + self.handed
+    }
+
+    fn has_space(&self) -> bool {
+        self.capacity
+            .is_none_or(|capacity| self.items.len() + self.granted + self.handed < capacity)
+    }
+
+    /// Closed, nothing queued, and no permit out that could still send: receives end.
+    fn drained(&self) -> bool {
+        self.closed && self.items.is_empty() && self.granted == 0
+    }
+
+    /// Places an item that has its space: into the first parked receive, else the queue.
+    fn deliver(&mut self, item: T, wakes: &mut Wakes) {
+        self.sent += 1;
+        if let Some(receiver) = self.pop_front(List::Receivers) {
+            let slot = &mut self.slots[receiver];
+            slot.wait = Wait::Received(item);
+            wakes.take(slot);
+            self.handed += 1;
+        } else {
+            self.items.push_back(item);
+            self.wake_watchers(List::RecvWatchers, wakes);
+        }
+    }
+
+    /// An item a receive gave up: to the next parked receive, else back to the head.
+    fn put_back(&mut self, item: T, wakes: &mut Wakes) {
+        if let Some(receiver) = self.pop_front(List::Receivers) {
+            let slot = &mut self.slots[receiver];
+            slot.wait = Wait::Received(item);
+            wakes.take(slot);
+            self.handed += 1;
+        } else {
+            self.items.push_front(item);
+            self.wake_watchers(List::RecvWatchers, wakes);
+        }
+    }
+
+    /// Space was freed: grants it to the parked sends and reservations in order while there is
+    /// some, then tells the watching sinks if some is left.
+    fn serve_senders(&mut self, wakes: &mut Wakes) {
+        while self.has_space() {
+            let Some(sender) = self.pop_front(List::Senders) else {
+                self.wake_watchers(List::SendWatchers, wakes);
+                return;
+            };
+            let slot = &mut self.slots[sender];
+            wakes.take(slot);
+            slot.wait = Wait::Reserved;
+            self.granted += 1;
+        }
+    }
+
+    /// A grant given back unspent: its space goes to the next in line.
+    fn return_grant(&mut self, wakes: &mut Wakes) {
+        self.granted -= 1;
+        if !self.closed {
+            self.serve_senders(wakes);
+        }
+        self.wake_if_drained(wakes);
+    }
+
+    /// Wakes the parked receives once the channel is closed and drained: they end.
+    fn wake_if_drained(&mut self, wakes: &mut Wakes) {
+        if self.drained() {
+            self.wake_list(List::Receivers, wakes);
+        }
+    }
+
+    fn close(&mut self, wakes: &mut Wakes) {
+        self.closed = true;
+        // Parked sends and reservations fail; they leave the list, which stays empty.
+        while let Some(sender) = self.pop_front(List::Senders) {
+            wakes.take(&mut self.slots[sender]);
+        }
+        self.wake_watchers(List::SendWatchers, wakes);
+        self.wake_if_drained(wakes);
+        self.wake_watchers(List::RecvWatchers, wakes);
+    }
+
+    /// Wakes every slot of a list, leaving them parked in it.
+    fn wake_list(&mut self, list: List, wakes: &mut Wakes) {
+        let mut at = self.links(list).head;
+        while at != NIL {
+            let slot = &mut self.slots[at];
+            wakes.take(slot);
+            at = slot.next;
+        }
+    }
+
+    /// Wakes every watcher of a list; they leave it until they watch again.
+    fn wake_watchers(&mut self, list: List, wakes: &mut Wakes) {
+        while let Some(watcher) = self.pop_front(list) {
+            wakes.take(&mut self.slots[watcher]);
+        }
+    }
+
+    /// A handle watches: its slot (made on the first wait) is linked into `list`.
+    fn watch(&mut self, key: &mut Option<usize>, list: List, cx: &Context<'_>) {
+        let slot = match *key {
+            Some(slot) => slot,
             None => {
-                waiting.fetch_add(1, Ordering::SeqCst);
-                self.listener = Some(event.listen());
-                // Orders the registration before the caller's next look at the queue.
-                fence(Ordering::SeqCst);
-                Poll::Ready(())
+                let slot = self.alloc(Wait::Watching);
+                *key = Some(slot);
+                slot
             }
-            Some(listener) => {
-                ready!(Pin::new(listener).poll(cx));
-                self.listener = None;
-                waiting.fetch_sub(1, Ordering::SeqCst);
-                Poll::Ready(())
+        };
+        self.slots[slot].set_waker(cx);
+        if self.slots[slot].list.is_none() {
+            self.push_back(list, slot);
+        }
+    }
+
+    /// A handle's wait ended: its slot, if any, leaves its list and stays for the next wait.
+    fn unwatch(&mut self, key: Option<usize>) {
+        if let Some(slot) = key
+            && let Some(list) = self.slots[slot].list
+        {
+            self.unlink(list, slot);
+        }
+    }
+
+    /// A parked receive that holds an item handed to it, if any.
+    fn handed_to(&self) -> Option<usize> {
+        if self.handed == 0 {
+            return None;
+        }
+        self.slots
+            .iter()
+            .position(|slot| matches!(slot.wait, Wait::Received(_)))
+    }
+
+    /// Parks an operation at the tail of `list`; returns its slot's key.
+    fn park(&mut self, list: List, wait: Wait<T>, cx: &Context<'_>) -> usize {
+        let slot = self.alloc(wait);
+        self.slots[slot].waker = Some(cx.waker().clone());
+        self.push_back(list, slot);
+        slot
+    }
+
+    fn alloc(&mut self, wait: Wait<T>) -> usize {
+        let slot = Slot {
+            wait,
+            waker: None,
+            list: None,
+            prev: NIL,
+            next: NIL,
+        };
+        match self.vacant.pop() {
+            Some(key) => {
+                self.slots[key] = slot;
+                key
+            }
+            None => {
+                self.slots.push(slot);
+                self.slots.len() - 1
             }
         }
     }
 
-    /// Leaves the queue of waiters. A notification this waiter received but did not use is
-    /// passed on to another waiter by event-listener.
-    pub(crate) fn cancel(&mut self, signal: &Signal) {
-        if self.listener.take().is_some() {
-            signal.queue(self.kind).1.fetch_sub(1, Ordering::SeqCst);
+    /// Frees a slot (unlinking it first); returns what it held.
+    fn free(&mut self, key: usize) -> Wait<T> {
+        if let Some(list) = self.slots[key].list {
+            self.unlink(list, key);
         }
+        let slot = &mut self.slots[key];
+        slot.waker = None;
+        self.vacant.push(key);
+        std::mem::replace(&mut slot.wait, Wait::Vacant)
+    }
+
+    fn links(&mut self, list: List) -> &mut Links {
+        match list {
+            List::Receivers => &mut self.receivers,
+            List::Senders => &mut self.senders,
+            List::RecvWatchers => &mut self.recv_watchers,
+            List::SendWatchers => &mut self.send_watchers,
+        }
+    }
+
+    fn push_back(&mut self, list: List, key: usize) {
+        let links = self.links(list);
+        let tail = links.tail;
+        links.tail = key;
+        if tail == NIL {
+            links.head = key;
+        }
+        links.len += 1;
+        if tail != NIL {
+            self.slots[tail].next = key;
+        }
+        let slot = &mut self.slots[key];
+        slot.list = Some(list);
+        slot.prev = tail;
+        slot.next = NIL;
+    }
+
+    fn push_front(&mut self, list: List, key: usize) {
+        let links = self.links(list);
+        let head = links.head;
+        links.head = key;
+        if head == NIL {
+            links.tail = key;
+        }
+        links.len += 1;
+        if head != NIL {
+            self.slots[head].prev = key;
+        }
+        let slot = &mut self.slots[key];
+        slot.list = Some(list);
+        slot.prev = NIL;
+        slot.next = head;
+    }
+
+    fn pop_front(&mut self, list: List) -> Option<usize> {
+        let head = self.links(list).head;
+        if head == NIL {
+            return None;
+        }
+        self.unlink(list, head);
+        Some(head)
+    }
+
+    fn unlink(&mut self, list: List, key: usize) {
+        let (prev, next) = {
+            let slot = &mut self.slots[key];
+            debug_assert_eq!(slot.list, Some(list));
+            slot.list = None;
+            (
+                std::mem::replace(&mut slot.prev, NIL),
+                std::mem::replace(&mut slot.next, NIL),
+            )
+        };
+        if prev == NIL {
+            self.links(list).head = next;
+        } else {
+            self.slots[prev].next = next;
+        }
+        if next == NIL {
+            self.links(list).tail = prev;
+        } else {
+            self.slots[next].prev = prev;
+        }
+        self.links(list).len -= 1;
     }
 }
 
-/// A [`Waiter`] that leaves its signal's queue when dropped, for waits inside one future.
-#[derive(Debug)]
-pub(crate) struct ScopedWaiter<'a> {
-    pub(crate) signal: &'a Signal,
-    pub(crate) waiter: Waiter,
+/// The wakers a transition collected, woken after the unlock. One is kept inline; more (a
+/// close, several watchers) go to a `Vec`.
+pub(crate) struct Wakes {
+    one: Option<Waker>,
+    more: Vec<Waker>,
 }
 
-impl<'a> ScopedWaiter<'a> {
-    pub(crate) fn new(signal: &'a Signal) -> Self {
+impl Wakes {
+    fn new() -> Self {
         Self {
-            signal,
-            waiter: Waiter::default(),
+            one: None,
+            more: Vec::new(),
+        }
+    }
+
+    /// Takes a slot's waker, if it has one.
+    fn take<T>(&mut self, slot: &mut Slot<T>) {
+        if let Some(waker) = slot.waker.take() {
+            if self.one.is_none() {
+                self.one = Some(waker);
+            } else {
+                self.more.push(waker);
+            }
+        }
+    }
+
+    fn wake(self) {
+        if let Some(waker) = self.one {
+            waker.wake();
+        }
+        for waker in self.more {
+            waker.wake();
         }
     }
 }
 
-impl Drop for ScopedWaiter<'_> {
-    fn drop(&mut self) {
-        self.waiter.cancel(self.signal);
-    }
-}
-
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
-    use super::*;
+    use std::task::{Context, Waker};
 
-    fn slots_at(start: usize) -> Slots {
-        let slots = Slots::default();
-        slots.senders.taken.store(start, Ordering::Relaxed);
-        slots.senders.freed_seen.store(start, Ordering::Relaxed);
-        slots.freed.store(start, Ordering::Relaxed);
-        slots
+    use super::{Chan, Placed, Received, Refused};
+
+    fn chan(capacity: usize) -> Chan<u32> {
+        Chan::new(Some(capacity), None, false)
     }
 
     #[test]
-    fn takes_exactly_the_capacity_then_what_is_given_back() {
-        for start in [0, usize::MAX - 2] {
-            let slots = slots_at(start);
-            assert!((0..3).all(|_| slots.try_take(3)), "start {start}");
-            assert!(!slots.try_take(3), "full at start {start}");
-            slots.give_back(2);
-            assert!(slots.try_take(3) && slots.try_take(3));
-            assert!(!slots.try_take(3));
+    fn slots_are_reused_in_the_steady_state() {
+        let chan = chan(1);
+        let mut cx = Context::from_waker(Waker::noop());
+        for round in 0..100 {
+            let mut key = None;
+            assert!(matches!(chan.poll_recv(&mut key, &mut cx), Received::Empty));
+            chan.try_send(round).ok().unwrap();
+            assert!(matches!(chan.poll_recv(&mut key, &mut cx), Received::Item(n) if n == round));
         }
+        assert_eq!(chan.state.lock().slots.len(), 1);
     }
 
     #[test]
-    fn a_stale_view_of_freed_only_makes_a_sender_look_again() {
-        let slots = slots_at(0);
-        assert!(slots.try_take(1));
-        slots.give_back(1);
-        // The cached view is behind the real count: the sender refreshes it and takes the slot.
-        assert_eq!(slots.senders.freed_seen.load(Ordering::Relaxed), 0);
-        assert!(slots.try_take(1));
-        assert_eq!(slots.senders.freed_seen.load(Ordering::Relaxed), 1);
-        assert!(!slots.try_take(1));
-    }
-}
-
-/// The slot accounting alone, under loom, with the queue's slots as cells that loom watches for
-/// unsynchronized access: a sender that takes a slot writes its cell, which must happen after
-/// the pop that emptied it.
-#[cfg(all(test, loom))]
-mod loom_slots {
-    use loom::cell::UnsafeCell;
-    use loom::sync::Arc;
-    use loom::thread;
-
-    use super::Slots;
-
-    /// Capacity 2, both slots full. The receiver pops both (a batch) and frees them at once;
-    /// two senders take a slot each, sender `i` then writing cell `i`. One sender may take its
-    /// slot off the view of freed slots that the other refreshed: with that view read or
-    /// written `Relaxed`, loom finds the write racing the pop (the defect of a slot granted with
-    /// no happens-before edge to the pop that freed it).
-    #[test]
-    fn loom_a_slot_taken_off_the_cached_view_comes_after_its_pop() {
-        loom::model(|| {
-            let slots = Arc::new(Slots::default());
-            assert!(slots.try_take(2) && slots.try_take(2));
-            let cells = Arc::new([UnsafeCell::new(1u32), UnsafeCell::new(2u32)]);
-            let senders: Vec<_> = (0..2)
-                .map(|i| {
-                    let (slots, cells) = (Arc::clone(&slots), Arc::clone(&cells));
-                    thread::spawn(move || {
-                        if slots.try_take(2) {
-                            cells[i].with_mut(touch);
-                        }
-                    })
-                })
-                .collect();
-            for cell in cells.iter() {
-                cell.with_mut(touch);
-            }
-            slots.give_back(2);
-            for sender in senders {
-                sender.join().unwrap();
-            }
-        });
-    }
-
-    /// A write access to a slot. Loom checks it for races in `with_mut` itself; writing through
-    /// the pointer would need `unsafe`, which this crate forbids, and adds nothing to the check.
-    fn touch(slot: *mut u32) {
-        let _ = slot;
+    fn a_send_parked_behind_a_full_queue_is_granted_the_space_that_frees() {
+        let chan = chan(1);
+        let mut cx = Context::from_waker(Waker::noop());
+        chan.try_send(1).ok().unwrap();
+        let (mut key, mut item) = (None, Some(2));
+        assert!(matches!(
+            chan.poll_send(&mut key, &mut item, &mut cx),
+            Placed::Waiting
+        ));
+        // A newcomer does not overtake the parked send.
+        assert!(matches!(chan.try_send(3), Err(Refused::Full(3))));
+        assert!(matches!(chan.try_recv(), Received::Item(1)));
+        assert!(matches!(
+            chan.poll_send(&mut key, &mut item, &mut cx),
+            Placed::Yes
+        ));
+        assert!(matches!(chan.try_recv(), Received::Item(2)));
     }
 }

@@ -47,14 +47,15 @@
 /// a `chan` field).
 macro_rules! channel_state_accessors {
     () => {
-        /// How many items are queued.
+        /// How many items are in the channel: queued, or handed to a waiting receive that has
+        /// not run yet to take it. Never more than the capacity.
         pub fn len(&self) -> usize {
-            self.chan.queue.len()
+            self.chan.len()
         }
 
-        /// Whether nothing is queued.
+        /// Whether no item is in the channel (see [`len`](Self::len)).
         pub fn is_empty(&self) -> bool {
-            self.chan.queue.is_empty()
+            self.chan.len() == 0
         }
 
         /// The channel's capacity, or `None` when unbounded.
@@ -72,18 +73,19 @@ macro_rules! channel_state_accessors {
 
         /// Senders waiting for a free slot right now.
         pub fn waiting_senders(&self) -> usize {
-            self.chan.space.waiting()
+            self.chan.waiting_senders()
         }
 
         /// Receivers waiting for an item right now.
         pub fn waiting_receivers(&self) -> usize {
-            self.chan.items.waiting()
+            self.chan.waiting_receivers()
         }
     };
 }
 
 mod builder;
 mod chan;
+mod lock;
 mod permit;
 mod receiver;
 mod sender;

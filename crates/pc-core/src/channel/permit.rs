@@ -31,18 +31,20 @@ impl<'a, T> Permit<'a, T> {
     /// [`SendError`] holding the item only if every receiver has been dropped, so that nobody
     /// could ever receive it. A `close` after the reservation does not make this fail.
     pub fn send(mut self, item: T) -> Result<(), SendError<T>> {
-        // `push_held` gives the slot back itself when it fails, so either way the slot is spent.
+        // Spent either way: a failed send gives the slot back itself.
         self.used = true;
-        self.sender.push_held(item)
+        self.sender
+            .chan
+            .send_granted(item, false)
+            .map_err(SendError)
     }
 }
 
 impl<T> Drop for Permit<'_, T> {
     fn drop(&mut self) {
         if !self.used {
-            self.sender.chan.release_unused();
+            self.sender.chan.return_grant();
         }
-        self.sender.chan.retire_permit();
     }
 }
 

@@ -3,13 +3,12 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use concurrent_queue::PopError;
 use futures_core::Stream;
 
-use super::chan::{Chan, ScopedWaiter, Waiter};
+use super::chan::{self, Chan, Received};
 use crate::error::{RecvError, RecvTimeoutError, TryRecvError};
 use crate::loom::Arc;
 use crate::probe::{DropReason, WaitKind, WaitTimer};
@@ -20,11 +19,14 @@ use crate::probe::{DropReason, WaitKind, WaitTimer};
 /// the last `Receiver` closes the channel and drops the items still queued there and then
 /// (reported to the probe as dropped with [`DropReason::Closed`]); an item whose `Drop` panics
 /// does not keep the others alive.
+///
+/// Receives are served in the order they started waiting: an item goes to the receive that has
+/// waited longest, never to a newcomer while one waits.
 pub struct Receiver<T> {
     pub(super) chan: Arc<Chan<T>>,
-    /// This handle's place among waiting receivers when it is polled as a `Stream`: wake-only,
-    /// so a stream that stops being polled never takes a wake-up from a receiver that waits.
-    stream_waiter: Waiter,
+    /// This handle's registration when it is polled as a `Stream`: it watches, so a stream
+    /// that stops being polled never takes an item or a wake-up from a receive that waits.
+    stream_watch: Option<usize>,
 }
 
 impl<T> Clone for Receiver<T> {
@@ -36,20 +38,20 @@ impl<T> Clone for Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        self.stream_waiter.cancel(&self.chan.items);
+        if let Some(key) = self.stream_watch.take() {
+            self.chan.drop_watch(key);
+        }
         if !self.chan.remove_receiver() {
             return;
         }
         // Nobody can receive any more: close, so that waiting senders wake and fail, then drop
         // what stays queued now rather than when the last sender goes, and count it as dropped.
-        // The queue is closed and this was its last receiver, so its length cannot change.
-        self.chan.close_for_good();
-        let stranded = self.chan.queue.len();
-        if stranded > 0 {
+        let stranded = self.chan.disconnect();
+        if !stranded.is_empty() {
             if let Some(probe) = &self.chan.probe {
-                probe.dropped(stranded as u64, DropReason::Closed);
+                probe.dropped(stranded.len() as u64, DropReason::Closed);
             }
-            self.chan.drop_queued();
+            chan::drop_all(stranded);
         }
     }
 }
@@ -62,13 +64,27 @@ impl<T> fmt::Debug for Receiver<T> {
     }
 }
 
+/// A receive's place among the parked ones, withdrawn when the receive is dropped.
+struct ParkedRecv<'a, T> {
+    chan: &'a Chan<T>,
+    key: Option<usize>,
+}
+
+impl<T> Drop for ParkedRecv<'_, T> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.chan.cancel_recv(key);
+        }
+    }
+}
+
 impl<T> Receiver<T> {
     channel_state_accessors!();
 
     pub(super) fn new(chan: Arc<Chan<T>>) -> Self {
         Self {
             chan,
-            stream_waiter: Waiter::in_handle(),
+            stream_watch: None,
         }
     }
 
@@ -80,44 +96,37 @@ impl<T> Receiver<T> {
     ///
     /// # Cancel safety
     ///
-    /// Cancel safe: dropping the future before it completes loses no item.
+    /// Cancel safe: dropping the future before it completes loses no item. An item handed to
+    /// it while it waited goes to the next waiting receive, or back to the head of the queue.
     pub async fn recv(&self) -> Result<T, RecvError> {
-        if let Ok(item) = self.chan.queue.pop() {
-            self.received(1);
-            return Ok(item);
-        }
-        let mut waiter = ScopedWaiter::new(&self.chan.items);
+        let mut parked = ParkedRecv {
+            chan: &self.chan,
+            key: None,
+        };
         // Announced to the probe only once the wait parks.
         let mut waiting = None;
-        std::future::poll_fn(|cx| {
-            let polled = self.poll_recv(&mut waiter.waiter, cx);
-            if polled.is_pending() && waiting.is_none() {
-                waiting = Some(WaitTimer::counted(
-                    self.chan.probe.as_ref(),
-                    WaitKind::RecvBlocked,
-                ));
+        std::future::poll_fn(|cx| match self.chan.poll_recv(&mut parked.key, cx) {
+            Received::Item(item) => Poll::Ready(Ok(item)),
+            Received::Closed => Poll::Ready(Err(RecvError)),
+            Received::Empty => {
+                if waiting.is_none() {
+                    waiting = Some(WaitTimer::counted(
+                        self.chan.probe.as_ref(),
+                        WaitKind::RecvBlocked,
+                    ));
+                }
+                Poll::Pending
             }
-            polled
         })
         .await
     }
 
-    /// Polls for an item, registering `waiter` to be woken when one may be queued.
-    fn poll_recv(&self, waiter: &mut Waiter, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
-        loop {
-            match self.chan.queue.pop() {
-                Ok(item) => {
-                    waiter.cancel(&self.chan.items);
-                    self.received(1);
-                    return Poll::Ready(Ok(item));
-                }
-                Err(PopError::Closed) => {
-                    waiter.cancel(&self.chan.items);
-                    return Poll::Ready(Err(RecvError));
-                }
-                Err(PopError::Empty) => {}
-            }
-            ready!(waiter.poll(&self.chan.items, cx));
+    /// Polls a handle's receive, watching for items between polls.
+    fn poll_watch(&self, watch: &mut Option<usize>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        match self.chan.poll_watch_recv(watch, cx) {
+            Received::Item(item) => Poll::Ready(Some(item)),
+            Received::Closed => Poll::Ready(None),
+            Received::Empty => Poll::Pending,
         }
     }
 
@@ -128,13 +137,10 @@ impl<T> Receiver<T> {
     /// [`TryRecvError::Empty`] when nothing is queued, [`TryRecvError::Closed`] when the
     /// channel is closed and drained.
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
-        match self.chan.queue.pop() {
-            Ok(item) => {
-                self.received(1);
-                Ok(item)
-            }
-            Err(PopError::Empty) => Err(TryRecvError::Empty),
-            Err(PopError::Closed) => Err(TryRecvError::Closed),
+        match self.chan.try_recv() {
+            Received::Item(item) => Ok(item),
+            Received::Empty => Err(TryRecvError::Empty),
+            Received::Closed => Err(TryRecvError::Closed),
         }
     }
 
@@ -196,20 +202,9 @@ impl<T> Receiver<T> {
     }
 
     /// Moves up to `limit` queued items into `buf` without waiting, and frees their slots at
-    /// once (before any wait, so senders are not held up by a linger).
+    /// once (before any wait, so senders are not held up by a linger): one lock for the run.
     fn pop_into(&self, buf: &mut Vec<T>, limit: usize) -> usize {
-        let mut taken = 0;
-        while taken < limit {
-            match self.chan.queue.pop() {
-                Ok(item) => {
-                    buf.push(item);
-                    taken += 1;
-                }
-                Err(_) => break,
-            }
-        }
-        self.received(taken);
-        taken
+        self.chan.pop_into(buf, limit)
     }
 
     /// Closes the channel from the receiving side: senders fail from now on, handing their item
@@ -222,21 +217,6 @@ impl<T> Receiver<T> {
     pub fn is_closed(&self) -> bool {
         self.chan.is_closed()
     }
-
-    /// Frees the slots of `n` received items and tells the probe.
-    #[inline]
-    fn received(&self, n: usize) {
-        if n == 0 {
-            return;
-        }
-        self.chan.release(n);
-        if let Some(probe) = &self.chan.probe {
-            probe.consumed(n as u64);
-            if self.chan.report_depth {
-                probe.depth(self.chan.queue.len());
-            }
-        }
-    }
 }
 
 impl<T> Stream for Receiver<T> {
@@ -244,14 +224,14 @@ impl<T> Stream for Receiver<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.get_mut();
-        let mut waiter = std::mem::take(&mut this.stream_waiter);
-        let polled = this.poll_recv(&mut waiter, cx);
-        this.stream_waiter = waiter;
-        polled.map(Result::ok)
+        let mut watch = this.stream_watch.take();
+        let polled = this.poll_watch(&mut watch, cx);
+        this.stream_watch = watch;
+        polled
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.chan.queue.len(), None)
+        (self.chan.len(), None)
     }
 }
 
@@ -292,13 +272,13 @@ impl<T: Send> crate::Consumer<T> for Receiver<T> {
         Receiver::recv_batch(self, buf, max, linger)
     }
 
-    /// A stream over this receiver with a registration of its own, wake-only as the receiver's
-    /// own `Stream`: a stream that stops being polled never keeps a wake-up from a receiver
-    /// that waits.
+    /// A stream over this receiver with a registration of its own that watches, as the
+    /// receiver's own `Stream`: a stream that stops being polled never keeps an item or a
+    /// wake-up from a receive that waits.
     fn stream(&self) -> impl Stream<Item = T> + Send + '_ {
         Items {
             rx: self,
-            waiter: Waiter::in_handle(),
+            watch: None,
         }
     }
 }
@@ -306,7 +286,7 @@ impl<T: Send> crate::Consumer<T> for Receiver<T> {
 /// A receiver's items through `Consumer::stream`, borrowing the receiver.
 struct Items<'a, T> {
     rx: &'a Receiver<T>,
-    waiter: Waiter,
+    watch: Option<usize>,
 }
 
 impl<T> Stream for Items<'_, T> {
@@ -314,12 +294,14 @@ impl<T> Stream for Items<'_, T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.get_mut();
-        this.rx.poll_recv(&mut this.waiter, cx).map(Result::ok)
+        this.rx.poll_watch(&mut this.watch, cx)
     }
 }
 
 impl<T> Drop for Items<'_, T> {
     fn drop(&mut self) {
-        self.waiter.cancel(&self.rx.chan.items);
+        if let Some(key) = self.watch.take() {
+            self.rx.chan.drop_watch(key);
+        }
     }
 }

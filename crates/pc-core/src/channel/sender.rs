@@ -4,9 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
-use concurrent_queue::PushError;
-
-use super::chan::{Chan, ScopedWaiter};
+use super::chan::{Chan, Placed, Refused};
 use super::permit::Permit;
 use super::sink::SendSink;
 use crate::error::{ReserveError, SendError, SendTimeoutError, TryReserveError, TrySendError};
@@ -17,6 +15,10 @@ use crate::probe::{WaitKind, WaitTimer};
 ///
 /// Dropping the last `Sender` closes the channel: receivers drain what is queued, then see
 /// [`RecvError`](crate::RecvError).
+///
+/// Sends and reservations that wait for space are served in the order they started waiting: a
+/// slot that frees goes to the one that has waited longest, and `try_send` or `try_reserve`
+/// fail while any waits, so a newcomer never takes a slot a waiting sender is owed.
 pub struct Sender<T> {
     pub(super) chan: Arc<Chan<T>>,
 }
@@ -59,25 +61,92 @@ impl<T> Sender<T> {
     /// dropped with the future. To wait without giving up the item, use
     /// [`reserve`](Sender::reserve) or [`send_timeout`](Sender::send_timeout).
     pub async fn send(&self, item: T) -> Result<(), SendError<T>> {
-        if !self.chan.try_acquire() && self.wait_for_slot().await.is_err() {
-            return Err(SendError(item));
+        let mut parked = ParkedSend {
+            chan: &self.chan,
+            key: None,
+        };
+        let mut item = Some(item);
+        let mut blocked = None;
+        let placed =
+            std::future::poll_fn(|cx| self.poll_send(&mut parked.key, &mut item, &mut blocked, cx))
+                .await;
+        drop(blocked);
+        match placed {
+            true => Ok(()),
+            false => Err(SendError(
+                item.take().expect("a closed channel hands the item back"),
+            )),
         }
-        self.push_if_open(item)
     }
 
-    /// Sends `item` if a slot is free right now.
+    /// Polls a send; `Ready(false)` when closed, the item then back in `item`. The wait is
+    /// announced to the probe (and the clock read) only once it parks.
+    fn poll_send<'a>(
+        &'a self,
+        key: &mut Option<usize>,
+        item: &mut Option<T>,
+        blocked: &mut Option<WaitTimer<'a>>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<bool> {
+        match self.chan.poll_send(key, item, cx) {
+            Placed::Yes => std::task::Poll::Ready(true),
+            Placed::Closed => std::task::Poll::Ready(false),
+            Placed::Waiting => {
+                if blocked.is_none() {
+                    *blocked = Some(WaitTimer::timed(
+                        self.chan.probe.as_ref(),
+                        WaitKind::SendBlocked,
+                    ));
+                }
+                std::task::Poll::Pending
+            }
+        }
+    }
+
+    /// Sends `item` if a slot is free right now and no send waits for one.
     ///
     /// # Errors
     ///
     /// [`TrySendError::Full`] or [`TrySendError::Closed`], each holding the item.
     pub fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
-        if self.chan.is_closed() {
-            return Err(TrySendError::Closed(item));
-        }
-        if !self.chan.try_acquire() {
-            return Err(TrySendError::Full(item));
-        }
-        self.push_if_open(item).map_err(TrySendError::from)
+        self.chan.try_send(item).map_err(|refused| match refused {
+            Refused::Full(item) => TrySendError::Full(item),
+            Refused::Closed(item) => TrySendError::Closed(item),
+        })
+    }
+
+    /// Sends `item` now, full or not: when the channel is full, the oldest item in it is taken
+    /// out to make room and returned, as async-channel's `force_send` does. This is the
+    /// drop-oldest policy as one step of the channel, with no evict-and-retry loop.
+    ///
+    /// The oldest item is the head of the queue, or, when every queued item has already been
+    /// handed to a waiting receive that has not run yet, one of those (the receive gets `item`
+    /// in its place). Waiting sends keep their turn: `item` never takes a slot one is owed.
+    ///
+    /// # Errors
+    ///
+    /// [`TrySendError::Closed`] holding the item if the channel is closed;
+    /// [`TrySendError::Full`] holding it only when every slot is held by a [`Permit`], so that
+    /// no item can be displaced.
+    ///
+    /// ```
+    /// use pc_core::channel;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (tx, rx) = channel::bounded(2)?;
+    /// assert_eq!(tx.force_send(1)?, None);
+    /// assert_eq!(tx.force_send(2)?, None);
+    /// assert_eq!(tx.force_send(3)?, Some(1)); // full: the oldest makes room
+    /// assert_eq!(rx.try_recv(), Ok(2));
+    /// assert_eq!(rx.try_recv(), Ok(3));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn force_send(&self, item: T) -> Result<Option<T>, TrySendError<T>> {
+        self.chan.force_send(item).map_err(|refused| match refused {
+            Refused::Full(item) => TrySendError::Full(item),
+            Refused::Closed(item) => TrySendError::Closed(item),
+        })
     }
 
     /// Sends `item`, waiting at most `timeout` for a free slot.
@@ -97,14 +166,32 @@ impl<T> Sender<T> {
         item: T,
         timeout: Duration,
     ) -> Result<(), SendTimeoutError<T>> {
-        if !self.chan.try_acquire() {
-            match tokio::time::timeout(timeout, self.wait_for_slot()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(ReserveError)) => return Err(SendTimeoutError::Closed(item)),
-                Err(_elapsed) => return Err(SendTimeoutError::Timeout(item)),
+        let mut parked = ParkedSend {
+            chan: &self.chan,
+            key: None,
+        };
+        let mut item = Some(item);
+        let mut blocked = None;
+        let placed = tokio::time::timeout(
+            timeout,
+            std::future::poll_fn(|cx| self.poll_send(&mut parked.key, &mut item, &mut blocked, cx)),
+        )
+        .await;
+        drop(blocked);
+        match placed {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(SendTimeoutError::Closed(
+                item.take().expect("a closed channel hands the item back"),
+            )),
+            // The item never left this future: withdrawn, a grant goes to the next in line.
+            Err(_elapsed) => {
+                drop(parked);
+                Err(SendTimeoutError::Timeout(
+                    item.take()
+                        .expect("a send that timed out still holds its item"),
+                ))
             }
         }
-        self.push_if_open(item).map_err(SendTimeoutError::from)
     }
 
     /// Sends every item of `items` in order, waiting for space as needed, and returns how many
@@ -167,27 +254,47 @@ impl<T> Sender<T> {
     /// # }
     /// ```
     pub async fn reserve(&self) -> Result<Permit<'_, T>, ReserveError> {
-        if !self.chan.try_acquire() {
-            self.wait_for_slot().await?;
+        let mut parked = ParkedReserve {
+            chan: &self.chan,
+            key: None,
+        };
+        let mut blocked = None;
+        let granted =
+            std::future::poll_fn(|cx| match self.chan.poll_reserve(&mut parked.key, cx) {
+                Placed::Yes => std::task::Poll::Ready(true),
+                Placed::Closed => std::task::Poll::Ready(false),
+                Placed::Waiting => {
+                    if blocked.is_none() {
+                        blocked = Some(WaitTimer::timed(
+                            self.chan.probe.as_ref(),
+                            WaitKind::SendBlocked,
+                        ));
+                    }
+                    std::task::Poll::Pending
+                }
+            })
+            .await;
+        drop(blocked);
+        if granted {
+            Ok(Permit::new(self))
+        } else {
+            Err(ReserveError)
         }
-        self.permit_for_held_slot()
-            .map_err(|_: TryReserveError| ReserveError)
     }
 
-    /// Takes a free slot right now and holds it for you.
+    /// Takes a free slot right now and holds it for you, if no send or reservation waits for
+    /// one.
     ///
     /// # Errors
     ///
-    /// [`TryReserveError::Full`] when every slot is taken, [`TryReserveError::Closed`] when the
-    /// channel is closed.
+    /// [`TryReserveError::Full`] when every slot is taken (or owed to a waiting sender),
+    /// [`TryReserveError::Closed`] when the channel is closed.
     pub fn try_reserve(&self) -> Result<Permit<'_, T>, TryReserveError> {
-        if self.chan.is_closed() {
-            return Err(TryReserveError::Closed);
+        match self.chan.try_grant() {
+            Ok(()) => Ok(Permit::new(self)),
+            Err(Refused::Full(())) => Err(TryReserveError::Full),
+            Err(Refused::Closed(())) => Err(TryReserveError::Closed),
         }
-        if !self.chan.try_acquire() {
-            return Err(TryReserveError::Full);
-        }
-        self.permit_for_held_slot()
     }
 
     /// Closes the channel for every sender: later sends and reservations fail, handing their
@@ -206,67 +313,34 @@ impl<T> Sender<T> {
     pub fn into_sink(self) -> SendSink<T> {
         SendSink::new(self)
     }
+}
 
-    /// Waits for a slot, reporting the time blocked to the probe. The wait is announced (and
-    /// the clock read) only once it parks: a slot freed meanwhile costs the probe nothing.
-    pub(super) async fn wait_for_slot(&self) -> Result<(), ReserveError> {
-        let mut waiter = ScopedWaiter::new(&self.chan.space);
-        let mut blocked = None;
-        let acquired = std::future::poll_fn(|cx| {
-            let polled = self.chan.poll_acquire(&mut waiter.waiter, cx);
-            if polled.is_pending() && blocked.is_none() {
-                blocked = Some(WaitTimer::timed(
-                    self.chan.probe.as_ref(),
-                    WaitKind::SendBlocked,
-                ));
-            }
-            polled
-        })
-        .await;
-        drop(blocked);
-        if acquired { Ok(()) } else { Err(ReserveError) }
-    }
+/// A send's place among the parked ones, withdrawn when the send is dropped: a slot granted
+/// meanwhile goes to the next in line.
+struct ParkedSend<'a, T> {
+    chan: &'a Chan<T>,
+    key: Option<usize>,
+}
 
-    /// Pushes `item` into a slot this sender holds, unless the channel was closed meanwhile.
-    pub(super) fn push_if_open(&self, item: T) -> Result<(), SendError<T>> {
-        if self.chan.is_closed() {
-            self.chan.release_unused();
-            return Err(SendError(item));
-        }
-        self.push_held(item)
-    }
-
-    /// Pushes `item` into a slot this sender holds. Fails only when every receiver is gone.
-    pub(super) fn push_held(&self, item: T) -> Result<(), SendError<T>> {
-        match self.chan.queue.push(item) {
-            Ok(()) => {
-                self.chan.items.notify_fenced(1);
-                if let Some(probe) = &self.chan.probe {
-                    probe.produced(1);
-                    if self.chan.report_depth {
-                        probe.depth(self.chan.queue.len());
-                    }
-                }
-                Ok(())
-            }
-            Err(PushError::Closed(item)) => {
-                self.chan.release_unused();
-                Err(SendError(item))
-            }
-            Err(PushError::Full(_)) => {
-                unreachable!("a held slot always has room in the queue")
-            }
+impl<T> Drop for ParkedSend<'_, T> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.chan.cancel_reserve(key);
         }
     }
+}
 
-    /// Turns a held slot into a permit, giving the slot back if the channel closed meanwhile.
-    fn permit_for_held_slot(&self) -> Result<Permit<'_, T>, TryReserveError> {
-        if self.chan.add_permit() {
-            Ok(Permit::new(self))
-        } else {
-            self.chan.retire_permit();
-            self.chan.release_unused();
-            Err(TryReserveError::Closed)
+/// A reservation's place among the parked ones, withdrawn when it is dropped: a slot granted
+/// meanwhile goes to the next in line.
+struct ParkedReserve<'a, T> {
+    chan: &'a Chan<T>,
+    key: Option<usize>,
+}
+
+impl<T> Drop for ParkedReserve<'_, T> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.chan.cancel_reserve(key);
         }
     }
 }

@@ -2,11 +2,11 @@
 
 use std::fmt;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use futures_sink::Sink;
 
-use super::chan::Waiter;
+use super::chan::Placed;
 use super::sender::Sender;
 use crate::error::SendError;
 
@@ -35,7 +35,9 @@ use crate::error::SendError;
 pub struct SendSink<T> {
     sender: Sender<T>,
     holds_slot: bool,
-    waiter: Waiter,
+    /// Its registration while `poll_ready` waits: it watches, so a sink that stops being
+    /// polled never takes a slot or a wake-up from a sender that waits.
+    watch: Option<usize>,
 }
 
 impl<T> SendSink<T> {
@@ -43,7 +45,7 @@ impl<T> SendSink<T> {
         Self {
             sender,
             holds_slot: false,
-            waiter: Waiter::in_handle(),
+            watch: None,
         }
     }
 
@@ -54,7 +56,7 @@ impl<T> SendSink<T> {
 
     fn release_slot(&mut self) {
         if std::mem::take(&mut self.holds_slot) {
-            self.sender.chan.release_unused();
+            self.sender.chan.return_grant();
         }
     }
 }
@@ -67,11 +69,13 @@ impl<T> Sink<T> for SendSink<T> {
         if this.holds_slot {
             return Poll::Ready(Ok(()));
         }
-        if ready!(this.sender.chan.poll_acquire(&mut this.waiter, cx)) {
-            this.holds_slot = true;
-            Poll::Ready(Ok(()))
-        } else {
-            Poll::Ready(Err(SendError(None)))
+        match this.sender.chan.poll_watch_grant(&mut this.watch, cx) {
+            Placed::Yes => {
+                this.holds_slot = true;
+                Poll::Ready(Ok(()))
+            }
+            Placed::Closed => Poll::Ready(Err(SendError(None))),
+            Placed::Waiting => Poll::Pending,
         }
     }
 
@@ -85,8 +89,9 @@ impl<T> Sink<T> for SendSink<T> {
                 .map_err(|err| SendError(Some(err.into_inner())));
         }
         this.sender
-            .push_if_open(item)
-            .map_err(|SendError(item)| SendError(Some(item)))
+            .chan
+            .send_granted(item, true)
+            .map_err(|item| SendError(Some(item)))
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
@@ -101,7 +106,9 @@ impl<T> Sink<T> for SendSink<T> {
 
 impl<T> Drop for SendSink<T> {
     fn drop(&mut self) {
-        self.waiter.cancel(&self.sender.chan.space);
+        if let Some(key) = self.watch.take() {
+            self.sender.chan.drop_watch(key);
+        }
         self.release_slot();
     }
 }
@@ -111,7 +118,7 @@ impl<T> fmt::Debug for SendSink<T> {
         f.debug_struct("SendSink")
             .field("sender", &self.sender)
             .field("holds_slot", &self.holds_slot)
-            .field("waiter", &self.waiter)
+            .field("watching", &self.watch.is_some())
             .finish()
     }
 }
