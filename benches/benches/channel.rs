@@ -1,9 +1,10 @@
-//! Channel throughput: `pc::channel` against raw async-channel, tokio mpsc, flume and kanal,
-//! 100,000 u64 messages per iteration, in one group per runtime, shape and capacity.
+//! Channel throughput: `pc::channel` (sending with `send`, and with `reserve` + `Permit::send`)
+//! against raw async-channel, tokio mpsc, flume and kanal, 100,000 u64 messages per iteration,
+//! in one group per runtime, shape and capacity.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use pc_benches::{
-    AsyncChannel, Flavor, Flume, Kanal, Pc, Shape, bench_async, group, transfer,
+    AsyncChannel, Flavor, Flume, Kanal, Pc, PcReserve, Shape, bench_async, group, transfer,
     transfer_tokio_mpsc,
 };
 
@@ -15,6 +16,9 @@ fn channel(c: &mut Criterion) {
                 let name = format!("channel-{}-{}-cap{capacity}", flavor.tag(), shape.tag());
                 let mut g = group(c, &name);
                 bench_async(&mut g, "pc", &rt, || transfer::<Pc>(shape, capacity));
+                bench_async(&mut g, "pc-reserve", &rt, || {
+                    transfer::<PcReserve>(shape, capacity)
+                });
                 bench_async(&mut g, "async-channel", &rt, || {
                     transfer::<AsyncChannel>(shape, capacity)
                 });

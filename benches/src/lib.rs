@@ -120,6 +120,27 @@ impl BenchChannel for Pc {
     }
 }
 
+/// `pc::channel` through `reserve` and `Permit::send`: the cancel-safe way to wait for space.
+#[derive(Debug)]
+pub struct PcReserve;
+
+impl BenchChannel for PcReserve {
+    type Tx = pc::channel::Sender<u64>;
+    type Rx = pc::channel::Receiver<u64>;
+
+    fn bounded(capacity: usize) -> (Self::Tx, Self::Rx) {
+        Pc::bounded(capacity)
+    }
+
+    async fn send(tx: &Self::Tx, item: u64) {
+        tx.reserve().await.expect("open").send(item).expect("open");
+    }
+
+    async fn recv(rx: &Self::Rx) -> Option<u64> {
+        rx.recv().await.ok()
+    }
+}
+
 /// `pc::backpressure::BoundedQueue` with `Overflow::Block`.
 #[derive(Debug)]
 pub struct PcBoundedQueue;

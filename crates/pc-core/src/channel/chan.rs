@@ -135,6 +135,21 @@ impl<T> Chan<T> {
         self.state.lock().closed
     }
 
+    /// Whether no slot is free: a send now would wait (never, unbounded).
+    pub(crate) fn is_full(&self) -> bool {
+        !self.state.lock().has_space()
+    }
+
+    /// Live `Sender`s (a `SendSink` holds one; weak senders do not count).
+    pub(crate) fn sender_count(&self) -> usize {
+        self.senders.load(Ordering::Acquire)
+    }
+
+    /// Live `Receiver`s (weak receivers do not count).
+    pub(crate) fn receiver_count(&self) -> usize {
+        self.receivers.load(Ordering::Acquire)
+    }
+
     /// Senders and reservations parked, and sinks watching for space.
     pub(crate) fn waiting_senders(&self) -> usize {
         let state = self.state.lock();
@@ -509,6 +524,18 @@ impl<T> Chan<T> {
         wakes.wake();
     }
 
+    /// Polls a wait for the close: `true` once the channel is closed, watching until then.
+    pub(crate) fn poll_closed(&self, key: &mut Option<usize>, cx: &mut Context<'_>) -> bool {
+        let mut state = self.state.lock();
+        if state.closed {
+            state.unwatch(*key);
+            true
+        } else {
+            state.watch(key, List::CloseWatchers, cx);
+            false
+        }
+    }
+
     /// Stops watching (a handle dropped).
     pub(crate) fn drop_watch(&self, key: usize) {
         self.state.lock().free(key);
@@ -548,6 +575,17 @@ impl<T> Chan<T> {
 
     pub(crate) fn add_sender(&self) {
         self.senders.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one more sender if any is left (a weak sender's upgrade): once the last one is
+    /// gone the channel is closed for good, and no sender comes back.
+    pub(crate) fn upgrade_sender(&self) -> bool {
+        upgrade(&self.senders)
+    }
+
+    /// Counts one more receiver if any is left (a weak receiver's upgrade).
+    pub(crate) fn upgrade_receiver(&self) -> bool {
+        upgrade(&self.receivers)
     }
 
     /// Returns `true` if that was the last sender.
@@ -591,6 +629,20 @@ impl<T> Chan<T> {
     }
 }
 
+/// Adds one to a count of live handles unless it reached zero.
+fn upgrade(count: &AtomicUsize) -> bool {
+    let mut now = count.load(Ordering::Acquire);
+    loop {
+        if now == 0 {
+            return false;
+        }
+        match count.compare_exchange_weak(now, now + 1, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return true,
+            Err(actual) => now = actual,
+        }
+    }
+}
+
 /// Drops every item of `items`. An item whose `Drop` panics does not leak the items behind it:
 /// they are dropped while the panic unwinds (a second panic aborts, as in a `Vec`).
 pub(crate) fn drop_all<T>(items: Stranded<T>) {
@@ -628,6 +680,7 @@ struct State<T> {
     senders: Links,
     recv_watchers: Links,
     send_watchers: Links,
+    close_watchers: Links,
 }
 
 /// One parked operation or watching handle.
@@ -671,6 +724,8 @@ enum List {
     Senders,
     RecvWatchers,
     SendWatchers,
+    /// Waits for the close (`Sender::closed`).
+    CloseWatchers,
 }
 
 /// A FIFO list of slots, linked through the slots.
@@ -710,6 +765,7 @@ impl<T> State<T> {
             senders: Links::EMPTY,
             recv_watchers: Links::EMPTY,
             send_watchers: Links::EMPTY,
+            close_watchers: Links::EMPTY,
         }
     }
 
@@ -794,6 +850,7 @@ impl<T> State<T> {
         self.wake_watchers(List::SendWatchers, wakes);
         self.wake_if_drained(wakes);
         self.wake_watchers(List::RecvWatchers, wakes);
+        self.wake_watchers(List::CloseWatchers, wakes);
     }
 
     /// Wakes every slot of a list, leaving them parked in it.
@@ -893,6 +950,7 @@ impl<T> State<T> {
             List::Senders => &mut self.senders,
             List::RecvWatchers => &mut self.recv_watchers,
             List::SendWatchers => &mut self.send_watchers,
+            List::CloseWatchers => &mut self.close_watchers,
         }
     }
 

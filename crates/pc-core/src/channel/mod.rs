@@ -1,17 +1,32 @@
-//! The base MPMC channel: [`bounded`] and [`unbounded`], on async-channel, with lossless waits
+//! The base MPMC channel: [`bounded`] and [`unbounded`], served in order, with lossless waits
 //! for space.
 //!
 //! Both halves clone (many producers, many consumers; each item goes to one consumer) and
-//! implement [`Producer`](crate::Producer) and [`Consumer`](crate::Consumer). What this adds to
-//! async-channel:
+//! implement [`Producer`](crate::Producer) and [`Consumer`](crate::Consumer). Underneath is a
+//! queue of its own: one lock around the state, parked operations in reused slots, nothing
+//! allocated per message or per wait. What it offers:
 //!
+//! - **Order.** Waiting sends, reservations and receives are served first come, first served:
+//!   an item sent while a receive waits is handed to the one that has waited longest, a slot
+//!   that frees is granted to the longest waiting sender, and `try_send`, `try_reserve` or a new
+//!   wait never take what a waiting one is owed.
 //! - **Reservations.** [`Sender::reserve`] waits for a slot and holds it in a [`Permit`], so
 //!   waiting for space can be cancelled (in `select!`, under a timeout) without losing the item.
 //!   [`Sender::send_timeout`] and [`Sender::try_send`] hand the item back.
+//! - **Drop-oldest in one step.** [`Sender::force_send`] puts an item in, taking the oldest out
+//!   when the channel is full.
 //! - **A probe.** [`Builder::probe`] reports sends, receives, depth, time blocked on a full
 //!   channel, and items stranded when the last receiver goes.
 //! - **Typed build errors**: a capacity of 0 is a [`BuildError`], not a panic.
 //! - **`Stream` and `Sink`**: [`Receiver`] is a `Stream`; [`Sender::into_sink`] gives a `Sink`.
+//!   A stream or sink that stops being polled while it lives holds back no other operation:
+//!   between polls it only watches, and is never handed an item or a slot.
+//!
+//! # Cancellation
+//!
+//! A cancelled `recv` loses nothing: an item handed to it goes to the next waiting receive, or
+//! back to the head of the queue. A cancelled `reserve` passes a slot granted to it on. A
+//! cancelled `send` never enqueued its item (the item is dropped with the future).
 //!
 //! # Closing
 //!
@@ -71,6 +86,24 @@ macro_rules! channel_state_accessors {
                 .map(|(sent, received)| super::Counts { sent, received })
         }
 
+        /// Whether every slot is taken (by queued items, permits, or items handed to waiting
+        /// receives): a send now would wait. Never, when unbounded.
+        pub fn is_full(&self) -> bool {
+            self.chan.is_full()
+        }
+
+        /// Live senders (a [`SendSink`] holds one; a [`WeakSender`] does not count). The
+        /// channel closes when this reaches 0.
+        pub fn sender_count(&self) -> usize {
+            self.chan.sender_count()
+        }
+
+        /// Live receivers (a [`WeakReceiver`] does not count). The channel is closed, and
+        /// what was queued dropped, when this reaches 0.
+        pub fn receiver_count(&self) -> usize {
+            self.chan.receiver_count()
+        }
+
         /// Senders waiting for a free slot right now.
         pub fn waiting_senders(&self) -> usize {
             self.chan.waiting_senders()
@@ -83,6 +116,7 @@ macro_rules! channel_state_accessors {
     };
 }
 
+mod blocking;
 mod builder;
 mod chan;
 mod lock;
@@ -92,12 +126,14 @@ mod sender;
 mod sink;
 #[cfg(all(test, loom))]
 mod tests;
+mod weak;
 
 pub use builder::Builder;
-pub use permit::Permit;
+pub use permit::{OwnedPermit, Permit};
 pub use receiver::Receiver;
 pub use sender::Sender;
 pub use sink::SendSink;
+pub use weak::{WeakReceiver, WeakSender};
 
 use crate::build_error::BuildError;
 

@@ -40,6 +40,13 @@ impl<'a, T> Permit<'a, T> {
     }
 }
 
+impl<T> Permit<'_, T> {
+    /// Keeps the slot granted without this permit: an [`OwnedPermit`] takes it over.
+    pub(super) fn keep_grant(mut self) {
+        self.used = true;
+    }
+}
+
 impl<T> Drop for Permit<'_, T> {
     fn drop(&mut self) {
         if !self.used {
@@ -51,5 +58,86 @@ impl<T> Drop for Permit<'_, T> {
 impl<T> fmt::Debug for Permit<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Permit").field("used", &self.used).finish()
+    }
+}
+
+/// A slot reserved by [`Sender::reserve_owned`], owning its sender: it can move into a spawned
+/// task, and gives the sender back when it is used or released.
+///
+/// Dropping it unused gives the slot back. Like a [`Permit`], it keeps the channel open for
+/// receivers: after a `close`, they wait for outstanding permits before they report the
+/// channel closed.
+///
+/// ```
+/// use pc_core::channel;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let (tx, rx) = channel::bounded::<String>(1)?;
+/// let permit = tx.clone().reserve_owned().await?;
+/// // The slot is held while the item is made elsewhere.
+/// tokio::spawn(async move {
+///     let tx = permit.send("made in a task".to_string())?;
+///     assert!(tx.is_full());
+///     Ok::<_, pc_core::SendError<String>>(())
+/// })
+/// .await??;
+/// assert_eq!(rx.recv().await?, "made in a task");
+/// # Ok(())
+/// # }
+/// ```
+#[must_use = "a permit holds a slot until it is used or dropped"]
+pub struct OwnedPermit<T> {
+    /// `None` once used or released.
+    sender: Option<Sender<T>>,
+}
+
+impl<T> OwnedPermit<T> {
+    pub(super) fn new(sender: Sender<T>) -> Self {
+        Self {
+            sender: Some(sender),
+        }
+    }
+
+    /// Enqueues `item` into the reserved slot, without waiting, and gives the sender back.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError`] holding the item only if every receiver has been dropped (the sender is
+    /// dropped then). A `close` after the reservation does not make this fail.
+    pub fn send(mut self, item: T) -> Result<Sender<T>, SendError<T>> {
+        let sender = self.take_sender();
+        // A failed send gives the slot back itself.
+        sender.chan.send_granted(item, false).map_err(SendError)?;
+        Ok(sender)
+    }
+
+    /// Gives the slot back unused, and the sender with it.
+    pub fn release(mut self) -> Sender<T> {
+        let sender = self.take_sender();
+        sender.chan.return_grant();
+        sender
+    }
+
+    fn take_sender(&mut self) -> Sender<T> {
+        self.sender
+            .take()
+            .expect("an owned permit holds its sender until it is used")
+    }
+}
+
+impl<T> Drop for OwnedPermit<T> {
+    fn drop(&mut self) {
+        if let Some(sender) = self.sender.take() {
+            sender.chan.return_grant();
+        }
+    }
+}
+
+impl<T> fmt::Debug for OwnedPermit<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedPermit")
+            .field("used", &self.sender.is_none())
+            .finish()
     }
 }

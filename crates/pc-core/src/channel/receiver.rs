@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use futures_core::Stream;
 
+use super::blocking;
 use super::chan::{self, Chan, Received};
+use super::weak::WeakReceiver;
 use crate::error::{RecvError, RecvTimeoutError, TryRecvError};
 use crate::loom::Arc;
 use crate::probe::{DropReason, WaitKind, WaitTimer};
@@ -127,6 +129,27 @@ impl<T> Receiver<T> {
             Received::Item(item) => Poll::Ready(Some(item)),
             Received::Closed => Poll::Ready(None),
             Received::Empty => Poll::Pending,
+        }
+    }
+
+    /// Receives the next item from code outside async, blocking the thread until one is
+    /// queued. See [`Sender::send_blocking`](super::Sender::send_blocking) for an example.
+    ///
+    /// It parks the calling thread: call it from a plain thread (or `spawn_blocking`), never
+    /// from a task on an async runtime's worker, whose other tasks it would hold up.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError`] once the channel is closed and every queued item has been received.
+    pub fn recv_blocking(&self) -> Result<T, RecvError> {
+        blocking::block_on(self.recv())
+    }
+
+    /// A [`WeakReceiver`]: it does not keep the channel open, and gives a `Receiver` back
+    /// while one is alive.
+    pub fn downgrade(&self) -> WeakReceiver<T> {
+        WeakReceiver {
+            chan: Arc::clone(&self.chan),
         }
     }
 

@@ -4,9 +4,11 @@ use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
+use super::blocking;
 use super::chan::{Chan, Placed, Refused};
-use super::permit::Permit;
+use super::permit::{OwnedPermit, Permit};
 use super::sink::SendSink;
+use super::weak::WeakSender;
 use crate::error::{ReserveError, SendError, SendTimeoutError, TryReserveError, TrySendError};
 use crate::loom::Arc;
 use crate::probe::{WaitKind, WaitTimer};
@@ -297,6 +299,95 @@ impl<T> Sender<T> {
         }
     }
 
+    /// [`reserve`](Sender::reserve), for a permit that owns this sender: it can move into a
+    /// spawned task. See [`OwnedPermit`].
+    ///
+    /// # Errors
+    ///
+    /// [`ReserveError`] if the channel is closed (the sender is dropped then).
+    ///
+    /// # Cancel safety
+    ///
+    /// As `reserve`: a cancelled reservation holds no slot (the sender is dropped with it).
+    pub async fn reserve_owned(self) -> Result<OwnedPermit<T>, ReserveError> {
+        self.reserve().await?.keep_grant();
+        Ok(OwnedPermit::new(self))
+    }
+
+    /// Sends `item` from code outside async, blocking the thread while the channel is full.
+    ///
+    /// It parks the calling thread: call it from a plain thread (or `spawn_blocking`), never
+    /// from a task on an async runtime's worker, whose other tasks it would hold up.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError`] holding the item if the channel is closed.
+    ///
+    /// ```
+    /// use pc_core::channel;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (tx, rx) = channel::bounded(1)?;
+    /// let producer = std::thread::spawn(move || {
+    ///     for i in 0..3 {
+    ///         tx.send_blocking(i).unwrap();
+    ///     }
+    /// });
+    /// let got: Vec<u32> = std::iter::from_fn(|| rx.recv_blocking().ok()).collect();
+    /// producer.join().unwrap();
+    /// assert_eq!(got, [0, 1, 2]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn send_blocking(&self, item: T) -> Result<(), SendError<T>> {
+        blocking::block_on(self.send(item))
+    }
+
+    /// Completes once the channel is closed: by a `close` on either side, or when every
+    /// receiver is gone. A producer can stop making items that nobody would take.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    ///
+    /// ```
+    /// use pc_core::channel;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (tx, rx) = channel::bounded::<u32>(1)?;
+    /// let watcher = tokio::spawn(async move {
+    ///     tx.closed().await;
+    ///     "nobody listens"
+    /// });
+    /// drop(rx);
+    /// assert_eq!(watcher.await?, "nobody listens");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn closed(&self) {
+        let mut watch = Watch {
+            chan: &self.chan,
+            key: None,
+        };
+        std::future::poll_fn(|cx| {
+            if self.chan.poll_closed(&mut watch.key, cx) {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
+            }
+        })
+        .await;
+    }
+
+    /// A [`WeakSender`]: it does not keep the channel open, and gives a `Sender` back while
+    /// one is alive.
+    pub fn downgrade(&self) -> WeakSender<T> {
+        WeakSender {
+            chan: Arc::clone(&self.chan),
+        }
+    }
+
     /// Closes the channel for every sender: later sends and reservations fail, handing their
     /// item back, while receivers drain what is queued (and what outstanding permits send).
     /// Returns `true` if this call closed it.
@@ -326,6 +417,20 @@ impl<T> Drop for ParkedSend<'_, T> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
             self.chan.cancel_reserve(key);
+        }
+    }
+}
+
+/// A watching registration (`closed`), given up when its future is dropped.
+struct Watch<'a, T> {
+    chan: &'a Chan<T>,
+    key: Option<usize>,
+}
+
+impl<T> Drop for Watch<'_, T> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.chan.drop_watch(key);
         }
     }
 }

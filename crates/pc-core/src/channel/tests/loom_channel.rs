@@ -216,3 +216,24 @@ fn loom_an_idle_stream_does_not_absorb_a_wake_up() {
         drop(idle);
     });
 }
+
+/// The handle counts live outside the lock: a weak sender's upgrade races the last sender's
+/// drop. Either the upgrade wins, and the channel stays open until the upgraded sender goes,
+/// or it finds none left, and the channel is closed for good.
+#[test]
+fn loom_a_weak_sender_never_reopens_a_closed_channel() {
+    loom::model(|| {
+        let (tx, rx) = channel::bounded::<u32>(1).unwrap();
+        let weak = tx.downgrade();
+        let upgrader = thread::spawn(move || weak.upgrade().map(|tx| tx.try_send(1).is_ok()));
+        drop(tx);
+        match upgrader.join().unwrap() {
+            Some(sent) => {
+                assert!(sent, "an upgraded sender finds the channel open");
+                assert_eq!(block_on(rx.recv()), Ok(1));
+            }
+            None => assert!(rx.is_closed()),
+        }
+        assert_eq!(block_on(rx.recv()), Err(RecvError));
+    });
+}
