@@ -282,3 +282,39 @@ impl From<ReserveError> for TryReserveError {
         Self::Closed
     }
 }
+
+/// Why [`reserve_many`](crate::channel::Sender::reserve_many) or
+/// [`try_reserve_many`](crate::channel::Sender::try_reserve_many) gave no permits.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+#[non_exhaustive]
+pub enum ReserveManyError {
+    /// More slots than the channel has: they could never be free at once.
+    TooMany {
+        /// Slots asked for.
+        requested: usize,
+        /// The channel's capacity.
+        capacity: usize,
+    },
+    /// Fewer slots are free than asked for, or a sender waits ahead (`try_reserve_many` only).
+    Full,
+    /// The channel is closed.
+    Closed,
+}
+
+impl fmt::Display for ReserveManyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooMany {
+                requested,
+                capacity,
+            } => write!(
+                f,
+                "reserving {requested} slots in a channel of capacity {capacity}"
+            ),
+            Self::Full => f.write_str("reserving slots in a full channel"),
+            Self::Closed => f.write_str("reserving slots in a closed channel"),
+        }
+    }
+}
+
+impl Error for ReserveManyError {}

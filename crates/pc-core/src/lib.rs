@@ -41,7 +41,7 @@
 //!   async-channel's own, and forwarded through `&T`, `Box<T>` and `Arc<T>`.
 //! - Errors, one per operation, each handing back the item it could not deliver:
 //!   [`SendError`], [`TrySendError`], [`SendTimeoutError`], [`RecvError`], [`TryRecvError`],
-//!   [`RecvTimeoutError`], [`ReserveError`], [`TryReserveError`], and [`BuildError`] for bad
+//!   [`RecvTimeoutError`], [`ReserveError`], [`TryReserveError`], [`ReserveManyError`], and [`BuildError`] for bad
 //!   settings.
 //! - [`channel`]: the base MPMC channel, bounded or not, with reservations so that a cancelled
 //!   wait for space never loses an item.
@@ -73,8 +73,8 @@ pub use ack::{Ack, AckConsumer, AckError, AckFuture, Acker, Delivery};
 pub use build_error::BuildError;
 pub use consumer::Consumer;
 pub use error::{
-    RecvError, RecvTimeoutError, ReserveError, SendError, SendTimeoutError, TryRecvError,
-    TryReserveError, TrySendError,
+    RecvError, RecvTimeoutError, ReserveError, ReserveManyError, SendError, SendTimeoutError,
+    TryRecvError, TryReserveError, TrySendError,
 };
 pub use probe::{DepthSource, DropReason, FailReason, Probe, SharedProbe, WaitKind};
 pub use producer::Producer;

@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use pc_core::{RecvError, channel};
+use pc_core::{RecvError, ReserveManyError, channel};
 use support::within;
 use tokio_test::task::spawn;
 use tokio_test::{assert_pending, assert_ready};
@@ -193,4 +193,64 @@ async fn an_owned_permit_moves_into_a_task_and_gives_its_sender_back() {
     let permit = tx.reserve_owned().await.unwrap();
     drop(rx);
     assert_eq!(permit.send(7).unwrap_err().into_inner(), 7);
+}
+
+#[test]
+fn reserve_many_takes_its_slots_together_and_in_turn() {
+    let (tx, rx) = channel::bounded::<u32>(4).unwrap();
+    assert_eq!(
+        tx.try_reserve_many(5).unwrap_err(),
+        ReserveManyError::TooMany {
+            requested: 5,
+            capacity: 4
+        }
+    );
+    assert_eq!(tx.try_reserve_many(0).unwrap().len(), 0);
+    tx.try_send(0).unwrap();
+    tx.try_send(1).unwrap();
+    assert_eq!(tx.try_reserve_many(3).unwrap_err(), ReserveManyError::Full);
+    // Waiting for 3 of 4 slots; a send behind it waits its turn though 2 are free.
+    let mut many = spawn(tx.reserve_many(3));
+    assert_pending!(many.poll());
+    let mut behind = spawn(tx.send(9));
+    assert_pending!(behind.poll());
+    assert!(tx.try_send(8).unwrap_err().is_full());
+    assert_eq!(rx.try_recv(), Ok(0));
+    assert!(many.is_woken() && !behind.is_woken());
+    let mut permits = assert_ready!(many.poll()).unwrap();
+    assert_eq!(permits.len(), 3);
+    permits.next().unwrap().send(10).unwrap();
+    permits.next().unwrap().send(11).unwrap();
+    // The slot not taken goes back, to the send waiting behind.
+    drop(permits);
+    drop(many);
+    assert!(behind.is_woken());
+    assert_ready!(behind.poll()).unwrap();
+    let got: Vec<u32> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+    assert_eq!(got, [1, 10, 11, 9]);
+}
+
+/// Walk: a `reserve_many` waiting at the head held back the senders behind it; cancelled, it
+/// left them waiting on slots that were free, since a cancel only passed on slots it had been
+/// granted.
+#[test]
+fn a_cancelled_reserve_many_lets_those_behind_it_go() {
+    let (tx, rx) = channel::bounded::<u32>(2).unwrap();
+    tx.try_send(0).unwrap();
+    let mut many = spawn(tx.reserve_many(2));
+    assert_pending!(many.poll());
+    let mut behind = spawn(tx.send(1));
+    assert_pending!(behind.poll());
+    drop(many);
+    assert!(behind.is_woken());
+    assert_ready!(behind.poll()).unwrap();
+    assert_eq!(rx.len(), 2);
+    // Closed: none granted; unbounded: any number at once.
+    rx.close();
+    assert_eq!(
+        tx.try_reserve_many(1).unwrap_err(),
+        ReserveManyError::Closed
+    );
+    let (unbounded, _rx) = channel::unbounded::<u32>();
+    assert_eq!(unbounded.try_reserve_many(1 << 20).unwrap().len(), 1 << 20);
 }

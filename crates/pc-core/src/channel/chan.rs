@@ -19,8 +19,9 @@
 //! every transition:
 //!
 //! - receivers are parked only while no item is queued;
-//! - senders and reservations are parked only while there is no free space (and the channel is
-//!   open: a close wakes them all to fail);
+//! - the first parked sender or reservation is parked only while fewer slots are free than it
+//!   asks for (one, or `n` for `reserve_many`), and the channel is open: a close wakes them all
+//!   to fail;
 //!
 //! # Capacity
 //!
@@ -339,19 +340,19 @@ impl<T> Chan<T> {
                 Placed::Yes
             }
             None => {
-                *key = Some(state.park(List::Senders, Wait::Reserving, cx));
+                *key = Some(state.park(List::Senders, Wait::Reserving(1), cx));
                 Placed::Waiting
             }
             Some(parked) => match state.slots[parked].wait {
                 // Nobody could receive it: the grant goes back, the item with the send.
-                Wait::Reserved if state.disconnected => {
+                Wait::Reserved(_) if state.disconnected => {
                     *key = None;
                     state.free(parked);
-                    state.return_grant(&mut wakes);
+                    state.return_grants(1, &mut wakes);
                     Placed::Closed
                 }
                 // Granted before any close: the send completes, as a permit would.
-                Wait::Reserved => {
+                Wait::Reserved(_) => {
                     *key = None;
                     state.free(parked);
                     state.granted -= 1;
@@ -420,38 +421,43 @@ impl<T> Chan<T> {
         Ok(displaced)
     }
 
-    /// Takes a free slot now, as a grant (for a permit or a sink), if the channel is open and
-    /// no sender is parked ahead.
-    pub(crate) fn try_grant(&self) -> Result<(), Refused<()>> {
+    /// Takes `n` free slots now, as grants (for permits or a sink), if the channel is open
+    /// and no sender is parked ahead.
+    pub(crate) fn try_grant(&self, n: usize) -> Result<(), Refused<()>> {
         let mut state = self.state.lock();
         if state.closed {
             return Err(Refused::Closed(()));
         }
-        if !state.senders.is_empty() || !state.has_space() {
+        if !state.senders.is_empty() || state.free_slots() < n {
             return Err(Refused::Full(()));
         }
-        state.granted += 1;
+        state.granted += n;
         Ok(())
     }
 
-    /// Polls a reservation that parks in the senders' list; `Yes` is a grant, which stands even
-    /// if the channel closed after it was made.
-    pub(crate) fn poll_reserve(&self, key: &mut Option<usize>, cx: &mut Context<'_>) -> Placed {
+    /// Polls a reservation of `n` slots that parks in the senders' list; `Yes` is a grant,
+    /// which stands even if the channel closed after it was made.
+    pub(crate) fn poll_reserve(
+        &self,
+        key: &mut Option<usize>,
+        n: usize,
+        cx: &mut Context<'_>,
+    ) -> Placed {
         let mut state = self.state.lock();
         match *key {
             None => {
                 if state.closed {
                     Placed::Closed
-                } else if state.senders.is_empty() && state.has_space() {
-                    state.granted += 1;
+                } else if state.senders.is_empty() && state.free_slots() >= n {
+                    state.granted += n;
                     Placed::Yes
                 } else {
-                    *key = Some(state.park(List::Senders, Wait::Reserving, cx));
+                    *key = Some(state.park(List::Senders, Wait::Reserving(n), cx));
                     Placed::Waiting
                 }
             }
             Some(parked) => match state.slots[parked].wait {
-                Wait::Reserved => {
+                Wait::Reserved(_) => {
                     *key = None;
                     state.free(parked);
                     Placed::Yes
@@ -473,8 +479,11 @@ impl<T> Chan<T> {
     pub(crate) fn cancel_reserve(&self, key: usize) {
         let mut wakes = Wakes::new();
         let mut state = self.state.lock();
-        if let Wait::Reserved = state.free(key) {
-            state.return_grant(&mut wakes);
+        match state.free(key) {
+            Wait::Reserved(n) => state.return_grants(n, &mut wakes),
+            // It may have held back those behind it (a `reserve_many` waits for all its slots).
+            _ if !state.closed => state.serve_senders(&mut wakes),
+            _ => {}
         }
         drop(state);
         wakes.wake();
@@ -502,7 +511,7 @@ impl<T> Chan<T> {
         let mut wakes = Wakes::new();
         let mut state = self.state.lock();
         if state.disconnected || (open_only && state.closed) {
-            state.return_grant(&mut wakes);
+            state.return_grants(1, &mut wakes);
             drop(state);
             wakes.wake();
             return Err(item);
@@ -517,10 +526,10 @@ impl<T> Chan<T> {
         Ok(())
     }
 
-    /// Gives back a grant that was not spent.
-    pub(crate) fn return_grant(&self) {
+    /// Gives back `n` grants that were not spent.
+    pub(crate) fn return_grants(&self, n: usize) {
         let mut wakes = Wakes::new();
-        self.state.lock().return_grant(&mut wakes);
+        self.state.lock().return_grants(n, &mut wakes);
         wakes.wake();
     }
 
@@ -709,10 +718,10 @@ enum Wait<T> {
     Receiving,
     /// A receive handed its item.
     Received(T),
-    /// A send or a reservation, parked.
-    Reserving,
-    /// A send or a reservation granted its slot.
-    Reserved,
+    /// A send or a reservation, parked, for so many slots.
+    Reserving(usize),
+    /// A send or a reservation granted its slots.
+    Reserved(usize),
     /// A handle's registration.
     Watching,
 }
@@ -778,6 +787,13 @@ impl<T> State<T> {
             .is_none_or(|capacity| self.items.len() + self.granted + self.handed < capacity)
     }
 
+    /// Slots free now (all of them, unbounded).
+    fn free_slots(&self) -> usize {
+        self.capacity.map_or(usize::MAX, |capacity| {
+            capacity - (self.items.len() + self.granted + self.handed)
+        })
+    }
+
     /// Closed, nothing queued, and no permit out that could still send: receives end.
     fn drained(&self) -> bool {
         self.closed && self.items.is_empty() && self.granted == 0
@@ -810,24 +826,34 @@ impl<T> State<T> {
         }
     }
 
-    /// Space was freed: grants it to the parked sends and reservations in order while there is
-    /// some, then tells the watching sinks if some is left.
+    /// Space was freed: grants it to the parked sends and reservations in order while the
+    /// first in line finds what it asks for, then tells the watching sinks if some is left.
     fn serve_senders(&mut self, wakes: &mut Wakes) {
-        while self.has_space() {
-            let Some(sender) = self.pop_front(List::Senders) else {
-                self.wake_watchers(List::SendWatchers, wakes);
+        loop {
+            let first = self.senders.head;
+            if first == NIL {
+                if self.has_space() {
+                    self.wake_watchers(List::SendWatchers, wakes);
+                }
                 return;
+            }
+            let Wait::Reserving(wanted) = self.slots[first].wait else {
+                unreachable!("only sends and reservations park in the senders' list")
             };
-            let slot = &mut self.slots[sender];
+            if self.free_slots() < wanted {
+                return;
+            }
+            self.pop_front(List::Senders);
+            let slot = &mut self.slots[first];
             wakes.take(slot);
-            slot.wait = Wait::Reserved;
-            self.granted += 1;
+            slot.wait = Wait::Reserved(wanted);
+            self.granted += wanted;
         }
     }
 
-    /// A grant given back unspent: its space goes to the next in line.
-    fn return_grant(&mut self, wakes: &mut Wakes) {
-        self.granted -= 1;
+    /// Grants given back unspent: their space goes to the next in line.
+    fn return_grants(&mut self, n: usize, wakes: &mut Wakes) {
+        self.granted -= n;
         if !self.closed {
             self.serve_senders(wakes);
         }

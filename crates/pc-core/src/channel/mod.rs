@@ -129,7 +129,7 @@ mod tests;
 mod weak;
 
 pub use builder::Builder;
-pub use permit::{OwnedPermit, Permit};
+pub use permit::{OwnedPermit, Permit, Permits};
 pub use receiver::Receiver;
 pub use sender::Sender;
 pub use sink::SendSink;

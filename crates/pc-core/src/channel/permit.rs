@@ -50,7 +50,7 @@ impl<T> Permit<'_, T> {
 impl<T> Drop for Permit<'_, T> {
     fn drop(&mut self) {
         if !self.used {
-            self.sender.chan.return_grant();
+            self.sender.chan.return_grants(1);
         }
     }
 }
@@ -58,6 +58,54 @@ impl<T> Drop for Permit<'_, T> {
 impl<T> fmt::Debug for Permit<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Permit").field("used", &self.used).finish()
+    }
+}
+
+/// Slots reserved together by [`Sender::reserve_many`] or [`Sender::try_reserve_many`]: an
+/// iterator of one [`Permit`] per slot. Slots whose permits are not taken go back when this is
+/// dropped.
+#[must_use = "permits hold slots until they are used or dropped"]
+pub struct Permits<'a, T> {
+    sender: &'a Sender<T>,
+    /// Slots held and not handed out as permits yet.
+    left: usize,
+}
+
+impl<'a, T> Permits<'a, T> {
+    pub(super) fn new(sender: &'a Sender<T>, n: usize) -> Self {
+        Self { sender, left: n }
+    }
+}
+
+impl<'a, T> Iterator for Permits<'a, T> {
+    type Item = Permit<'a, T>;
+
+    fn next(&mut self) -> Option<Permit<'a, T>> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        Some(Permit::new(self.sender))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl<T> ExactSizeIterator for Permits<'_, T> {}
+
+impl<T> Drop for Permits<'_, T> {
+    fn drop(&mut self) {
+        if self.left > 0 {
+            self.sender.chan.return_grants(self.left);
+        }
+    }
+}
+
+impl<T> fmt::Debug for Permits<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Permits").field("left", &self.left).finish()
     }
 }
 
@@ -115,7 +163,7 @@ impl<T> OwnedPermit<T> {
     /// Gives the slot back unused, and the sender with it.
     pub fn release(mut self) -> Sender<T> {
         let sender = self.take_sender();
-        sender.chan.return_grant();
+        sender.chan.return_grants(1);
         sender
     }
 
@@ -129,7 +177,7 @@ impl<T> OwnedPermit<T> {
 impl<T> Drop for OwnedPermit<T> {
     fn drop(&mut self) {
         if let Some(sender) = self.sender.take() {
-            sender.chan.return_grant();
+            sender.chan.return_grants(1);
         }
     }
 }

@@ -6,10 +6,12 @@ use std::time::Duration;
 
 use super::blocking;
 use super::chan::{Chan, Placed, Refused};
-use super::permit::{OwnedPermit, Permit};
+use super::permit::{OwnedPermit, Permit, Permits};
 use super::sink::SendSink;
 use super::weak::WeakSender;
-use crate::error::{ReserveError, SendError, SendTimeoutError, TryReserveError, TrySendError};
+use crate::error::{
+    ReserveError, ReserveManyError, SendError, SendTimeoutError, TryReserveError, TrySendError,
+};
 use crate::loom::Arc;
 use crate::probe::{WaitKind, WaitTimer};
 
@@ -262,7 +264,7 @@ impl<T> Sender<T> {
         };
         let mut blocked = None;
         let granted =
-            std::future::poll_fn(|cx| match self.chan.poll_reserve(&mut parked.key, cx) {
+            std::future::poll_fn(|cx| match self.chan.poll_reserve(&mut parked.key, 1, cx) {
                 Placed::Yes => std::task::Poll::Ready(true),
                 Placed::Closed => std::task::Poll::Ready(false),
                 Placed::Waiting => {
@@ -292,10 +294,98 @@ impl<T> Sender<T> {
     /// [`TryReserveError::Full`] when every slot is taken (or owed to a waiting sender),
     /// [`TryReserveError::Closed`] when the channel is closed.
     pub fn try_reserve(&self) -> Result<Permit<'_, T>, TryReserveError> {
-        match self.chan.try_grant() {
+        match self.chan.try_grant(1) {
             Ok(()) => Ok(Permit::new(self)),
             Err(Refused::Full(())) => Err(TryReserveError::Full),
             Err(Refused::Closed(())) => Err(TryReserveError::Closed),
+        }
+    }
+
+    /// Waits until `n` slots are free at once and holds them: the [`Permits`] yield one
+    /// [`Permit`] each, and give back the slots of those not taken when dropped. A batch
+    /// reserved in one step, as tokio's `reserve_many`.
+    ///
+    /// Waits are served in order: while this one waits for its `n` slots, later sends and
+    /// reservations wait behind it. `n` of 0 gives no permits at once.
+    ///
+    /// # Errors
+    ///
+    /// [`ReserveManyError::TooMany`] at once when `n` exceeds the capacity (the slots could
+    /// never be free together); [`ReserveManyError::Closed`] if the channel is closed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a cancelled reservation holds no slot; slots granted to it meanwhile go to
+    /// the next in line.
+    ///
+    /// ```
+    /// use pc_core::channel;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (tx, rx) = channel::bounded::<u32>(4)?;
+    /// // Three items go in together, or none.
+    /// for (permit, item) in tx.reserve_many(3).await?.zip([1, 2, 3]) {
+    ///     permit.send(item)?;
+    /// }
+    /// assert_eq!(rx.len(), 3);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn reserve_many(&self, n: usize) -> Result<Permits<'_, T>, ReserveManyError> {
+        self.check_many(n)?;
+        let mut parked = ParkedReserve {
+            chan: &self.chan,
+            key: None,
+        };
+        let mut blocked = None;
+        let granted =
+            std::future::poll_fn(|cx| match self.chan.poll_reserve(&mut parked.key, n, cx) {
+                Placed::Yes => std::task::Poll::Ready(true),
+                Placed::Closed => std::task::Poll::Ready(false),
+                Placed::Waiting => {
+                    if blocked.is_none() {
+                        blocked = Some(WaitTimer::timed(
+                            self.chan.probe.as_ref(),
+                            WaitKind::SendBlocked,
+                        ));
+                    }
+                    std::task::Poll::Pending
+                }
+            })
+            .await;
+        drop(blocked);
+        if granted {
+            Ok(Permits::new(self, n))
+        } else {
+            Err(ReserveManyError::Closed)
+        }
+    }
+
+    /// Takes `n` free slots right now and holds them, if they are free and no send or
+    /// reservation waits ahead. See [`reserve_many`](Sender::reserve_many).
+    ///
+    /// # Errors
+    ///
+    /// [`ReserveManyError::TooMany`] when `n` exceeds the capacity, [`ReserveManyError::Full`]
+    /// when fewer than `n` slots are free (or a sender waits ahead),
+    /// [`ReserveManyError::Closed`] when the channel is closed.
+    pub fn try_reserve_many(&self, n: usize) -> Result<Permits<'_, T>, ReserveManyError> {
+        self.check_many(n)?;
+        match self.chan.try_grant(n) {
+            Ok(()) => Ok(Permits::new(self, n)),
+            Err(Refused::Full(())) => Err(ReserveManyError::Full),
+            Err(Refused::Closed(())) => Err(ReserveManyError::Closed),
+        }
+    }
+
+    fn check_many(&self, n: usize) -> Result<(), ReserveManyError> {
+        match self.chan.capacity {
+            Some(capacity) if n > capacity => Err(ReserveManyError::TooMany {
+                requested: n,
+                capacity,
+            }),
+            _ => Ok(()),
         }
     }
 

@@ -56,7 +56,7 @@ impl<T> SendSink<T> {
 
     fn release_slot(&mut self) {
         if std::mem::take(&mut self.holds_slot) {
-            self.sender.chan.return_grant();
+            self.sender.chan.return_grants(1);
         }
     }
 }
