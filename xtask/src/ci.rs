@@ -20,6 +20,19 @@ pub(crate) fn run(args: &[String]) -> Result {
         ]),
     )?;
     run_step("test", cargo().args(["test", "--workspace"]))?;
+    // The channel's random-cancellation stress test again with optimizations: other
+    // interleavings, other inlining.
+    run_step(
+        "test pc-core cancellation stress, release",
+        cargo().args([
+            "test",
+            "--release",
+            "--package",
+            "pc-core",
+            "--test",
+            "cancel_stress",
+        ]),
+    )?;
     // Features outside `full`: the bridge to the `metrics` facade.
     run_step(
         "test pc-metrics, all features",

@@ -159,6 +159,15 @@ pub struct Counts {
 /// # Errors
 ///
 /// [`BuildError::Zero`] if `capacity` is 0. Use [`Builder`] to attach a probe.
+///
+/// # No rendezvous
+///
+/// A capacity of 0 is an error rather than a rendezvous channel (where a send completes only
+/// as a receive takes its item). Here a cancelled receive puts a handed item back, and a
+/// cancelled send never enqueued its item: a hand-off that either side abandons halfway must
+/// leave the item somewhere, which is a slot. A channel of capacity 1 is the closest: a send
+/// completes once its item is in the one slot or handed to a waiting receive, and the next
+/// send waits until it is taken.
 pub fn bounded<T>(capacity: usize) -> Result<(Sender<T>, Receiver<T>), BuildError> {
     builder::check_capacity(Some(capacity))?;
     Ok(builder::make(Some(capacity)))
