@@ -703,6 +703,7 @@ struct Slot<T> {
 }
 
 impl<T> Slot<T> {
+    #[inline]
     fn set_waker(&mut self, cx: &Context<'_>) {
         match &self.waker {
             Some(waker) if waker.will_wake(cx.waker()) => {}
@@ -778,16 +779,19 @@ impl<T> State<T> {
         }
     }
 
+    #[inline]
     fn len(&self) -> usize {
         self.items.len() + self.handed
     }
 
+    #[inline]
     fn has_space(&self) -> bool {
         self.capacity
             .is_none_or(|capacity| self.items.len() + self.granted + self.handed < capacity)
     }
 
     /// Slots free now (all of them, unbounded).
+    #[inline]
     fn free_slots(&self) -> usize {
         self.capacity.map_or(usize::MAX, |capacity| {
             capacity - (self.items.len() + self.granted + self.handed)
@@ -795,11 +799,13 @@ impl<T> State<T> {
     }
 
     /// Closed, nothing queued, and no permit out that could still send: receives end.
+    #[inline]
     fn drained(&self) -> bool {
         self.closed && self.items.is_empty() && self.granted == 0
     }
 
     /// Places an item that has its space: into the first parked receive, else the queue.
+    #[inline]
     fn deliver(&mut self, item: T, wakes: &mut Wakes) {
         self.sent += 1;
         if let Some(receiver) = self.pop_front(List::Receivers) {
@@ -828,6 +834,7 @@ impl<T> State<T> {
 
     /// Space was freed: grants it to the parked sends and reservations in order while the
     /// first in line finds what it asks for, then tells the watching sinks if some is left.
+    #[inline]
     fn serve_senders(&mut self, wakes: &mut Wakes) {
         loop {
             let first = self.senders.head;
@@ -890,6 +897,7 @@ impl<T> State<T> {
     }
 
     /// Wakes every watcher of a list; they leave it until they watch again.
+    #[inline]
     fn wake_watchers(&mut self, list: List, wakes: &mut Wakes) {
         while let Some(watcher) = self.pop_front(list) {
             wakes.take(&mut self.slots[watcher]);
@@ -970,6 +978,7 @@ impl<T> State<T> {
         std::mem::replace(&mut slot.wait, Wait::Vacant)
     }
 
+    #[inline]
     fn links(&mut self, list: List) -> &mut Links {
         match list {
             List::Receivers => &mut self.receivers,
@@ -1014,6 +1023,7 @@ impl<T> State<T> {
         slot.next = head;
     }
 
+    #[inline]
     fn pop_front(&mut self, list: List) -> Option<usize> {
         let head = self.links(list).head;
         if head == NIL {
@@ -1048,13 +1058,18 @@ impl<T> State<T> {
 }
 
 /// The wakers a transition collected, woken after the unlock. One is kept inline; more (a
-/// close, several watchers) go to a `Vec`.
+/// close, several watchers) go to a `Vec`, which allocates only then.
+///
+/// It stays in place on the caller's stack and is woken through `&mut`: moving it by value to
+/// wake it made the CPU reload, with wide loads, what was just stored narrow, a
+/// store-forwarding stall on every operation.
 pub(crate) struct Wakes {
     one: Option<Waker>,
     more: Vec<Waker>,
 }
 
 impl Wakes {
+    #[inline]
     fn new() -> Self {
         Self {
             one: None,
@@ -1063,6 +1078,7 @@ impl Wakes {
     }
 
     /// Takes a slot's waker, if it has one.
+    #[inline]
     fn take<T>(&mut self, slot: &mut Slot<T>) {
         if let Some(waker) = slot.waker.take() {
             if self.one.is_none() {
@@ -1073,11 +1089,19 @@ impl Wakes {
         }
     }
 
-    fn wake(self) {
-        if let Some(waker) = self.one {
+    #[inline]
+    fn wake(&mut self) {
+        if let Some(waker) = self.one.take() {
             waker.wake();
+            if !self.more.is_empty() {
+                self.wake_more();
+            }
         }
-        for waker in self.more {
+    }
+
+    #[cold]
+    fn wake_more(&mut self) {
+        for waker in self.more.drain(..) {
             waker.wake();
         }
     }
