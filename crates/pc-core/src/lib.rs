@@ -41,10 +41,10 @@
 //!   async-channel's own, and forwarded through `&T`, `Box<T>` and `Arc<T>`.
 //! - Errors, one per operation, each handing back the item it could not deliver:
 //!   [`SendError`], [`TrySendError`], [`SendTimeoutError`], [`RecvError`], [`TryRecvError`],
-//!   [`RecvTimeoutError`], [`ReserveError`], [`TryReserveError`], [`ReserveManyError`], and [`BuildError`] for bad
-//!   settings.
-//! - [`channel`]: the base MPMC channel, bounded or not, with reservations so that a cancelled
-//!   wait for space never loses an item.
+//!   [`RecvTimeoutError`], [`ReserveError`], [`TryReserveError`], [`ReserveManyError`], and
+//!   [`BuildError`] for bad settings.
+//! - [`channel`]: the base MPMC channel, bounded or not, on a queue of its own that serves
+//!   waiters in order, with reservations so that a cancelled wait for space never loses an item.
 //! - [`Probe`]: the one observability hook, with [`DropReason`], [`WaitKind`], [`FailReason`],
 //!   [`DepthSource`] and [`probe::WaitTimer`]; `pc-metrics` implements it.
 //! - [`Stage`]: one async step of work, implemented by closures.
