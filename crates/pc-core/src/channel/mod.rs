@@ -92,14 +92,15 @@ macro_rules! channel_state_accessors {
             self.chan.is_full()
         }
 
-        /// Live senders (a [`SendSink`] holds one; a [`WeakSender`] does not count). The
-        /// channel closes when this reaches 0.
+        /// Live senders (a [`SendSink`](super::SendSink) holds one; a
+        /// [`WeakSender`](super::WeakSender) does not count). The channel closes when this
+        /// reaches 0.
         pub fn sender_count(&self) -> usize {
             self.chan.sender_count()
         }
 
-        /// Live receivers (a [`WeakReceiver`] does not count). The channel is closed, and
-        /// what was queued dropped, when this reaches 0.
+        /// Live receivers (a [`WeakReceiver`](super::WeakReceiver) does not count). The
+        /// channel is closed, and what was queued dropped, when this reaches 0.
         pub fn receiver_count(&self) -> usize {
             self.chan.receiver_count()
         }
