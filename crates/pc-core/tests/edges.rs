@@ -563,6 +563,22 @@ fn handles_cross_catch_unwind_with_a_probe() {
     assert_eq!(catch_unwind(|| rx.try_recv()).unwrap(), Ok(1));
 }
 
+/// Walk: reserving `usize::MAX` slots of an unbounded channel added them to the count of
+/// granted slots, and the next reservation overflowed it. An unbounded channel's free slots are
+/// what that count leaves.
+#[test]
+fn reserving_every_slot_of_an_unbounded_channel_overflows_nothing() {
+    let (tx, rx) = channel::unbounded::<u32>();
+    let all = tx.try_reserve_many(usize::MAX).unwrap();
+    assert_eq!(all.len(), usize::MAX);
+    assert!(matches!(tx.try_reserve(), Err(TryReserveError::Full)));
+    assert!(tx.try_send(1).unwrap_err().is_full());
+    drop(all);
+    tx.try_send(1).unwrap();
+    assert_eq!(tx.force_send(2), Ok(None));
+    assert_eq!(rx.len(), 2);
+}
+
 // ## 7. Shutdown in every state
 
 /// The owner of a block's tasks: waits of any number, cancelled or not, end when the last
@@ -684,6 +700,34 @@ fn close_wakes_every_parked_waiter_and_idle_handle() {
 
 // ## 9. Weak memory: tested in src/channel/tests/loom_channel.rs (loom models, run by
 // `cargo xtask ci`).
+
+/// A thread blocked in `send_blocking` or `recv_blocking` wakes when the channel ends under
+/// it: the last receiver gone hands the item back, the last sender gone ends the receive.
+#[test]
+fn blocking_calls_end_when_the_other_side_goes() {
+    let (tx, rx) = channel::bounded::<u32>(1).unwrap();
+    tx.try_send(0).unwrap();
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let sender = std::thread::spawn(move || {
+        started_tx.send(()).unwrap();
+        tx.send_blocking(1)
+    });
+    started_rx.recv().unwrap();
+    // Real time, bounded: the sender parks (or is about to) on the full channel.
+    while rx.waiting_senders() == 0 {
+        std::thread::yield_now();
+    }
+    drop(rx);
+    assert_eq!(sender.join().unwrap().unwrap_err().into_inner(), 1);
+
+    let (tx, rx) = channel::bounded::<u32>(1).unwrap();
+    let receiver = std::thread::spawn(move || rx.recv_blocking());
+    while tx.waiting_receivers() == 0 {
+        std::thread::yield_now();
+    }
+    drop(tx);
+    assert_eq!(receiver.join().unwrap(), Err(RecvError));
+}
 
 // ## 8. Bounded memory: tested in `capacities_past_what_is_allocated_up_front_keep_their_bound`
 // above (exactly `capacity` items fit); the channel keeps no buffer beyond its queue.

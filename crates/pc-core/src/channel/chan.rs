@@ -786,16 +786,13 @@ impl<T> State<T> {
 
     #[inline]
     fn has_space(&self) -> bool {
-        self.capacity
-            .is_none_or(|capacity| self.items.len() + self.granted + self.handed < capacity)
+        self.free_slots() > 0
     }
 
-    /// Slots free now (all of them, unbounded).
+    /// Slots free now; unbounded, what the count of taken ones leaves of `usize::MAX`.
     #[inline]
     fn free_slots(&self) -> usize {
-        self.capacity.map_or(usize::MAX, |capacity| {
-            capacity - (self.items.len() + self.granted + self.handed)
-        })
+        self.capacity.unwrap_or(usize::MAX) - (self.items.len() + self.granted + self.handed)
     }
 
     /// Closed, nothing queued, and no permit out that could still send: receives end.
