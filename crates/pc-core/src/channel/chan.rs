@@ -176,12 +176,8 @@ impl<T> Chan<T> {
     pub(crate) fn try_recv(&self) -> Received<T> {
         let mut wakes = Wakes::new();
         let mut state = self.state.lock();
-        let received = match state.items.pop_front() {
-            Some(item) => {
-                state.received += 1;
-                state.serve_senders(&mut wakes);
-                Received::Item(item)
-            }
+        let received = match state.take_head(&mut wakes) {
+            Some(item) => Received::Item(item),
             None if state.drained() => Received::Closed,
             None => Received::Empty,
         };
@@ -214,12 +210,8 @@ impl<T> Chan<T> {
         let mut wakes = Wakes::new();
         let mut state = self.state.lock();
         let received = match *key {
-            None => match state.items.pop_front() {
-                Some(item) => {
-                    state.received += 1;
-                    state.serve_senders(&mut wakes);
-                    Received::Item(item)
-                }
+            None => match state.take_head(&mut wakes) {
+                Some(item) => Received::Item(item),
                 None if state.drained() => Received::Closed,
                 None => {
                     *key = Some(state.park(List::Receivers, Wait::Receiving, cx));
@@ -276,10 +268,8 @@ impl<T> Chan<T> {
     ) -> Received<T> {
         let mut wakes = Wakes::new();
         let mut state = self.state.lock();
-        let received = match state.items.pop_front() {
+        let received = match state.take_head(&mut wakes) {
             Some(item) => {
-                state.received += 1;
-                state.serve_senders(&mut wakes);
                 state.unwatch(*key);
                 Received::Item(item)
             }
@@ -801,6 +791,15 @@ impl<T> State<T> {
         self.closed && self.items.is_empty() && self.granted == 0
     }
 
+    /// Takes the head of the queue for a receive; the space it frees goes to the senders.
+    #[inline]
+    fn take_head(&mut self, wakes: &mut Wakes) -> Option<T> {
+        let item = self.items.pop_front()?;
+        self.received += 1;
+        self.serve_senders(wakes);
+        Some(item)
+    }
+
     /// Places an item that has its space: into the first parked receive, else the queue.
     #[inline]
     fn deliver(&mut self, item: T, wakes: &mut Wakes) {
@@ -987,37 +986,30 @@ impl<T> State<T> {
     }
 
     fn push_back(&mut self, list: List, key: usize) {
-        let links = self.links(list);
-        let tail = links.tail;
-        links.tail = key;
-        if tail == NIL {
-            links.head = key;
-        }
-        links.len += 1;
-        if tail != NIL {
-            self.slots[tail].next = key;
-        }
-        let slot = &mut self.slots[key];
-        slot.list = Some(list);
-        slot.prev = tail;
-        slot.next = NIL;
+        let tail = self.links(list).tail;
+        self.link(list, key, tail, NIL);
     }
 
     fn push_front(&mut self, list: List, key: usize) {
-        let links = self.links(list);
-        let head = links.head;
-        links.head = key;
-        if head == NIL {
-            links.tail = key;
-        }
-        links.len += 1;
-        if head != NIL {
-            self.slots[head].prev = key;
-        }
+        let head = self.links(list).head;
+        self.link(list, key, NIL, head);
+    }
+
+    /// Links `key` into `list` between `prev` and `next`, neighbours there (or `NIL` at an end).
+    fn link(&mut self, list: List, key: usize, prev: usize, next: usize) {
         let slot = &mut self.slots[key];
         slot.list = Some(list);
-        slot.prev = NIL;
-        slot.next = head;
+        slot.prev = prev;
+        slot.next = next;
+        match prev {
+            NIL => self.links(list).head = key,
+            prev => self.slots[prev].next = key,
+        }
+        match next {
+            NIL => self.links(list).tail = key,
+            next => self.slots[next].prev = key,
+        }
+        self.links(list).len += 1;
     }
 
     #[inline]

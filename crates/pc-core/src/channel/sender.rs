@@ -65,7 +65,7 @@ impl<T> Sender<T> {
     /// dropped with the future. To wait without giving up the item, use
     /// [`reserve`](Sender::reserve) or [`send_timeout`](Sender::send_timeout).
     pub async fn send(&self, item: T) -> Result<(), SendError<T>> {
-        let mut parked = ParkedSend {
+        let mut parked = Parked {
             chan: &self.chan,
             key: None,
         };
@@ -170,7 +170,7 @@ impl<T> Sender<T> {
         item: T,
         timeout: Duration,
     ) -> Result<(), SendTimeoutError<T>> {
-        let mut parked = ParkedSend {
+        let mut parked = Parked {
             chan: &self.chan,
             key: None,
         };
@@ -258,28 +258,7 @@ impl<T> Sender<T> {
     /// # }
     /// ```
     pub async fn reserve(&self) -> Result<Permit<'_, T>, ReserveError> {
-        let mut parked = ParkedReserve {
-            chan: &self.chan,
-            key: None,
-        };
-        let mut blocked = None;
-        let granted =
-            std::future::poll_fn(|cx| match self.chan.poll_reserve(&mut parked.key, 1, cx) {
-                Placed::Yes => std::task::Poll::Ready(true),
-                Placed::Closed => std::task::Poll::Ready(false),
-                Placed::Waiting => {
-                    if blocked.is_none() {
-                        blocked = Some(WaitTimer::timed(
-                            self.chan.probe.as_ref(),
-                            WaitKind::SendBlocked,
-                        ));
-                    }
-                    std::task::Poll::Pending
-                }
-            })
-            .await;
-        drop(blocked);
-        if granted {
+        if self.wait_for_grants(1).await {
             Ok(Permit::new(self))
         } else {
             Err(ReserveError)
@@ -334,28 +313,7 @@ impl<T> Sender<T> {
     /// ```
     pub async fn reserve_many(&self, n: usize) -> Result<Permits<'_, T>, ReserveManyError> {
         self.check_many(n)?;
-        let mut parked = ParkedReserve {
-            chan: &self.chan,
-            key: None,
-        };
-        let mut blocked = None;
-        let granted =
-            std::future::poll_fn(|cx| match self.chan.poll_reserve(&mut parked.key, n, cx) {
-                Placed::Yes => std::task::Poll::Ready(true),
-                Placed::Closed => std::task::Poll::Ready(false),
-                Placed::Waiting => {
-                    if blocked.is_none() {
-                        blocked = Some(WaitTimer::timed(
-                            self.chan.probe.as_ref(),
-                            WaitKind::SendBlocked,
-                        ));
-                    }
-                    std::task::Poll::Pending
-                }
-            })
-            .await;
-        drop(blocked);
-        if granted {
+        if self.wait_for_grants(n).await {
             Ok(Permits::new(self, n))
         } else {
             Err(ReserveManyError::Closed)
@@ -377,6 +335,33 @@ impl<T> Sender<T> {
             Err(Refused::Full(())) => Err(ReserveManyError::Full),
             Err(Refused::Closed(())) => Err(ReserveManyError::Closed),
         }
+    }
+
+    /// Waits in line until `n` slots are granted (`true`) or the channel is closed (`false`),
+    /// reporting the time blocked to the probe once the wait parks.
+    async fn wait_for_grants(&self, n: usize) -> bool {
+        let mut parked = Parked {
+            chan: &self.chan,
+            key: None,
+        };
+        let mut blocked = None;
+        let granted =
+            std::future::poll_fn(|cx| match self.chan.poll_reserve(&mut parked.key, n, cx) {
+                Placed::Yes => std::task::Poll::Ready(true),
+                Placed::Closed => std::task::Poll::Ready(false),
+                Placed::Waiting => {
+                    if blocked.is_none() {
+                        blocked = Some(WaitTimer::timed(
+                            self.chan.probe.as_ref(),
+                            WaitKind::SendBlocked,
+                        ));
+                    }
+                    std::task::Poll::Pending
+                }
+            })
+            .await;
+        drop(blocked);
+        granted
     }
 
     fn check_many(&self, n: usize) -> Result<(), ReserveManyError> {
@@ -496,14 +481,14 @@ impl<T> Sender<T> {
     }
 }
 
-/// A send's place among the parked ones, withdrawn when the send is dropped: a slot granted
-/// meanwhile goes to the next in line.
-struct ParkedSend<'a, T> {
+/// A send's or reservation's place among the parked ones, withdrawn when its future is
+/// dropped: a slot granted meanwhile goes to the next in line.
+struct Parked<'a, T> {
     chan: &'a Chan<T>,
     key: Option<usize>,
 }
 
-impl<T> Drop for ParkedSend<'_, T> {
+impl<T> Drop for Parked<'_, T> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
             self.chan.cancel_reserve(key);
@@ -521,21 +506,6 @@ impl<T> Drop for Watch<'_, T> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
             self.chan.drop_watch(key);
-        }
-    }
-}
-
-/// A reservation's place among the parked ones, withdrawn when it is dropped: a slot granted
-/// meanwhile goes to the next in line.
-struct ParkedReserve<'a, T> {
-    chan: &'a Chan<T>,
-    key: Option<usize>,
-}
-
-impl<T> Drop for ParkedReserve<'_, T> {
-    fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            self.chan.cancel_reserve(key);
         }
     }
 }
