@@ -51,6 +51,7 @@
 //! - [`AckConsumer`]: deliveries to acknowledge ([`Delivery`], [`Ack`]), for durable queues;
 //!   the in-process channel implements it with nothing to settle.
 //! - [`task::TaskGroup`]: the one owner of a block's tasks, whose emptiness means "stopped".
+//! - [`sync::Lock`]: the lock under the channel and pc's other queues, for blocks of your own.
 //!
 //! Time comes from `tokio::time`, so everything here runs deterministically under paused time.
 
@@ -66,6 +67,7 @@ mod loom;
 pub mod probe;
 mod producer;
 mod stage;
+pub mod sync;
 pub mod task;
 pub mod time;
 

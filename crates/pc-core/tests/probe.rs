@@ -102,3 +102,25 @@ async fn counts_come_from_the_slots_without_a_probe() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn counts_keep_what_was_sent_through_hand_offs_put_backs_and_the_last_receiver_leaving() {
+    within(async {
+        let (tx, rx) = channel::bounded::<u32>(4).unwrap();
+        // Handed to a parked receive, which is dropped before it takes it: put back.
+        let mut parked = tokio_test::task::spawn(rx.recv());
+        assert!(parked.poll().is_pending());
+        tx.send(1).await.unwrap();
+        assert_eq!(rx.counts().unwrap().sent, 1);
+        drop(parked);
+        tx.send_all([2, 3]).await.unwrap();
+        assert_eq!(rx.recv().await, Ok(1));
+        let counts = tx.counts().unwrap();
+        assert_eq!((counts.sent, counts.received), (3, 1));
+        // The last receiver goes: the two queued items are dropped, and stay counted as sent.
+        drop(rx);
+        let counts = tx.counts().unwrap();
+        assert_eq!((counts.sent, counts.received), (3, 1));
+    })
+    .await;
+}

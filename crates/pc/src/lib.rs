@@ -56,8 +56,8 @@
 
 pub use pc_core::{
     Ack, AckConsumer, BuildError, Consumer, Delivery, DropReason, FailReason, Probe, Producer,
-    RecvError, RecvTimeoutError, ReserveError, SendError, SendTimeoutError, SharedProbe, Stage,
-    TryRecvError, TryReserveError, TrySendError, WaitKind, channel,
+    RecvError, RecvTimeoutError, ReserveError, ReserveManyError, SendError, SendTimeoutError,
+    SharedProbe, Stage, TryRecvError, TryReserveError, TrySendError, WaitKind, channel, sync,
 };
 
 /// Backpressure: what a full queue does, on purpose.

@@ -47,9 +47,9 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::task::{Context, Waker};
 
-use super::lock::Lock;
 use crate::loom::{AtomicUsize, Ordering};
 use crate::probe::SharedProbe;
+use crate::sync::Lock;
 
 /// The end of a list.
 const NIL: usize = usize::MAX;
@@ -167,7 +167,7 @@ impl<T> Chan<T> {
     pub(crate) fn counts(&self) -> Option<(u64, u64)> {
         self.capacity?;
         let state = self.state.lock();
-        Some((state.sent, state.received))
+        Some((state.sent(), state.received))
     }
 
     // ----- receiving -----
@@ -298,7 +298,7 @@ impl<T> Chan<T> {
         if state.closed {
             return Err(Refused::Closed(item));
         }
-        if !state.senders.is_empty() || !state.has_space() {
+        if state.has_waiting(List::Senders) || !state.has_space() {
             return Err(Refused::Full(item));
         }
         state.deliver(item, &mut wakes);
@@ -322,7 +322,7 @@ impl<T> Chan<T> {
         let mut state = self.state.lock();
         let placed = match *key {
             None if state.closed => Placed::Closed,
-            None if state.senders.is_empty() && state.has_space() => {
+            None if !state.has_waiting(List::Senders) && state.has_space() => {
                 state.deliver(
                     item.take().expect("a send polled after it completed"),
                     &mut wakes,
@@ -383,7 +383,7 @@ impl<T> Chan<T> {
         if state.closed {
             return Err(Refused::Closed(item));
         }
-        let displaced = if state.senders.is_empty() && state.has_space() {
+        let displaced = if !state.has_waiting(List::Senders) && state.has_space() {
             None
         } else if let Some(oldest) = state.items.pop_front() {
             // It came out of the channel, as a receive would take it.
@@ -418,7 +418,7 @@ impl<T> Chan<T> {
         if state.closed {
             return Err(Refused::Closed(()));
         }
-        if !state.senders.is_empty() || state.free_slots() < n {
+        if state.has_waiting(List::Senders) || state.free_slots() < n {
             return Err(Refused::Full(()));
         }
         state.granted += n;
@@ -438,7 +438,7 @@ impl<T> Chan<T> {
             None => {
                 if state.closed {
                     Placed::Closed
-                } else if state.senders.is_empty() && state.free_slots() >= n {
+                } else if !state.has_waiting(List::Senders) && state.free_slots() >= n {
                     state.granted += n;
                     Placed::Yes
                 } else {
@@ -485,7 +485,7 @@ impl<T> Chan<T> {
         if state.closed {
             state.unwatch(*key);
             Placed::Closed
-        } else if state.senders.is_empty() && state.has_space() {
+        } else if !state.has_waiting(List::Senders) && state.has_space() {
             state.unwatch(*key);
             state.granted += 1;
             Placed::Yes
@@ -567,6 +567,7 @@ impl<T> Chan<T> {
         }
         state.disconnected = true;
         let stranded = std::mem::take(&mut state.items);
+        state.discarded += stranded.len() as u64;
         drop(state);
         wakes.wake();
         stranded
@@ -660,9 +661,15 @@ pub(crate) fn drop_all<T>(items: Stranded<T>) {
 }
 
 /// Everything behind the lock.
+///
+/// Laid out by who touches what, since on two cores every cache line that a send and a receive
+/// both write moves between the cores on every item: the fields every send and receive read
+/// or write come first, on the lock's own cache line (the [`Lock`] starts one); then what only
+/// waits and wake-ups change (`capacity` is read on every operation and never written); last,
+/// the count that only receives write, away from the senders.
+#[repr(C)]
 struct State<T> {
     items: VecDeque<T>,
-    capacity: Option<usize>,
     /// Slots granted to permits (and sinks) and not yet spent or given back.
     granted: usize,
     /// Items handed to parked receives and not yet taken.
@@ -670,8 +677,10 @@ struct State<T> {
     closed: bool,
     /// Every receiver is gone.
     disconnected: bool,
-    sent: u64,
-    received: u64,
+    /// One bit per [`List`] that is not empty, so that the common paths look at no list.
+    waiting: u8,
+    /// `usize::MAX` when unbounded.
+    capacity: usize,
     slots: Vec<Slot<T>>,
     /// Vacant slots, for reuse.
     vacant: Vec<usize>,
@@ -680,6 +689,11 @@ struct State<T> {
     recv_watchers: Links,
     send_watchers: Links,
     close_watchers: Links,
+    /// Items taken out by receives (sends are counted from it: `sent` = `received` + items in
+    /// the channel + `discarded`).
+    received: u64,
+    /// Items emptied out of the channel when the last receiver went.
+    discarded: u64,
 }
 
 /// One parked operation or watching handle.
@@ -728,6 +742,14 @@ enum List {
     CloseWatchers,
 }
 
+impl List {
+    /// Its bit in [`State::waiting`].
+    #[inline]
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
 /// A FIFO list of slots, linked through the slots.
 #[derive(Clone, Copy)]
 struct Links {
@@ -742,23 +764,20 @@ impl Links {
         tail: NIL,
         len: 0,
     };
-
-    fn is_empty(&self) -> bool {
-        self.len == 0
-    }
 }
 
 impl<T> State<T> {
     fn new(capacity: Option<usize>) -> Self {
         Self {
             items: VecDeque::new(),
-            capacity,
             granted: 0,
             handed: 0,
             closed: false,
             disconnected: false,
-            sent: 0,
+            waiting: 0,
+            capacity: capacity.unwrap_or(usize::MAX),
             received: 0,
+            discarded: 0,
             slots: Vec::new(),
             vacant: Vec::new(),
             receivers: Links::EMPTY,
@@ -774,6 +793,17 @@ impl<T> State<T> {
         self.items.len() + self.handed
     }
 
+    /// Items sent so far: every one was received, is still in the channel, or was discarded.
+    fn sent(&self) -> u64 {
+        self.received + self.len() as u64 + self.discarded
+    }
+
+    /// Whether anyone is parked or watching in `list`.
+    #[inline]
+    fn has_waiting(&self, list: List) -> bool {
+        self.waiting & list.bit() != 0
+    }
+
     #[inline]
     fn has_space(&self) -> bool {
         self.free_slots() > 0
@@ -782,7 +812,7 @@ impl<T> State<T> {
     /// Slots free now; unbounded, what the count of taken ones leaves of `usize::MAX`.
     #[inline]
     fn free_slots(&self) -> usize {
-        self.capacity.unwrap_or(usize::MAX) - (self.items.len() + self.granted + self.handed)
+        self.capacity - (self.items.len() + self.granted + self.handed)
     }
 
     /// Closed, nothing queued, and no permit out that could still send: receives end.
@@ -803,7 +833,6 @@ impl<T> State<T> {
     /// Places an item that has its space: into the first parked receive, else the queue.
     #[inline]
     fn deliver(&mut self, item: T, wakes: &mut Wakes) {
-        self.sent += 1;
         if let Some(receiver) = self.pop_front(List::Receivers) {
             let slot = &mut self.slots[receiver];
             slot.wait = Wait::Received(item);
@@ -833,13 +862,13 @@ impl<T> State<T> {
     #[inline]
     fn serve_senders(&mut self, wakes: &mut Wakes) {
         loop {
-            let first = self.senders.head;
-            if first == NIL {
-                if self.has_space() {
+            if !self.has_waiting(List::Senders) {
+                if self.has_waiting(List::SendWatchers) && self.has_space() {
                     self.wake_watchers(List::SendWatchers, wakes);
                 }
                 return;
             }
+            let first = self.senders.head;
             let Wait::Reserving(wanted) = self.slots[first].wait else {
                 unreachable!("only sends and reservations park in the senders' list")
             };
@@ -1010,14 +1039,15 @@ impl<T> State<T> {
             next => self.slots[next].prev = key,
         }
         self.links(list).len += 1;
+        self.waiting |= list.bit();
     }
 
     #[inline]
     fn pop_front(&mut self, list: List) -> Option<usize> {
-        let head = self.links(list).head;
-        if head == NIL {
+        if !self.has_waiting(list) {
             return None;
         }
+        let head = self.links(list).head;
         self.unlink(list, head);
         Some(head)
     }
@@ -1042,7 +1072,11 @@ impl<T> State<T> {
         } else {
             self.slots[next].prev = prev;
         }
-        self.links(list).len -= 1;
+        let links = self.links(list);
+        links.len -= 1;
+        if links.len == 0 {
+            self.waiting &= !list.bit();
+        }
     }
 }
 

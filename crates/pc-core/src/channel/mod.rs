@@ -120,7 +120,6 @@ macro_rules! channel_state_accessors {
 mod blocking;
 mod builder;
 mod chan;
-mod lock;
 mod permit;
 mod receiver;
 mod sender;
