@@ -1,9 +1,11 @@
 //! The state every handle of one channel shares, and how waiters park.
 //!
-//! One mutex guards the queue, the count of reserved slots and the closed flag: a receive has
+//! One lock guards the queue, the count of reserved slots and the closed flag: a receive has
 //! to choose among levels (or keys) and a shedding send has to look at the lowest one, which
 //! lock-free per-level queues cannot do atomically. The lock is held for a few instructions and
-//! never across an await, a wake-up, a drop hook or a drop of an item.
+//! never across an await, a wake-up, a drop hook or a drop of an item. It is the channel's own
+//! [`Lock`](pc_core::sync::Lock), whose contended path yields the thread before it parks: on
+//! two cores, several tasks of a multi-thread runtime contend for it on every item.
 //!
 //! # Parking without polling
 //!
@@ -24,11 +26,11 @@ use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, ready};
 
 use event_listener::{Event, EventListener};
 use pc_core::probe::WaitTimer;
+use pc_core::sync::{Lock, LockGuard};
 use pc_core::{DropReason, SharedProbe, WaitKind};
 
 use crate::policy::WhenFull;
@@ -39,7 +41,7 @@ use crate::store::{Refusal, Store};
 pub(crate) type DropHook<T, P> = Box<dyn Fn(T, P) + Send + Sync>;
 
 pub(crate) struct Shared<T: Send, S: Store> {
-    state: Mutex<State<S::Queue<T>>>,
+    state: Lock<State<S::Queue<T>>>,
     pub(crate) capacity: Option<usize>,
     pub(crate) when_full: WhenFull,
     /// Parks receivers waiting for an item or a close.
@@ -186,7 +188,7 @@ impl<T: Send, S: Store> Shared<T, S> {
         on_drop: Option<DropHook<T, S::Priority>>,
     ) -> Self {
         Self {
-            state: Mutex::new(State {
+            state: Lock::new(State {
                 queue,
                 reserved: 0,
                 closed: false,
@@ -228,8 +230,6 @@ impl<T: Send, S: Store> Shared<T, S> {
         }
     }
 
-    /// The state, even if a panic elsewhere poisoned the lock: no code under it can leave the
-    /// state half-changed (it runs no user code).
     /// Notifies the receivers and streams `wake` counted; outside the lock.
     fn notify_receivers(&self, wake: ReceiverWake) {
         match wake.receivers {
@@ -246,15 +246,17 @@ impl<T: Send, S: Store> Shared<T, S> {
         }
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State<S::Queue<T>>> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The state, even if a panic elsewhere poisoned the lock: no code under it can leave the
+    /// state half-changed (it runs no user code).
+    pub(crate) fn lock(&self) -> LockGuard<'_, State<S::Queue<T>>> {
+        self.state.lock()
     }
 
     /// The state, after settling `wait` if it was woken: every look again starts here.
     fn lock_settled(
         &self,
         wait: Option<&mut Wait<'_, T, S>>,
-    ) -> MutexGuard<'_, State<S::Queue<T>>> {
+    ) -> LockGuard<'_, State<S::Queue<T>>> {
         let mut state = self.lock();
         if let Some(wait) = wait {
             wait.settle(&mut state);
@@ -266,7 +268,7 @@ impl<T: Send, S: Store> Shared<T, S> {
     /// coming, and reports the push (and the item shed for it, if any).
     fn push_locked(
         &self,
-        mut state: MutexGuard<'_, State<S::Queue<T>>>,
+        mut state: LockGuard<'_, State<S::Queue<T>>>,
         item: T,
         priority: S::Priority,
         shed: Option<(T, S::Priority)>,
