@@ -74,7 +74,6 @@ impl<T> Sender<T> {
         let placed =
             std::future::poll_fn(|cx| self.poll_send(&mut parked.key, &mut item, &mut blocked, cx))
                 .await;
-        drop(blocked);
         match placed {
             true => Ok(()),
             false => Err(SendError(
@@ -181,7 +180,6 @@ impl<T> Sender<T> {
             std::future::poll_fn(|cx| self.poll_send(&mut parked.key, &mut item, &mut blocked, cx)),
         )
         .await;
-        drop(blocked);
         match placed {
             Ok(true) => Ok(()),
             Ok(false) => Err(SendTimeoutError::Closed(
@@ -360,7 +358,6 @@ impl<T> Sender<T> {
                 }
             })
             .await;
-        drop(blocked);
         granted
     }
 
