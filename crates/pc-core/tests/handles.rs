@@ -254,3 +254,30 @@ fn a_cancelled_reserve_many_lets_those_behind_it_go() {
     let (unbounded, _rx) = channel::unbounded::<u32>();
     assert_eq!(unbounded.try_reserve_many(1 << 20).unwrap().len(), 1 << 20);
 }
+
+#[tokio::test]
+async fn a_recv_future_kept_across_polls_resumes_without_pinning() {
+    within(async {
+        let (tx, rx) = channel::bounded::<u32>(2).unwrap();
+        // `Recv` is `Unpin`: polled by `&mut` in a loop, as a `select!` loop keeps it.
+        let mut recv = rx.recv();
+        for _ in 0..3 {
+            assert!(futures_util::poll!(&mut recv).is_pending());
+        }
+        assert_eq!(rx.waiting_receivers(), 1);
+        tx.send(7).await.unwrap();
+        assert_eq!(recv.await, Ok(7));
+        assert_eq!(rx.waiting_receivers(), 0);
+        // Dropped while it waits, it leaves the line and takes nothing.
+        let kept = rx.recv();
+        let mut polled = spawn(kept);
+        assert_pending!(polled.poll());
+        drop(polled);
+        assert_eq!(rx.waiting_receivers(), 0);
+        tx.send(8).await.unwrap();
+        assert_eq!(rx.try_recv(), Ok(8));
+        drop(tx);
+        assert_eq!(rx.recv().await, Err(RecvError));
+    })
+    .await;
+}

@@ -253,10 +253,7 @@ impl<T: Send, S: Store> Shared<T, S> {
     }
 
     /// The state, after settling `wait` if it was woken: every look again starts here.
-    fn lock_settled(
-        &self,
-        wait: Option<&mut Wait<'_, T, S>>,
-    ) -> LockGuard<'_, State<S::Queue<T>>> {
+    fn lock_settled(&self, wait: Option<&mut Wait<'_, T, S>>) -> LockGuard<'_, State<S::Queue<T>>> {
         let mut state = self.lock();
         if let Some(wait) = wait {
             wait.settle(&mut state);

@@ -66,17 +66,55 @@ impl<T> fmt::Debug for Receiver<T> {
     }
 }
 
-/// A receive's place among the parked ones, withdrawn when the receive is dropped.
-struct ParkedRecv<'a, T> {
+/// The future of [`Receiver::recv`]: the next item, or [`RecvError`] once the channel is
+/// closed and drained.
+///
+/// It is `Unpin`, so it can be kept and polled again (in a `select!` loop) without pinning.
+/// Dropping it before it completes loses no item: an item handed to it while it waited goes to
+/// the next waiting receive, or back to the head of the queue.
+#[must_use = "futures do nothing unless polled"]
+pub struct Recv<'a, T> {
     chan: &'a Chan<T>,
+    /// Its slot among the parked receives, while it waits.
     key: Option<usize>,
+    /// Announced to the probe only once the wait parks.
+    waiting: Option<WaitTimer<'a>>,
 }
 
-impl<T> Drop for ParkedRecv<'_, T> {
+impl<T> Future for Recv<'_, T> {
+    type Output = Result<T, RecvError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        match this.chan.poll_recv(&mut this.key, cx) {
+            Received::Item(item) => Poll::Ready(Ok(item)),
+            Received::Closed => Poll::Ready(Err(RecvError)),
+            Received::Empty => {
+                if this.waiting.is_none() {
+                    this.waiting = Some(WaitTimer::counted(
+                        this.chan.probe.as_ref(),
+                        WaitKind::RecvBlocked,
+                    ));
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<T> Drop for Recv<'_, T> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
             self.chan.cancel_recv(key);
         }
+    }
+}
+
+impl<T> fmt::Debug for Recv<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Recv")
+            .field("waiting", &self.key.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -100,27 +138,12 @@ impl<T> Receiver<T> {
     ///
     /// Cancel safe: dropping the future before it completes loses no item. An item handed to
     /// it while it waited goes to the next waiting receive, or back to the head of the queue.
-    pub async fn recv(&self) -> Result<T, RecvError> {
-        let mut parked = ParkedRecv {
+    pub fn recv(&self) -> Recv<'_, T> {
+        Recv {
             chan: &self.chan,
             key: None,
-        };
-        // Announced to the probe only once the wait parks.
-        let mut waiting = None;
-        std::future::poll_fn(|cx| match self.chan.poll_recv(&mut parked.key, cx) {
-            Received::Item(item) => Poll::Ready(Ok(item)),
-            Received::Closed => Poll::Ready(Err(RecvError)),
-            Received::Empty => {
-                if waiting.is_none() {
-                    waiting = Some(WaitTimer::counted(
-                        self.chan.probe.as_ref(),
-                        WaitKind::RecvBlocked,
-                    ));
-                }
-                Poll::Pending
-            }
-        })
-        .await
+            waiting: None,
+        }
     }
 
     /// Polls a handle's receive, watching for items between polls.

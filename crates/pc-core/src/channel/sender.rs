@@ -70,6 +70,8 @@ impl<T> Sender<T> {
             key: None,
         };
         let mut item = Some(item);
+        // Dropped where it lies when the send ends: moving it out first made every send
+        // reload, wide, a field just stored narrow (a store-forwarding stall).
         let mut blocked = None;
         let placed =
             std::future::poll_fn(|cx| self.poll_send(&mut parked.key, &mut item, &mut blocked, cx))
@@ -342,23 +344,22 @@ impl<T> Sender<T> {
             chan: &self.chan,
             key: None,
         };
+        // Dropped where it lies when the wait ends (moving it out first costs a stall).
         let mut blocked = None;
-        let granted =
-            std::future::poll_fn(|cx| match self.chan.poll_reserve(&mut parked.key, n, cx) {
-                Placed::Yes => std::task::Poll::Ready(true),
-                Placed::Closed => std::task::Poll::Ready(false),
-                Placed::Waiting => {
-                    if blocked.is_none() {
-                        blocked = Some(WaitTimer::timed(
-                            self.chan.probe.as_ref(),
-                            WaitKind::SendBlocked,
-                        ));
-                    }
-                    std::task::Poll::Pending
+        std::future::poll_fn(|cx| match self.chan.poll_reserve(&mut parked.key, n, cx) {
+            Placed::Yes => std::task::Poll::Ready(true),
+            Placed::Closed => std::task::Poll::Ready(false),
+            Placed::Waiting => {
+                if blocked.is_none() {
+                    blocked = Some(WaitTimer::timed(
+                        self.chan.probe.as_ref(),
+                        WaitKind::SendBlocked,
+                    ));
                 }
-            })
-            .await;
-        granted
+                std::task::Poll::Pending
+            }
+        })
+        .await
     }
 
     fn check_many(&self, n: usize) -> Result<(), ReserveManyError> {
