@@ -131,7 +131,7 @@ mod weak;
 pub use builder::Builder;
 pub use permit::{OwnedPermit, Permit, Permits};
 pub use receiver::{Receiver, Recv};
-pub use sender::Sender;
+pub use sender::{Reserve, Sender};
 pub use sink::SendSink;
 pub use weak::{WeakReceiver, WeakSender};
 

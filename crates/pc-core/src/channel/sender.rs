@@ -2,6 +2,8 @@
 
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use super::blocking;
@@ -257,11 +259,10 @@ impl<T> Sender<T> {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn reserve(&self) -> Result<Permit<'_, T>, ReserveError> {
-        if self.wait_for_grants(1).await {
-            Ok(Permit::new(self))
-        } else {
-            Err(ReserveError)
+    pub fn reserve(&self) -> Reserve<'_, T> {
+        Reserve {
+            sender: self,
+            wait: WaitGrants::new(&self.chan, 1),
         }
     }
 
@@ -313,7 +314,7 @@ impl<T> Sender<T> {
     /// ```
     pub async fn reserve_many(&self, n: usize) -> Result<Permits<'_, T>, ReserveManyError> {
         self.check_many(n)?;
-        if self.wait_for_grants(n).await {
+        if WaitGrants::new(&self.chan, n).await {
             Ok(Permits::new(self, n))
         } else {
             Err(ReserveManyError::Closed)
@@ -335,31 +336,6 @@ impl<T> Sender<T> {
             Err(Refused::Full(())) => Err(ReserveManyError::Full),
             Err(Refused::Closed(())) => Err(ReserveManyError::Closed),
         }
-    }
-
-    /// Waits in line until `n` slots are granted (`true`) or the channel is closed (`false`),
-    /// reporting the time blocked to the probe once the wait parks.
-    async fn wait_for_grants(&self, n: usize) -> bool {
-        let mut parked = Parked {
-            chan: &self.chan,
-            key: None,
-        };
-        // Dropped where it lies when the wait ends (moving it out first costs a stall).
-        let mut blocked = None;
-        std::future::poll_fn(|cx| match self.chan.poll_reserve(&mut parked.key, n, cx) {
-            Placed::Yes => std::task::Poll::Ready(true),
-            Placed::Closed => std::task::Poll::Ready(false),
-            Placed::Waiting => {
-                if blocked.is_none() {
-                    blocked = Some(WaitTimer::timed(
-                        self.chan.probe.as_ref(),
-                        WaitKind::SendBlocked,
-                    ));
-                }
-                std::task::Poll::Pending
-            }
-        })
-        .await
     }
 
     fn check_many(&self, n: usize) -> Result<(), ReserveManyError> {
@@ -487,6 +463,88 @@ struct Parked<'a, T> {
 }
 
 impl<T> Drop for Parked<'_, T> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.chan.cancel_reserve(key);
+        }
+    }
+}
+
+/// The future of [`Sender::reserve`]: a [`Permit`] once a slot is granted, or
+/// [`ReserveError`] if the channel is closed first.
+///
+/// It is `Unpin`. Dropping it before it completes holds no slot: one granted to it meanwhile
+/// goes to the next in line.
+#[must_use = "futures do nothing unless polled"]
+pub struct Reserve<'a, T> {
+    sender: &'a Sender<T>,
+    wait: WaitGrants<'a, T>,
+}
+
+impl<'a, T> Future for Reserve<'a, T> {
+    type Output = Result<Permit<'a, T>, ReserveError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let granted = ready!(Pin::new(&mut self.wait).poll(cx));
+        Poll::Ready(match granted {
+            true => Ok(Permit::new(self.sender)),
+            false => Err(ReserveError),
+        })
+    }
+}
+
+impl<T> fmt::Debug for Reserve<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reserve")
+            .field("waiting", &self.wait.key.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A wait in line until `n` slots are granted (`true`) or the channel is closed (`false`),
+/// reporting the time blocked to the probe once it parks; withdrawn when dropped.
+struct WaitGrants<'a, T> {
+    chan: &'a Chan<T>,
+    n: usize,
+    /// Its slot among the parked senders, while it waits.
+    key: Option<usize>,
+    /// Dropped where it lies when the wait ends (moving it out first costs a stall).
+    blocked: Option<WaitTimer<'a>>,
+}
+
+impl<'a, T> WaitGrants<'a, T> {
+    fn new(chan: &'a Chan<T>, n: usize) -> Self {
+        Self {
+            chan,
+            n,
+            key: None,
+            blocked: None,
+        }
+    }
+}
+
+impl<T> Future for WaitGrants<'_, T> {
+    type Output = bool;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<bool> {
+        let this = self.get_mut();
+        match this.chan.poll_reserve(&mut this.key, this.n, cx) {
+            Placed::Yes => Poll::Ready(true),
+            Placed::Closed => Poll::Ready(false),
+            Placed::Waiting => {
+                if this.blocked.is_none() {
+                    this.blocked = Some(WaitTimer::timed(
+                        this.chan.probe.as_ref(),
+                        WaitKind::SendBlocked,
+                    ));
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<T> Drop for WaitGrants<'_, T> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
             self.chan.cancel_reserve(key);
