@@ -122,6 +122,7 @@ mod builder;
 mod chan;
 mod permit;
 mod receiver;
+mod send;
 mod sender;
 mod sink;
 #[cfg(all(test, loom))]
@@ -131,6 +132,7 @@ mod weak;
 pub use builder::Builder;
 pub use permit::{OwnedPermit, Permit, Permits};
 pub use receiver::{Receiver, Recv};
+pub use send::Send;
 pub use sender::{Reserve, Sender};
 pub use sink::SendSink;
 pub use weak::{WeakReceiver, WeakSender};

@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::blocking;
 use super::chan::{Chan, Placed, Refused};
 use super::permit::{OwnedPermit, Permit, Permits};
+use super::send;
 use super::sink::SendSink;
 use super::weak::WeakSender;
 use crate::error::{
@@ -66,48 +67,8 @@ impl<T> Sender<T> {
     /// Dropping the future before it completes means the item was not enqueued; the item is
     /// dropped with the future. To wait without giving up the item, use
     /// [`reserve`](Sender::reserve) or [`send_timeout`](Sender::send_timeout).
-    pub async fn send(&self, item: T) -> Result<(), SendError<T>> {
-        let mut parked = Parked {
-            chan: &self.chan,
-            key: None,
-        };
-        let mut item = Some(item);
-        // Dropped where it lies when the send ends: moving it out first made every send
-        // reload, wide, a field just stored narrow (a store-forwarding stall).
-        let mut blocked = None;
-        let placed =
-            std::future::poll_fn(|cx| self.poll_send(&mut parked.key, &mut item, &mut blocked, cx))
-                .await;
-        match placed {
-            true => Ok(()),
-            false => Err(SendError(
-                item.take().expect("a closed channel hands the item back"),
-            )),
-        }
-    }
-
-    /// Polls a send; `Ready(false)` when closed, the item then back in `item`. The wait is
-    /// announced to the probe (and the clock read) only once it parks.
-    fn poll_send<'a>(
-        &'a self,
-        key: &mut Option<usize>,
-        item: &mut Option<T>,
-        blocked: &mut Option<WaitTimer<'a>>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<bool> {
-        match self.chan.poll_send(key, item, cx) {
-            Placed::Yes => std::task::Poll::Ready(true),
-            Placed::Closed => std::task::Poll::Ready(false),
-            Placed::Waiting => {
-                if blocked.is_none() {
-                    *blocked = Some(WaitTimer::timed(
-                        self.chan.probe.as_ref(),
-                        WaitKind::SendBlocked,
-                    ));
-                }
-                std::task::Poll::Pending
-            }
-        }
+    pub fn send(&self, item: T) -> send::Send<'_, T> {
+        send::Send::new(&self.chan, item)
     }
 
     /// Sends `item` if a slot is free right now and no send waits for one.
@@ -173,30 +134,12 @@ impl<T> Sender<T> {
         item: T,
         timeout: Duration,
     ) -> Result<(), SendTimeoutError<T>> {
-        let mut parked = Parked {
-            chan: &self.chan,
-            key: None,
-        };
-        let mut item = Some(item);
-        let mut blocked = None;
-        let placed = tokio::time::timeout(
-            timeout,
-            std::future::poll_fn(|cx| self.poll_send(&mut parked.key, &mut item, &mut blocked, cx)),
-        )
-        .await;
-        match placed {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(SendTimeoutError::Closed(
-                item.take().expect("a closed channel hands the item back"),
-            )),
-            // The item never left this future: withdrawn, a grant goes to the next in line.
-            Err(_elapsed) => {
-                drop(parked);
-                Err(SendTimeoutError::Timeout(
-                    item.take()
-                        .expect("a send that timed out still holds its item"),
-                ))
-            }
+        let mut send = self.send(item);
+        match tokio::time::timeout(timeout, &mut send).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(SendError(item))) => Err(SendTimeoutError::Closed(item)),
+            // The item never left the send: withdrawn, a grant goes to the next in line.
+            Err(_elapsed) => Err(SendTimeoutError::Timeout(send.withdraw())),
         }
     }
 
@@ -452,21 +395,6 @@ impl<T> Sender<T> {
     /// Turns this sender into a [`futures_sink::Sink`].
     pub fn into_sink(self) -> SendSink<T> {
         SendSink::new(self)
-    }
-}
-
-/// A send's or reservation's place among the parked ones, withdrawn when its future is
-/// dropped: a slot granted meanwhile goes to the next in line.
-struct Parked<'a, T> {
-    chan: &'a Chan<T>,
-    key: Option<usize>,
-}
-
-impl<T> Drop for Parked<'_, T> {
-    fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            self.chan.cancel_reserve(key);
-        }
     }
 }
 
