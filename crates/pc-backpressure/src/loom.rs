@@ -1,9 +1,7 @@
-//! The atomics the pressure marks decide with: std's, or loom's under `--cfg loom`, so that the
+//! The atomic the pressure marks decide with: std's, or loom's under `--cfg loom`, so that the
 //! model in `pressure.rs` explores every interleaving of a sender and a receiver observing.
 
-#[cfg(all(loom, test))]
-pub(crate) use loom::sync::atomic::AtomicUsize;
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, Ordering, fence};
+pub(crate) use loom::sync::atomic::{AtomicBool, Ordering};
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, Ordering, fence};
+pub(crate) use std::sync::atomic::{AtomicBool, Ordering};

@@ -2,7 +2,7 @@
 
 use tokio::sync::watch;
 
-use crate::loom::{AtomicBool, Ordering, fence};
+use crate::loom::{AtomicBool, Ordering};
 
 /// The queue's pressure, published through a [`watch`] so producers can await a change.
 ///
@@ -42,10 +42,10 @@ impl Watermarks {
     ///
     /// A depth read just before another thread moved the queue must not decide the state for
     /// good: after each change the depth is read again and the state corrected, until a read
-    /// agrees with it. A `SeqCst` fence sits between a sender's flip and its second read, and
-    /// between a receiver's pop and its read of the flag (`is_high`), so a receiver that pops
-    /// and then finds `Normal` (and so leaves the state alone) cannot be missed as well by a
-    /// sender that just set `High`: the sender's second read of the depth then sees that pop.
+    /// agrees with it. The depth is the channel's, read under its lock (the depth of each change
+    /// is computed under it, and `reread` takes it), which orders the rest: a sender that flips
+    /// and reads again either sees a receiver's pop, or the pop took the lock after that read,
+    /// so after the flip, and the receiver's own look at the flag sees it and corrects it.
     pub(crate) fn observe(&self, depth: usize, reread: impl Fn() -> usize) {
         let mut depth_now = depth;
         loop {
@@ -65,9 +65,8 @@ impl Watermarks {
             {
                 self.publish_state();
             }
-            // Pairs with the fence in `is_high`: either this read sees a receiver's pop, or
-            // that receiver sees the flag just set and observes the depth itself.
-            fence(Ordering::SeqCst);
+            // Under the channel's lock: either this read sees a receiver's pop, or that pop
+            // came after it, and so after the flip, which the receiver then sees.
             depth_now = reread();
         }
     }
@@ -85,13 +84,6 @@ impl Watermarks {
         });
     }
 
-    /// Whether the state is `High`, read after a fence that orders the caller's change to the
-    /// queue (a pop) before it: see [`observe`](Self::observe).
-    pub(crate) fn is_high(&self) -> bool {
-        fence(Ordering::SeqCst);
-        self.is_high.load(Ordering::SeqCst)
-    }
-
     pub(crate) fn current(&self) -> Pressure {
         *self.publish.borrow()
     }
@@ -107,28 +99,32 @@ mod loom_pressure {
 
     use loom::thread;
 
+    use loom::sync::Mutex;
+
     use super::{Pressure, Watermarks};
-    use crate::loom::{AtomicUsize, Ordering};
+    use crate::loom::Ordering;
 
     /// A sender that read depth 8 (the high mark) races a receiver that drains the queue to 0:
     /// whichever order their reads and flips take, the state and what the watch publishes end
-    /// as the depth says (`Normal`). Marks 8 and 2; the depth is a loom atomic standing for the
-    /// queue's (`SeqCst`, as concurrent-queue's length and pops are).
+    /// as the depth says (`Normal`). Marks 8 and 2; the depth sits behind a mutex, as the
+    /// channel's does: each change computes it under the lock, and a read again takes it.
     #[test]
     fn loom_a_stale_depth_cannot_leave_the_pressure_high() {
         loom::model(|| {
             let marks = Arc::new(Watermarks::new(8, 2));
-            let depth = Arc::new(AtomicUsize::new(8));
+            let depth = Arc::new(Mutex::new(8usize));
             let sender = {
                 let (marks, depth) = (Arc::clone(&marks), Arc::clone(&depth));
-                thread::spawn(move || marks.observe(8, || depth.load(Ordering::SeqCst)))
+                thread::spawn(move || marks.observe(8, || *depth.lock().unwrap()))
             };
-            depth.store(0, Ordering::SeqCst);
-            if marks.is_high() {
-                marks.observe(0, || depth.load(Ordering::SeqCst));
-            }
+            let popped = {
+                let mut depth = depth.lock().unwrap();
+                *depth = 0;
+                *depth
+            };
+            marks.observe(popped, || *depth.lock().unwrap());
             sender.join().unwrap();
-            assert!(!marks.is_high());
+            assert!(!marks.is_high.load(Ordering::SeqCst));
             assert_eq!(marks.current(), Pressure::Normal);
         });
     }

@@ -1,14 +1,14 @@
 //! `BoundedQueue::builder`: capacity, policy, watermarks, hook and probe, checked at build time.
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, OnceLock};
 
 use pc_core::{BuildError, DropReason, SharedProbe, channel};
 
 use super::receiver::Receiver;
 use super::sender::Sender;
-use super::shared::{DropHook, Shared};
+use super::shared::{Depths, DropHook, Shared};
 use crate::overflow::Overflow;
 use crate::pressure::Watermarks;
 use crate::stats::Counters;
@@ -98,7 +98,13 @@ impl<T: Send + 'static> BoundedQueueBuilder<T> {
     ///
     /// A [`BuildError`] for a capacity of 0, or watermarks outside `0 <= low < high <= 1`.
     pub fn build(self) -> Result<(Sender<T>, Receiver<T>), BuildError> {
-        let (tx, rx) = channel::bounded::<T>(self.capacity)?;
+        // The capacity first, as the channel would check it: the channel is built last, once
+        // the state its probe reports to exists.
+        if self.capacity == 0 {
+            return Err(BuildError::Zero {
+                setting: "capacity",
+            });
+        }
         let valid = self.low.is_finite()
             && self.high.is_finite()
             && 0.0 <= self.low
@@ -124,6 +130,13 @@ impl<T: Send + 'static> BoundedQueueBuilder<T> {
             probe: self.probe,
             receivers: AtomicUsize::new(1),
         });
+        let depths = Depths {
+            shared: Arc::clone(&shared),
+            source: OnceLock::new(),
+        };
+        let (tx, rx) = channel::Builder::bounded(self.capacity)
+            .probe(Arc::new(depths))
+            .build::<T>()?;
         Ok((
             Sender::new(tx, self.overflow, Arc::clone(&shared)),
             Receiver::new(rx, shared),

@@ -141,10 +141,11 @@ impl<T> Receiver<T> {
     }
 
     fn received(&self) {
+        // The pressure heard the change from the channel already.
         if let Some(probe) = &self.shared.probe {
             probe.consumed(1);
+            probe.depth(self.rx.len());
         }
-        self.shared.observe_out(|| self.rx.len());
     }
 }
 

@@ -170,10 +170,11 @@ impl<T> Sender<T> {
 
     /// Counts an item just enqueued; always `Ok`, to end a send.
     fn enqueued<E>(&self) -> Result<(), E> {
+        // The peak and the pressure heard the change from the channel already.
         if let Some(probe) = &self.shared.probe {
             probe.produced(1);
+            probe.depth(self.tx.len());
         }
-        self.shared.observe_in(|| self.tx.len());
         Ok(())
     }
 

@@ -3,9 +3,11 @@
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
+use pc_core::probe::DepthSource;
 use pc_core::task::Panic;
-use pc_core::{DropReason, SharedProbe};
+use pc_core::{DropReason, Probe, SharedProbe};
 
 use crate::pressure::Watermarks;
 use crate::stats::Counters;
@@ -24,34 +26,19 @@ pub(crate) struct Shared<T> {
 }
 
 impl<T> Shared<T> {
-    /// After an item went in: records the depth `read_depth` gives (peak, probe, pressure); the
-    /// pressure reads it again after any change it makes.
-    pub(crate) fn observe_in(&self, read_depth: impl Fn() -> usize) {
-        let depth = read_depth();
+    /// After the queue changed, with the depth the channel computed under its lock for that
+    /// change: the peak, and the pressure (which reads the depth again after any flip it makes).
+    ///
+    /// No fence is needed between a receive's pop and the pressure's read of its flag, as a
+    /// lock-free depth would need: the depth is read under the channel's lock, so a sender that
+    /// flips to `High` and then reads the depth again either sees a concurrent pop, or that pop
+    /// took the lock after the read and so after the flip, and its own look at the flag sees it.
+    pub(crate) fn observe(&self, depth: usize, reread: impl Fn() -> usize) {
         // A load first: the peak rarely moves, and an RMW on every item would cost more.
         if depth > self.counters.peak_depth.load(Ordering::Relaxed) {
             self.counters.peak_depth.fetch_max(depth, Ordering::Relaxed);
         }
-        if let Some(probe) = &self.probe {
-            probe.depth(depth);
-        }
-        self.marks.observe(depth, read_depth);
-    }
-
-    /// After an item went out: only a `High` pressure can change, and only the probe needs the
-    /// depth otherwise, so the depth is read only then.
-    pub(crate) fn observe_out(&self, depth: impl Fn() -> usize) {
-        let high = self.marks.is_high();
-        if !high && self.probe.is_none() {
-            return;
-        }
-        let depth_now = depth();
-        if let Some(probe) = &self.probe {
-            probe.depth(depth_now);
-        }
-        if high {
-            self.marks.observe(depth_now, depth);
-        }
+        self.marks.observe(depth, reread);
     }
 
     /// Discards `item` on purpose: counted, reported, handed to the hook. A panic of the hook
@@ -80,6 +67,32 @@ impl<T> fmt::Debug for Shared<T> {
             .field("drop_hook", &self.on_drop.is_some())
             .field("probe", &self.probe.is_some())
             .finish_non_exhaustive()
+    }
+}
+
+/// The probe of the channel under a queue: it hears the depth of every change, computed under
+/// the channel's lock, so the queue's peak and pressure cost no read of their own. It reports
+/// nothing to the user's probe, which hears the queue's own counts.
+pub(crate) struct Depths<T> {
+    pub(crate) shared: Arc<Shared<T>>,
+    /// The channel's length, read again after a change of pressure.
+    pub(crate) source: OnceLock<Arc<dyn DepthSource>>,
+}
+
+impl<T: Send + 'static> Probe for Depths<T> {
+    fn depth(&self, depth: usize) {
+        self.shared.observe(depth, || {
+            self.source
+                .get()
+                .and_then(|source| source.depth())
+                .unwrap_or(depth)
+        });
+    }
+
+    fn read_depth(&self, source: Arc<dyn DepthSource>) -> bool {
+        // Kept for the reads again; declining asks the channel for a report on every change.
+        let _ = self.source.set(source);
+        false
     }
 }
 
