@@ -15,6 +15,9 @@ use crate::probe::{WaitKind, WaitTimer};
 /// It is `Unpin` whatever the item, which it only moves, so it can be kept and polled again
 /// (in a `select!` loop) without pinning. Dropping it before it completes means the item was
 /// not enqueued: the item is dropped with it, and a slot granted to it goes to the next in line.
+///
+/// Named as async-channel's and futures' `Send` futures are: a glob import of
+/// `pc_core::channel::*` would shadow the `Send` trait, so import the names you use.
 #[must_use = "futures do nothing unless polled"]
 pub struct Send<'a, T> {
     chan: &'a Chan<T>,
