@@ -4,7 +4,8 @@
 //! - `cargo xtask bench [--quick] [FILTER]`: criterion benches, then a table of ratios in
 //!   `target/bench-report/`.
 //! - `cargo xtask release --dry-run`: checks one version everywhere, a CHANGELOG section for it,
-//!   and that every crate packages.
+//!   every crate name against the crates.io index (a name held there with versions this
+//!   workspace never released fails the check), and that every crate packages.
 //! - `cargo xtask soak [CASES]`: the randomized contract test over every block, with as many
 //!   cases per block as asked (10,000 by default; `ci` runs 256).
 //!
@@ -28,7 +29,7 @@ usage: cargo xtask <task>
 tasks:
   ci                        fmt, clippy, tests, docs, bench build, facade features, cargo-deny
   bench [--quick] [FILTER]  run the criterion benches and write target/bench-report/
-  release --dry-run         check versions and CHANGELOG, then cargo package --workspace
+  release --dry-run         check versions, CHANGELOG and crate names, then cargo package
   soak [CASES]              the randomized contract test, CASES per block (default 10000)
 ";
 
