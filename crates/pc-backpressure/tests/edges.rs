@@ -76,6 +76,40 @@ async fn an_idle_stream_keeps_no_wake_up_from_a_waiting_receive() {
     );
 }
 
+/// The receiver itself is a `Stream` (and `FusedStream`), on the channel's watching stream:
+/// polled once and left, it keeps no wake-up from a receive that waits; what it hands out is
+/// counted; it ends, for good, once the queue is closed and drained.
+#[tokio::test(start_paused = true)]
+async fn a_receiver_polled_as_a_stream_and_left_keeps_no_wake_up() {
+    use futures_util::StreamExt;
+    use futures_util::stream::FusedStream;
+    let (tx, rx) = BoundedQueue::builder(4).build().unwrap();
+    let mut idle = rx.clone();
+    {
+        let mut next = spawn(idle.next());
+        assert_pending!(next.poll());
+    }
+    let mut recv = spawn(rx.recv());
+    assert_pending!(recv.poll());
+    tx.try_send(1).unwrap();
+    assert!(
+        recv.is_woken(),
+        "the waiting receive slept with an item queued"
+    );
+    assert_ready_eq!(recv.poll(), Ok(1));
+    tx.try_send(2).unwrap();
+    assert_eq!(idle.next().await, Some(2));
+    assert_eq!(rx.stats().consumed, 2, "the stream's item is counted");
+    assert!(!idle.is_terminated());
+    tx.try_send(3).unwrap();
+    tx.close();
+    assert!(!idle.is_terminated(), "an item is still queued");
+    assert_eq!(idle.next().await, Some(3));
+    assert_eq!(idle.next().await, None);
+    assert!(idle.is_terminated());
+    assert_eq!(idle.next().await, None);
+}
+
 // ## 7. Shutdown, and the pressure promise under races
 
 /// A probe that drains the queue from inside the sender's depth report: the sender then holds

@@ -150,6 +150,28 @@ fn an_idle_stream_is_still_woken_when_polled_again() {
     assert_ready_eq!(stream.poll_next(), None);
 }
 
+/// `FusedStream`: ended only once the channel is closed, drained, and no permit is out that
+/// could still send; then for good.
+#[test]
+fn a_receiver_stream_ends_for_good_only_when_closed_and_drained() {
+    use futures_util::stream::FusedStream;
+    let (tx, rx) = channel::bounded::<u32>(4).unwrap();
+    let mut stream = spawn(rx);
+    tx.try_send(1).unwrap();
+    let permit = tx.try_reserve().unwrap();
+    tx.close();
+    assert!(!stream.is_terminated(), "an item is queued");
+    assert_ready_eq!(stream.poll_next(), Some(1));
+    assert!(!stream.is_terminated(), "a permit out can still send");
+    assert_pending!(stream.poll_next());
+    permit.send(2).unwrap();
+    assert!(stream.is_woken());
+    assert_ready_eq!(stream.poll_next(), Some(2));
+    assert!(stream.is_terminated());
+    assert_ready_eq!(stream.poll_next(), None);
+    assert_ready_eq!(stream.poll_next(), None);
+}
+
 #[test]
 fn an_item_goes_to_the_waiting_receiver_past_two_idle_streams() {
     let (tx, rx) = channel::bounded::<u32>(4).unwrap();

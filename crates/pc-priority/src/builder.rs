@@ -175,7 +175,7 @@ impl<T: Send, S: Store> PriorityChannelBuilder<T, S> {
             PrioritySender {
                 shared: Arc::clone(&shared),
             },
-            PriorityReceiver { shared },
+            PriorityReceiver::new(shared),
         )
     }
 }

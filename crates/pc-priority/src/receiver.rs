@@ -7,13 +7,13 @@ use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use futures_core::Stream;
+use futures_core::{FusedStream, Stream};
 
 use pc_core::{
     AckConsumer, Consumer, Delivery, RecvError, RecvTimeoutError, TryRecvError, WaitKind,
 };
 
-use crate::shared::{Shared, Side, Taken, Wait};
+use crate::shared::{Shared, Side, Stage, Taken, Wait};
 use crate::store::{Levels, Store};
 
 /// The receiving half of a priority channel. Clone it for more consumers; each item goes to
@@ -26,9 +26,22 @@ use crate::store::{Levels, Store};
 /// as `DropReason::Closed`.
 pub struct PriorityReceiver<T: Send, S: Store = Levels> {
     pub(crate) shared: Arc<Shared<T, S>>,
+    /// This handle's wait when it is polled as a `Stream`: woken by every item and counted as
+    /// nobody's wake-up, so a stream that stops being polled holds nothing back.
+    stream: Stage,
+    /// The stream ended (closed and drained); it stays ended.
+    stream_ended: bool,
 }
 
 impl<T: Send, S: Store> PriorityReceiver<T, S> {
+    pub(crate) fn new(shared: Arc<Shared<T, S>>) -> Self {
+        Self {
+            shared,
+            stream: Stage::Idle,
+            stream_ended: false,
+        }
+    }
+
     /// Receives the next item and its priority, waiting while the channel is empty.
     ///
     /// # Errors
@@ -94,9 +107,7 @@ crate::handle::handle_accessors!(PriorityReceiver);
 impl<T: Send, S: Store> Clone for PriorityReceiver<T, S> {
     fn clone(&self) -> Self {
         self.shared.receivers.fetch_add(1, Ordering::Relaxed);
-        Self {
-            shared: Arc::clone(&self.shared),
-        }
+        Self::new(Arc::clone(&self.shared))
     }
 }
 
@@ -172,17 +183,73 @@ impl<T: Send, S: Store> Stream for Items<'_, T, S> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.get_mut();
-        loop {
-            if this.done {
-                return Poll::Ready(None);
-            }
-            ready!(this.wait.poll_wait(cx));
-            match this.shared.try_pop(Some(&mut this.wait)) {
-                Taken::Item(item, _) => return Poll::Ready(Some(item)),
-                Taken::Closed => this.done = true,
-                // Registered now: the next turn sleeps until an item or the close.
-                Taken::Empty => {}
-            }
+        poll_items(this.shared, &mut this.wait, &mut this.done, cx)
+    }
+}
+
+impl<T: Send, S: Store> FusedStream for Items<'_, T, S> {
+    fn is_terminated(&self) -> bool {
+        self.done
+    }
+}
+
+/// The items in priority order, without their priority, as [`Consumer::stream`] yields them;
+/// the stream ends when the channel is closed and drained. Its wait between polls is woken by
+/// every item and counts as nobody's wake-up: a receiver polled as a stream and then left (the
+/// losing branch of a `select!`) never keeps an item or a wake-up from a receive that waits.
+///
+/// ```
+/// use futures_util::StreamExt;
+/// use pc_priority::PriorityChannel;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let (tx, mut rx) = PriorityChannel::builder(3).capacity(8).build()?;
+/// tx.send("low", 2).await?;
+/// tx.send("high", 0).await?;
+/// drop(tx);
+/// let items: Vec<_> = (&mut rx).collect().await;
+/// assert_eq!(items, ["high", "low"]);
+/// # Ok(())
+/// # }
+/// ```
+impl<T: Send, S: Store> Stream for PriorityReceiver<T, S> {
+    type Item = T;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let this = self.get_mut();
+        let stage = std::mem::take(&mut this.stream);
+        let mut wait = Wait::resume(&this.shared, Side::Streams, stage);
+        let polled = poll_items(&this.shared, &mut wait, &mut this.stream_ended, cx);
+        this.stream = wait.suspend();
+        polled
+    }
+}
+
+impl<T: Send, S: Store> FusedStream for PriorityReceiver<T, S> {
+    fn is_terminated(&self) -> bool {
+        self.stream_ended
+    }
+}
+
+/// One poll of a stream of items: sleeps on `wait` until an item or the close; `done` once
+/// the channel is closed and drained.
+fn poll_items<T: Send, S: Store>(
+    shared: &Shared<T, S>,
+    wait: &mut Wait<'_, T, S>,
+    done: &mut bool,
+    cx: &mut Context<'_>,
+) -> Poll<Option<T>> {
+    loop {
+        if *done {
+            return Poll::Ready(None);
+        }
+        ready!(wait.poll_wait(cx));
+        match shared.try_pop(Some(wait)) {
+            Taken::Item(item, _) => return Poll::Ready(Some(item)),
+            Taken::Closed => *done = true,
+            // Registered now: the next turn sleeps until an item or the close.
+            Taken::Empty => {}
         }
     }
 }

@@ -562,7 +562,9 @@ pub(crate) struct Wait<'a, T: Send, S: Store> {
     stage: Stage,
 }
 
-enum Stage {
+#[derive(Default)]
+pub(crate) enum Stage {
+    #[default]
     Idle,
     Registered(EventListener),
     /// Notified, not settled yet.
@@ -571,11 +573,24 @@ enum Stage {
 
 impl<'a, T: Send, S: Store> Wait<'a, T, S> {
     pub(crate) fn new(shared: &'a Shared<T, S>, side: Side) -> Self {
+        Self::resume(shared, side, Stage::Idle)
+    }
+
+    /// A stream's wait kept in its handle between polls ([`suspend`](Self::suspend)ed there),
+    /// taken up again. Only streams' waits are kept so: they count as nobody's wake-up, so
+    /// nothing is owed to anyone while one sits in a handle.
+    pub(crate) fn resume(shared: &'a Shared<T, S>, side: Side, stage: Stage) -> Self {
         Self {
             shared,
             side,
-            stage: Stage::Idle,
+            stage,
         }
+    }
+
+    /// Where this wait stands, to keep in a handle until the next poll.
+    pub(crate) fn suspend(mut self) -> Stage {
+        debug_assert_eq!(self.side, Side::Streams, "only streams' waits are kept");
+        std::mem::take(&mut self.stage)
     }
 
     fn event(&self) -> &'a Event {

@@ -283,6 +283,38 @@ async fn idle_streams_keep_no_wake_up_from_a_waiting_receive() {
     assert_eq!(second.next().await, None);
 }
 
+/// The receiver itself is a `Stream` too (as pc-core's is), with its wait kept in the handle:
+/// polled once and left, it keeps no wake-up from a receive that waits, still gets an item when
+/// polled again, and ends, for good, at the close.
+#[tokio::test(start_paused = true)]
+async fn a_receiver_polled_as_a_stream_and_left_keeps_no_wake_up() {
+    use futures_util::StreamExt;
+    use futures_util::stream::FusedStream;
+    let (tx, rx) = PriorityChannel::builder(3).capacity(8).build().unwrap();
+    let mut idle = rx.clone();
+    {
+        let mut next = spawn(idle.next());
+        assert_pending!(next.poll());
+    }
+    let mut recv = spawn(rx.recv());
+    assert_pending!(recv.poll());
+    tx.try_send(1, 2).unwrap();
+    assert!(
+        recv.is_woken(),
+        "the waiting receive slept with an item queued"
+    );
+    assert_ready_eq!(recv.poll(), Ok((1, 2)));
+    tx.try_send(2, 1).unwrap();
+    tx.try_send(3, 0).unwrap();
+    assert_eq!(idle.next().await, Some(3), "highest priority first");
+    assert!(!idle.is_terminated());
+    tx.close();
+    assert_eq!(idle.next().await, Some(2), "drained after the close");
+    assert_eq!(idle.next().await, None);
+    assert!(idle.is_terminated());
+    assert_eq!(idle.next().await, None);
+}
+
 // ## 3. Fairness: tested in tests/ordering.rs (FIFO among equal priorities; weighted and aging
 // schedules serve the lowest level under a flood) and tests/wakeups.rs.
 

@@ -2,10 +2,12 @@
 
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
 
-use futures_core::Stream;
+use futures_core::{FusedStream, Stream};
 use futures_util::StreamExt;
 use pc_core::probe::WaitTimer;
 use pc_core::{
@@ -146,6 +148,51 @@ impl<T> Receiver<T> {
             probe.consumed(1);
             probe.depth(self.rx.len());
         }
+    }
+}
+
+/// The items, counted as the queue's receives are, as a stream that ends when the queue is
+/// closed and drained: the channel's own stream underneath, whose registration between polls
+/// only watches, so a receiver polled as a stream and then left never keeps an item or a
+/// wake-up from a receive that waits.
+///
+/// ```
+/// use futures_util::StreamExt;
+/// use pc_backpressure::{BoundedQueue, Overflow};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let (tx, mut rx) = BoundedQueue::builder(4).overflow(Overflow::DropOldest).build()?;
+/// for i in 0..6 {
+///     tx.send(i).await?;
+/// }
+/// drop(tx);
+/// let kept: Vec<u32> = (&mut rx).collect().await;
+/// assert_eq!(kept, [2, 3, 4, 5]);
+/// assert_eq!(rx.stats().consumed, 4);
+/// # Ok(())
+/// # }
+/// ```
+impl<T> Stream for Receiver<T> {
+    type Item = T;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.rx).poll_next(cx);
+        if let Poll::Ready(Some(_)) = &polled {
+            this.received();
+        }
+        polled
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.rx.size_hint()
+    }
+}
+
+impl<T> FusedStream for Receiver<T> {
+    fn is_terminated(&self) -> bool {
+        self.rx.is_terminated()
     }
 }
 

@@ -136,6 +136,11 @@ impl<T> Chan<T> {
         self.state.lock().closed
     }
 
+    /// Closed, nothing queued and no permit out: every receive ends.
+    pub(crate) fn is_drained(&self) -> bool {
+        self.state.lock().drained()
+    }
+
     /// Whether no slot is free: a send now would wait (never, unbounded).
     pub(crate) fn is_full(&self) -> bool {
         !self.state.lock().has_space()

@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_core::Stream;
+use futures_core::{FusedStream, Stream};
 
 use super::blocking;
 use super::chan::{self, Chan, Received};
@@ -278,6 +278,14 @@ impl<T> Stream for Receiver<T> {
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         (self.chan.len(), None)
+    }
+}
+
+/// Ended once the channel is closed and drained (no item queued, no permit out that could
+/// still send): from then on it yields `None` for good.
+impl<T> FusedStream for Receiver<T> {
+    fn is_terminated(&self) -> bool {
+        self.chan.is_drained()
     }
 }
 
