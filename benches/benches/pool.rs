@@ -40,7 +40,7 @@ async fn pool_results() -> u64 {
             .await
     });
     pool.send_all(0..JOBS).await.expect("open");
-    WorkerPool::close(&pool).await;
+    pool.close_and_wait().await;
     reader.await.expect("reader")
 }
 
@@ -93,7 +93,7 @@ async fn pool_handles() -> u64 {
     }
     drop(tx);
     let ok = reader.await.expect("reader");
-    WorkerPool::close(&pool).await;
+    pool.close_and_wait().await;
     ok
 }
 

@@ -125,7 +125,7 @@ type Handler<In, Out, E, IE> = Arc<dyn Fn(Vec<In>) -> BatchFuture<Out, E, IE> + 
 ///     })?;
 /// let (a, b) = tokio::join!(lookups.process(7), lookups.process(8));
 /// assert_eq!((a?, b?), ("user-7".to_string(), "user-8".to_string()));
-/// lookups.close().await; // flushes and waits for batches in flight
+/// lookups.close_and_wait().await; // flushes and waits for batches in flight
 /// # Ok(())
 /// # }
 /// ```
@@ -218,13 +218,20 @@ where
     ///
     /// Cancel safe, and callable any number of times, at once too: each call returns only
     /// once every task has ended.
-    pub async fn close(&self) {
-        self.intake.close();
+    pub async fn close_and_wait(&self) {
+        self.close();
         self.tasks.wait().await;
         self.tasks.raise_panic();
     }
 
-    /// Whether [`close`](Self::close) was called.
+    /// Stops intake: later submits fail with [`ProcessError::Closed`]; the partial batch is
+    /// still sent. Returns `true` if this call closed it. To wait for the batches in flight as
+    /// well, [`close_and_wait`](Self::close_and_wait).
+    pub fn close(&self) -> bool {
+        self.intake.close()
+    }
+
+    /// Whether [`close`](Self::close) (or [`close_and_wait`](Self::close_and_wait)) was called.
     pub fn is_closed(&self) -> bool {
         self.intake.is_closed()
     }

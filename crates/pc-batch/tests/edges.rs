@@ -29,7 +29,7 @@ async fn a_cancelled_process_call_leaves_the_others_answered() {
         assert_pending!(gone.poll());
     }
     assert_eq!(processor.process(2).await.unwrap(), 2);
-    processor.close().await;
+    processor.close_and_wait().await;
 }
 
 // ## 4. Extreme durations
@@ -90,13 +90,13 @@ async fn counts_at_their_largest_work_or_are_typed_errors() {
         .build(echo)
         .unwrap();
     assert_eq!(processor.process(1).await.unwrap(), 1);
-    processor.close().await;
+    processor.close_and_wait().await;
     let processor = BatchProcessor::builder(batcher(2, Duration::from_millis(1)))
         .intake(usize::MAX)
         .build(echo)
         .unwrap();
     assert_eq!(processor.process(2).await.unwrap(), 2);
-    processor.close().await;
+    processor.close_and_wait().await;
     let refused = BatchProcessor::builder(batcher(2, Duration::from_millis(1)))
         .concurrency(usize::MAX)
         .build(echo)
@@ -169,8 +169,8 @@ async fn a_handler_that_panics_before_its_future_fails_its_batch_alone() {
         Err(ProcessError::Lost)
     ));
     assert_eq!(panics_inside.process(2).await.unwrap(), 2);
-    panics_inside.close().await;
-    processor.close().await;
+    panics_inside.close_and_wait().await;
+    processor.close_and_wait().await;
     assert!(processor.is_closed());
 }
 
@@ -198,7 +198,7 @@ async fn a_weigher_that_panics_fails_its_caller_alone() {
     let (a, b) = tokio::join!(processor.process(1), processor.process(2));
     assert_eq!((a.unwrap(), b.unwrap()), (1, 2));
     assert!(!processor.is_closed());
-    processor.close().await;
+    processor.close_and_wait().await;
 }
 
 /// Walk: a `Batched` stream whose weigher panics re-raises to the task that polls it, drops
@@ -246,7 +246,7 @@ async fn an_unwanted_output_that_panics_on_drop_leaves_the_others_answered() {
     }
     assert_eq!(processor.process(2).await.unwrap(), DropsBadly(2));
     assert_eq!(processor.process(3).await.unwrap(), DropsBadly(3));
-    processor.close().await;
+    processor.close_and_wait().await;
 }
 
 // ## 7. Shutdown in every state
@@ -263,7 +263,7 @@ async fn close_answers_a_partial_batch_and_refuses_new_items() {
         tokio::spawn(async move { processor.process(7).await })
     };
     sleep(Duration::from_millis(1)).await;
-    processor.close().await;
+    processor.close_and_wait().await;
     assert_eq!(waiting.await.unwrap().unwrap(), 7);
     assert!(matches!(
         processor.process(8).await,
@@ -299,13 +299,13 @@ async fn close_cancelled_then_called_again_waits_for_the_batch_in_flight() {
         async move { processor.process(7).await }
     });
     sleep(Duration::from_millis(5)).await;
-    let gave_up = tokio::time::timeout(Duration::from_millis(1), processor.close()).await;
+    let gave_up = tokio::time::timeout(Duration::from_millis(1), processor.close_and_wait()).await;
     assert!(gave_up.is_err(), "the batch holds the processor up");
-    tokio::join!(processor.close(), processor.close());
+    tokio::join!(processor.close_and_wait(), processor.close_and_wait());
     assert_eq!(start.elapsed(), Duration::from_secs(10));
     assert_eq!(caller.await.unwrap().unwrap(), 7);
     assert_eq!(alive(), before, "no task of the processor is left");
-    processor.close().await;
+    processor.close_and_wait().await;
 }
 
 // ## 2. The abandoned registration: tested in the facade's tests/edges.rs

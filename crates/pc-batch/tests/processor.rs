@@ -69,7 +69,7 @@ async fn seed_example_three_gives_each_of_250_callers_its_own_output_in_order() 
     assert_eq!(batches.load(Ordering::SeqCst), 25, "25 full batches of 10");
     // Concurrency 1: 25 batches of 50 ms each, one after the other.
     assert_eq!(start.elapsed(), Duration::from_millis(25 * 50));
-    processor.close().await;
+    processor.close_and_wait().await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -108,7 +108,7 @@ async fn a_failed_batch_fails_exactly_its_callers() {
             (i, Err(other)) => panic!("caller {i}: {other:?}"),
         }
     }
-    processor.close().await;
+    processor.close_and_wait().await;
     let batches = batch_no.load(Ordering::SeqCst);
     let failed_batches = (0..batches).filter(|n| n % 7 == 6).count();
     assert_eq!(ok + failed, 1000);
@@ -150,7 +150,7 @@ async fn a_per_item_handler_fails_only_the_failed_items() {
             (i, Err(other)) => panic!("caller {i}: {other:?}"),
         }
     }
-    processor.close().await;
+    processor.close_and_wait().await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -174,7 +174,7 @@ async fn a_wrong_number_of_outputs_is_an_error_to_each_caller() {
             })
         ));
     }
-    processor.close().await;
+    processor.close_and_wait().await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -203,7 +203,7 @@ async fn callers_wait_for_room_and_batches_in_flight_stay_within_concurrency() {
         assert_eq!(got.unwrap(), i, "every caller got its own item back");
     }
     assert_eq!(peak.load(Ordering::SeqCst), 2);
-    processor.close().await;
+    processor.close_and_wait().await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -225,7 +225,7 @@ async fn close_flushes_the_partial_batch_and_finishes_what_is_in_flight() {
     let callers = spawn_callers(&processor, 5);
     tokio::task::yield_now().await;
     let start = Instant::now();
-    processor.close().await;
+    processor.close_and_wait().await;
     // No 60 s linger: the partial batch left at close, and close waited for its handler.
     assert_eq!(start.elapsed(), Duration::from_millis(30));
     assert_eq!(done.load(Ordering::SeqCst), 5);

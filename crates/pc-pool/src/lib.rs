@@ -29,7 +29,7 @@
 //! assert_eq!(thirteen.await, Err(JobError::Panicked("unlucky".into())));
 //! assert_eq!(slow.await, Err(JobError::TimedOut(Duration::from_secs(1))));
 //! assert_eq!(pool.workers(), 3, "a panic fails its job, not its worker");
-//! pool.close().await;
+//! pool.close_and_wait().await;
 //! # Ok(())
 //! # }
 //! ```
@@ -52,7 +52,7 @@
 //!   [`unordered`](Pipeline::unordered), in order per key after [`key_by`](Pipeline::key_by);
 //!   errors as values under an [`OnError`] policy.
 //! - [`fan_out`] spreads a `Consumer` over N workers; [`merge`] gathers streams into one.
-//! - Stopping: [`close`](WorkerPool::close) finishes every queued job,
+//! - Stopping: [`close_and_wait`](WorkerPool::close_and_wait) finishes every queued job,
 //!   [`shutdown`](WorkerPool::shutdown) cancels what a grace period leaves,
 //!   [`abort`](WorkerPool::abort) cancels now; each returns once no worker task is alive.
 //!

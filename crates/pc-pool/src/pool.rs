@@ -181,7 +181,7 @@ impl<In, S: Stage<In>> Shared<In, S> {
 /// `try_send`), the pool takes jobs whose outcomes go to the [`results`](Self::results)
 /// stream instead. A panic, an error or a timeout fails its job only; the worker carries on.
 ///
-/// Stopping: [`close`](Self::close) stops intake and waits for every queued job;
+/// Stopping: [`close_and_wait`](Self::close_and_wait) stops intake and waits for every queued job;
 /// [`shutdown`](Self::shutdown) waits a grace period, then cancels what is left;
 /// [`abort`](Self::abort) cancels at once; so does cancelling the builder's token. Every job
 /// ends exactly once, with its output, its error, or [`JobError::Cancelled`]. Dropping the pool
@@ -576,11 +576,18 @@ impl<In, S: Stage<In>> WorkerPool<In, S> {
         Ok(())
     }
 
+    /// Stops intake: submits and sends fail and hand their input back; queued jobs still run.
+    /// Returns `true` if this call closed it. The same as `Producer::close`; to wait for the
+    /// queued jobs as well, [`close_and_wait`](Self::close_and_wait).
+    pub fn close(&self) -> bool {
+        let closed = self.shared.intake.close();
+        // A feeder waiting on its source notices.
+        self.shared.cancel.wake_all();
+        closed
+    }
+
     /// Stops intake (submits fail and hand their input back) and waits until every queued job
     /// has run and no task of the pool is left.
-    ///
-    /// `Producer::close`, the trait's, only stops intake; on an `Arc<WorkerPool>` with the trait
-    /// in scope, method syntax finds that one first: write `WorkerPool::close(&pool).await`.
     ///
     /// # Panics
     ///
@@ -591,10 +598,8 @@ impl<In, S: Stage<In>> WorkerPool<In, S> {
     ///
     /// Dropping the future stops the waiting only: the pool still finishes its jobs. Callable
     /// again, and by many callers at once: each call returns only once every task has ended.
-    pub async fn close(&self) {
-        self.shared.intake.close();
-        // A feeder waiting on its source notices.
-        self.shared.cancel.wake_all();
+    pub async fn close_and_wait(&self) {
+        self.close();
         self.stopped().await;
     }
 
@@ -604,11 +609,12 @@ impl<In, S: Stage<In>> WorkerPool<In, S> {
     ///
     /// # Panics
     ///
-    /// As [`close`](Self::close).
+    /// As [`close_and_wait`](Self::close_and_wait).
     ///
     /// # Cancel safety
     ///
-    /// As [`close`](Self::close); the cancelling, once started, is not undone.
+    /// As [`close_and_wait`](Self::close_and_wait); the cancelling, once started, is not
+    /// undone.
     pub async fn shutdown(&self, grace: Duration) -> u64 {
         self.shared.intake.close();
         self.shared.cancel.wake_all();
@@ -628,7 +634,7 @@ impl<In, S: Stage<In>> WorkerPool<In, S> {
     ///
     /// # Panics
     ///
-    /// As [`close`](Self::close).
+    /// As [`close_and_wait`](Self::close_and_wait).
     ///
     /// # Cancel safety
     ///
@@ -1133,7 +1139,7 @@ where
     }
 
     fn close(&self) -> bool {
-        self.shared.intake.close()
+        WorkerPool::close(self)
     }
 
     fn is_closed(&self) -> bool {
@@ -1164,7 +1170,7 @@ mod tests {
         assert_eq!(pool.workers(), 1);
         assert!(pool.tasks.len() <= 8, "{}", pool.tasks.len());
         assert!(lock(&pool.shared.cancel.wakers).len() <= 8);
-        pool.close().await;
+        pool.close_and_wait().await;
         assert_eq!(pool.workers(), 0);
         assert!(pool.tasks.is_empty());
     }

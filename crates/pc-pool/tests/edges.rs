@@ -51,7 +51,7 @@ async fn a_submit_cancelled_while_waiting_for_room_queues_nothing() {
     }
     assert_eq!(running.await, Ok(0));
     assert_eq!(queued.await, Ok(1));
-    pool.close().await;
+    pool.close_and_wait().await;
     assert_eq!(pool.cancelled(), 0);
 }
 
@@ -68,7 +68,7 @@ async fn an_unpolled_job_handle_holds_nothing_up() {
     let _ = first.poll();
     let second = pool.submit(2).await.unwrap();
     assert_eq!(second.await, Ok(2));
-    pool.close().await;
+    pool.close_and_wait().await;
     assert_eq!(assert_ready!(first.poll()), Ok(1));
 }
 
@@ -99,7 +99,7 @@ async fn a_job_that_panics_before_its_future_fails_alone() {
     );
     assert_eq!(outcomes[4..], [Ok(40), Ok(50)]);
     assert_eq!(pool.workers(), 1);
-    pool.close().await;
+    pool.close_and_wait().await;
     assert_eq!(pool.workers(), 0);
 }
 
@@ -115,7 +115,7 @@ async fn a_blocking_job_that_panics_before_its_future_fails_alone() {
         matches!(failed, Err(JobError::Panicked(message)) if message.contains("no future for 1"))
     );
     assert_eq!(pool.submit(2).await.unwrap().await, Ok(20));
-    pool.close().await;
+    pool.close_and_wait().await;
 }
 
 /// The same panic in a pipeline stage: it made the panicking item and every item after it
@@ -258,7 +258,7 @@ async fn a_pool_source_that_panics_ends_the_results_with_its_error() {
     outputs.sort_by_key(|r| *r.as_ref().unwrap());
     assert_eq!(outputs, [Ok(0), Ok(10), Ok(20)]);
     assert!(tx.is_closed(), "the pool let go of its source");
-    pool.close().await;
+    pool.close_and_wait().await;
 }
 
 /// An output whose `Drop` panics for 1.
@@ -286,7 +286,7 @@ async fn an_unwanted_output_that_panics_on_drop_keeps_the_worker() {
     let done = tokio::time::timeout(Duration::from_secs(3600), next).await;
     assert_eq!(done.expect("the worker lives on"), Ok(DropsBadly(2)));
     assert_eq!(pool.workers(), 1);
-    pool.close().await;
+    pool.close_and_wait().await;
 }
 
 // ## 7. Shutdown in every state
@@ -353,14 +353,14 @@ async fn close_cancelled_then_called_again_waits_for_every_task() {
     .unwrap();
     let job = pool.submit(1).await.unwrap();
     let start = tokio::time::Instant::now();
-    let gave_up = tokio::time::timeout(ms(1), pool.close()).await;
+    let gave_up = tokio::time::timeout(ms(1), pool.close_and_wait()).await;
     assert!(gave_up.is_err(), "the job holds the pool up");
-    tokio::join!(pool.close(), pool.close());
+    tokio::join!(pool.close_and_wait(), pool.close_and_wait());
     assert_eq!(start.elapsed(), Duration::from_secs(10));
     assert_eq!(alive(), before);
     assert_eq!(job.await, Ok(1));
     // Once stopped, every later call returns at once.
-    pool.close().await;
+    pool.close_and_wait().await;
     assert_eq!(pool.abort().await, 0);
     assert_eq!(pool.shutdown(Duration::MAX).await, 0);
 }
@@ -430,7 +430,7 @@ async fn close_joins_workers_a_concurrent_resize_started() {
             }
         })
     };
-    WorkerPool::close(&pool).await;
+    pool.close_and_wait().await;
     resizer.await.unwrap();
     assert_eq!(pool.workers(), 0);
     assert_eq!(alive(), before);
@@ -691,7 +691,7 @@ async fn counts_at_their_largest_work_or_are_typed_errors() {
         .unwrap();
     assert_eq!(pool.resize(usize::MAX).unwrap_err().setting(), "workers");
     assert_eq!(pool.submit(4).await.unwrap().await, Ok(8));
-    pool.close().await;
+    pool.close_and_wait().await;
     let err =
         Pipeline::from_stream(futures_util::stream::iter(0..3u32)).stage(usize::MAX, 1, double);
     assert_eq!(err.unwrap_err().setting(), "concurrency");

@@ -42,7 +42,7 @@ async fn one_percent_of_jobs_panic_and_only_they_fail() {
         }
         assert_eq!((ok, panicked), (99_000, 1_000));
         assert_eq!(pool.workers(), 4, "a panic fails its job, not its worker");
-        pool.close().await;
+        pool.close_and_wait().await;
     })
     .await;
     let _ = std::panic::take_hook();
@@ -67,7 +67,7 @@ async fn a_blocking_job_that_panics_fails_alone() {
         assert_eq!(zero.await, Err(JobError::Panicked("zero".into())));
         assert_eq!(two.await, Ok(2));
         assert_eq!(pool.workers(), 2);
-        pool.close().await;
+        pool.close_and_wait().await;
     })
     .await;
     let _ = std::panic::take_hook();

@@ -47,11 +47,44 @@ async fn each_of_100_000_jobs_answers_its_own_handle_once() {
             answered += submitter.await.unwrap();
         }
         assert_eq!(answered, 100_000);
-        // Through an `Arc` with `Producer` in scope, `pool.close()` would be the trait's.
-        WorkerPool::close(&pool).await;
+        // Through an `Arc` with `Producer` in scope: the waiting close has its own name.
+        pool.close_and_wait().await;
         assert_eq!(pool.workers(), 0);
     })
     .await;
+}
+
+/// `close` and `Producer::close` are one: through an `Arc` with the trait in scope, method
+/// syntax may find either, and both close the intake at once; the queued jobs still run, and
+/// `close_and_wait` waits for them.
+#[tokio::test(start_paused = true)]
+async fn close_through_an_arc_is_the_traits_and_the_pools_alike() {
+    let ran = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&ran);
+    let pool = WorkerPool::builder(move |_: u32| {
+        let ran = Arc::clone(&counted);
+        async move {
+            sleep(ms(10)).await;
+            ran.fetch_add(1, Ordering::Relaxed);
+            Ok::<_, ()>(())
+        }
+    })
+    .workers(1)
+    .capacity(4)
+    .build()
+    .unwrap();
+    let pool = Arc::new(pool);
+    for n in 0..3 {
+        pool.try_send(n).unwrap();
+    }
+    assert!(pool.close(), "this call closed it");
+    assert!(!Producer::close(&pool), "closed already, by the same close");
+    assert!(!WorkerPool::close(&pool));
+    assert!(matches!(pool.try_send(9), Err(TrySendError::Closed(9))));
+    assert_eq!(ran.load(Ordering::Relaxed), 0, "close returns at once");
+    pool.close_and_wait().await;
+    assert_eq!(ran.load(Ordering::Relaxed), 3, "the queued jobs still ran");
+    assert_eq!(pool.workers(), 0);
 }
 
 #[tokio::test(start_paused = true)]
@@ -86,7 +119,7 @@ async fn jobs_over_the_timeout_fail_alone() {
     }
     assert_eq!(timed_out, 100);
     assert_eq!(pool.workers(), 4);
-    pool.close().await;
+    pool.close_and_wait().await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -103,7 +136,7 @@ async fn go_basic_pool_three_workers_ten_jobs_of_half_a_second() {
     for n in 1..=10 {
         pool.send(n).await.unwrap();
     }
-    pool.close().await;
+    pool.close_and_wait().await;
     let results: Vec<_> = pool.results().collect().await;
     assert_eq!(
         Instant::now() - start,
@@ -150,7 +183,7 @@ async fn close_completes_every_queued_job_and_refuses_new_ones() {
     let pool = counting_pool(done.clone(), 1000);
     let handles: Vec<_> = (0..500).map(|n| pool.try_submit(n).unwrap()).collect();
     assert_eq!(pool.queued(), 500);
-    pool.close().await;
+    pool.close_and_wait().await;
     assert_eq!(done.load(Ordering::Relaxed), 500);
     assert_eq!(pool.workers(), 0);
     for handle in handles {
@@ -314,7 +347,7 @@ async fn go_pool_with_deadline(
     pool.send_all([Task::Slow, Task::Fast, Task::Error, Task::Fast, Task::Slow])
         .await
         .unwrap();
-    pool.close().await;
+    pool.close_and_wait().await;
     let stopped = Instant::now() - start;
     canceller.abort();
     let mut results: Vec<_> = pool.results().map(|r| (r.id + 1, r.output)).collect().await;
@@ -385,7 +418,7 @@ async fn resize_up_and_down_under_load_loses_nothing() {
         assert!(seen.insert(id));
     }
     assert_eq!(seen.len(), 2000);
-    pool.close().await;
+    pool.close_and_wait().await;
     assert_eq!(pool.workers(), 0);
     pool.resize(4).unwrap();
     assert_eq!(pool.workers(), 0, "a stopped pool stays stopped");
@@ -407,7 +440,7 @@ async fn a_pool_drains_any_consumer_and_stops_when_it_ends() {
         producer.await.unwrap();
         outputs.sort_unstable();
         assert_eq!(outputs, (1..=10_000).collect::<Vec<_>>());
-        pool.close().await;
+        pool.close_and_wait().await;
         assert_eq!(pool.workers(), 0);
     })
     .await;
@@ -426,7 +459,7 @@ async fn closing_a_pool_over_a_consumer_leaves_the_rest_in_it() {
     .build_over(rx.clone())
     .unwrap();
     sleep(ms(25)).await;
-    pool.close().await;
+    pool.close_and_wait().await;
     let results: Vec<_> = pool.results().collect().await;
     let done = results.iter().filter(|r| r.output.is_ok()).count();
     let cancelled = results
@@ -472,7 +505,7 @@ async fn blocking_jobs_leave_the_runtime_free() {
     within(started_rx.recv()).await.unwrap();
     answer_tx.send(7).unwrap();
     assert_eq!(within(handle).await, Ok(7));
-    pool.close().await;
+    pool.close_and_wait().await;
 }
 
 /// The Go seed's fan-out/fan-in: 3 workers square 1..=10 with 0-99 ms of simulated work each
@@ -519,7 +552,7 @@ async fn go_load_balancer_round_robin_gives_each_worker_five() {
     .build()
     .unwrap();
     pool.send_all(0..20).await.unwrap();
-    pool.close().await;
+    pool.close_and_wait().await;
     let results: Vec<_> = pool.results().collect().await;
     assert_eq!(results.len(), 20);
     for worker in 0..4 {
@@ -596,7 +629,7 @@ async fn a_pool_with_queues_per_worker_cannot_be_resized() {
     assert_eq!(pool.resize(3).unwrap_err().setting(), "workers");
     let handle = pool.submit(5).await.unwrap();
     assert_eq!(handle.await, Ok(5));
-    pool.close().await;
+    pool.close_and_wait().await;
 }
 
 /// C# example 6 on a pool: 3 producers of 100 work items each, 2 workers; all 300 processed
@@ -627,7 +660,7 @@ async fn csharp_three_producers_two_consumers_process_each_item_once() {
         for producer in producers {
             producer.await.unwrap();
         }
-        WorkerPool::close(&pool).await;
+        pool.close_and_wait().await;
         let outputs: HashSet<String> = pool.results().map(|r| r.output.unwrap()).collect().await;
         assert_eq!(outputs.len(), 300);
         for producer in 1..=3 {

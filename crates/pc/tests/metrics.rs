@@ -243,7 +243,7 @@ async fn batcher_and_processor_report_sizes_linger_processing_and_failures() {
     let results: Vec<_> =
         futures_util::future::join_all((1..=8).map(|n| processor.process(n))).await;
     assert_eq!(results.iter().filter(|r| r.is_err()).count(), 1);
-    processor.close().await;
+    processor.close_and_wait().await;
     let s = metrics.snapshot();
     assert_eq!((s.produced, s.consumed), (8, 8));
     assert_eq!(s.failed_for(FailReason::Error), 1);
@@ -331,7 +331,7 @@ async fn pools_report_runs_queue_waits_and_failures_by_reason() {
     }
     let outcomes = futures_util::future::join_all(handles).await;
     assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 6);
-    pool.close().await;
+    pool.close_and_wait().await;
     let s = metrics.snapshot();
     assert_eq!((s.produced, s.consumed, s.in_flight), (10, 10, 0));
     assert_eq!(s.failed_for(FailReason::Error), 2);

@@ -687,7 +687,7 @@ pub(crate) async fn csharp_batch_processor() -> Outcome {
     .into_iter()
     .collect::<Result<_, _>>()
     .map_err(|e| e.to_string())?;
-    processor.close().await;
+    processor.close_and_wait().await;
     let expected: Vec<String> = (1..=250).map(|x| format!("Processed-{x}")).collect();
     check(
         NAME,
@@ -790,7 +790,7 @@ pub(crate) async fn go_basic_worker_pool(speed: u32) -> Outcome {
     .map_err(|e| e.to_string())?;
     let start = Instant::now();
     pool.send_all(1..=10).await.map_err(|e| e.to_string())?;
-    pool.close().await;
+    pool.close_and_wait().await;
     let mut outputs = Vec::new();
     let mut errors = 0;
     let mut results = pool.results();
@@ -855,7 +855,7 @@ pub(crate) async fn go_advanced_worker_pool(speed: u32) -> Outcome {
     pool.send_all([Task::Slow, Task::Fast, Task::Error, Task::Fast, Task::Slow])
         .await
         .map_err(|e| e.to_string())?;
-    pool.close().await;
+    pool.close_and_wait().await;
     deadline.abort();
     let mut results = Vec::new();
     let mut stream = pool.results();
@@ -993,7 +993,7 @@ pub(crate) async fn go_load_balancer(speed: u32) -> Outcome {
     .map_err(|e| e.to_string())?;
     let start = Instant::now();
     pool.send_all(0..20).await.map_err(|e| e.to_string())?;
-    pool.close().await;
+    pool.close_and_wait().await;
     let mut per_worker = [0; 4];
     let mut failed = 0;
     let mut stream = pool.results();
