@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pc::AckConsumer;
-use pc::redis::{LocalServer, RedisQueue};
+use pc::redis::RedisQueue;
+use pc_redis::LocalServer;
 
 const MESSAGES: u64 = 10_000;
 

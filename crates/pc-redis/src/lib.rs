@@ -43,6 +43,7 @@ mod codec;
 mod consumer;
 mod error;
 mod link;
+#[cfg(feature = "test-util")]
 mod local;
 mod producer;
 mod settings;
@@ -50,6 +51,7 @@ mod settings;
 pub use codec::{Binary, Codec, CodecError, Json};
 pub use consumer::RedisConsumer;
 pub use error::{RedisError, RedisSendError};
+#[cfg(feature = "test-util")]
 pub use local::LocalServer;
 pub use producer::RedisProducer;
 pub use settings::{RedisQueue, RedisQueueBuilder, WhenFull};

@@ -10,7 +10,8 @@ use crate::error::RedisError;
 
 /// A `redis-server` of its own on a unix socket in a temporary directory, for tests, examples
 /// and benches that need a real server; killed, and its directory removed, when dropped. Needs
-/// `redis-server` on the `PATH` (Debian's `redis-server` package).
+/// `redis-server` on the `PATH` (Debian's `redis-server` package), and this crate's `test-util`
+/// feature (a dev-dependency's, typically: it is no part of a production build).
 ///
 /// ```no_run
 /// use pc_redis::{LocalServer, RedisQueue};
