@@ -37,6 +37,7 @@
 //! `pc-core`'s `Producer` and `Consumer`, so any block of the toolkit can sit on either side.
 
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod adaptive;
 mod error;

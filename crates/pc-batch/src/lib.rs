@@ -40,6 +40,7 @@
 //! Time comes from `tokio::time`, so batching runs deterministically under paused time.
 
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod batcher;
 mod processor;

@@ -56,6 +56,7 @@
 //! Time comes from `tokio::time`, so everything here runs deterministically under paused time.
 
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod ack;
 mod build_error;

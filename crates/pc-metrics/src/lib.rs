@@ -36,8 +36,10 @@
 //! counter increment on the calling thread's shard (see `docs/benchmarks.md` for the cost on a
 //! contended channel).
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "metrics-rs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics-rs")))]
 pub mod bridge;
 mod metrics;
 mod prometheus;

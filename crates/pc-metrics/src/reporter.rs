@@ -55,6 +55,7 @@ impl Reporter {
 
     /// Also publishes each report to the `metrics` facade (see [`crate::bridge`]).
     #[cfg(feature = "metrics-rs")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics-rs")))]
     pub fn to_metrics_rs(mut self) -> Self {
         self.bridge = true;
         self

@@ -59,6 +59,7 @@
 //! Workers are spawned tasks, so a pool makes progress while its owner is busy.
 
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod error;
 mod fan;

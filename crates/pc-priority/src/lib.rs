@@ -64,6 +64,7 @@
 //! wakes it: the channel never polls.
 
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod builder;
 mod error;

@@ -37,6 +37,7 @@
 //! [`BuildError`](pc_core::BuildError) from `build()`.
 
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod bucket;
 mod clock;

@@ -38,6 +38,7 @@
 //! # }
 //! ```
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod codec;
 mod consumer;
@@ -52,6 +53,7 @@ pub use codec::{Binary, Codec, CodecError, Json};
 pub use consumer::RedisConsumer;
 pub use error::{RedisError, RedisSendError};
 #[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub use local::LocalServer;
 pub use producer::RedisProducer;
 pub use settings::{RedisQueue, RedisQueueBuilder, WhenFull};

@@ -73,6 +73,7 @@
 //! Time comes from `tokio::time`, so windows run deterministically under paused time.
 
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod aggregate;
 mod engine;

@@ -53,7 +53,9 @@
 //! More blocks join this table, each behind a feature named after it, as they land.
 
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[doc(inline)]
 pub use pc_core::{
     Ack, AckConsumer, BuildError, Consumer, Delivery, DropReason, FailReason, Probe, Producer,
     RecvError, RecvTimeoutError, ReserveError, ReserveManyError, SendError, SendTimeoutError,
@@ -62,34 +64,50 @@ pub use pc_core::{
 
 /// Backpressure: what a full queue does, on purpose.
 #[cfg(feature = "backpressure")]
+#[cfg_attr(docsrs, doc(cfg(feature = "backpressure")))]
+#[doc(inline)]
 pub use pc_backpressure as backpressure;
 
 /// Batching: items grouped by size, weight and age.
 #[cfg(feature = "batch")]
+#[cfg_attr(docsrs, doc(cfg(feature = "batch")))]
+#[doc(inline)]
 pub use pc_batch as batch;
 
 /// Metrics: counters, depth, rates and latencies of any block, as tables, JSON or Prometheus.
 #[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+#[doc(inline)]
 pub use pc_metrics as metrics;
 
 /// Pools: workers running one stage, each job answered on its own.
 #[cfg(feature = "pool")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pool")))]
+#[doc(inline)]
 pub use pc_pool as pool;
 
 /// Priority: which queued item goes next, and what a full channel sheds.
 #[cfg(feature = "priority")]
+#[cfg_attr(docsrs, doc(cfg(feature = "priority")))]
+#[doc(inline)]
 pub use pc_priority as priority;
 
 /// Redis Streams: the same producers and consumers across processes and machines.
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+#[doc(inline)]
 pub use pc_redis as redis;
 
 /// Rate limiting: how many permits a producer gets, and how fast.
 #[cfg(feature = "ratelimit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ratelimit")))]
+#[doc(inline)]
 pub use pc_ratelimit as ratelimit;
 
 /// Windows: items aggregated over tumbling, sliding and session windows.
 #[cfg(feature = "window")]
+#[cfg_attr(docsrs, doc(cfg(feature = "window")))]
+#[doc(inline)]
 pub use pc_window as window;
 
 /// The traits, for a glob import: `use pc::prelude::*;`. With their features, the extension
