@@ -71,6 +71,33 @@ async fn channel_workers() -> u64 {
     reader.await.expect("reader")
 }
 
+/// The same two hand-written workers on pc's own channel: the floor under the pool's
+/// results case, so the gap between the two is what the pool's machinery costs per job.
+async fn pc_channel_workers() -> u64 {
+    let (jobs_tx, jobs_rx) = pc::channel::bounded::<u64>(CAPACITY).expect("valid");
+    let (out_tx, out_rx) = pc::channel::unbounded::<Result<u64, ()>>();
+    for _ in 0..WORKERS {
+        let (jobs_rx, out_tx) = (jobs_rx.clone(), out_tx.clone());
+        tokio::spawn(async move {
+            while let Ok(n) = jobs_rx.recv().await {
+                out_tx.send(job(n).await).await.expect("open");
+            }
+        });
+    }
+    drop(out_tx);
+    drop(jobs_rx);
+    let reader = tokio::spawn(async move {
+        out_rx
+            .fold(0u64, |n, r| async move { n + u64::from(r.is_ok()) })
+            .await
+    });
+    for n in 0..JOBS {
+        jobs_tx.send(n).await.expect("open");
+    }
+    drop(jobs_tx);
+    reader.await.expect("reader")
+}
+
 /// A handle per job, awaited by a second task in submission order.
 async fn pool_handles() -> u64 {
     let pool = WorkerPool::builder(job)
@@ -186,7 +213,10 @@ fn pool(c: &mut Criterion) {
     for flavor in Flavor::ALL {
         let rt = flavor.runtime();
         for (group, cases) in [
-            ("results", &["pc", "async-channel-workers"][..]),
+            (
+                "results",
+                &["pc", "async-channel-workers", "pc-channel-workers"][..],
+            ),
             ("handles", &["pc", "oneshot-workers", "spawn-joinset"][..]),
             ("pipeline", &["pc", "channel-stages"][..]),
         ] {
@@ -203,6 +233,7 @@ fn pool(c: &mut Criterion) {
                             for _ in 0..iters {
                                 let ok = match (group, case) {
                                     ("results", "pc") => pool_results().await,
+                                    ("results", "pc-channel-workers") => pc_channel_workers().await,
                                     ("results", _) => channel_workers().await,
                                     ("pipeline", "pc") => pipeline().await,
                                     ("pipeline", _) => channel_stages().await,

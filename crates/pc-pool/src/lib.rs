@@ -61,6 +61,7 @@
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod attempt;
 mod error;
 mod fan;
 mod pipeline;

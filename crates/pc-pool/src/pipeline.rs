@@ -19,7 +19,9 @@ use pc_core::{
 };
 use tokio::time::Instant;
 
-use crate::pool::{Cancel, MAX_WORKERS, run_caught, too_many};
+use crate::attempt::{self, Attempt};
+use crate::error::JobError;
+use crate::pool::{Cancel, MAX_WORKERS, too_many};
 
 /// Why an item of a pipeline produced no output.
 #[derive(Clone, PartialEq, Eq)]
@@ -444,19 +446,29 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                     let value = match value {
                         Some(Ok(value)) => {
                             let started = probe.as_ref().map(|_| Instant::now());
-                            let run = std::pin::pin!(run_caught(&*stage, value));
-                            let Some(ran) = cancel.race(&waker, stop, run).await else {
-                                break;
+                            let ran = match attempt::start(&*stage, value) {
+                                Ok(run) => {
+                                    let run = AssertUnwindSafe(run).catch_unwind();
+                                    Attempt::new(run, None, cancel, &waker).await
+                                }
+                                Err(panic) => {
+                                    Err(JobError::Panicked(panic_message(panic.as_ref())))
+                                }
                             };
+                            if matches!(ran, Err(JobError::Cancelled)) {
+                                break;
+                            }
                             if let (Some(probe), Some(started)) = (&probe, started) {
                                 report_run(probe, &ran, started.elapsed());
                             }
                             Some(match ran {
-                                Ok(Ok(output)) => Ok(output),
-                                Ok(Err(err)) => Err(PipelineError::Stage(err)),
-                                Err(panic) => {
-                                    Err(PipelineError::Panicked(panic_message(panic.as_ref())))
+                                Ok(output) => Ok(output),
+                                Err(JobError::Failed(err)) => Err(PipelineError::Stage(err)),
+                                Err(JobError::Panicked(message) | JobError::Source(message)) => {
+                                    Err(PipelineError::Panicked(message))
                                 }
+                                // Stages run without a deadline; cancelled is handled above.
+                                Err(JobError::TimedOut(_) | JobError::Cancelled) => break,
                             })
                         }
                         // Errors and holes from earlier stages pass on untouched.
@@ -687,15 +699,11 @@ impl<T, E> PipelineOutput<T, E> {
 }
 
 /// Tells the probe how long a stage ran on one item, and how it failed if it did.
-fn report_run<O, E>(
-    probe: &SharedProbe,
-    ran: &std::thread::Result<Result<O, E>>,
-    took: std::time::Duration,
-) {
+fn report_run<O, E>(probe: &SharedProbe, ran: &Result<O, JobError<E>>, took: std::time::Duration) {
     probe.waited(WaitKind::Processing, took);
     match ran {
-        Ok(Ok(_)) => {}
-        Ok(Err(_)) => probe.failed(1, FailReason::Error),
+        Ok(_) => {}
+        Err(JobError::Failed(_)) => probe.failed(1, FailReason::Error),
         Err(_) => probe.failed(1, FailReason::Panicked),
     }
 }

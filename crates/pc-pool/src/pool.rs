@@ -20,6 +20,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::attempt::{self, Attempt, Deadline};
 use crate::error::JobError;
 
 /// How a job's outcome travels: to its own handle, or to the results stream.
@@ -120,6 +121,7 @@ impl<In, S: Stage<In>> Shared<In, S> {
     }
 
     /// A job with the next number.
+    #[inline]
     fn job(&self, input: In, reply: Reply<S::Output, S::Error>) -> QueuedJob<S, In> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let extras = self.probe.as_ref().map(|_| {
@@ -734,9 +736,9 @@ async fn work<In, S>(
             extras,
         } = job;
         let Extras { queued_at, ack } = extras.map(|extras| *extras).unwrap_or_default();
-        // The clock is read only when someone is told how long the job ran.
+        // The clock is read only when someone is told how long the job ran, or to time it out.
         let timed = matches!(reply, Reply::Stream) || shared.probe.is_some();
-        let started = match (timed, last_end) {
+        let started = match (timed || shared.timeout.is_some(), last_end) {
             (false, _) => None,
             (true, Some(end)) if !waited => Some(end),
             (true, _) => Some(Instant::now()),
@@ -747,15 +749,23 @@ async fn work<In, S>(
                 started.saturating_duration_since(queued_at),
             );
         }
+        let deadline = shared
+            .timeout
+            .zip(started)
+            .map(|(limit, started)| Deadline { started, limit });
         let output = if shared.blocking {
-            let run = std::pin::pin!(limited(on_blocking_thread(&shared, input), shared.timeout));
-            cancel.race(&waker, || cancel.is_cancelled(), run).await
+            let run = on_blocking_thread(&shared, input);
+            Attempt::new(run, deadline, cancel, &waker).await
         } else {
-            let run = std::pin::pin!(limited(run_caught(&shared.stage, input), shared.timeout));
-            cancel.race(&waker, || cancel.is_cancelled(), run).await
-        }
-        .unwrap_or(Err(JobError::Cancelled));
-        last_end = started.map(|_| Instant::now());
+            match attempt::start(&shared.stage, input) {
+                Ok(run) => {
+                    let run = AssertUnwindSafe(run).catch_unwind();
+                    Attempt::new(run, deadline, cancel, &waker).await
+                }
+                Err(panic) => Err(JobError::Panicked(panic_message(panic.as_ref()))),
+            }
+        };
+        last_end = if timed { Some(Instant::now()) } else { None };
         let duration = match (started, last_end) {
             (Some(started), Some(end)) => end.saturating_duration_since(started),
             _ => Duration::ZERO,
@@ -1018,7 +1028,7 @@ pub(crate) fn too_many(setting: &'static str) -> BuildError {
 
 /// Runs `stage` on `input`, catching a panic wherever it happens: in the synchronous call that
 /// makes the future, or inside the future.
-pub(crate) async fn run_caught<In, S: Stage<In>>(
+async fn run_caught<In, S: Stage<In>>(
     stage: &S,
     input: In,
 ) -> std::thread::Result<Result<S::Output, S::Error>> {
@@ -1052,25 +1062,6 @@ fn report_run<O, E>(probe: &SharedProbe, output: &Result<O, JobError<E>>, durati
         Err(JobError::Cancelled) => FailReason::Cancelled,
     };
     probe.failed(1, reason);
-}
-
-/// Runs a job under the pool's timeout, turning a panic into its error.
-async fn limited<O, E>(
-    run: impl Future<Output = std::thread::Result<Result<O, E>>>,
-    timeout: Option<Duration>,
-) -> Result<O, JobError<E>> {
-    let finished = match timeout {
-        Some(limit) => match tokio::time::timeout(limit, run).await {
-            Ok(finished) => finished,
-            Err(_) => return Err(JobError::TimedOut(limit)),
-        },
-        None => run.await,
-    };
-    match finished {
-        Ok(Ok(output)) => Ok(output),
-        Ok(Err(err)) => Err(JobError::Failed(err)),
-        Err(panic) => Err(JobError::Panicked(panic_message(panic.as_ref()))),
-    }
 }
 
 /// The outcome of one submitted job: await it.

@@ -672,6 +672,27 @@ async fn timeouts_of_zero_and_max() {
     );
 }
 
+/// Walk: a job whose work ends at the very instant of its deadline finished in time (the run
+/// is polled before the timer, as `tokio::time::timeout` does); one tick later it did not.
+#[tokio::test(start_paused = true)]
+async fn a_job_ending_on_its_deadline_is_in_time() {
+    let pool = WorkerPool::builder(|ms: u64| async move {
+        sleep(Duration::from_millis(ms)).await;
+        Ok::<_, ()>(ms)
+    })
+    .workers(2)
+    .timeout(Duration::from_millis(100))
+    .build()
+    .unwrap();
+    let on_time = pool.submit(100).await.unwrap();
+    let late = pool.submit(101).await.unwrap();
+    assert_eq!(on_time.await, Ok(100));
+    assert_eq!(
+        late.await,
+        Err(JobError::TimedOut(Duration::from_millis(100)))
+    );
+}
+
 // ## 5. Extreme numbers
 
 /// Walk: `workers(usize::MAX)`, a stage's concurrency of `usize::MAX` and a resize to it tried

@@ -1,0 +1,124 @@
+//! One run of user code on one input, as a single future: the stage's future polled with its
+//! panic caught, under the job's deadline and the pool's cancellation.
+//!
+//! The three used to be three futures nested in each other (a `catch_unwind` future inside
+//! `tokio::time::timeout` inside a race with the cancellation), each moving the outcome out of
+//! its own state on every job. Here they are one `poll`, and the timer is only made when the
+//! job does not finish in its first poll: most jobs of a busy pool never need it.
+
+use std::any::Any;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_util::task::AtomicWaker;
+use pc_core::Stage;
+use pc_core::task::panic_message;
+use pin_project_lite::pin_project;
+use tokio::time::{Instant, Sleep};
+
+use crate::error::JobError;
+use crate::pool::Cancel;
+
+/// What a run of user code ends with: its own result, or the panic that ended it.
+pub(crate) type Caught<O, E> = std::thread::Result<Result<O, E>>;
+
+/// The stage's future for `input`, or the panic of the call that was to make it.
+pub(crate) fn start<In, S: Stage<In>>(
+    stage: &S,
+    input: In,
+) -> Result<impl Future<Output = Result<S::Output, S::Error>> + Send, Box<dyn Any + Send>> {
+    catch_unwind(AssertUnwindSafe(|| stage.run(input)))
+}
+
+/// The limit a job runs under, counted from when it started.
+#[derive(Clone, Copy)]
+pub(crate) struct Deadline {
+    pub(crate) started: Instant,
+    pub(crate) limit: Duration,
+}
+
+pin_project! {
+    /// Runs `run` to its end, unless the pool is cancelled first (`Cancelled`) or the
+    /// deadline passes first (`TimedOut`); a panic inside `run` is its `Panicked`.
+    ///
+    /// Cancellation is checked with a load on every poll; while `run` waits, the worker's
+    /// `waker` is registered with the pool so that a cancel wakes it.
+    pub(crate) struct Attempt<'a, F> {
+        #[pin]
+        run: F,
+        #[pin]
+        timer: Option<Sleep>,
+        deadline: Option<Deadline>,
+        cancel: &'a Cancel,
+        waker: &'a AtomicWaker,
+    }
+}
+
+impl<'a, F> Attempt<'a, F> {
+    pub(crate) fn new(
+        run: F,
+        deadline: Option<Deadline>,
+        cancel: &'a Cancel,
+        waker: &'a AtomicWaker,
+    ) -> Self {
+        Self {
+            run,
+            timer: None,
+            deadline,
+            cancel,
+            waker,
+        }
+    }
+}
+
+impl<F, O, E> Future for Attempt<'_, F>
+where
+    F: Future<Output = Caught<O, E>>,
+{
+    type Output = Result<O, JobError<E>>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        if this.cancel.is_cancelled() {
+            return Poll::Ready(Err(JobError::Cancelled));
+        }
+        if let Poll::Ready(ran) = this.run.as_mut().poll(cx) {
+            return Poll::Ready(outcome(ran));
+        }
+        if let Some(Deadline { started, limit }) = *this.deadline {
+            if this.timer.is_none() {
+                // `checked_add`: a limit too far to express never passes.
+                if let Some(at) = started.checked_add(limit) {
+                    this.timer.set(Some(tokio::time::sleep_until(at)));
+                } else {
+                    *this.deadline = None;
+                }
+            }
+            if let Some(timer) = this.timer.as_pin_mut()
+                && timer.poll(cx).is_ready()
+            {
+                return Poll::Ready(Err(JobError::TimedOut(limit)));
+            }
+        }
+        this.waker.register(cx.waker());
+        // Checked again after registering, so a cancel in between is not missed.
+        if this.cancel.is_cancelled() {
+            return Poll::Ready(Err(JobError::Cancelled));
+        }
+        Poll::Pending
+    }
+}
+
+/// A finished run as the job's outcome.
+#[inline]
+pub(crate) fn outcome<O, E>(ran: Caught<O, E>) -> Result<O, JobError<E>> {
+    match ran {
+        Ok(Ok(output)) => Ok(output),
+        Ok(Err(err)) => Err(JobError::Failed(err)),
+        Err(panic) => Err(JobError::Panicked(panic_message(panic.as_ref()))),
+    }
+}
