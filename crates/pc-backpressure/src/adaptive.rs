@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use pc_core::probe::WaitTimer;
 use pc_core::time::later_or_far;
-use pc_core::{
-    BuildError, Producer, SendError, SendTimeoutError, SharedProbe, TrySendError, WaitKind,
-};
+use pc_core::{BuildError, ProduceError, ProduceErrorKind, Producer, SharedProbe, WaitKind};
 use tokio::time::Instant;
 
 /// A producer pacer: sends are spaced `1 / rate` apart, and the rate adapts to how full the
@@ -393,9 +391,9 @@ impl Drop for Slot<'_> {
 impl<T: Send, P: Producer<T>> Producer<T> for AdaptiveProducer<P> {
     /// Waits for this send's slot, then for the inner producer. A slot taken for a send that
     /// fails or is cancelled is given back, unless a later send has taken the next one.
-    async fn send(&self, item: T) -> Result<(), SendError<T>> {
+    async fn send(&self, item: T) -> Result<(), ProduceError<T>> {
         if self.inner.is_closed() {
-            return Err(SendError(item));
+            return Err(ProduceError::closed(item));
         }
         let slot = Slot::new(
             &self.rate,
@@ -406,31 +404,31 @@ impl<T: Send, P: Producer<T>> Producer<T> for AdaptiveProducer<P> {
     }
 
     /// `Closed` once the inner producer is closed; otherwise sends only if this send's slot
-    /// has come: `Full`, with no slot taken, before then. The check and the taking are one
+    /// has come: `OverLimit`, with no slot taken, before then. The check and the taking are one
     /// step, so concurrent callers never pass it together; a slot taken for an item the inner
     /// producer refuses is given back.
-    fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
+    fn try_send(&self, item: T) -> Result<(), ProduceError<T>> {
         if self.inner.is_closed() {
-            return Err(TrySendError::Closed(item));
+            return Err(ProduceError::closed(item));
         }
         let now = Instant::now();
         let occupancy = (self.occupancy)();
         let Some(at) = self.rate.try_take_slot(occupancy, now) else {
-            return Err(TrySendError::Full(item));
+            return Err(ProduceError::new(item, ProduceErrorKind::OverLimit));
         };
         Slot::new(&self.rate, at).settle(self.inner.try_send(item))
     }
 
     /// Paces, then sends, within `timeout` in all (`Duration::MAX`: no limit). `Closed` at
     /// once on a closed producer, before any wait for a slot.
-    async fn send_timeout(&self, item: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
+    async fn send_timeout(&self, item: T, timeout: Duration) -> Result<(), ProduceError<T>> {
         if self.inner.is_closed() {
-            return Err(SendTimeoutError::Closed(item));
+            return Err(ProduceError::closed(item));
         }
         let now = Instant::now();
         let deadline = pc_core::time::deadline(timeout);
         if deadline.is_some_and(|deadline| self.rate.lock().next > deadline) {
-            return Err(SendTimeoutError::Timeout(item));
+            return Err(ProduceError::new(item, ProduceErrorKind::TimedOut));
         }
         let slot = Slot::new(&self.rate, self.rate.take_slot((self.occupancy)(), now));
         self.rate.wait_for(slot.at).await;

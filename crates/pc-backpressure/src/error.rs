@@ -3,6 +3,8 @@
 use std::error::Error;
 use std::fmt;
 
+use pc_core::{ProduceError, ProduceErrorKind};
+
 /// Why [`Sender::send`](crate::Sender::send) did not enqueue the item; the item is handed back.
 #[derive(PartialEq, Eq, Clone, Copy)]
 #[non_exhaustive]
@@ -50,3 +52,15 @@ impl<T> fmt::Display for OfferError<T> {
 }
 
 impl<T> Error for OfferError<T> {}
+
+/// Each way the queue did not take an item, as the [`Producer`](pc_core::Producer) trait's
+/// kind: `Closed`, `Rejected` or `TimedOut`.
+impl<T> From<OfferError<T>> for ProduceError<T> {
+    fn from(err: OfferError<T>) -> Self {
+        match err {
+            OfferError::Closed(item) => Self::closed(item),
+            OfferError::Rejected(item) => Self::new(item, ProduceErrorKind::Rejected),
+            OfferError::TimedOut(item) => Self::new(item, ProduceErrorKind::TimedOut),
+        }
+    }
+}

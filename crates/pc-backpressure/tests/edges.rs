@@ -6,9 +6,14 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use pc_backpressure::{AdaptiveProducer, AdaptiveRate, BoundedQueue, Overflow, Pressure, Receiver};
-use pc_core::{DropReason, Probe, Producer, SendError, SendTimeoutError, TrySendError, channel};
+use pc_core::{DropReason, Probe, ProduceError, ProduceErrorKind, Producer, channel};
 use tokio_test::task::spawn;
 use tokio_test::{assert_pending, assert_ready, assert_ready_eq};
+
+/// A trait send's outcome as its error's kind and item.
+fn parts<T>(sent: Result<(), ProduceError<T>>) -> Result<(), (ProduceErrorKind, T)> {
+    sent.map_err(ProduceError::into_parts)
+}
 
 /// A pacer held at one send per second.
 fn one_per_second() -> Arc<AdaptiveRate> {
@@ -226,12 +231,13 @@ async fn adaptive_send_timeout_takes_zero_and_max() {
     let (tx, rx) = channel::bounded::<u32>(4).unwrap();
     let paced = AdaptiveProducer::new(tx, rate, || 0.5);
     paced.send_timeout(1, Duration::ZERO).await.unwrap();
-    assert!(
+    assert_eq!(
         paced
             .send_timeout(2, Duration::ZERO)
             .await
             .unwrap_err()
-            .is_timeout()
+            .kind(),
+        ProduceErrorKind::TimedOut
     );
     paced.send_timeout(3, Duration::MAX).await.unwrap();
     assert_eq!(rx.try_recv(), Ok(1));
@@ -342,15 +348,17 @@ async fn a_refused_try_send_gives_its_slot_back() {
     let (tx, rx) = channel::bounded::<u32>(1).unwrap();
     tx.try_send(0).unwrap();
     let paced = AdaptiveProducer::new(tx, rate, || 0.5);
-    assert!(
-        paced.try_send(1).unwrap_err().is_full(),
+    assert_eq!(
+        paced.try_send(1).unwrap_err().kind(),
+        ProduceErrorKind::Full,
         "the channel is full"
     );
     assert_eq!(rx.try_recv(), Ok(0));
     paced.try_send(2).unwrap();
     assert_eq!(rx.try_recv(), Ok(2));
-    assert!(
-        paced.try_send(3).unwrap_err().is_full(),
+    assert_eq!(
+        paced.try_send(3).unwrap_err().kind(),
+        ProduceErrorKind::OverLimit,
         "now paced: the next slot is in 1 s"
     );
 }
@@ -534,13 +542,19 @@ async fn a_closed_adaptive_producer_says_closed_at_once() {
     let (tx, _rx) = channel::unbounded::<u32>();
     let paced = AdaptiveProducer::new(tx, one_per_second(), || 0.5);
     paced.send(0).await.unwrap();
-    assert!(matches!(paced.try_send(1), Err(TrySendError::Full(1))));
+    assert_eq!(
+        parts(paced.try_send(1)),
+        Err((ProduceErrorKind::OverLimit, 1))
+    );
     assert!(paced.close());
-    assert!(matches!(paced.try_send(2), Err(TrySendError::Closed(2))));
+    assert_eq!(parts(paced.try_send(2)), Err((ProduceErrorKind::Closed, 2)));
     let start = tokio::time::Instant::now();
     let refused = paced.send_timeout(3, Duration::from_secs(10)).await;
-    assert!(matches!(refused, Err(SendTimeoutError::Closed(3))));
-    assert!(matches!(paced.send(4).await, Err(SendError(4))));
+    assert_eq!(parts(refused), Err((ProduceErrorKind::Closed, 3)));
+    assert_eq!(
+        parts(paced.send(4).await),
+        Err((ProduceErrorKind::Closed, 4))
+    );
     assert_eq!(start.elapsed(), Duration::ZERO);
 }
 
@@ -554,7 +568,7 @@ async fn a_slot_whose_inner_send_fails_is_given_back() {
     paced.send(0).await.unwrap();
     tokio::time::advance(Duration::from_secs(1)).await;
     let timed_out = paced.send_timeout(1, Duration::from_millis(10)).await;
-    assert!(matches!(timed_out, Err(SendTimeoutError::Timeout(1))));
+    assert_eq!(parts(timed_out), Err((ProduceErrorKind::TimedOut, 1)));
     {
         let mut cancelled = spawn(paced.send(2));
         assert_pending!(cancelled.poll());

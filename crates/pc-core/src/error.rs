@@ -3,6 +3,11 @@
 //! Every error of an operation that carried an item hands that item back, so nothing is lost
 //! silently: `SendError<T>(pub T)`, `TrySendError::Full(T)`, `SendTimeoutError::Timeout(T)` and so
 //! on, each with `into_inner()`. Their `Debug` does not require `T: Debug`.
+//!
+//! The channel's own methods fail only by closing, being full or timing out, each with its own
+//! type as tokio and async-channel spell them. The [`Producer`](crate::Producer) trait stands for
+//! blocks with policies too, so its methods share one [`ProduceError`] whose
+//! [`kind`](ProduceError::kind) tells a close from a refusal and from a backend failure.
 
 use std::error::Error;
 use std::fmt;
@@ -139,6 +144,205 @@ impl<T> Error for SendTimeoutError<T> {}
 impl<T> From<SendError<T>> for SendTimeoutError<T> {
     fn from(err: SendError<T>) -> Self {
         Self::Closed(err.0)
+    }
+}
+
+/// Why a [`Producer`](crate::Producer) did not take an item: closed, refused by its policy, or
+/// failed in its backend. The item is handed back either way.
+///
+/// The [`Producer`](crate::Producer) trait stands for many blocks, so its error says which of
+/// those it was: generic code keeps going after a refusal and stops at a close.
+///
+/// ```
+/// use pc_core::{Producer, ProduceErrorKind, channel};
+///
+/// # tokio_test::block_on(async {
+/// let (tx, rx) = channel::bounded::<u32>(1)?;
+/// Producer::try_send(&tx, 1)?;
+/// let full = Producer::try_send(&tx, 2).unwrap_err();
+/// assert!(full.is_refused());
+/// assert_eq!((full.kind(), full.into_inner()), (ProduceErrorKind::Full, 2));
+/// drop(rx);
+/// let closed = Producer::send(&tx, 3).await.unwrap_err();
+/// assert!(closed.is_closed());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+pub struct ProduceError<T> {
+    item: T,
+    kind: ProduceErrorKind,
+    source: Option<Box<dyn Error + Send + Sync>>,
+}
+
+/// Which way a [`ProduceError`] came about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ProduceErrorKind {
+    /// The producer is closed: no later send succeeds.
+    Closed,
+    /// No room right now (a `try_send` on a full queue). A refusal.
+    Full,
+    /// No room, or no permit, came within the time allowed: the caller's `send_timeout`, or a
+    /// policy that waits a bounded time. A refusal.
+    TimedOut,
+    /// The producer's policy refused the item while open (a full queue under a rejecting
+    /// policy, a closed priority level). A refusal.
+    Rejected,
+    /// A rate limit has no permit for it right now. A refusal.
+    OverLimit,
+    /// The backend failed (a lost connection, an item that could not be encoded); see
+    /// [`Error::source`]. The producer stays open and a later send may succeed.
+    Failed,
+}
+
+impl ProduceErrorKind {
+    /// Whether this kind is a refusal by policy: the producer is open and may take a later item.
+    pub fn is_refusal(self) -> bool {
+        matches!(
+            self,
+            Self::Full | Self::TimedOut | Self::Rejected | Self::OverLimit
+        )
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Self::Closed => "sending into a closed producer",
+            Self::Full => "sending into a full producer",
+            Self::TimedOut => "timed out waiting for room in the producer",
+            Self::Rejected => "the producer's policy rejected the item",
+            Self::OverLimit => "the producer's rate limit has no permit now",
+            Self::Failed => "the producer's backend failed",
+        }
+    }
+}
+
+impl<T> ProduceError<T> {
+    /// An error of `kind` handing back `item`.
+    pub fn new(item: T, kind: ProduceErrorKind) -> Self {
+        Self {
+            item,
+            kind,
+            source: None,
+        }
+    }
+
+    /// The producer is closed.
+    pub fn closed(item: T) -> Self {
+        Self::new(item, ProduceErrorKind::Closed)
+    }
+
+    /// The backend failed with `source`.
+    pub fn failed(item: T, source: impl Into<Box<dyn Error + Send + Sync>>) -> Self {
+        Self {
+            item,
+            kind: ProduceErrorKind::Failed,
+            source: Some(source.into()),
+        }
+    }
+
+    /// Which way it came about.
+    pub fn kind(&self) -> ProduceErrorKind {
+        self.kind
+    }
+
+    /// Whether the producer is closed: stop sending.
+    pub fn is_closed(&self) -> bool {
+        self.kind == ProduceErrorKind::Closed
+    }
+
+    /// Whether the policy refused the item while open (`Full`, `TimedOut`, `Rejected`,
+    /// `OverLimit`): a later item may be taken.
+    pub fn is_refused(&self) -> bool {
+        self.kind.is_refusal()
+    }
+
+    /// Whether the backend failed; [`Error::source`] says how.
+    pub fn is_failed(&self) -> bool {
+        self.kind == ProduceErrorKind::Failed
+    }
+
+    /// The item that was not taken.
+    pub fn item(&self) -> &T {
+        &self.item
+    }
+
+    /// Returns the item that was not taken.
+    pub fn into_inner(self) -> T {
+        self.item
+    }
+
+    /// Its kind and the item, the source (if any) dropped: handy to match or compare.
+    ///
+    /// ```
+    /// use pc_core::{ProduceError, ProduceErrorKind};
+    ///
+    /// let err = ProduceError::new(7, ProduceErrorKind::Rejected);
+    /// assert_eq!(err.into_parts(), (ProduceErrorKind::Rejected, 7));
+    /// ```
+    pub fn into_parts(self) -> (ProduceErrorKind, T) {
+        (self.kind, self.item)
+    }
+
+    /// The same error over `f(item)`: for a producer that wraps items on their way in.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> ProduceError<U> {
+        ProduceError {
+            item: f(self.item),
+            kind: self.kind,
+            source: self.source,
+        }
+    }
+}
+
+impl<T> fmt::Debug for ProduceError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = f.debug_struct("ProduceError");
+        out.field("kind", &self.kind);
+        if let Some(source) = &self.source {
+            out.field("source", source);
+        }
+        out.finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Display for ProduceError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.kind.describe())?;
+        if let Some(source) = &self.source {
+            write!(f, ": {source}")?;
+        }
+        Ok(())
+    }
+}
+
+impl<T> Error for ProduceError<T> {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|source| source as &(dyn Error + 'static))
+    }
+}
+
+impl<T> From<SendError<T>> for ProduceError<T> {
+    fn from(err: SendError<T>) -> Self {
+        Self::closed(err.0)
+    }
+}
+
+impl<T> From<TrySendError<T>> for ProduceError<T> {
+    fn from(err: TrySendError<T>) -> Self {
+        match err {
+            TrySendError::Full(item) => Self::new(item, ProduceErrorKind::Full),
+            TrySendError::Closed(item) => Self::closed(item),
+        }
+    }
+}
+
+impl<T> From<SendTimeoutError<T>> for ProduceError<T> {
+    fn from(err: SendTimeoutError<T>) -> Self {
+        match err {
+            SendTimeoutError::Timeout(item) => Self::new(item, ProduceErrorKind::TimedOut),
+            SendTimeoutError::Closed(item) => Self::closed(item),
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::error::{RecvError, SendError, SendTimeoutError, TryRecvError, TrySendError};
+use crate::error::{ProduceError, ProduceErrorKind, RecvError, TryRecvError};
 use crate::{Consumer, Producer};
 
 /// The longest pause between two attempts of `send_timeout` on a full async-channel.
@@ -18,19 +18,24 @@ const MAX_RETRY_PAUSE: Duration = Duration::from_millis(8);
 /// double from 1 ms up to 8 ms until the deadline. `pc_core::channel` waits on a wake-up
 /// instead; prefer it where this matters.
 impl<T: Send> Producer<T> for async_channel::Sender<T> {
-    fn send(&self, item: T) -> impl Future<Output = Result<(), SendError<T>>> + Send {
+    fn send(&self, item: T) -> impl Future<Output = Result<(), ProduceError<T>>> + Send {
         let send = async_channel::Sender::send(self, item);
-        async move { send.await.map_err(|err| SendError(err.into_inner())) }
+        async move {
+            send.await
+                .map_err(|err| ProduceError::closed(err.into_inner()))
+        }
     }
 
-    fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
+    fn try_send(&self, item: T) -> Result<(), ProduceError<T>> {
         async_channel::Sender::try_send(self, item).map_err(|err| match err {
-            async_channel::TrySendError::Full(item) => TrySendError::Full(item),
-            async_channel::TrySendError::Closed(item) => TrySendError::Closed(item),
+            async_channel::TrySendError::Full(item) => {
+                ProduceError::new(item, ProduceErrorKind::Full)
+            }
+            async_channel::TrySendError::Closed(item) => ProduceError::closed(item),
         })
     }
 
-    async fn send_timeout(&self, item: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
+    async fn send_timeout(&self, item: T, timeout: Duration) -> Result<(), ProduceError<T>> {
         let deadline = crate::time::deadline(timeout);
         let mut pause = Duration::from_millis(1);
         let mut item = item;
@@ -38,13 +43,13 @@ impl<T: Send> Producer<T> for async_channel::Sender<T> {
             match async_channel::Sender::try_send(self, item) {
                 Ok(()) => return Ok(()),
                 Err(async_channel::TrySendError::Closed(back)) => {
-                    return Err(SendTimeoutError::Closed(back));
+                    return Err(ProduceError::closed(back));
                 }
                 Err(async_channel::TrySendError::Full(back)) => item = back,
             }
             let now = Instant::now();
             if deadline.is_some_and(|deadline| now >= deadline) {
-                return Err(SendTimeoutError::Timeout(item));
+                return Err(ProduceError::new(item, ProduceErrorKind::TimedOut));
             }
             // Never past the deadline; `sleep` itself takes any duration.
             let nap = deadline.map_or(pause, |deadline| pause.min(deadline - now));

@@ -6,14 +6,16 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! // Any producer, any consumer: the same code runs over every queue in the toolkit.
+//! // Any producer, any consumer: the same code runs over every queue in the toolkit. A
+//! // refusal by the producer's policy skips that item; a close (or a failed backend) stops.
 //! async fn pump(from: &impl Consumer<u32>, to: &impl Producer<u32>) -> usize {
 //!     let mut moved = 0;
 //!     while let Ok(item) = from.recv().await {
-//!         if to.send(item * 10).await.is_err() {
-//!             break;
+//!         match to.send(item * 10).await {
+//!             Ok(()) => moved += 1,
+//!             Err(refused) if refused.is_refused() => continue,
+//!             Err(_closed_or_failed) => break,
 //!         }
-//!         moved += 1;
 //!     }
 //!     moved
 //! }
@@ -40,6 +42,8 @@
 //! - [`Producer`] and [`Consumer`]: the two traits. Implemented for [`channel`]'s halves, for
 //!   async-channel's own, and forwarded through `&T`, `Box<T>` and `Arc<T>`.
 //! - Errors, one per operation, each handing back the item it could not deliver:
+//!   [`ProduceError`] for every [`Producer`] method (its [`ProduceErrorKind`] tells a close from
+//!   a refusal and a backend failure), and for the channel's own methods
 //!   [`SendError`], [`TrySendError`], [`SendTimeoutError`], [`RecvError`], [`TryRecvError`],
 //!   [`RecvTimeoutError`], [`ReserveError`], [`TryReserveError`], [`ReserveManyError`], and
 //!   [`BuildError`] for bad settings.
@@ -76,8 +80,8 @@ pub use ack::{Ack, AckConsumer, AckError, AckFuture, Acker, Delivery};
 pub use build_error::BuildError;
 pub use consumer::Consumer;
 pub use error::{
-    RecvError, RecvTimeoutError, ReserveError, ReserveManyError, SendError, SendTimeoutError,
-    TryRecvError, TryReserveError, TrySendError,
+    ProduceError, ProduceErrorKind, RecvError, RecvTimeoutError, ReserveError, ReserveManyError,
+    SendError, SendTimeoutError, TryRecvError, TryReserveError, TrySendError,
 };
 pub use probe::{DepthSource, DropReason, FailReason, Probe, SharedProbe, WaitKind};
 pub use producer::Producer;

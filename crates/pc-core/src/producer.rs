@@ -4,17 +4,23 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::{SendError, SendTimeoutError, TrySendError};
+use crate::error::ProduceError;
 
 /// Anything items can be sent into: a channel, a priority queue, a bounded queue with a policy,
 /// a rate-limited wrapper, a distributed stream.
 ///
-/// Generic code takes `impl Producer<T>` and works over every block of the toolkit.
+/// Generic code takes `impl Producer<T>` and works over every block of the toolkit. Every
+/// method fails with one [`ProduceError`], whose [`kind`](ProduceError::kind) says whether the
+/// producer is closed ([`is_closed`](ProduceError::is_closed)), refused the item by its policy
+/// while open ([`is_refused`](ProduceError::is_refused): full, rejected, timed out, over a rate
+/// limit) or failed in its backend ([`is_failed`](ProduceError::is_failed)); the item comes back
+/// in each case. A block's own methods keep their exact error types; this trait's are theirs
+/// mapped to a kind.
 ///
 /// ```
 /// use pc_core::{Producer, channel};
 ///
-/// async fn emit(out: &impl Producer<u64>, n: u64) -> Result<(), pc_core::SendError<u64>> {
+/// async fn emit(out: &impl Producer<u64>, n: u64) -> Result<(), pc_core::ProduceError<u64>> {
 ///     for i in 0..n {
 ///         out.send(i).await?;
 ///     }
@@ -30,7 +36,7 @@ use crate::error::{SendError, SendTimeoutError, TrySendError};
 ///     got.push(item);
 /// }
 /// assert_eq!(got, [0, 1, 2]);
-/// # Ok::<(), pc_core::SendError<u64>>(())
+/// # Ok::<(), pc_core::ProduceError<u64>>(())
 /// # }).unwrap();
 /// ```
 pub trait Producer<T: Send>: Send + Sync {
@@ -38,7 +44,8 @@ pub trait Producer<T: Send>: Send + Sync {
     ///
     /// # Errors
     ///
-    /// [`SendError`] holding the item if the producer is closed.
+    /// A [`ProduceError`] holding the item: closed, refused by a policy that does not wait
+    /// (`Rejected`, `TimedOut` under a bounded wait), or failed in the backend.
     ///
     /// # Cancel safety
     ///
@@ -46,20 +53,22 @@ pub trait Producer<T: Send>: Send + Sync {
     /// with the future. To wait for space without giving up the item, use
     /// [`send_timeout`](Producer::send_timeout) or a reservation where the type offers one
     /// (`pc_core::channel::Sender::reserve`).
-    fn send(&self, item: T) -> impl Future<Output = Result<(), SendError<T>>> + Send;
+    fn send(&self, item: T) -> impl Future<Output = Result<(), ProduceError<T>>> + Send;
 
     /// Sends `item` if there is space right now, without waiting.
     ///
     /// # Errors
     ///
-    /// [`TrySendError::Full`] or [`TrySendError::Closed`], each holding the item.
-    fn try_send(&self, item: T) -> Result<(), TrySendError<T>>;
+    /// A [`ProduceError`] holding the item: `Full` (or `OverLimit` for a rate limit) when it
+    /// cannot be taken right now, any other kind as for [`send`](Producer::send).
+    fn try_send(&self, item: T) -> Result<(), ProduceError<T>>;
 
     /// Sends `item`, waiting at most `timeout` for space.
     ///
     /// # Errors
     ///
-    /// [`SendTimeoutError::Timeout`] or [`SendTimeoutError::Closed`], each holding the item.
+    /// A [`ProduceError`] holding the item: `TimedOut` when no room came in time, any other kind
+    /// as for [`send`](Producer::send).
     ///
     /// # Cancel safety
     ///
@@ -69,7 +78,7 @@ pub trait Producer<T: Send>: Send + Sync {
         &self,
         item: T,
         timeout: Duration,
-    ) -> impl Future<Output = Result<(), SendTimeoutError<T>>> + Send;
+    ) -> impl Future<Output = Result<(), ProduceError<T>>> + Send;
 
     /// Closes the producer: later sends fail and hand their item back, while consumers still
     /// receive everything already queued. Returns `true` if this call closed it.
@@ -83,14 +92,14 @@ pub trait Producer<T: Send>: Send + Sync {
     ///
     /// # Errors
     ///
-    /// Stops at the first item that cannot be sent because the producer is closed and returns
-    /// it in a [`SendError`]. Items after it are not taken from the iterator: pass
+    /// Stops at the first item that is not taken (closed, refused or failed) and returns it in
+    /// its [`ProduceError`]. Items after it are not taken from the iterator: pass
     /// `iter.by_ref()` to keep them.
     ///
     /// # Cancel safety
     ///
     /// Items sent before cancellation stay sent; the item being sent is dropped.
-    fn send_all<I>(&self, items: I) -> impl Future<Output = Result<usize, SendError<T>>> + Send
+    fn send_all<I>(&self, items: I) -> impl Future<Output = Result<usize, ProduceError<T>>> + Send
     where
         I: IntoIterator<Item = T> + Send,
         I::IntoIter: Send,
@@ -109,11 +118,11 @@ pub trait Producer<T: Send>: Send + Sync {
 macro_rules! forward_producer {
     ($($ptr:ty),*) => {$(
         impl<T: Send, P: Producer<T> + ?Sized> Producer<T> for $ptr {
-            fn send(&self, item: T) -> impl Future<Output = Result<(), SendError<T>>> + Send {
+            fn send(&self, item: T) -> impl Future<Output = Result<(), ProduceError<T>>> + Send {
                 (**self).send(item)
             }
 
-            fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
+            fn try_send(&self, item: T) -> Result<(), ProduceError<T>> {
                 (**self).try_send(item)
             }
 
@@ -121,7 +130,7 @@ macro_rules! forward_producer {
                 &self,
                 item: T,
                 timeout: Duration,
-            ) -> impl Future<Output = Result<(), SendTimeoutError<T>>> + Send {
+            ) -> impl Future<Output = Result<(), ProduceError<T>>> + Send {
                 (**self).send_timeout(item, timeout)
             }
 
@@ -133,7 +142,7 @@ macro_rules! forward_producer {
                 (**self).is_closed()
             }
 
-            fn send_all<I>(&self, items: I) -> impl Future<Output = Result<usize, SendError<T>>> + Send
+            fn send_all<I>(&self, items: I) -> impl Future<Output = Result<usize, ProduceError<T>>> + Send
             where
                 I: IntoIterator<Item = T> + Send,
                 I::IntoIter: Send,

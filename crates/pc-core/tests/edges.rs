@@ -444,11 +444,12 @@ async fn zero_and_max_timeouts_on_every_timed_call() {
     Producer::send_timeout(&atx, 1, Duration::MAX)
         .await
         .unwrap();
-    assert!(
+    assert_eq!(
         Producer::send_timeout(&atx, 2, Duration::ZERO)
             .await
             .unwrap_err()
-            .is_timeout()
+            .kind(),
+        pc_core::ProduceErrorKind::TimedOut
     );
     assert_eq!(arx.recv().await, Ok(1));
 }

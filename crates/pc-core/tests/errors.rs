@@ -5,8 +5,9 @@ mod support;
 use std::time::Duration;
 
 use pc_core::{
-    BuildError, Consumer, Producer, RecvError, RecvTimeoutError, ReserveError, SendError,
-    SendTimeoutError, TryRecvError, TryReserveError, TrySendError, channel,
+    BuildError, Consumer, ProduceError, ProduceErrorKind, Producer, RecvError, RecvTimeoutError,
+    ReserveError, SendError, SendTimeoutError, TryRecvError, TryReserveError, TrySendError,
+    channel,
 };
 use support::within_paused;
 
@@ -42,12 +43,84 @@ async fn send_side_variants() {
         assert_eq!(tx.reserve().await.unwrap_err(), ReserveError);
         assert_eq!(tx.try_reserve().unwrap_err(), TryReserveError::Closed);
         assert_eq!(
-            Producer::send_all(&tx, ["g".to_string()]).await,
-            Err(SendError("g".into()))
+            Producer::send_all(&tx, ["g".to_string()])
+                .await
+                .map_err(ProduceError::into_parts),
+            Err((ProduceErrorKind::Closed, "g".into()))
         );
         assert_eq!(rx.recv().await.unwrap(), "a");
     })
     .await;
+}
+
+/// Each kind of the trait's error: which are refusals, what it prints, its source, and that it
+/// debugs without `T: Debug` and maps its item.
+#[test]
+fn produce_error_kinds() {
+    struct Opaque;
+    let kinds = [
+        (
+            ProduceErrorKind::Closed,
+            false,
+            "sending into a closed producer",
+        ),
+        (ProduceErrorKind::Full, true, "sending into a full producer"),
+        (
+            ProduceErrorKind::TimedOut,
+            true,
+            "timed out waiting for room in the producer",
+        ),
+        (
+            ProduceErrorKind::Rejected,
+            true,
+            "the producer's policy rejected the item",
+        ),
+        (
+            ProduceErrorKind::OverLimit,
+            true,
+            "the producer's rate limit has no permit now",
+        ),
+    ];
+    for (kind, refusal, text) in kinds {
+        let err = ProduceError::new(Opaque, kind);
+        assert_eq!(err.kind(), kind);
+        assert_eq!((err.is_refused(), kind.is_refusal()), (refusal, refusal));
+        assert_eq!(err.is_closed(), kind == ProduceErrorKind::Closed);
+        assert!(!err.is_failed());
+        assert!(std::error::Error::source(&err).is_none());
+        assert_eq!(err.to_string(), text);
+        assert_eq!(
+            format!("{err:?}"),
+            format!("ProduceError {{ kind: {kind:?}, .. }}")
+        );
+    }
+    let failed = ProduceError::failed(1u32, "connection reset");
+    assert!(failed.is_failed() && !failed.is_refused() && !failed.is_closed());
+    assert_eq!(
+        failed.to_string(),
+        "the producer's backend failed: connection reset"
+    );
+    let source = std::error::Error::source(&failed).expect("a source");
+    assert_eq!(source.to_string(), "connection reset");
+    let mapped = failed.map(|n| n.to_string());
+    assert_eq!(mapped.item(), "1");
+    assert!(std::error::Error::source(&mapped).is_some());
+    assert_eq!(
+        mapped.into_parts(),
+        (ProduceErrorKind::Failed, "1".to_string())
+    );
+    assert_eq!(
+        ProduceError::from(TrySendError::Full(2)).into_parts(),
+        (ProduceErrorKind::Full, 2)
+    );
+    assert_eq!(
+        ProduceError::from(SendTimeoutError::Timeout(3)).into_parts(),
+        (ProduceErrorKind::TimedOut, 3)
+    );
+    assert_eq!(
+        ProduceError::from(SendError(4)).into_parts(),
+        (ProduceErrorKind::Closed, 4)
+    );
 }
 
 #[tokio::test(start_paused = true)]

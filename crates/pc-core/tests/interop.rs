@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt, stream};
-use pc_core::{Consumer, Producer, SendError, SendTimeoutError, Stage, TrySendError, channel};
+use pc_core::{Consumer, ProduceError, ProduceErrorKind, Producer, SendError, Stage, channel};
 use support::{within, within_paused};
 
 /// Moves everything from `from` to `to`, transformed by `stage`, then closes `to`.
@@ -55,11 +55,16 @@ async fn async_channel_sender_hands_items_back() {
     within_paused(async {
         let (tx, rx) = async_channel::bounded::<u32>(1);
         Producer::try_send(&tx, 1).unwrap();
-        assert_eq!(Producer::try_send(&tx, 2), Err(TrySendError::Full(2)));
+        assert_eq!(
+            Producer::try_send(&tx, 2).map_err(ProduceError::into_parts),
+            Err((ProduceErrorKind::Full, 2))
+        );
         let started = tokio::time::Instant::now();
         assert_eq!(
-            Producer::send_timeout(&tx, 3, Duration::from_millis(20)).await,
-            Err(SendTimeoutError::Timeout(3))
+            Producer::send_timeout(&tx, 3, Duration::from_millis(20))
+                .await
+                .map_err(ProduceError::into_parts),
+            Err((ProduceErrorKind::TimedOut, 3))
         );
         assert_eq!(started.elapsed(), Duration::from_millis(20));
 
@@ -75,10 +80,17 @@ async fn async_channel_sender_hands_items_back() {
         assert_eq!(first, 1);
         assert_eq!(Consumer::try_recv(&rx), Ok(4));
         assert!(Producer::close(&tx));
-        assert_eq!(Producer::send(&tx, 5).await, Err(SendError(5)));
         assert_eq!(
-            Producer::send_timeout(&tx, 6, Duration::ZERO).await,
-            Err(SendTimeoutError::Closed(6))
+            Producer::send(&tx, 5)
+                .await
+                .map_err(ProduceError::into_parts),
+            Err((ProduceErrorKind::Closed, 5))
+        );
+        assert_eq!(
+            Producer::send_timeout(&tx, 6, Duration::ZERO)
+                .await
+                .map_err(ProduceError::into_parts),
+            Err((ProduceErrorKind::Closed, 6))
         );
     })
     .await;

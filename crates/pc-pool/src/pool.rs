@@ -13,8 +13,8 @@ use futures_util::FutureExt;
 use futures_util::task::AtomicWaker;
 use pc_core::task::{TaskGroup, drop_caught, panic_message};
 use pc_core::{
-    Ack, AckConsumer, BuildError, Consumer, Delivery, DropReason, FailReason, Producer, SendError,
-    SendTimeoutError, SharedProbe, Stage, TrySendError, WaitKind, channel,
+    Ack, AckConsumer, BuildError, Consumer, Delivery, DropReason, FailReason, ProduceError,
+    Producer, SendError, SharedProbe, Stage, TrySendError, WaitKind, channel,
 };
 use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
@@ -1102,29 +1102,26 @@ where
     In: Send + 'static,
     S: Stage<In> + 'static,
 {
-    async fn send(&self, item: In) -> Result<(), SendError<In>> {
-        self.queue_job(item, Reply::Stream).await.map(drop)
+    async fn send(&self, item: In) -> Result<(), ProduceError<In>> {
+        self.queue_job(item, Reply::Stream)
+            .await
+            .map(drop)
+            .map_err(ProduceError::from)
     }
 
-    fn try_send(&self, item: In) -> Result<(), TrySendError<In>> {
-        self.try_queue_job(item, Reply::Stream).map(drop)
+    fn try_send(&self, item: In) -> Result<(), ProduceError<In>> {
+        self.try_queue_job(item, Reply::Stream)
+            .map(drop)
+            .map_err(ProduceError::from)
     }
 
-    async fn send_timeout(&self, item: In, timeout: Duration) -> Result<(), SendTimeoutError<In>> {
+    async fn send_timeout(&self, item: In, timeout: Duration) -> Result<(), ProduceError<In>> {
         let job = self.shared.job(item, Reply::Stream);
         self.shared
             .intake
             .send_timeout(job, timeout)
             .await
-            .map_err(|err| {
-                let timed_out = err.is_timeout();
-                let input = err.into_inner().input;
-                if timed_out {
-                    SendTimeoutError::Timeout(input)
-                } else {
-                    SendTimeoutError::Closed(input)
-                }
-            })?;
+            .map_err(|err| ProduceError::from(err).map(|job| job.input))?;
         self.shared.queued_one();
         Ok(())
     }

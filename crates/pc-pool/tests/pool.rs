@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use pc_core::{BuildError, Producer, SendError, TrySendError};
+use pc_core::{BuildError, ProduceError, ProduceErrorKind, Producer, SendError, TrySendError};
 use pc_pool::{JobError, WorkerPool};
 use tokio::time::{Instant, sleep};
 use tokio_util::sync::CancellationToken;
@@ -80,7 +80,10 @@ async fn close_through_an_arc_is_the_traits_and_the_pools_alike() {
     assert!(pool.close(), "this call closed it");
     assert!(!Producer::close(&pool), "closed already, by the same close");
     assert!(!WorkerPool::close(&pool));
-    assert!(matches!(pool.try_send(9), Err(TrySendError::Closed(9))));
+    assert_eq!(
+        pool.try_send(9).map_err(ProduceError::into_parts),
+        Err((ProduceErrorKind::Closed, 9))
+    );
     assert_eq!(ran.load(Ordering::Relaxed), 0, "close returns at once");
     pool.close_and_wait().await;
     assert_eq!(ran.load(Ordering::Relaxed), 3, "the queued jobs still ran");
@@ -191,7 +194,10 @@ async fn close_completes_every_queued_job_and_refuses_new_ones() {
     }
     assert_eq!(pool.submit(7).await.unwrap_err(), SendError(7));
     assert_eq!(pool.try_submit(8).unwrap_err(), TrySendError::Closed(8));
-    assert_eq!(pool.send(9).await, Err(SendError(9)));
+    assert_eq!(
+        pool.send(9).await.map_err(ProduceError::into_parts),
+        Err((ProduceErrorKind::Closed, 9))
+    );
 }
 
 #[tokio::test(start_paused = true)]

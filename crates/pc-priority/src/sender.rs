@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use pc_core::{Producer, WaitKind};
+use pc_core::{ProduceError, ProduceErrorKind, Producer, WaitKind};
 use tokio::time::Instant;
 
 use crate::error::{ReserveError, SendError, SendTimeoutError, TryReserveError, TrySendError};
@@ -195,6 +195,18 @@ impl<T: Send, S: Store> Drop for PrioritySender<T, S> {
     }
 }
 
+impl<T: Send, S: Store> PrioritySender<T, S> {
+    /// A send that said closed (or unknown level) as the trait's kind: `Closed` only when the
+    /// whole channel is, a closed or missing level being a refusal of this item.
+    fn refused(&self, closed: bool, item: T) -> ProduceError<T> {
+        if closed && self.shared.is_closed() {
+            ProduceError::closed(item)
+        } else {
+            ProduceError::new(item, ProduceErrorKind::Rejected)
+        }
+    }
+}
+
 impl<T: Send, S: Store> fmt::Debug for PrioritySender<T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("PrioritySender").field(&self.shared).finish()
@@ -202,33 +214,35 @@ impl<T: Send, S: Store> fmt::Debug for PrioritySender<T, S> {
 }
 
 /// Sends at the channel's default priority (see [`PrioritySender::default_priority`]).
+///
+/// Errors come as a [`ProduceError`] whose kind tells the channel's close (`Closed`) from a
+/// refusal while it is open: `Full` and `TimedOut` as the channel's own, and `Rejected` when
+/// the default priority's level was closed on its own (or the store has no such level).
 impl<T: Send, S: Store> Producer<T> for PrioritySender<T, S> {
-    async fn send(&self, item: T) -> Result<(), pc_core::SendError<T>> {
+    async fn send(&self, item: T) -> Result<(), ProduceError<T>> {
         PrioritySender::send(self, item, self.shared.default_priority.clone())
             .await
-            .map_err(|err| pc_core::SendError(err.into_inner()))
+            .map_err(|err| self.refused(err.is_closed(), err.into_inner()))
     }
 
-    fn try_send(&self, item: T) -> Result<(), pc_core::TrySendError<T>> {
+    fn try_send(&self, item: T) -> Result<(), ProduceError<T>> {
         PrioritySender::try_send(self, item, self.shared.default_priority.clone()).map_err(|err| {
             match err {
-                TrySendError::Full(item) => pc_core::TrySendError::Full(item),
-                other => pc_core::TrySendError::Closed(other.into_inner()),
+                TrySendError::Full(item) => ProduceError::new(item, ProduceErrorKind::Full),
+                other => self.refused(other.is_closed(), other.into_inner()),
             }
         })
     }
 
-    async fn send_timeout(
-        &self,
-        item: T,
-        timeout: Duration,
-    ) -> Result<(), pc_core::SendTimeoutError<T>> {
+    async fn send_timeout(&self, item: T, timeout: Duration) -> Result<(), ProduceError<T>> {
         let priority = self.shared.default_priority.clone();
         PrioritySender::send_timeout(self, item, priority, timeout)
             .await
             .map_err(|err| match err {
-                SendTimeoutError::Timeout(item) => pc_core::SendTimeoutError::Timeout(item),
-                other => pc_core::SendTimeoutError::Closed(other.into_inner()),
+                SendTimeoutError::Timeout(item) => {
+                    ProduceError::new(item, ProduceErrorKind::TimedOut)
+                }
+                other => self.refused(other.is_closed(), other.into_inner()),
             })
     }
 

@@ -230,10 +230,44 @@ async fn as_a_producer_and_consumer_it_uses_the_default_level() {
         .build()
         .unwrap();
     Producer::try_send(&tx, 5).unwrap();
-    assert!(matches!(
-        Producer::try_send(&tx, 6),
-        Err(pc_core::TrySendError::Full(6))
-    ));
+    assert_eq!(
+        Producer::try_send(&tx, 6).map_err(pc_core::ProduceError::into_parts),
+        Err((pc_core::ProduceErrorKind::Full, 6))
+    );
     assert_eq!(rx.try_recv(), Ok((5, 1)));
     assert_eq!(Consumer::capacity(&rx), Some(1));
+}
+
+/// Defect: through the `Producer` trait, a send refused because the default level was closed
+/// on its own said `Closed` while the channel was open, so generic code stopped for good. It is
+/// `Rejected`; only the channel's close is `Closed`.
+#[tokio::test(start_paused = true)]
+async fn a_closed_default_level_is_a_refusal_not_a_close() {
+    use pc_core::{ProduceError, ProduceErrorKind, Producer};
+
+    let (tx, rx) = PriorityChannel::builder(2)
+        .default_level(1)
+        .build()
+        .unwrap();
+    assert_eq!(tx.close_level(1), Ok(true));
+    let rejected = [
+        Producer::send(&tx, 1).await,
+        Producer::try_send(&tx, 2),
+        Producer::send_timeout(&tx, 3, Duration::from_secs(1)).await,
+    ];
+    let parts = rejected.map(|sent| sent.map_err(ProduceError::into_parts));
+    assert_eq!(
+        parts,
+        [1, 2, 3].map(|n| Err((ProduceErrorKind::Rejected, n)))
+    );
+    assert!(!Producer::is_closed(&tx));
+    tx.send(4, 0).await.unwrap();
+    assert!(Producer::close(&tx));
+    assert_eq!(
+        Producer::send(&tx, 5)
+            .await
+            .map_err(ProduceError::into_parts),
+        Err((ProduceErrorKind::Closed, 5))
+    );
+    assert_eq!(rx.recv().await, Ok((4, 0)));
 }

@@ -5,7 +5,7 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use futures_core::Stream;
-use pc_core::{Producer, SendError, SendTimeoutError, TrySendError};
+use pc_core::{ProduceError, ProduceErrorKind, Producer};
 use tokio::time::{Instant, Sleep};
 
 use crate::TokenBucket;
@@ -64,9 +64,9 @@ impl<T: Send, P: Producer<T>> Producer<T> for Throttled<P> {
     /// the inner producer took the item: one taken for an item it refuses (closed meanwhile),
     /// or held by a send cancelled at either wait, goes back to the bucket. The item is
     /// dropped on cancellation, as with any `send`.
-    async fn send(&self, item: T) -> Result<(), SendError<T>> {
+    async fn send(&self, item: T) -> Result<(), ProduceError<T>> {
         if self.inner.is_closed() {
-            return Err(SendError(item));
+            return Err(ProduceError::closed(item));
         }
         let Ok(permit) = self.bucket.hold(1, None).await else {
             // One permit is within any burst, so only a permit past the end of the bucket's
@@ -76,27 +76,27 @@ impl<T: Send, P: Producer<T>> Producer<T> for Throttled<P> {
         self.inner.send(item).await.map(|()| permit.spend())
     }
 
-    /// Fails with `Full` while no permit exists; a permit taken for an item the inner producer
-    /// refuses goes back to the bucket, counted by neither its stats nor its probe.
-    fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
+    /// Fails with `OverLimit` while no permit exists; a permit taken for an item the inner
+    /// producer refuses goes back to the bucket, counted by neither its stats nor its probe.
+    fn try_send(&self, item: T) -> Result<(), ProduceError<T>> {
         if self.inner.is_closed() {
-            return Err(TrySendError::Closed(item));
+            return Err(ProduceError::closed(item));
         }
         let Ok(permit) = self.bucket.try_hold(1) else {
-            return Err(TrySendError::Full(item));
+            return Err(ProduceError::new(item, ProduceErrorKind::OverLimit));
         };
         self.inner.try_send(item).map(|()| permit.spend())
     }
 
     /// The timeout covers the wait for a permit and the inner send together; a permit taken
     /// for a send that then times out (or finds the producer closed) goes back to the bucket.
-    async fn send_timeout(&self, item: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
+    async fn send_timeout(&self, item: T, timeout: Duration) -> Result<(), ProduceError<T>> {
         if self.inner.is_closed() {
-            return Err(SendTimeoutError::Closed(item));
+            return Err(ProduceError::closed(item));
         }
         let start = Instant::now();
         let Ok(permit) = self.bucket.hold(1, Some(timeout)).await else {
-            return Err(SendTimeoutError::Timeout(item));
+            return Err(ProduceError::new(item, ProduceErrorKind::TimedOut));
         };
         let left = timeout.saturating_sub(start.elapsed());
         self.inner

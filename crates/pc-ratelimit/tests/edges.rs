@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-use pc_core::{DropReason, Probe, Producer, SendTimeoutError, TrySendError, WaitKind};
+use pc_core::{DropReason, Probe, ProduceError, ProduceErrorKind, Producer, WaitKind};
 use pc_ratelimit::{Gcra, KeyedLimiter, Throttled, TokenBucket, TryAcquireError, throttle};
 use proptest::prelude::*;
 use support::bucket;
@@ -609,11 +609,17 @@ async fn a_bucket_probe_agrees_with_its_stats_on_every_path() {
     tx.try_send(0).unwrap();
     let throttled = Throttled::new(tx, bucket.clone());
     let granted = bucket.stats().granted;
-    assert!(matches!(throttled.try_send(1), Err(TrySendError::Full(1))));
+    assert_eq!(
+        throttled.try_send(1).map_err(ProduceError::into_parts),
+        Err((ProduceErrorKind::Full, 1))
+    );
     told.agrees_with(&bucket, "an item the inner producer refused");
     assert_eq!((bucket.stats().granted, bucket.available()), (granted, 2));
     let timed_out = throttled.send_timeout(2, Duration::from_millis(50)).await;
-    assert!(matches!(timed_out, Err(SendTimeoutError::Timeout(2))));
+    assert_eq!(
+        timed_out.map_err(ProduceError::into_parts),
+        Err((ProduceErrorKind::TimedOut, 2))
+    );
     told.agrees_with(&bucket, "an inner send that timed out");
     {
         let mut cancelled = spawn(throttled.send(3));
@@ -642,7 +648,10 @@ async fn a_throttled_send_that_times_out_inside_gives_its_permit_back() {
     tx.try_send(0).unwrap();
     let throttled = Throttled::new(tx, bucket.clone());
     let timed_out = throttled.send_timeout(1, Duration::from_millis(10)).await;
-    assert!(matches!(timed_out, Err(SendTimeoutError::Timeout(1))));
+    assert_eq!(
+        timed_out.map_err(ProduceError::into_parts),
+        Err((ProduceErrorKind::TimedOut, 1))
+    );
     assert_eq!(bucket.available(), 1);
     assert_eq!(bucket.stats().granted, 0);
 }

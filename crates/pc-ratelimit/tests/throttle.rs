@@ -5,10 +5,15 @@ mod support;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use pc_core::{Producer, SendTimeoutError, TrySendError, channel};
+use pc_core::{ProduceError, ProduceErrorKind, Producer, channel};
 use pc_ratelimit::{Throttled, throttle};
 use support::bucket;
 use tokio::time::Instant;
+
+/// A trait send's outcome as its error's kind and item.
+fn parts<T>(sent: Result<(), ProduceError<T>>) -> Result<(), (ProduceErrorKind, T)> {
+    sent.map_err(ProduceError::into_parts)
+}
 
 #[tokio::test(start_paused = true)]
 async fn try_send_refuses_while_throttled_and_returns_unused_permits() {
@@ -16,16 +21,19 @@ async fn try_send_refuses_while_throttled_and_returns_unused_permits() {
     let paced = Throttled::new(tx, bucket(1.0, 2));
     paced.try_send(1).unwrap();
     // The channel is full: the permit taken for 2 is given back.
-    assert_eq!(paced.try_send(2), Err(TrySendError::Full(2)));
+    assert_eq!(parts(paced.try_send(2)), Err((ProduceErrorKind::Full, 2)));
     assert_eq!(paced.bucket().available(), 1);
     assert_eq!(rx.recv().await, Ok(1));
     paced.try_send(3).unwrap();
     assert_eq!(rx.recv().await, Ok(3));
-    // Now throttled: Full, although the channel has room.
-    assert_eq!(paced.try_send(4), Err(TrySendError::Full(4)));
+    // Now throttled: over the limit, although the channel has room.
+    assert_eq!(
+        parts(paced.try_send(4)),
+        Err((ProduceErrorKind::OverLimit, 4))
+    );
     assert_eq!(paced.bucket().stats().granted, 2);
     assert!(paced.close());
-    assert_eq!(paced.try_send(5), Err(TrySendError::Closed(5)));
+    assert_eq!(parts(paced.try_send(5)), Err((ProduceErrorKind::Closed, 5)));
 }
 
 #[tokio::test(start_paused = true)]
@@ -35,8 +43,8 @@ async fn send_timeout_covers_the_permit_and_the_send() {
     paced.send(1).await.unwrap();
     let start = Instant::now();
     assert_eq!(
-        paced.send_timeout(2, Duration::from_millis(500)).await,
-        Err(SendTimeoutError::Timeout(2))
+        parts(paced.send_timeout(2, Duration::from_millis(500)).await),
+        Err((ProduceErrorKind::TimedOut, 2))
     );
     paced.send_timeout(3, Duration::from_secs(1)).await.unwrap();
     assert_eq!(start.elapsed(), Duration::from_secs(1));

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use pc_core::{ProduceError, ProduceErrorKind};
+
 /// An operation against the Redis server failed.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -83,3 +85,17 @@ impl<T> fmt::Display for RedisSendError<T> {
 }
 
 impl<T: fmt::Debug> std::error::Error for RedisSendError<T> {}
+
+/// As the [`Producer`](pc_core::Producer) trait's kinds: `Closed`, `Rejected` (the stream at
+/// its cap under `WhenFull::Reject`), and `Failed` for the server's or the codec's error, which
+/// becomes the error's [`source`](std::error::Error::source).
+impl<T> From<RedisSendError<T>> for ProduceError<T> {
+    fn from(err: RedisSendError<T>) -> Self {
+        match err {
+            RedisSendError::Closed(item) => Self::closed(item),
+            RedisSendError::Full(item) => Self::new(item, ProduceErrorKind::Rejected),
+            RedisSendError::Server(item, error) => Self::failed(item, error),
+            RedisSendError::Codec(item, error) => Self::failed(item, error),
+        }
+    }
+}

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use pc_core::task::TaskGroup;
-use pc_core::{DropReason, Producer, SendError, SendTimeoutError, TrySendError, channel};
+use pc_core::{DropReason, ProduceError, ProduceErrorKind, Producer, channel};
 use redis::Script;
 
 use crate::codec::{Codec, encode_caught};
@@ -367,35 +367,40 @@ async fn drain<T, C: Codec<T>>(
 }
 
 /// The pc-core producer: `send` waits for the server; `try_send` goes through the outbox.
+///
+/// Errors come as a [`ProduceError`] whose kind says which it was: `Closed` after `close`,
+/// `Rejected` at the stream's cap under `WhenFull::Reject`, `Failed` when the server or the
+/// codec failed (the cause is its [`source`](std::error::Error::source)).
 impl<T: Send + 'static, C: Codec<T>> Producer<T> for RedisProducer<T, C> {
-    async fn send(&self, item: T) -> Result<(), SendError<T>> {
+    async fn send(&self, item: T) -> Result<(), ProduceError<T>> {
         RedisProducer::send(self, item)
             .await
-            .map_err(|error| SendError(error.into_inner()))
+            .map_err(ProduceError::from)
     }
 
     /// Into the outbox: `Full` when it is, `Closed` after `close`.
-    fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
+    fn try_send(&self, item: T) -> Result<(), ProduceError<T>> {
         if self.outbox.closed.load(Ordering::Acquire) {
-            return Err(TrySendError::Closed(item));
+            return Err(ProduceError::closed(item));
         }
-        self.outbox.tx.try_send(item)
+        self.outbox.tx.try_send(item).map_err(ProduceError::from)
     }
 
     /// Gives up waiting after `timeout`, handing the item back; the entry may still have been
     /// added (its message id tells a duplicate).
-    async fn send_timeout(&self, item: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
+    async fn send_timeout(&self, item: T, timeout: Duration) -> Result<(), ProduceError<T>> {
         if self.outbox.closed.load(Ordering::Acquire) {
-            return Err(SendTimeoutError::Closed(item));
+            return Err(ProduceError::closed(item));
         }
         let payload = match encode_caught(&self.core.settings.codec, &item) {
             Ok(payload) => payload,
-            Err(_) => return Err(SendTimeoutError::Closed(item)),
+            Err(error) => return Err(ProduceError::failed(item, error)),
         };
         match tokio::time::timeout(timeout, self.core.send_payload(&payload)).await {
             Ok(Ok(true)) => Ok(()),
-            Ok(Ok(false)) | Err(_) => Err(SendTimeoutError::Timeout(item)),
-            Ok(Err(_)) => Err(SendTimeoutError::Closed(item)),
+            Ok(Ok(false)) => Err(ProduceError::new(item, ProduceErrorKind::Rejected)),
+            Ok(Err(error)) => Err(ProduceError::failed(item, error)),
+            Err(_) => Err(ProduceError::new(item, ProduceErrorKind::TimedOut)),
         }
     }
 

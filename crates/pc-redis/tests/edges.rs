@@ -149,6 +149,21 @@ async fn a_codec_that_panics_fails_that_item_alone() {
         }
         other => panic!("expected a codec error, got {other:?}"),
     }
+    // Through the trait, a failure rather than a close, with the codec's error as its source.
+    for failed in [
+        Producer::send(&producer, 13).await.unwrap_err(),
+        Producer::send_timeout(&producer, 13, Duration::from_secs(10))
+            .await
+            .unwrap_err(),
+    ] {
+        assert!(failed.is_failed() && !Producer::is_closed(&producer));
+        let source = std::error::Error::source(&failed).expect("the codec's error");
+        assert_eq!(
+            source.to_string(),
+            "codec: the codec panicked: cannot encode 13"
+        );
+        assert_eq!(failed.into_inner(), 13);
+    }
     // Through the outbox: 13 is counted dropped and the task goes on to 14.
     Producer::try_send(&producer, 13).unwrap();
     Producer::try_send(&producer, 14).unwrap();

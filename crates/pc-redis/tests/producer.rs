@@ -4,8 +4,8 @@ mod support;
 
 use std::time::Duration;
 
-use pc_core::{AckConsumer, Producer, TrySendError};
-use pc_redis::RedisQueue;
+use pc_core::{AckConsumer, ProduceErrorKind, Producer};
+use pc_redis::{RedisQueue, WhenFull};
 use support::Server;
 
 /// Generic code written against `Producer` runs over Redis.
@@ -29,10 +29,8 @@ async fn try_send_goes_through_the_outbox_in_order() {
     }
     producer.close_and_flush().await;
     assert!(Producer::is_closed(&producer));
-    match producer.try_send(999) {
-        Err(TrySendError::Closed(999)) => {}
-        other => panic!("{other:?}"),
-    }
+    let closed = producer.try_send(999).unwrap_err();
+    assert_eq!(closed.into_parts(), (ProduceErrorKind::Closed, 999));
     let consumer = queue.consumer("c").await.unwrap();
     let mut got = Vec::new();
     for _ in 0..110 {
@@ -72,17 +70,15 @@ async fn a_full_outbox_hands_the_item_back() {
         for _ in 0..1_000 {
             match producer.try_send(item) {
                 Ok(()) => break,
-                Err(TrySendError::Full(back)) => item = back,
+                Err(full) if full.kind() == ProduceErrorKind::Full => item = full.into_inner(),
                 Err(other) => panic!("{other:?}"),
             }
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
     assert_eq!(producer.outbox_len(), 4);
-    match producer.try_send(6) {
-        Err(TrySendError::Full(6)) => {}
-        other => panic!("{other:?}"),
-    }
+    let full = producer.try_send(6).unwrap_err();
+    assert_eq!(full.into_parts(), (ProduceErrorKind::Full, 6));
     let consumer = queue.consumer("c").await.unwrap();
     let mut got = Vec::new();
     for _ in 0..6 {
@@ -95,4 +91,37 @@ async fn a_full_outbox_hands_the_item_back() {
     assert_eq!(got, (0..6).collect::<Vec<_>>());
     producer.close_and_flush().await;
     assert_eq!(producer.dropped(), 0);
+}
+
+/// Defect: through the `Producer` trait, a stream at its cap under `WhenFull::Reject` said the
+/// producer was closed, so generic code stopped for good. It is `Rejected`, and the producer
+/// takes items again once there is room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejection_at_the_cap_is_not_a_close() {
+    let Some(server) = Server::start().await else {
+        return;
+    };
+    let queue = RedisQueue::<u32>::builder(server.url.as_str(), "jobs")
+        .max_len(1)
+        .when_full(WhenFull::Reject)
+        .delete_on_ack(true)
+        .block(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let producer = queue.producer().await.unwrap();
+    Producer::send(&producer, 1).await.unwrap();
+    let rejected = Producer::send(&producer, 2).await.unwrap_err();
+    assert_eq!(rejected.into_parts(), (ProduceErrorKind::Rejected, 2));
+    let rejected = Producer::send_timeout(&producer, 3, Duration::from_secs(10))
+        .await
+        .unwrap_err();
+    assert_eq!(rejected.into_parts(), (ProduceErrorKind::Rejected, 3));
+    assert!(!Producer::is_closed(&producer));
+    let consumer = queue.consumer("c").await.unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(10), consumer.recv_delivery())
+        .await
+        .expect("an item within the deadline (real time: a server)")
+        .unwrap();
+    assert_eq!(first.ack().await.unwrap(), 1);
+    Producer::send(&producer, 4).await.unwrap();
 }

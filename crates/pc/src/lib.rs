@@ -4,7 +4,7 @@
 //! use pc::prelude::*;
 //!
 //! // Written against the traits, this runs over every queue in the toolkit.
-//! async fn produce(out: impl Producer<String>, n: usize) -> Result<(), pc::SendError<String>> {
+//! async fn produce(out: impl Producer<String>, n: usize) -> Result<(), pc::ProduceError<String>> {
 //!     for i in 1..=n {
 //!         out.send(format!("message-{i}")).await?;
 //!     }
@@ -57,9 +57,10 @@
 
 #[doc(inline)]
 pub use pc_core::{
-    Ack, AckConsumer, BuildError, Consumer, Delivery, DropReason, FailReason, Probe, Producer,
-    RecvError, RecvTimeoutError, ReserveError, ReserveManyError, SendError, SendTimeoutError,
-    SharedProbe, Stage, TryRecvError, TryReserveError, TrySendError, WaitKind, channel, sync,
+    Ack, AckConsumer, BuildError, Consumer, Delivery, DropReason, FailReason, Probe, ProduceError,
+    ProduceErrorKind, Producer, RecvError, RecvTimeoutError, ReserveError, ReserveManyError,
+    SendError, SendTimeoutError, SharedProbe, Stage, TryRecvError, TryReserveError, TrySendError,
+    WaitKind, channel, sync,
 };
 
 /// Backpressure: what a full queue does, on purpose.

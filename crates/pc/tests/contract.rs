@@ -44,7 +44,7 @@ use pc::backpressure::{AdaptiveProducer, AdaptiveRate, BoundedQueue, Overflow};
 use pc::pool::{JobResult, WorkerPool};
 use pc::priority::{PriorityChannel, WhenFull};
 use pc::ratelimit::{Throttled, TokenBucket};
-use pc::{Consumer, DropReason, Probe, Producer, RecvError, SendError, TryRecvError, channel};
+use pc::{Consumer, DropReason, Probe, ProduceError, Producer, RecvError, TryRecvError, channel};
 use proptest::prelude::*;
 use tokio_test::task::{Spawn, spawn};
 
@@ -575,7 +575,7 @@ where
 }
 
 fn sent(
-    future: impl Future<Output = Result<(), SendError<u32>>> + 'static,
+    future: impl Future<Output = Result<(), ProduceError<u32>>> + 'static,
 ) -> LocalBoxFuture<'static, Outcome> {
     future
         .map(|sent| match sent {

@@ -114,8 +114,8 @@ async fn producer_edges<P: Producer<u32>>(producer: &P, full_after: usize) {
             .unwrap();
     }
     let err = producer.send_timeout(99, Duration::ZERO).await.unwrap_err();
-    assert!(err.is_timeout(), "full, not closed");
-    assert_eq!(err.into_inner(), 99);
+    assert!(err.is_refused() && !err.is_closed(), "full, not closed");
+    assert_eq!(err.into_parts(), (pc::ProduceErrorKind::TimedOut, 99));
 }
 
 #[tokio::test(start_paused = true)]

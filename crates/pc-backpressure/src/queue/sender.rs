@@ -6,7 +6,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use pc_core::probe::WaitTimer;
-use pc_core::{DropReason, Producer, SendError, SendTimeoutError, TrySendError, WaitKind, channel};
+use pc_core::{
+    DropReason, ProduceError, ProduceErrorKind, Producer, SendTimeoutError, TrySendError, WaitKind,
+    channel,
+};
 use tokio::sync::watch;
 
 use super::shared::{Shared, raise};
@@ -228,42 +231,41 @@ impl<T> Sender<T> {
     }
 }
 
+/// The queue's own methods, their errors mapped to a [`ProduceError`] kind that says which it
+/// was: `Closed`, `Rejected` (a full queue under `Reject`), `TimedOut` (a `BlockFor` wait or
+/// the caller's timeout ran out) or `Full` (`try_send` under `Block` or `BlockFor`).
 impl<T: Send> Producer<T> for Sender<T> {
-    /// As [`Sender::send`]; an item the policy refuses (`Reject`, `BlockFor`) comes back in a
-    /// `SendError` too, so check [`is_closed`](Producer::is_closed) to tell it from a close.
-    async fn send(&self, item: T) -> Result<(), SendError<T>> {
-        Sender::send(self, item)
-            .await
-            .map_err(|err| SendError(err.into_inner()))
+    /// As [`Sender::send`].
+    async fn send(&self, item: T) -> Result<(), ProduceError<T>> {
+        Sender::send(self, item).await.map_err(ProduceError::from)
     }
 
-    fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
-        Sender::try_send(self, item)
+    /// As [`Sender::try_send`]; a full queue under `Reject` is `Rejected`.
+    fn try_send(&self, item: T) -> Result<(), ProduceError<T>> {
+        Sender::try_send(self, item).map_err(|err| match err {
+            TrySendError::Full(item) if self.overflow == Overflow::Reject => {
+                ProduceError::new(item, ProduceErrorKind::Rejected)
+            }
+            other => ProduceError::from(other),
+        })
     }
 
     /// Waits at most `timeout` for space under `Block` and `BlockFor` (the shorter of the
     /// two); the other policies never wait.
-    async fn send_timeout(&self, item: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
+    async fn send_timeout(&self, item: T, timeout: Duration) -> Result<(), ProduceError<T>> {
         let limit = match self.overflow {
             Overflow::Block => timeout,
             Overflow::BlockFor(limit) => limit.min(timeout),
-            _ => {
-                return Sender::try_send(self, item).map_err(|err| match err {
-                    TrySendError::Full(item) => SendTimeoutError::Timeout(item),
-                    other => SendTimeoutError::Closed(other.into_inner()),
-                });
-            }
+            _ => return Producer::try_send(self, item),
         };
         let item = match self.tx.try_send(item) {
             Ok(()) => return self.enqueued(),
             Err(TrySendError::Full(item)) => item,
-            Err(err) => return Err(SendTimeoutError::Closed(err.into_inner())),
+            Err(err) => return Err(ProduceError::from(err)),
         };
-        match self.wait_and_send(item, Some(limit)).await {
-            Ok(()) => Ok(()),
-            Err(OfferError::Closed(item)) => Err(SendTimeoutError::Closed(item)),
-            Err(other) => Err(SendTimeoutError::Timeout(other.into_inner())),
-        }
+        self.wait_and_send(item, Some(limit))
+            .await
+            .map_err(ProduceError::from)
     }
 
     fn close(&self) -> bool {

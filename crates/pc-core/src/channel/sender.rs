@@ -13,7 +13,8 @@ use super::send;
 use super::sink::SendSink;
 use super::weak::WeakSender;
 use crate::error::{
-    ReserveError, ReserveManyError, SendError, SendTimeoutError, TryReserveError, TrySendError,
+    ProduceError, ReserveError, ReserveManyError, SendError, SendTimeoutError, TryReserveError,
+    TrySendError,
 };
 use crate::loom::Arc;
 use crate::probe::{WaitKind, WaitTimer};
@@ -494,33 +495,38 @@ impl<T> Drop for Watch<'_, T> {
     }
 }
 
+/// The channel's own methods, their errors mapped to a [`ProduceError`] kind: `Closed`, `Full`
+/// or `TimedOut`. The channel has no policy, so it never refuses an item otherwise.
 impl<T: Send> crate::Producer<T> for Sender<T> {
-    fn send(&self, item: T) -> impl Future<Output = Result<(), SendError<T>>> + Send {
-        Sender::send(self, item)
+    fn send(&self, item: T) -> impl Future<Output = Result<(), ProduceError<T>>> + Send {
+        let send = Sender::send(self, item);
+        async move { send.await.map_err(ProduceError::from) }
     }
 
-    fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
-        Sender::try_send(self, item)
+    fn try_send(&self, item: T) -> Result<(), ProduceError<T>> {
+        Sender::try_send(self, item).map_err(ProduceError::from)
     }
 
     fn send_timeout(
         &self,
         item: T,
         timeout: Duration,
-    ) -> impl Future<Output = Result<(), SendTimeoutError<T>>> + Send {
-        Sender::send_timeout(self, item, timeout)
+    ) -> impl Future<Output = Result<(), ProduceError<T>>> + Send {
+        let send = Sender::send_timeout(self, item, timeout);
+        async move { send.await.map_err(ProduceError::from) }
     }
 
     fn close(&self) -> bool {
         Sender::close(self)
     }
 
-    fn send_all<I>(&self, items: I) -> impl Future<Output = Result<usize, SendError<T>>> + Send
+    fn send_all<I>(&self, items: I) -> impl Future<Output = Result<usize, ProduceError<T>>> + Send
     where
         I: IntoIterator<Item = T> + Send,
         I::IntoIter: Send,
     {
-        Sender::send_all(self, items)
+        let send = Sender::send_all(self, items);
+        async move { send.await.map_err(ProduceError::from) }
     }
 
     fn is_closed(&self) -> bool {
