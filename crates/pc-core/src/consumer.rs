@@ -158,6 +158,30 @@ pub trait Consumer<T: Send>: Send + Sync {
             consumer.recv().await.ok().map(|item| (item, consumer))
         })
     }
+
+    /// Boxes this consumer as a [`DynConsumer`](crate::dynamic::DynConsumer): one type for
+    /// every consumer, chosen at run time, and a `Consumer` again (with this consumer's own
+    /// `recv_timeout`, `recv_batch` and `stream`).
+    ///
+    /// ```
+    /// use pc_core::dynamic::DynConsumer;
+    /// use pc_core::{Consumer, channel};
+    ///
+    /// # tokio_test::block_on(async {
+    /// let (tx, rx) = channel::bounded::<u32>(4)?;
+    /// let rx: Box<dyn DynConsumer<u32>> = rx.into_dyn();
+    /// tx.send_all([1, 2]).await?;
+    /// assert_eq!(rx.recv().await, Ok(1));
+    /// assert_eq!(rx.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    fn into_dyn<'a>(self) -> Box<dyn crate::dynamic::DynConsumer<T> + 'a>
+    where
+        Self: Sized + 'a,
+    {
+        Box::new(self)
+    }
 }
 
 macro_rules! forward_consumer {

@@ -40,7 +40,9 @@
 //! most applications depend on the facade crate `pc`, which re-exports all of it.
 //!
 //! - [`Producer`] and [`Consumer`]: the two traits. Implemented for [`channel`]'s halves, for
-//!   async-channel's own, and forwarded through `&T`, `Box<T>` and `Arc<T>`.
+//!   async-channel's own, and forwarded through `&T`, `Box<T>` and `Arc<T>`; their object-safe
+//!   companions in [`dynamic`] (`Box<dyn DynProducer<T>>`, from `.into_dyn()`) for a queue chosen
+//!   at run time.
 //! - Errors, one per operation, each handing back the item it could not deliver:
 //!   [`ProduceError`] for every [`Producer`] method (its [`ProduceErrorKind`] tells a close from
 //!   a refusal and a backend failure), and for the channel's own methods
@@ -66,6 +68,7 @@ mod ack;
 mod build_error;
 pub mod channel;
 mod consumer;
+pub mod dynamic;
 mod error;
 mod interop;
 mod loom;

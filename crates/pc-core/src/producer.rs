@@ -113,6 +113,31 @@ pub trait Producer<T: Send>: Send + Sync {
             Ok(sent)
         }
     }
+
+    /// Boxes this producer as a [`DynProducer`](crate::dynamic::DynProducer): one type for
+    /// every producer, chosen at run time, and a `Producer` again.
+    ///
+    /// ```
+    /// use pc_core::dynamic::DynProducer;
+    /// use pc_core::{Producer, channel};
+    ///
+    /// # tokio_test::block_on(async {
+    /// let (bounded, rx_a) = channel::bounded::<u32>(4)?;
+    /// let (unbounded, rx_b) = channel::unbounded::<u32>();
+    /// let outs: Vec<Box<dyn DynProducer<u32>>> = vec![bounded.into_dyn(), unbounded.into_dyn()];
+    /// for out in &outs {
+    ///     out.send(7).await?;
+    /// }
+    /// assert_eq!((rx_a.recv().await, rx_b.recv().await), (Ok(7), Ok(7)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    fn into_dyn<'a>(self) -> Box<dyn crate::dynamic::DynProducer<T> + 'a>
+    where
+        Self: Sized + 'a,
+    {
+        Box::new(self)
+    }
 }
 
 macro_rules! forward_producer {

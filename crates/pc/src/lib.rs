@@ -60,7 +60,7 @@ pub use pc_core::{
     Ack, AckConsumer, BuildError, Consumer, Delivery, DropReason, FailReason, Probe, ProduceError,
     ProduceErrorKind, Producer, RecvError, RecvTimeoutError, ReserveError, ReserveManyError,
     SendError, SendTimeoutError, SharedProbe, Stage, TryRecvError, TryReserveError, TrySendError,
-    WaitKind, channel, sync,
+    WaitKind, channel, dynamic, sync,
 };
 
 /// Backpressure: what a full queue does, on purpose.
