@@ -33,10 +33,16 @@ pub(crate) fn run(args: &[String]) -> Result {
             "cancel_stress",
         ]),
     )?;
-    // Features outside `full`: the bridge to the `metrics` facade.
+    // Features outside `full`: the bridge to the `metrics` facade, and tower.
     run_step(
         "test pc-metrics, all features",
         cargo().args(["test", "--package", "pc-metrics", "--all-features"]),
+    )?;
+    run_step(
+        "test the tower features",
+        cargo()
+            .args(["test", "--package", "pc-ratelimit", "--package", "pc-pool"])
+            .args(["--features", "pc-ratelimit/tower,pc-pool/tower"]),
     )?;
     // Our own synchronization under loom (the channel, the lock-free limiter, the pressure
     // marks), in a target dir of its own since every crate is rebuilt with `--cfg loom`. A

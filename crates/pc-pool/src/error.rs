@@ -18,6 +18,9 @@ pub enum JobError<E> {
     TimedOut(Duration),
     /// The pool was shut down, aborted or cancelled before the job finished.
     Cancelled,
+    /// The pool was closed before the job could be queued: it never ran. (Only a
+    /// [`PoolService`](crate::PoolService) answers it; `submit` hands the input back instead.)
+    Closed,
     /// Not a job: the source of a pool built with
     /// [`build_over`](crate::WorkerPoolBuilder::build_over) panicked; the panic's message. It
     /// comes on the results stream when the source fails; the pool takes nothing more from the
@@ -49,6 +52,7 @@ impl<E: fmt::Debug> fmt::Debug for JobError<E> {
             Self::Panicked(message) => f.debug_tuple("Panicked").field(message).finish(),
             Self::TimedOut(limit) => f.debug_tuple("TimedOut").field(limit).finish(),
             Self::Cancelled => f.write_str("Cancelled"),
+            Self::Closed => f.write_str("Closed"),
             Self::Source(message) => f.debug_tuple("Source").field(message).finish(),
         }
     }
@@ -61,6 +65,7 @@ impl<E: fmt::Display> fmt::Display for JobError<E> {
             Self::Panicked(message) => write!(f, "job panicked: {message}"),
             Self::TimedOut(limit) => write!(f, "job timed out after {limit:?}"),
             Self::Cancelled => f.write_str("job cancelled"),
+            Self::Closed => f.write_str("the pool is closed: the job was not queued"),
             Self::Source(message) => write!(f, "the pool's source panicked: {message}"),
         }
     }

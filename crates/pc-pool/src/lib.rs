@@ -41,7 +41,7 @@
 //!   cancellation token, probe), [`submit`](WorkerPool::submit) and
 //!   [`try_submit`](WorkerPool::try_submit) giving a [`JobHandle`], or the `pc_core::Producer`
 //!   methods with every outcome on [`results`](WorkerPool::results) as a [`JobResult`].
-//! - [`JobError`]: `Failed` (the stage's error), `Panicked`, `TimedOut`, `Cancelled`.
+//! - [`JobError`]: `Failed` (the stage's error), `Panicked`, `TimedOut`, `Cancelled`, `Closed`.
 //! - [`WorkerPoolBuilder::build_over`] drains any `pc_core::Consumer` as well;
 //!   [`WorkerPoolBuilder::blocking`] runs CPU-heavy jobs on tokio's blocking pool;
 //!   [`Balance`] chooses one shared queue or a queue per worker (round robin, least loaded).
@@ -52,6 +52,9 @@
 //!   [`unordered`](Pipeline::unordered), in order per key after [`key_by`](Pipeline::key_by);
 //!   errors as values under an [`OnError`] policy.
 //! - [`fan_out`] spreads a `Consumer` over N workers; [`merge`] gathers streams into one.
+//! - With the `tower` feature: `WorkerPool::service()`, the pool as a `tower::Service` whose
+//!   `poll_ready` reserves a place in the queue (`PoolService`), and `ServiceStage`, any
+//!   `Service` (tower's `timeout`, `retry`, a client) as a pool's or a pipeline's stage.
 //! - Stopping: [`close_and_wait`](WorkerPool::close_and_wait) finishes every queued job,
 //!   [`shutdown`](WorkerPool::shutdown) cancels what a grace period leaves,
 //!   [`abort`](WorkerPool::abort) cancels now; each returns once no worker task is alive.
@@ -66,11 +69,16 @@ mod error;
 mod fan;
 mod pipeline;
 mod pool;
+#[cfg(feature = "tower")]
+mod service;
 
 pub use error::JobError;
 pub use fan::{FanOut, Merge, fan_out, merge};
 pub use pipeline::{OnError, Pipeline, PipelineError, PipelineOutput};
 pub use pool::{Balance, JobHandle, JobResult, MAX_WORKERS, WorkerPool, WorkerPoolBuilder};
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub use service::{PoolService, ServiceStage};
 /// The token [`WorkerPoolBuilder::cancel_token`] takes (tokio-util's), re-exported so that users
 /// need no dependency of their own.
 pub use tokio_util::sync::CancellationToken;

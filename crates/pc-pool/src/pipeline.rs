@@ -468,7 +468,9 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                                     Err(PipelineError::Panicked(message))
                                 }
                                 // Stages run without a deadline; cancelled is handled above.
-                                Err(JobError::TimedOut(_) | JobError::Cancelled) => break,
+                                Err(
+                                    JobError::TimedOut(_) | JobError::Cancelled | JobError::Closed,
+                                ) => break,
                             })
                         }
                         // Errors and holes from earlier stages pass on untouched.

@@ -24,14 +24,14 @@ use crate::attempt::{self, Attempt, Deadline};
 use crate::error::JobError;
 
 /// How a job's outcome travels: to its own handle, or to the results stream.
-enum Reply<O, E> {
+pub(crate) enum Reply<O, E> {
     Handle(oneshot::Sender<Result<O, JobError<E>>>),
     Stream,
 }
 
 /// A queued job.
-struct Job<In, O, E> {
-    id: u64,
+pub(crate) struct Job<In, O, E> {
+    pub(crate) id: u64,
     input: In,
     reply: Reply<O, E>,
     /// What few jobs carry, boxed so that the common job stays small: every job is moved
@@ -79,13 +79,13 @@ pub enum Balance {
 }
 
 type Outcome<S, In> = Result<<S as Stage<In>>::Output, JobError<<S as Stage<In>>::Error>>;
-type QueuedJob<S, In> = Job<In, <S as Stage<In>>::Output, <S as Stage<In>>::Error>;
+pub(crate) type QueuedJob<S, In> = Job<In, <S as Stage<In>>::Output, <S as Stage<In>>::Error>;
 type ResultOf<S, In> = JobResult<<S as Stage<In>>::Output, <S as Stage<In>>::Error>;
 
 /// What the pool and its workers share.
-struct Shared<In, S: Stage<In>> {
+pub(crate) struct Shared<In, S: Stage<In>> {
     stage: S,
-    intake: channel::Sender<QueuedJob<S, In>>,
+    pub(crate) intake: channel::Sender<QueuedJob<S, In>>,
     queue: channel::Receiver<QueuedJob<S, In>>,
     results: channel::Sender<ResultOf<S, In>>,
     timeout: Option<Duration>,
@@ -122,7 +122,7 @@ impl<In, S: Stage<In>> Shared<In, S> {
 
     /// A job with the next number.
     #[inline]
-    fn job(&self, input: In, reply: Reply<S::Output, S::Error>) -> QueuedJob<S, In> {
+    pub(crate) fn job(&self, input: In, reply: Reply<S::Output, S::Error>) -> QueuedJob<S, In> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let extras = self.probe.as_ref().map(|_| {
             Box::new(Extras {
@@ -139,7 +139,7 @@ impl<In, S: Stage<In>> Shared<In, S> {
     }
 
     /// Reports a job entering the pool: its queue, or the feeder's hands.
-    fn queued_one(&self) {
+    pub(crate) fn queued_one(&self) {
         if let Some(probe) = &self.probe {
             probe.produced(1);
         }
@@ -505,6 +505,10 @@ impl<In, S: Stage<In>> WorkerPool<In, S> {
     /// send jobs this way.
     pub fn results(&self) -> channel::Receiver<ResultOf<S, In>> {
         self.results.clone()
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared<In, S>> {
+        &self.shared
     }
 
     /// Workers running now: the number built with until the pool stops, whatever jobs panicked.
@@ -1059,7 +1063,7 @@ fn report_run<O, E>(probe: &SharedProbe, output: &Result<O, JobError<E>>, durati
         // A source's panic never runs as a job; counted as the stage's panic if it did.
         Err(JobError::Panicked(_) | JobError::Source(_)) => FailReason::Panicked,
         Err(JobError::TimedOut(_)) => FailReason::TimedOut,
-        Err(JobError::Cancelled) => FailReason::Cancelled,
+        Err(JobError::Cancelled | JobError::Closed) => FailReason::Cancelled,
     };
     probe.failed(1, reason);
 }
@@ -1073,6 +1077,10 @@ pub struct JobHandle<O, E> {
 }
 
 impl<O, E> JobHandle<O, E> {
+    pub(crate) fn new(id: u64, rx: oneshot::Receiver<Result<O, JobError<E>>>) -> Self {
+        Self { id, rx }
+    }
+
     /// The job's number, in submission order from 0.
     pub fn id(&self) -> u64 {
         self.id

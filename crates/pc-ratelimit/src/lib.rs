@@ -35,6 +35,10 @@
 //! time elapsed at each call, on the tokio clock: no refill task, no polling, and exact under
 //! paused time. Bad settings (rate 0, negative or not finite, burst 0) are a
 //! [`BuildError`](pc_core::BuildError) from `build()`.
+//!
+//! With the `tower` feature, `pc_ratelimit::tower` has `RateLimitLayer` (over a
+//! [`TokenBucket`]) and `KeyedRateLimitLayer` (over a [`KeyedLimiter`], keyed by the request):
+//! unlike tower's own `RateLimit`, every clone of the service draws from the one limiter.
 
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -48,6 +52,9 @@ mod limits;
 mod loom;
 mod settings;
 mod throttle;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod tower;
 
 pub use bucket::{BucketStats, TokenBucket, TokenBucketBuilder};
 pub use error::{AcquireError, NotUntil, TryAcquireError};

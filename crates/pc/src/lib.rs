@@ -38,7 +38,7 @@
 //!
 //! | feature | crate | what it adds |
 //! |---------|-------|--------------|
-//! | (always) | `pc-core` | [`Producer`], [`Consumer`], [`channel`], [`Probe`], [`Stage`], the errors |
+//! | (always) | `pc-core` | [`Producer`], [`Consumer`], [`channel`], [`Probe`], [`Stage`], the errors, [`dynamic`] (`Box<dyn DynProducer<T>>`) |
 //! | `full` (default) | | every block below |
 //! | `backpressure` | `pc-backpressure` | [`backpressure`]: `BoundedQueue` with `Overflow` policies, `Pressure`, `AdaptiveRate` |
 //! | `batch` | `pc-batch` | [`batch`]: `Batcher` (size, weight, linger), `BatchExt::batch` for streams, `batch_consumer`, `BatchProcessor` |
@@ -49,6 +49,7 @@
 //! | `redis` (not in `full`) | `pc-redis` | `redis`: `RedisQueue`, `RedisProducer`, `RedisConsumer` (an `AckConsumer`) on Redis Streams, with caps, reclaim and dead letters |
 //! | `ratelimit` | `pc-ratelimit` | [`ratelimit`]: `TokenBucket`, `Gcra`, `KeyedLimiter`, `Throttled`, `throttle` |
 //! | `window` | `pc-window` | [`window`]: tumbling, sliding and session `Window`s by count, processing or event time, `Aggregate`s, `WindowExt::window`, `window_consumer` |
+//! | `tower` (not in `full`) | `pc-ratelimit`, `pc-pool` | with `ratelimit`: `ratelimit::tower::{RateLimitLayer, KeyedRateLimitLayer}`, whose clones share one limiter; with `pool`: `WorkerPool::service()` (a `tower::Service`) and `ServiceStage` (any `Service` as a `Stage`) |
 //!
 //! More blocks join this table, each behind a feature named after it, as they land.
 

@@ -6,5 +6,5 @@ mod token_bucket;
 
 pub use builder::TokenBucketBuilder;
 pub use stats::BucketStats;
-pub(crate) use token_bucket::Debit;
 pub use token_bucket::TokenBucket;
+pub(crate) use token_bucket::{Debit, Held};

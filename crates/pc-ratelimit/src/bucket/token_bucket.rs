@@ -1,5 +1,6 @@
 //! The token bucket itself.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::{Future, poll_fn};
@@ -263,7 +264,10 @@ impl TokenBucket {
     }
 
     fn held(&self, n: u32) -> Held<'_> {
-        Held { bucket: self, n }
+        Held {
+            bucket: Cow::Borrowed(self),
+            n,
+        }
     }
 
     /// Whole permits available now (0 while anyone waits).
@@ -529,19 +533,33 @@ impl fmt::Debug for Debit {
 /// Permits taken and not yet counted: [`Held::spend`] counts them granted; dropped unspent,
 /// they go back to the bucket (to the waiters queued since, who move up) and were never
 /// granted, for the stats and the probe alike.
+///
+/// It borrows the bucket, or holds a handle of it once [`into_owned`](Held::into_owned).
 #[derive(Debug)]
 pub(crate) struct Held<'a> {
-    bucket: &'a TokenBucket,
+    bucket: Cow<'a, TokenBucket>,
     n: u32,
 }
 
 impl Held<'_> {
     /// Counts the permits granted.
     #[inline]
-    pub(crate) fn spend(self) {
+    pub(crate) fn spend(mut self) {
         self.bucket.inner.granted(self.n);
-        // Spent: nothing to give back (and no drop to run on the hot path).
-        std::mem::forget(self);
+        // Spent: nothing to give back when it drops.
+        self.n = 0;
+    }
+
+    /// The same permits with a handle of the bucket instead of a borrow, for a holder that
+    /// outlives the borrow (a tower service between `poll_ready` and `call`).
+    pub(crate) fn into_owned(mut self) -> Held<'static> {
+        let bucket = TokenBucket::clone(&self.bucket);
+        // Moved out: this one drops holding nothing.
+        let n = std::mem::take(&mut self.n);
+        Held {
+            bucket: Cow::Owned(bucket),
+            n,
+        }
     }
 }
 
