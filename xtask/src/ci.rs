@@ -19,6 +19,20 @@ pub(crate) fn run(args: &[String]) -> Result {
             "warnings",
         ]),
     )?;
+    // The clippy above has every feature on; the crates with optional features again
+    // without them, where code only those features use must not be left dead.
+    run_step(
+        "clippy, optional features off",
+        cargo()
+            .args([
+                "clippy",
+                "--package",
+                "pc-ratelimit",
+                "--package",
+                "pc-pool",
+            ])
+            .args(["--all-targets", "--", "-D", "warnings"]),
+    )?;
     run_step("test", cargo().args(["test", "--workspace"]))?;
     // The channel's random-cancellation stress test again with optimizations: other
     // interleavings, other inlining.
@@ -70,6 +84,7 @@ pub(crate) fn run(args: &[String]) -> Result {
     )?;
     check_facade_features()?;
     check_tour()?;
+    check_examples()?;
     cargo_deny()?;
     eprintln!("==> ci: every step passed");
     Ok(())
@@ -97,6 +112,33 @@ fn check_tour() -> Result {
         return Err(format!("tour: scenarios did not add up: {failed:?}"));
     }
     eprintln!("==> tour: {} results, all ok", scenarios.len());
+    Ok(())
+}
+
+/// Every example of the facade but the tour (`crates/pc/examples/*.rs`), run to its end with
+/// the features outside `full` they need: each asserts its own outcome.
+fn check_examples() -> Result {
+    let dir = std::path::Path::new("crates/pc/examples");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|err| format!("examples: cannot read {}: {err}", dir.display()))?
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            let is_rs = path.extension().is_some_and(|ext| ext == "rs");
+            is_rs.then(|| path.file_stem()?.to_str().map(String::from))?
+        })
+        .collect();
+    names.sort();
+    if names.is_empty() {
+        return Err(format!("examples: none found in {}", dir.display()));
+    }
+    for name in &names {
+        run_step(
+            &format!("example {name}"),
+            cargo()
+                .args(["run", "--quiet", "--package", "pc", "--example", name])
+                .args(["--features", "tower,redis"]),
+        )?;
+    }
     Ok(())
 }
 

@@ -507,6 +507,7 @@ impl<In, S: Stage<In>> WorkerPool<In, S> {
         self.results.clone()
     }
 
+    #[cfg(feature = "tower")]
     pub(crate) fn shared(&self) -> &Arc<Shared<In, S>> {
         &self.shared
     }
@@ -1077,6 +1078,7 @@ pub struct JobHandle<O, E> {
 }
 
 impl<O, E> JobHandle<O, E> {
+    #[cfg(feature = "tower")]
     pub(crate) fn new(id: u64, rx: oneshot::Receiver<Result<O, JobError<E>>>) -> Self {
         Self { id, rx }
     }

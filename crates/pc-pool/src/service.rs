@@ -11,7 +11,7 @@
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 
 use pc_core::channel::OwnedPermit;
@@ -151,27 +151,57 @@ where
 
 /// Any `tower::Service` as a [`Stage`]: each input runs on a clone of the service, once it is
 /// ready. See [`PoolService`] for an example.
-#[derive(Clone, Debug)]
+///
+/// The service needs `Clone` and `Send`, not `Sync` (few services are): the stage keeps it
+/// behind a lock taken only to clone it.
 pub struct ServiceStage<Svc> {
-    service: Svc,
+    service: Mutex<Svc>,
 }
 
 impl<Svc> ServiceStage<Svc> {
     /// Runs `service` as a stage.
     pub fn new(service: Svc) -> Self {
-        Self { service }
+        Self {
+            service: Mutex::new(service),
+        }
     }
 
     /// Takes the service back out.
     pub fn into_inner(self) -> Svc {
         self.service
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A clone of the service. A `clone` that panicked left the service as it was: the lock's
+    /// poison is ignored.
+    fn cloned(&self) -> Svc
+    where
+        Svc: Clone,
+    {
+        self.service
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl<Svc: Clone> Clone for ServiceStage<Svc> {
+    fn clone(&self) -> Self {
+        Self::new(self.cloned())
+    }
+}
+
+impl<Svc> fmt::Debug for ServiceStage<Svc> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServiceStage").finish_non_exhaustive()
     }
 }
 
 impl<In, Svc> Stage<In> for ServiceStage<Svc>
 where
     In: Send,
-    Svc: Service<In> + Clone + Send + Sync,
+    Svc: Service<In> + Clone + Send,
     Svc::Response: Send,
     Svc::Error: Send,
     Svc::Future: Send,
@@ -180,7 +210,7 @@ where
     type Error = Svc::Error;
 
     fn run(&self, input: In) -> impl Future<Output = Result<Svc::Response, Svc::Error>> + Send {
-        let mut service = self.service.clone();
+        let mut service = self.cloned();
         async move {
             poll_fn(|cx| service.poll_ready(cx)).await?;
             service.call(input).await

@@ -158,3 +158,37 @@ async fn a_service_is_a_pipeline_stage() {
     let out: Vec<_> = out.map(Result::unwrap).collect().await;
     assert_eq!(out, [30, 50, 70, 90]);
 }
+
+/// A service that is `Send` but not `Sync` (most are: they hold a boxed future, a `Cell`)
+/// still makes a stage: each input runs on a clone of it.
+#[tokio::test(start_paused = true)]
+async fn a_service_that_is_not_sync_is_a_stage() {
+    #[derive(Clone)]
+    struct Offset(std::cell::Cell<u32>);
+    impl Service<u32> for Offset {
+        type Response = u32;
+        type Error = Infallible;
+        type Future = std::future::Ready<Result<u32, Infallible>>;
+        fn poll_ready(
+            &mut self,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), Infallible>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, n: u32) -> Self::Future {
+            // Each call runs on its own clone: the cell never sees another call's write.
+            self.0.set(self.0.get() + n);
+            std::future::ready(Ok(self.0.get()))
+        }
+    }
+    let pool = WorkerPool::builder(ServiceStage::new(Offset(std::cell::Cell::new(1000))))
+        .workers(2)
+        .build()
+        .unwrap();
+    let mut answers = Vec::new();
+    for n in 1..=3 {
+        answers.push(pool.submit(n).await.unwrap().await.unwrap());
+    }
+    assert_eq!(answers, [1001, 1002, 1003]);
+    pool.close_and_wait().await;
+}

@@ -552,6 +552,7 @@ impl Held<'_> {
 
     /// The same permits with a handle of the bucket instead of a borrow, for a holder that
     /// outlives the borrow (a tower service between `poll_ready` and `call`).
+    #[cfg(feature = "tower")]
     pub(crate) fn into_owned(mut self) -> Held<'static> {
         let bucket = TokenBucket::clone(&self.bucket);
         // Moved out: this one drops holding nothing.
