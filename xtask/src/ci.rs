@@ -58,6 +58,14 @@ pub(crate) fn run(args: &[String]) -> Result {
             .args(["test", "--package", "pc-ratelimit", "--package", "pc-pool"])
             .args(["--features", "pc-ratelimit/tower,pc-pool/tower"]),
     )?;
+    // The doc tests of the facade with every feature outside `full`: the pages of `docs/`
+    // that need one (Redis Streams) compile too.
+    run_step(
+        "doc tests of the facade, features outside full",
+        cargo()
+            .args(["test", "--package", "pc", "--doc"])
+            .args(["--features", "tower,redis,metrics-rs"]),
+    )?;
     // Our own synchronization under loom (the channel, the lock-free limiter, the pressure
     // marks), in a target dir of its own since every crate is rebuilt with `--cfg loom`. A
     // preemption bound of 2 (1 for the two-receiver channel models, which say so) keeps it

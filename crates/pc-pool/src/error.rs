@@ -18,8 +18,9 @@ pub enum JobError<E> {
     TimedOut(Duration),
     /// The pool was shut down, aborted or cancelled before the job finished.
     Cancelled,
-    /// The pool was closed before the job could be queued: it never ran. (Only a
-    /// [`PoolService`](crate::PoolService) answers it; `submit` hands the input back instead.)
+    /// The pool was closed before the job could be queued: it never ran. (Only the pool's
+    /// tower service, `PoolService` with the `tower` feature, answers it; `submit` hands the
+    /// input back instead.)
     Closed,
     /// Not a job: the source of a pool built with
     /// [`build_over`](crate::WorkerPoolBuilder::build_over) panicked; the panic's message. It

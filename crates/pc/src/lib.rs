@@ -126,3 +126,32 @@ pub mod prelude {
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
 struct ReadmeExample;
+
+/// The code of every page in `docs/`, compiled and run as doc tests so it cannot rot.
+#[cfg(doctest)]
+mod docs_pages {
+    #[doc = include_str!("../../../docs/channel.md")]
+    struct Channel;
+    #[doc = include_str!("../../../docs/backpressure.md")]
+    struct Backpressure;
+    #[doc = include_str!("../../../docs/batch.md")]
+    struct Batch;
+    #[doc = include_str!("../../../docs/priority.md")]
+    struct Priority;
+    #[doc = include_str!("../../../docs/ratelimit.md")]
+    struct RateLimit;
+    #[doc = include_str!("../../../docs/pool.md")]
+    struct Pool;
+    #[doc = include_str!("../../../docs/window.md")]
+    struct Window;
+    #[doc = include_str!("../../../docs/metrics.md")]
+    struct Metrics;
+    #[doc = include_str!("../../../docs/benchmarks.md")]
+    struct Benchmarks;
+    #[doc = include_str!("../../../docs/README.md")]
+    struct Index;
+    /// Needs the `redis` feature; compiled, not run (it names a server).
+    #[cfg(feature = "redis")]
+    #[doc = include_str!("../../../docs/patterns/distributed.md")]
+    struct Distributed;
+}
