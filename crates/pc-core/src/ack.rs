@@ -48,6 +48,11 @@ impl Ack {
     /// # Errors
     ///
     /// [`AckError`] if the queue could not record it; the item may then be delivered again.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes may or may not have recorded the ack; either way
+    /// nothing is lost: a delivery not acknowledged is delivered again after its claim time.
     pub async fn ack(self) -> Result<(), AckError> {
         match self.acker {
             Some(acker) => acker.ack().await,
@@ -62,6 +67,11 @@ impl Ack {
     ///
     /// [`AckError`] if the queue could not record it; it is delivered again after its claim
     /// time anyway.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes leaves the delivery pending: it is delivered
+    /// again after its claim time, which is what a nack asks for.
     pub async fn nack(self) -> Result<(), AckError> {
         match self.acker {
             Some(acker) => acker.nack().await,
@@ -160,6 +170,10 @@ impl<T> Delivery<T> {
     /// # Errors
     ///
     /// As [`Ack::ack`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Ack::ack`]; the item is dropped with the future.
     pub async fn ack(self) -> Result<T, AckError> {
         self.ack.ack().await?;
         Ok(self.item)
@@ -170,6 +184,10 @@ impl<T> Delivery<T> {
     /// # Errors
     ///
     /// As [`Ack::nack`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Ack::nack`]; the item is dropped with the future.
     pub async fn nack(self) -> Result<T, AckError> {
         self.ack.nack().await?;
         Ok(self.item)

@@ -102,6 +102,10 @@ impl LocalServer {
     /// # Errors
     ///
     /// The last connection or command error when it did not answer in time.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only asks the server.
     pub async fn ready(&self) -> Result<(), RedisError> {
         let client = redis::Client::open(self.url.as_str()).map_err(RedisError::Command)?;
         let mut last = None;
@@ -138,6 +142,11 @@ impl LocalServer {
     /// # Errors
     ///
     /// As [`ready`](Self::ready), or [`RedisError::Connect`] if it could not be started.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future after the server was started leaves it running, perhaps not ready yet:
+    /// call [`ready`](Self::ready) before using it.
     pub async fn restart(&mut self) -> Result<(), RedisError> {
         self.kill();
         self.launch().map_err(|error| RedisError::Connect {

@@ -119,6 +119,11 @@ impl<T: Send + 'static, C: Codec<T>> RedisProducer<T, C> {
     /// failed even after reconnecting (the item may have been added: consumers see the same
     /// message id twice); `Codec` if the item cannot be encoded; `Closed` after
     /// [`close`](Producer::close). Each hands the item back.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future drops the item; the entry may already have been added (its message id
+    /// tells a duplicate if the item is sent again).
     pub async fn send(&self, item: T) -> Result<(), RedisSendError<T>> {
         if self.outbox.closed.load(Ordering::Acquire) {
             return Err(RedisSendError::Closed(item));
@@ -136,6 +141,11 @@ impl<T: Send + 'static, C: Codec<T>> RedisProducer<T, C> {
     /// pipeline fails, its items may or may not have been added: the error hands back the first
     /// of them, and the others of that pipeline are dropped with it, as a failed `send` would
     /// have left them (their message ids tell duplicates if the caller sends them again).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future drops the items not yet sent; those of a pipeline in flight may or may
+    /// not have been added.
     pub async fn send_all<I: IntoIterator<Item = T>>(
         &self,
         items: I,
@@ -172,6 +182,10 @@ impl<T: Send + 'static, C: Codec<T>> RedisProducer<T, C> {
     /// # Errors
     ///
     /// [`RedisError::Command`] if the server failed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
     pub async fn stream_len(&self) -> Result<usize, RedisError> {
         let mut connection = self.core.link.get();
         Ok(redis::cmd("XLEN")

@@ -137,6 +137,10 @@ where
     /// # Errors
     ///
     /// [`RedisError::Connect`] with the URL if the server cannot be reached.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a producer dropped half made leaves nothing behind.
     pub async fn producer(&self) -> Result<RedisProducer<T, C>, RedisError> {
         let link = self.link(None).await?;
         Ok(RedisProducer::new(Arc::clone(&self.settings), link))
@@ -151,6 +155,11 @@ where
     ///
     /// [`RedisError::Connect`] with the URL if the server cannot be reached;
     /// [`RedisError::Command`] if the group cannot be created.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the group and the stream, if this call created them, stay, as a later call
+    /// would create them; no entry is read before the consumer is returned.
     pub async fn consumer(
         &self,
         name: impl Into<String>,

@@ -33,6 +33,14 @@ pub struct Builder {
 impl Builder {
     /// A channel that holds at most `capacity` items; senders wait (or fail, for `try_send`)
     /// while it is full.
+    ///
+    /// ```
+    /// use pc_core::channel;
+    ///
+    /// let (tx, _rx) = channel::Builder::bounded(8).build::<u32>()?;
+    /// assert_eq!(tx.capacity(), Some(8));
+    /// # Ok::<(), pc_core::BuildError>(())
+    /// ```
     pub fn bounded(capacity: usize) -> Self {
         Self {
             capacity: Some(capacity),
@@ -41,6 +49,14 @@ impl Builder {
     }
 
     /// A channel without a limit: sends never wait.
+    ///
+    /// ```
+    /// use pc_core::channel;
+    ///
+    /// let (tx, _rx) = channel::Builder::unbounded().build::<u32>()?;
+    /// assert_eq!(tx.capacity(), None);
+    /// # Ok::<(), pc_core::BuildError>(())
+    /// ```
     pub fn unbounded() -> Self {
         Self {
             capacity: None,
@@ -52,6 +68,26 @@ impl Builder {
     /// teardown to `probe`. A probe that reads the depth itself
     /// ([`Probe::read_depth`](crate::Probe::read_depth)) gets the queue's length on demand
     /// instead of a report on every change.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use pc_core::{Probe, channel};
+    ///
+    /// #[derive(Debug, Default)]
+    /// struct Sent(AtomicU64);
+    /// impl Probe for Sent {
+    ///     fn produced(&self, n: u64) {
+    ///         self.0.fetch_add(n, Ordering::Relaxed);
+    ///     }
+    /// }
+    ///
+    /// let sent = Arc::new(Sent::default());
+    /// let (tx, _rx) = channel::Builder::bounded(4).probe(sent.clone()).build::<u8>()?;
+    /// tx.try_send(1)?;
+    /// assert_eq!(sent.0.load(Ordering::Relaxed), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn probe(mut self, probe: SharedProbe) -> Self {
         self.probe = Some(probe);
         self
@@ -62,6 +98,16 @@ impl Builder {
     /// # Errors
     ///
     /// [`BuildError::Zero`] for a bounded capacity of 0.
+    ///
+    /// ```
+    /// use pc_core::channel;
+    ///
+    /// let (tx, rx) = channel::Builder::bounded(1).build::<String>()?;
+    /// tx.try_send("built".to_string())?;
+    /// assert_eq!(rx.try_recv()?, "built");
+    /// assert!(channel::Builder::bounded(0).build::<u8>().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn build<T: Send + 'static>(self) -> Result<(Sender<T>, Receiver<T>), BuildError> {
         check_capacity(self.capacity)?;
         Ok(match self.probe {

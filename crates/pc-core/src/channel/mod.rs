@@ -64,22 +64,63 @@ macro_rules! channel_state_accessors {
     () => {
         /// How many items are in the channel: queued, or handed to a waiting receive that has
         /// not run yet to take it. Never more than the capacity.
+        ///
+        /// ```
+        /// use pc_core::channel;
+        ///
+        /// let (tx, rx) = channel::bounded::<u8>(4)?;
+        /// tx.try_send(1)?;
+        /// assert_eq!((tx.len(), rx.len()), (1, 1));
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
         pub fn len(&self) -> usize {
             self.chan.len()
         }
 
         /// Whether no item is in the channel (see [`len`](Self::len)).
+        ///
+        /// ```
+        /// use pc_core::channel;
+        ///
+        /// let (tx, rx) = channel::unbounded::<u8>();
+        /// assert!(rx.is_empty());
+        /// tx.try_send(1)?;
+        /// assert!(!rx.is_empty());
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
         pub fn is_empty(&self) -> bool {
             self.chan.len() == 0
         }
 
         /// The channel's capacity, or `None` when unbounded.
+        ///
+        /// ```
+        /// use pc_core::channel;
+        ///
+        /// let (bounded, _rx) = channel::bounded::<u8>(4)?;
+        /// let (unbounded, _rx2) = channel::unbounded::<u8>();
+        /// assert_eq!((bounded.capacity(), unbounded.capacity()), (Some(4), None));
+        /// # Ok::<(), pc_core::BuildError>(())
+        /// ```
         pub fn capacity(&self) -> Option<usize> {
             self.chan.capacity
         }
 
         /// Items sent into and received from a bounded channel so far, counted from the slots
         /// the channel tracks anyway, so this costs nothing on the way; `None` when unbounded.
+        ///
+        /// ```
+        /// use pc_core::channel;
+        ///
+        /// let (tx, rx) = channel::bounded::<u8>(4)?;
+        /// tx.try_send(1)?;
+        /// tx.try_send(2)?;
+        /// rx.try_recv()?;
+        /// let counts = rx.counts().expect("a bounded channel");
+        /// assert_eq!((counts.sent, counts.received), (2, 1));
+        /// assert!(channel::unbounded::<u8>().0.counts().is_none());
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
         pub fn counts(&self) -> Option<super::Counts> {
             self.chan
                 .counts()
@@ -88,6 +129,16 @@ macro_rules! channel_state_accessors {
 
         /// Whether every slot is taken (by queued items, permits, or items handed to waiting
         /// receives): a send now would wait. Never, when unbounded.
+        ///
+        /// ```
+        /// use pc_core::channel;
+        ///
+        /// let (tx, _rx) = channel::bounded::<u8>(1)?;
+        /// assert!(!tx.is_full());
+        /// tx.try_send(1)?;
+        /// assert!(tx.is_full());
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
         pub fn is_full(&self) -> bool {
             self.chan.is_full()
         }
@@ -95,22 +146,76 @@ macro_rules! channel_state_accessors {
         /// Live senders (a [`SendSink`](super::SendSink) holds one; a
         /// [`WeakSender`](super::WeakSender) does not count). The channel closes when this
         /// reaches 0.
+        ///
+        /// ```
+        /// use pc_core::channel;
+        ///
+        /// let (tx, rx) = channel::bounded::<u8>(1)?;
+        /// let second = tx.clone();
+        /// assert_eq!(rx.sender_count(), 2);
+        /// drop((tx, second));
+        /// assert_eq!(rx.sender_count(), 0);
+        /// assert!(rx.is_closed());
+        /// # Ok::<(), pc_core::BuildError>(())
+        /// ```
         pub fn sender_count(&self) -> usize {
             self.chan.sender_count()
         }
 
         /// Live receivers (a [`WeakReceiver`](super::WeakReceiver) does not count). The
         /// channel is closed, and what was queued dropped, when this reaches 0.
+        ///
+        /// ```
+        /// use pc_core::channel;
+        ///
+        /// let (tx, rx) = channel::bounded::<u8>(1)?;
+        /// let weak = rx.downgrade(); // does not count
+        /// assert_eq!(tx.receiver_count(), 1);
+        /// drop(rx);
+        /// assert_eq!(tx.receiver_count(), 0);
+        /// assert!(tx.is_closed() && weak.upgrade().is_none());
+        /// # Ok::<(), pc_core::BuildError>(())
+        /// ```
         pub fn receiver_count(&self) -> usize {
             self.chan.receiver_count()
         }
 
         /// Senders waiting for a free slot right now.
+        ///
+        /// ```
+        /// use pc_core::channel;
+        ///
+        /// # tokio_test::block_on(async {
+        /// let (tx, rx) = channel::bounded::<u8>(1)?;
+        /// tx.send(1).await?;
+        /// let mut blocked = tokio_test::task::spawn(tx.send(2));
+        /// assert!(blocked.poll().is_pending());
+        /// assert_eq!(rx.waiting_senders(), 1);
+        /// drop(blocked);
+        /// assert_eq!(rx.waiting_senders(), 0);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// # }).unwrap();
+        /// ```
         pub fn waiting_senders(&self) -> usize {
             self.chan.waiting_senders()
         }
 
         /// Receivers waiting for an item right now.
+        ///
+        /// ```
+        /// use pc_core::channel;
+        ///
+        /// # tokio_test::block_on(async {
+        /// let (tx, rx) = channel::bounded::<u8>(1)?;
+        /// let mut waiting = tokio_test::task::spawn(rx.recv());
+        /// assert!(waiting.poll().is_pending());
+        /// assert_eq!(tx.waiting_receivers(), 1);
+        /// tx.send(7).await?;
+        /// assert_eq!(waiting.await?, 7);
+        /// assert_eq!(tx.waiting_receivers(), 0);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// # }).unwrap();
+        /// ```
         pub fn waiting_receivers(&self) -> usize {
             self.chan.waiting_receivers()
         }
@@ -170,12 +275,35 @@ pub struct Counts {
 /// leave the item somewhere, which is a slot. A channel of capacity 1 is the closest: a send
 /// completes once its item is in the one slot or handed to a waiting receive, and the next
 /// send waits until it is taken.
+///
+/// ```
+/// use pc_core::channel;
+///
+/// let (tx, rx) = channel::bounded::<&str>(2)?;
+/// tx.try_send("a")?;
+/// tx.try_send("b")?;
+/// assert!(tx.try_send("c").unwrap_err().is_full());
+/// assert_eq!(rx.try_recv()?, "a");
+/// assert!(channel::bounded::<u8>(0).is_err(), "no rendezvous: a typed error");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn bounded<T>(capacity: usize) -> Result<(Sender<T>, Receiver<T>), BuildError> {
     builder::check_capacity(Some(capacity))?;
     Ok(builder::make(Some(capacity)))
 }
 
 /// A channel without a limit: sends never wait.
+///
+/// ```
+/// use pc_core::channel;
+///
+/// let (tx, rx) = channel::unbounded::<u32>();
+/// for n in 0..10_000 {
+///     tx.try_send(n)?; // never full
+/// }
+/// assert_eq!(rx.len(), 10_000);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
     builder::make(None)
 }

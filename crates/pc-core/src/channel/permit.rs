@@ -30,6 +30,18 @@ impl<'a, T> Permit<'a, T> {
     ///
     /// [`SendError`] holding the item only if every receiver has been dropped, so that nobody
     /// could ever receive it. A `close` after the reservation does not make this fail.
+    ///
+    /// ```
+    /// use pc_core::channel;
+    ///
+    /// # tokio_test::block_on(async {
+    /// let (tx, rx) = channel::bounded(1)?;
+    /// let permit = tx.reserve().await?;
+    /// permit.send("in the reserved slot")?; // never waits
+    /// assert_eq!(rx.recv().await?, "in the reserved slot");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn send(mut self, item: T) -> Result<(), SendError<T>> {
         // Spent either way: a failed send gives the slot back itself.
         self.used = true;
@@ -153,6 +165,19 @@ impl<T> OwnedPermit<T> {
     ///
     /// [`SendError`] holding the item only if every receiver has been dropped (the sender is
     /// dropped then). A `close` after the reservation does not make this fail.
+    ///
+    /// ```
+    /// use pc_core::channel;
+    ///
+    /// # tokio_test::block_on(async {
+    /// let (tx, rx) = channel::bounded(1)?;
+    /// let permit = tx.reserve_owned().await?;
+    /// let tx = permit.send(1)?; // the sender comes back
+    /// assert!(tx.is_full());
+    /// assert_eq!(rx.recv().await?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn send(mut self, item: T) -> Result<Sender<T>, SendError<T>> {
         let sender = self.take_sender();
         // A failed send gives the slot back itself.
@@ -161,6 +186,18 @@ impl<T> OwnedPermit<T> {
     }
 
     /// Gives the slot back unused, and the sender with it.
+    ///
+    /// ```
+    /// use pc_core::channel;
+    ///
+    /// # tokio_test::block_on(async {
+    /// let (tx, _rx) = channel::bounded::<u8>(1)?;
+    /// let permit = tx.reserve_owned().await?;
+    /// let tx = permit.release(); // the slot goes back unused
+    /// assert!(!tx.is_full());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn release(mut self) -> Sender<T> {
         let sender = self.take_sender();
         sender.chan.return_grants(1);

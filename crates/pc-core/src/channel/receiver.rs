@@ -138,6 +138,18 @@ impl<T> Receiver<T> {
     ///
     /// Cancel safe: dropping the future before it completes loses no item. An item handed to
     /// it while it waited goes to the next waiting receive, or back to the head of the queue.
+    ///
+    /// ```
+    /// use pc_core::channel;
+    ///
+    /// # tokio_test::block_on(async {
+    /// let (tx, rx) = channel::bounded(1)?;
+    /// tokio::spawn(async move { tx.send("work").await });
+    /// assert_eq!(rx.recv().await?, "work");
+    /// assert!(rx.recv().await.is_err(), "closed and drained");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn recv(&self) -> Recv<'_, T> {
         Recv {
             chan: &self.chan,
@@ -164,12 +176,32 @@ impl<T> Receiver<T> {
     /// # Errors
     ///
     /// [`RecvError`] once the channel is closed and every queued item has been received.
+    ///
+    /// ```
+    /// use pc_core::channel;
+    ///
+    /// let (tx, rx) = channel::bounded(1)?;
+    /// let consumer = std::thread::spawn(move || rx.recv_blocking());
+    /// tx.send_blocking(5)?;
+    /// assert_eq!(consumer.join().expect("no panic")?, 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn recv_blocking(&self) -> Result<T, RecvError> {
         blocking::block_on(self.recv())
     }
 
     /// A [`WeakReceiver`]: it does not keep the channel open, and gives a `Receiver` back
     /// while one is alive.
+    ///
+    /// ```
+    /// use pc_core::channel;
+    ///
+    /// let (tx, rx) = channel::bounded::<u8>(1)?;
+    /// let weak = rx.downgrade();
+    /// drop(rx); // the last strong receiver: closed, though a weak one lives
+    /// assert!(tx.is_closed() && weak.upgrade().is_none());
+    /// # Ok::<(), pc_core::BuildError>(())
+    /// ```
     pub fn downgrade(&self) -> WeakReceiver<T> {
         WeakReceiver {
             chan: Arc::clone(&self.chan),
@@ -182,6 +214,18 @@ impl<T> Receiver<T> {
     ///
     /// [`TryRecvError::Empty`] when nothing is queued, [`TryRecvError::Closed`] when the
     /// channel is closed and drained.
+    ///
+    /// ```
+    /// use pc_core::channel;
+    ///
+    /// let (tx, rx) = channel::bounded(1)?;
+    /// assert!(rx.try_recv().unwrap_err().is_empty());
+    /// tx.try_send(1)?;
+    /// assert_eq!(rx.try_recv()?, 1);
+    /// drop(tx);
+    /// assert!(rx.try_recv().unwrap_err().is_closed());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
         match self.chan.try_recv() {
             Received::Item(item) => Ok(item),
@@ -201,6 +245,20 @@ impl<T> Receiver<T> {
     /// # Cancel safety
     ///
     /// Cancel safe, as [`recv`](Receiver::recv).
+    ///
+    /// ```
+    /// use pc_core::channel;
+    ///
+    /// # tokio_test::block_on(async {
+    /// use std::time::Duration;
+    ///
+    /// let (tx, rx) = channel::bounded::<u8>(1)?;
+    /// assert!(rx.recv_timeout(Duration::from_millis(5)).await.unwrap_err().is_timeout());
+    /// tx.send(3).await?;
+    /// assert_eq!(rx.recv_timeout(Duration::from_millis(5)).await?, 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
         match tokio::time::timeout(timeout, self.recv()).await {
             Ok(result) => result.map_err(RecvTimeoutError::from),
@@ -218,6 +276,22 @@ impl<T> Receiver<T> {
     /// # Cancel safety
     ///
     /// Cancel safe: every item received before cancellation is already in `buf`.
+    ///
+    /// ```
+    /// use pc_core::channel;
+    ///
+    /// # tokio_test::block_on(async {
+    /// use std::time::Duration;
+    ///
+    /// let (tx, rx) = channel::bounded(16)?;
+    /// tx.send_all(1..=5).await?;
+    /// let mut batch = Vec::new();
+    /// // Up to 3 items, waiting at most 1 ms past the first for more.
+    /// assert_eq!(rx.recv_batch(&mut batch, 3, Duration::from_millis(1)).await, 3);
+    /// assert_eq!(batch, [1, 2, 3]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn recv_batch(&self, buf: &mut Vec<T>, max: usize, linger: Duration) -> usize {
         if max == 0 {
             return 0;
@@ -255,11 +329,34 @@ impl<T> Receiver<T> {
 
     /// Closes the channel from the receiving side: senders fail from now on, handing their item
     /// back, while receivers still drain what is queued. Returns `true` if this call closed it.
+    ///
+    /// ```
+    /// use pc_core::channel;
+    ///
+    /// # tokio_test::block_on(async {
+    /// let (tx, rx) = channel::bounded(2)?;
+    /// tx.send(1).await?;
+    /// assert!(rx.close());
+    /// assert!(tx.send(2).await.is_err(), "senders see the close");
+    /// assert_eq!(rx.recv().await?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn close(&self) -> bool {
         self.chan.close()
     }
 
     /// Whether the channel is closed (it may still hold items to drain).
+    ///
+    /// ```
+    /// use pc_core::channel;
+    ///
+    /// let (tx, rx) = channel::bounded::<u8>(1)?;
+    /// assert!(!rx.is_closed());
+    /// drop(tx);
+    /// assert!(rx.is_closed());
+    /// # Ok::<(), pc_core::BuildError>(())
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.chan.is_closed()
     }

@@ -68,6 +68,20 @@ impl<T> Sender<T> {
     /// Dropping the future before it completes means the item was not enqueued; the item is
     /// dropped with the future. To wait without giving up the item, use
     /// [`reserve`](Sender::reserve) or [`send_timeout`](Sender::send_timeout).
+    ///
+    /// ```
+    /// use pc_core::channel;
+    ///
+    /// # tokio_test::block_on(async {
+    /// let (tx, rx) = channel::bounded(1)?;
+    /// tx.send("hello").await?;
+    /// assert_eq!(rx.recv().await?, "hello");
+    /// drop(rx);
+    /// // Closed: the item comes back.
+    /// assert_eq!(tx.send("lost?").await.unwrap_err().into_inner(), "lost?");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn send(&self, item: T) -> send::Send<'_, T> {
         send::Send::new(&self.chan, item)
     }
@@ -77,6 +91,19 @@ impl<T> Sender<T> {
     /// # Errors
     ///
     /// [`TrySendError::Full`] or [`TrySendError::Closed`], each holding the item.
+    ///
+    /// ```
+    /// use pc_core::channel;
+    ///
+    /// let (tx, rx) = channel::bounded(1)?;
+    /// tx.try_send(1)?;
+    /// let full = tx.try_send(2).unwrap_err();
+    /// assert!(full.is_full());
+    /// assert_eq!(full.into_inner(), 2);
+    /// rx.close();
+    /// assert!(tx.try_send(3).unwrap_err().is_closed());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
         self.chan.try_send(item).map_err(|refused| match refused {
             Refused::Full(item) => TrySendError::Full(item),
@@ -130,6 +157,23 @@ impl<T> Sender<T> {
     ///
     /// As [`send`](Sender::send): cancelling drops the item, while an elapsed timeout hands it
     /// back.
+    ///
+    /// ```
+    /// use pc_core::channel;
+    ///
+    /// # tokio_test::block_on(async {
+    /// use std::time::Duration;
+    ///
+    /// let (tx, rx) = channel::bounded(1)?;
+    /// tx.send_timeout(1, Duration::from_millis(10)).await?;
+    /// // Full for 10 ms: the item comes back, unlike a send under `tokio::time::timeout`.
+    /// let late = tx.send_timeout(2, Duration::from_millis(10)).await.unwrap_err();
+    /// assert!(late.is_timeout());
+    /// assert_eq!(late.into_inner(), 2);
+    /// assert_eq!(rx.recv().await?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn send_timeout(
         &self,
         item: T,
@@ -155,6 +199,17 @@ impl<T> Sender<T> {
     /// # Cancel safety
     ///
     /// Items sent before cancellation stay sent; the item being sent is dropped.
+    ///
+    /// ```
+    /// use pc_core::channel;
+    ///
+    /// # tokio_test::block_on(async {
+    /// let (tx, rx) = channel::bounded(8)?;
+    /// assert_eq!(tx.send_all(1..=3).await?, 3);
+    /// assert_eq!((rx.try_recv()?, rx.try_recv()?, rx.try_recv()?), (1, 2, 3));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn send_all<I: IntoIterator<Item = T>>(
         &self,
         items: I,
@@ -217,6 +272,17 @@ impl<T> Sender<T> {
     ///
     /// [`TryReserveError::Full`] when every slot is taken (or owed to a waiting sender),
     /// [`TryReserveError::Closed`] when the channel is closed.
+    ///
+    /// ```
+    /// use pc_core::channel;
+    ///
+    /// let (tx, rx) = channel::bounded(1)?;
+    /// let permit = tx.try_reserve()?;
+    /// assert!(tx.try_reserve().unwrap_err().is_full(), "the one slot is held");
+    /// permit.send("reserved")?;
+    /// assert_eq!(rx.try_recv()?, "reserved");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn try_reserve(&self) -> Result<Permit<'_, T>, TryReserveError> {
         match self.chan.try_grant(1) {
             Ok(()) => Ok(Permit::new(self)),
@@ -273,6 +339,19 @@ impl<T> Sender<T> {
     /// [`ReserveManyError::TooMany`] when `n` exceeds the capacity, [`ReserveManyError::Full`]
     /// when fewer than `n` slots are free (or a sender waits ahead),
     /// [`ReserveManyError::Closed`] when the channel is closed.
+    ///
+    /// ```
+    /// use pc_core::channel;
+    ///
+    /// let (tx, rx) = channel::bounded(4)?;
+    /// let mut permits = tx.try_reserve_many(3)?;
+    /// assert!(tx.try_reserve_many(2).is_err(), "only 1 slot left");
+    /// for word in ["a", "b", "c"] {
+    ///     permits.next().expect("one permit per slot").send(word)?;
+    /// }
+    /// assert_eq!(rx.len(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn try_reserve_many(&self, n: usize) -> Result<Permits<'_, T>, ReserveManyError> {
         self.check_many(n)?;
         match self.chan.try_grant(n) {
@@ -302,6 +381,20 @@ impl<T> Sender<T> {
     /// # Cancel safety
     ///
     /// As `reserve`: a cancelled reservation holds no slot (the sender is dropped with it).
+    ///
+    /// ```
+    /// use pc_core::channel;
+    ///
+    /// # tokio_test::block_on(async {
+    /// let (tx, rx) = channel::bounded(1)?;
+    /// let permit = tx.clone().reserve_owned().await?;
+    /// // The slot travels into a task that makes the item there.
+    /// tokio::spawn(async move { permit.send(42) }).await??;
+    /// assert_eq!(rx.recv().await?, 42);
+    /// # drop(tx);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn reserve_owned(self) -> Result<OwnedPermit<T>, ReserveError> {
         self.reserve().await?.keep_grant();
         Ok(OwnedPermit::new(self))
@@ -375,6 +468,17 @@ impl<T> Sender<T> {
 
     /// A [`WeakSender`]: it does not keep the channel open, and gives a `Sender` back while
     /// one is alive.
+    ///
+    /// ```
+    /// use pc_core::channel;
+    ///
+    /// let (tx, rx) = channel::bounded::<u8>(1)?;
+    /// let weak = tx.downgrade();
+    /// assert!(weak.upgrade().is_some());
+    /// drop(tx); // the last strong sender: closed
+    /// assert!(rx.is_closed() && weak.upgrade().is_none());
+    /// # Ok::<(), pc_core::BuildError>(())
+    /// ```
     pub fn downgrade(&self) -> WeakSender<T> {
         WeakSender {
             chan: Arc::clone(&self.chan),
@@ -384,16 +488,57 @@ impl<T> Sender<T> {
     /// Closes the channel for every sender: later sends and reservations fail, handing their
     /// item back, while receivers drain what is queued (and what outstanding permits send).
     /// Returns `true` if this call closed it.
+    ///
+    /// ```
+    /// use pc_core::channel;
+    ///
+    /// # tokio_test::block_on(async {
+    /// let (tx, rx) = channel::bounded(2)?;
+    /// tx.send(1).await?;
+    /// assert!(tx.close());
+    /// assert!(!tx.close(), "already closed");
+    /// assert!(tx.send(2).await.is_err());
+    /// assert_eq!(rx.recv().await?, 1); // what was queued still comes out
+    /// assert!(rx.recv().await.is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn close(&self) -> bool {
         self.chan.close()
     }
 
     /// Whether the channel is closed, by a `close` call or because every receiver is gone.
+    ///
+    /// ```
+    /// use pc_core::channel;
+    ///
+    /// let (tx, rx) = channel::bounded::<u8>(1)?;
+    /// assert!(!tx.is_closed());
+    /// drop(rx);
+    /// assert!(tx.is_closed());
+    /// # Ok::<(), pc_core::BuildError>(())
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.chan.is_closed()
     }
 
     /// Turns this sender into a [`futures_sink::Sink`].
+    ///
+    /// ```
+    /// use pc_core::channel;
+    ///
+    /// # tokio_test::block_on(async {
+    /// use futures_util::SinkExt;
+    ///
+    /// let (tx, rx) = channel::bounded(4)?;
+    /// let mut sink = tx.into_sink();
+    /// sink.send(1).await?;
+    /// drop(sink); // its sender was the last: the channel closes
+    /// assert_eq!(rx.recv().await?, 1);
+    /// assert!(rx.recv().await.is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn into_sink(self) -> SendSink<T> {
         SendSink::new(self)
     }

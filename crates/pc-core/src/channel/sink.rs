@@ -50,6 +50,15 @@ impl<T> SendSink<T> {
     }
 
     /// The sender inside.
+    ///
+    /// ```
+    /// use pc_core::channel;
+    ///
+    /// let (tx, _rx) = channel::bounded::<u8>(4)?;
+    /// let sink = tx.into_sink();
+    /// assert_eq!(sink.get_ref().capacity(), Some(4));
+    /// # Ok::<(), pc_core::BuildError>(())
+    /// ```
     pub fn get_ref(&self) -> &Sender<T> {
         &self.sender
     }

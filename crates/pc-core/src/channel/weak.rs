@@ -31,6 +31,17 @@ pub struct WeakSender<T> {
 impl<T> WeakSender<T> {
     /// A `Sender` again, if any sender is still alive (once the last is gone, the channel is
     /// closed for good and none comes back).
+    ///
+    /// ```
+    /// use pc_core::channel;
+    ///
+    /// let (tx, _rx) = channel::bounded::<u8>(1)?;
+    /// let weak = tx.downgrade();
+    /// let strong = weak.upgrade().expect("a sender lives");
+    /// drop((tx, strong));
+    /// assert!(weak.upgrade().is_none());
+    /// # Ok::<(), pc_core::BuildError>(())
+    /// ```
     pub fn upgrade(&self) -> Option<Sender<T>> {
         self.chan.upgrade_sender().then(|| Sender {
             chan: Arc::clone(&self.chan),
@@ -79,6 +90,17 @@ pub struct WeakReceiver<T> {
 impl<T> WeakReceiver<T> {
     /// A `Receiver` again, if any receiver is still alive (once the last is gone, what was
     /// queued is dropped and none comes back).
+    ///
+    /// ```
+    /// use pc_core::channel;
+    ///
+    /// let (_tx, rx) = channel::bounded::<u8>(1)?;
+    /// let weak = rx.downgrade();
+    /// assert!(weak.upgrade().is_some());
+    /// drop(rx);
+    /// assert!(weak.upgrade().is_none());
+    /// # Ok::<(), pc_core::BuildError>(())
+    /// ```
     pub fn upgrade(&self) -> Option<Receiver<T>> {
         self.chan
             .upgrade_receiver()
