@@ -192,3 +192,59 @@ async fn a_service_that_is_not_sync_is_a_stage() {
     assert_eq!(answers, [1001, 1002, 1003]);
     pool.close_and_wait().await;
 }
+
+/// User code that panics inside a service, in its `clone` (taken for each input) or in its
+/// `call`, fails that job alone as `Panicked`; the worker goes on with the next job.
+#[tokio::test(start_paused = true)]
+async fn a_service_that_panics_fails_that_job_alone() {
+    struct Touchy {
+        clones: Arc<AtomicU32>,
+    }
+    impl Clone for Touchy {
+        fn clone(&self) -> Self {
+            // The second clone panics: the stage takes one per input.
+            assert!(
+                self.clones.fetch_add(1, Ordering::Relaxed) != 1,
+                "clone refused"
+            );
+            Self {
+                clones: Arc::clone(&self.clones),
+            }
+        }
+    }
+    impl Service<u32> for Touchy {
+        type Response = u32;
+        type Error = Infallible;
+        type Future = std::future::Ready<Result<u32, Infallible>>;
+        fn poll_ready(
+            &mut self,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), Infallible>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, n: u32) -> Self::Future {
+            assert!(n != 13, "thirteen");
+            std::future::ready(Ok(n))
+        }
+    }
+    let pool = WorkerPool::builder(ServiceStage::new(Touchy {
+        clones: Arc::new(AtomicU32::new(0)),
+    }))
+    .workers(1)
+    .build()
+    .unwrap();
+    let mut outcomes = Vec::new();
+    for n in [1, 2, 13, 4] {
+        outcomes.push(pool.submit(n).await.unwrap().await);
+    }
+    assert_eq!(
+        outcomes,
+        [
+            Ok(1),
+            Err(JobError::Panicked("clone refused".into())),
+            Err(JobError::Panicked("thirteen".into())),
+            Ok(4)
+        ]
+    );
+    pool.close_and_wait().await;
+}

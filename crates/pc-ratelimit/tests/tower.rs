@@ -143,3 +143,21 @@ async fn a_key_over_its_limit_is_refused_at_once() {
     let answer = again.ready().await.unwrap().call(("acme".into(), 9)).await;
     assert_eq!(answer.unwrap(), 9);
 }
+
+/// Walk (extreme numbers): at a rate of 1e-9 per second, the second permit lies 31 years
+/// ahead: `poll_ready` stays pending (a day of paused time changes nothing, and nothing
+/// panics or overflows), and dropping the waiting service counts nothing granted.
+#[tokio::test(start_paused = true)]
+async fn a_rate_near_zero_keeps_poll_ready_pending() {
+    let bucket = bucket(1e-9, 1);
+    let mut service = RateLimitLayer::new(bucket.clone())
+        .layer(service_fn(|n: u32| async move { Ok::<_, Infallible>(n) }));
+    assert_eq!(service.ready().await.unwrap().call(1).await, Ok(1));
+    let mut waiting = spawn(service.ready());
+    assert_pending!(waiting.poll());
+    tokio::time::advance(Duration::from_secs(86_400)).await;
+    assert_pending!(waiting.poll());
+    drop(waiting);
+    drop(service);
+    assert_eq!(bucket.stats().granted, 1);
+}
