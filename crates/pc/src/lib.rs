@@ -150,6 +150,12 @@ mod docs_pages {
     struct Benchmarks;
     #[doc = include_str!("../../../docs/README.md")]
     struct Index;
+    #[doc = include_str!("../../../docs/generic.md")]
+    struct Generic;
+    /// Needs the `tower` feature.
+    #[cfg(feature = "tower")]
+    #[doc = include_str!("../../../docs/tower.md")]
+    struct Tower;
     /// Needs the `redis` feature; compiled, not run (it names a server).
     #[cfg(feature = "redis")]
     #[doc = include_str!("../../../docs/patterns/distributed.md")]
