@@ -6,13 +6,14 @@
 //! its own state on every job. Here they are one `poll`, and the timer is only made when the
 //! job does not finish in its first poll: most jobs of a busy pool never need it.
 
-use std::any::Any;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use futures_util::FutureExt;
+use futures_util::future::Either;
 use futures_util::task::AtomicWaker;
 use pc_core::Stage;
 use pc_core::task::panic_message;
@@ -25,12 +26,16 @@ use crate::pool::Cancel;
 /// What a run of user code ends with: its own result, or the panic that ended it.
 pub(crate) type Caught<O, E> = std::thread::Result<Result<O, E>>;
 
-/// The stage's future for `input`, or the panic of the call that was to make it.
-pub(crate) fn start<In, S: Stage<In>>(
+/// The stage run on `input` with its panic caught wherever it happens: in the synchronous call
+/// that makes the future (then a future ready with that panic), or inside the future.
+pub(crate) fn caught<In, S: Stage<In>>(
     stage: &S,
     input: In,
-) -> Result<impl Future<Output = Result<S::Output, S::Error>> + Send, Box<dyn Any + Send>> {
-    catch_unwind(AssertUnwindSafe(|| stage.run(input)))
+) -> impl Future<Output = Caught<S::Output, S::Error>> + Send {
+    match catch_unwind(AssertUnwindSafe(|| stage.run(input))) {
+        Ok(run) => Either::Left(AssertUnwindSafe(run).catch_unwind()),
+        Err(panic) => Either::Right(std::future::ready(Err(panic))),
+    }
 }
 
 /// The limit a job runs under, counted from when it started.

@@ -446,15 +446,8 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                     let value = match value {
                         Some(Ok(value)) => {
                             let started = probe.as_ref().map(|_| Instant::now());
-                            let ran = match attempt::start(&*stage, value) {
-                                Ok(run) => {
-                                    let run = AssertUnwindSafe(run).catch_unwind();
-                                    Attempt::new(run, None, cancel, &waker).await
-                                }
-                                Err(panic) => {
-                                    Err(JobError::Panicked(panic_message(panic.as_ref())))
-                                }
-                            };
+                            let run = attempt::caught(&*stage, value);
+                            let ran = Attempt::new(run, None, cancel, &waker).await;
                             if matches!(ran, Err(JobError::Cancelled)) {
                                 break;
                             }

@@ -762,13 +762,8 @@ async fn work<In, S>(
             let run = on_blocking_thread(&shared, input);
             Attempt::new(run, deadline, cancel, &waker).await
         } else {
-            match attempt::start(&shared.stage, input) {
-                Ok(run) => {
-                    let run = AssertUnwindSafe(run).catch_unwind();
-                    Attempt::new(run, deadline, cancel, &waker).await
-                }
-                Err(panic) => Err(JobError::Panicked(panic_message(panic.as_ref()))),
-            }
+            let run = attempt::caught(&shared.stage, input);
+            Attempt::new(run, deadline, cancel, &waker).await
         };
         last_end = if timed { Some(Instant::now()) } else { None };
         let duration = match (started, last_end) {
@@ -1009,8 +1004,9 @@ where
 {
     let shared = Arc::clone(shared);
     let runtime = tokio::runtime::Handle::current();
-    let task =
-        tokio::task::spawn_blocking(move || runtime.block_on(run_caught(&shared.stage, input)));
+    let task = tokio::task::spawn_blocking(move || {
+        runtime.block_on(attempt::caught(&shared.stage, input))
+    });
     match task.await {
         Ok(finished) => finished,
         // The blocking pool refuses work only while the runtime shuts down.
@@ -1029,16 +1025,6 @@ pub(crate) fn too_many(setting: &'static str) -> BuildError {
         setting,
         reason: format!("at most {MAX_WORKERS} worker tasks"),
     }
-}
-
-/// Runs `stage` on `input`, catching a panic wherever it happens: in the synchronous call that
-/// makes the future, or inside the future.
-async fn run_caught<In, S: Stage<In>>(
-    stage: &S,
-    input: In,
-) -> std::thread::Result<Result<S::Output, S::Error>> {
-    let made = std::panic::catch_unwind(AssertUnwindSafe(|| stage.run(input)))?;
-    AssertUnwindSafe(made).catch_unwind().await
 }
 
 /// Answers a job that will not run: cancelled.
