@@ -26,7 +26,10 @@ impl<S: Stream> BatchExt for S {}
 ///
 /// Receives are cancel safe, so dropping the stream between batches loses nothing queued in the
 /// consumer; items already taken into an unfinished batch are dropped with it (call
-/// [`Flusher::flush`] first to get them).
+/// [`Flusher::flush`] first to get them). The consumer's items come through its
+/// [`stream`](Consumer::stream), which goes past a failure of its backend: the batches go on,
+/// and the consumer reports the failure its own way (pc-redis: its probe and a `tracing`
+/// warning).
 pub fn batch_consumer<'a, T, C>(consumer: &'a C, batcher: Batcher<T>) -> ConsumerBatches<'a, T>
 where
     T: Send + 'a,

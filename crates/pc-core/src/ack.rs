@@ -11,7 +11,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::error::RecvError;
+use crate::error::ConsumeError;
 
 /// A boxed future, as an [`Acker`] returns.
 pub type AckFuture = Pin<Box<dyn Future<Output = Result<(), AckError>> + Send>>;
@@ -210,8 +210,13 @@ pub trait AckConsumer<T: Send>: Send + Sync {
     ///
     /// # Errors
     ///
-    /// [`RecvError`] once the source is closed and drained.
-    fn recv_delivery(&self) -> impl Future<Output = Result<Delivery<T>, RecvError>> + Send;
+    /// As [`Consumer::recv`](crate::Consumer::recv): closed once the source is closed and
+    /// drained, failed when its backend failed (a later receive may succeed).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future before it completes loses no delivery.
+    fn recv_delivery(&self) -> impl Future<Output = Result<Delivery<T>, ConsumeError>> + Send;
 }
 
 /// A delivery could not be settled; the message names why.
@@ -227,22 +232,22 @@ impl fmt::Display for AckError {
 impl std::error::Error for AckError {}
 
 impl<T: Send> AckConsumer<T> for crate::channel::Receiver<T> {
-    async fn recv_delivery(&self) -> Result<Delivery<T>, RecvError> {
-        self.recv().await.map(Delivery::settled)
+    async fn recv_delivery(&self) -> Result<Delivery<T>, ConsumeError> {
+        Ok(Delivery::settled(self.recv().await?))
     }
 }
 
 impl<T: Send> AckConsumer<T> for async_channel::Receiver<T> {
-    async fn recv_delivery(&self) -> Result<Delivery<T>, RecvError> {
+    async fn recv_delivery(&self) -> Result<Delivery<T>, ConsumeError> {
         self.recv()
             .await
             .map(Delivery::settled)
-            .map_err(|_| RecvError)
+            .map_err(|_| ConsumeError::closed())
     }
 }
 
 impl<T: Send, C: AckConsumer<T>> AckConsumer<T> for std::sync::Arc<C> {
-    fn recv_delivery(&self) -> impl Future<Output = Result<Delivery<T>, RecvError>> + Send {
+    fn recv_delivery(&self) -> impl Future<Output = Result<Delivery<T>, ConsumeError>> + Send {
         (**self).recv_delivery()
     }
 }

@@ -6,10 +6,16 @@ use std::time::Duration;
 
 use futures_core::Stream;
 
-use crate::error::{RecvError, RecvTimeoutError, TryRecvError};
+use crate::error::{ConsumeError, ConsumeErrorKind};
 
 /// Anything items can be received from: a channel, a priority queue, a bounded queue, a
 /// distributed stream. Worker pools, batchers and pipelines drain any `Consumer`.
+///
+/// Receives fail with a [`ConsumeError`]: [`Closed`](ConsumeErrorKind::Closed) is the end of
+/// the items, [`Failed`](ConsumeErrorKind::Failed) a backend's failure after which the consumer
+/// goes on. A consumer reports a failure once per attempt of its backend, so a receive after a
+/// failure waits for the next attempt rather than failing again at once; the drains of this
+/// toolkit report each failure and keep receiving.
 ///
 /// ```
 /// use std::time::Duration;
@@ -17,7 +23,8 @@ use crate::error::{RecvError, RecvTimeoutError, TryRecvError};
 ///
 /// async fn first_batch(source: &impl Consumer<u32>) -> Vec<u32> {
 ///     let mut batch = Vec::new();
-///     source.recv_batch(&mut batch, 3, Duration::from_millis(10)).await;
+///     // An error here is a close (or a backend's failure) before the first item.
+///     let _ = source.recv_batch(&mut batch, 3, Duration::from_millis(10)).await;
 ///     batch
 /// }
 ///
@@ -38,20 +45,23 @@ pub trait Consumer<T: Send>: Send + Sync {
     ///
     /// # Errors
     ///
-    /// [`RecvError`] only when the consumer is closed and every queued item has been received.
+    /// [`Closed`](ConsumeErrorKind::Closed) only when the consumer is closed and every queued
+    /// item has been received; [`Failed`](ConsumeErrorKind::Failed) when its backend failed
+    /// (the consumer stays open: a later receive may succeed).
     ///
     /// # Cancel safety
     ///
     /// Cancel safe: dropping the future before it completes loses no item.
-    fn recv(&self) -> impl Future<Output = Result<T, RecvError>> + Send;
+    fn recv(&self) -> impl Future<Output = Result<T, ConsumeError>> + Send;
 
     /// Receives an item if one is available right now.
     ///
     /// # Errors
     ///
-    /// [`TryRecvError::Empty`] when nothing is queued, [`TryRecvError::Closed`] when closed and
-    /// drained.
-    fn try_recv(&self) -> Result<T, TryRecvError>;
+    /// [`Empty`](ConsumeErrorKind::Empty) when nothing is queued,
+    /// [`Closed`](ConsumeErrorKind::Closed) when closed and drained,
+    /// [`Failed`](ConsumeErrorKind::Failed) when the backend failed.
+    fn try_recv(&self) -> Result<T, ConsumeError>;
 
     /// How many items are queued.
     fn len(&self) -> usize;
@@ -73,8 +83,8 @@ pub trait Consumer<T: Send>: Send + Sync {
     ///
     /// # Errors
     ///
-    /// [`RecvTimeoutError::Timeout`] when nothing arrived in time, [`RecvTimeoutError::Closed`]
-    /// when closed and drained.
+    /// [`TimedOut`](ConsumeErrorKind::TimedOut) when nothing arrived in time, otherwise as
+    /// [`recv`](Consumer::recv).
     ///
     /// # Cancel safety
     ///
@@ -82,12 +92,11 @@ pub trait Consumer<T: Send>: Send + Sync {
     fn recv_timeout(
         &self,
         timeout: Duration,
-    ) -> impl Future<Output = Result<T, RecvTimeoutError>> + Send {
+    ) -> impl Future<Output = Result<T, ConsumeError>> + Send {
         async move {
             match tokio::time::timeout(timeout, self.recv()).await {
-                Ok(Ok(item)) => Ok(item),
-                Ok(Err(RecvError)) => Err(RecvTimeoutError::Closed),
-                Err(_elapsed) => Err(RecvTimeoutError::Timeout),
+                Ok(got) => got,
+                Err(_elapsed) => Err(ConsumeErrorKind::TimedOut.into()),
             }
         }
     }
@@ -96,10 +105,15 @@ pub trait Consumer<T: Send>: Send + Sync {
     /// until `linger` has passed since the first item, whichever comes first.
     ///
     /// Appends to `buf` and returns how many items were added: at least 1 and at most `max`,
-    /// or 0 only when the consumer is closed and drained, or at once when `max` is 0. Items
-    /// already queued are taken without waiting; a zero `linger` takes only those, and
-    /// `Duration::MAX` waits for `max` items or the close however long it takes. Requires a
-    /// tokio runtime with the time driver.
+    /// or 0 at once when `max` is 0. Items already queued are taken without waiting; a zero
+    /// `linger` takes only those, and `Duration::MAX` waits for `max` items or the close
+    /// however long it takes. Requires a tokio runtime with the time driver.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Consumer::recv), for the first item only: a close or a failure met after it
+    /// ends the batch with what it holds, and the next call meets the close (or the failure,
+    /// when the backend still fails).
     ///
     /// # Cancel safety
     ///
@@ -109,15 +123,12 @@ pub trait Consumer<T: Send>: Send + Sync {
         buf: &mut Vec<T>,
         max: usize,
         linger: Duration,
-    ) -> impl Future<Output = usize> + Send {
+    ) -> impl Future<Output = Result<usize, ConsumeError>> + Send {
         async move {
             if max == 0 {
-                return 0;
+                return Ok(0);
             }
-            let Ok(first) = self.recv().await else {
-                return 0;
-            };
-            buf.push(first);
+            buf.push(self.recv().await?);
             let deadline = crate::time::deadline(linger);
             let mut added = 1;
             while added < max {
@@ -127,25 +138,26 @@ pub trait Consumer<T: Send>: Send + Sync {
                         added += 1;
                         continue;
                     }
-                    Err(TryRecvError::Closed) => break,
-                    Err(TryRecvError::Empty) if linger.is_zero() => break,
-                    Err(TryRecvError::Empty) => {}
+                    Err(err) if err.is_empty() && !linger.is_zero() => {}
+                    Err(_) => break,
                 }
                 match crate::time::until(deadline, self.recv()).await {
                     Some(Ok(item)) => {
                         buf.push(item);
                         added += 1;
                     }
-                    Some(Err(RecvError)) | None => break,
+                    Some(Err(_)) | None => break,
                 }
             }
-            added
+            Ok(added)
         }
     }
 
     /// The items as a [`Stream`] that ends when the consumer is closed and drained.
     ///
-    /// Several streams over one consumer share its items between them.
+    /// Several streams over one consumer share its items between them. A failure of the
+    /// consumer's backend does not end the stream, which carries items only: it waits for the
+    /// backend's next attempt. Receive with [`recv`](Consumer::recv) to see failures.
     ///
     /// A stream lives in a handle, and a handle can stop being polled while it lives (the
     /// losing branch of a `select!`). Every consumer of this toolkit overrides this method with
@@ -155,7 +167,15 @@ pub trait Consumer<T: Send>: Send + Sync {
     /// whose waits are each handed one wake-up should override it the same way.
     fn stream(&self) -> impl Stream<Item = T> + Send + '_ {
         futures_util::stream::unfold(self, |consumer| async move {
-            consumer.recv().await.ok().map(|item| (item, consumer))
+            loop {
+                match consumer.recv().await {
+                    Ok(item) => return Some((item, consumer)),
+                    Err(err) if err.is_closed() => return None,
+                    // A consumer that fails again at once must not hold the task: yield to
+                    // the runtime before the next attempt.
+                    Err(_) => tokio::task::yield_now().await,
+                }
+            }
         })
     }
 
@@ -187,11 +207,11 @@ pub trait Consumer<T: Send>: Send + Sync {
 macro_rules! forward_consumer {
     ($($ptr:ty),*) => {$(
         impl<T: Send, C: Consumer<T> + ?Sized> Consumer<T> for $ptr {
-            fn recv(&self) -> impl Future<Output = Result<T, RecvError>> + Send {
+            fn recv(&self) -> impl Future<Output = Result<T, ConsumeError>> + Send {
                 (**self).recv()
             }
 
-            fn try_recv(&self) -> Result<T, TryRecvError> {
+            fn try_recv(&self) -> Result<T, ConsumeError> {
                 (**self).try_recv()
             }
 
@@ -214,7 +234,7 @@ macro_rules! forward_consumer {
             fn recv_timeout(
                 &self,
                 timeout: Duration,
-            ) -> impl Future<Output = Result<T, RecvTimeoutError>> + Send {
+            ) -> impl Future<Output = Result<T, ConsumeError>> + Send {
                 (**self).recv_timeout(timeout)
             }
 
@@ -223,7 +243,7 @@ macro_rules! forward_consumer {
                 buf: &mut Vec<T>,
                 max: usize,
                 linger: Duration,
-            ) -> impl Future<Output = usize> + Send {
+            ) -> impl Future<Output = Result<usize, ConsumeError>> + Send {
                 (**self).recv_batch(buf, max, linger)
             }
 

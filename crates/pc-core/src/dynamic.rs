@@ -46,7 +46,7 @@ use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use futures_util::{FutureExt, StreamExt};
 
-use crate::error::{ProduceError, RecvError, RecvTimeoutError, TryRecvError};
+use crate::error::{ConsumeError, ProduceError};
 use crate::{Consumer, Producer};
 
 /// [`Producer`] with boxed futures: object safe, so a `Box<dyn DynProducer<T>>` can hold any
@@ -141,7 +141,7 @@ impl<T: Send> Producer<T> for dyn DynProducer<T> + '_ {
 /// with the consumer's own `recv_timeout`, `recv_batch` and `stream`.
 pub trait DynConsumer<T: Send>: Send + Sync {
     /// [`Consumer::recv`], boxed.
-    fn dyn_recv<'a>(&'a self) -> BoxFuture<'a, Result<T, RecvError>>
+    fn dyn_recv<'a>(&'a self) -> BoxFuture<'a, Result<T, ConsumeError>>
     where
         T: 'a;
 
@@ -150,7 +150,7 @@ pub trait DynConsumer<T: Send>: Send + Sync {
     /// # Errors
     ///
     /// As [`Consumer::try_recv`].
-    fn dyn_try_recv(&self) -> Result<T, TryRecvError>;
+    fn dyn_try_recv(&self) -> Result<T, ConsumeError>;
 
     /// [`Consumer::len`].
     fn dyn_len(&self) -> usize;
@@ -162,10 +162,7 @@ pub trait DynConsumer<T: Send>: Send + Sync {
     fn dyn_is_closed(&self) -> bool;
 
     /// [`Consumer::recv_timeout`], boxed.
-    fn dyn_recv_timeout<'a>(
-        &'a self,
-        timeout: Duration,
-    ) -> BoxFuture<'a, Result<T, RecvTimeoutError>>
+    fn dyn_recv_timeout<'a>(&'a self, timeout: Duration) -> BoxFuture<'a, Result<T, ConsumeError>>
     where
         T: 'a;
 
@@ -175,7 +172,7 @@ pub trait DynConsumer<T: Send>: Send + Sync {
         buf: &'a mut Vec<T>,
         max: usize,
         linger: Duration,
-    ) -> BoxFuture<'a, usize>
+    ) -> BoxFuture<'a, Result<usize, ConsumeError>>
     where
         T: 'a;
 
@@ -186,14 +183,14 @@ pub trait DynConsumer<T: Send>: Send + Sync {
 }
 
 impl<T: Send, C: Consumer<T>> DynConsumer<T> for C {
-    fn dyn_recv<'a>(&'a self) -> BoxFuture<'a, Result<T, RecvError>>
+    fn dyn_recv<'a>(&'a self) -> BoxFuture<'a, Result<T, ConsumeError>>
     where
         T: 'a,
     {
         self.recv().boxed()
     }
 
-    fn dyn_try_recv(&self) -> Result<T, TryRecvError> {
+    fn dyn_try_recv(&self) -> Result<T, ConsumeError> {
         self.try_recv()
     }
 
@@ -209,10 +206,7 @@ impl<T: Send, C: Consumer<T>> DynConsumer<T> for C {
         self.is_closed()
     }
 
-    fn dyn_recv_timeout<'a>(
-        &'a self,
-        timeout: Duration,
-    ) -> BoxFuture<'a, Result<T, RecvTimeoutError>>
+    fn dyn_recv_timeout<'a>(&'a self, timeout: Duration) -> BoxFuture<'a, Result<T, ConsumeError>>
     where
         T: 'a,
     {
@@ -224,7 +218,7 @@ impl<T: Send, C: Consumer<T>> DynConsumer<T> for C {
         buf: &'a mut Vec<T>,
         max: usize,
         linger: Duration,
-    ) -> BoxFuture<'a, usize>
+    ) -> BoxFuture<'a, Result<usize, ConsumeError>>
     where
         T: 'a,
     {
@@ -242,11 +236,11 @@ impl<T: Send, C: Consumer<T>> DynConsumer<T> for C {
 /// The boxed consumer is a consumer: `Box<dyn DynConsumer<T>>`, `Arc<..>` and `&..` through
 /// the forwarding impls.
 impl<T: Send> Consumer<T> for dyn DynConsumer<T> + '_ {
-    async fn recv(&self) -> Result<T, RecvError> {
+    async fn recv(&self) -> Result<T, ConsumeError> {
         self.dyn_recv().await
     }
 
-    fn try_recv(&self) -> Result<T, TryRecvError> {
+    fn try_recv(&self) -> Result<T, ConsumeError> {
         self.dyn_try_recv()
     }
 
@@ -262,11 +256,16 @@ impl<T: Send> Consumer<T> for dyn DynConsumer<T> + '_ {
         self.dyn_is_closed()
     }
 
-    async fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
+    async fn recv_timeout(&self, timeout: Duration) -> Result<T, ConsumeError> {
         self.dyn_recv_timeout(timeout).await
     }
 
-    async fn recv_batch(&self, buf: &mut Vec<T>, max: usize, linger: Duration) -> usize {
+    async fn recv_batch(
+        &self,
+        buf: &mut Vec<T>,
+        max: usize,
+        linger: Duration,
+    ) -> Result<usize, ConsumeError> {
         self.dyn_recv_batch(buf, max, linger).await
     }
 

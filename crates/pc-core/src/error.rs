@@ -7,10 +7,13 @@
 //! The channel's own methods fail only by closing, being full or timing out, each with its own
 //! type as tokio and async-channel spell them. The [`Producer`](crate::Producer) trait stands for
 //! blocks with policies too, so its methods share one [`ProduceError`] whose
-//! [`kind`](ProduceError::kind) tells a close from a refusal and from a backend failure.
+//! [`kind`](ProduceError::kind) tells a close from a refusal and from a backend failure; the
+//! [`Consumer`](crate::Consumer) trait's share one [`ConsumeError`], which tells the end of the
+//! items from a backend failure.
 
 use std::error::Error;
 use std::fmt;
+use std::sync::Arc;
 
 /// The item could not be sent because the channel is closed; the item is handed back.
 #[derive(PartialEq, Eq, Clone, Copy)]
@@ -37,7 +40,7 @@ impl<T> fmt::Display for SendError<T> {
 
 impl<T> Error for SendError<T> {}
 
-/// Why a [`try_send`](crate::Producer::try_send) failed; the item is handed back.
+/// Why a [`try_send`](crate::channel::Sender::try_send) failed; the item is handed back.
 #[derive(PartialEq, Eq, Clone, Copy)]
 #[non_exhaustive]
 pub enum TrySendError<T> {
@@ -92,7 +95,7 @@ impl<T> From<SendError<T>> for TrySendError<T> {
     }
 }
 
-/// Why a [`send_timeout`](crate::Producer::send_timeout) failed; the item is handed back.
+/// Why a [`send_timeout`](crate::channel::Sender::send_timeout) failed; the item is handed back.
 #[derive(PartialEq, Eq, Clone, Copy)]
 #[non_exhaustive]
 pub enum SendTimeoutError<T> {
@@ -358,7 +361,7 @@ impl fmt::Display for RecvError {
 
 impl Error for RecvError {}
 
-/// Why a [`try_recv`](crate::Consumer::try_recv) returned no item.
+/// Why a [`try_recv`](crate::channel::Receiver::try_recv) returned no item.
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 #[non_exhaustive]
 pub enum TryRecvError {
@@ -397,7 +400,7 @@ impl From<RecvError> for TryRecvError {
     }
 }
 
-/// Why a [`recv_timeout`](crate::Consumer::recv_timeout) returned no item.
+/// Why a [`recv_timeout`](crate::channel::Receiver::recv_timeout) returned no item.
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 #[non_exhaustive]
 pub enum RecvTimeoutError {
@@ -433,6 +436,195 @@ impl Error for RecvTimeoutError {}
 impl From<RecvError> for RecvTimeoutError {
     fn from(_: RecvError) -> Self {
         Self::Closed
+    }
+}
+
+/// Why a [`Consumer`](crate::Consumer) gave no item: closed and drained, empty, timed out, or
+/// failed in its backend.
+///
+/// The [`Consumer`](crate::Consumer) trait stands for distributed queues too, whose reads can
+/// fail while the queue goes on: its error tells the end of the items
+/// ([`is_closed`](Self::is_closed)) from a failure ([`is_failed`](Self::is_failed), with the
+/// backend's error as [`Error::source`]), after which a later receive may succeed. Generic code
+/// stops at a close and reports a failure.
+///
+/// It is `Clone` (the source is shared), so one failure can be reported to every receive that
+/// waited on it; two errors are equal when their kinds are and they share the same source.
+///
+/// ```
+/// use pc_core::{ConsumeErrorKind, Consumer, channel};
+///
+/// # tokio_test::block_on(async {
+/// let (tx, rx) = channel::bounded::<u32>(1)?;
+/// let empty = Consumer::try_recv(&rx).unwrap_err();
+/// assert_eq!(empty.kind(), ConsumeErrorKind::Empty);
+/// drop(tx);
+/// let closed = Consumer::recv(&rx).await.unwrap_err();
+/// assert!(closed.is_closed());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct ConsumeError {
+    kind: ConsumeErrorKind,
+    source: Option<Arc<dyn Error + Send + Sync>>,
+}
+
+/// Which way a [`ConsumeError`] came about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConsumeErrorKind {
+    /// The consumer is closed and every item has been received: no later receive succeeds.
+    Closed,
+    /// Nothing is queued right now (a `try_recv`).
+    Empty,
+    /// Nothing came within the time allowed (a `recv_timeout`).
+    TimedOut,
+    /// The backend failed (a read refused by the server, a lost stream); see
+    /// [`Error::source`]. The consumer stays open and a later receive may succeed.
+    Failed,
+}
+
+impl ConsumeErrorKind {
+    fn describe(self) -> &'static str {
+        match self {
+            Self::Closed => "receiving from a closed and drained consumer",
+            Self::Empty => "receiving from an empty consumer",
+            Self::TimedOut => "timed out waiting for an item",
+            Self::Failed => "the consumer's backend failed",
+        }
+    }
+}
+
+impl ConsumeError {
+    /// An error of `kind`, with no source.
+    pub const fn new(kind: ConsumeErrorKind) -> Self {
+        Self { kind, source: None }
+    }
+
+    /// The consumer is closed and drained.
+    pub const fn closed() -> Self {
+        Self::new(ConsumeErrorKind::Closed)
+    }
+
+    /// The backend failed with `source`.
+    ///
+    /// ```
+    /// use pc_core::ConsumeError;
+    /// use std::error::Error;
+    ///
+    /// let err = ConsumeError::failed("NOGROUP no such consumer group");
+    /// assert!(err.is_failed());
+    /// assert_eq!(err.source().unwrap().to_string(), "NOGROUP no such consumer group");
+    /// assert_eq!(err.clone(), err);
+    /// ```
+    pub fn failed(source: impl Into<Box<dyn Error + Send + Sync>>) -> Self {
+        Self::failed_shared(Arc::from(source.into()))
+    }
+
+    /// The backend failed with `source`, shared with other errors that report it.
+    pub fn failed_shared(source: Arc<dyn Error + Send + Sync>) -> Self {
+        Self {
+            kind: ConsumeErrorKind::Failed,
+            source: Some(source),
+        }
+    }
+
+    /// Which way it came about.
+    pub fn kind(&self) -> ConsumeErrorKind {
+        self.kind
+    }
+
+    /// Whether the consumer is closed and drained: stop receiving.
+    pub fn is_closed(&self) -> bool {
+        self.kind == ConsumeErrorKind::Closed
+    }
+
+    /// Whether nothing was queued (a `try_recv`).
+    pub fn is_empty(&self) -> bool {
+        self.kind == ConsumeErrorKind::Empty
+    }
+
+    /// Whether the time allowed ran out (a `recv_timeout`).
+    pub fn is_timeout(&self) -> bool {
+        self.kind == ConsumeErrorKind::TimedOut
+    }
+
+    /// Whether the backend failed; [`Error::source`] says how.
+    pub fn is_failed(&self) -> bool {
+        self.kind == ConsumeErrorKind::Failed
+    }
+}
+
+impl From<ConsumeErrorKind> for ConsumeError {
+    fn from(kind: ConsumeErrorKind) -> Self {
+        Self::new(kind)
+    }
+}
+
+impl PartialEq for ConsumeError {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind
+            && match (&self.source, &other.source) {
+                (None, None) => true,
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                _ => false,
+            }
+    }
+}
+
+impl Eq for ConsumeError {}
+
+impl fmt::Debug for ConsumeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = f.debug_struct("ConsumeError");
+        out.field("kind", &self.kind);
+        if let Some(source) = &self.source {
+            out.field("source", source);
+        }
+        out.finish()
+    }
+}
+
+impl fmt::Display for ConsumeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.kind.describe())?;
+        if let Some(source) = &self.source {
+            write!(f, ": {source}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Error for ConsumeError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|source| source as &(dyn Error + 'static))
+    }
+}
+
+impl From<RecvError> for ConsumeError {
+    fn from(_: RecvError) -> Self {
+        Self::closed()
+    }
+}
+
+impl From<TryRecvError> for ConsumeError {
+    fn from(err: TryRecvError) -> Self {
+        match err {
+            TryRecvError::Empty => Self::new(ConsumeErrorKind::Empty),
+            TryRecvError::Closed => Self::closed(),
+        }
+    }
+}
+
+impl From<RecvTimeoutError> for ConsumeError {
+    fn from(err: RecvTimeoutError) -> Self {
+        match err {
+            RecvTimeoutError::Timeout => Self::new(ConsumeErrorKind::TimedOut),
+            RecvTimeoutError::Closed => Self::closed(),
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::error::{ProduceError, ProduceErrorKind, RecvError, TryRecvError};
+use crate::error::{ConsumeError, ConsumeErrorKind, ProduceError, ProduceErrorKind};
 use crate::{Consumer, Producer};
 
 /// The longest pause between two attempts of `send_timeout` on a full async-channel.
@@ -68,15 +68,15 @@ impl<T: Send> Producer<T> for async_channel::Sender<T> {
 }
 
 impl<T: Send> Consumer<T> for async_channel::Receiver<T> {
-    fn recv(&self) -> impl Future<Output = Result<T, RecvError>> + Send {
+    fn recv(&self) -> impl Future<Output = Result<T, ConsumeError>> + Send {
         let recv = async_channel::Receiver::recv(self);
-        async move { recv.await.map_err(|_| RecvError) }
+        async move { recv.await.map_err(|_| ConsumeError::closed()) }
     }
 
-    fn try_recv(&self) -> Result<T, TryRecvError> {
+    fn try_recv(&self) -> Result<T, ConsumeError> {
         async_channel::Receiver::try_recv(self).map_err(|err| match err {
-            async_channel::TryRecvError::Empty => TryRecvError::Empty,
-            async_channel::TryRecvError::Closed => TryRecvError::Closed,
+            async_channel::TryRecvError::Empty => ConsumeErrorKind::Empty.into(),
+            async_channel::TryRecvError::Closed => ConsumeError::closed(),
         })
     }
 

@@ -7,17 +7,22 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // Any producer, any consumer: the same code runs over every queue in the toolkit. A
-//! // refusal by the producer's policy skips that item; a close (or a failed backend) stops.
+//! // refusal by the producer's policy skips that item, a failed read is tried again; a close
+//! // stops (so does a failed send).
 //! async fn pump(from: &impl Consumer<u32>, to: &impl Producer<u32>) -> usize {
 //!     let mut moved = 0;
-//!     while let Ok(item) = from.recv().await {
+//!     loop {
+//!         let item = match from.recv().await {
+//!             Ok(item) => item,
+//!             Err(failed) if failed.is_failed() => continue,
+//!             Err(_closed) => return moved,
+//!         };
 //!         match to.send(item * 10).await {
 //!             Ok(()) => moved += 1,
 //!             Err(refused) if refused.is_refused() => continue,
-//!             Err(_closed_or_failed) => break,
+//!             Err(_closed_or_failed) => return moved,
 //!         }
 //!     }
-//!     moved
 //! }
 //!
 //! let (in_tx, in_rx) = channel::bounded(8)?;
@@ -83,8 +88,9 @@ pub use ack::{Ack, AckConsumer, AckError, AckFuture, Acker, Delivery};
 pub use build_error::BuildError;
 pub use consumer::Consumer;
 pub use error::{
-    ProduceError, ProduceErrorKind, RecvError, RecvTimeoutError, ReserveError, ReserveManyError,
-    SendError, SendTimeoutError, TryRecvError, TryReserveError, TrySendError,
+    ConsumeError, ConsumeErrorKind, ProduceError, ProduceErrorKind, RecvError, RecvTimeoutError,
+    ReserveError, ReserveManyError, SendError, SendTimeoutError, TryRecvError, TryReserveError,
+    TrySendError,
 };
 pub use probe::{DepthSource, DropReason, FailReason, Probe, SharedProbe, WaitKind};
 pub use producer::Producer;

@@ -288,7 +288,7 @@ impl fmt::Display for WaitKind {
     }
 }
 
-/// Why the processing of an item failed.
+/// Why the processing of an item failed, or a read of a source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum FailReason {
@@ -300,6 +300,9 @@ pub enum FailReason {
     TimedOut,
     /// The processing step was cancelled before it finished.
     Cancelled,
+    /// Not an item: a read of the source failed in its backend (a read the server refused),
+    /// counted once per failed read.
+    Source,
 }
 
 impl FailReason {
@@ -310,6 +313,7 @@ impl FailReason {
             Self::Panicked => "panicked",
             Self::TimedOut => "timed_out",
             Self::Cancelled => "cancelled",
+            Self::Source => "source",
         }
     }
 }

@@ -4,7 +4,7 @@ mod support;
 
 use std::time::Duration;
 
-use pc_core::{Consumer, Producer, channel};
+use pc_core::{ConsumeError, Consumer, Producer, channel};
 use support::within_paused;
 use tokio::time::{Instant, sleep};
 
@@ -29,7 +29,7 @@ where
         tx
     });
     let mut buf = Vec::new();
-    assert_eq!(rx.recv_batch(&mut buf, 10, LINGER).await, 2);
+    assert_eq!(rx.recv_batch(&mut buf, 10, LINGER).await, Ok(2));
     assert_eq!(buf, [1, 2]);
     assert_eq!(start.elapsed(), Duration::from_secs(3600) + LINGER);
     let tx = producer.await.unwrap();
@@ -38,7 +38,7 @@ where
     let mut buf = vec![99];
     tx.send_all(4..20).await.unwrap();
     let before = Instant::now();
-    assert_eq!(rx.recv_batch(&mut buf, 5, LINGER).await, 5);
+    assert_eq!(rx.recv_batch(&mut buf, 5, LINGER).await, Ok(5));
     assert_eq!(buf, [99, 3, 4, 5, 6, 7]);
     assert_eq!(
         before.elapsed(),
@@ -48,21 +48,24 @@ where
 
     // A zero linger takes what is queued and returns at once.
     let mut buf = Vec::new();
-    assert_eq!(rx.recv_batch(&mut buf, 100, Duration::ZERO).await, 12);
+    assert_eq!(rx.recv_batch(&mut buf, 100, Duration::ZERO).await, Ok(12));
     assert_eq!(buf, (8..20).collect::<Vec<_>>());
 
-    // 0 only when closed and drained; a close ends the linger early.
+    // Closed only when closed and drained; a close ends the linger early.
     tx.send(20).await.unwrap();
     assert!(tx.close());
     let mut buf = Vec::new();
     let before = Instant::now();
-    assert_eq!(rx.recv_batch(&mut buf, 100, LINGER).await, 1);
+    assert_eq!(rx.recv_batch(&mut buf, 100, LINGER).await, Ok(1));
     assert_eq!(
         before.elapsed(),
         Duration::ZERO,
         "closed: nothing more can come"
     );
-    assert_eq!(rx.recv_batch(&mut buf, 100, LINGER).await, 0);
+    assert_eq!(
+        rx.recv_batch(&mut buf, 100, LINGER).await,
+        Err(ConsumeError::closed())
+    );
     assert_eq!(buf, [20]);
 }
 

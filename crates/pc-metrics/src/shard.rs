@@ -20,11 +20,12 @@ pub(crate) const DROP_REASONS: [DropReason; 7] = [
 ];
 
 /// Failure reasons with a slot of their own; the last slot takes reasons added later.
-pub(crate) const FAIL_REASONS: [FailReason; 4] = [
+pub(crate) const FAIL_REASONS: [FailReason; 5] = [
     FailReason::Error,
     FailReason::Panicked,
     FailReason::TimedOut,
     FailReason::Cancelled,
+    FailReason::Source,
 ];
 
 /// Wait kinds with a slot of their own; the last slot takes kinds added later.

@@ -27,6 +27,11 @@ pub enum JobError<E> {
     /// comes on the results stream when the source fails; the pool takes nothing more from the
     /// source, the jobs taken before still run, and the stream ends after their results.
     Source(String),
+    /// Not a job: the source of a pool built with
+    /// [`build_over`](crate::WorkerPoolBuilder::build_over) reported a failure of its backend
+    /// (a Redis read refused by the server); [`Error::source`] says how. It comes on the
+    /// results stream once per failure, and the pool goes on taking from the source.
+    SourceFailed(pc_core::ConsumeError),
 }
 
 impl<E> JobError<E> {
@@ -40,9 +45,9 @@ impl<E> JobError<E> {
         matches!(self, Self::Panicked(_))
     }
 
-    /// Whether the pool's source failed, rather than a job.
+    /// Whether the pool's source panicked or failed, rather than a job.
     pub fn is_source(&self) -> bool {
-        matches!(self, Self::Source(_))
+        matches!(self, Self::Source(_) | Self::SourceFailed(_))
     }
 }
 
@@ -55,6 +60,7 @@ impl<E: fmt::Debug> fmt::Debug for JobError<E> {
             Self::Cancelled => f.write_str("Cancelled"),
             Self::Closed => f.write_str("Closed"),
             Self::Source(message) => f.debug_tuple("Source").field(message).finish(),
+            Self::SourceFailed(err) => f.debug_tuple("SourceFailed").field(err).finish(),
         }
     }
 }
@@ -68,6 +74,7 @@ impl<E: fmt::Display> fmt::Display for JobError<E> {
             Self::Cancelled => f.write_str("job cancelled"),
             Self::Closed => f.write_str("the pool is closed: the job was not queued"),
             Self::Source(message) => write!(f, "the pool's source panicked: {message}"),
+            Self::SourceFailed(err) => write!(f, "the pool's source failed: {err}"),
         }
     }
 }
@@ -76,6 +83,7 @@ impl<E: Error + 'static> Error for JobError<E> {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match self {
             Self::Failed(err) => Some(err),
+            Self::SourceFailed(err) => Some(err),
             _ => None,
         }
     }

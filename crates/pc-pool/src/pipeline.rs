@@ -15,7 +15,8 @@ use futures_util::task::AtomicWaker;
 use futures_util::{FutureExt, StreamExt};
 use pc_core::task::{TaskGroup, panic_message};
 use pc_core::{
-    BuildError, Consumer, DropReason, FailReason, SharedProbe, Stage, WaitKind, channel,
+    BuildError, ConsumeError, Consumer, DropReason, FailReason, SharedProbe, Stage, WaitKind,
+    channel,
 };
 use tokio::time::Instant;
 
@@ -35,12 +36,24 @@ pub enum PipelineError<E> {
     /// The source panicked; the panic's message. It comes out after every item the source
     /// gave before it, whatever the [`OnError`] policy, and the output ends after it.
     Source(String),
+    /// The source, a consumer of [`from_consumer`](Pipeline::from_consumer), reported a
+    /// failure of its backend; [`Error::source`](std::error::Error::source) says how. It
+    /// comes out in its place among the items, whatever the [`OnError`] policy (it is not an
+    /// item's failure: it neither stops the pipeline nor is skipped), and the pipeline goes on
+    /// taking from the source.
+    SourceFailed(ConsumeError),
 }
 
 impl<E> PipelineError<E> {
-    /// Whether the source failed, rather than an item.
+    /// Whether the source panicked or failed, rather than an item.
     pub fn is_source(&self) -> bool {
-        matches!(self, Self::Source(_))
+        matches!(self, Self::Source(_) | Self::SourceFailed(_))
+    }
+
+    /// Whether the pipeline goes on after this error whatever its policy: a source's
+    /// failure that is not its end.
+    fn goes_on(&self) -> bool {
+        matches!(self, Self::SourceFailed(_))
     }
 }
 
@@ -50,6 +63,7 @@ impl<E: fmt::Debug> fmt::Debug for PipelineError<E> {
             Self::Stage(err) => f.debug_tuple("Stage").field(err).finish(),
             Self::Panicked(message) => f.debug_tuple("Panicked").field(message).finish(),
             Self::Source(message) => f.debug_tuple("Source").field(message).finish(),
+            Self::SourceFailed(err) => f.debug_tuple("SourceFailed").field(err).finish(),
         }
     }
 }
@@ -60,6 +74,7 @@ impl<E: fmt::Display> fmt::Display for PipelineError<E> {
             Self::Stage(err) => write!(f, "stage failed: {err}"),
             Self::Panicked(message) => write!(f, "stage panicked: {message}"),
             Self::Source(message) => write!(f, "the source panicked: {message}"),
+            Self::SourceFailed(err) => write!(f, "the source failed: {err}"),
         }
     }
 }
@@ -68,6 +83,7 @@ impl<E: std::error::Error + 'static> std::error::Error for PipelineError<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Stage(err) => Some(err),
+            Self::SourceFailed(err) => Some(err),
             Self::Panicked(_) | Self::Source(_) => None,
         }
     }
@@ -271,6 +287,14 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
     where
         S: Stream<Item = T> + Send + 'static,
     {
+        Self::from_source(source.map(Ok))
+    }
+
+    /// A pipeline over `source`, whose errors are the source's failures that are not its end.
+    fn from_source<S>(source: S) -> Self
+    where
+        S: Stream<Item = Result<T, ConsumeError>> + Send + 'static,
+    {
         let (tx, rx) = channel::bounded(SOURCE_BUFFER).expect("a non-zero capacity");
         let control = Arc::new(Control::new());
         // The source's buffer, and the item it holds while it waits to send.
@@ -301,21 +325,21 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                     let value = match cancel.race(&waker, stop, next).await {
                         Some(Ok(Some((seq, value)))) => {
                             seen = seq as u64 + 1;
-                            Ok(value)
+                            value.map_err(PipelineError::SourceFailed)
                         }
                         Some(Err(panic)) => {
                             Err(PipelineError::Source(panic_message(panic.as_ref())))
                         }
                         Some(Ok(None)) | None => break,
                     };
-                    let failed = value.is_err();
+                    let ends = matches!(value, Err(PipelineError::Source(_)));
                     let item = Item {
-                        seq: if failed { seen } else { seen - 1 },
+                        seq: if ends { seen } else { seen - 1 },
                         route: 0,
                         value: Some(value),
                     };
                     let send = std::pin::pin!(tx.send(item));
-                    if !matches!(cancel.race(&waker, stop, send).await, Some(Ok(()))) || failed {
+                    if !matches!(cancel.race(&waker, stop, send).await, Some(Ok(()))) || ends {
                         break;
                     }
                 }
@@ -336,12 +360,24 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
     }
 
     /// A pipeline whose items come from any `Consumer`, until it is closed and drained.
+    ///
+    /// A failure the consumer reports (a Redis read refused by the server) comes out as
+    /// [`PipelineError::SourceFailed`] in its place among the items, and the pipeline goes on
+    /// receiving.
     pub fn from_consumer<C>(source: C) -> Self
     where
         C: Consumer<T> + 'static,
     {
-        Self::from_stream(futures_util::stream::unfold(source, |source| async move {
-            source.recv().await.ok().map(|item| (item, source))
+        Self::from_source(futures_util::stream::unfold(source, |source| async move {
+            match source.recv().await {
+                Ok(item) => Some((Ok(item), source)),
+                Err(err) if err.is_closed() => None,
+                Err(err) => {
+                    // A consumer that fails again at once must not hold the task.
+                    tokio::task::yield_now().await;
+                    Some((Err(err), source))
+                }
+            }
         }))
     }
 
@@ -460,9 +496,13 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                                 Err(JobError::Panicked(message) | JobError::Source(message)) => {
                                     Err(PipelineError::Panicked(message))
                                 }
-                                // Stages run without a deadline; cancelled is handled above.
+                                // Stages run without a deadline, and never fail a source;
+                                // cancelled is handled above.
                                 Err(
-                                    JobError::TimedOut(_) | JobError::Cancelled | JobError::Closed,
+                                    JobError::TimedOut(_)
+                                    | JobError::Cancelled
+                                    | JobError::Closed
+                                    | JobError::SourceFailed(_),
                                 ) => break,
                             })
                         }
@@ -478,7 +518,7 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                             }
                             None
                         }
-                        (Some(Err(err)), OnError::Stop) => {
+                        (Some(Err(err)), OnError::Stop) if !err.goes_on() => {
                             // The error travels on to the output, which hands it out once every
                             // item before it is out; the source stops reading now.
                             control.stop_at(seq);
@@ -758,7 +798,7 @@ impl<T, E> Stream for PipelineOutput<T, E> {
                 continue;
             }
             let value = match value {
-                Some(Err(err)) if this.stops => {
+                Some(Err(err)) if this.stops && !err.goes_on() => {
                     this.hold_stop(seq, err);
                     continue;
                 }

@@ -949,7 +949,17 @@ where
         let delivery = match cancel.race(&waker, stop, recv).await {
             Some(Ok(Ok(delivery))) => delivery,
             // The source is closed and drained: so is the pool's intake from now on.
-            Some(Ok(Err(_))) => break,
+            Some(Ok(Err(err))) if err.is_closed() => break,
+            // Its backend failed: reported, and the source is asked again (it waits for its
+            // next attempt; the yield keeps one that fails again at once from holding the
+            // runtime).
+            Some(Ok(Err(err))) => {
+                let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+                let failed = Err(JobError::SourceFailed(err));
+                shared.deliver(id, 0, Reply::Stream, failed, Duration::ZERO);
+                tokio::task::yield_now().await;
+                continue;
+            }
             Some(Err(panic)) => {
                 let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
                 let failed = Err(JobError::Source(panic_message(panic.as_ref())));
@@ -985,7 +995,7 @@ where
 struct Settled<C>(C);
 
 impl<In: Send, C: Consumer<In>> AckConsumer<In> for Settled<C> {
-    async fn recv_delivery(&self) -> Result<Delivery<In>, pc_core::RecvError> {
+    async fn recv_delivery(&self) -> Result<Delivery<In>, pc_core::ConsumeError> {
         self.0.recv().await.map(Delivery::settled)
     }
 }
@@ -1049,6 +1059,7 @@ fn report_run<O, E>(probe: &SharedProbe, output: &Result<O, JobError<E>>, durati
         Err(JobError::Failed(_)) => FailReason::Error,
         // A source's panic never runs as a job; counted as the stage's panic if it did.
         Err(JobError::Panicked(_) | JobError::Source(_)) => FailReason::Panicked,
+        Err(JobError::SourceFailed(_)) => FailReason::Error,
         Err(JobError::TimedOut(_)) => FailReason::TimedOut,
         Err(JobError::Cancelled | JobError::Closed) => FailReason::Cancelled,
     };

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use pc_core::{AckConsumer, AckFuture, Acker, Delivery, RecvError};
+use pc_core::{AckConsumer, AckFuture, Acker, ConsumeError, Delivery};
 use pc_pool::WorkerPool;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,8 +45,13 @@ impl Acker for Record {
 }
 
 impl AckConsumer<u32> for Source {
-    async fn recv_delivery(&self) -> Result<Delivery<u32>, RecvError> {
-        let item = self.items.lock().unwrap().pop_front().ok_or(RecvError)?;
+    async fn recv_delivery(&self) -> Result<Delivery<u32>, ConsumeError> {
+        let item = self
+            .items
+            .lock()
+            .unwrap()
+            .pop_front()
+            .ok_or(ConsumeError::closed())?;
         let settled = Arc::clone(&self.settled);
         Ok(Delivery::owed(item, 1, Record { item, settled }))
     }

@@ -202,18 +202,47 @@ async fn a_key_that_panics_fails_that_item_only() {
     assert_eq!(out[5], Ok(50));
 }
 
-/// A consumer that panics when it receives 3.
-struct BreaksOnThree(channel::Receiver<u32>);
+/// What a test source does when it receives 3.
+#[derive(Clone, Copy)]
+enum AtThree {
+    Panics,
+    /// The read fails in the backend (the item is gone with it); reads after it succeed.
+    FailsTheRead,
+}
 
-impl pc_core::Consumer<u32> for BreaksOnThree {
-    async fn recv(&self) -> Result<u32, pc_core::RecvError> {
-        let item = self.0.recv().await?;
-        assert!(item != 3, "the source broke at {item}");
-        Ok(item)
+/// A consumer over a channel that does `AtThree` when it receives 3.
+struct SourceAtThree(channel::Receiver<u32>, AtThree);
+
+fn failed_at_three() -> pc_core::ConsumeError {
+    pc_core::ConsumeError::failed("the read of 3 was refused")
+}
+
+impl SourceAtThree {
+    /// A source holding 0..6, closed: it ends after them.
+    fn holding_0_to_6(at_three: AtThree) -> Self {
+        let (tx, rx) = channel::bounded(8).unwrap();
+        for n in 0..6u32 {
+            tx.try_send(n).unwrap();
+        }
+        Self(rx, at_three)
     }
 
-    fn try_recv(&self) -> Result<u32, pc_core::TryRecvError> {
-        self.0.try_recv()
+    fn take(&self, item: u32) -> Result<u32, pc_core::ConsumeError> {
+        match (item, self.1) {
+            (3, AtThree::Panics) => panic!("the source broke at {item}"),
+            (3, AtThree::FailsTheRead) => Err(failed_at_three()),
+            _ => Ok(item),
+        }
+    }
+}
+
+impl pc_core::Consumer<u32> for SourceAtThree {
+    async fn recv(&self) -> Result<u32, pc_core::ConsumeError> {
+        self.take(self.0.recv().await?)
+    }
+
+    fn try_recv(&self) -> Result<u32, pc_core::ConsumeError> {
+        self.take(self.0.try_recv()?)
     }
 
     fn len(&self) -> usize {
@@ -240,7 +269,7 @@ async fn a_pool_source_that_panics_ends_the_results_with_its_error() {
     }
     let pool = WorkerPool::builder(|n: u32| async move { Ok::<_, String>(n * 10) })
         .workers(2)
-        .build_over(BreaksOnThree(rx))
+        .build_over(SourceAtThree(rx, AtThree::Panics))
         .unwrap();
     // Paused time jumps to the deadline if the stream never ends, as it did before.
     let results = pool.results().map(|r| r.output).collect::<Vec<_>>();
@@ -259,6 +288,79 @@ async fn a_pool_source_that_panics_ends_the_results_with_its_error() {
     assert_eq!(outputs, [Ok(0), Ok(10), Ok(20)]);
     assert!(tx.is_closed(), "the pool let go of its source");
     pool.close_and_wait().await;
+}
+
+/// A source's failed read is not its end: the pool puts it on the results as `SourceFailed`
+/// (the source's error as its `source()`) and goes on taking, to the source's close.
+#[tokio::test(start_paused = true)]
+async fn a_pool_source_that_fails_a_read_reports_it_and_goes_on() {
+    let source = SourceAtThree::holding_0_to_6(AtThree::FailsTheRead);
+    let pool = WorkerPool::builder(|n: u32| async move { Ok::<_, String>(n * 10) })
+        .workers(2)
+        .build_over(source)
+        .unwrap();
+    // Paused time jumps to the deadline if the stream never ends.
+    let results = pool.results().map(|r| r.output).collect::<Vec<_>>();
+    let mut outputs = tokio::time::timeout(Duration::from_secs(3600), results)
+        .await
+        .expect("the results end at the source's close");
+    let failure = outputs
+        .iter()
+        .position(|r| matches!(r, Err(err) if err.is_source()))
+        .expect("the failure is on the results");
+    let Err(JobError::SourceFailed(err)) = outputs.remove(failure) else {
+        panic!("a read's failure, not a panic");
+    };
+    assert!(err.is_failed());
+    let source = std::error::Error::source(&err).map(ToString::to_string);
+    assert_eq!(source.as_deref(), Some("the read of 3 was refused"));
+    outputs.sort_by_key(|r| *r.as_ref().unwrap());
+    assert_eq!(outputs, [Ok(0), Ok(10), Ok(20), Ok(40), Ok(50)]);
+    pool.close_and_wait().await;
+}
+
+/// In a pipeline the failed read comes out in its place among the items, under every policy:
+/// it is not an item's failure, so `Skip` keeps it and `Stop` goes on past it.
+#[tokio::test(start_paused = true)]
+async fn a_pipeline_source_that_fails_a_read_reports_it_in_its_place() {
+    let refused = |e: &pc_core::ConsumeError| {
+        std::error::Error::source(e).map(ToString::to_string)
+            == Some("the read of 3 was refused".into())
+    };
+    for on_error in [OnError::Forward, OnError::Skip, OnError::Stop] {
+        for ordered in [true, false] {
+            let source = SourceAtThree::holding_0_to_6(AtThree::FailsTheRead);
+            let staged = Pipeline::from_consumer(source)
+                .on_error(on_error)
+                .stage(2, 2, |n: u32| async move { Ok::<_, String>(n * 10) })
+                .unwrap();
+            let output = if ordered {
+                staged.ordered()
+            } else {
+                staged.unordered()
+            };
+            let mut out: Vec<_> = output.collect().await;
+            let at = out
+                .iter()
+                .position(Result::is_err)
+                .expect("the failure comes out");
+            let err = out.remove(at).unwrap_err();
+            assert!(
+                matches!(&err, PipelineError::SourceFailed(e) if refused(e)),
+                "{on_error:?}, ordered {ordered}: {err}"
+            );
+            if ordered || on_error == OnError::Stop {
+                assert_eq!(at, 3, "in its place, {on_error:?}");
+            } else {
+                out.sort_by_key(|r| *r.as_ref().unwrap());
+            }
+            assert_eq!(
+                out,
+                [Ok(0), Ok(10), Ok(20), Ok(40), Ok(50)],
+                "{on_error:?}, ordered {ordered}"
+            );
+        }
+    }
 }
 
 /// An output whose `Drop` panics for 1.

@@ -10,7 +10,8 @@ use std::time::Duration;
 use futures_core::{FusedStream, Stream};
 
 use pc_core::{
-    AckConsumer, Consumer, Delivery, RecvError, RecvTimeoutError, TryRecvError, WaitKind,
+    AckConsumer, ConsumeError, Consumer, Delivery, RecvError, RecvTimeoutError, TryRecvError,
+    WaitKind,
 };
 
 use crate::shared::{Shared, Side, Stage, Taken, Wait};
@@ -127,23 +128,24 @@ impl<T: Send, S: Store> fmt::Debug for PriorityReceiver<T, S> {
     }
 }
 
-/// Receives items without their priority.
 /// Deliveries with nothing to settle, highest priority first as [`recv`](PriorityReceiver::recv).
 impl<T: Send, S: Store> AckConsumer<T> for PriorityReceiver<T, S> {
-    async fn recv_delivery(&self) -> Result<Delivery<T>, RecvError> {
-        self.recv()
-            .await
-            .map(|(item, _priority)| Delivery::settled(item))
+    async fn recv_delivery(&self) -> Result<Delivery<T>, ConsumeError> {
+        let (item, _priority) = self.recv().await?;
+        Ok(Delivery::settled(item))
     }
 }
 
+/// Receives items without their priority.
 impl<T: Send, S: Store> Consumer<T> for PriorityReceiver<T, S> {
-    async fn recv(&self) -> Result<T, RecvError> {
-        PriorityReceiver::recv(self).await.map(|(item, _)| item)
+    async fn recv(&self) -> Result<T, ConsumeError> {
+        let (item, _priority) = PriorityReceiver::recv(self).await?;
+        Ok(item)
     }
 
-    fn try_recv(&self) -> Result<T, TryRecvError> {
-        PriorityReceiver::try_recv(self).map(|(item, _)| item)
+    fn try_recv(&self) -> Result<T, ConsumeError> {
+        let (item, _priority) = PriorityReceiver::try_recv(self)?;
+        Ok(item)
     }
 
     fn len(&self) -> usize {

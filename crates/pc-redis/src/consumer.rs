@@ -11,7 +11,7 @@ use futures_util::{Stream, StreamExt};
 use pc_core::channel;
 use pc_core::task::TaskGroup;
 use pc_core::{
-    AckConsumer, AckError, AckFuture, Acker, Consumer, Delivery, RecvError, TryRecvError,
+    AckConsumer, AckError, AckFuture, Acker, ConsumeError, Consumer, Delivery, RecvError,
 };
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingCountReply, StreamReadReply};
 use redis::{RedisResult, Value};
@@ -39,8 +39,9 @@ use crate::settings::Settings;
 /// when the consumer is dropped.
 pub struct RedisConsumer<T, C> {
     shared: Arc<Shared<C>>,
-    /// Entries fetched and decoded by the reader, in order, ready to hand out.
-    ready: channel::Receiver<Ready<T>>,
+    /// Entries fetched and decoded by the reader, in order, ready to hand out, and the
+    /// failures of its reads, each for one receive.
+    ready: channel::Receiver<Fetched<T>>,
     /// The reader task, whose panic (a bug, or a probe's) is re-raised to a receive.
     tasks: TaskGroup,
     /// Stops the reader when the consumer is dropped.
@@ -100,6 +101,9 @@ impl Drop for Wanting<'_> {
     }
 }
 
+/// What the reader hands a receive: an entry, or the failure of a read.
+type Fetched<T> = Result<Ready<T>, ConsumeError>;
+
 /// An entry fetched and decoded, for a receive to hand out.
 struct Ready<T> {
     item: T,
@@ -113,7 +117,7 @@ struct Ready<T> {
 struct Reader<T, C> {
     shared: Arc<Shared<C>>,
     reads: Link,
-    ready: channel::Sender<Ready<T>>,
+    ready: channel::Sender<Fetched<T>>,
     buffer: VecDeque<Entry>,
     /// Where to look next for our own pending entries, when they must be looked for: on start,
     /// and after a fetch that may have taken entries without buffering them. One page of them
@@ -195,23 +199,23 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
         self.shared.demand.wake.notify_one();
     }
 
-    async fn next(&self) -> Result<Delivery<T>, RecvError> {
-        let ready = match self.ready.try_recv() {
-            Ok(ready) => ready,
+    async fn next(&self) -> Result<Delivery<T>, ConsumeError> {
+        let fetched = match self.ready.try_recv() {
+            Ok(fetched) => fetched,
             Err(_) => {
                 let wanting = self.shared.demand.want();
                 let got = self.ready.recv().await;
                 drop(wanting);
                 match got {
-                    Ok(ready) => ready,
+                    Ok(fetched) => fetched,
                     Err(RecvError) => {
                         self.finished().await;
-                        return Err(RecvError);
+                        return Err(ConsumeError::closed());
                     }
                 }
             }
         };
-        Ok(self.hand_out(ready))
+        self.hand_out(fetched)
     }
 
     /// Waits for the reader to end once the consumer is closed and drained: it acks what
@@ -221,9 +225,10 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
         self.tasks.raise_panic();
     }
 
-    /// Turns a ready entry into its delivery.
-    fn hand_out(&self, ready: Ready<T>) -> Delivery<T> {
+    /// Turns a ready entry into its delivery, or hands out a read's failure.
+    fn hand_out(&self, fetched: Fetched<T>) -> Result<Delivery<T>, ConsumeError> {
         self.shared.demand.taken();
+        let ready = fetched?;
         if let Some(probe) = &self.shared.settings.probe {
             probe.consumed(1);
         }
@@ -232,10 +237,10 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
             id: ready.id,
         };
         let delivery = Delivery::owed(ready.item, ready.count, acker);
-        match ready.key {
+        Ok(match ready.key {
             Some(key) => delivery.with_key(key),
             None => delivery,
-        }
+        })
     }
 }
 
@@ -269,9 +274,28 @@ impl<T: Send + 'static, C: Codec<T>> Reader<T, C> {
                 self.replay = Some(FIRST.to_owned());
                 return true;
             }
+        } else {
+            // Refused by the server (the group deleted, no permission): retrying does not help
+            // until someone acts, so the receive waiting for this read is told.
+            self.report(error);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
         true
+    }
+
+    /// Tells a waiting receive, the probe and the log that a read failed.
+    fn report(&self, error: redis::RedisError) {
+        tracing::warn!(
+            consumer = %self.shared.name,
+            stream = %self.shared.settings.stream,
+            %error,
+            "a read of the Redis stream failed; trying again"
+        );
+        if let Some(probe) = &self.shared.settings.probe {
+            probe.failed(1, pc_core::FailReason::Source);
+        }
+        // The consumer may have been closed meanwhile: then nobody is told.
+        let _ = self.ready.try_send(Err(ConsumeError::failed(error)));
     }
 
     /// Waits until receives outnumber the entries ready for them; `false` once the consumer
@@ -299,7 +323,7 @@ impl<T: Send + 'static, C: Codec<T>> Reader<T, C> {
             };
             let id = ready.id.clone();
             lock(&self.shared.held).insert(id.clone());
-            if self.ready.try_send(ready).is_err() {
+            if self.ready.try_send(Ok(ready)).is_err() {
                 lock(&self.shared.held).remove(&id);
                 return false;
             }
@@ -579,16 +603,21 @@ impl<T: Send + 'static, C: Codec<T>> Reader<T, C> {
     }
 }
 
+/// A read the server refuses (the group deleted, `NOPERM`) fails the receive that waited for
+/// it, as [`ConsumeErrorKind::Failed`](pc_core::ConsumeErrorKind::Failed) with the server's
+/// error as its source; the consumer tries again every 100 ms, one failure per read. A lost
+/// connection is not a failure: the consumer waits through the outage.
 impl<T: Send + 'static, C: Codec<T>> AckConsumer<T> for RedisConsumer<T, C> {
-    async fn recv_delivery(&self) -> Result<Delivery<T>, RecvError> {
+    async fn recv_delivery(&self) -> Result<Delivery<T>, ConsumeError> {
         self.next().await
     }
 }
 
 /// As a plain `Consumer`, each item is acked as it is received: handing it out is handling it
 /// (at most once past this point; use [`AckConsumer::recv_delivery`] to ack after the work).
+/// Failed reads are reported as by [`recv_delivery`](AckConsumer::recv_delivery).
 impl<T: Send + 'static, C: Codec<T>> Consumer<T> for RedisConsumer<T, C> {
-    async fn recv(&self) -> Result<T, RecvError> {
+    async fn recv(&self) -> Result<T, ConsumeError> {
         let (item, ack) = self.next().await?.into_parts();
         // Not recorded, the entry is delivered again: at least once, never lost.
         let _ = ack.ack().await;
@@ -597,9 +626,10 @@ impl<T: Send + 'static, C: Codec<T>> Consumer<T> for RedisConsumer<T, C> {
 
     /// An item already fetched, if one is (no server round trip); its ack goes with the next
     /// read.
-    fn try_recv(&self) -> Result<T, TryRecvError> {
-        let ready = self.ready.try_recv()?;
+    fn try_recv(&self) -> Result<T, ConsumeError> {
+        let fetched = self.ready.try_recv().map_err(ConsumeError::from)?;
         self.shared.demand.taken();
+        let ready = fetched?;
         if let Some(probe) = &self.shared.settings.probe {
             probe.consumed(1);
         }
@@ -640,19 +670,22 @@ impl<T: Send + 'static, C: Codec<T>> Consumer<T> for RedisConsumer<T, C> {
         deliveries
             .then(move |delivery| async move {
                 match delivery {
-                    Some(delivery) => {
+                    Some(Ok(delivery)) => {
                         let (item, ack) = delivery.into_parts();
                         let _ = ack.ack().await;
-                        Some(item)
+                        Some(Some(item))
                     }
+                    // A failed read is no item, and not the end: the stream waits for the
+                    // next read (the failure went to the probe and the log).
+                    Some(Err(_)) => Some(None),
                     None => {
                         self.finished().await;
                         None
                     }
                 }
             })
-            .take_while(|item| std::future::ready(item.is_some()))
-            .filter_map(std::future::ready)
+            .take_while(|step| std::future::ready(step.is_some()))
+            .filter_map(|step| std::future::ready(step.flatten()))
     }
 }
 

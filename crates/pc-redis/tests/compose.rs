@@ -116,7 +116,7 @@ async fn cancelled_reads_lose_nothing() {
 /// acks it with the next read, and `close` ends the receives.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_consumer_is_a_consumer() {
-    use pc_core::{Consumer, TryRecvError};
+    use pc_core::{ConsumeError, ConsumeErrorKind, Consumer};
 
     let Some(server) = Server::start().await else {
         return;
@@ -139,11 +139,11 @@ async fn a_redis_consumer_is_a_consumer() {
         at_hand.push(n);
     }
     assert_eq!(at_hand, (1..10).collect::<Vec<_>>());
-    assert_eq!(consumer.try_recv(), Err(TryRecvError::Empty));
+    assert_eq!(consumer.try_recv(), Err(ConsumeErrorKind::Empty.into()));
     assert!(!consumer.is_closed());
     consumer.close();
-    assert!(consumer.recv().await.is_err(), "closed and drained");
-    assert_eq!(consumer.try_recv(), Err(TryRecvError::Closed));
+    assert_eq!(consumer.recv().await, Err(ConsumeError::closed()));
+    assert_eq!(consumer.try_recv(), Err(ConsumeError::closed()));
     assert_eq!(pending(&server, "jobs", "pc").await, 0, "every item acked");
 }
 

@@ -63,7 +63,10 @@ impl<S: Stream> WindowExt for S {}
 /// Windows any [`Consumer`]'s items.
 ///
 /// Receives are cancel safe, so dropping the stream loses nothing still queued in the consumer;
-/// items already taken into open windows are dropped with it.
+/// items already taken into open windows are dropped with it. The consumer's items come through
+/// its [`stream`](Consumer::stream), which goes past a failure of its backend: the windows go
+/// on, and the consumer reports the failure its own way (pc-redis: its probe and a `tracing`
+/// warning).
 pub fn window_consumer<'a, T, C, A, K, D>(
     consumer: &'a C,
     window: Window<T, A, K, D>,

@@ -13,10 +13,13 @@
 //!
 //! async fn consume(from: impl Consumer<String>) -> usize {
 //!     let mut consumed = 0;
-//!     while let Ok(_message) = from.recv().await {
-//!         consumed += 1;
+//!     loop {
+//!         match from.recv().await {
+//!             Ok(_message) => consumed += 1,
+//!             Err(err) if err.is_closed() => return consumed,
+//!             Err(err) => eprintln!("{err}"), // a backend's failure: the consumer goes on
+//!         }
 //!     }
-//!     consumed
 //! }
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -58,10 +61,10 @@
 
 #[doc(inline)]
 pub use pc_core::{
-    Ack, AckConsumer, BuildError, Consumer, Delivery, DropReason, FailReason, Probe, ProduceError,
-    ProduceErrorKind, Producer, RecvError, RecvTimeoutError, ReserveError, ReserveManyError,
-    SendError, SendTimeoutError, SharedProbe, Stage, TryRecvError, TryReserveError, TrySendError,
-    WaitKind, channel, dynamic, sync,
+    Ack, AckConsumer, BuildError, ConsumeError, ConsumeErrorKind, Consumer, Delivery, DropReason,
+    FailReason, Probe, ProduceError, ProduceErrorKind, Producer, RecvError, RecvTimeoutError,
+    ReserveError, ReserveManyError, SendError, SendTimeoutError, SharedProbe, Stage, TryRecvError,
+    TryReserveError, TrySendError, WaitKind, channel, dynamic, sync,
 };
 
 /// Backpressure: what a full queue does, on purpose.

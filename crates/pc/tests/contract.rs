@@ -44,7 +44,7 @@ use pc::backpressure::{AdaptiveProducer, AdaptiveRate, BoundedQueue, Overflow};
 use pc::pool::{JobResult, WorkerPool};
 use pc::priority::{PriorityChannel, WhenFull};
 use pc::ratelimit::{Throttled, TokenBucket};
-use pc::{Consumer, DropReason, Probe, ProduceError, Producer, RecvError, TryRecvError, channel};
+use pc::{ConsumeError, Consumer, DropReason, Probe, ProduceError, Producer, channel};
 use proptest::prelude::*;
 use tokio_test::task::{Spawn, spawn};
 
@@ -377,9 +377,16 @@ where
                             buf: Vec::new(),
                             into,
                         };
-                        let got = consumer
+                        let got = match consumer
                             .recv_batch(&mut flush.buf, usize::from(max), linger)
-                            .await;
+                            .await
+                        {
+                            Ok(got) => got,
+                            Err(err) => {
+                                assert!(err.is_closed(), "no backend here to fail: {err}");
+                                0
+                            }
+                        };
                         assert_eq!(got, flush.buf.len(), "recv_batch counts what it added");
                         assert!(got <= usize::from(max), "no more than max");
                         Outcome::Gathered
@@ -783,12 +790,12 @@ fn output(result: JobResult<u32, ()>) -> u32 {
 }
 
 impl Consumer<u32> for Results {
-    async fn recv(&self) -> Result<u32, RecvError> {
-        self.0.recv().await.map(output)
+    async fn recv(&self) -> Result<u32, ConsumeError> {
+        Ok(output(self.0.recv().await?))
     }
 
-    fn try_recv(&self) -> Result<u32, TryRecvError> {
-        self.0.try_recv().map(output)
+    fn try_recv(&self) -> Result<u32, ConsumeError> {
+        Ok(output(self.0.try_recv()?))
     }
 
     fn len(&self) -> usize {

@@ -25,9 +25,9 @@ use tokio_test::{assert_pending, assert_ready_eq};
 async fn consumer_edges<C: Consumer<u32>>(consumer: &C, send: impl Fn(u32)) {
     let mut buf = Vec::new();
     send(1);
-    assert_eq!(consumer.recv_batch(&mut buf, 0, Duration::MAX).await, 0);
+    assert_eq!(consumer.recv_batch(&mut buf, 0, Duration::MAX).await, Ok(0));
     send(2);
-    assert_eq!(consumer.recv_batch(&mut buf, 2, Duration::MAX).await, 2);
+    assert_eq!(consumer.recv_batch(&mut buf, 2, Duration::MAX).await, Ok(2));
     assert_eq!(buf, [1, 2]);
     assert!(
         consumer

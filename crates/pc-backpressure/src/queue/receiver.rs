@@ -11,7 +11,8 @@ use futures_core::{FusedStream, Stream};
 use futures_util::StreamExt;
 use pc_core::probe::WaitTimer;
 use pc_core::{
-    AckConsumer, Consumer, Delivery, DropReason, RecvError, TryRecvError, WaitKind, channel,
+    AckConsumer, ConsumeError, Consumer, Delivery, DropReason, RecvError, TryRecvError, WaitKind,
+    channel,
 };
 use tokio::sync::watch;
 
@@ -198,18 +199,19 @@ impl<T> FusedStream for Receiver<T> {
 
 /// Deliveries with nothing to settle: an in-process queue hands each item out once.
 impl<T: Send> AckConsumer<T> for Receiver<T> {
-    async fn recv_delivery(&self) -> Result<Delivery<T>, RecvError> {
-        Receiver::recv(self).await.map(Delivery::settled)
+    async fn recv_delivery(&self) -> Result<Delivery<T>, ConsumeError> {
+        Ok(Delivery::settled(Receiver::recv(self).await?))
     }
 }
 
 impl<T: Send> Consumer<T> for Receiver<T> {
-    fn recv(&self) -> impl Future<Output = Result<T, RecvError>> + Send {
-        Receiver::recv(self)
+    fn recv(&self) -> impl Future<Output = Result<T, ConsumeError>> + Send {
+        let recv = Receiver::recv(self);
+        async move { Ok(recv.await?) }
     }
 
-    fn try_recv(&self) -> Result<T, TryRecvError> {
-        Receiver::try_recv(self)
+    fn try_recv(&self) -> Result<T, ConsumeError> {
+        Ok(Receiver::try_recv(self)?)
     }
 
     fn len(&self) -> usize {

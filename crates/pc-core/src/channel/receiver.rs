@@ -11,7 +11,7 @@ use futures_core::{FusedStream, Stream};
 use super::blocking;
 use super::chan::{self, Chan, Received};
 use super::weak::WeakReceiver;
-use crate::error::{RecvError, RecvTimeoutError, TryRecvError};
+use crate::error::{ConsumeError, RecvError, RecvTimeoutError, TryRecvError};
 use crate::loom::Arc;
 use crate::probe::{DropReason, WaitKind, WaitTimer};
 
@@ -387,12 +387,13 @@ impl<T> FusedStream for Receiver<T> {
 }
 
 impl<T: Send> crate::Consumer<T> for Receiver<T> {
-    fn recv(&self) -> impl Future<Output = Result<T, RecvError>> + Send {
-        Receiver::recv(self)
+    fn recv(&self) -> impl Future<Output = Result<T, ConsumeError>> + Send {
+        let recv = Receiver::recv(self);
+        async move { Ok(recv.await?) }
     }
 
-    fn try_recv(&self) -> Result<T, TryRecvError> {
-        Receiver::try_recv(self)
+    fn try_recv(&self) -> Result<T, ConsumeError> {
+        Ok(Receiver::try_recv(self)?)
     }
 
     fn len(&self) -> usize {
@@ -410,8 +411,9 @@ impl<T: Send> crate::Consumer<T> for Receiver<T> {
     fn recv_timeout(
         &self,
         timeout: Duration,
-    ) -> impl Future<Output = Result<T, RecvTimeoutError>> + Send {
-        Receiver::recv_timeout(self, timeout)
+    ) -> impl Future<Output = Result<T, ConsumeError>> + Send {
+        let recv = Receiver::recv_timeout(self, timeout);
+        async move { Ok(recv.await?) }
     }
 
     fn recv_batch(
@@ -419,8 +421,14 @@ impl<T: Send> crate::Consumer<T> for Receiver<T> {
         buf: &mut Vec<T>,
         max: usize,
         linger: Duration,
-    ) -> impl Future<Output = usize> + Send {
-        Receiver::recv_batch(self, buf, max, linger)
+    ) -> impl Future<Output = Result<usize, ConsumeError>> + Send {
+        let batch = Receiver::recv_batch(self, buf, max, linger);
+        async move {
+            match batch.await {
+                0 if max > 0 => Err(ConsumeError::closed()),
+                added => Ok(added),
+            }
+        }
     }
 
     /// A stream over this receiver with a registration of its own that watches, as the
