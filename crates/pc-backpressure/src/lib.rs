@@ -40,6 +40,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod adaptive;
+mod discipline;
 mod error;
 mod loom;
 mod overflow;
@@ -48,6 +49,7 @@ mod queue;
 mod stats;
 
 pub use adaptive::{AdaptiveProducer, AdaptiveRate, AdaptiveRateBuilder};
+pub use discipline::Discipline;
 pub use error::OfferError;
 pub use overflow::Overflow;
 pub use pressure::Pressure;

@@ -5,10 +5,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 /// A snapshot of a [`BoundedQueue`](crate::BoundedQueue)'s counters.
 ///
 /// `produced` counts items enqueued; `consumed` items received; `dropped_incoming` and
-/// `dropped_oldest` items discarded by the policy; `dropped_closed` items still queued when the
-/// last receiver went; `rejected` items handed back to the sender by the policy. So
-/// sent = produced + dropped_incoming + rejected (+ items refused because the queue was closed),
-/// and produced = consumed + dropped_oldest + dropped_closed + depth.
+/// `dropped_oldest` items discarded by the policy; `expired` items dropped by the
+/// [`Discipline`](crate::Discipline) or past their deadline; `dropped_closed` items still
+/// queued when the last receiver went; `rejected` items handed back to the sender by the
+/// policy. So sent = produced + dropped_incoming + rejected (+ items refused because the queue
+/// was closed), and produced = consumed + dropped_oldest + expired + dropped_closed + depth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct QueueStats {
@@ -20,6 +21,9 @@ pub struct QueueStats {
     pub dropped_incoming: u64,
     /// Queued items evicted by `DropOldest`.
     pub dropped_oldest: u64,
+    /// Queued items dropped when reached: past CoDel's target under a standing queue, or past
+    /// their deadline.
+    pub expired: u64,
     /// Items still queued when the last receiver was dropped.
     pub dropped_closed: u64,
     /// Items handed back by `Reject`, `BlockFor` or a full `try_send`.
@@ -72,6 +76,7 @@ impl Channel {
 pub(crate) struct Counters {
     pub(crate) dropped_incoming: AtomicU64,
     pub(crate) dropped_oldest: AtomicU64,
+    pub(crate) expired: AtomicU64,
     pub(crate) dropped_closed: AtomicU64,
     pub(crate) rejected: AtomicU64,
     pub(crate) peak_depth: AtomicUsize,
@@ -82,12 +87,13 @@ impl Counters {
     /// (`sent`, `received`: evictions and drops at close are receives too), depth, waiters.
     pub(crate) fn snapshot(&self, channel: Channel) -> QueueStats {
         let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-        let taken_out = get(&self.dropped_oldest) + get(&self.dropped_closed);
+        let taken_out = get(&self.dropped_oldest) + get(&self.expired) + get(&self.dropped_closed);
         QueueStats {
             produced: channel.sent,
             consumed: channel.received.saturating_sub(taken_out),
             dropped_incoming: get(&self.dropped_incoming),
             dropped_oldest: get(&self.dropped_oldest),
+            expired: get(&self.expired),
             dropped_closed: get(&self.dropped_closed),
             rejected: get(&self.rejected),
             depth: channel.depth,

@@ -365,6 +365,37 @@ fn force_send_leaves_a_parked_sender_its_turn() {
     assert_eq!(rx.try_recv(), Ok(2));
 }
 
+/// Taking from the tail, or a run from the head, frees slots as a receive does: the first
+/// parked sender gets them, in order, and a newcomer does not.
+#[test]
+fn newest_first_and_runs_from_the_head_serve_parked_senders_in_order() {
+    let (tx, rx) = channel::bounded::<u32>(3).unwrap();
+    for n in 0..3 {
+        tx.try_send(n).unwrap();
+    }
+    let mut first = spawn(tx.send(10));
+    let mut second = spawn(tx.send(11));
+    assert_pending!(first.poll());
+    assert_pending!(second.poll());
+    assert_eq!(rx.try_recv_newest(), Ok(2));
+    assert!(first.is_woken() && !second.is_woken());
+    assert!(tx.try_send(100).unwrap_err().is_full(), "the slot is owed");
+    assert_ready_ok!(first.poll());
+    let mut run = Vec::new();
+    assert_eq!(rx.try_recv_while(&mut run, |n| *n < 10), 2);
+    assert_eq!(run, [0, 1]);
+    assert!(second.is_woken());
+    assert_ready_ok!(second.poll());
+    assert_eq!(rx.try_recv_newest(), Ok(11));
+    assert_eq!(rx.try_recv_while(&mut run, |_| false), 0);
+    assert_eq!(rx.len(), 1);
+    drop((first, second));
+    drop(tx);
+    assert_eq!(rx.try_recv_newest(), Ok(10));
+    assert_eq!(rx.try_recv_newest(), Err(TryRecvError::Closed));
+    assert_eq!(rx.try_recv_while(&mut run, |_| true), 0);
+}
+
 // ## 4. Extreme durations
 
 /// Defect: `Instant::now() + linger` panicked for `Duration::MAX`.
@@ -600,6 +631,38 @@ fn reserving_every_slot_of_an_unbounded_channel_overflows_nothing() {
     tx.try_send(1).unwrap();
     assert_eq!(tx.force_send(2), Ok(None));
     assert_eq!(rx.len(), 2);
+}
+
+/// A predicate of `try_recv_while` that panics leaves the item it looked at at the head, the
+/// items it accepted before taken, their slots granted to the parked sender, and the channel
+/// usable.
+#[test]
+fn a_run_predicate_that_panics_leaves_the_channel_in_order() {
+    let (tx, rx) = channel::bounded::<u32>(3).unwrap();
+    for n in 0..3 {
+        tx.try_send(n).unwrap();
+    }
+    let mut parked = spawn(tx.send(3));
+    assert_pending!(parked.poll());
+    let mut run = Vec::new();
+    let panicked = catch_unwind(AssertUnwindSafe(|| {
+        rx.try_recv_while(&mut run, |n| {
+            assert!(*n != 1, "refuses to look at {n}");
+            true
+        })
+    }));
+    assert!(panicked.is_err());
+    assert_eq!(run, [0]);
+    assert!(
+        parked.is_woken(),
+        "the slot taken went to the parked sender"
+    );
+    assert_ready_ok!(parked.poll());
+    assert_eq!(rx.counts().map(|c| (c.sent, c.received)), Some((4, 1)));
+    assert_eq!(
+        std::iter::from_fn(|| rx.try_recv().ok()).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
 }
 
 // ## 7. Shutdown in every state

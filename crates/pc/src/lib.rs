@@ -137,6 +137,8 @@ mod docs_pages {
     struct Channel;
     #[doc = include_str!("../../../docs/backpressure.md")]
     struct Backpressure;
+    #[doc = include_str!("../../../docs/overload.md")]
+    struct Overload;
     #[doc = include_str!("../../../docs/batch.md")]
     struct Batch;
     #[doc = include_str!("../../../docs/priority.md")]

@@ -9,6 +9,7 @@ use pc_core::{BuildError, DropReason, SharedProbe, channel};
 use super::receiver::Receiver;
 use super::sender::Sender;
 use super::shared::{Depths, DropHook, Shared};
+use crate::discipline::{Clock, Discipline, Entry};
 use crate::overflow::Overflow;
 use crate::pressure::Watermarks;
 use crate::stats::Counters;
@@ -42,6 +43,7 @@ impl BoundedQueue {
         BoundedQueueBuilder {
             capacity,
             overflow: Overflow::Block,
+            discipline: Discipline::fifo(),
             high: 0.8,
             low: 0.2,
             on_drop: None,
@@ -54,6 +56,7 @@ impl BoundedQueue {
 pub struct BoundedQueueBuilder<T> {
     capacity: usize,
     overflow: Overflow,
+    discipline: Discipline,
     high: f64,
     low: f64,
     on_drop: Option<DropHook<T>>,
@@ -64,6 +67,13 @@ impl<T: Send + 'static> BoundedQueueBuilder<T> {
     /// What a full queue does with the next item (default [`Overflow::Block`]).
     pub fn overflow(mut self, overflow: Overflow) -> Self {
         self.overflow = overflow;
+        self
+    }
+
+    /// How the queue serves its items under a standing queue (default FIFO): see
+    /// [`Discipline`].
+    pub fn discipline(mut self, discipline: Discipline) -> Self {
+        self.discipline = discipline;
         self
     }
 
@@ -96,7 +106,8 @@ impl<T: Send + 'static> BoundedQueueBuilder<T> {
     ///
     /// # Errors
     ///
-    /// A [`BuildError`] for a capacity of 0, or watermarks outside `0 <= low < high <= 1`.
+    /// A [`BuildError`] for a capacity of 0, watermarks outside `0 <= low < high <= 1`, or a
+    /// discipline with a zero target or interval, or a target not shorter than its interval.
     pub fn build(self) -> Result<(Sender<T>, Receiver<T>), BuildError> {
         // The capacity first, as the channel would check it: the channel is built last, once
         // the state its probe reports to exists.
@@ -105,6 +116,7 @@ impl<T: Send + 'static> BoundedQueueBuilder<T> {
                 setting: "capacity",
             });
         }
+        self.discipline.check()?;
         let valid = self.low.is_finite()
             && self.high.is_finite()
             && 0.0 <= self.low
@@ -124,6 +136,7 @@ impl<T: Send + 'static> BoundedQueueBuilder<T> {
         let low = (self.low * capacity).floor() as usize;
         let shared = Arc::new(Shared {
             capacity: self.capacity,
+            clock: Clock::new(self.discipline),
             counters: Counters::default(),
             marks: Watermarks::new(high, low.min(high - 1)),
             on_drop: self.on_drop,
@@ -136,7 +149,7 @@ impl<T: Send + 'static> BoundedQueueBuilder<T> {
         };
         let (tx, rx) = channel::Builder::bounded(self.capacity)
             .probe(Arc::new(depths))
-            .build::<T>()?;
+            .build::<Entry<T>>()?;
         Ok((
             Sender::new(tx, self.overflow, Arc::clone(&shared)),
             Receiver::new(rx, shared),
@@ -149,6 +162,7 @@ impl<T> fmt::Debug for BoundedQueueBuilder<T> {
         f.debug_struct("BoundedQueueBuilder")
             .field("capacity", &self.capacity)
             .field("overflow", &self.overflow)
+            .field("discipline", &self.discipline)
             .field("high", &self.high)
             .field("low", &self.low)
             .field("drop_hook", &self.on_drop.is_some())

@@ -8,7 +8,6 @@ use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
 use futures_core::{FusedStream, Stream};
-use futures_util::StreamExt;
 use pc_core::probe::WaitTimer;
 use pc_core::{
     AckConsumer, ConsumeError, Consumer, Delivery, DropReason, RecvError, TryRecvError, WaitKind,
@@ -17,6 +16,7 @@ use pc_core::{
 use tokio::sync::watch;
 
 use super::shared::{Shared, raise};
+use crate::discipline::Entry;
 use crate::pressure::Pressure;
 use crate::stats::{Channel, QueueStats};
 
@@ -25,8 +25,10 @@ use crate::stats::{Channel, QueueStats};
 /// Dropping the last `Receiver` closes the queue; items still queued are counted as dropped
 /// (`DropReason::Closed`) and passed to the drop hook, never lost silently.
 pub struct Receiver<T> {
-    rx: channel::Receiver<T>,
+    rx: channel::Receiver<Entry<T>>,
     shared: Arc<Shared<T>>,
+    /// Polled as a stream, this handle found the queue empty at its last poll.
+    found_empty: bool,
 }
 
 impl<T> Clone for Receiver<T> {
@@ -35,6 +37,7 @@ impl<T> Clone for Receiver<T> {
         Self {
             rx: self.rx.clone(),
             shared: Arc::clone(&self.shared),
+            found_empty: false,
         }
     }
 }
@@ -48,8 +51,8 @@ impl<T> Drop for Receiver<T> {
         // Every item reaches the hook, past one that panics there; the first panic goes on
         // once all are counted (unless this drop is part of an unwind already).
         let mut panicked = None;
-        while let Ok(item) = self.rx.try_recv() {
-            let panic = self.shared.drop_item(item, DropReason::Closed);
+        while let Ok(entry) = self.rx.try_recv() {
+            let panic = self.shared.drop_item(entry.item, DropReason::Closed);
             panicked = panicked.or(panic);
         }
         if !std::thread::panicking() {
@@ -68,42 +71,94 @@ impl<T> fmt::Debug for Receiver<T> {
 }
 
 impl<T> Receiver<T> {
-    pub(super) fn new(rx: channel::Receiver<T>, shared: Arc<Shared<T>>) -> Self {
-        Self { rx, shared }
+    pub(super) fn new(rx: channel::Receiver<Entry<T>>, shared: Arc<Shared<T>>) -> Self {
+        Self {
+            rx,
+            shared,
+            found_empty: false,
+        }
     }
 
-    /// Receives the next item, waiting until one is queued.
+    /// Receives the next item, waiting until one is queued: the head of the queue, or under
+    /// a standing queue with adaptive LIFO the newest item. Items the
+    /// [`Discipline`](crate::Discipline) drops, or past their deadline, are dropped as they are
+    /// reached (and the receive goes on).
     ///
     /// # Errors
     ///
     /// [`RecvError`] once the queue is closed and drained.
     ///
+    /// # Panics
+    ///
+    /// With the drop hook's panic, once the item it was given is counted.
+    ///
     /// # Cancel safety
     ///
     /// Cancel safe: dropping the future loses no item.
     pub async fn recv(&self) -> Result<T, RecvError> {
-        let item = match self.rx.try_recv() {
-            Ok(item) => item,
-            Err(TryRecvError::Empty) => {
-                let _waiting =
-                    WaitTimer::counted(self.shared.probe.as_ref(), WaitKind::RecvBlocked);
-                self.rx.recv().await?
+        loop {
+            let (entry, now) = match self.take() {
+                Ok(taken) => taken,
+                Err(TryRecvError::Empty) => {
+                    let _waiting =
+                        WaitTimer::counted(self.shared.probe.as_ref(), WaitKind::RecvBlocked);
+                    let entry = self.rx.recv().await?;
+                    // Empty for this receive until now.
+                    self.shared.clock.found_empty();
+                    (entry, 0)
+                }
+                Err(_) => return Err(RecvError),
+            };
+            if let Some(item) = self.admit(entry, now) {
+                return Ok(item);
             }
-            Err(_) => return Err(RecvError),
-        };
-        self.received();
-        Ok(item)
+        }
     }
 
-    /// Receives an item if one is queued now.
+    /// Receives an item if one is queued now, as [`recv`](Self::recv) picks it.
     ///
     /// # Errors
     ///
     /// [`TryRecvError::Empty`] or [`TryRecvError::Closed`].
+    ///
+    /// # Panics
+    ///
+    /// As [`recv`](Self::recv).
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
-        let item = self.rx.try_recv()?;
-        self.received();
-        Ok(item)
+        loop {
+            let (entry, now) = self.take()?;
+            if let Some(item) = self.admit(entry, now) {
+                return Ok(item);
+            }
+        }
+    }
+
+    /// Takes the entry the discipline picks now, with the time it read (0 if none); notes a
+    /// queue found empty.
+    fn take(&self) -> Result<(Entry<T>, u64), TryRecvError> {
+        let clock = &self.shared.clock;
+        let (newest, now) = clock.newest_first();
+        let taken = if newest {
+            self.shared.shed_head(&self.rx, now);
+            self.rx.try_recv_newest()
+        } else {
+            self.rx.try_recv()
+        };
+        match taken {
+            Ok(entry) => Ok((entry, now)),
+            Err(err) => {
+                if err.is_empty() {
+                    clock.found_empty();
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Hands out an entry taken at `now` (0: not read yet), or drops it as the discipline or
+    /// its deadline says.
+    fn admit(&self, entry: Entry<T>, now: u64) -> Option<T> {
+        self.shared.admit(entry, now, || self.rx.len())
     }
 
     /// Items queued now.
@@ -142,14 +197,6 @@ impl<T> Receiver<T> {
             .counters
             .snapshot(Channel::of_receiver(&self.rx))
     }
-
-    fn received(&self) {
-        // The pressure heard the change from the channel already.
-        if let Some(probe) = &self.shared.probe {
-            probe.consumed(1);
-            probe.depth(self.rx.len());
-        }
-    }
 }
 
 /// The items, counted as the queue's receives are, as a stream that ends when the queue is
@@ -179,11 +226,7 @@ impl<T> Stream for Receiver<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.get_mut();
-        let polled = Pin::new(&mut this.rx).poll_next(cx);
-        if let Poll::Ready(Some(_)) = &polled {
-            this.received();
-        }
-        polled
+        poll_admitted(&this.shared, &mut this.rx, &mut this.found_empty, cx)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -227,11 +270,97 @@ impl<T: Send> Consumer<T> for Receiver<T> {
     }
 
     /// The channel's own stream (wake-only between polls: a stream that stops being polled
-    /// never keeps a wake-up from a receiver that waits), counted as the queue's receives are.
+    /// never keeps a wake-up from a receiver that waits), served and counted as the queue's
+    /// receives are.
     fn stream(&self) -> impl Stream<Item = T> + Send + '_ {
-        Consumer::stream(&self.rx).map(move |item| {
-            self.received();
-            item
+        let mut items = Watched {
+            rx: &self.rx,
+            items: Box::pin(Consumer::stream(&self.rx)),
+        };
+        let mut found_empty = false;
+        futures_util::stream::poll_fn(move |cx| {
+            poll_admitted(&self.shared, &mut items, &mut found_empty, cx)
         })
+    }
+}
+
+/// Where a stream of the queue takes its entries from: the receiver's own stream, or the
+/// channel's watching stream of `Consumer::stream`.
+trait Entries<T> {
+    /// The channel.
+    fn channel(&self) -> &channel::Receiver<Entry<T>>;
+
+    /// The next entry in FIFO order.
+    fn poll_entry(&mut self, cx: &mut Context<'_>) -> Poll<Option<Entry<T>>>;
+}
+
+impl<T> Entries<T> for channel::Receiver<Entry<T>> {
+    fn channel(&self) -> &channel::Receiver<Entry<T>> {
+        self
+    }
+
+    fn poll_entry(&mut self, cx: &mut Context<'_>) -> Poll<Option<Entry<T>>> {
+        Pin::new(self).poll_next(cx)
+    }
+}
+
+/// The channel's watching stream, beside the receiver it borrows.
+struct Watched<'a, T, S> {
+    rx: &'a channel::Receiver<Entry<T>>,
+    items: Pin<Box<S>>,
+}
+
+impl<T, S: Stream<Item = Entry<T>>> Entries<T> for Watched<'_, T, S> {
+    fn channel(&self) -> &channel::Receiver<Entry<T>> {
+        self.rx
+    }
+
+    fn poll_entry(&mut self, cx: &mut Context<'_>) -> Poll<Option<Entry<T>>> {
+        self.items.as_mut().poll_next(cx)
+    }
+}
+
+/// Polls `entries` for the next item to hand out: newest first under a standing queue with
+/// adaptive LIFO, the head otherwise; entries the discipline drops are dropped on the way.
+/// `found_empty` says whether the last poll found the queue empty: it was until this one.
+fn poll_admitted<T>(
+    shared: &Shared<T>,
+    entries: &mut impl Entries<T>,
+    found_empty: &mut bool,
+    cx: &mut Context<'_>,
+) -> Poll<Option<T>> {
+    let clock = &shared.clock;
+    loop {
+        let (newest, now) = clock.newest_first();
+        let taken = if newest {
+            shared.shed_head(entries.channel(), now);
+            entries
+                .channel()
+                .try_recv_newest()
+                .ok()
+                .map(|entry| (entry, now))
+        } else {
+            None
+        };
+        let (entry, now) = match taken {
+            Some(taken) => taken,
+            None => match entries.poll_entry(cx) {
+                Poll::Ready(Some(entry)) => {
+                    if std::mem::take(found_empty) {
+                        clock.found_empty();
+                    }
+                    (entry, 0)
+                }
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => {
+                    clock.found_empty();
+                    *found_empty = true;
+                    return Poll::Pending;
+                }
+            },
+        };
+        if let Some(item) = shared.admit(entry, now, || entries.channel().len()) {
+            return Poll::Ready(Some(item));
+        }
     }
 }

@@ -11,8 +11,10 @@ use pc_core::{
     channel,
 };
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use super::shared::{Shared, raise};
+use crate::discipline::Entry;
 use crate::error::OfferError;
 use crate::overflow::Overflow;
 use crate::pressure::Pressure;
@@ -22,7 +24,7 @@ use crate::stats::{Channel, QueueStats};
 ///
 /// Dropping the last `Sender` closes the queue: receivers drain it, then see the end.
 pub struct Sender<T> {
-    tx: channel::Sender<T>,
+    tx: channel::Sender<Entry<T>>,
     overflow: Overflow,
     shared: Arc<Shared<T>>,
 }
@@ -48,7 +50,11 @@ impl<T> fmt::Debug for Sender<T> {
 }
 
 impl<T> Sender<T> {
-    pub(super) fn new(tx: channel::Sender<T>, overflow: Overflow, shared: Arc<Shared<T>>) -> Self {
+    pub(super) fn new(
+        tx: channel::Sender<Entry<T>>,
+        overflow: Overflow,
+        shared: Arc<Shared<T>>,
+    ) -> Self {
         Self {
             tx,
             overflow,
@@ -72,26 +78,74 @@ impl<T> Sender<T> {
     /// Cancelling a wait for space drops the item, as any `send`; use `BlockFor` (or
     /// `send_timeout`) to get it back when the wait ends.
     pub async fn send(&self, item: T) -> Result<(), OfferError<T>> {
-        let item = match self.tx.try_send(item) {
+        self.offer(self.entry(item)).await
+    }
+
+    /// Sends `item` under the queue's [`Overflow`] policy, as [`send`](Self::send), to be
+    /// handed out no later than `deadline`: an item still queued then is never handed out, but
+    /// dropped as [`DropReason::Expired`] (counted in [`QueueStats::expired`], passed to the
+    /// drop hook) when a receive reaches it. A deadline already past is kept to the same way.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`send`](Self::send).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use pc_backpressure::BoundedQueue;
+    /// use tokio::time::Instant;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (tx, rx) = BoundedQueue::builder(8).build()?;
+    /// tx.send_with_deadline("stale soon", Instant::now() + Duration::from_millis(100)).await?;
+    /// tx.send("whenever").await?;
+    /// tokio::time::sleep(Duration::from_millis(150)).await;
+    /// assert_eq!(rx.recv().await?, "whenever");
+    /// assert_eq!(rx.stats().expired, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn send_with_deadline(
+        &self,
+        item: T,
+        deadline: Instant,
+    ) -> Result<(), OfferError<T>> {
+        let mut entry = self.entry(item);
+        entry.deadline = self.shared.clock.deadline(deadline);
+        self.offer(entry).await
+    }
+
+    /// The entry of an item queued now.
+    fn entry(&self, item: T) -> Entry<T> {
+        Entry::new(item, self.shared.clock.stamp())
+    }
+
+    async fn offer(&self, entry: Entry<T>) -> Result<(), OfferError<T>> {
+        let entry = match self.tx.try_send(entry) {
             Ok(()) => return self.enqueued(),
-            Err(TrySendError::Full(item)) => item,
-            Err(err) => return Err(OfferError::Closed(err.into_inner())),
+            Err(TrySendError::Full(entry)) => entry,
+            Err(err) => return Err(OfferError::Closed(err.into_inner().item)),
         };
         match self.overflow {
-            Overflow::Block => self.wait_and_send(item, None).await,
-            Overflow::BlockFor(limit) => self.wait_and_send(item, Some(limit)).await,
+            Overflow::Block => self.wait_and_send(entry, None).await,
+            Overflow::BlockFor(limit) => self.wait_and_send(entry, Some(limit)).await,
             Overflow::Reject => {
                 self.shared
                     .counters
                     .rejected
                     .fetch_add(1, Ordering::Relaxed);
-                Err(OfferError::Rejected(item))
+                Err(OfferError::Rejected(entry.item))
             }
             Overflow::DropIncoming => {
-                raise(self.shared.drop_item(item, DropReason::Full));
+                raise(self.shared.drop_item(entry.item, DropReason::Full));
                 Ok(())
             }
-            _ => self.send_evicting(item),
+            _ => self.send_evicting(entry),
         }
     }
 
@@ -102,25 +156,25 @@ impl<T> Sender<T> {
     ///
     /// [`TrySendError::Full`] or [`TrySendError::Closed`], each holding the item.
     pub fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
-        let item = match self.tx.try_send(item) {
+        let entry = match self.tx.try_send(self.entry(item)) {
             Ok(()) => return self.enqueued(),
-            Err(TrySendError::Full(item)) => item,
-            Err(err) => return Err(err),
+            Err(TrySendError::Full(entry)) => entry,
+            Err(err) => return Err(TrySendError::Closed(err.into_inner().item)),
         };
         match self.overflow {
             Overflow::DropIncoming => {
-                raise(self.shared.drop_item(item, DropReason::Full));
+                raise(self.shared.drop_item(entry.item, DropReason::Full));
                 Ok(())
             }
             Overflow::DropOldest => self
-                .send_evicting(item)
+                .send_evicting(entry)
                 .map_err(|err| TrySendError::Closed(err.into_inner())),
             _ => {
                 self.shared
                     .counters
                     .rejected
                     .fetch_add(1, Ordering::Relaxed);
-                Err(TrySendError::Full(item))
+                Err(TrySendError::Full(entry.item))
             }
         }
     }
@@ -182,27 +236,31 @@ impl<T> Sender<T> {
     }
 
     /// Waits for space, at most `limit` when given.
-    async fn wait_and_send(&self, item: T, limit: Option<Duration>) -> Result<(), OfferError<T>> {
+    async fn wait_and_send(
+        &self,
+        entry: Entry<T>,
+        limit: Option<Duration>,
+    ) -> Result<(), OfferError<T>> {
         let waiting = WaitTimer::timed(self.shared.probe.as_ref(), WaitKind::SendBlocked);
         let result = match limit {
             None => self
                 .tx
-                .send(item)
+                .send(entry)
                 .await
-                .map_err(|err| OfferError::Closed(err.0)),
+                .map_err(|err| OfferError::Closed(err.0.item)),
             Some(limit) => self
                 .tx
-                .send_timeout(item, limit)
+                .send_timeout(entry, limit)
                 .await
                 .map_err(|err| match err {
-                    SendTimeoutError::Timeout(item) => {
+                    SendTimeoutError::Timeout(entry) => {
                         self.shared
                             .counters
                             .rejected
                             .fetch_add(1, Ordering::Relaxed);
-                        OfferError::TimedOut(item)
+                        OfferError::TimedOut(entry.item)
                     }
-                    other => OfferError::Closed(other.into_inner()),
+                    other => OfferError::Closed(other.into_inner().item),
                 }),
         };
         drop(waiting);
@@ -212,21 +270,21 @@ impl<T> Sender<T> {
     /// `DropOldest`: the new item goes in and the oldest comes out, in one step of the channel
     /// (`force_send`). A drop hook that panics on the evicted item panics the caller once the
     /// new item is in.
-    fn send_evicting(&self, item: T) -> Result<(), OfferError<T>> {
-        match self.tx.force_send(item) {
+    fn send_evicting(&self, entry: Entry<T>) -> Result<(), OfferError<T>> {
+        match self.tx.force_send(entry) {
             Ok(None) => self.enqueued(),
             Ok(Some(oldest)) => {
                 let sent = self.enqueued();
-                raise(self.shared.drop_item(oldest, DropReason::Oldest));
+                raise(self.shared.drop_item(oldest.item, DropReason::Oldest));
                 sent
             }
             // Only when every slot is held by a permit, which this queue never hands out: the
             // incoming item is the one dropped then.
-            Err(TrySendError::Full(item)) => {
-                raise(self.shared.drop_item(item, DropReason::Full));
+            Err(TrySendError::Full(entry)) => {
+                raise(self.shared.drop_item(entry.item, DropReason::Full));
                 Ok(())
             }
-            Err(err) => Err(OfferError::Closed(err.into_inner())),
+            Err(err) => Err(OfferError::Closed(err.into_inner().item)),
         }
     }
 }
@@ -258,12 +316,12 @@ impl<T: Send> Producer<T> for Sender<T> {
             Overflow::BlockFor(limit) => limit.min(timeout),
             _ => return Producer::try_send(self, item),
         };
-        let item = match self.tx.try_send(item) {
+        let entry = match self.tx.try_send(self.entry(item)) {
             Ok(()) => return self.enqueued(),
-            Err(TrySendError::Full(item)) => item,
-            Err(err) => return Err(ProduceError::from(err)),
+            Err(TrySendError::Full(entry)) => entry,
+            Err(err) => return Err(ProduceError::closed(err.into_inner().item)),
         };
-        self.wait_and_send(item, Some(limit))
+        self.wait_and_send(entry, Some(limit))
             .await
             .map_err(ProduceError::from)
     }

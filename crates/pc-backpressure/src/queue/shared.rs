@@ -7,8 +7,9 @@ use std::sync::{Arc, OnceLock};
 
 use pc_core::probe::DepthSource;
 use pc_core::task::Panic;
-use pc_core::{DropReason, Probe, SharedProbe};
+use pc_core::{DropReason, Probe, SharedProbe, WaitKind};
 
+use crate::discipline::{Clock, Entry, Verdict};
 use crate::pressure::Watermarks;
 use crate::stats::Counters;
 
@@ -17,6 +18,8 @@ pub(crate) type DropHook<T> = Box<dyn Fn(T, DropReason) + Send + Sync>;
 
 pub(crate) struct Shared<T> {
     pub(crate) capacity: usize,
+    /// The discipline, and the time it reads.
+    pub(crate) clock: Clock,
     pub(crate) counters: Counters,
     pub(crate) marks: Watermarks,
     pub(crate) on_drop: Option<DropHook<T>>,
@@ -47,6 +50,7 @@ impl<T> Shared<T> {
     pub(crate) fn drop_item(&self, item: T, reason: DropReason) -> Option<Panic> {
         let counter = match reason {
             DropReason::Oldest => &self.counters.dropped_oldest,
+            DropReason::Expired => &self.counters.expired,
             DropReason::Closed => &self.counters.dropped_closed,
             _ => &self.counters.dropped_incoming,
         };
@@ -56,6 +60,53 @@ impl<T> Shared<T> {
         }
         let hook = self.on_drop.as_ref()?;
         catch_unwind(AssertUnwindSafe(|| hook(item, reason))).err()
+    }
+}
+
+impl<T> Shared<T> {
+    /// Hands out an entry taken at `now` (0: not read yet), or drops it as the discipline or
+    /// its deadline says; `depth` reads the queue's length after the take, when needed.
+    pub(crate) fn admit(&self, entry: Entry<T>, now: u64, depth: impl Fn() -> usize) -> Option<T> {
+        match self.clock.judge(&entry, now) {
+            Verdict::Serve { sojourn } => {
+                // The pressure heard the change from the channel already.
+                if let Some(probe) = &self.probe {
+                    probe.consumed(1);
+                    probe.depth(depth());
+                    if let Some(sojourn) = sojourn {
+                        probe.waited(WaitKind::Queue, sojourn);
+                    }
+                }
+                Some(entry.item)
+            }
+            Verdict::Expired => {
+                self.clock.shed();
+                raise(self.drop_item(entry.item, DropReason::Expired));
+                None
+            }
+        }
+    }
+}
+
+impl<T> Shared<T> {
+    /// Serving newest first under a standing queue with CoDel: drops the items at the head
+    /// that waited past the target (or their deadline), since they would otherwise hold room
+    /// until a receive reaches them. Every one reaches the drop hook; the first panic of the
+    /// hook goes on after.
+    pub(crate) fn shed_head(&self, rx: &pc_core::channel::Receiver<Entry<T>>, now: u64) {
+        if self.clock.discipline.target().is_none() {
+            return;
+        }
+        let mut stale = Vec::new();
+        rx.try_recv_while(&mut stale, |entry| {
+            matches!(self.clock.judge(entry, now), Verdict::Expired)
+        });
+        let mut panicked = None;
+        for entry in stale {
+            self.clock.shed();
+            panicked = panicked.or(self.drop_item(entry.item, DropReason::Expired));
+        }
+        raise(panicked);
     }
 }
 

@@ -45,6 +45,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::task::{Context, Waker};
 
 use crate::loom::{AtomicUsize, Ordering};
@@ -179,9 +180,20 @@ impl<T> Chan<T> {
 
     /// Takes the head of the queue, if any.
     pub(crate) fn try_recv(&self) -> Received<T> {
+        self.try_take(VecDeque::pop_front)
+    }
+
+    /// Takes the tail of the queue, the item sent last, if any.
+    pub(crate) fn try_recv_newest(&self) -> Received<T> {
+        self.try_take(VecDeque::pop_back)
+    }
+
+    /// Takes the item `take` picks from the queue, if any.
+    #[inline]
+    fn try_take(&self, take: impl FnOnce(&mut VecDeque<T>) -> Option<T>) -> Received<T> {
         let mut wakes = Wakes::new();
         let mut state = self.state.lock();
-        let received = match state.take_head(&mut wakes) {
+        let received = match state.take(take, &mut wakes) {
             Some(item) => Received::Item(item),
             None if state.drained() => Received::Closed,
             None => Received::Empty,
@@ -206,6 +218,41 @@ impl<T> Chan<T> {
         wakes.wake();
         if taken > 0 {
             self.report_consumed(taken, depth);
+        }
+        taken
+    }
+
+    /// Moves the queued items at the head into `buf` while `accept` takes them, in one
+    /// critical section; returns how many.
+    pub(crate) fn pop_while(&self, buf: &mut Vec<T>, mut accept: impl FnMut(&T) -> bool) -> usize {
+        let mut wakes = Wakes::new();
+        let mut state = self.state.lock();
+        let mut taken = 0;
+        // `accept` is the caller's code: its panic leaves the item it looked at in place, and
+        // goes on once the channel is in order and the lock released.
+        let mut panicked = None;
+        while let Some(head) = state.items.front() {
+            match catch_unwind(AssertUnwindSafe(|| accept(head))) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(panic) => {
+                    panicked = Some(panic);
+                    break;
+                }
+            }
+            buf.extend(state.items.pop_front());
+            taken += 1;
+        }
+        state.received += taken as u64;
+        state.serve_senders(&mut wakes);
+        let depth = state.len();
+        drop(state);
+        wakes.wake();
+        if taken > 0 {
+            self.report_consumed(taken, depth);
+        }
+        if let Some(panic) = panicked {
+            resume_unwind(panic);
         }
         taken
     }
@@ -829,7 +876,17 @@ impl<T> State<T> {
     /// Takes the head of the queue for a receive; the space it frees goes to the senders.
     #[inline]
     fn take_head(&mut self, wakes: &mut Wakes) -> Option<T> {
-        let item = self.items.pop_front()?;
+        self.take(VecDeque::pop_front, wakes)
+    }
+
+    /// Takes the item `take` picks for a receive; the space it frees goes to the senders.
+    #[inline]
+    fn take(
+        &mut self,
+        take: impl FnOnce(&mut VecDeque<T>) -> Option<T>,
+        wakes: &mut Wakes,
+    ) -> Option<T> {
+        let item = take(&mut self.items)?;
         self.received += 1;
         self.serve_senders(wakes);
         Some(item)

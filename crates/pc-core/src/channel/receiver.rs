@@ -234,6 +234,65 @@ impl<T> Receiver<T> {
         }
     }
 
+    /// Receives the item sent last, if one is queued right now: the tail of the queue rather
+    /// than its head (last in, first out). For a consumer that, under overload, serves the
+    /// newest requests first, since the oldest are the likeliest to have been given up on
+    /// (pc-backpressure's adaptive LIFO). The space it frees goes to waiting senders in order,
+    /// as for [`try_recv`](Self::try_recv).
+    ///
+    /// # Errors
+    ///
+    /// As [`try_recv`](Self::try_recv).
+    ///
+    /// ```
+    /// use pc_core::channel;
+    ///
+    /// let (tx, rx) = channel::bounded(4)?;
+    /// tx.try_send(1)?;
+    /// tx.try_send(2)?;
+    /// tx.try_send(3)?;
+    /// assert_eq!(rx.try_recv_newest()?, 3);
+    /// assert_eq!(rx.try_recv()?, 1);
+    /// assert_eq!(rx.try_recv_newest()?, 2);
+    /// assert!(rx.try_recv_newest().unwrap_err().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_recv_newest(&self) -> Result<T, TryRecvError> {
+        match self.chan.try_recv_newest() {
+            Received::Item(item) => Ok(item),
+            Received::Empty => Err(TryRecvError::Empty),
+            Received::Closed => Err(TryRecvError::Closed),
+        }
+    }
+
+    /// Takes the queued items at the head for as long as `accept` takes them, appending them
+    /// to `buf` in order, without waiting; returns how many. The first item refused stays at
+    /// the head. For a consumer that sheds what has waited too long (pc-backpressure's CoDel
+    /// under adaptive LIFO), or takes a run of items that belong together. `accept` runs under
+    /// the channel's lock: keep it short, and it must not use this channel.
+    ///
+    /// # Panics
+    ///
+    /// With the panic of `accept`, the items taken before it still in `buf`, and the one it was
+    /// looking at left at the head.
+    ///
+    /// ```
+    /// use pc_core::channel;
+    ///
+    /// let (tx, rx) = channel::bounded(8)?;
+    /// for n in [1, 3, 5, 6, 7] {
+    ///     tx.try_send(n)?;
+    /// }
+    /// let mut odd = Vec::new();
+    /// assert_eq!(rx.try_recv_while(&mut odd, |n| n % 2 == 1), 3);
+    /// assert_eq!(odd, [1, 3, 5]);
+    /// assert_eq!(rx.try_recv()?, 6);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_recv_while(&self, buf: &mut Vec<T>, accept: impl FnMut(&T) -> bool) -> usize {
+        self.chan.pop_while(buf, accept)
+    }
+
     /// Receives the next item, waiting at most `timeout`. Requires a tokio runtime with the
     /// time driver.
     ///
