@@ -28,7 +28,8 @@ use tokio::time::Instant;
 ///
 /// Items sent with a deadline ([`Sender::send_with_deadline`](crate::Sender::send_with_deadline))
 /// are never handed out past it, whatever the discipline: they are dropped as `Expired` when
-/// reached. Every item still ends delivered, handed back or counted.
+/// reached, and their deadline alone decides for them (CoDel judges the others). Every item
+/// still ends delivered, handed back or counted.
 ///
 /// ```
 /// use std::time::Duration;
@@ -130,6 +131,7 @@ impl Discipline {
     }
 
     /// Whether it is plain FIFO, which needs no clock.
+    #[inline]
     pub(crate) fn is_fifo(&self) -> bool {
         self.target.is_none() && !self.lifo
     }
@@ -156,24 +158,41 @@ impl Discipline {
     }
 }
 
-/// An item in the queue's channel: with the time it was queued and its deadline, on the scale
-/// of [`Clock::now`] (0 and `u64::MAX` when there are none).
+/// An item in the queue's channel, with one stamp on the scale of [`Clock::now`]: 0 when the
+/// queue does not look at the time (plain FIFO, no deadline); the time it was queued; or,
+/// with [`DEADLINE`] set, its deadline, which then alone decides whether it is served. One
+/// word, not two: every word an item carries costs the plain queue's throughput.
 pub(crate) struct Entry<T> {
     pub(crate) item: T,
-    pub(crate) queued: u64,
-    pub(crate) deadline: u64,
+    pub(crate) stamp: u64,
 }
 
-pub(crate) const NO_DEADLINE: u64 = u64::MAX;
+/// The stamp's bit that marks a deadline. The clock's values stay far below it (2^63 ns is
+/// 292 years).
+const DEADLINE: u64 = 1 << 63;
 
 impl<T> Entry<T> {
     /// An item queued at `queued` (0: the queue does not look at the time).
+    #[inline]
     pub(crate) fn new(item: T, queued: u64) -> Self {
         Self {
             item,
-            queued,
-            deadline: NO_DEADLINE,
+            stamp: queued,
         }
+    }
+
+    /// An item to hand out no later than `deadline` (from [`Clock::deadline`]).
+    pub(crate) fn with_deadline(item: T, deadline: u64) -> Self {
+        Self {
+            item,
+            stamp: deadline | DEADLINE,
+        }
+    }
+
+    /// Whether the queue has nothing to judge of this entry: plain FIFO, no deadline.
+    #[inline]
+    pub(crate) fn is_plain(&self) -> bool {
+        self.stamp == 0
     }
 }
 
@@ -217,6 +236,7 @@ impl Clock {
     }
 
     /// The stamp of an item queued now: 0 under plain FIFO, which never reads the clock.
+    #[inline]
     pub(crate) fn stamp(&self) -> u64 {
         if self.discipline.is_fifo() {
             0
@@ -225,15 +245,17 @@ impl Clock {
         }
     }
 
-    /// A deadline on the same scale as [`now`](Self::now) (1 for one at or before the origin).
+    /// A deadline on the same scale as [`now`](Self::now) (1 for one at or before the origin;
+    /// one beyond 292 years is held at that).
     pub(crate) fn deadline(&self, at: Instant) -> u64 {
-        self.since_origin(at).min(NO_DEADLINE - 1)
+        self.since_origin(at).min(DEADLINE - 1)
     }
 
     /// A receive found the queue empty now (it found nothing to take, or it waited and has
     /// just been given an item). An empty queue shows that the consumers keep up, unless the
     /// queue shed items lately: then it is empty because it dropped them. Plain FIFO does not
     /// look.
+    #[inline]
     pub(crate) fn found_empty(&self) {
         if self.discipline.is_fifo() {
             return;
@@ -265,6 +287,7 @@ impl Clock {
     }
 
     /// Whether a receive takes the newest item now; the time it read, if it did.
+    #[inline]
     pub(crate) fn newest_first(&self) -> (bool, u64) {
         if !self.discipline.lifo {
             return (false, 0);
@@ -274,18 +297,20 @@ impl Clock {
     }
 
     /// Serve or drop an item taken at `now` (0: not read yet).
+    #[inline]
     pub(crate) fn judge<T>(&self, entry: &Entry<T>, now: u64) -> Verdict {
-        if entry.queued == 0 && entry.deadline == NO_DEADLINE {
+        if entry.is_plain() {
             return Verdict::Serve { sojourn: None };
         }
         let now = if now == 0 { self.now() } else { now };
-        if entry.deadline <= now {
-            return Verdict::Expired;
+        if entry.stamp & DEADLINE != 0 {
+            return if entry.stamp & !DEADLINE <= now {
+                Verdict::Expired
+            } else {
+                Verdict::Serve { sojourn: None }
+            };
         }
-        if entry.queued == 0 {
-            return Verdict::Serve { sojourn: None };
-        }
-        let waited = now.saturating_sub(entry.queued);
+        let waited = now.saturating_sub(entry.stamp);
         if let Some(target) = self.discipline.target
             && waited > nanos(target)
             && self.standing(now)

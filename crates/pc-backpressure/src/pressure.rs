@@ -2,7 +2,7 @@
 
 use tokio::sync::watch;
 
-use crate::loom::{AtomicBool, Ordering};
+use crate::loom::{AtomicBool, AtomicUsize, Ordering};
 
 /// The queue's pressure, published through a [`watch`] so producers can await a change.
 ///
@@ -22,20 +22,32 @@ pub enum Pressure {
 /// The watermarks as item counts, and the current state.
 #[derive(Debug)]
 pub(crate) struct Watermarks {
-    high: usize,
-    low: usize,
+    /// The marks as fractions of the capacity, to place them again when it changes.
+    fractions: (f64, f64),
+    high: AtomicUsize,
+    low: AtomicUsize,
     is_high: AtomicBool,
     publish: watch::Sender<Pressure>,
 }
 
 impl Watermarks {
-    pub(crate) fn new(high: usize, low: usize) -> Self {
+    /// Marks at `high` and `low` (fractions, checked by the builder) of `capacity`.
+    pub(crate) fn new(capacity: usize, high: f64, low: f64) -> Self {
+        let (high_mark, low_mark) = place(capacity, high, low);
         Self {
-            high,
-            low,
+            fractions: (high, low),
+            high: AtomicUsize::new(high_mark),
+            low: AtomicUsize::new(low_mark),
             is_high: AtomicBool::new(false),
             publish: watch::Sender::new(Pressure::Normal),
         }
+    }
+
+    /// Places the marks for a new capacity; the caller observes the depth after.
+    pub(crate) fn set_capacity(&self, capacity: usize) {
+        let (high, low) = place(capacity, self.fractions.0, self.fractions.1);
+        self.high.store(high, Ordering::SeqCst);
+        self.low.store(low, Ordering::SeqCst);
     }
 
     /// Updates the state for `depth`, just observed, with `reread` to read the depth again.
@@ -51,9 +63,9 @@ impl Watermarks {
         loop {
             let is_high = self.is_high.load(Ordering::SeqCst);
             let flip = if is_high {
-                depth_now <= self.low
+                depth_now <= self.low.load(Ordering::SeqCst)
             } else {
-                depth_now >= self.high
+                depth_now >= self.high.load(Ordering::SeqCst)
             };
             if !flip {
                 return;
@@ -93,6 +105,14 @@ impl Watermarks {
     }
 }
 
+/// The marks as item counts: high at least 1, low below it.
+fn place(capacity: usize, high: f64, low: f64) -> (usize, usize) {
+    let capacity = capacity as f64;
+    let high = ((high * capacity).ceil() as usize).max(1);
+    let low = (low * capacity).floor() as usize;
+    (high, low.min(high - 1))
+}
+
 #[cfg(all(test, loom))]
 mod loom_pressure {
     use std::sync::Arc;
@@ -111,7 +131,7 @@ mod loom_pressure {
     #[test]
     fn loom_a_stale_depth_cannot_leave_the_pressure_high() {
         loom::model(|| {
-            let marks = Arc::new(Watermarks::new(8, 2));
+            let marks = Arc::new(Watermarks::new(10, 0.8, 0.2));
             let depth = Arc::new(Mutex::new(8usize));
             let sender = {
                 let (marks, depth) = (Arc::clone(&marks), Arc::clone(&depth));

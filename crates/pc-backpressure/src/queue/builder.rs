@@ -131,14 +131,11 @@ impl<T: Send + 'static> BoundedQueueBuilder<T> {
                 ),
             });
         }
-        let capacity = self.capacity as f64;
-        let high = ((self.high * capacity).ceil() as usize).max(1);
-        let low = (self.low * capacity).floor() as usize;
         let shared = Arc::new(Shared {
-            capacity: self.capacity,
+            capacity: std::sync::atomic::AtomicUsize::new(self.capacity),
             clock: Clock::new(self.discipline),
             counters: Counters::default(),
-            marks: Watermarks::new(high, low.min(high - 1)),
+            marks: Watermarks::new(self.capacity, self.high, self.low),
             on_drop: self.on_drop,
             probe: self.probe,
             receivers: AtomicUsize::new(1),

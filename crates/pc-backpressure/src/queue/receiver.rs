@@ -97,19 +97,19 @@ impl<T> Receiver<T> {
     /// Cancel safe: dropping the future loses no item.
     pub async fn recv(&self) -> Result<T, RecvError> {
         loop {
-            let (entry, now) = match self.take() {
-                Ok(taken) => taken,
-                Err(TryRecvError::Empty) => {
-                    let _waiting =
-                        WaitTimer::counted(self.shared.probe.as_ref(), WaitKind::RecvBlocked);
-                    let entry = self.rx.recv().await?;
-                    // Empty for this receive until now.
-                    self.shared.clock.found_empty();
-                    (entry, 0)
-                }
+            match self.try_recv() {
+                Ok(item) => return Ok(item),
+                Err(TryRecvError::Empty) => {}
                 Err(_) => return Err(RecvError),
+            }
+            let entry = {
+                let _waiting =
+                    WaitTimer::counted(self.shared.probe.as_ref(), WaitKind::RecvBlocked);
+                self.rx.recv().await?
             };
-            if let Some(item) = self.admit(entry, now) {
+            // Empty for this receive until now.
+            self.shared.clock.found_empty();
+            if let Some(item) = self.admit(entry, 0) {
                 return Ok(item);
             }
         }
@@ -124,7 +124,20 @@ impl<T> Receiver<T> {
     /// # Panics
     ///
     /// As [`recv`](Self::recv).
+    #[inline]
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        if self.shared.clock.discipline.is_fifo() {
+            // Plain FIFO reads no clock and notes nothing: an entry is served as it comes,
+            // unless it carries a deadline.
+            let entry = self.rx.try_recv()?;
+            if entry.is_plain() {
+                self.shared.served(None, || self.rx.len());
+                return Ok(entry.item);
+            }
+            if let Some(item) = self.admit(entry, 0) {
+                return Ok(item);
+            }
+        }
         loop {
             let (entry, now) = self.take()?;
             if let Some(item) = self.admit(entry, now) {
@@ -135,6 +148,7 @@ impl<T> Receiver<T> {
 
     /// Takes the entry the discipline picks now, with the time it read (0 if none); notes a
     /// queue found empty.
+    #[inline]
     fn take(&self) -> Result<(Entry<T>, u64), TryRecvError> {
         let clock = &self.shared.clock;
         let (newest, now) = clock.newest_first();
@@ -157,6 +171,7 @@ impl<T> Receiver<T> {
 
     /// Hands out an entry taken at `now` (0: not read yet), or drops it as the discipline or
     /// its deadline says.
+    #[inline]
     fn admit(&self, entry: Entry<T>, now: u64) -> Option<T> {
         self.shared.admit(entry, now, || self.rx.len())
     }
@@ -173,7 +188,7 @@ impl<T> Receiver<T> {
 
     /// The capacity.
     pub fn capacity(&self) -> usize {
-        self.shared.capacity
+        self.shared.capacity.load(Ordering::Relaxed)
     }
 
     /// Whether the queue is closed (it may still hold items to drain).
@@ -262,7 +277,7 @@ impl<T: Send> Consumer<T> for Receiver<T> {
     }
 
     fn capacity(&self) -> Option<usize> {
-        Some(self.shared.capacity)
+        Some(self.capacity())
     }
 
     fn is_closed(&self) -> bool {

@@ -78,13 +78,19 @@ impl<T> Sender<T> {
     /// Cancelling a wait for space drops the item, as any `send`; use `BlockFor` (or
     /// `send_timeout`) to get it back when the wait ends.
     pub async fn send(&self, item: T) -> Result<(), OfferError<T>> {
-        self.offer(self.entry(item)).await
+        match self.offer(self.entry(item)) {
+            Offered::Done(result) => result,
+            Offered::Wait(entry, limit) => self.wait_and_send(entry, limit).await,
+        }
     }
 
     /// Sends `item` under the queue's [`Overflow`] policy, as [`send`](Self::send), to be
     /// handed out no later than `deadline`: an item still queued then is never handed out, but
     /// dropped as [`DropReason::Expired`] (counted in [`QueueStats::expired`], passed to the
     /// drop hook) when a receive reaches it. A deadline already past is kept to the same way.
+    /// The deadline alone decides for this item: CoDel does not judge it by its time in the
+    /// queue (the deadline says how long its client waits), and the probe hears no time in
+    /// the queue for it.
     ///
     /// # Errors
     ///
@@ -115,9 +121,11 @@ impl<T> Sender<T> {
         item: T,
         deadline: Instant,
     ) -> Result<(), OfferError<T>> {
-        let mut entry = self.entry(item);
-        entry.deadline = self.shared.clock.deadline(deadline);
-        self.offer(entry).await
+        let entry = Entry::with_deadline(item, self.shared.clock.deadline(deadline));
+        match self.offer(entry) {
+            Offered::Done(result) => result,
+            Offered::Wait(entry, limit) => self.wait_and_send(entry, limit).await,
+        }
     }
 
     /// The entry of an item queued now.
@@ -125,15 +133,19 @@ impl<T> Sender<T> {
         Entry::new(item, self.shared.clock.stamp())
     }
 
-    async fn offer(&self, entry: Entry<T>) -> Result<(), OfferError<T>> {
+    /// What a send does without waiting: the entry queued, or the policy applied to a full
+    /// queue; or the wait for room that `Block` and `BlockFor` call for, left to the caller so
+    /// that a send is one future.
+    #[inline]
+    fn offer(&self, entry: Entry<T>) -> Offered<T> {
         let entry = match self.tx.try_send(entry) {
-            Ok(()) => return self.enqueued(),
+            Ok(()) => return Offered::Done(self.enqueued()),
             Err(TrySendError::Full(entry)) => entry,
-            Err(err) => return Err(OfferError::Closed(err.into_inner().item)),
+            Err(err) => return Offered::Done(Err(OfferError::Closed(err.into_inner().item))),
         };
-        match self.overflow {
-            Overflow::Block => self.wait_and_send(entry, None).await,
-            Overflow::BlockFor(limit) => self.wait_and_send(entry, Some(limit)).await,
+        Offered::Done(match self.overflow {
+            Overflow::Block => return Offered::Wait(entry, None),
+            Overflow::BlockFor(limit) => return Offered::Wait(entry, Some(limit)),
             Overflow::Reject => {
                 self.shared
                     .counters
@@ -146,7 +158,7 @@ impl<T> Sender<T> {
                 Ok(())
             }
             _ => self.send_evicting(entry),
-        }
+        })
     }
 
     /// Sends `item` if that needs no wait: under `Block`, `BlockFor` and `Reject` a full queue
@@ -202,12 +214,48 @@ impl<T> Sender<T> {
 
     /// The capacity.
     pub fn capacity(&self) -> usize {
-        self.shared.capacity
+        self.shared.capacity.load(Ordering::Relaxed)
+    }
+
+    /// Changes the capacity while the queue runs, as
+    /// [`channel::Sender::set_capacity`](pc_core::channel::Sender::set_capacity) does: room
+    /// added goes to the senders waiting for it at once, in order; room taken away is never
+    /// made by dropping items (the excess drains first, `len()` may exceed `capacity()` until
+    /// then, and the overflow policy meets a full queue meanwhile). The pressure watermarks
+    /// move with it, at the same fractions.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Zero`](pc_core::BuildError::Zero) for 0.
+    ///
+    /// ```
+    /// use pc_backpressure::{BoundedQueue, Overflow, Pressure};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (tx, _rx) = BoundedQueue::builder(4).overflow(Overflow::Reject).build()?;
+    /// for i in 0..4 {
+    ///     tx.send(i).await?;
+    /// }
+    /// assert_eq!(tx.pressure(), Pressure::High);
+    /// tx.set_capacity(100)?; // 4 of 100: below the low mark
+    /// assert_eq!(tx.pressure(), Pressure::Normal);
+    /// tx.send(4).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn set_capacity(&self, capacity: usize) -> Result<(), pc_core::BuildError> {
+        self.tx.set_capacity(capacity)?;
+        self.shared.capacity.store(capacity, Ordering::Relaxed);
+        self.shared.marks.set_capacity(capacity);
+        let depth = || self.tx.len();
+        self.shared.marks.observe(depth(), depth);
+        Ok(())
     }
 
     /// How full the queue is, from 0.0 to 1.0.
     pub fn occupancy(&self) -> f64 {
-        self.tx.len() as f64 / self.shared.capacity as f64
+        self.tx.len() as f64 / self.capacity() as f64
     }
 
     /// The pressure now.
@@ -287,6 +335,12 @@ impl<T> Sender<T> {
             Err(err) => Err(OfferError::Closed(err.into_inner().item)),
         }
     }
+}
+
+/// What [`Sender::offer`] did: all there was to do, or the entry to wait for room with.
+enum Offered<T> {
+    Done(Result<(), OfferError<T>>),
+    Wait(Entry<T>, Option<Duration>),
 }
 
 /// The queue's own methods, their errors mapped to a [`ProduceError`] kind that says which it

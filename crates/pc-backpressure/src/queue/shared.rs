@@ -4,6 +4,7 @@ use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use pc_core::probe::DepthSource;
 use pc_core::task::Panic;
@@ -17,7 +18,8 @@ use crate::stats::Counters;
 pub(crate) type DropHook<T> = Box<dyn Fn(T, DropReason) + Send + Sync>;
 
 pub(crate) struct Shared<T> {
-    pub(crate) capacity: usize,
+    /// The capacity now: [`Sender::set_capacity`](crate::Sender::set_capacity) changes it.
+    pub(crate) capacity: AtomicUsize,
     /// The discipline, and the time it reads.
     pub(crate) clock: Clock,
     pub(crate) counters: Counters,
@@ -66,17 +68,11 @@ impl<T> Shared<T> {
 impl<T> Shared<T> {
     /// Hands out an entry taken at `now` (0: not read yet), or drops it as the discipline or
     /// its deadline says; `depth` reads the queue's length after the take, when needed.
+    #[inline]
     pub(crate) fn admit(&self, entry: Entry<T>, now: u64, depth: impl Fn() -> usize) -> Option<T> {
         match self.clock.judge(&entry, now) {
             Verdict::Serve { sojourn } => {
-                // The pressure heard the change from the channel already.
-                if let Some(probe) = &self.probe {
-                    probe.consumed(1);
-                    probe.depth(depth());
-                    if let Some(sojourn) = sojourn {
-                        probe.waited(WaitKind::Queue, sojourn);
-                    }
-                }
+                self.served(sojourn, depth);
                 Some(entry.item)
             }
             Verdict::Expired => {
@@ -89,6 +85,20 @@ impl<T> Shared<T> {
 }
 
 impl<T> Shared<T> {
+    /// Counts an item handed out, with its time in the queue when it was stamped; `depth`
+    /// reads the queue's length, for the probe.
+    #[inline]
+    pub(crate) fn served(&self, sojourn: Option<Duration>, depth: impl Fn() -> usize) {
+        // The pressure heard the change from the channel already.
+        if let Some(probe) = &self.probe {
+            probe.consumed(1);
+            probe.depth(depth());
+            if let Some(sojourn) = sojourn {
+                probe.waited(WaitKind::Queue, sojourn);
+            }
+        }
+    }
+
     /// Serving newest first under a standing queue with CoDel: drops the items at the head
     /// that waited past the target (or their deadline), since they would otherwise hold room
     /// until a receive reaches them. Every one reaches the drop hook; the first panic of the
@@ -113,7 +123,7 @@ impl<T> Shared<T> {
 impl<T> fmt::Debug for Shared<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Shared")
-            .field("capacity", &self.capacity)
+            .field("capacity", &self.capacity.load(Ordering::Relaxed))
             .field("pressure", &self.marks.current())
             .field("drop_hook", &self.on_drop.is_some())
             .field("probe", &self.probe.is_some())

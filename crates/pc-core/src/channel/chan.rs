@@ -57,8 +57,11 @@ const NIL: usize = usize::MAX;
 
 pub(crate) struct Chan<T> {
     state: Lock<State<T>>,
-    /// `None` when unbounded.
-    pub(crate) capacity: Option<usize>,
+    /// Whether the channel has a capacity.
+    bounded: bool,
+    /// The capacity now (`usize::MAX` when unbounded), read without the lock; the state's own
+    /// copy decides.
+    capacity: AtomicUsize,
     senders: AtomicUsize,
     receivers: AtomicUsize,
     pub(crate) probe: Option<SharedProbe>,
@@ -77,7 +80,7 @@ impl<T> fmt::Debug for Chan<T> {
         let state = self.state.lock();
         f.debug_struct("Chan")
             .field("len", &state.items.len())
-            .field("capacity", &self.capacity)
+            .field("capacity", &self.capacity())
             .field("closed", &state.closed)
             .field("probe", &self.probe.is_some())
             .finish_non_exhaustive()
@@ -118,7 +121,8 @@ impl<T> Chan<T> {
     ) -> Self {
         Self {
             state: Lock::new(State::new(capacity)),
-            capacity,
+            bounded: capacity.is_some(),
+            capacity: AtomicUsize::new(capacity.unwrap_or(usize::MAX)),
             senders: AtomicUsize::new(1),
             receivers: AtomicUsize::new(1),
             probe,
@@ -169,9 +173,31 @@ impl<T> Chan<T> {
         state.receivers.len + state.recv_watchers.len
     }
 
+    /// The capacity now, or `None` when unbounded.
+    pub(crate) fn capacity(&self) -> Option<usize> {
+        self.bounded.then(|| self.capacity.load(Ordering::Relaxed))
+    }
+
+    /// Sets the capacity of a bounded channel: room it adds goes to the parked senders at
+    /// once, in order; room it takes away is never made by dropping items, and sends wait
+    /// until the excess has drained. A reservation parked for more slots than the new
+    /// capacity is granted once it is alone in the channel.
+    pub(crate) fn set_capacity(&self, capacity: usize) {
+        debug_assert!(self.bounded && capacity > 0);
+        let mut wakes = Wakes::new();
+        let mut state = self.state.lock();
+        state.capacity = capacity;
+        self.capacity.store(capacity, Ordering::Relaxed);
+        if !state.closed {
+            state.serve_senders(&mut wakes);
+        }
+        drop(state);
+        wakes.wake();
+    }
+
     /// Items sent and received so far (bounded channels only).
     pub(crate) fn counts(&self) -> Option<(u64, u64)> {
-        self.capacity?;
+        self.capacity()?;
         let state = self.state.lock();
         Some((state.sent(), state.received))
     }
@@ -180,7 +206,18 @@ impl<T> Chan<T> {
 
     /// Takes the head of the queue, if any.
     pub(crate) fn try_recv(&self) -> Received<T> {
-        self.try_take(VecDeque::pop_front)
+        let mut wakes = Wakes::new();
+        let mut state = self.state.lock();
+        let received = match state.take_head(&mut wakes) {
+            Some(item) => Received::Item(item),
+            None if state.drained() => Received::Closed,
+            None => Received::Empty,
+        };
+        let depth = state.len();
+        drop(state);
+        wakes.wake();
+        self.report_received(&received, depth);
+        received
     }
 
     /// Takes the tail of the queue, the item sent last, if any.
@@ -470,7 +507,7 @@ impl<T> Chan<T> {
         if state.closed {
             return Err(Refused::Closed(()));
         }
-        if state.has_waiting(List::Senders) || state.free_slots() < n {
+        if state.has_waiting(List::Senders) || !state.fits(n) {
             return Err(Refused::Full(()));
         }
         state.granted += n;
@@ -490,7 +527,7 @@ impl<T> Chan<T> {
             None => {
                 if state.closed {
                     Placed::Closed
-                } else if !state.has_waiting(List::Senders) && state.free_slots() >= n {
+                } else if !state.has_waiting(List::Senders) && state.fits(n) {
                     state.granted += n;
                     Placed::Yes
                 } else {
@@ -861,10 +898,20 @@ impl<T> State<T> {
         self.free_slots() > 0
     }
 
-    /// Slots free now; unbounded, what the count of taken ones leaves of `usize::MAX`.
+    /// Slots free now; unbounded, what the count of taken ones leaves of `usize::MAX`. None
+    /// while a smaller capacity than the slots taken drains.
     #[inline]
     fn free_slots(&self) -> usize {
-        self.capacity - (self.items.len() + self.granted + self.handed)
+        self.capacity
+            .saturating_sub(self.items.len() + self.granted + self.handed)
+    }
+
+    /// Whether `n` slots can be granted now: free, or, for a reservation made before the
+    /// capacity shrank below it, the whole channel empty.
+    #[inline]
+    fn fits(&self, n: usize) -> bool {
+        self.free_slots() >= n
+            || (n > self.capacity && self.items.len() + self.granted + self.handed == 0)
     }
 
     /// Closed, nothing queued, and no permit out that could still send: receives end.
@@ -876,7 +923,10 @@ impl<T> State<T> {
     /// Takes the head of the queue for a receive; the space it frees goes to the senders.
     #[inline]
     fn take_head(&mut self, wakes: &mut Wakes) -> Option<T> {
-        self.take(VecDeque::pop_front, wakes)
+        let item = self.items.pop_front()?;
+        self.received += 1;
+        self.serve_senders(wakes);
+        Some(item)
     }
 
     /// Takes the item `take` picks for a receive; the space it frees goes to the senders.
@@ -934,7 +984,7 @@ impl<T> State<T> {
             let Wait::Reserving(wanted) = self.slots[first].wait else {
                 unreachable!("only sends and reservations park in the senders' list")
             };
-            if self.free_slots() < wanted {
+            if !self.fits(wanted) {
                 return;
             }
             self.pop_front(List::Senders);

@@ -103,7 +103,7 @@ macro_rules! channel_state_accessors {
         /// # Ok::<(), pc_core::BuildError>(())
         /// ```
         pub fn capacity(&self) -> Option<usize> {
-            self.chan.capacity
+            self.chan.capacity()
         }
 
         /// Items sent into and received from a bounded channel so far, counted from the slots

@@ -12,6 +12,7 @@ use super::permit::{OwnedPermit, Permit, Permits};
 use super::send;
 use super::sink::SendSink;
 use super::weak::WeakSender;
+use crate::BuildError;
 use crate::error::{
     ProduceError, ReserveError, ReserveManyError, SendError, SendTimeoutError, TryReserveError,
     TrySendError,
@@ -361,8 +362,51 @@ impl<T> Sender<T> {
         }
     }
 
+    /// Changes the capacity of a bounded channel while it runs. Room it adds goes at once to
+    /// the senders and reservations parked for it, in the order they came. Room it takes away
+    /// is never made by dropping items: what is queued stays, and sends wait until the
+    /// excess has drained below the new capacity (`len()` may exceed `capacity()` until then).
+    /// A reservation of several slots parked before the capacity shrank below its size is
+    /// granted once it is alone in the channel.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Zero`] for 0, [`BuildError::Invalid`] on an unbounded channel.
+    ///
+    /// ```
+    /// use pc_core::channel;
+    ///
+    /// # tokio_test::block_on(async {
+    /// let (tx, rx) = channel::bounded(2)?;
+    /// tx.send_all([1, 2]).await?;
+    /// tx.set_capacity(3)?; // one more slot, at once
+    /// tx.try_send(3)?;
+    /// tx.set_capacity(1)?; // nothing is dropped: the three drain first
+    /// assert_eq!((tx.len(), tx.capacity()), (3, Some(1)));
+    /// assert!(tx.try_send(4).unwrap_err().is_full());
+    /// assert_eq!(rx.recv_batch(&mut Vec::new(), 3, std::time::Duration::ZERO).await, 3);
+    /// tx.try_send(4)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn set_capacity(&self, capacity: usize) -> Result<(), BuildError> {
+        if self.chan.capacity().is_none() {
+            return Err(BuildError::Invalid {
+                setting: "capacity",
+                reason: "an unbounded channel has no capacity to change".into(),
+            });
+        }
+        if capacity == 0 {
+            return Err(BuildError::Zero {
+                setting: "capacity",
+            });
+        }
+        self.chan.set_capacity(capacity);
+        Ok(())
+    }
+
     fn check_many(&self, n: usize) -> Result<(), ReserveManyError> {
-        match self.chan.capacity {
+        match self.chan.capacity() {
             Some(capacity) if n > capacity => Err(ReserveManyError::TooMany {
                 requested: n,
                 capacity,
