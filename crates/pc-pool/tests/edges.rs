@@ -267,9 +267,26 @@ async fn a_pool_source_that_panics_ends_the_results_with_its_error() {
     for n in 0..6u32 {
         tx.try_send(n).unwrap();
     }
+    let (failed, outputs) = source_failure_and_outputs(SourceAtThree(rx, AtThree::Panics)).await;
+    assert_eq!(
+        failed,
+        Err(JobError::Source("the source broke at 3".into()))
+    );
+    assert_eq!(outputs, [Ok(0), Ok(10), Ok(20)]);
+    assert!(tx.is_closed(), "the pool let go of its source");
+}
+
+/// Runs a pool of two workers (n -> n x 10) over `source` to the end of its results: the
+/// source's failure on them, and the jobs' outputs in order.
+async fn source_failure_and_outputs(
+    source: SourceAtThree,
+) -> (
+    Result<u32, JobError<String>>,
+    Vec<Result<u32, JobError<String>>>,
+) {
     let pool = WorkerPool::builder(|n: u32| async move { Ok::<_, String>(n * 10) })
         .workers(2)
-        .build_over(SourceAtThree(rx, AtThree::Panics))
+        .build_over(source)
         .unwrap();
     // Paused time jumps to the deadline if the stream never ends, as it did before.
     let results = pool.results().map(|r| r.output).collect::<Vec<_>>();
@@ -280,14 +297,9 @@ async fn a_pool_source_that_panics_ends_the_results_with_its_error() {
         .iter()
         .position(|r| matches!(r, Err(err) if err.is_source()));
     let failed = outputs.remove(source.expect("the source's failure is on the results"));
-    assert_eq!(
-        failed,
-        Err(JobError::Source("the source broke at 3".into()))
-    );
     outputs.sort_by_key(|r| *r.as_ref().unwrap());
-    assert_eq!(outputs, [Ok(0), Ok(10), Ok(20)]);
-    assert!(tx.is_closed(), "the pool let go of its source");
     pool.close_and_wait().await;
+    (failed, outputs)
 }
 
 /// A source's failed read is not its end: the pool puts it on the results as `SourceFailed`
@@ -295,28 +307,14 @@ async fn a_pool_source_that_panics_ends_the_results_with_its_error() {
 #[tokio::test(start_paused = true)]
 async fn a_pool_source_that_fails_a_read_reports_it_and_goes_on() {
     let source = SourceAtThree::holding_0_to_6(AtThree::FailsTheRead);
-    let pool = WorkerPool::builder(|n: u32| async move { Ok::<_, String>(n * 10) })
-        .workers(2)
-        .build_over(source)
-        .unwrap();
-    // Paused time jumps to the deadline if the stream never ends.
-    let results = pool.results().map(|r| r.output).collect::<Vec<_>>();
-    let mut outputs = tokio::time::timeout(Duration::from_secs(3600), results)
-        .await
-        .expect("the results end at the source's close");
-    let failure = outputs
-        .iter()
-        .position(|r| matches!(r, Err(err) if err.is_source()))
-        .expect("the failure is on the results");
-    let Err(JobError::SourceFailed(err)) = outputs.remove(failure) else {
+    let (failed, outputs) = source_failure_and_outputs(source).await;
+    let Err(JobError::SourceFailed(err)) = failed else {
         panic!("a read's failure, not a panic");
     };
     assert!(err.is_failed());
     let source = std::error::Error::source(&err).map(ToString::to_string);
     assert_eq!(source.as_deref(), Some("the read of 3 was refused"));
-    outputs.sort_by_key(|r| *r.as_ref().unwrap());
     assert_eq!(outputs, [Ok(0), Ok(10), Ok(20), Ok(40), Ok(50)]);
-    pool.close_and_wait().await;
 }
 
 /// In a pipeline the failed read comes out in its place among the items, under every policy:

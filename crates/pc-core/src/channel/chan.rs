@@ -205,19 +205,9 @@ impl<T> Chan<T> {
     // ----- receiving -----
 
     /// Takes the head of the queue, if any.
+    #[inline]
     pub(crate) fn try_recv(&self) -> Received<T> {
-        let mut wakes = Wakes::new();
-        let mut state = self.state.lock();
-        let received = match state.take_head(&mut wakes) {
-            Some(item) => Received::Item(item),
-            None if state.drained() => Received::Closed,
-            None => Received::Empty,
-        };
-        let depth = state.len();
-        drop(state);
-        wakes.wake();
-        self.report_received(&received, depth);
-        received
+        self.try_take(VecDeque::pop_front)
     }
 
     /// Takes the tail of the queue, the item sent last, if any.
@@ -923,10 +913,7 @@ impl<T> State<T> {
     /// Takes the head of the queue for a receive; the space it frees goes to the senders.
     #[inline]
     fn take_head(&mut self, wakes: &mut Wakes) -> Option<T> {
-        let item = self.items.pop_front()?;
-        self.received += 1;
-        self.serve_senders(wakes);
-        Some(item)
+        self.take(VecDeque::pop_front, wakes)
     }
 
     /// Takes the item `take` picks for a receive; the space it frees goes to the senders.
