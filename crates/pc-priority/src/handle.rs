@@ -16,7 +16,7 @@ macro_rules! handle_accessors {
 
             /// The most items the channel holds, or `None` when unbounded.
             pub fn capacity(&self) -> Option<usize> {
-                self.shared.capacity
+                self.shared.capacity()
             }
 
             /// Whether the channel is closed to sends.

@@ -153,7 +153,7 @@ impl<T: Send, S: Store> Consumer<T> for PriorityReceiver<T, S> {
     }
 
     fn capacity(&self) -> Option<usize> {
-        self.shared.capacity
+        self.shared.capacity()
     }
 
     fn is_closed(&self) -> bool {

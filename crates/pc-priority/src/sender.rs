@@ -22,6 +22,49 @@ pub struct PrioritySender<T: Send, S: Store = Levels> {
 }
 
 impl<T: Send, S: Store> PrioritySender<T, S> {
+    /// Changes the capacity of a bounded channel while it runs (across all priorities). Room it
+    /// adds is taken at once by the senders and reservations waiting for it; room it takes
+    /// away is never made by shedding: what is queued stays, and sends wait (or, under
+    /// [`WhenFull::ShedLowest`](crate::WhenFull::ShedLowest), shed as on any full channel)
+    /// until the excess has drained. `len()` may exceed `capacity()` until then.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Zero`](pc_core::BuildError::Zero) for 0,
+    /// [`BuildError::Invalid`](pc_core::BuildError::Invalid) on an unbounded channel.
+    ///
+    /// ```
+    /// use pc_priority::PriorityChannel;
+    ///
+    /// # tokio_test::block_on(async {
+    /// let (tx, rx) = PriorityChannel::builder(2).capacity(1).build()?;
+    /// tx.try_send("a", 1)?;
+    /// tx.set_capacity(2)?;
+    /// tx.try_send("b", 0)?;
+    /// tx.set_capacity(1)?; // nothing is shed: both drain first
+    /// assert!(tx.try_send("c", 0).is_err());
+    /// assert_eq!(rx.recv().await?, ("b", 0));
+    /// assert_eq!(rx.recv().await?, ("a", 1));
+    /// tx.try_send("c", 0)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn set_capacity(&self, capacity: usize) -> Result<(), pc_core::BuildError> {
+        if self.shared.capacity().is_none() {
+            return Err(pc_core::BuildError::Invalid {
+                setting: "capacity",
+                reason: "an unbounded channel has no capacity to change".into(),
+            });
+        }
+        if capacity == 0 {
+            return Err(pc_core::BuildError::Zero {
+                setting: "capacity",
+            });
+        }
+        self.shared.set_capacity(capacity);
+        Ok(())
+    }
+
     /// Sends `item` at `priority`, waiting for space while the channel is full.
     ///
     /// With [`WhenFull::ShedLowest`](crate::WhenFull::ShedLowest), a full channel first sheds

@@ -42,7 +42,10 @@ pub(crate) type DropHook<T, P> = Box<dyn Fn(T, P) + Send + Sync>;
 
 pub(crate) struct Shared<T: Send, S: Store> {
     state: Lock<State<S::Queue<T>>>,
-    pub(crate) capacity: Option<usize>,
+    /// Whether the channel has a capacity.
+    bounded: bool,
+    /// The capacity now (`set_capacity` changes it under the lock), read without it.
+    capacity: AtomicUsize,
     pub(crate) when_full: WhenFull,
     /// Parks receivers waiting for an item or a close.
     items: Event,
@@ -196,7 +199,8 @@ impl<T: Send, S: Store> Shared<T, S> {
                 senders: Waiters::default(),
                 streams: 0,
             }),
-            capacity,
+            bounded: capacity.is_some(),
+            capacity: AtomicUsize::new(capacity.unwrap_or(usize::MAX)),
             when_full,
             items: Event::new(),
             space: Event::new(),
@@ -311,9 +315,11 @@ impl<T: Send, S: Store> Shared<T, S> {
         if state.closed {
             return Admission::Closed;
         }
-        let Some(capacity) = self.capacity else {
+        if !self.bounded {
             return Admission::Now(None);
-        };
+        }
+        // Written under the lock held here: the capacity this admission is decided against.
+        let capacity = self.capacity.load(Ordering::Relaxed);
         if state.queue.len() + state.reserved < capacity {
             return Admission::Now(None);
         }
@@ -480,6 +486,24 @@ impl<T: Send, S: Store> Shared<T, S> {
         self.lock().closed
     }
 
+    /// The capacity now, or `None` when unbounded.
+    pub(crate) fn capacity(&self) -> Option<usize> {
+        self.bounded.then(|| self.capacity.load(Ordering::Relaxed))
+    }
+
+    /// Sets the capacity of a bounded channel (checked by the caller): the waiting senders
+    /// look again, so room added is taken at once; room taken away drains first, nothing is
+    /// shed to make it.
+    pub(crate) fn set_capacity(&self, capacity: usize) {
+        let mut state = self.lock();
+        self.capacity.store(capacity, Ordering::Relaxed);
+        let wake_senders = state.senders.wake_all();
+        drop(state);
+        if wake_senders {
+            self.space.notify(usize::MAX);
+        }
+    }
+
     /// Closes the channel to sends; returns `true` if this call closed it.
     pub(crate) fn close(&self) -> bool {
         let mut state = self.lock();
@@ -547,7 +571,7 @@ impl<T: Send, S: Store> fmt::Debug for Shared<T, S> {
         let state = self.lock();
         f.debug_struct("PriorityChannel")
             .field("len", &state.queue.len())
-            .field("capacity", &self.capacity)
+            .field("capacity", &self.capacity())
             .field("closed", &state.closed)
             .field("when_full", &self.when_full)
             .field("probe", &self.probe.is_some())
