@@ -134,6 +134,20 @@ async fn a_stage_that_panics_before_its_future_fails_that_item_only() {
     assert_eq!(out[3..], [Ok(30), Ok(40)]);
 }
 
+/// Every output of `staged`, in the source's order or as they come.
+async fn outputs<T, E>(staged: Pipeline<T, E>, ordered: bool) -> Vec<Result<T, PipelineError<E>>>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    let output = if ordered {
+        staged.ordered()
+    } else {
+        staged.unordered()
+    };
+    output.collect().await
+}
+
 /// A source that gives 0, 1, 2 and panics when asked for the fourth item.
 fn breaks_at_three() -> impl futures_util::Stream<Item = u32> + Send + 'static {
     futures_util::stream::iter(0..6u32).map(|n| {
@@ -156,12 +170,7 @@ async fn a_source_that_panics_ends_the_output_with_its_error() {
                 .unwrap()
                 .stage(2, 2, |n: u32| async move { Ok::<_, String>(n + 1) })
                 .unwrap();
-            let output = if ordered {
-                staged.ordered()
-            } else {
-                staged.unordered()
-            };
-            let mut out: Vec<_> = output.collect().await;
+            let mut out = outputs(staged, ordered).await;
             assert_eq!(
                 out.pop(),
                 Some(Err(broke.clone())),
@@ -332,12 +341,7 @@ async fn a_pipeline_source_that_fails_a_read_reports_it_in_its_place() {
                 .on_error(on_error)
                 .stage(2, 2, |n: u32| async move { Ok::<_, String>(n * 10) })
                 .unwrap();
-            let output = if ordered {
-                staged.ordered()
-            } else {
-                staged.unordered()
-            };
-            let mut out: Vec<_> = output.collect().await;
+            let mut out = outputs(staged, ordered).await;
             let at = out
                 .iter()
                 .position(Result::is_err)

@@ -163,25 +163,13 @@ async fn a_service_is_a_pipeline_stage() {
 /// still makes a stage: each input runs on a clone of it.
 #[tokio::test(start_paused = true)]
 async fn a_service_that_is_not_sync_is_a_stage() {
-    #[derive(Clone)]
-    struct Offset(std::cell::Cell<u32>);
-    impl Service<u32> for Offset {
-        type Response = u32;
-        type Error = Infallible;
-        type Future = std::future::Ready<Result<u32, Infallible>>;
-        fn poll_ready(
-            &mut self,
-            _: &mut std::task::Context<'_>,
-        ) -> std::task::Poll<Result<(), Infallible>> {
-            std::task::Poll::Ready(Ok(()))
-        }
-        fn call(&mut self, n: u32) -> Self::Future {
-            // Each call runs on its own clone: the cell never sees another call's write.
-            self.0.set(self.0.get() + n);
-            std::future::ready(Ok(self.0.get()))
-        }
-    }
-    let pool = WorkerPool::builder(ServiceStage::new(Offset(std::cell::Cell::new(1000))))
+    let total = std::cell::Cell::new(1000u32);
+    let offset = service_fn(move |n: u32| {
+        // Each call runs on its own clone: the cell never sees another call's write.
+        total.set(total.get() + n);
+        std::future::ready(Ok::<_, Infallible>(total.get()))
+    });
+    let pool = WorkerPool::builder(ServiceStage::new(offset))
         .workers(2)
         .build()
         .unwrap();
@@ -212,27 +200,19 @@ async fn a_service_that_panics_fails_that_job_alone() {
             }
         }
     }
-    impl Service<u32> for Touchy {
-        type Response = u32;
-        type Error = Infallible;
-        type Future = std::future::Ready<Result<u32, Infallible>>;
-        fn poll_ready(
-            &mut self,
-            _: &mut std::task::Context<'_>,
-        ) -> std::task::Poll<Result<(), Infallible>> {
-            std::task::Poll::Ready(Ok(()))
-        }
-        fn call(&mut self, n: u32) -> Self::Future {
-            assert!(n != 13, "thirteen");
-            std::future::ready(Ok(n))
-        }
-    }
-    let pool = WorkerPool::builder(ServiceStage::new(Touchy {
+    let touchy = Touchy {
         clones: Arc::new(AtomicU32::new(0)),
-    }))
-    .workers(1)
-    .build()
-    .unwrap();
+    };
+    // The service holds the whole `Touchy`, so each of its clones clones it.
+    let service = service_fn(move |n: u32| {
+        std::hint::black_box(&touchy);
+        assert!(n != 13, "thirteen");
+        std::future::ready(Ok::<_, Infallible>(n))
+    });
+    let pool = WorkerPool::builder(ServiceStage::new(service))
+        .workers(1)
+        .build()
+        .unwrap();
     let mut outcomes = Vec::new();
     for n in [1, 2, 13, 4] {
         outcomes.push(pool.submit(n).await.unwrap().await);
