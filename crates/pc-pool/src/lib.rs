@@ -71,6 +71,7 @@ mod pipeline;
 mod pool;
 #[cfg(feature = "tower")]
 mod service;
+pub mod sizing;
 
 pub use error::JobError;
 pub use fan::{FanOut, Merge, fan_out, merge};

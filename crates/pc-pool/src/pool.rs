@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::task::AtomicWaker;
-use pc_core::task::{TaskGroup, drop_caught, panic_message};
+use pc_core::task::{Panic, TaskGroup, drop_caught, panic_message};
 use pc_core::{
     Ack, AckConsumer, BuildError, Consumer, Delivery, DropReason, FailReason, ProduceError,
     Producer, SendError, SharedProbe, Stage, TrySendError, WaitKind, channel,
@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::attempt::{self, Attempt, Deadline};
 use crate::error::JobError;
+use crate::sizing::{Controller, Sample};
 
 /// How a job's outcome travels: to its own handle, or to the results stream.
 pub(crate) enum Reply<O, E> {
@@ -102,6 +103,21 @@ pub(crate) struct Shared<In, S: Stage<In>> {
     next_worker: AtomicUsize,
     stopped: watch::Sender<bool>,
     probe: Option<SharedProbe>,
+    sizing: Option<Sizing>,
+}
+
+/// What an adaptive pool needs to size itself.
+struct Sizing {
+    /// `None` once it panicked: the pool keeps its size from then on.
+    controller: Mutex<Option<Box<dyn Controller>>>,
+    /// The controller's panic, re-raised when the pool is stopped.
+    panic: Mutex<Option<Panic>>,
+    min: usize,
+    max: usize,
+    /// Jobs running now.
+    busy: AtomicUsize,
+    /// The pool's tasks, so that a worker can start more.
+    tasks: TaskGroup,
 }
 
 impl<In, S: Stage<In>> Shared<In, S> {
@@ -124,7 +140,8 @@ impl<In, S: Stage<In>> Shared<In, S> {
     #[inline]
     pub(crate) fn job(&self, input: In, reply: Reply<S::Output, S::Error>) -> QueuedJob<S, In> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let extras = self.probe.as_ref().map(|_| {
+        let stamped = self.probe.is_some() || self.sizing.is_some();
+        let extras = stamped.then(|| {
             Box::new(Extras {
                 queued_at: Some(Instant::now()),
                 ack: None,
@@ -216,6 +233,14 @@ pub struct WorkerPoolBuilder<S> {
     balance: Balance,
     cancel: Option<CancellationToken>,
     probe: Option<SharedProbe>,
+    adaptive: Option<Adaptive>,
+}
+
+/// The bounds and controller of an adaptive pool, as the builder holds them.
+struct Adaptive {
+    min: usize,
+    max: usize,
+    controller: Box<dyn Controller>,
 }
 
 impl<S> fmt::Debug for WorkerPoolBuilder<S> {
@@ -225,6 +250,13 @@ impl<S> fmt::Debug for WorkerPoolBuilder<S> {
             .field("capacity", &self.capacity)
             .field("timeout", &self.timeout)
             .field("blocking", &self.blocking)
+            .field(
+                "adaptive",
+                &self
+                    .adaptive
+                    .as_ref()
+                    .map(|adaptive| adaptive.min..=adaptive.max),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -271,6 +303,45 @@ impl<S> WorkerPoolBuilder<S> {
         self
     }
 
+    /// Sizes the pool as it runs: after each job, `controller` (see [`sizing`](crate::sizing))
+    /// says how many workers to run, and the pool resizes to that, kept between `min` and
+    /// `max`. It starts with [`workers`](Self::workers) brought within those bounds.
+    ///
+    /// A controller that panics stops sizing the pool, which keeps its size; the panic is
+    /// re-raised by [`close_and_wait`](WorkerPool::close_and_wait),
+    /// [`shutdown`](WorkerPool::shutdown) and [`abort`](WorkerPool::abort).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use pc_pool::WorkerPool;
+    /// use pc_pool::sizing::Vegas;
+    ///
+    /// let pool = WorkerPool::builder(|n: u64| async move {
+    ///     tokio::time::sleep(Duration::from_millis(10)).await;
+    ///     Ok::<_, ()>(n)
+    /// })
+    /// .workers(1)
+    /// .adaptive(1, 16, Vegas::new())
+    /// .build()?;
+    /// let handles: Vec<_> = futures_util::future::join_all((0..400).map(|n| pool.submit(n))).await;
+    /// for handle in handles {
+    ///     handle?.await?;
+    /// }
+    /// // Jobs queued and ran no slower with more workers: the pool grew to its bound.
+    /// assert_eq!(pool.workers(), 16);
+    /// # Ok(()) }
+    /// ```
+    pub fn adaptive(mut self, min: usize, max: usize, controller: impl Controller) -> Self {
+        self.adaptive = Some(Adaptive {
+            min,
+            max,
+            controller: Box::new(controller),
+        });
+        self
+    }
+
     /// Reports jobs queued (`produced`), finished (`consumed`), their run time
     /// (`waited(Processing)`) and cancelled jobs (`dropped` with `DropReason::Closed`).
     pub fn probe(mut self, probe: SharedProbe) -> Self {
@@ -284,7 +355,11 @@ impl<S> WorkerPoolBuilder<S> {
     ///
     /// [`BuildError::Zero`] for zero `workers`, `capacity` or `timeout`;
     /// [`BuildError::Invalid`] for more than [`MAX_WORKERS`] workers, and (setting `runtime`)
-    /// when called outside a tokio runtime. Any capacity up to `usize::MAX` works.
+    /// when called outside a tokio runtime. Any capacity up to `usize::MAX` works. With
+    /// [`adaptive`](Self::adaptive): [`BuildError::Zero`] (setting `min`) for a `min` of zero,
+    /// [`BuildError::Invalid`] for `min` above `max`, `max` above [`MAX_WORKERS`], a queue per
+    /// worker ([`balance`](Self::balance)), or what the controller's
+    /// [`validate`](crate::sizing::Controller::validate) refuses.
     pub fn build<In>(self) -> Result<WorkerPool<In, S>, BuildError>
     where
         In: Send + 'static,
@@ -298,6 +373,13 @@ impl<S> WorkerPoolBuilder<S> {
         if self.workers > MAX_WORKERS {
             return Err(too_many("workers"));
         }
+        let workers = match &self.adaptive {
+            Some(adaptive) => {
+                adaptive.check(self.balance)?;
+                self.workers.clamp(adaptive.min, adaptive.max)
+            }
+            None => self.workers,
+        };
         if self.timeout.is_some_and(|timeout| timeout.is_zero()) {
             return Err(BuildError::Zero { setting: "timeout" });
         }
@@ -307,6 +389,15 @@ impl<S> WorkerPoolBuilder<S> {
         })?;
         let (intake, queue) = channel::bounded(self.capacity)?;
         let (results, results_rx) = channel::unbounded();
+        let tasks = TaskGroup::new(runtime);
+        let sizing = self.adaptive.map(|adaptive| Sizing {
+            controller: Mutex::new(Some(adaptive.controller)),
+            panic: Mutex::new(None),
+            min: adaptive.min,
+            max: adaptive.max,
+            busy: AtomicUsize::new(0),
+            tasks: tasks.clone(),
+        });
         let shared = Arc::new(Shared {
             stage: self.stage,
             intake,
@@ -319,15 +410,15 @@ impl<S> WorkerPoolBuilder<S> {
             next_id: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
             ack_errors: AtomicU64::new(0),
-            live: AtomicUsize::new(self.workers),
-            target: AtomicUsize::new(self.workers),
-            next_worker: AtomicUsize::new(self.workers),
+            live: AtomicUsize::new(workers),
+            target: AtomicUsize::new(workers),
+            next_worker: AtomicUsize::new(workers),
             stopped: watch::Sender::new(false),
             probe: self.probe,
+            sizing,
         });
-        let tasks = TaskGroup::new(runtime);
         if shared.balance == Balance::Shared {
-            for worker in 0..self.workers {
+            for worker in 0..workers {
                 let waker = shared.cancel.enlist();
                 let queue = shared.queue.clone();
                 tasks.spawn(work(Arc::clone(&shared), worker, waker, queue));
@@ -423,7 +514,36 @@ impl<In, S: Stage<In>> WorkerPool<In, S> {
             balance: Balance::Shared,
             cancel: None,
             probe: None,
+            adaptive: None,
         }
+    }
+}
+
+impl Adaptive {
+    /// Checks the bounds and the controller's settings; the bounds on success.
+    fn check(&self, balance: Balance) -> Result<(), BuildError> {
+        if self.min == 0 {
+            return Err(BuildError::Zero { setting: "min" });
+        }
+        if self.max > MAX_WORKERS {
+            return Err(too_many("max"));
+        }
+        if self.min > self.max {
+            return Err(BuildError::Invalid {
+                setting: "min",
+                reason: format!(
+                    "{} workers at least is above {} at most",
+                    self.min, self.max
+                ),
+            });
+        }
+        if balance != Balance::Shared {
+            return Err(BuildError::Invalid {
+                setting: "adaptive",
+                reason: "a pool with a queue per worker cannot be resized".into(),
+            });
+        }
+        self.controller.validate()
     }
 }
 
@@ -560,27 +680,15 @@ impl<In, S: Stage<In>> WorkerPool<In, S> {
                 reason: "a pool with a queue per worker cannot be resized".into(),
             });
         }
-        shared.target.store(workers, Ordering::Release);
-        // Held until the new workers are in the group: a `close` cannot see the group empty
-        // between a worker's count and its task.
-        let _resizing = self.tasks.hold();
-        // Start what is missing; a pool whose workers have all ended stays stopped.
-        while shared
-            .live
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |live| {
-                (live != 0 && live < workers).then_some(live + 1)
-            })
-            .is_ok()
-        {
-            let worker = shared.next_worker.fetch_add(1, Ordering::Relaxed);
-            let waker = shared.cancel.enlist();
-            let queue = shared.queue.clone();
-            self.tasks
-                .spawn(work(Arc::clone(shared), worker, waker, queue));
-        }
-        // Idle workers over the count notice when woken.
-        shared.cancel.wake_all();
+        shared.set_workers(&self.tasks, workers);
         Ok(())
+    }
+
+    /// Workers the pool aims to run: what it was built or last resized with, or what its
+    /// controller last asked for ([`adaptive`](WorkerPoolBuilder::adaptive)).
+    /// [`workers`](Self::workers) reaches it as workers start, or retire between jobs.
+    pub fn target_workers(&self) -> usize {
+        self.shared.target.load(Ordering::Acquire)
     }
 
     /// Stops intake: submits and sends fail and hand their input back; queued jobs still run.
@@ -654,10 +762,19 @@ impl<In, S: Stage<In>> WorkerPool<In, S> {
         self.cancelled() - before
     }
 
-    /// Until no task of the pool is left; re-raises a panic that escaped one.
+    /// Until no task of the pool is left; re-raises a panic that escaped one, or its
+    /// controller's.
     async fn stopped(&self) {
         self.tasks.wait().await;
         self.tasks.raise_panic();
+        if let Some(panic) = self
+            .shared
+            .sizing
+            .as_ref()
+            .and_then(|sizing| lock(&sizing.panic).take())
+        {
+            std::panic::resume_unwind(panic);
+        }
     }
 }
 
@@ -667,6 +784,84 @@ impl<In, S: Stage<In>> Drop for WorkerPool<In, S> {
         // A feeder parked on an idle source notices the close and ends: it holds the stage
         // and a receiver of the source, which would otherwise stay alive for good.
         self.shared.cancel.wake_all();
+    }
+}
+
+impl<In, S> Shared<In, S>
+where
+    In: Send + 'static,
+    S: Stage<In> + 'static,
+    S::Output: 'static,
+    S::Error: 'static,
+{
+    /// Runs `workers` workers from now on: starts the missing ones in `tasks` at once; those
+    /// over the count retire between jobs.
+    fn set_workers(self: &Arc<Self>, tasks: &TaskGroup, workers: usize) {
+        self.target.store(workers, Ordering::Release);
+        // Held until the new workers are in the group: a `close` cannot see the group empty
+        // between a worker's count and its task.
+        let _resizing = tasks.hold();
+        // Start what is missing; a pool whose workers have all ended stays stopped.
+        while self
+            .live
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |live| {
+                (live != 0 && live < workers).then_some(live + 1)
+            })
+            .is_ok()
+        {
+            let worker = self.next_worker.fetch_add(1, Ordering::Relaxed);
+            let waker = self.cancel.enlist();
+            let queue = self.queue.clone();
+            tasks.spawn(work(Arc::clone(self), worker, waker, queue));
+        }
+        // Idle workers over the count notice when woken.
+        self.cancel.wake_all();
+    }
+
+    /// Tells an adaptive pool's controller about a job that ran from `started` to `ended`
+    /// (and was queued at `queued_at`), and resizes as it says.
+    fn size_after(
+        self: &Arc<Self>,
+        sizing: &Sizing,
+        (queued_at, started, ended): (Option<Instant>, Instant, Instant),
+        failed: bool,
+    ) {
+        // Counted as running until here, itself included.
+        let in_flight = sizing.busy.fetch_sub(1, Ordering::AcqRel);
+        let workers = self.target.load(Ordering::Acquire);
+        let sample = Sample {
+            at: ended,
+            run_time: ended.saturating_duration_since(started),
+            queue_time: queued_at.map_or(Duration::ZERO, |queued_at| {
+                started.saturating_duration_since(queued_at)
+            }),
+            in_flight,
+            queued: self.intake.len(),
+            failed,
+            workers,
+            min: sizing.min,
+            max: sizing.max,
+        };
+        let wanted = {
+            let mut controller = lock(&sizing.controller);
+            let Some(decide) = controller.as_mut() else {
+                return;
+            };
+            match std::panic::catch_unwind(AssertUnwindSafe(|| decide.sample(&sample))) {
+                Ok(wanted) => wanted,
+                Err(panic) => {
+                    // User code: its panic ends the sizing, not the worker, and is re-raised
+                    // when the pool is stopped.
+                    drop_caught(controller.take());
+                    lock(&sizing.panic).get_or_insert(panic);
+                    return;
+                }
+            }
+        };
+        let wanted = wanted.clamp(sizing.min, sizing.max);
+        if wanted != workers {
+            self.set_workers(&sizing.tasks, wanted);
+        }
     }
 }
 
@@ -742,7 +937,8 @@ async fn work<In, S>(
         } = job;
         let Extras { queued_at, ack } = extras.map(|extras| *extras).unwrap_or_default();
         // The clock is read only when someone is told how long the job ran, or to time it out.
-        let timed = matches!(reply, Reply::Stream) || shared.probe.is_some();
+        let timed =
+            matches!(reply, Reply::Stream) || shared.probe.is_some() || shared.sizing.is_some();
         let started = match (timed || shared.timeout.is_some(), last_end) {
             (false, _) => None,
             (true, Some(end)) if !waited => Some(end),
@@ -758,6 +954,9 @@ async fn work<In, S>(
             .timeout
             .zip(started)
             .map(|(limit, started)| Deadline { started, limit });
+        if let Some(sizing) = &shared.sizing {
+            sizing.busy.fetch_add(1, Ordering::AcqRel);
+        }
         let output = if shared.blocking {
             let run = on_blocking_thread(&shared, input);
             Attempt::new(run, deadline, cancel, &waker).await
@@ -772,6 +971,10 @@ async fn work<In, S>(
         };
         if let Some(probe) = &shared.probe {
             report_run(probe, &output, duration);
+        }
+        if let (Some(sizing), Some(started), Some(ended)) = (&shared.sizing, started, last_end) {
+            let failed = output.is_err();
+            shared.size_after(sizing, (queued_at, started, ended), failed);
         }
         if let Some(ack) = ack {
             // Success settles the delivery; any failure asks for it again.
