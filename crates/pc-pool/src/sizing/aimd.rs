@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use pc_core::BuildError;
 
-use super::round::{Round, check_between};
+use super::round::{Round, check_ratio};
 use super::{Controller, Sample};
 
 /// Additive increase, multiplicative decrease (Netflix's `AIMDLimit`, decided once per round of
@@ -102,8 +102,18 @@ impl Controller for Aimd {
     }
 
     fn validate(&self) -> Result<(), BuildError> {
-        check_between("backoff", self.backoff, 0.0, 1.0)?;
-        check_between("tolerance", self.tolerance, 1.0, f64::INFINITY)?;
+        check_ratio(
+            "backoff",
+            self.backoff,
+            self.backoff > 0.0 && self.backoff < 1.0,
+            "above 0 and below 1",
+        )?;
+        check_ratio(
+            "tolerance",
+            self.tolerance,
+            self.tolerance > 1.0 && self.tolerance.is_finite(),
+            "above 1 and finite",
+        )?;
         if self.timeout.is_some_and(|timeout| timeout.is_zero()) {
             return Err(BuildError::Zero { setting: "timeout" });
         }

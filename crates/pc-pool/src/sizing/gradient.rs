@@ -145,12 +145,7 @@ impl Controller for Gradient2 {
             f64::INFINITY,
         )?;
         check_between("smoothing", self.smoothing, 0.0, 1.0 + f64::EPSILON)?;
-        if !(self.drift >= 1.0) {
-            return Err(BuildError::Invalid {
-                setting: "drift",
-                reason: format!("must be at least 1, not {}", self.drift),
-            });
-        }
+        check_between("drift", self.drift, 1.0 - f64::EPSILON, f64::INFINITY + 1.0)?;
         if self.long_window == 0 {
             return Err(BuildError::Zero {
                 setting: "long_window",

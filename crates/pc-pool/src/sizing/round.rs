@@ -49,19 +49,19 @@ impl Round {
     }
 }
 
-/// Checks that a ratio setting lies strictly between `low` and `high`.
-pub(crate) fn check_between(
+/// A ratio setting's error unless `valid`; `expected` says what it must be, as a phrase.
+pub(crate) fn check_ratio(
     setting: &'static str,
     value: f64,
-    low: f64,
-    high: f64,
+    valid: bool,
+    expected: &str,
 ) -> Result<(), pc_core::BuildError> {
-    if value > low && value < high {
+    if valid {
         Ok(())
     } else {
         Err(pc_core::BuildError::Invalid {
             setting,
-            reason: format!("must lie between {low} and {high} (exclusive), not {value}"),
+            reason: format!("must be {expected}, not {value}"),
         })
     }
 }

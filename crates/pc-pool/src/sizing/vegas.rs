@@ -2,7 +2,7 @@
 
 use pc_core::BuildError;
 
-use super::round::{Round, check_between};
+use super::round::{Round, check_ratio};
 use super::{Controller, Sample};
 
 /// Delay-based sizing after TCP Vegas (Netflix's `VegasLimit`, decided once per round of about
@@ -95,6 +95,11 @@ impl Controller for Vegas {
     }
 
     fn validate(&self) -> Result<(), BuildError> {
-        check_between("smoothing", self.smoothing, 0.0, 1.0 + f64::EPSILON)
+        check_ratio(
+            "smoothing",
+            self.smoothing,
+            self.smoothing > 0.0 && self.smoothing <= 1.0,
+            "above 0 and at most 1",
+        )
     }
 }
