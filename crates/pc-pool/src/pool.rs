@@ -240,7 +240,8 @@ pub struct WorkerPoolBuilder<S> {
 struct Adaptive {
     min: usize,
     max: usize,
-    controller: Box<dyn Controller>,
+    /// Behind a lock only so that the builder stays `Sync` for any controller.
+    controller: Mutex<Box<dyn Controller>>,
 }
 
 impl<S> fmt::Debug for WorkerPoolBuilder<S> {
@@ -337,7 +338,7 @@ impl<S> WorkerPoolBuilder<S> {
         self.adaptive = Some(Adaptive {
             min,
             max,
-            controller: Box::new(controller),
+            controller: Mutex::new(Box::new(controller)),
         });
         self
     }
@@ -391,7 +392,12 @@ impl<S> WorkerPoolBuilder<S> {
         let (results, results_rx) = channel::unbounded();
         let tasks = TaskGroup::new(runtime);
         let sizing = self.adaptive.map(|adaptive| Sizing {
-            controller: Mutex::new(Some(adaptive.controller)),
+            controller: Mutex::new(Some(
+                adaptive
+                    .controller
+                    .into_inner()
+                    .unwrap_or_else(PoisonError::into_inner),
+            )),
             panic: Mutex::new(None),
             min: adaptive.min,
             max: adaptive.max,
@@ -543,7 +549,7 @@ impl Adaptive {
                 reason: "a pool with a queue per worker cannot be resized".into(),
             });
         }
-        self.controller.validate()
+        lock(&self.controller).validate()
     }
 }
 

@@ -2,7 +2,7 @@
 
 use pc_core::BuildError;
 
-use super::round::{Round, check_between};
+use super::round::{Round, check_ratio};
 use super::{Controller, Sample};
 
 /// Sizing by the ratio of long-term to short-term run time (Netflix's `Gradient2Limit`, decided
@@ -138,14 +138,19 @@ impl Controller for Gradient2 {
     }
 
     fn validate(&self) -> Result<(), BuildError> {
-        check_between(
+        check_ratio(
             "tolerance",
             self.tolerance,
-            1.0 - f64::EPSILON,
-            f64::INFINITY,
+            self.tolerance >= 1.0 && self.tolerance.is_finite(),
+            "at least 1 and finite",
         )?;
-        check_between("smoothing", self.smoothing, 0.0, 1.0 + f64::EPSILON)?;
-        check_between("drift", self.drift, 1.0 - f64::EPSILON, f64::INFINITY + 1.0)?;
+        check_ratio(
+            "smoothing",
+            self.smoothing,
+            self.smoothing > 0.0 && self.smoothing <= 1.0,
+            "above 0 and at most 1",
+        )?;
+        check_ratio("drift", self.drift, self.drift >= 1.0, "at least 1")?;
         if self.long_window == 0 {
             return Err(BuildError::Zero {
                 setting: "long_window",

@@ -5,7 +5,7 @@ use std::time::Duration;
 use pc_core::BuildError;
 use tokio::time::Instant;
 
-use super::round::check_between;
+use super::round::check_ratio;
 use super::{Controller, Sample};
 
 /// Sizing from Little's law: `workers = arrival rate x mean run time / utilisation`, measured
@@ -191,8 +191,18 @@ impl Controller for LittlesLaw {
     }
 
     fn validate(&self) -> Result<(), BuildError> {
-        check_between("utilisation", self.utilisation, 0.0, 1.0 + f64::EPSILON)?;
-        check_between("hysteresis", self.hysteresis, -f64::EPSILON, 1.0)?;
+        check_ratio(
+            "utilisation",
+            self.utilisation,
+            self.utilisation > 0.0 && self.utilisation <= 1.0,
+            "above 0 and at most 1",
+        )?;
+        check_ratio(
+            "hysteresis",
+            self.hysteresis,
+            (0.0..1.0).contains(&self.hysteresis),
+            "at least 0 and below 1",
+        )?;
         if self.window.is_zero() {
             return Err(BuildError::Zero { setting: "window" });
         }
