@@ -46,7 +46,9 @@
 //!   [`WorkerPoolBuilder::blocking`] runs CPU-heavy jobs on tokio's blocking pool;
 //!   [`Balance`] chooses one shared queue or a queue per worker (round robin, least loaded).
 //! - [`resize`](WorkerPool::resize) while running: workers over the new count retire between
-//!   jobs.
+//!   jobs. Or let the pool size itself: [`WorkerPoolBuilder::adaptive`] with a
+//!   [`sizing::Controller`] ([`sizing::Aimd`], [`sizing::Vegas`], [`sizing::Gradient2`],
+//!   [`sizing::LittlesLaw`], or a closure) that sees every finished job.
 //! - [`Pipeline`]: stages chained by bounded buffers, each with its own concurrency, from a
 //!   `Stream` or a `Consumer`; output [`ordered`](Pipeline::ordered) or
 //!   [`unordered`](Pipeline::unordered), in order per key after [`key_by`](Pipeline::key_by);

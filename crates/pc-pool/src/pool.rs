@@ -321,7 +321,7 @@ impl<S> WorkerPoolBuilder<S> {
     ///
     /// let pool = WorkerPool::builder(|n: u64| async move {
     ///     tokio::time::sleep(Duration::from_millis(10)).await;
-    ///     Ok::<_, ()>(n)
+    ///     Ok::<_, std::io::Error>(n)
     /// })
     /// .workers(1)
     /// .adaptive(1, 16, Vegas::new())
