@@ -128,6 +128,14 @@ impl TaskGroup {
         async move { tracker.wait().await }
     }
 
+    /// Keeps `panic`, caught in a task of the group (from user code the task runs besides its
+    /// items: a controller, a callback), as if it had escaped the task: it is the group's to
+    /// re-raise, unless an earlier one is kept already.
+    pub fn keep_panic(&self, panic: Panic) {
+        let mut kept = self.panic.lock().unwrap_or_else(PoisonError::into_inner);
+        kept.get_or_insert(panic);
+    }
+
     /// The first panic that escaped a task of the group, if any; taken, so that it is re-raised
     /// once.
     pub fn take_panic(&self) -> Option<Panic> {

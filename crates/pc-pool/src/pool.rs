@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::task::AtomicWaker;
-use pc_core::task::{Panic, TaskGroup, drop_caught, panic_message};
+use pc_core::task::{TaskGroup, drop_caught, panic_message};
 use pc_core::{
     Ack, AckConsumer, BuildError, Consumer, Delivery, DropReason, FailReason, ProduceError,
     Producer, SendError, SharedProbe, Stage, TrySendError, WaitKind, channel,
@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::attempt::{self, Attempt, Deadline};
 use crate::error::JobError;
-use crate::sizing::{Controller, Sample};
+use crate::sizing::{Adaptive, Controller, Finished, Sizer};
 
 /// How a job's outcome travels: to its own handle, or to the results stream.
 pub(crate) enum Reply<O, E> {
@@ -103,21 +103,7 @@ pub(crate) struct Shared<In, S: Stage<In>> {
     next_worker: AtomicUsize,
     stopped: watch::Sender<bool>,
     probe: Option<SharedProbe>,
-    sizing: Option<Sizing>,
-}
-
-/// What an adaptive pool needs to size itself.
-struct Sizing {
-    /// `None` once it panicked: the pool keeps its size from then on.
-    controller: Mutex<Option<Box<dyn Controller>>>,
-    /// The controller's panic, re-raised when the pool is stopped.
-    panic: Mutex<Option<Panic>>,
-    min: usize,
-    max: usize,
-    /// Jobs running now.
-    busy: AtomicUsize,
-    /// The pool's tasks, so that a worker can start more.
-    tasks: TaskGroup,
+    sizing: Option<Sizer>,
 }
 
 impl<In, S: Stage<In>> Shared<In, S> {
@@ -236,14 +222,6 @@ pub struct WorkerPoolBuilder<S> {
     adaptive: Option<Adaptive>,
 }
 
-/// The bounds and controller of an adaptive pool, as the builder holds them.
-struct Adaptive {
-    min: usize,
-    max: usize,
-    /// Behind a lock only so that the builder stays `Sync` for any controller.
-    controller: Mutex<Box<dyn Controller>>,
-}
-
 impl<S> fmt::Debug for WorkerPoolBuilder<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WorkerPoolBuilder")
@@ -335,11 +313,7 @@ impl<S> WorkerPoolBuilder<S> {
     /// # Ok(()) }
     /// ```
     pub fn adaptive(mut self, min: usize, max: usize, controller: impl Controller) -> Self {
-        self.adaptive = Some(Adaptive {
-            min,
-            max,
-            controller: Mutex::new(Box::new(controller)),
-        });
+        self.adaptive = Some(Adaptive::new(min, max, controller));
         self
     }
 
@@ -376,7 +350,13 @@ impl<S> WorkerPoolBuilder<S> {
         }
         let workers = match &self.adaptive {
             Some(adaptive) => {
-                adaptive.check(self.balance)?;
+                adaptive.check()?;
+                if self.balance != Balance::Shared {
+                    return Err(BuildError::Invalid {
+                        setting: "adaptive",
+                        reason: "a pool with a queue per worker cannot be resized".into(),
+                    });
+                }
                 self.workers.clamp(adaptive.min, adaptive.max)
             }
             None => self.workers,
@@ -391,19 +371,7 @@ impl<S> WorkerPoolBuilder<S> {
         let (intake, queue) = channel::bounded(self.capacity)?;
         let (results, results_rx) = channel::unbounded();
         let tasks = TaskGroup::new(runtime);
-        let sizing = self.adaptive.map(|adaptive| Sizing {
-            controller: Mutex::new(Some(
-                adaptive
-                    .controller
-                    .into_inner()
-                    .unwrap_or_else(PoisonError::into_inner),
-            )),
-            panic: Mutex::new(None),
-            min: adaptive.min,
-            max: adaptive.max,
-            busy: AtomicUsize::new(0),
-            tasks: tasks.clone(),
-        });
+        let sizing = self.adaptive.map(|adaptive| adaptive.start(tasks.clone()));
         let shared = Arc::new(Shared {
             stage: self.stage,
             intake,
@@ -522,34 +490,6 @@ impl<In, S: Stage<In>> WorkerPool<In, S> {
             probe: None,
             adaptive: None,
         }
-    }
-}
-
-impl Adaptive {
-    /// Checks the bounds and the controller's settings; the bounds on success.
-    fn check(&self, balance: Balance) -> Result<(), BuildError> {
-        if self.min == 0 {
-            return Err(BuildError::Zero { setting: "min" });
-        }
-        if self.max > MAX_WORKERS {
-            return Err(too_many("max"));
-        }
-        if self.min > self.max {
-            return Err(BuildError::Invalid {
-                setting: "min",
-                reason: format!(
-                    "{} workers at least is above {} at most",
-                    self.min, self.max
-                ),
-            });
-        }
-        if balance != Balance::Shared {
-            return Err(BuildError::Invalid {
-                setting: "adaptive",
-                reason: "a pool with a queue per worker cannot be resized".into(),
-            });
-        }
-        lock(&self.controller).validate()
     }
 }
 
@@ -773,14 +713,6 @@ impl<In, S: Stage<In>> WorkerPool<In, S> {
     async fn stopped(&self) {
         self.tasks.wait().await;
         self.tasks.raise_panic();
-        if let Some(panic) = self
-            .shared
-            .sizing
-            .as_ref()
-            .and_then(|sizing| lock(&sizing.panic).take())
-        {
-            std::panic::resume_unwind(panic);
-        }
     }
 }
 
@@ -824,49 +756,10 @@ where
         self.cancel.wake_all();
     }
 
-    /// Tells an adaptive pool's controller about a job that ran from `started` to `ended`
-    /// (and was queued at `queued_at`), and resizes as it says.
-    fn size_after(
-        self: &Arc<Self>,
-        sizing: &Sizing,
-        (queued_at, started, ended): (Option<Instant>, Instant, Instant),
-        failed: bool,
-    ) {
-        // Counted as running until here, itself included.
-        let in_flight = sizing.busy.fetch_sub(1, Ordering::AcqRel);
-        let workers = self.target.load(Ordering::Acquire);
-        let sample = Sample {
-            at: ended,
-            run_time: ended.saturating_duration_since(started),
-            queue_time: queued_at.map_or(Duration::ZERO, |queued_at| {
-                started.saturating_duration_since(queued_at)
-            }),
-            in_flight,
-            queued: self.intake.len(),
-            failed,
-            workers,
-            min: sizing.min,
-            max: sizing.max,
-        };
-        let wanted = {
-            let mut controller = lock(&sizing.controller);
-            let Some(decide) = controller.as_mut() else {
-                return;
-            };
-            match std::panic::catch_unwind(AssertUnwindSafe(|| decide.sample(&sample))) {
-                Ok(wanted) => wanted,
-                Err(panic) => {
-                    // User code: its panic ends the sizing, not the worker, and is re-raised
-                    // when the pool is stopped.
-                    drop_caught(controller.take());
-                    lock(&sizing.panic).get_or_insert(panic);
-                    return;
-                }
-            }
-        };
-        let wanted = wanted.clamp(sizing.min, sizing.max);
-        if wanted != workers {
-            self.set_workers(&sizing.tasks, wanted);
+    /// Tells an adaptive pool's controller about a finished job, and resizes as it says.
+    fn size_after(self: &Arc<Self>, sizer: &Sizer, job: Finished) {
+        if let Some(wanted) = sizer.finished(job) {
+            self.set_workers(&sizer.tasks, wanted);
         }
     }
 }
@@ -960,8 +853,8 @@ async fn work<In, S>(
             .timeout
             .zip(started)
             .map(|(limit, started)| Deadline { started, limit });
-        if let Some(sizing) = &shared.sizing {
-            sizing.busy.fetch_add(1, Ordering::AcqRel);
+        if let Some(sizer) = &shared.sizing {
+            sizer.started();
         }
         let output = if shared.blocking {
             let run = on_blocking_thread(&shared, input);
@@ -978,9 +871,16 @@ async fn work<In, S>(
         if let Some(probe) = &shared.probe {
             report_run(probe, &output, duration);
         }
-        if let (Some(sizing), Some(started), Some(ended)) = (&shared.sizing, started, last_end) {
-            let failed = output.is_err();
-            shared.size_after(sizing, (queued_at, started, ended), failed);
+        if let (Some(sizer), Some(started), Some(ended)) = (&shared.sizing, started, last_end) {
+            let job = Finished {
+                queued_at,
+                started,
+                ended,
+                failed: output.is_err(),
+                queued: shared.intake.len(),
+                workers: shared.target.load(Ordering::Acquire),
+            };
+            shared.size_after(sizer, job);
         }
         if let Some(ack) = ack {
             // Success settles the delivery; any failure asks for it again.

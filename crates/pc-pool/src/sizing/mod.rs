@@ -12,6 +12,7 @@ mod controller;
 mod gradient;
 mod littles;
 mod round;
+mod sizer;
 mod vegas;
 
 pub use aimd::Aimd;
@@ -19,3 +20,5 @@ pub use controller::{Controller, Sample};
 pub use gradient::Gradient2;
 pub use littles::LittlesLaw;
 pub use vegas::Vegas;
+
+pub(crate) use sizer::{Adaptive, Finished, Sizer};
