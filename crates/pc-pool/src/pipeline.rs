@@ -23,6 +23,7 @@ use tokio::time::Instant;
 use crate::attempt::{self, Attempt};
 use crate::error::JobError;
 use crate::pool::{Cancel, MAX_WORKERS, too_many};
+use crate::sizing::{Adaptive, Controller, Finished, Sizer};
 
 /// Why an item of a pipeline produced no output.
 #[derive(Clone, PartialEq, Eq)]
@@ -419,7 +420,7 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
     /// `concurrency` above [`MAX_WORKERS`](crate::MAX_WORKERS). Any buffer up to `usize::MAX`
     /// works.
     pub fn stage<U, S>(
-        mut self,
+        self,
         concurrency: usize,
         buffer: usize,
         stage: S,
@@ -436,11 +437,88 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
         if concurrency > MAX_WORKERS {
             return Err(too_many("concurrency"));
         }
+        self.add_stage(concurrency, buffer, None, stage)
+    }
+
+    /// Adds a stage that sizes itself: between `min` and `max` workers run `stage`, as many as
+    /// `controller` (see [`sizing`](crate::sizing)) asks for after each item, starting at
+    /// `min`. As [`WorkerPoolBuilder::adaptive`](crate::WorkerPoolBuilder::adaptive) does for a
+    /// pool: growth starts workers at once, shrinking retires them between items. A sample's
+    /// `queued` is the items waiting in the stage's input; its `queue_time` is zero (items are
+    /// not stamped on their way).
+    ///
+    /// A controller that panics stops sizing the stage (it keeps its size); the panic is
+    /// re-raised when the output ends, or by [`PipelineOutput::cancel`].
+    ///
+    /// ```
+    /// use futures_util::StreamExt;
+    /// use pc_pool::Pipeline;
+    /// use pc_pool::sizing::Vegas;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let lookups = futures_util::stream::iter(0..100_u32);
+    /// let out: Vec<_> = Pipeline::from_stream(lookups)
+    ///     .adaptive_stage(1, 16, 8, Vegas::new(), |id: u32| async move {
+    ///         tokio::time::sleep(std::time::Duration::from_millis(10)).await; // a remote call
+    ///         Ok::<_, std::io::Error>(id * 2)
+    ///     })?
+    ///     .ordered()
+    ///     .collect()
+    ///     .await;
+    /// assert_eq!(out.len(), 100);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Zero`] for a zero `min` or `buffer`; [`BuildError::Invalid`] for `min`
+    /// above `max`, `max` above [`MAX_WORKERS`](crate::MAX_WORKERS), a stage after
+    /// [`key_by`](Self::key_by) (its workers each own a share of the keys, setting
+    /// `adaptive`), or a setting the controller's
+    /// [`validate`](crate::sizing::Controller::validate) refuses.
+    pub fn adaptive_stage<U, S>(
+        self,
+        min: usize,
+        max: usize,
+        buffer: usize,
+        controller: impl Controller,
+        stage: S,
+    ) -> Result<Pipeline<U, E>, BuildError>
+    where
+        U: Send + 'static,
+        S: Stage<T, Output = U, Error = E> + 'static,
+    {
+        let adaptive = Adaptive::new(min, max, controller);
+        adaptive.check()?;
+        if self.keyed || self.key.is_some() {
+            return Err(BuildError::Invalid {
+                setting: "adaptive",
+                reason:
+                    "a keyed stage's workers each own a share of the keys; it cannot be resized"
+                        .into(),
+            });
+        }
+        self.add_stage(min, buffer, Some(adaptive), stage)
+    }
+
+    /// Adds a stage of `concurrency` workers (an adaptive one's first size).
+    fn add_stage<U, S>(
+        mut self,
+        concurrency: usize,
+        buffer: usize,
+        adaptive: Option<Adaptive>,
+        stage: S,
+    ) -> Result<Pipeline<U, E>, BuildError>
+    where
+        U: Send + 'static,
+        S: Stage<T, Output = U, Error = E> + 'static,
+    {
         if buffer == 0 {
             return Err(BuildError::Zero { setting: "buffer" });
         }
         let (tx, rx) = channel::bounded(buffer)?;
-        let stage = Arc::new(stage);
         // Decided before `route` takes the key: every stage after `key_by` is keyed.
         let keyed = self.keyed || self.key.is_some();
         let inputs = if keyed {
@@ -449,89 +527,30 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
             vec![self.rx.clone(); concurrency]
         };
         // Each worker holds one item, the buffer `buffer` more.
-        self.control.window.grow(concurrency.saturating_add(buffer));
-        let first = self.stages == 0;
+        let most = adaptive
+            .as_ref()
+            .map_or(concurrency, |adaptive| adaptive.max);
+        self.control.window.grow(most.saturating_add(buffer));
+        let sizing = adaptive.map(|adaptive| StageSizing {
+            sizer: adaptive.start(self.tasks.clone()),
+            input: self.rx.clone(),
+            live: AtomicUsize::new(concurrency),
+            target: AtomicUsize::new(concurrency),
+        });
+        let workers = Arc::new(StageWorkers {
+            stage,
+            tx,
+            control: Arc::clone(&self.control),
+            on_error: self.on_error,
+            skipped: Arc::clone(&self.skipped),
+            probe: self.probe.clone(),
+            first: self.stages == 0,
+            sizing,
+        });
         for input in inputs {
-            let (tx, stage, probe) = (tx.clone(), Arc::clone(&stage), self.probe.clone());
-            let (control, on_error, skipped) = (
-                Arc::clone(&self.control),
-                self.on_error,
-                Arc::clone(&self.skipped),
-            );
-            let waker = control.cancel.enlist();
-            self.tasks.spawn(async move {
-                let cancel = &control.cancel;
-                let stop = || cancel.is_cancelled();
-                loop {
-                    let recv = std::pin::pin!(input.recv());
-                    let Some(Ok(item)) = cancel.race(&waker, stop, recv).await else {
-                        break;
-                    };
-                    let from_source = !matches!(&item.value, Some(Err(err)) if err.is_source());
-                    if first
-                        && from_source
-                        && let Some(probe) = &probe
-                    {
-                        probe.produced(1);
-                    }
-                    let Item { seq, route, value } = item;
-                    if control.after_stop(seq) {
-                        control.drop_after_stop(probe.as_ref());
-                        continue;
-                    }
-                    let value = match value {
-                        Some(Ok(value)) => {
-                            let started = probe.as_ref().map(|_| Instant::now());
-                            let run = attempt::caught(&*stage, value);
-                            let ran = Attempt::new(run, None, cancel, &waker).await;
-                            if matches!(ran, Err(JobError::Cancelled)) {
-                                break;
-                            }
-                            if let (Some(probe), Some(started)) = (&probe, started) {
-                                report_run(probe, &ran, started.elapsed());
-                            }
-                            Some(match ran {
-                                Ok(output) => Ok(output),
-                                Err(JobError::Failed(err)) => Err(PipelineError::Stage(err)),
-                                Err(JobError::Panicked(message) | JobError::Source(message)) => {
-                                    Err(PipelineError::Panicked(message))
-                                }
-                                // Stages run without a deadline, and never fail a source;
-                                // cancelled is handled above.
-                                Err(
-                                    JobError::TimedOut(_)
-                                    | JobError::Cancelled
-                                    | JobError::Closed
-                                    | JobError::SourceFailed(_),
-                                ) => break,
-                            })
-                        }
-                        // Errors and holes from earlier stages pass on untouched.
-                        Some(Err(err)) => Some(Err(err)),
-                        None => None,
-                    };
-                    let value = match (value, on_error) {
-                        (Some(Err(err)), OnError::Skip) if !err.is_source() => {
-                            skipped.fetch_add(1, Ordering::Relaxed);
-                            if let Some(probe) = &probe {
-                                probe.dropped(1, DropReason::Skipped);
-                            }
-                            None
-                        }
-                        (Some(Err(err)), OnError::Stop) if !err.goes_on() => {
-                            // The error travels on to the output, which hands it out once every
-                            // item before it is out; the source stops reading now.
-                            control.stop_at(seq);
-                            Some(Err(err))
-                        }
-                        (value, _) => value,
-                    };
-                    let send = std::pin::pin!(tx.send(Item { seq, route, value }));
-                    if !matches!(cancel.race(&waker, stop, send).await, Some(Ok(()))) {
-                        break;
-                    }
-                }
-            });
+            let waker = self.control.cancel.enlist();
+            self.tasks
+                .spawn(stage_worker(Arc::clone(&workers), input, waker));
         }
         Ok(Pipeline {
             rx,
@@ -633,6 +652,226 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
             done: false,
         }
     }
+}
+
+/// What the workers of one stage share.
+struct StageWorkers<T, U, E, S> {
+    stage: S,
+    /// The stage's output: closed once the last worker is gone.
+    tx: channel::Sender<Item<U, E>>,
+    control: Arc<Control>,
+    on_error: OnError,
+    skipped: Arc<AtomicU64>,
+    probe: Option<SharedProbe>,
+    /// Whether this is the first stage, which counts the items taken from the source.
+    first: bool,
+    sizing: Option<StageSizing<T, E>>,
+}
+
+/// An adaptive stage's controller, its input (for the workers it starts), and its counts.
+struct StageSizing<T, E> {
+    sizer: Sizer,
+    input: Buffer<T, E>,
+    /// Workers running, and how many there should be.
+    live: AtomicUsize,
+    target: AtomicUsize,
+}
+
+impl<T, E> StageSizing<T, E> {
+    fn too_many(&self) -> bool {
+        self.live.load(Ordering::Acquire) > self.target.load(Ordering::Acquire)
+    }
+
+    /// Retires the calling worker if there are too many: true if it must end now.
+    fn retire_one(&self) -> bool {
+        let target = self.target.load(Ordering::Acquire);
+        self.live
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |live| {
+                (live > target).then(|| live - 1)
+            })
+            .is_ok()
+    }
+}
+
+/// A worker's place in its adaptive stage's count, given up however its task ends.
+struct StageEnrolled<'a, T, E> {
+    sizing: Option<&'a StageSizing<T, E>>,
+}
+
+impl<T, E> Drop for StageEnrolled<'_, T, E> {
+    fn drop(&mut self) {
+        if let Some(sizing) = self.sizing {
+            sizing.live.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// One worker of a stage: runs the stage on each item of `input` and hands the outcome on,
+/// until the input ends, the pipeline is cancelled, or (adaptive) the stage has too many.
+async fn stage_worker<T, U, E, S>(
+    workers: Arc<StageWorkers<T, U, E, S>>,
+    input: Buffer<T, E>,
+    waker: Arc<AtomicWaker>,
+) where
+    T: Send + 'static,
+    U: Send + 'static,
+    E: Send + 'static,
+    S: Stage<T, Output = U, Error = E> + 'static,
+{
+    let StageWorkers {
+        stage,
+        tx,
+        control,
+        on_error,
+        skipped,
+        probe,
+        first,
+        sizing,
+    } = &*workers;
+    let mut enrolled = StageEnrolled {
+        sizing: sizing.as_ref(),
+    };
+    let cancel = &control.cancel;
+    let cancelled = || cancel.is_cancelled();
+    // Waiting for an item, a worker over the count stops to retire; holding one, only a cancel
+    // stops it.
+    let idle_stop = || cancelled() || sizing.as_ref().is_some_and(StageSizing::too_many);
+    loop {
+        if let Some(sizing) = sizing
+            && sizing.retire_one()
+        {
+            // Already taken off the count.
+            enrolled.sizing = None;
+            return;
+        }
+        let recv = std::pin::pin!(input.recv());
+        let item = match cancel.race(&waker, idle_stop, recv).await {
+            Some(Ok(item)) => item,
+            Some(Err(_)) => break,
+            None if cancel.is_cancelled() => break,
+            // Asked to retire: checked at the top of the loop.
+            None => continue,
+        };
+        let from_source = !matches!(&item.value, Some(Err(err)) if err.is_source());
+        if *first
+            && from_source
+            && let Some(probe) = probe
+        {
+            probe.produced(1);
+        }
+        let Item { seq, route, value } = item;
+        if control.after_stop(seq) {
+            control.drop_after_stop(probe.as_ref());
+            continue;
+        }
+        let value = match value {
+            Some(Ok(value)) => {
+                let timed = probe.is_some() || sizing.is_some();
+                let started = timed.then(Instant::now);
+                if let Some(sizing) = sizing {
+                    sizing.sizer.started();
+                }
+                let run = attempt::caught(stage, value);
+                let ran = Attempt::new(run, None, cancel, &waker).await;
+                if matches!(ran, Err(JobError::Cancelled)) {
+                    break;
+                }
+                if let Some(started) = started {
+                    let ended = Instant::now();
+                    if let Some(probe) = probe {
+                        report_run(probe, &ran, ended.saturating_duration_since(started));
+                    }
+                    if let Some(sizing) = sizing {
+                        size_after(&workers, sizing, started, ended, ran.is_err());
+                    }
+                }
+                Some(match ran {
+                    Ok(output) => Ok(output),
+                    Err(JobError::Failed(err)) => Err(PipelineError::Stage(err)),
+                    Err(JobError::Panicked(message) | JobError::Source(message)) => {
+                        Err(PipelineError::Panicked(message))
+                    }
+                    // Stages run without a deadline, and never fail a source; cancelled is
+                    // handled above.
+                    Err(
+                        JobError::TimedOut(_)
+                        | JobError::Cancelled
+                        | JobError::Closed
+                        | JobError::SourceFailed(_),
+                    ) => break,
+                })
+            }
+            // Errors and holes from earlier stages pass on untouched.
+            Some(Err(err)) => Some(Err(err)),
+            None => None,
+        };
+        let value = match (value, *on_error) {
+            (Some(Err(err)), OnError::Skip) if !err.is_source() => {
+                skipped.fetch_add(1, Ordering::Relaxed);
+                if let Some(probe) = probe {
+                    probe.dropped(1, DropReason::Skipped);
+                }
+                None
+            }
+            (Some(Err(err)), OnError::Stop) if !err.goes_on() => {
+                // The error travels on to the output, which hands it out once every item
+                // before it is out; the source stops reading now.
+                control.stop_at(seq);
+                Some(Err(err))
+            }
+            (value, _) => value,
+        };
+        let send = std::pin::pin!(tx.send(Item { seq, route, value }));
+        if !matches!(cancel.race(&waker, cancelled, send).await, Some(Ok(()))) {
+            break;
+        }
+    }
+}
+
+/// Tells an adaptive stage's controller about an item that ran from `started` to `ended`, and
+/// starts workers or lets some retire as it says.
+fn size_after<T, U, E, S>(
+    workers: &Arc<StageWorkers<T, U, E, S>>,
+    sizing: &StageSizing<T, E>,
+    started: Instant,
+    ended: Instant,
+    failed: bool,
+) where
+    T: Send + 'static,
+    U: Send + 'static,
+    E: Send + 'static,
+    S: Stage<T, Output = U, Error = E> + 'static,
+{
+    let job = Finished {
+        queued_at: None,
+        started,
+        ended,
+        failed,
+        queued: sizing.input.len(),
+        workers: sizing.target.load(Ordering::Acquire),
+    };
+    let Some(wanted) = sizing.sizer.finished(job) else {
+        return;
+    };
+    sizing.target.store(wanted, Ordering::Release);
+    let tasks = &sizing.sizer.tasks;
+    // Start what is missing; a stage whose workers have all ended stays ended.
+    while sizing
+        .live
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |live| {
+            (live != 0 && live < wanted).then_some(live + 1)
+        })
+        .is_ok()
+    {
+        let waker = workers.control.cancel.enlist();
+        tasks.spawn(stage_worker(
+            Arc::clone(workers),
+            sizing.input.clone(),
+            waker,
+        ));
+    }
+    // Idle workers over the count notice when woken.
+    workers.control.cancel.wake_all();
 }
 
 type Waiting<T, E> = Option<Result<T, PipelineError<E>>>;
@@ -788,6 +1027,9 @@ impl<T, E> Stream for PipelineOutput<T, E> {
                         return Poll::Ready(Some(this.hand_out(Err(err))));
                     }
                     this.done = true;
+                    // A panic kept from the pipeline's tasks (a stage's controller, say) is
+                    // raised to the reader at the end.
+                    this.tasks.raise_panic();
                     return Poll::Ready(None);
                 }
                 Poll::Pending => return Poll::Pending,
