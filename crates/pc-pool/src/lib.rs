@@ -48,7 +48,8 @@
 //! - [`resize`](WorkerPool::resize) while running: workers over the new count retire between
 //!   jobs. Or let the pool size itself: [`WorkerPoolBuilder::adaptive`] with a
 //!   [`sizing::Controller`] ([`sizing::Aimd`], [`sizing::Vegas`], [`sizing::Gradient2`],
-//!   [`sizing::LittlesLaw`], or a closure) that sees every finished job.
+//!   [`sizing::LittlesLaw`], or a closure) that sees every finished job;
+//!   [`Pipeline::adaptive_stage`] does the same for a pipeline stage.
 //! - [`Pipeline`]: stages chained by bounded buffers, each with its own concurrency, from a
 //!   `Stream` or a `Consumer`; output [`ordered`](Pipeline::ordered) or
 //!   [`unordered`](Pipeline::unordered), in order per key after [`key_by`](Pipeline::key_by);

@@ -103,7 +103,8 @@ pub(crate) struct Shared<In, S: Stage<In>> {
     next_worker: AtomicUsize,
     stopped: watch::Sender<bool>,
     probe: Option<SharedProbe>,
-    sizing: Option<Sizer>,
+    /// Boxed: the common pool has none, and the fields its workers read stay close together.
+    sizing: Option<Box<Sizer>>,
 }
 
 impl<In, S: Stage<In>> Shared<In, S> {
@@ -371,7 +372,9 @@ impl<S> WorkerPoolBuilder<S> {
         let (intake, queue) = channel::bounded(self.capacity)?;
         let (results, results_rx) = channel::unbounded();
         let tasks = TaskGroup::new(runtime);
-        let sizing = self.adaptive.map(|adaptive| adaptive.start(tasks.clone()));
+        let sizing = self
+            .adaptive
+            .map(|adaptive| Box::new(adaptive.start(tasks.clone())));
         let shared = Arc::new(Shared {
             stage: self.stage,
             intake,
