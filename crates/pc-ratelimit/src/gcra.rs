@@ -8,13 +8,21 @@ use tokio::time::Instant;
 use crate::clock::Clock;
 use crate::error::TryAcquireError;
 use crate::limits::Limits;
-use crate::loom::{AtomicU64, Ordering};
+use crate::live::{self, LiveLimits};
+use crate::loom::{AtomicU64, Ordering, pause};
 use crate::settings::RateSettings;
+
+/// The theoretical arrival time while a change of limits moves it: never a real one (a limiter
+/// reaches at most `2^63 + 2^62` ticks).
+const SEALED: u64 = u64::MAX;
 
 /// The generic cell rate algorithm: the same decision as [`TokenBucket::try_acquire`](crate::TokenBucket::try_acquire),
 /// made with one compare-and-swap on an atomic theoretical arrival time. It does not wait;
 /// pair it with the `retry_at` it returns, or use [`TokenBucket`](crate::TokenBucket) for
 /// first-come-first-served waiting.
+///
+/// [`set_rate`](Gcra::set_rate) and [`set_burst`](Gcra::set_burst) change the limits while it
+/// decides, without a lock on the decision's path.
 ///
 /// ```
 /// use pc_ratelimit::Gcra;
@@ -29,7 +37,10 @@ pub struct Gcra {
     /// Set by [`GcraBuilder::fast_clock`]: the TSC clock and its reading at `clock`'s origin.
     fast: Option<(quanta::Clock, u64)>,
     tat: AtomicU64,
-    limits: Limits,
+    /// The limits it was built with: their tick (shift) is the limiter's for life; the rate
+    /// and burst in force are `live`'s.
+    fixed: Limits,
+    live: LiveLimits,
     probe: Option<SharedProbe>,
 }
 
@@ -54,10 +65,10 @@ impl Gcra {
         let decided = match &self.fast {
             Some((tsc, origin)) => self.decide(
                 n,
-                self.limits
+                self.fixed
                     .ticks_of_nanos(tsc.delta_as_nanos(*origin, tsc.raw())),
             ),
-            None => self.decide(n, self.clock.now(self.limits)),
+            None => self.decide(n, self.clock.now(self.fixed)),
         };
         if let Some(probe) = &self.probe {
             crate::report_decision(probe, n, &decided);
@@ -72,7 +83,7 @@ impl Gcra {
     ///
     /// As [`try_acquire`](Gcra::try_acquire).
     pub fn try_acquire_at(&self, n: u32, now: Instant) -> Result<(), TryAcquireError> {
-        let decided = self.decide(n, self.clock.ticks(now, self.limits));
+        let decided = self.decide(n, self.clock.ticks(now, self.fixed));
         if let Some(probe) = &self.probe {
             crate::report_decision(probe, n, &decided);
         }
@@ -85,39 +96,145 @@ impl Gcra {
             // Nothing asked, nothing taken, whatever is owed.
             return Ok(());
         }
-        if n > self.limits.burst {
-            return Err(TryAcquireError::OverBurst {
-                requested: n,
-                burst: self.limits.burst,
-            });
-        }
-        let mut tat = self.tat.load(Ordering::Acquire);
+        let mut turn = 0;
         loop {
-            let new_tat = self.limits.check(tat, now, n).map_err(|at| {
-                TryAcquireError::Insufficient(self.clock.not_until(at, self.limits))
-            })?;
-            match self
+            let (limits, tat) = self.read();
+            if tat == SEALED {
+                // A change is moving the position into the new limits: a few instructions.
+                pause(&mut turn);
+                continue;
+            }
+            if n > limits.burst {
+                return Err(TryAcquireError::OverBurst {
+                    requested: n,
+                    burst: limits.burst,
+                });
+            }
+            let new_tat = limits
+                .check(tat, now, n)
+                .map_err(|at| TryAcquireError::Insufficient(self.clock.not_until(at, limits)))?;
+            if self
                 .tat
                 .compare_exchange_weak(tat, new_tat, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
             {
-                Ok(_) => return Ok(()),
-                Err(actual) => tat = actual,
+                return Ok(());
             }
         }
     }
 
+    /// The limits in force and the position, from the same side of any change.
+    #[inline]
+    fn read(&self) -> (Limits, u64) {
+        self.live
+            .read_with(self.fixed, || self.tat.load(Ordering::Acquire))
+    }
+
     /// Whole permits available now.
     pub fn available(&self) -> u32 {
-        let now = self.clock.now(self.limits);
-        self.limits.available(self.tat.load(Ordering::Acquire), now)
+        let now = self.clock.now(self.fixed);
+        let mut turn = 0;
+        loop {
+            match self.read() {
+                (_, SEALED) => pause(&mut turn),
+                (limits, tat) => return limits.available(tat, now),
+            }
+        }
+    }
+
+    /// The rate in force, in permits per second (as charged: the interval rounded up to the
+    /// limiter's tick).
+    pub fn rate(&self) -> f64 {
+        self.live.read(self.fixed).per_second()
+    }
+
+    /// The burst in force.
+    pub fn burst(&self) -> u32 {
+        self.live.read(self.fixed).burst
+    }
+
+    /// Changes the rate from now on, while other threads decide. Permits already owed stay
+    /// owed: each at the new interval when the new rate is slower, at the time they were
+    /// charged when it is faster (the faster rate applies to the permits taken from now). So
+    /// a change never lets a burst through and never forgets what was taken.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use pc_ratelimit::Gcra;
+    /// use tokio::time::Instant;
+    ///
+    /// let gcra = Gcra::builder().rate(10.0).burst(1).build()?;
+    /// let start = Instant::now();
+    /// assert!(gcra.try_acquire_at(1, start).is_ok());
+    /// gcra.set_rate(1.0)?; // the permit just taken now costs a second
+    /// assert!(gcra.try_acquire_at(1, start + Duration::from_millis(500)).is_err());
+    /// assert!(gcra.try_acquire_at(1, start + Duration::from_secs(1)).is_ok());
+    /// # Ok::<(), pc_core::BuildError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] naming `rate` for a rate that is not finite and positive, or one whose
+    /// burst spans more time than the limiter's tick allows (a rate and burst the builder
+    /// would have given a coarser tick: about 9 years of burst). The limits are unchanged.
+    pub fn set_rate(&self, per_second: f64) -> Result<(), BuildError> {
+        self.change(|limits| live::in_tick("rate", limits.rate_in_tick(per_second)))
+    }
+
+    /// Changes the burst from now on, while other threads decide; permits owed stay owed. A
+    /// larger burst is room to take more at once from now, a smaller one takes room away
+    /// (a bucket fuller than the new burst waits until it drains below it).
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] naming `burst` for 0, or for a burst that spans more time than the
+    /// limiter's tick allows. The limits are unchanged.
+    pub fn set_burst(&self, burst: u32) -> Result<(), BuildError> {
+        self.change(|limits| live::in_tick("burst", limits.burst_in_tick(burst)))
+    }
+
+    /// Puts new limits in force: the position is sealed (no decision can land on it), the
+    /// limits published, then the position moved into them.
+    ///
+    /// A decision reads the limits and the position together and lands with a
+    /// compare-and-swap on the position. One that read them before the change can land after
+    /// it only on a position equal to the one it read. Under a new interval the position moves
+    /// strictly forward (and decisions only move it forward), so such a decision never lands:
+    /// it reads again. Under the same interval (a burst changed) the position keeps its value
+    /// and meaning, and a decision that lands is one that took effect just before the change.
+    fn change(
+        &self,
+        new: impl FnOnce(Limits) -> Result<Limits, BuildError>,
+    ) -> Result<(), BuildError> {
+        let mut current = self.live.begin();
+        let (old, limits) = (*current, new(*current)?);
+        let now = match &self.fast {
+            Some((tsc, origin)) => self
+                .fixed
+                .ticks_of_nanos(tsc.delta_as_nanos(*origin, tsc.raw())),
+            None => self.clock.now(self.fixed),
+        };
+        let sealed = self.tat.swap(SEALED, Ordering::AcqRel);
+        self.live.publish(&mut current, limits);
+        // Both limits count in the same tick: `now` is the same instant in each. Owed permits
+        // re-costed when that costs more; kept at their time when it would cost less.
+        let mut moved = old.rescale(limits, sealed, now, now).max(sealed);
+        if moved == sealed && limits.interval != old.interval {
+            // One tick (1/16 ns or so) more owed, so that the position has moved.
+            moved += 1;
+        }
+        let moved = moved.min(SEALED - 1);
+        self.tat.store(moved, Ordering::Release);
+        Ok(())
     }
 }
 
 impl fmt::Debug for Gcra {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let limits = self.live.read(self.fixed);
         f.debug_struct("Gcra")
-            .field("interval_ns", &self.limits.interval_ns())
-            .field("burst", &self.limits.burst)
+            .field("interval_ns", &limits.interval_ns())
+            .field("burst", &limits.burst)
             .field("fast_clock", &self.fast.is_some())
             .field("available", &self.available())
             .finish()
@@ -179,7 +296,8 @@ impl GcraBuilder {
             clock,
             fast,
             tat: AtomicU64::new(0),
-            limits,
+            fixed: limits,
+            live: LiveLimits::new(limits),
             probe: self.probe,
         })
     }
@@ -216,5 +334,31 @@ mod loom_gcra {
             assert_eq!(won, 1);
             assert!(gcra.try_acquire_at(1, at).is_err());
         });
+    }
+
+    /// A decision taking the whole burst races a change of the limits, one keeping the
+    /// interval (a burst) and one changing it (a rate): whatever the interleaving of the
+    /// decision's reads and compare-and-swap with the seal, the publication and the move, the
+    /// decision succeeds once and what it took stays owed, so nothing is left at that instant.
+    /// Run with `LOOM_MAX_PREEMPTIONS=2`.
+    #[test]
+    fn loom_a_change_neither_loses_nor_doubles_a_decision() {
+        for rate_change in [false, true] {
+            loom::model(move || {
+                let gcra = Arc::new(Gcra::builder().rate(1.0).burst(2).build().unwrap());
+                let at = Instant::now();
+                let decider = {
+                    let gcra = Arc::clone(&gcra);
+                    thread::spawn(move || gcra.try_acquire_at(2, at).is_ok())
+                };
+                if rate_change {
+                    gcra.set_rate(0.5).unwrap();
+                } else {
+                    gcra.set_burst(2).unwrap();
+                }
+                assert!(decider.join().unwrap(), "a full bucket grants its burst");
+                assert!(gcra.try_acquire_at(1, at).is_err(), "the burst stays taken");
+            });
+        }
     }
 }

@@ -13,6 +13,7 @@ use pc_core::{BuildError, SharedProbe};
 use crate::clock::Clock;
 use crate::error::TryAcquireError;
 use crate::limits::Limits;
+use crate::live;
 use crate::settings::RateSettings;
 
 /// One rate limit per key (a tenant, a host), in shards so that keys rarely contend.
@@ -36,7 +37,11 @@ use crate::settings::RateSettings;
 /// ```
 pub struct KeyedLimiter<K> {
     clock: Clock,
-    limits: Limits,
+    /// The limits it was built with: their tick (shift) is the limiter's for life; the rate
+    /// and burst in force are each shard's (all the same once a change is done).
+    fixed: Limits,
+    /// The limits in force, whole; held by a change from start to end.
+    current: Mutex<Limits>,
     idle: u64,
     /// When every shard was last swept, in ticks.
     last_sweep: AtomicU64,
@@ -53,6 +58,8 @@ impl<K> std::panic::RefUnwindSafe for KeyedLimiter<K> {}
 #[derive(Debug)]
 struct Shard<K> {
     tats: HashMap<K, u64>,
+    /// The limits its keys' positions count in.
+    limits: Limits,
 }
 
 impl KeyedLimiter<()> {
@@ -81,17 +88,18 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
             // Nothing asked, nothing taken, whatever is owed.
             return Ok(());
         }
-        if n > self.limits.burst {
-            return Err(TryAcquireError::OverBurst {
-                requested: n,
-                burst: self.limits.burst,
-            });
-        }
-        let now = self.clock.now(self.limits);
+        let now = self.clock.now(self.fixed);
         self.sweep_if_due(now);
         let mut shard = self.shard(key);
+        let limits = shard.limits;
+        if n > limits.burst {
+            return Err(TryAcquireError::OverBurst {
+                requested: n,
+                burst: limits.burst,
+            });
+        }
         let tat = shard.tats.get(key).copied().unwrap_or(0);
-        match self.limits.check(tat, now, n) {
+        match limits.check(tat, now, n) {
             Ok(new_tat) => {
                 match shard.tats.get_mut(key) {
                     Some(slot) => *slot = new_tat,
@@ -102,16 +110,85 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
                 Ok(())
             }
             Err(at) => Err(TryAcquireError::Insufficient(
-                self.clock.not_until(at, self.limits),
+                self.clock.not_until(at, limits),
             )),
         }
     }
 
     /// Whole permits `key` has now.
     pub fn available(&self, key: &K) -> u32 {
-        let now = self.clock.now(self.limits);
-        let tat = self.shard(key).tats.get(key).copied().unwrap_or(0);
-        self.limits.available(tat, now)
+        let now = self.clock.now(self.fixed);
+        let shard = self.shard(key);
+        let tat = shard.tats.get(key).copied().unwrap_or(0);
+        shard.limits.available(tat, now)
+    }
+
+    /// The rate in force per key, in permits per second (as charged: the interval rounded up
+    /// to the limiter's tick).
+    pub fn rate(&self) -> f64 {
+        lock_limits(&self.current).per_second()
+    }
+
+    /// The burst in force per key.
+    pub fn burst(&self) -> u32 {
+        lock_limits(&self.current).burst
+    }
+
+    /// Changes every key's rate from now on, while other threads decide. Each key's permits
+    /// owed ahead of now stay owed, each at the new interval (as
+    /// [`TokenBucket::set_rate`](crate::TokenBucket::set_rate) does): a change never lets a
+    /// burst through and never forgets what was taken. The shards change one after another,
+    /// each under its lock, so every key moves at once with its position; the cost is one pass
+    /// over the keys held.
+    ///
+    /// ```
+    /// use pc_ratelimit::KeyedLimiter;
+    ///
+    /// let per_tenant = KeyedLimiter::builder().rate(100.0).burst(2).build()?;
+    /// assert!(per_tenant.try_acquire(&"acme", 2).is_ok());
+    /// per_tenant.set_rate(0.001)?; // acme's two permits now cost 1,000 s each
+    /// assert_eq!(per_tenant.available(&"acme"), 0);
+    /// assert_eq!(per_tenant.available(&"globex"), 2); // a full bucket stays full
+    /// # Ok::<(), pc_core::BuildError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] naming `rate` for a rate that is not finite and positive, or one whose
+    /// burst spans more time than the limiter's tick allows. The limits are unchanged.
+    pub fn set_rate(&self, per_second: f64) -> Result<(), BuildError> {
+        self.change(|limits| live::in_tick("rate", limits.rate_in_tick(per_second)))
+    }
+
+    /// Changes every key's burst from now on, as [`set_rate`](Self::set_rate) changes the
+    /// rate: permits owed stay owed.
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] naming `burst` for 0, or for a burst that spans more time than the
+    /// limiter's tick allows. The limits are unchanged.
+    pub fn set_burst(&self, burst: u32) -> Result<(), BuildError> {
+        self.change(|limits| live::in_tick("burst", limits.burst_in_tick(burst)))
+    }
+
+    /// Puts new limits in force, shard by shard, each key's position moved into them.
+    fn change(
+        &self,
+        new: impl FnOnce(Limits) -> Result<Limits, BuildError>,
+    ) -> Result<(), BuildError> {
+        let mut current = lock_limits(&self.current);
+        let (old, limits) = (*current, new(*current)?);
+        let now = self.clock.now(self.fixed);
+        for shard in self.shards.iter() {
+            let mut shard = lock(shard);
+            for tat in shard.tats.values_mut() {
+                // Both limits count in the same tick: `now` is the same instant in each.
+                *tat = old.rescale(limits, *tat, now, now);
+            }
+            shard.limits = limits;
+        }
+        *current = limits;
+        Ok(())
     }
 
     /// Keys held now (active within the idle time, or not swept yet).
@@ -126,7 +203,7 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
 
     /// Sweeps every shard now, dropping keys idle for longer than the idle time.
     pub fn evict_idle(&self) {
-        let now = self.clock.now(self.limits);
+        let now = self.clock.now(self.fixed);
         self.last_sweep.fetch_max(now, Ordering::Relaxed);
         self.sweep_all(now);
     }
@@ -165,6 +242,11 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
     }
 }
 
+fn lock_limits(limits: &Mutex<Limits>) -> MutexGuard<'_, Limits> {
+    // Held only around arithmetic that does not panic.
+    limits.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 fn lock<K>(shard: &Mutex<Shard<K>>) -> MutexGuard<'_, Shard<K>> {
     // Only the keys' `Hash`, `Eq` and `Clone` can panic under the lock, and the map is left as
     // it was when they do (tests/edges.rs), so a poisoned shard is still consistent.
@@ -173,10 +255,11 @@ fn lock<K>(shard: &Mutex<Shard<K>>) -> MutexGuard<'_, Shard<K>> {
 
 impl<K> fmt::Debug for KeyedLimiter<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let limits = *lock_limits(&self.current);
         f.debug_struct("KeyedLimiter")
-            .field("interval_ns", &self.limits.interval_ns())
-            .field("burst", &self.limits.burst)
-            .field("idle_ns", &self.limits.span_of(self.idle).as_nanos())
+            .field("interval_ns", &limits.interval_ns())
+            .field("burst", &limits.burst)
+            .field("idle_ns", &self.fixed.span_of(self.idle).as_nanos())
             .field("shards", &self.shards.len())
             .finish_non_exhaustive()
     }
@@ -264,12 +347,14 @@ impl KeyedLimiterBuilder {
             .map(|_| {
                 Mutex::new(Shard {
                     tats: HashMap::new(),
+                    limits,
                 })
             })
             .collect();
         Ok(KeyedLimiter {
             clock,
-            limits,
+            fixed: limits,
+            current: Mutex::new(limits),
             idle: limits.ticks_of(self.idle),
             last_sweep: AtomicU64::new(0),
             hasher: RandomState::new(),

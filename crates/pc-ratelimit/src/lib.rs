@@ -49,6 +49,7 @@ mod error;
 mod gcra;
 mod keyed;
 mod limits;
+mod live;
 mod loom;
 mod settings;
 mod throttle;

@@ -100,22 +100,57 @@ impl Limits {
     fn fitted(fine: u128, burst: u32) -> Self {
         let mut shift = 0;
         loop {
-            let interval = fine.div_ceil(1 << shift);
-            if interval
-                .checked_mul(u128::from(burst))
-                .is_some_and(|window| window <= MAX_WINDOW)
-            {
-                let interval = u64::try_from(interval).expect("within the window");
-                return Self {
-                    interval,
-                    burst,
-                    shift,
-                    up: (FINE_PER_NANO as u64) >> shift.min(4),
-                    down: shift.saturating_sub(4),
-                    fine: Fine::new(fine),
-                };
+            if let Some(limits) = Self::in_tick(fine, burst, shift) {
+                return limits;
             }
             shift += 1;
+        }
+    }
+
+    /// `burst` permits of `fine` fine ticks each, in ticks of `2^shift` fine ticks, if they
+    /// span at most [`MAX_WINDOW`] of them.
+    fn in_tick(fine: u128, burst: u32, shift: u32) -> Option<Self> {
+        let interval = fine.div_ceil(1 << shift);
+        interval
+            .checked_mul(u128::from(burst))
+            .filter(|window| *window <= MAX_WINDOW)?;
+        Some(Self {
+            interval: u64::try_from(interval).ok()?,
+            burst,
+            shift,
+            up: (FINE_PER_NANO as u64) >> shift.min(4),
+            down: shift.saturating_sub(4),
+            fine: Fine::new(fine),
+        })
+    }
+
+    /// These limits with another rate, in the same tick: positions kept in these limits'
+    /// ticks stay valid. `None` when the new rate and burst need a coarser tick.
+    pub(crate) fn rate_in_tick(self, per_second: f64) -> Result<Option<Self>, BuildError> {
+        Ok(Self::in_tick(
+            fine_interval(per_second)?,
+            self.burst,
+            self.shift,
+        ))
+    }
+
+    /// These limits with another burst, in the same tick (as [`rate_in_tick`](Self::rate_in_tick)).
+    pub(crate) fn burst_in_tick(self, burst: u32) -> Result<Option<Self>, BuildError> {
+        Ok(Self::in_tick(
+            self.fine.get(),
+            check_burst(burst)?,
+            self.shift,
+        ))
+    }
+
+    /// These limits with the interval and burst a reader of [`LiveLimits`](crate::live::LiveLimits)
+    /// found, in the same tick.
+    #[inline]
+    pub(crate) fn with_numbers(self, interval: u64, burst: u32) -> Self {
+        Self {
+            interval,
+            burst,
+            ..self
         }
     }
 
