@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crossbeam_utils::CachePadded;
 use pc_core::{BuildError, SharedProbe};
 use tokio::time::Instant;
 
@@ -36,7 +37,9 @@ pub struct Gcra {
     clock: Clock,
     /// Set by [`GcraBuilder::fast_clock`]: the TSC clock and its reading at `clock`'s origin.
     fast: Option<(quanta::Clock, u64)>,
-    tat: AtomicU64,
+    /// On a cache line of its own: under contention every decision's compare-and-swap moves
+    /// it between cores, and the limits read beside it need not move with it.
+    tat: CachePadded<AtomicU64>,
     /// The limits it was built with: their tick (shift) is the limiter's for life; the rate
     /// and burst in force are `live`'s.
     fixed: Limits,
@@ -97,11 +100,12 @@ impl Gcra {
             return Ok(());
         }
         let mut turn = 0;
+        let (mut limits, mut tat, mut version) = self.read();
         loop {
-            let (limits, tat) = self.read();
             if tat == SEALED {
                 // A change is moving the position into the new limits: a few instructions.
                 pause(&mut turn);
+                (limits, tat, version) = self.read();
                 continue;
             }
             if n > limits.burst {
@@ -113,19 +117,23 @@ impl Gcra {
             let new_tat = limits
                 .check(tat, now, n)
                 .map_err(|at| TryAcquireError::Insufficient(self.clock.not_until(at, limits)))?;
-            if self
+            match self
                 .tat
                 .compare_exchange_weak(tat, new_tat, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
             {
-                return Ok(());
+                Ok(_) => return Ok(()),
+                // Another decision moved it: the limits still hold unless a change came in
+                // between (one load to tell, instead of reading everything again).
+                Err(actual) if actual != SEALED && self.live.still(version) => tat = actual,
+                Err(_) => (limits, tat, version) = self.read(),
             }
         }
     }
 
-    /// The limits in force and the position, from the same side of any change.
+    /// The limits in force, the position, and the limits' version, from the same side of any
+    /// change.
     #[inline]
-    fn read(&self) -> (Limits, u64) {
+    fn read(&self) -> (Limits, u64, u64) {
         self.live
             .read_with(self.fixed, || self.tat.load(Ordering::Acquire))
     }
@@ -136,8 +144,8 @@ impl Gcra {
         let mut turn = 0;
         loop {
             match self.read() {
-                (_, SEALED) => pause(&mut turn),
-                (limits, tat) => return limits.available(tat, now),
+                (_, SEALED, _) => pause(&mut turn),
+                (limits, tat, _) => return limits.available(tat, now),
             }
         }
     }
@@ -295,7 +303,7 @@ impl GcraBuilder {
         Ok(Gcra {
             clock,
             fast,
-            tat: AtomicU64::new(0),
+            tat: CachePadded::new(AtomicU64::new(0)),
             fixed: limits,
             live: LiveLimits::new(limits),
             probe: self.probe,

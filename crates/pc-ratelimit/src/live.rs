@@ -32,9 +32,9 @@ impl LiveLimits {
     }
 
     /// The limits in force and what `also` read while they were (a position kept in their
-    /// ticks): both from the same side of any change.
+    /// ticks), both from the same side of any change, and the version they were read at.
     #[inline]
-    pub(crate) fn read_with<R>(&self, fixed: Limits, also: impl Fn() -> R) -> (Limits, R) {
+    pub(crate) fn read_with<R>(&self, fixed: Limits, also: impl Fn() -> R) -> (Limits, R, u64) {
         let mut turn = 0;
         loop {
             let before = self.version.load(Ordering::Acquire);
@@ -46,7 +46,7 @@ impl LiveLimits {
                 // change's write, the check sees its version.
                 fence(Ordering::Acquire);
                 if self.version.load(Ordering::Relaxed) == before {
-                    return (fixed.with_numbers(interval, burst), also);
+                    return (fixed.with_numbers(interval, burst), also, before);
                 }
             }
             pause(&mut turn);
@@ -56,6 +56,14 @@ impl LiveLimits {
     /// The limits in force.
     pub(crate) fn read(&self, fixed: Limits) -> Limits {
         self.read_with(fixed, || ()).0
+    }
+
+    /// Whether no change has been published since `version` was read: limits read at it are
+    /// still in force. Called after an acquiring read of a position, it also says that
+    /// position is still in their ticks (a change publishes before it moves the position).
+    #[inline]
+    pub(crate) fn still(&self, version: u64) -> bool {
+        self.version.load(Ordering::Acquire) == version
     }
 
     /// Starts a change: the limits in force, held until the change is published or dropped.
