@@ -43,6 +43,7 @@
 mod codec;
 mod consumer;
 mod error;
+mod limiter;
 mod link;
 #[cfg(feature = "test-util")]
 mod local;
@@ -52,6 +53,7 @@ mod settings;
 pub use codec::{Binary, Codec, CodecError, Json};
 pub use consumer::RedisConsumer;
 pub use error::{RedisError, RedisSendError};
+pub use limiter::{RedisGcra, RedisGcraBuilder, RedisLimitError};
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub use local::LocalServer;
