@@ -2,15 +2,18 @@
 //! persistence): 10,000 u64 messages per iteration through a fresh stream, sent with
 //! `RedisProducer::send` (one `XADD` script per message) and received as acknowledged
 //! deliveries (one `XACK` per message), with 1 and 4 producers/consumers and reads of 1, 16 and
-//! 64 entries. Skipped, saying so, when `redis-server` is not installed. The engine's own
-//! ceiling for `XADD` comes from `redis-benchmark` (see docs/benchmarks.md).
+//! 64 entries; and rate-limit decisions, `RedisGcra::try_acquire` (one script per decision,
+//! from 1 and 4 tasks) next to the in-process `Gcra`. Skipped, saying so, when `redis-server`
+//! is not installed. The engine's own ceiling for `XADD` comes from `redis-benchmark` (see
+//! docs/benchmarks.md).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pc::AckConsumer;
-use pc::redis::RedisQueue;
+use pc::ratelimit::Gcra;
+use pc::redis::{RedisGcra, RedisQueue};
 use pc_redis::LocalServer;
 
 const MESSAGES: u64 = 10_000;
@@ -96,6 +99,68 @@ fn redis(c: &mut Criterion) {
         }
         group.finish();
     }
+    gcra(c, &rt, server.url());
+}
+
+/// Decisions per iteration of the rate-limit group.
+const DECISIONS: u64 = 1_000;
+
+/// Rate-limit decisions: on the server (shared by every process) against in-process. The
+/// limits never refuse here (a burst larger than the run), so each decision does the same work.
+fn gcra(c: &mut Criterion, rt: &tokio::runtime::Runtime, url: &str) {
+    let mut group = c.benchmark_group("redis-gcra");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Elements(DECISIONS));
+    let limiter = std::sync::Arc::new(
+        RedisGcra::builder(url)
+            .rate(1e6)
+            .burst(u32::MAX)
+            .prefix("bench-gcra:")
+            .build()
+            .expect("valid settings"),
+    );
+    for tasks in [1, 4] {
+        group.bench_function(format!("redis-{tasks}tasks"), |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let deciders: Vec<_> = (0..tasks)
+                            .map(|task| {
+                                let limiter = limiter.clone();
+                                tokio::spawn(async move {
+                                    let key = format!("key-{task}");
+                                    for _ in 0..DECISIONS / tasks {
+                                        limiter.try_acquire(&key, 1).await.expect("granted");
+                                    }
+                                })
+                            })
+                            .collect();
+                        for decider in deciders {
+                            decider.await.expect("no panic");
+                        }
+                    }
+                    start.elapsed()
+                })
+            })
+        });
+    }
+    let local = Gcra::builder()
+        .rate(1e6)
+        .burst(u32::MAX)
+        .build()
+        .expect("valid settings");
+    group.bench_function("in-process", |b| {
+        b.iter(|| {
+            for _ in 0..DECISIONS {
+                local.try_acquire(1).expect("granted");
+            }
+        })
+    });
+    group.finish();
 }
 
 criterion_group!(benches, redis);

@@ -14,6 +14,9 @@
 //! A `pc_pool::WorkerPool` runs over a consumer unchanged with `build_over_acked`, acking each
 //! job's delivery when the job succeeds.
 //!
+//! [`RedisGcra`] is a rate limit per key shared by every process on the server: the decision
+//! of `pc_ratelimit::Gcra`, made by a script on the server's clock in one round trip.
+//!
 //! ```no_run
 //! use pc_core::AckConsumer;
 //! use pc_redis::{RedisQueue, WhenFull};
