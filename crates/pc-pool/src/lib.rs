@@ -70,6 +70,7 @@
 mod attempt;
 mod error;
 mod fan;
+mod headcount;
 mod pipeline;
 mod pool;
 #[cfg(feature = "tower")]

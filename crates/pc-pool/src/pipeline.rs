@@ -22,6 +22,7 @@ use tokio::time::Instant;
 
 use crate::attempt::{self, Attempt};
 use crate::error::JobError;
+use crate::headcount::Headcount;
 use crate::pool::{Cancel, MAX_WORKERS, too_many};
 use crate::sizing::{Adaptive, Controller, Finished, Sizer};
 
@@ -534,8 +535,7 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
         let sizing = adaptive.map(|adaptive| StageSizing {
             sizer: adaptive.start(self.tasks.clone()),
             input: self.rx.clone(),
-            live: AtomicUsize::new(concurrency),
-            target: AtomicUsize::new(concurrency),
+            headcount: Headcount::new(concurrency),
         });
         let workers = Arc::new(StageWorkers {
             stage,
@@ -673,24 +673,7 @@ struct StageSizing<T, E> {
     sizer: Sizer,
     input: Buffer<T, E>,
     /// Workers running, and how many there should be.
-    live: AtomicUsize,
-    target: AtomicUsize,
-}
-
-impl<T, E> StageSizing<T, E> {
-    fn too_many(&self) -> bool {
-        self.live.load(Ordering::Acquire) > self.target.load(Ordering::Acquire)
-    }
-
-    /// Retires the calling worker if there are too many: true if it must end now.
-    fn retire_one(&self) -> bool {
-        let target = self.target.load(Ordering::Acquire);
-        self.live
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |live| {
-                (live > target).then(|| live - 1)
-            })
-            .is_ok()
-    }
+    headcount: Headcount,
 }
 
 /// A worker's place in its adaptive stage's count, given up however its task ends.
@@ -701,7 +684,7 @@ struct StageEnrolled<'a, T, E> {
 impl<T, E> Drop for StageEnrolled<'_, T, E> {
     fn drop(&mut self) {
         if let Some(sizing) = self.sizing {
-            sizing.live.fetch_sub(1, Ordering::AcqRel);
+            sizing.headcount.leave();
         }
     }
 }
@@ -735,10 +718,15 @@ async fn stage_worker<T, U, E, S>(
     let cancelled = || cancel.is_cancelled();
     // Waiting for an item, a worker over the count stops to retire; holding one, only a cancel
     // stops it.
-    let idle_stop = || cancelled() || sizing.as_ref().is_some_and(StageSizing::too_many);
+    let idle_stop = || {
+        cancelled()
+            || sizing
+                .as_ref()
+                .is_some_and(|sizing| sizing.headcount.too_many())
+    };
     loop {
         if let Some(sizing) = sizing
-            && sizing.retire_one()
+            && sizing.headcount.retire_one()
         {
             // Already taken off the count.
             enrolled.sizing = None;
@@ -848,28 +836,21 @@ fn size_after<T, U, E, S>(
         ended,
         failed,
         queued: sizing.input.len(),
-        workers: sizing.target.load(Ordering::Acquire),
+        workers: sizing.headcount.target(),
     };
     let Some(wanted) = sizing.sizer.finished(job) else {
         return;
     };
-    sizing.target.store(wanted, Ordering::Release);
     let tasks = &sizing.sizer.tasks;
-    // Start what is missing; a stage whose workers have all ended stays ended.
-    while sizing
-        .live
-        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |live| {
-            (live != 0 && live < wanted).then_some(live + 1)
-        })
-        .is_ok()
-    {
+    // A stage whose workers have all ended stays ended.
+    sizing.headcount.set(wanted, || {
         let waker = workers.control.cancel.enlist();
         tasks.spawn(stage_worker(
             Arc::clone(workers),
             sizing.input.clone(),
             waker,
         ));
-    }
+    });
     // Idle workers over the count notice when woken.
     workers.control.cancel.wake_all();
 }

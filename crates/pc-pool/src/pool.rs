@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::attempt::{self, Attempt, Deadline};
 use crate::error::JobError;
+use crate::headcount::Headcount;
 use crate::sizing::{Adaptive, Controller, Finished, Sizer};
 
 /// How a job's outcome travels: to its own handle, or to the results stream.
@@ -98,8 +99,7 @@ pub(crate) struct Shared<In, S: Stage<In>> {
     /// Deliveries the source could not settle (they will be delivered again).
     ack_errors: AtomicU64,
     /// Workers running, and how many there should be.
-    live: AtomicUsize,
-    target: AtomicUsize,
+    headcount: Headcount,
     next_worker: AtomicUsize,
     stopped: watch::Sender<bool>,
     probe: Option<SharedProbe>,
@@ -108,21 +108,6 @@ pub(crate) struct Shared<In, S: Stage<In>> {
 }
 
 impl<In, S: Stage<In>> Shared<In, S> {
-    /// Whether more workers run than the pool should have.
-    fn too_many(&self) -> bool {
-        self.live.load(Ordering::Acquire) > self.target.load(Ordering::Acquire)
-    }
-
-    /// Retires the calling worker if there are too many: true if it must end now.
-    fn retire_one(&self) -> bool {
-        let target = self.target.load(Ordering::Acquire);
-        self.live
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |live| {
-                (live > target).then(|| live - 1)
-            })
-            .is_ok()
-    }
-
     /// A job with the next number.
     #[inline]
     pub(crate) fn job(&self, input: In, reply: Reply<S::Output, S::Error>) -> QueuedJob<S, In> {
@@ -387,8 +372,7 @@ impl<S> WorkerPoolBuilder<S> {
             next_id: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
             ack_errors: AtomicU64::new(0),
-            live: AtomicUsize::new(workers),
-            target: AtomicUsize::new(workers),
+            headcount: Headcount::new(workers),
             next_worker: AtomicUsize::new(workers),
             stopped: watch::Sender::new(false),
             probe: self.probe,
@@ -583,7 +567,7 @@ impl<In, S: Stage<In>> WorkerPool<In, S> {
 
     /// Workers running now: the number built with until the pool stops, whatever jobs panicked.
     pub fn workers(&self) -> usize {
-        self.shared.live.load(Ordering::Acquire)
+        self.shared.headcount.live()
     }
 
     /// Jobs waiting in the pool's intake (with a queue per worker, not counting those).
@@ -637,7 +621,7 @@ impl<In, S: Stage<In>> WorkerPool<In, S> {
     /// controller last asked for ([`adaptive`](WorkerPoolBuilder::adaptive)).
     /// [`workers`](Self::workers) reaches it as workers start, or retire between jobs.
     pub fn target_workers(&self) -> usize {
-        self.shared.target.load(Ordering::Acquire)
+        self.shared.headcount.target()
     }
 
     /// Stops intake: submits and sends fail and hand their input back; queued jobs still run.
@@ -738,23 +722,16 @@ where
     /// Runs `workers` workers from now on: starts the missing ones in `tasks` at once; those
     /// over the count retire between jobs.
     fn set_workers(self: &Arc<Self>, tasks: &TaskGroup, workers: usize) {
-        self.target.store(workers, Ordering::Release);
         // Held until the new workers are in the group: a `close` cannot see the group empty
         // between a worker's count and its task.
         let _resizing = tasks.hold();
-        // Start what is missing; a pool whose workers have all ended stays stopped.
-        while self
-            .live
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |live| {
-                (live != 0 && live < workers).then_some(live + 1)
-            })
-            .is_ok()
-        {
+        // A pool whose workers have all ended stays stopped.
+        self.headcount.set(workers, || {
             let worker = self.next_worker.fetch_add(1, Ordering::Relaxed);
             let waker = self.cancel.enlist();
             let queue = self.queue.clone();
             tasks.spawn(work(Arc::clone(self), worker, waker, queue));
-        }
+        });
         // Idle workers over the count notice when woken.
         self.cancel.wake_all();
     }
@@ -781,7 +758,7 @@ impl<In, S: Stage<In>> Drop for Enrolled<In, S> {
         if self.retired {
             return;
         }
-        if self.shared.live.fetch_sub(1, Ordering::AcqRel) == 1 {
+        if self.shared.headcount.leave() {
             // The last worker out: no more results, and every `close` may return.
             self.shared.results.close();
             self.shared.stopped.send_replace(true);
@@ -809,7 +786,7 @@ async fn work<In, S>(
     // When the last job ended, if the clock was read then: a job taken at once starts there.
     let mut last_end: Option<Instant> = None;
     loop {
-        if shared.retire_one() {
+        if shared.headcount.retire_one() {
             enrolled.retired = true;
             return;
         }
@@ -821,7 +798,7 @@ async fn work<In, S>(
             }
             Err(_) => {
                 let recv = std::pin::pin!(queue.recv());
-                let stop = || cancel.is_cancelled() || shared.too_many();
+                let stop = || cancel.is_cancelled() || shared.headcount.too_many();
                 match cancel.race(&waker, stop, recv).await {
                     Some(Ok(job)) => (job, true),
                     Some(Err(_)) => break,
@@ -881,7 +858,7 @@ async fn work<In, S>(
                 ended,
                 failed: output.is_err(),
                 queued: shared.intake.len(),
-                workers: shared.target.load(Ordering::Acquire),
+                workers: shared.headcount.target(),
             };
             shared.size_after(sizer, job);
         }

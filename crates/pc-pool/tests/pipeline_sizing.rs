@@ -9,27 +9,7 @@ use futures_util::{FutureExt, StreamExt};
 use pc_core::BuildError;
 use pc_pool::sizing::{Sample, Vegas};
 use pc_pool::{MAX_WORKERS, Pipeline};
-use support::{ms, within};
-
-/// A stage that takes 10 ms an item and records the most items it ran at once.
-fn slow_double(
-    most: &Arc<AtomicUsize>,
-) -> impl Fn(u32) -> futures_util::future::BoxFuture<'static, Result<u32, ()>> + Send + Sync + 'static
-{
-    let running = Arc::new(AtomicUsize::new(0));
-    let most = Arc::clone(most);
-    move |n: u32| {
-        let (running, most) = (Arc::clone(&running), Arc::clone(&most));
-        async move {
-            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-            most.fetch_max(now, Ordering::SeqCst);
-            tokio::time::sleep(ms(10)).await;
-            running.fetch_sub(1, Ordering::SeqCst);
-            Ok(n * 2)
-        }
-        .boxed()
-    }
-}
+use support::{ms, slow_double, within};
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn an_adaptive_stage_grows_while_items_wait_and_hands_each_out_once_in_order() {

@@ -11,7 +11,7 @@ use futures_util::FutureExt;
 use pc_core::{BuildError, Producer};
 use pc_pool::sizing::{Aimd, Controller, Gradient2, LittlesLaw, Sample, Vegas};
 use pc_pool::{Balance, JobError, MAX_WORKERS, WorkerPool};
-use support::ms;
+use support::{ms, slow_double};
 use tokio::time::Instant;
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
@@ -63,21 +63,8 @@ async fn the_controller_sees_each_jobs_times_and_the_pools_state() {
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn the_pool_follows_its_controller_within_the_bounds_and_loses_no_job() {
-    let running = Arc::new(AtomicUsize::new(0));
     let most = Arc::new(AtomicUsize::new(0));
-    let stage = {
-        let (running, most) = (Arc::clone(&running), Arc::clone(&most));
-        move |n: u32| {
-            let (running, most) = (Arc::clone(&running), Arc::clone(&most));
-            async move {
-                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-                most.fetch_max(now, Ordering::SeqCst);
-                tokio::time::sleep(ms(10)).await;
-                running.fetch_sub(1, Ordering::SeqCst);
-                Ok::<_, ()>(n)
-            }
-        }
-    };
+    let stage = slow_double(&most);
     // As many as possible while jobs wait, as few as possible once none do: out of bounds
     // both ways, brought within them.
     let greedy = |sample: &Sample| if sample.queued > 0 { usize::MAX } else { 0 };
@@ -96,7 +83,11 @@ async fn the_pool_follows_its_controller_within_the_bounds_and_loses_no_job() {
         done.push(results.recv().await.unwrap().output.unwrap());
     }
     done.sort_unstable();
-    assert_eq!(done, (0..40).collect::<Vec<_>>(), "each job once");
+    assert_eq!(
+        done,
+        (0..40).map(|n| n * 2).collect::<Vec<_>>(),
+        "each job once"
+    );
     assert_eq!(most.load(Ordering::SeqCst), 5, "grew to the most");
     assert_eq!(
         pool.target_workers(),
