@@ -9,7 +9,6 @@
 //! `-- --json` prints the figures as JSON instead. The run is deterministic: paused time and
 //! seeded arrivals.
 
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,6 +17,9 @@ use pc::Producer;
 use pc::pool::WorkerPool;
 use pc::pool::sizing::{Aimd, Controller, Gradient2, LittlesLaw, Vegas};
 use tokio::time::{Instant, sleep, sleep_until};
+
+mod chart;
+use chart::Chart;
 
 /// The backend: a job's time alone, and how many run at once before each gets slower.
 const BASE: Duration = Duration::from_millis(10);
@@ -286,69 +288,27 @@ fn check(best: (usize, &Outcome), controllers: &[(&str, Outcome)]) -> Result<(),
 
 /// Each controller's size over time, one line each, with the load steps marked.
 fn chart(controllers: &[(&str, Outcome)]) -> String {
-    const WIDTH: f64 = 800.0;
-    const HEIGHT: f64 = 320.0;
-    const LEFT: f64 = 50.0;
-    const TOP: f64 = 20.0;
-    const COLORS: [&str; 4] = ["#d62728", "#1f77b4", "#ff7f0e", "#2ca02c"];
     let total: Duration = PHASES.iter().map(|(_, length)| *length).sum();
     let steps = (total.as_millis() / EVERY.as_millis()) as f64;
-    let x = |step: f64| LEFT + WIDTH * step / steps;
-    let y = |size: f64| TOP + HEIGHT * (1.0 - size / MAX as f64);
-    let mut svg = String::new();
-    let _ = write!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" font-family="sans-serif" font-size="12">"#,
-        LEFT + WIDTH + 140.0,
-        TOP + HEIGHT + 50.0
-    );
+    let mut chart = Chart::new(320.0);
     for size in (0..=MAX).step_by(8) {
-        let at = y(size as f64);
-        let _ = write!(
-            svg,
-            r##"<line x1="{LEFT}" y1="{at}" x2="{}" y2="{at}" stroke="#ddd"/><text x="5" y="{}">{size}</text>"##,
-            LEFT + WIDTH,
-            at + 4.0
-        );
+        chart.grid(size as f64 / MAX as f64, &size.to_string());
     }
-    let mut second = Duration::ZERO;
+    let mut at = Duration::ZERO;
     for (_, length) in &PHASES[..PHASES.len() - 1] {
-        second += *length;
-        let at = x(second.as_millis() as f64 / EVERY.as_millis() as f64);
-        let _ = write!(
-            svg,
-            r##"<line x1="{at}" y1="{TOP}" x2="{at}" y2="{}" stroke="#999" stroke-dasharray="4"/>"##,
-            TOP + HEIGHT
-        );
+        at += *length;
+        chart.mark(at.as_secs_f64() / total.as_secs_f64());
     }
     for second in (0..=total.as_secs()).step_by(10) {
-        let at = x((second * 1000 / EVERY.as_millis() as u64) as f64);
-        let _ = write!(
-            svg,
-            r#"<text x="{at}" y="{}" text-anchor="middle">{second} s</text>"#,
-            TOP + HEIGHT + 20.0
-        );
+        chart.tick(second as f64 / total.as_secs_f64(), &format!("{second} s"));
     }
-    for (index, (name, outcome)) in controllers.iter().enumerate() {
-        let points: Vec<String> = outcome
+    for (name, outcome) in controllers {
+        let points = outcome
             .sizes
             .iter()
             .enumerate()
-            .map(|(step, size)| format!("{:.1},{:.1}", x(step as f64), y(*size as f64)))
-            .collect();
-        let color = COLORS[index % COLORS.len()];
-        let _ = write!(
-            svg,
-            r#"<polyline fill="none" stroke="{color}" stroke-width="2" points="{}"/><text x="{}" y="{}" fill="{color}">{name}</text>"#,
-            points.join(" "),
-            LEFT + WIDTH + 10.0,
-            TOP + 20.0 * (index as f64 + 1.0)
-        );
+            .map(|(step, size)| (step as f64 / steps, *size as f64 / MAX as f64));
+        chart.line(name, points);
     }
-    let _ = write!(
-        svg,
-        r#"<text x="{LEFT}" y="{}">workers over time; load 400/s, 1,000/s from 20 s, 400/s from 40 s; knee at 8</text></svg>"#,
-        TOP + HEIGHT + 42.0
-    );
-    svg
+    chart.finish("workers over time; load 400/s, 1,000/s from 20 s, 400/s from 40 s; knee at 8")
 }

@@ -7,12 +7,14 @@
 //! `--svg`); `-- --json` prints the figures as JSON instead. The run is deterministic: paused
 //! time and seeded arrivals.
 
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pc::backpressure::{BoundedQueue, Discipline, Overflow};
 use tokio::time::{Instant, sleep, sleep_until};
+
+mod chart;
+use chart::Chart;
 
 /// Workers, and each request's service time: 1,000 requests per second served.
 const WORKERS: usize = 4;
@@ -216,47 +218,27 @@ fn check(outcomes: &[(&str, Outcome)]) -> Result<(), String> {
 /// The 99th percentile of time in the queue per quarter second, one line per discipline, on
 /// a log scale from 1 ms to 10 s.
 fn chart(outcomes: &[(&str, Outcome)]) -> String {
-    const WIDTH: f64 = 800.0;
-    const HEIGHT: f64 = 360.0;
-    const LEFT: f64 = 60.0;
-    const TOP: f64 = 20.0;
-    const COLORS: [&str; 4] = ["#d62728", "#1f77b4", "#ff7f0e", "#2ca02c"];
     let total: Duration = PHASES.iter().map(|(_, length)| *length).sum();
     let buckets = (total.as_millis() / BUCKET.as_millis()) as usize;
-    let x = |bucket: usize| LEFT + WIDTH * bucket as f64 / buckets as f64;
-    // log10 of milliseconds, from 0 (1 ms) to 4 (10 s).
-    let y = |sojourn: Duration| {
-        let ms = (sojourn.as_secs_f64() * 1e3).clamp(1.0, 1e4);
-        TOP + HEIGHT * (1.0 - ms.log10() / 4.0)
-    };
-    let mut svg = String::new();
-    let _ = write!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" font-family="sans-serif" font-size="12">"#,
-        LEFT + WIDTH + 140.0,
-        TOP + HEIGHT + 50.0
-    );
+    let x = |bucket: usize| bucket as f64 / buckets as f64;
+    // log10 of milliseconds, from 0 (1 ms) to 4 (10 s), as a fraction of the height.
+    let y = |sojourn: Duration| (sojourn.as_secs_f64() * 1e3).clamp(1.0, 1e4).log10() / 4.0;
+    let mut chart = Chart::new(360.0);
     for (decade, label) in ["1 ms", "10 ms", "100 ms", "1 s", "10 s"]
         .iter()
         .enumerate()
     {
-        let at = y(Duration::from_millis(10u64.pow(decade as u32)));
-        let _ = write!(
-            svg,
-            r##"<line x1="{LEFT}" y1="{at}" x2="{}" y2="{at}" stroke="#ddd"/><text x="5" y="{}">{label}</text>"##,
-            LEFT + WIDTH,
-            at + 4.0
-        );
+        chart.grid(decade as f64 / 4.0, label);
+    }
+    let mut at = Duration::ZERO;
+    for (_, length) in &PHASES[..PHASES.len() - 1] {
+        at += *length;
+        chart.mark(at.as_secs_f64() / total.as_secs_f64());
     }
     for second in (0..=total.as_secs()).step_by(5) {
-        let at = x((second * 1000 / BUCKET.as_millis() as u64) as usize);
-        let _ = write!(
-            svg,
-            r#"<text x="{at}" y="{}" text-anchor="middle">{second} s</text>"#,
-            TOP + HEIGHT + 20.0
-        );
+        chart.tick(second as f64 / total.as_secs_f64(), &format!("{second} s"));
     }
-    for (index, (name, outcome)) in outcomes.iter().enumerate() {
+    for (name, outcome) in outcomes {
         let mut by_bucket = vec![Vec::new(); buckets];
         for (taken, sojourn) in &outcome.sojourns {
             let bucket = (taken.as_millis() / BUCKET.as_millis()) as usize;
@@ -264,25 +246,12 @@ fn chart(outcomes: &[(&str, Outcome)]) -> String {
                 samples.push(*sojourn);
             }
         }
-        let points: Vec<String> = by_bucket
+        let points = by_bucket
             .into_iter()
             .enumerate()
             .filter(|(_, samples)| !samples.is_empty())
-            .map(|(bucket, samples)| format!("{:.1},{:.1}", x(bucket), y(p99(samples.into_iter()))))
-            .collect();
-        let color = COLORS[index % COLORS.len()];
-        let _ = write!(
-            svg,
-            r#"<polyline fill="none" stroke="{color}" stroke-width="2" points="{}"/><text x="{}" y="{}" fill="{color}">{name}</text>"#,
-            points.join(" "),
-            LEFT + WIDTH + 10.0,
-            TOP + 20.0 * (index as f64 + 1.0)
-        );
+            .map(|(bucket, samples)| (x(bucket), y(p99(samples.into_iter()))));
+        chart.line(name, points);
     }
-    let _ = write!(
-        svg,
-        r#"<text x="{LEFT}" y="{}">p99 time in the queue per 250 ms; load 2x service until 10 s, 0.5x after</text></svg>"#,
-        TOP + HEIGHT + 42.0
-    );
-    svg
+    chart.finish("p99 time in the queue per 250 ms; load 2x service until 10 s, 0.5x after")
 }
