@@ -19,7 +19,7 @@ use pc::pool::sizing::{Aimd, Controller, Gradient2, LittlesLaw, Vegas};
 use tokio::time::{Instant, sleep, sleep_until};
 
 mod chart;
-use chart::Chart;
+use chart::{Chart, Options};
 
 /// The backend: a job's time alone, and how many run at once before each gets slower.
 const BASE: Duration = Duration::from_millis(10);
@@ -157,13 +157,7 @@ async fn simulate(workers: usize, controller: Option<impl Controller>) -> Outcom
 const FIXED: std::ops::RangeInclusive<usize> = 1..=32;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let json = args.iter().any(|arg| arg == "--json");
-    let svg_path = args
-        .iter()
-        .position(|arg| arg == "--svg")
-        .and_then(|at| args.get(at + 1).cloned())
-        .unwrap_or_else(|| "target/adaptive_pool.svg".to_owned());
+    let options = Options::from_args("target/adaptive_pool.svg");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
@@ -187,7 +181,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
     ];
     let best = best(&fixed);
-    if json {
+    if options.json {
         let round = |x: f64| (x * 100.0).round() / 100.0;
         let figures = serde_json::json!({
             "fixed": fixed.iter().map(|(workers, outcome)| serde_json::json!({
@@ -234,11 +228,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 outcome.settle_s()
             );
         }
-        if let Some(dir) = std::path::Path::new(&svg_path).parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::write(&svg_path, chart(&controllers))?;
-        println!("chart: {svg_path}");
+        options.write(&chart(&controllers))?;
     }
     check(best, &controllers)?;
     Ok(())
@@ -294,14 +284,8 @@ fn chart(controllers: &[(&str, Outcome)]) -> String {
     for size in (0..=MAX).step_by(8) {
         chart.grid(size as f64 / MAX as f64, &size.to_string());
     }
-    let mut at = Duration::ZERO;
-    for (_, length) in &PHASES[..PHASES.len() - 1] {
-        at += *length;
-        chart.mark(at.as_secs_f64() / total.as_secs_f64());
-    }
-    for second in (0..=total.as_secs()).step_by(10) {
-        chart.tick(second as f64 / total.as_secs_f64(), &format!("{second} s"));
-    }
+    let phases: Vec<Duration> = PHASES.iter().map(|(_, length)| *length).collect();
+    chart.time_axis(&phases, 10);
     for (name, outcome) in controllers {
         let points = outcome
             .sizes

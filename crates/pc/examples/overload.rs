@@ -14,7 +14,7 @@ use pc::backpressure::{BoundedQueue, Discipline, Overflow};
 use tokio::time::{Instant, sleep, sleep_until};
 
 mod chart;
-use chart::Chart;
+use chart::{Chart, Options};
 
 /// Workers, and each request's service time: 1,000 requests per second served.
 const WORKERS: usize = 4;
@@ -125,13 +125,7 @@ const DISCIPLINES: [(&str, Discipline); 4] = [
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let json = args.iter().any(|arg| arg == "--json");
-    let svg_path = args
-        .iter()
-        .position(|arg| arg == "--svg")
-        .and_then(|at| args.get(at + 1).cloned())
-        .unwrap_or_else(|| "target/overload.svg".to_owned());
+    let options = Options::from_args("target/overload.svg");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
@@ -141,7 +135,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|&(name, discipline)| (name, runtime.block_on(simulate(discipline))))
         .collect();
     check(&outcomes)?;
-    if json {
+    if options.json {
         let figures: serde_json::Map<String, serde_json::Value> = outcomes
             .iter()
             .map(|(name, outcome)| {
@@ -169,11 +163,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             outcome.dropped
         );
     }
-    if let Some(dir) = std::path::Path::new(&svg_path).parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(&svg_path, chart(&outcomes))?;
-    println!("chart: {svg_path}");
+    options.write(&chart(&outcomes))?;
     Ok(())
 }
 
@@ -230,14 +220,8 @@ fn chart(outcomes: &[(&str, Outcome)]) -> String {
     {
         chart.grid(decade as f64 / 4.0, label);
     }
-    let mut at = Duration::ZERO;
-    for (_, length) in &PHASES[..PHASES.len() - 1] {
-        at += *length;
-        chart.mark(at.as_secs_f64() / total.as_secs_f64());
-    }
-    for second in (0..=total.as_secs()).step_by(5) {
-        chart.tick(second as f64 / total.as_secs_f64(), &format!("{second} s"));
-    }
+    let phases: Vec<Duration> = PHASES.iter().map(|(_, length)| *length).collect();
+    chart.time_axis(&phases, 5);
     for (name, outcome) in outcomes {
         let mut by_bucket = vec![Vec::new(); buckets];
         for (taken, sojourn) in &outcome.sojourns {

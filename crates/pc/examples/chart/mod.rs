@@ -3,6 +3,7 @@
 //! coloured line per series with its name beside the plot, and a caption.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 const WIDTH: f64 = 800.0;
 const LEFT: f64 = 60.0;
@@ -54,7 +55,7 @@ impl Chart {
     }
 
     /// A label under the plot at `x`.
-    pub(crate) fn tick(&mut self, x: f64, label: &str) {
+    fn tick(&mut self, x: f64, label: &str) {
         let _ = write!(
             self.svg,
             r#"<text x="{}" y="{}" text-anchor="middle">{label}</text>"#,
@@ -63,8 +64,22 @@ impl Chart {
         );
     }
 
+    /// The time axis of a run made of `phases`: a dashed line where each phase ends and the
+    /// next begins, and a label every `every` seconds.
+    pub(crate) fn time_axis(&mut self, phases: &[Duration], every: u64) {
+        let total: Duration = phases.iter().sum();
+        let mut at = Duration::ZERO;
+        for length in &phases[..phases.len().saturating_sub(1)] {
+            at += *length;
+            self.mark(at.as_secs_f64() / total.as_secs_f64());
+        }
+        for second in (0..=total.as_secs()).step_by(every as usize) {
+            self.tick(second as f64 / total.as_secs_f64(), &format!("{second} s"));
+        }
+    }
+
     /// A dashed vertical line at `x` (a change of load).
-    pub(crate) fn mark(&mut self, x: f64) {
+    fn mark(&mut self, x: f64) {
         let at = self.x(x);
         let _ = write!(
             self.svg,
@@ -98,5 +113,37 @@ impl Chart {
             TOP + self.height + 42.0
         );
         self.svg
+    }
+}
+
+/// What a simulation example was asked for on its command line: `--json` (the figures as
+/// JSON, no chart), and where the chart goes (`--svg PATH`, else `default`).
+pub(crate) struct Options {
+    pub(crate) json: bool,
+    pub(crate) svg: String,
+}
+
+impl Options {
+    pub(crate) fn from_args(default: &str) -> Self {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let svg = args
+            .iter()
+            .position(|arg| arg == "--svg")
+            .and_then(|at| args.get(at + 1).cloned())
+            .unwrap_or_else(|| default.to_owned());
+        Self {
+            json: args.iter().any(|arg| arg == "--json"),
+            svg,
+        }
+    }
+
+    /// Writes `svg` where the chart goes, and says where.
+    pub(crate) fn write(&self, svg: &str) -> std::io::Result<()> {
+        if let Some(dir) = std::path::Path::new(&self.svg).parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&self.svg, svg)?;
+        println!("chart: {}", self.svg);
+        Ok(())
     }
 }
