@@ -5,7 +5,7 @@ mod support;
 use std::collections::HashSet;
 
 use pc_core::channel;
-use support::within;
+use support::{drainers, within};
 
 const PRODUCERS: u64 = 4;
 const CONSUMERS: usize = 4;
@@ -24,18 +24,7 @@ async fn run(capacity: usize) {
         })
         .collect();
     drop(tx);
-    let consumers: Vec<_> = (0..CONSUMERS)
-        .map(|_| {
-            let rx = rx.clone();
-            tokio::spawn(async move {
-                let mut got = Vec::new();
-                while let Ok(item) = rx.recv().await {
-                    got.push(item);
-                }
-                got
-            })
-        })
-        .collect();
+    let consumers = drainers(&rx, CONSUMERS);
     drop(rx);
     for producer in producers {
         producer.await.unwrap();

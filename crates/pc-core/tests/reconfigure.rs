@@ -2,9 +2,10 @@
 //! in order, room taken away never drops an item, and a transfer across changes counts every
 //! item once.
 
-use std::time::Duration;
+mod support;
 
 use pc_core::{BuildError, ReserveManyError, channel};
+use support::{drainers, within};
 use tokio_test::task::spawn;
 use tokio_test::{assert_pending, assert_ready_ok};
 
@@ -114,18 +115,7 @@ async fn a_transfer_across_changes_counts_every_item_once() {
             })
         })
         .collect();
-    let consumers: Vec<_> = (0..4)
-        .map(|_| {
-            let rx = rx.clone();
-            tokio::spawn(async move {
-                let mut got = Vec::new();
-                while let Ok(item) = rx.recv().await {
-                    got.push(item);
-                }
-                got
-            })
-        })
-        .collect();
+    let consumers = drainers(&rx, 4);
     drop(rx);
     let resizer = {
         let tx = tx.clone();
@@ -149,9 +139,7 @@ async fn a_transfer_across_changes_counts_every_item_once() {
         }
         seen
     };
-    let mut seen = tokio::time::timeout(Duration::from_secs(120), all)
-        .await
-        .expect("no lost wake-up");
+    let mut seen = within(all).await;
     seen.sort_unstable();
     let sent: Vec<u32> = (0..4)
         .flat_map(|p| (0..5_000).map(move |i| p * 10_000 + i))

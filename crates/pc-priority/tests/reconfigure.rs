@@ -2,10 +2,11 @@
 //! senders waiting, room taken away sheds nothing, and a transfer across changes counts every
 //! item once.
 
-use std::time::Duration;
+mod support;
 
 use pc_core::BuildError;
 use pc_priority::{PriorityChannel, WhenFull};
+use support::within;
 use tokio_test::task::spawn;
 use tokio_test::{assert_pending, assert_ready_ok};
 
@@ -115,9 +116,7 @@ async fn a_transfer_across_changes_counts_every_item_once() {
         }
         seen
     };
-    let mut seen = tokio::time::timeout(Duration::from_secs(120), all)
-        .await
-        .expect("no lost wake-up");
+    let mut seen = within(all).await;
     seen.sort_unstable();
     let sent: Vec<u32> = (0..4)
         .flat_map(|p| (0..2_000).map(move |i| p * 10_000 + i))

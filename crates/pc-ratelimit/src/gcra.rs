@@ -65,18 +65,22 @@ impl Gcra {
     /// [`TryAcquireError::OverBurst`].
     #[inline]
     pub fn try_acquire(&self, n: u32) -> Result<(), TryAcquireError> {
-        let decided = match &self.fast {
-            Some((tsc, origin)) => self.decide(
-                n,
-                self.fixed
-                    .ticks_of_nanos(tsc.delta_as_nanos(*origin, tsc.raw())),
-            ),
-            None => self.decide(n, self.clock.now(self.fixed)),
-        };
+        let decided = self.decide(n, self.now());
         if let Some(probe) = &self.probe {
             crate::report_decision(probe, n, &decided);
         }
         decided
+    }
+
+    /// Now, in the limiter's ticks, on the clock it decides by (the TSC one if set).
+    #[inline]
+    fn now(&self) -> u64 {
+        match &self.fast {
+            Some((tsc, origin)) => self
+                .fixed
+                .ticks_of_nanos(tsc.delta_as_nanos(*origin, tsc.raw())),
+            None => self.clock.now(self.fixed),
+        }
     }
 
     /// [`try_acquire`](Gcra::try_acquire) as if it were `now`: for callers that already read
@@ -140,7 +144,7 @@ impl Gcra {
 
     /// Whole permits available now.
     pub fn available(&self) -> u32 {
-        let now = self.clock.now(self.fixed);
+        let now = self.now();
         let mut turn = 0;
         loop {
             match self.read() {
@@ -216,12 +220,7 @@ impl Gcra {
     ) -> Result<(), BuildError> {
         let mut current = self.live.begin();
         let (old, limits) = (*current, new(*current)?);
-        let now = match &self.fast {
-            Some((tsc, origin)) => self
-                .fixed
-                .ticks_of_nanos(tsc.delta_as_nanos(*origin, tsc.raw())),
-            None => self.clock.now(self.fixed),
-        };
+        let now = self.now();
         let sealed = self.tat.swap(SEALED, Ordering::AcqRel);
         self.live.publish(&mut current, limits);
         // Both limits count in the same tick: `now` is the same instant in each. Owed permits

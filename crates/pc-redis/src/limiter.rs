@@ -181,13 +181,12 @@ impl RedisGcra {
             .await?;
         let mut invocation = self.script.key(format!("{}{key}", self.prefix));
         invocation.arg(self.interval_us).arg(self.burst).arg(n);
-        let decided: redis::RedisResult<(i64, i64)> =
-            match invocation.invoke_async(&mut link.get()).await {
-                Err(error) if link.recover(&error).await => {
-                    invocation.invoke_async(&mut link.get()).await
-                }
-                decided => decided,
-            };
+        let invocation = &invocation;
+        let decided: redis::RedisResult<(i64, i64)> = link
+            .run_once_more(|mut connection| async move {
+                invocation.invoke_async(&mut connection).await
+            })
+            .await;
         match decided.map_err(RedisError::from)? {
             (1, _) => Ok(()),
             (_, wait) => Err(RedisLimitError::Insufficient {

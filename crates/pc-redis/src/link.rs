@@ -72,6 +72,19 @@ impl Link {
         }
     }
 
+    /// Runs `command`, and once more on a new connection if the first try lost the
+    /// connection: for commands that must answer quickly rather than ride out a restart.
+    pub(crate) async fn run_once_more<R, F, Fut>(&self, mut command: F) -> redis::RedisResult<R>
+    where
+        F: FnMut(MultiplexedConnection) -> Fut,
+        Fut: Future<Output = redis::RedisResult<R>>,
+    {
+        match command(self.get()).await {
+            Err(error) if self.recover(&error).await => command(self.get()).await,
+            done => done,
+        }
+    }
+
     /// After `error`: connects anew if the connection is what failed, and says whether the
     /// operation is worth retrying (a connection was made again).
     pub(crate) async fn recover(&self, error: &redis::RedisError) -> bool {

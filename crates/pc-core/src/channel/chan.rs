@@ -50,7 +50,7 @@ use std::task::{Context, Waker};
 
 use crate::loom::{AtomicUsize, Ordering};
 use crate::probe::SharedProbe;
-use crate::sync::Lock;
+use crate::sync::{Lock, LockGuard};
 
 /// The end of a list.
 const NIL: usize = usize::MAX;
@@ -234,10 +234,18 @@ impl<T> Chan<T> {
 
     /// Moves up to `limit` queued items into `buf` in one critical section; returns how many.
     pub(crate) fn pop_into(&self, buf: &mut Vec<T>, limit: usize) -> usize {
-        let mut wakes = Wakes::new();
         let mut state = self.state.lock();
         let taken = limit.min(state.items.len());
         buf.extend(state.items.drain(..taken));
+        self.took_from_head(state, taken);
+        taken
+    }
+
+    /// After `taken` items came off the head under `state`: counts them, gives the room to
+    /// parked senders, releases the lock, wakes whom that served, and reports.
+    #[inline]
+    fn took_from_head(&self, mut state: LockGuard<'_, State<T>>, taken: usize) {
+        let mut wakes = Wakes::new();
         state.received += taken as u64;
         state.serve_senders(&mut wakes);
         let depth = state.len();
@@ -246,13 +254,11 @@ impl<T> Chan<T> {
         if taken > 0 {
             self.report_consumed(taken, depth);
         }
-        taken
     }
 
     /// Moves the queued items at the head into `buf` while `accept` takes them, in one
     /// critical section; returns how many.
     pub(crate) fn pop_while(&self, buf: &mut Vec<T>, mut accept: impl FnMut(&T) -> bool) -> usize {
-        let mut wakes = Wakes::new();
         let mut state = self.state.lock();
         let mut taken = 0;
         // `accept` is the caller's code: its panic leaves the item it looked at in place, and
@@ -270,14 +276,7 @@ impl<T> Chan<T> {
             buf.extend(state.items.pop_front());
             taken += 1;
         }
-        state.received += taken as u64;
-        state.serve_senders(&mut wakes);
-        let depth = state.len();
-        drop(state);
-        wakes.wake();
-        if taken > 0 {
-            self.report_consumed(taken, depth);
-        }
+        self.took_from_head(state, taken);
         if let Some(panic) = panicked {
             resume_unwind(panic);
         }

@@ -26,6 +26,26 @@ pub async fn within_paused<F: Future>(fut: F) -> F::Output {
         .expect("the test hung: a wake-up was lost or an item went missing")
 }
 
+/// `n` tasks, each receiving from `rx` until the channel is closed and drained; each returns
+/// what it received, in order.
+pub fn drainers<T: Send + 'static>(
+    rx: &pc_core::channel::Receiver<T>,
+    n: usize,
+) -> Vec<tokio::task::JoinHandle<Vec<T>>> {
+    (0..n)
+        .map(|_| {
+            let rx = rx.clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                while let Ok(item) = rx.recv().await {
+                    got.push(item);
+                }
+                got
+            })
+        })
+        .collect()
+}
+
 /// An item that counts how many times it is dropped.
 #[derive(Debug)]
 pub struct Counted {
