@@ -47,6 +47,7 @@ mod overflow;
 mod pressure;
 mod queue;
 mod stats;
+mod weight;
 
 pub use adaptive::{AdaptiveProducer, AdaptiveRate, AdaptiveRateBuilder};
 pub use discipline::Discipline;

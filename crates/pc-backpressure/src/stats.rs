@@ -32,7 +32,10 @@ pub struct QueueStats {
     pub depth: usize,
     /// The deepest the queue has been.
     pub peak_depth: usize,
-    /// Senders waiting for space now.
+    /// The weight held now (without [`max_weight`](crate::BoundedQueueBuilder::max_weight),
+    /// 0): the queued items' and that of sends placing theirs.
+    pub weight: usize,
+    /// Senders waiting for space now: for a free slot, or for their item's weight.
     pub waiting_producers: usize,
     /// Receivers waiting for an item now.
     pub waiting_consumers: usize,
@@ -98,6 +101,7 @@ impl Counters {
             rejected: get(&self.rejected),
             depth: channel.depth,
             peak_depth: self.peak_depth.load(Ordering::Relaxed),
+            weight: 0,
             waiting_producers: channel.waiting_senders,
             waiting_consumers: channel.waiting_receivers,
         }

@@ -13,6 +13,7 @@ use crate::discipline::{Clock, Discipline, Entry};
 use crate::overflow::Overflow;
 use crate::pressure::Watermarks;
 use crate::stats::Counters;
+use crate::weight::{Weigher, Weights};
 
 /// A bounded MPMC queue with an [`Overflow`] policy; [`BoundedQueue::builder`] makes one and
 /// returns its cloneable halves.
@@ -48,6 +49,7 @@ impl BoundedQueue {
             low: 0.2,
             on_drop: None,
             probe: None,
+            weights: None,
         }
     }
 }
@@ -61,6 +63,7 @@ pub struct BoundedQueueBuilder<T> {
     low: f64,
     on_drop: Option<DropHook<T>>,
     probe: Option<SharedProbe>,
+    weights: Option<(usize, Weigher<T>)>,
 }
 
 impl<T: Send + 'static> BoundedQueueBuilder<T> {
@@ -96,6 +99,56 @@ impl<T: Send + 'static> BoundedQueueBuilder<T> {
         self
     }
 
+    /// Bounds the queue by weight as well as by count: the weights of the queued items, as
+    /// `weigher` gives them (bytes, say), add up to at most `max_weight`. An item heavier than
+    /// that is charged `max_weight`, so it is admitted alone, once the queue holds no weight,
+    /// rather than refused forever.
+    ///
+    /// An item whose weight is not free meets the [`Overflow`] policy as an item that finds
+    /// no free slot does: `Block` waits for it (in arrival order: a sender never takes weight
+    /// an earlier one waits for), `Reject` hands the item back, `DropIncoming` drops it, and
+    /// `DropOldest` evicts the oldest items, as many as free its weight. When nothing queued is
+    /// left to evict (the weight is held by items on their way to a receive that has not run
+    /// yet, or by sends placing theirs), `DropOldest` drops the new item
+    /// ([`DropReason::Full`]).
+    ///
+    /// The weigher runs once per item, in the send, and the queue keeps what it charged until
+    /// the item comes out; a weigher that panics panics that send, and the queue is unchanged.
+    /// [`Sender::weight`] reads the weight held now, [`QueueStats::weight`](crate::QueueStats)
+    /// too. The pressure watermarks and [`Sender::occupancy`] stay counts of items.
+    ///
+    /// ```
+    /// use pc_backpressure::{BoundedQueue, Overflow};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// // At most 1,000 messages, and at most 64 KiB of them.
+    /// let (tx, rx) = BoundedQueue::builder(1_000)
+    ///     .max_weight(64 * 1024, |message: &Vec<u8>| message.len() as u32)
+    ///     .overflow(Overflow::Reject)
+    ///     .build()?;
+    /// tx.send(vec![0; 40 * 1024]).await?;
+    /// // 24 KiB are free: the next 40 KiB do not fit.
+    /// assert!(tx.send(vec![1; 40 * 1024]).await.is_err());
+    /// assert_eq!(tx.weight(), 40 * 1024);
+    /// rx.recv().await?;
+    /// tx.send(vec![1; 40 * 1024]).await?;
+    /// // Heavier than the bound: charged the whole bound, admitted once the queue is empty.
+    /// rx.recv().await?;
+    /// tx.send(vec![2; 100 * 1024]).await?;
+    /// assert_eq!(tx.weight(), 64 * 1024);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn max_weight(
+        mut self,
+        max_weight: usize,
+        weigher: impl Fn(&T) -> u32 + Send + Sync + 'static,
+    ) -> Self {
+        self.weights = Some((max_weight, Box::new(weigher)));
+        self
+    }
+
     /// Reports items in and out, depth, drops and time blocked on a full queue.
     pub fn probe(mut self, probe: SharedProbe) -> Self {
         self.probe = Some(probe);
@@ -106,8 +159,9 @@ impl<T: Send + 'static> BoundedQueueBuilder<T> {
     ///
     /// # Errors
     ///
-    /// A [`BuildError`] for a capacity of 0, watermarks outside `0 <= low < high <= 1`, or a
-    /// discipline with a zero target or interval, or a target not shorter than its interval.
+    /// A [`BuildError`] for a capacity of 0, watermarks outside `0 <= low < high <= 1`, a
+    /// discipline with a zero target or interval, or a target not shorter than its interval, or
+    /// a `max_weight` of 0 or above `usize::MAX >> 3`.
     pub fn build(self) -> Result<(Sender<T>, Receiver<T>), BuildError> {
         // The capacity first, as the channel would check it: the channel is built last, once
         // the state its probe reports to exists.
@@ -131,6 +185,10 @@ impl<T: Send + 'static> BoundedQueueBuilder<T> {
                 ),
             });
         }
+        let weights = self
+            .weights
+            .map(|(max, weigher)| Weights::new(max, weigher))
+            .transpose()?;
         let shared = Arc::new(Shared {
             capacity: std::sync::atomic::AtomicUsize::new(self.capacity),
             clock: Clock::new(self.discipline),
@@ -139,6 +197,7 @@ impl<T: Send + 'static> BoundedQueueBuilder<T> {
             on_drop: self.on_drop,
             probe: self.probe,
             receivers: AtomicUsize::new(1),
+            weights,
         });
         let depths = Depths {
             shared: Arc::clone(&shared),
@@ -147,8 +206,11 @@ impl<T: Send + 'static> BoundedQueueBuilder<T> {
         let (tx, rx) = channel::Builder::bounded(self.capacity)
             .probe(Arc::new(depths))
             .build::<Entry<T>>()?;
+        // Only a queue that evicts by weight takes from its head on the senders' side.
+        let head = (shared.weights.is_some() && self.overflow == Overflow::DropOldest)
+            .then(|| rx.downgrade());
         Ok((
-            Sender::new(tx, self.overflow, Arc::clone(&shared)),
+            Sender::new(tx, self.overflow, Arc::clone(&shared), head),
             Receiver::new(rx, shared),
         ))
     }
@@ -164,6 +226,7 @@ impl<T> fmt::Debug for BoundedQueueBuilder<T> {
             .field("low", &self.low)
             .field("drop_hook", &self.on_drop.is_some())
             .field("probe", &self.probe.is_some())
+            .field("max_weight", &self.weights.as_ref().map(|(max, _)| max))
             .finish()
     }
 }

@@ -52,6 +52,7 @@ impl<T> Drop for Receiver<T> {
         // once all are counted (unless this drop is part of an unwind already).
         let mut panicked = None;
         while let Ok(entry) = self.rx.try_recv() {
+            self.shared.came_out(&entry);
             let panic = self.shared.drop_item(entry.item, DropReason::Closed);
             panicked = panicked.or(panic);
         }
@@ -131,6 +132,7 @@ impl<T> Receiver<T> {
             // unless it carries a deadline.
             let entry = self.rx.try_recv()?;
             if entry.is_plain() {
+                self.shared.came_out(&entry);
                 self.shared.served(None, || self.rx.len());
                 return Ok(entry.item);
             }
@@ -191,6 +193,18 @@ impl<T> Receiver<T> {
         self.shared.capacity.load(Ordering::Relaxed)
     }
 
+    /// The weight the queue holds now: its items', as the
+    /// [`max_weight`](crate::BoundedQueueBuilder::max_weight) weigher charged them, and that of
+    /// sends placing theirs; 0 without a `max_weight`.
+    pub fn weight(&self) -> usize {
+        self.shared.weight()
+    }
+
+    /// The bound on the weight, if the queue has one.
+    pub fn max_weight(&self) -> Option<usize> {
+        self.shared.weights.as_ref().map(|weights| weights.max())
+    }
+
     /// Whether the queue is closed (it may still hold items to drain).
     pub fn is_closed(&self) -> bool {
         self.rx.is_closed()
@@ -208,9 +222,7 @@ impl<T> Receiver<T> {
 
     /// What the queue has done so far.
     pub fn stats(&self) -> QueueStats {
-        self.shared
-            .counters
-            .snapshot(Channel::of_receiver(&self.rx))
+        self.shared.stats(Channel::of_receiver(&self.rx))
     }
 }
 

@@ -1,11 +1,14 @@
 //! The sending half: applies the overflow policy.
 
 use std::fmt;
+use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use futures_util::future::{Either, select};
 use pc_core::probe::WaitTimer;
+use pc_core::task::Panic;
 use pc_core::{
     DropReason, ProduceError, ProduceErrorKind, Producer, SendTimeoutError, TrySendError, WaitKind,
     channel,
@@ -19,6 +22,7 @@ use crate::error::OfferError;
 use crate::overflow::Overflow;
 use crate::pressure::Pressure;
 use crate::stats::{Channel, QueueStats};
+use crate::weight::{Charge, Weights, placed};
 
 /// The sending half of a [`BoundedQueue`](crate::BoundedQueue); clone it for more producers.
 ///
@@ -27,6 +31,9 @@ pub struct Sender<T> {
     tx: channel::Sender<Entry<T>>,
     overflow: Overflow,
     shared: Arc<Shared<T>>,
+    /// The queue's head, for `DropOldest` to evict from when an item's weight is not free
+    /// (only then: a queue full by count evicts in one step of the channel, `force_send`).
+    head: Option<channel::WeakReceiver<Entry<T>>>,
 }
 
 impl<T> Clone for Sender<T> {
@@ -35,6 +42,7 @@ impl<T> Clone for Sender<T> {
             tx: self.tx.clone(),
             overflow: self.overflow,
             shared: Arc::clone(&self.shared),
+            head: self.head.clone(),
         }
     }
 }
@@ -54,11 +62,13 @@ impl<T> Sender<T> {
         tx: channel::Sender<Entry<T>>,
         overflow: Overflow,
         shared: Arc<Shared<T>>,
+        head: Option<channel::WeakReceiver<Entry<T>>>,
     ) -> Self {
         Self {
             tx,
             overflow,
             shared,
+            head,
         }
     }
 
@@ -80,7 +90,7 @@ impl<T> Sender<T> {
     pub async fn send(&self, item: T) -> Result<(), OfferError<T>> {
         match self.offer(self.entry(item)) {
             Offered::Done(result) => result,
-            Offered::Wait(entry, limit) => self.wait_and_send(entry, limit).await,
+            Offered::Wait(entry, charge, limit) => self.wait_and_send(entry, charge, limit).await,
         }
     }
 
@@ -124,7 +134,7 @@ impl<T> Sender<T> {
         let entry = Entry::with_deadline(item, self.shared.clock.deadline(deadline));
         match self.offer(entry) {
             Offered::Done(result) => result,
-            Offered::Wait(entry, limit) => self.wait_and_send(entry, limit).await,
+            Offered::Wait(entry, charge, limit) => self.wait_and_send(entry, charge, limit).await,
         }
     }
 
@@ -133,19 +143,38 @@ impl<T> Sender<T> {
         Entry::new(item, self.shared.clock.stamp())
     }
 
-    /// What a send does without waiting: the entry queued, or the policy applied to a full
-    /// queue; or the wait for room that `Block` and `BlockFor` call for, left to the caller so
-    /// that a send is one future.
+    /// What a send does without waiting: the entry queued, or the policy applied to a queue
+    /// full by count or by weight; or the wait for room that `Block` and `BlockFor` call for,
+    /// left to the caller so that a send is one future.
     #[inline]
-    fn offer(&self, entry: Entry<T>) -> Offered<T> {
-        let entry = match self.tx.try_send(entry) {
-            Ok(()) => return Offered::Done(self.enqueued()),
-            Err(TrySendError::Full(entry)) => entry,
-            Err(err) => return Offered::Done(Err(OfferError::Closed(err.into_inner().item))),
+    fn offer(&self, mut entry: Entry<T>) -> Offered<'_, T> {
+        let charge = match &self.shared.weights {
+            None => None,
+            Some(weights) => {
+                entry.weight = weights.charge(&entry.item);
+                let charge = weights.try_take(entry.weight);
+                if charge.is_none() {
+                    return self.overflow(entry, None);
+                }
+                charge
+            }
         };
+        match self.tx.try_send(entry) {
+            Ok(()) => {
+                placed(charge);
+                Offered::Done(self.enqueued())
+            }
+            Err(TrySendError::Full(entry)) => self.overflow(entry, charge),
+            Err(err) => Offered::Done(Err(OfferError::Closed(err.into_inner().item))),
+        }
+    }
+
+    /// The policy applied to an entry that found no room: no free slot, or (without a
+    /// `charge`) not its weight free.
+    fn overflow<'a>(&'a self, entry: Entry<T>, charge: Option<Charge<'a>>) -> Offered<'a, T> {
         Offered::Done(match self.overflow {
-            Overflow::Block => return Offered::Wait(entry, None),
-            Overflow::BlockFor(limit) => return Offered::Wait(entry, Some(limit)),
+            Overflow::Block => return Offered::Wait(entry, charge, None),
+            Overflow::BlockFor(limit) => return Offered::Wait(entry, charge, Some(limit)),
             Overflow::Reject => {
                 self.shared
                     .counters
@@ -157,7 +186,7 @@ impl<T> Sender<T> {
                 raise(self.shared.drop_item(entry.item, DropReason::Full));
                 Ok(())
             }
-            _ => self.send_evicting(entry),
+            _ => self.send_evicting(entry, charge),
         })
     }
 
@@ -168,20 +197,12 @@ impl<T> Sender<T> {
     ///
     /// [`TrySendError::Full`] or [`TrySendError::Closed`], each holding the item.
     pub fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
-        let entry = match self.tx.try_send(self.entry(item)) {
-            Ok(()) => return self.enqueued(),
-            Err(TrySendError::Full(entry)) => entry,
-            Err(err) => return Err(TrySendError::Closed(err.into_inner().item)),
-        };
-        match self.overflow {
-            Overflow::DropIncoming => {
-                raise(self.shared.drop_item(entry.item, DropReason::Full));
-                Ok(())
-            }
-            Overflow::DropOldest => self
-                .send_evicting(entry)
-                .map_err(|err| TrySendError::Closed(err.into_inner())),
-            _ => {
+        match self.offer(self.entry(item)) {
+            Offered::Done(result) => result.map_err(|err| match err {
+                OfferError::Closed(item) => TrySendError::Closed(item),
+                other => TrySendError::Full(other.into_inner()),
+            }),
+            Offered::Wait(entry, _, _) => {
                 self.shared
                     .counters
                     .rejected
@@ -253,6 +274,18 @@ impl<T> Sender<T> {
         Ok(())
     }
 
+    /// The weight the queue holds now: its items', as the
+    /// [`max_weight`](crate::BoundedQueueBuilder::max_weight) weigher charged them, and that of
+    /// sends placing theirs; 0 without a `max_weight`.
+    pub fn weight(&self) -> usize {
+        self.shared.weight()
+    }
+
+    /// The bound on the weight, if the queue has one.
+    pub fn max_weight(&self) -> Option<usize> {
+        self.shared.weights.as_ref().map(|weights| weights.max())
+    }
+
     /// How full the queue is, from 0.0 to 1.0.
     pub fn occupancy(&self) -> f64 {
         self.tx.len() as f64 / self.capacity() as f64
@@ -270,7 +303,7 @@ impl<T> Sender<T> {
 
     /// What the queue has done so far.
     pub fn stats(&self) -> QueueStats {
-        self.shared.counters.snapshot(Channel::of_sender(&self.tx))
+        self.shared.stats(Channel::of_sender(&self.tx))
     }
 
     /// Counts an item just enqueued; always `Ok`, to end a send.
@@ -283,13 +316,34 @@ impl<T> Sender<T> {
         Ok(())
     }
 
-    /// Waits for space, at most `limit` when given.
-    async fn wait_and_send(
-        &self,
+    /// Waits for space, at most `limit` when given: for the entry's weight first, unless it
+    /// holds its `charge` already, then for a slot.
+    async fn wait_and_send<'a>(
+        &'a self,
         entry: Entry<T>,
+        charge: Option<Charge<'a>>,
         limit: Option<Duration>,
     ) -> Result<(), OfferError<T>> {
         let waiting = WaitTimer::timed(self.shared.probe.as_ref(), WaitKind::SendBlocked);
+        let (charge, limit) = match (charge, &self.shared.weights) {
+            (None, Some(weights)) => match self.wait_for_weight(weights, entry.weight, limit).await
+            {
+                Ok(waited) => waited,
+                Err(refusal) => {
+                    return Err(match refusal {
+                        Refusal::Closed => OfferError::Closed(entry.item),
+                        Refusal::TimedOut => {
+                            self.shared
+                                .counters
+                                .rejected
+                                .fetch_add(1, Ordering::Relaxed);
+                            OfferError::TimedOut(entry.item)
+                        }
+                    });
+                }
+            },
+            (charge, _) => (charge, limit),
+        };
         let result = match limit {
             None => self
                 .tx
@@ -312,35 +366,120 @@ impl<T> Sender<T> {
                 }),
         };
         drop(waiting);
-        result.and_then(|()| self.enqueued())
+        result?;
+        placed(charge);
+        self.enqueued()
+    }
+
+    /// Waits for the weight `charge`, at most `limit`, and while the queue is open; returns
+    /// the weight and what is left of the limit.
+    async fn wait_for_weight<'a>(
+        &'a self,
+        weights: &'a Weights<T>,
+        charge: u32,
+        limit: Option<Duration>,
+    ) -> Result<(Option<Charge<'a>>, Option<Duration>), Refusal> {
+        let started = Instant::now();
+        let open = async {
+            match select(pin!(weights.take(charge)), pin!(self.tx.closed())).await {
+                Either::Left((charge, _)) => Ok(charge),
+                Either::Right(_) => Err(Refusal::Closed),
+            }
+        };
+        let charge = match limit {
+            None => open.await?,
+            Some(limit) => tokio::time::timeout(limit, open)
+                .await
+                .map_err(|_| Refusal::TimedOut)??,
+        };
+        let left = limit.map(|limit| limit.saturating_sub(started.elapsed()));
+        Ok((Some(charge), left))
     }
 
     /// `DropOldest`: the new item goes in and the oldest comes out, in one step of the channel
-    /// (`force_send`). A drop hook that panics on the evicted item panics the caller once the
-    /// new item is in.
-    fn send_evicting(&self, entry: Entry<T>) -> Result<(), OfferError<T>> {
-        match self.tx.force_send(entry) {
-            Ok(None) => self.enqueued(),
-            Ok(Some(oldest)) => {
+    /// (`force_send`); without a `charge` of the queue's weight, the oldest items come out
+    /// first, as many as free the new item's weight. A drop hook that panics on an evicted item
+    /// panics the caller once the new item is in.
+    fn send_evicting<'a>(
+        &'a self,
+        entry: Entry<T>,
+        charge: Option<Charge<'a>>,
+    ) -> Result<(), OfferError<T>> {
+        let mut panicked = None;
+        let charge = match (charge, &self.shared.weights) {
+            (None, Some(weights)) => {
+                if self.tx.is_closed() {
+                    return Err(OfferError::Closed(entry.item));
+                }
+                let charge = self.evict_for(weights, entry.weight, &mut panicked);
+                if charge.is_none() {
+                    // Nothing queued is left to evict: the weight is held by items on their
+                    // way to a receive, or by sends placing theirs. The new item is dropped.
+                    let dropped = self.shared.drop_item(entry.item, DropReason::Full);
+                    raise(panicked.or(dropped));
+                    return Ok(());
+                }
+                charge
+            }
+            (charge, _) => charge,
+        };
+        let sent = match self.tx.force_send(entry) {
+            Ok(displaced) => {
+                placed(charge);
                 let sent = self.enqueued();
-                raise(self.shared.drop_item(oldest.item, DropReason::Oldest));
+                if let Some(oldest) = displaced {
+                    self.shared.came_out(&oldest);
+                    let dropped = self.shared.drop_item(oldest.item, DropReason::Oldest);
+                    panicked = panicked.or(dropped);
+                }
                 sent
             }
             // Only when every slot is held by a permit, which this queue never hands out: the
             // incoming item is the one dropped then.
             Err(TrySendError::Full(entry)) => {
-                raise(self.shared.drop_item(entry.item, DropReason::Full));
+                let dropped = self.shared.drop_item(entry.item, DropReason::Full);
+                panicked = panicked.or(dropped);
                 Ok(())
             }
             Err(err) => Err(OfferError::Closed(err.into_inner().item)),
+        };
+        raise(panicked);
+        sent
+    }
+
+    /// Evicts the oldest items until the weight `charge` is free, and takes it; `None` when
+    /// the queue holds nothing more to evict first. Every evicted item reaches the drop hook;
+    /// the first panic there is kept in `panicked`.
+    fn evict_for<'a>(
+        &self,
+        weights: &'a Weights<T>,
+        charge: u32,
+        panicked: &mut Option<Panic>,
+    ) -> Option<Charge<'a>> {
+        let head = self.head.as_ref()?.upgrade()?;
+        loop {
+            if let Some(charge) = weights.try_take(charge) {
+                return Some(charge);
+            }
+            let oldest = head.try_recv().ok()?;
+            self.shared.came_out(&oldest);
+            let dropped = self.shared.drop_item(oldest.item, DropReason::Oldest);
+            *panicked = panicked.take().or(dropped);
         }
     }
 }
 
-/// What [`Sender::offer`] did: all there was to do, or the entry to wait for room with.
-enum Offered<T> {
+/// What [`Sender::offer`] did: all there was to do, or the entry to wait for room with, and
+/// the weight it holds already.
+enum Offered<'a, T> {
     Done(Result<(), OfferError<T>>),
-    Wait(Entry<T>, Option<Duration>),
+    Wait(Entry<T>, Option<Charge<'a>>, Option<Duration>),
+}
+
+/// Why a wait for weight ended without it.
+enum Refusal {
+    Closed,
+    TimedOut,
 }
 
 /// The queue's own methods, their errors mapped to a [`ProduceError`] kind that says which it
@@ -370,14 +509,11 @@ impl<T: Send> Producer<T> for Sender<T> {
             Overflow::BlockFor(limit) => limit.min(timeout),
             _ => return Producer::try_send(self, item),
         };
-        let entry = match self.tx.try_send(self.entry(item)) {
-            Ok(()) => return self.enqueued(),
-            Err(TrySendError::Full(entry)) => entry,
-            Err(err) => return Err(ProduceError::closed(err.into_inner().item)),
-        };
-        self.wait_and_send(entry, Some(limit))
-            .await
-            .map_err(ProduceError::from)
+        match self.offer(self.entry(item)) {
+            Offered::Done(result) => result,
+            Offered::Wait(entry, charge, _) => self.wait_and_send(entry, charge, Some(limit)).await,
+        }
+        .map_err(ProduceError::from)
     }
 
     fn close(&self) -> bool {

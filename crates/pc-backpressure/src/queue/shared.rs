@@ -12,7 +12,8 @@ use pc_core::{DropReason, Probe, SharedProbe, WaitKind};
 
 use crate::discipline::{Clock, Entry, Verdict};
 use crate::pressure::Watermarks;
-use crate::stats::Counters;
+use crate::stats::{Channel, Counters, QueueStats};
+use crate::weight::Weights;
 
 /// Called with every item the queue discards, and why.
 pub(crate) type DropHook<T> = Box<dyn Fn(T, DropReason) + Send + Sync>;
@@ -28,6 +29,8 @@ pub(crate) struct Shared<T> {
     pub(crate) probe: Option<SharedProbe>,
     /// User receivers alive; the last one to go closes the queue.
     pub(crate) receivers: AtomicUsize,
+    /// The bound on the items' weight, if the queue has one.
+    pub(crate) weights: Option<Weights<T>>,
 }
 
 impl<T> Shared<T> {
@@ -70,6 +73,7 @@ impl<T> Shared<T> {
     /// its deadline says; `depth` reads the queue's length after the take, when needed.
     #[inline]
     pub(crate) fn admit(&self, entry: Entry<T>, now: u64, depth: impl Fn() -> usize) -> Option<T> {
+        self.came_out(&entry);
         match self.clock.judge(&entry, now) {
             Verdict::Serve { sojourn } => {
                 self.served(sojourn, depth);
@@ -85,6 +89,30 @@ impl<T> Shared<T> {
 }
 
 impl<T> Shared<T> {
+    /// An entry came out of the channel (taken, evicted or drained): the weight it was charged
+    /// is free again.
+    #[inline]
+    pub(crate) fn came_out(&self, entry: &Entry<T>) {
+        if let Some(weights) = &self.weights {
+            weights.taken(entry.weight);
+        }
+    }
+
+    /// What the queue has done so far, with what its channel reports.
+    pub(crate) fn stats(&self, channel: Channel) -> QueueStats {
+        let mut stats = self.counters.snapshot(channel);
+        if let Some(weights) = &self.weights {
+            stats.weight = weights.held_now();
+            stats.waiting_producers += weights.waiting();
+        }
+        stats
+    }
+
+    /// The weight held now (0 without a `max_weight`).
+    pub(crate) fn weight(&self) -> usize {
+        self.weights.as_ref().map_or(0, Weights::held_now)
+    }
+
     /// Counts an item handed out, with its time in the queue when it was stamped; `depth`
     /// reads the queue's length, for the probe.
     #[inline]
@@ -113,6 +141,7 @@ impl<T> Shared<T> {
         });
         let mut panicked = None;
         for entry in stale {
+            self.came_out(&entry);
             self.clock.shed();
             panicked = panicked.or(self.drop_item(entry.item, DropReason::Expired));
         }
@@ -127,6 +156,7 @@ impl<T> fmt::Debug for Shared<T> {
             .field("pressure", &self.marks.current())
             .field("drop_hook", &self.on_drop.is_some())
             .field("probe", &self.probe.is_some())
+            .field("weights", &self.weights)
             .finish_non_exhaustive()
     }
 }
