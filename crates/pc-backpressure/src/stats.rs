@@ -34,7 +34,7 @@ pub struct QueueStats {
     pub peak_depth: usize,
     /// The weight held now (without [`max_weight`](crate::BoundedQueueBuilder::max_weight),
     /// 0): the queued items' and that of sends placing theirs.
-    pub weight: usize,
+    pub weight: u64,
     /// Senders waiting for space now: for a free slot, or for their item's weight.
     pub waiting_producers: usize,
     /// Receivers waiting for an item now.

@@ -7,11 +7,16 @@ use pc_core::BuildError;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 /// Weighs an item, e.g. its length in bytes.
-pub(crate) type Weigher<T> = Box<dyn Fn(&T) -> u32 + Send + Sync>;
+pub(crate) type Weigher<T> = Box<dyn Fn(&T) -> u64 + Send + Sync>;
+
+/// The largest bound: a charge is taken from tokio's semaphore in one piece, at most
+/// `u32::MAX` permits.
+pub(crate) const MAX_WEIGHT: u64 = u32::MAX as u64;
 
 /// The weight a queue holds: each item is charged its weight from the send that places it
-/// until a receive, an eviction or a drop takes it out, and a send waits (or applies its
-/// overflow policy) while its item's weight is not free.
+/// until a receive, an eviction or a drop takes it out (weighed again then: the weigher is a
+/// function of the item's value), and a send waits (or applies its overflow policy) while its
+/// item's weight is not free.
 ///
 /// The free weight is a FIFO semaphore: a sender waiting for more weight than is free keeps
 /// what frees meanwhile, so a newcomer never takes the weight an earlier sender waits for. An
@@ -19,7 +24,7 @@ pub(crate) type Weigher<T> = Box<dyn Fn(&T) -> u32 + Send + Sync>;
 /// weight, alone, rather than refused forever.
 pub(crate) struct Weights<T> {
     weigher: Weigher<T>,
-    max: usize,
+    max: u32,
     free: Semaphore,
     /// Charged to items in the channel and to sends placing theirs.
     held: AtomicUsize,
@@ -29,37 +34,37 @@ pub(crate) struct Weights<T> {
 
 impl<T> Weights<T> {
     /// A bound of `max`, checked as the builder's `max_weight`.
-    pub(crate) fn new(max: usize, weigher: Weigher<T>) -> Result<Self, BuildError> {
+    pub(crate) fn new(max: u64, weigher: Weigher<T>) -> Result<Self, BuildError> {
         if max == 0 {
             return Err(BuildError::Zero {
                 setting: "max_weight",
             });
         }
-        if max > Semaphore::MAX_PERMITS {
+        let Ok(max) = u32::try_from(max) else {
             return Err(BuildError::Invalid {
                 setting: "max_weight",
-                reason: format!("at most {}, got {max}", Semaphore::MAX_PERMITS),
+                reason: format!("at most {MAX_WEIGHT}, got {max}"),
             });
-        }
+        };
         Ok(Self {
             weigher,
             max,
-            free: Semaphore::new(max),
+            free: Semaphore::new(max as usize),
             held: AtomicUsize::new(0),
             waiting: AtomicUsize::new(0),
         })
     }
 
     /// The bound.
-    pub(crate) fn max(&self) -> usize {
-        self.max
+    pub(crate) fn max(&self) -> u64 {
+        u64::from(self.max)
     }
 
     /// What the queue charges for `item`: its weight, or the whole bound for an item heavier
     /// than that. The weigher runs in the caller: its panic leaves the queue unchanged.
     pub(crate) fn charge(&self, item: &T) -> u32 {
         let weight = (self.weigher)(item);
-        u32::try_from(self.max).map_or(weight, |max| weight.min(max))
+        u32::try_from(weight).map_or(self.max, |weight| weight.min(self.max))
     }
 
     /// The weight `charge` if it is free now and no sender waits for weight ahead.
@@ -103,8 +108,8 @@ impl<T> Weights<T> {
     }
 
     /// The weight held now: items in the queue, and sends placing theirs.
-    pub(crate) fn held_now(&self) -> usize {
-        self.held.load(Ordering::Relaxed)
+    pub(crate) fn held_now(&self) -> u64 {
+        self.held.load(Ordering::Relaxed) as u64
     }
 
     /// Sends waiting for weight now.

@@ -14,7 +14,7 @@ use tokio_test::task::spawn;
 use tokio_test::{assert_pending, assert_ready_ok};
 
 /// An item with its weight.
-type Parcel = (u64, u32);
+type Parcel = (u64, u64);
 
 type Dropped = Arc<Mutex<Vec<(u64, DropReason)>>>;
 
@@ -22,7 +22,7 @@ type Dropped = Arc<Mutex<Vec<(u64, DropReason)>>>;
 /// with a hook that records what it drops.
 fn parcels(
     capacity: usize,
-    max: usize,
+    max: u64,
     overflow: Overflow,
 ) -> (Sender<Parcel>, Receiver<Parcel>, Dropped) {
     let dropped: Dropped = Arc::default();
@@ -244,7 +244,7 @@ fn a_weigher_that_panics_panics_the_send_and_changes_nothing() {
     let (tx, rx) = BoundedQueue::builder(4)
         .max_weight(10, |&item: &u32| {
             assert_ne!(item, 13, "unlucky");
-            item
+            u64::from(item)
         })
         .build()
         .unwrap();
@@ -276,9 +276,9 @@ fn a_bad_bound_is_a_build_error() {
             setting: "max_weight"
         }
     );
-    let too_big = build(usize::MAX).unwrap_err();
+    let too_big = build(u64::from(u32::MAX) + 1).unwrap_err();
     assert_eq!(too_big.setting(), "max_weight");
-    assert!(build(usize::MAX >> 3).is_ok());
+    assert!(build(u64::from(u32::MAX)).is_ok());
 }
 
 /// 4 producers x 2,000 parcels of 0 to 14 (some heavier than the bound of 10), 2 slower
@@ -302,7 +302,7 @@ async fn every_parcel_is_accounted_for_and_the_bound_holds_under_load() {
                         let mut rng = fastrand::Rng::with_seed(p);
                         let mut back = Vec::new();
                         for i in 0..2_000 {
-                            let parcel = (p * 10_000 + i, rng.u32(0..15));
+                            let parcel = (p * 10_000 + i, rng.u64(0..15));
                             if let Err(err) = tx.send(parcel).await {
                                 back.push(err.into_inner().0);
                             }

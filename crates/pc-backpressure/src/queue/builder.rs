@@ -63,7 +63,7 @@ pub struct BoundedQueueBuilder<T> {
     low: f64,
     on_drop: Option<DropHook<T>>,
     probe: Option<SharedProbe>,
-    weights: Option<(usize, Weigher<T>)>,
+    weights: Option<(u64, Weigher<T>)>,
 }
 
 impl<T: Send + 'static> BoundedQueueBuilder<T> {
@@ -112,8 +112,11 @@ impl<T: Send + 'static> BoundedQueueBuilder<T> {
     /// yet, or by sends placing theirs), `DropOldest` drops the new item
     /// ([`DropReason::Full`]).
     ///
-    /// The weigher runs once per item, in the send, and the queue keeps what it charged until
-    /// the item comes out; a weigher that panics panics that send, and the queue is unchanged.
+    /// The weigher runs in the send that places an item (once more after a wait), and again
+    /// when the item comes out, to give its weight back: it must be a function of the item's
+    /// value alone (a length, a size), giving the same weight each time. Items carry no weight
+    /// of their own in the queue, so that a queue without `max_weight` pays nothing for it. A
+    /// weigher that panics in a send panics that send, and the queue is unchanged.
     /// [`Sender::weight`] reads the weight held now, [`QueueStats::weight`](crate::QueueStats)
     /// too. The pressure watermarks and [`Sender::occupancy`] stay counts of items.
     ///
@@ -124,7 +127,7 @@ impl<T: Send + 'static> BoundedQueueBuilder<T> {
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// // At most 1,000 messages, and at most 64 KiB of them.
     /// let (tx, rx) = BoundedQueue::builder(1_000)
-    ///     .max_weight(64 * 1024, |message: &Vec<u8>| message.len() as u32)
+    ///     .max_weight(64 * 1024, |message: &Vec<u8>| message.len() as u64)
     ///     .overflow(Overflow::Reject)
     ///     .build()?;
     /// tx.send(vec![0; 40 * 1024]).await?;
@@ -142,8 +145,8 @@ impl<T: Send + 'static> BoundedQueueBuilder<T> {
     /// ```
     pub fn max_weight(
         mut self,
-        max_weight: usize,
-        weigher: impl Fn(&T) -> u32 + Send + Sync + 'static,
+        max_weight: u64,
+        weigher: impl Fn(&T) -> u64 + Send + Sync + 'static,
     ) -> Self {
         self.weights = Some((max_weight, Box::new(weigher)));
         self
@@ -161,7 +164,7 @@ impl<T: Send + 'static> BoundedQueueBuilder<T> {
     ///
     /// A [`BuildError`] for a capacity of 0, watermarks outside `0 <= low < high <= 1`, a
     /// discipline with a zero target or interval, or a target not shorter than its interval, or
-    /// a `max_weight` of 0 or above `usize::MAX >> 3`.
+    /// a `max_weight` of 0 or above `u32::MAX` (4 GiB, were it bytes).
     pub fn build(self) -> Result<(Sender<T>, Receiver<T>), BuildError> {
         // The capacity first, as the channel would check it: the channel is built last, once
         // the state its probe reports to exists.

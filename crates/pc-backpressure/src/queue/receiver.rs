@@ -196,12 +196,12 @@ impl<T> Receiver<T> {
     /// The weight the queue holds now: its items', as the
     /// [`max_weight`](crate::BoundedQueueBuilder::max_weight) weigher charged them, and that of
     /// sends placing theirs; 0 without a `max_weight`.
-    pub fn weight(&self) -> usize {
+    pub fn weight(&self) -> u64 {
         self.shared.weight()
     }
 
     /// The bound on the weight, if the queue has one.
-    pub fn max_weight(&self) -> Option<usize> {
+    pub fn max_weight(&self) -> Option<u64> {
         self.shared.weights.as_ref().map(|weights| weights.max())
     }
 

@@ -147,12 +147,11 @@ impl<T> Sender<T> {
     /// full by count or by weight; or the wait for room that `Block` and `BlockFor` call for,
     /// left to the caller so that a send is one future.
     #[inline]
-    fn offer(&self, mut entry: Entry<T>) -> Offered<'_, T> {
+    fn offer(&self, entry: Entry<T>) -> Offered<'_, T> {
         let charge = match &self.shared.weights {
             None => None,
             Some(weights) => {
-                entry.weight = weights.charge(&entry.item);
-                let charge = weights.try_take(entry.weight);
+                let charge = weights.try_take(weights.charge(&entry.item));
                 if charge.is_none() {
                     return self.overflow(entry, None);
                 }
@@ -277,12 +276,12 @@ impl<T> Sender<T> {
     /// The weight the queue holds now: its items', as the
     /// [`max_weight`](crate::BoundedQueueBuilder::max_weight) weigher charged them, and that of
     /// sends placing theirs; 0 without a `max_weight`.
-    pub fn weight(&self) -> usize {
+    pub fn weight(&self) -> u64 {
         self.shared.weight()
     }
 
     /// The bound on the weight, if the queue has one.
-    pub fn max_weight(&self) -> Option<usize> {
+    pub fn max_weight(&self) -> Option<u64> {
         self.shared.weights.as_ref().map(|weights| weights.max())
     }
 
@@ -326,7 +325,9 @@ impl<T> Sender<T> {
     ) -> Result<(), OfferError<T>> {
         let waiting = WaitTimer::timed(self.shared.probe.as_ref(), WaitKind::SendBlocked);
         let (charge, limit) = match (charge, &self.shared.weights) {
-            (None, Some(weights)) => match self.wait_for_weight(weights, entry.weight, limit).await
+            (None, Some(weights)) => match self
+                .wait_for_weight(weights, weights.charge(&entry.item), limit)
+                .await
             {
                 Ok(waited) => waited,
                 Err(refusal) => {
@@ -411,7 +412,7 @@ impl<T> Sender<T> {
                 if self.tx.is_closed() {
                     return Err(OfferError::Closed(entry.item));
                 }
-                let charge = self.evict_for(weights, entry.weight, &mut panicked);
+                let charge = self.evict_for(weights, weights.charge(&entry.item), &mut panicked);
                 if charge.is_none() {
                     // Nothing queued is left to evict: the weight is held by items on their
                     // way to a receive, or by sends placing theirs. The new item is dropped.

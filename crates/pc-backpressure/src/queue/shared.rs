@@ -94,7 +94,7 @@ impl<T> Shared<T> {
     #[inline]
     pub(crate) fn came_out(&self, entry: &Entry<T>) {
         if let Some(weights) = &self.weights {
-            weights.taken(entry.weight);
+            weights.taken(weights.charge(&entry.item));
         }
     }
 
@@ -109,7 +109,7 @@ impl<T> Shared<T> {
     }
 
     /// The weight held now (0 without a `max_weight`).
-    pub(crate) fn weight(&self) -> usize {
+    pub(crate) fn weight(&self) -> u64 {
         self.weights.as_ref().map_or(0, Weights::held_now)
     }
 
