@@ -190,7 +190,7 @@ impl<T: Send + 'static> BoundedQueueBuilder<T> {
         }
         let weights = self
             .weights
-            .map(|(max, weigher)| Weights::new(max, weigher))
+            .map(|(max, weigher)| Weights::new(max, weigher).map(Box::new))
             .transpose()?;
         let shared = Arc::new(Shared {
             capacity: std::sync::atomic::AtomicUsize::new(self.capacity),

@@ -170,6 +170,7 @@ impl<T> Sender<T> {
 
     /// The policy applied to an entry that found no room: no free slot, or (without a
     /// `charge`) not its weight free.
+    #[inline]
     fn overflow<'a>(&'a self, entry: Entry<T>, charge: Option<Charge<'a>>) -> Offered<'a, T> {
         Offered::Done(match self.overflow {
             Overflow::Block => return Offered::Wait(entry, charge, None),
@@ -325,24 +326,27 @@ impl<T> Sender<T> {
     ) -> Result<(), OfferError<T>> {
         let waiting = WaitTimer::timed(self.shared.probe.as_ref(), WaitKind::SendBlocked);
         let (charge, limit) = match (charge, &self.shared.weights) {
-            (None, Some(weights)) => match self
-                .wait_for_weight(weights, weights.charge(&entry.item), limit)
-                .await
-            {
-                Ok(waited) => waited,
-                Err(refusal) => {
-                    return Err(match refusal {
-                        Refusal::Closed => OfferError::Closed(entry.item),
-                        Refusal::TimedOut => {
-                            self.shared
-                                .counters
-                                .rejected
-                                .fetch_add(1, Ordering::Relaxed);
-                            OfferError::TimedOut(entry.item)
-                        }
-                    });
+            // Boxed: its timer and semaphore wait would make every send's future larger, and
+            // moving that costs the queue without a weight on each send.
+            (None, Some(weights)) => {
+                match Box::pin(self.wait_for_weight(weights, weights.charge(&entry.item), limit))
+                    .await
+                {
+                    Ok(waited) => waited,
+                    Err(refusal) => {
+                        return Err(match refusal {
+                            Refusal::Closed => OfferError::Closed(entry.item),
+                            Refusal::TimedOut => {
+                                self.shared
+                                    .counters
+                                    .rejected
+                                    .fetch_add(1, Ordering::Relaxed);
+                                OfferError::TimedOut(entry.item)
+                            }
+                        });
+                    }
                 }
-            },
+            }
             (charge, _) => (charge, limit),
         };
         let result = match limit {

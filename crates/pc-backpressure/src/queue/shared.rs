@@ -29,8 +29,9 @@ pub(crate) struct Shared<T> {
     pub(crate) probe: Option<SharedProbe>,
     /// User receivers alive; the last one to go closes the queue.
     pub(crate) receivers: AtomicUsize,
-    /// The bound on the items' weight, if the queue has one.
-    pub(crate) weights: Option<Weights<T>>,
+    /// The bound on the items' weight, if the queue has one (boxed: a queue without one
+    /// keeps the layout of its hot fields).
+    pub(crate) weights: Option<Box<Weights<T>>>,
 }
 
 impl<T> Shared<T> {
@@ -110,7 +111,9 @@ impl<T> Shared<T> {
 
     /// The weight held now (0 without a `max_weight`).
     pub(crate) fn weight(&self) -> u64 {
-        self.weights.as_ref().map_or(0, Weights::held_now)
+        self.weights
+            .as_ref()
+            .map_or(0, |weights| weights.held_now())
     }
 
     /// Counts an item handed out, with its time in the queue when it was stamped; `depth`
