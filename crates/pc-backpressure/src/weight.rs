@@ -100,9 +100,11 @@ impl<T> Weights<T> {
         }
     }
 
-    /// An item charged `weight` came out of the channel.
-    pub(crate) fn taken(&self, weight: u32) {
-        let weight = weight as usize;
+    /// `item` came out of the channel: the weight it was charged is free again. Out of line,
+    /// so that a queue without a weight keeps the receive path it had.
+    #[inline(never)]
+    pub(crate) fn came_out(&self, item: &T) {
+        let weight = self.charge(item) as usize;
         self.held.fetch_sub(weight, Ordering::Relaxed);
         self.free.add_permits(weight);
     }

@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use pc_backpressure::{AdaptiveProducer, AdaptiveRate, BoundedQueue, Overflow, Pressure, Receiver};
+use pc_backpressure::{
+    AdaptiveProducer, AdaptiveRate, BoundedQueue, OfferError, Overflow, Pressure, Receiver,
+};
 use pc_core::{DropReason, Probe, ProduceError, ProduceErrorKind, Producer, channel};
 use tokio_test::task::spawn;
 use tokio_test::{assert_pending, assert_ready, assert_ready_eq};
@@ -19,6 +21,15 @@ fn parts<T>(sent: Result<(), ProduceError<T>>) -> Result<(), (ProduceErrorKind, 
 fn one_per_second() -> Arc<AdaptiveRate> {
     let rate = AdaptiveRate::builder().initial(1.0).min(1.0).max(1.0);
     Arc::new(rate.build().unwrap())
+}
+
+/// A queue of 100 items weighing at most 10, each item weighing its own value.
+fn weighed(overflow: Overflow) -> (pc_backpressure::Sender<u64>, Receiver<u64>) {
+    BoundedQueue::builder(100)
+        .max_weight(10, |&item: &u64| item)
+        .overflow(overflow)
+        .build()
+        .unwrap()
 }
 
 // ## 1. Cancellation at every await point
@@ -37,6 +48,24 @@ async fn a_blocked_send_cancelled_queues_nothing() {
     assert_eq!(rx.try_recv(), Ok(1));
     assert!(rx.try_recv().is_err());
     assert_eq!(tx.stats().dropped_incoming, 0);
+}
+
+/// A send waiting for weight under `BlockFor`, cancelled mid-wait: nothing queued, the weight
+/// it was given meanwhile passes on, and the queue's count of waiting senders drops.
+#[tokio::test(start_paused = true)]
+async fn a_send_waiting_for_weight_cancelled_holds_nothing() {
+    let (tx, rx) = weighed(Overflow::BlockFor(Duration::from_secs(60)));
+    tx.try_send(7).unwrap();
+    {
+        let mut waiting = spawn(tx.send(6));
+        assert_pending!(waiting.poll());
+        assert_eq!(tx.stats().waiting_producers, 1);
+    }
+    assert_eq!(tx.stats().waiting_producers, 0);
+    assert_eq!(rx.try_recv(), Ok(7));
+    assert_eq!(tx.weight(), 0);
+    tx.try_send(10).unwrap();
+    assert_eq!((tx.len(), tx.weight()), (1, 10));
 }
 
 // ## 2. The abandoned registration: a pressure watch that is never read again holds nothing.
@@ -182,6 +211,22 @@ async fn the_last_receiver_drops_what_is_queued_through_the_hook() {
     assert!(tx.try_send(3).unwrap_err().is_closed());
 }
 
+/// The last receiver goes while a send waits for weight: the wait ends `Closed`, with the item.
+#[tokio::test(start_paused = true)]
+async fn the_last_receiver_going_ends_a_wait_for_weight() {
+    let (tx, rx) = weighed(Overflow::Block);
+    tx.try_send(10).unwrap();
+    let mut waiting = spawn(tx.send(4));
+    assert_pending!(waiting.poll());
+    drop(rx);
+    assert!(waiting.is_woken());
+    assert!(matches!(
+        assert_ready!(waiting.poll()),
+        Err(OfferError::Closed(4))
+    ));
+    assert_eq!((tx.weight(), tx.stats().dropped_closed), (0, 1));
+}
+
 // ## 3. Fairness: a blocked producer is woken for the space a receive frees.
 
 #[tokio::test(start_paused = true)]
@@ -197,6 +242,23 @@ async fn a_blocked_producer_gets_the_freed_slot() {
     assert!(blocked.is_woken());
     assert_ready_eq!(blocked.poll().map(|r| r.is_ok()), true);
     assert_eq!(rx.try_recv(), Ok(2));
+}
+
+/// A heavy send waiting for weight against a stream of light `try_send`s that would each fit:
+/// none of them takes the weight it waits for, and it goes in once the queue drains.
+#[tokio::test(start_paused = true)]
+async fn a_send_waiting_for_weight_is_not_overtaken() {
+    let (tx, rx) = weighed(Overflow::Block);
+    tx.try_send(6).unwrap();
+    let mut heavy = spawn(tx.send(8));
+    assert_pending!(heavy.poll());
+    for _ in 0..100 {
+        assert!(tx.try_send(1).unwrap_err().is_full());
+    }
+    assert_eq!(rx.try_recv(), Ok(6));
+    assert!(heavy.is_woken());
+    assert_ready_eq!(heavy.poll().map(|sent| sent.is_ok()), true);
+    assert_eq!((rx.try_recv(), tx.weight()), (Ok(8), 0));
 }
 
 // ## 4. Extreme durations
@@ -242,6 +304,28 @@ async fn adaptive_send_timeout_takes_zero_and_max() {
     paced.send_timeout(3, Duration::MAX).await.unwrap();
     assert_eq!(rx.try_recv(), Ok(1));
     assert_eq!(rx.try_recv(), Ok(3));
+}
+
+/// Waiting for weight: `BlockFor(ZERO)` is one look; `BlockFor(MAX)` waits as long as it
+/// takes (the timer clamps it, no overflow).
+#[tokio::test(start_paused = true)]
+async fn block_for_zero_and_max_waiting_for_weight() {
+    let (tx, _rx) = weighed(Overflow::BlockFor(Duration::ZERO));
+    tx.send(10).await.unwrap();
+    let start = tokio::time::Instant::now();
+    assert!(matches!(tx.send(1).await, Err(OfferError::TimedOut(1))));
+    assert_eq!(start.elapsed(), Duration::ZERO);
+
+    let (tx, rx) = weighed(Overflow::BlockFor(Duration::MAX));
+    tx.send(10).await.unwrap();
+    let later = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        (rx.try_recv(), rx)
+    });
+    tx.send(5).await.unwrap();
+    let (first, rx) = later.await.unwrap();
+    assert_eq!(first, Ok(10));
+    assert_eq!((rx.try_recv(), rx.weight()), (Ok(5), 0));
 }
 
 // ## 5. Extreme numbers
@@ -308,6 +392,29 @@ async fn a_fractional_interval_never_paces_faster_than_the_rate() {
         "the thousandth send at 1,428 ns, as 999 x 1.4286 rounds up"
     );
     assert_eq!(rx.len(), 1_000);
+}
+
+/// The largest bound, a weigher saying `u64::MAX` (charged the bound: alone) and one saying 0
+/// (only the count bounds it).
+#[test]
+fn weights_at_their_extremes() {
+    let (tx, rx) = BoundedQueue::builder(4)
+        .max_weight(u64::from(u32::MAX), |&item: &u64| item)
+        .overflow(Overflow::Reject)
+        .build()
+        .unwrap();
+    tx.try_send(u64::from(u32::MAX) - 1).unwrap();
+    tx.try_send(1).unwrap();
+    assert!(tx.try_send(1).unwrap_err().is_full());
+    assert_eq!(tx.weight(), u64::from(u32::MAX));
+    assert_eq!(rx.try_recv(), Ok(u64::from(u32::MAX) - 1));
+    assert_eq!(rx.try_recv(), Ok(1));
+    tx.try_send(u64::MAX).unwrap();
+    assert_eq!(tx.weight(), u64::from(u32::MAX), "charged the whole bound");
+    assert!(tx.try_send(0).is_ok(), "weightless, it fits beside it");
+    assert!(tx.try_send(1).unwrap_err().is_full());
+    assert_eq!((rx.try_recv(), rx.try_recv()), (Ok(u64::MAX), Ok(0)));
+    assert_eq!(rx.weight(), 0);
 }
 
 // ## 9. Weak memory and check-then-act: the pacer decides under one lock
@@ -420,6 +527,56 @@ fn a_panicking_hook_on_an_eviction_keeps_the_new_item() {
     assert_eq!((stats.produced, stats.dropped_oldest), (3, 1));
 }
 
+/// A weigher that panics panics the send that called it; the queue is unchanged and goes on.
+#[tokio::test]
+async fn a_weigher_that_panics_leaves_the_queue_in_order() {
+    use futures_util::FutureExt;
+    let (tx, rx) = BoundedQueue::builder(4)
+        .max_weight(10, |&item: &u64| {
+            assert!(item != 13, "the weigher cannot take 13");
+            item
+        })
+        .build()
+        .unwrap();
+    tx.send(3).await.unwrap();
+    let sent = std::panic::AssertUnwindSafe(tx.send(13))
+        .catch_unwind()
+        .await;
+    assert!(sent.is_err());
+    assert_eq!((tx.len(), tx.weight(), tx.stats().produced), (1, 3, 1));
+    tx.send(7).await.unwrap();
+    assert_eq!((rx.try_recv(), rx.try_recv()), (Ok(3), Ok(7)));
+}
+
+/// Evicting by weight, a hook that panics on one evicted item: every evicted item reaches the
+/// hook and is counted, the new item is queued, then the panic goes on.
+#[test]
+fn a_panicking_hook_on_evictions_by_weight_keeps_the_new_item() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let hook = Arc::clone(&seen);
+    let (tx, rx) = BoundedQueue::builder(8)
+        .max_weight(10, |&item: &u64| item)
+        .overflow(Overflow::DropOldest)
+        .on_drop(move |item: u64, _| {
+            hook.lock().unwrap().push(item);
+            assert!(item != 2, "the hook cannot take 2");
+        })
+        .build()
+        .unwrap();
+    for item in [2, 3, 4] {
+        tx.try_send(item).unwrap();
+    }
+    let sent = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tx.try_send(6)));
+    assert!(sent.is_err(), "the hook's panic goes on");
+    assert_eq!(*seen.lock().unwrap(), [2, 3]);
+    assert_eq!((rx.try_recv(), rx.try_recv()), (Ok(4), Ok(6)));
+    let stats = tx.stats();
+    assert_eq!(
+        (stats.produced, stats.dropped_oldest, stats.weight),
+        (4, 2, 0)
+    );
+}
+
 // ## 8. Bounded memory: tested in tests/policies.rs (4 producers x 2,000 items under every
 // policy, never more than the capacity queued); the queue keeps no buffer of its own beyond the
 // channel below it, whose capacity test is in pc-core's tests/edges.rs.
@@ -434,6 +591,25 @@ fn a_panicking_hook_on_an_eviction_keeps_the_new_item() {
 // ## 12. Errors that tell the truth: the queue's are tested in tests/policies.rs (`Reject` and
 // `BlockFor` hand the item back as `Rejected` / `TimedOut`, a full `try_send` as `Full`, never
 // `Closed`); the pacer's here.
+
+/// Through the trait, a queue full by weight says so as it does full by count: `Rejected`
+/// under `Reject`, `TimedOut` for the caller's `send_timeout`, never `Closed`.
+#[tokio::test(start_paused = true)]
+async fn a_queue_full_by_weight_tells_the_truth_through_the_trait() {
+    let (tx, _rx) = weighed(Overflow::Reject);
+    tx.try_send(9).unwrap();
+    assert_eq!(
+        parts(Producer::try_send(&tx, 2)),
+        Err((ProduceErrorKind::Rejected, 2))
+    );
+    let (tx, _rx) = weighed(Overflow::Block);
+    tx.try_send(9).unwrap();
+    assert_eq!(
+        parts(Producer::send_timeout(&tx, 2, Duration::from_millis(5)).await),
+        Err((ProduceErrorKind::TimedOut, 2))
+    );
+    assert_eq!((tx.stats().rejected, tx.weight()), (1, 9));
+}
 
 /// Everything a queue's probe hears, by reason.
 #[derive(Debug, Default)]

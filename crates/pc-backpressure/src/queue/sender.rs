@@ -148,22 +148,29 @@ impl<T> Sender<T> {
     /// left to the caller so that a send is one future.
     #[inline]
     fn offer(&self, entry: Entry<T>) -> Offered<'_, T> {
-        let charge = match &self.shared.weights {
-            None => None,
-            Some(weights) => {
-                let charge = weights.try_take(weights.charge(&entry.item));
-                if charge.is_none() {
-                    return self.overflow(entry, None);
-                }
-                charge
-            }
+        if let Some(weights) = &self.shared.weights {
+            return self.offer_weighed(weights, entry);
+        }
+        match self.tx.try_send(entry) {
+            Ok(()) => Offered::Done(self.enqueued()),
+            Err(TrySendError::Full(entry)) => self.overflow(entry, None),
+            Err(err) => Offered::Done(Err(OfferError::Closed(err.into_inner().item))),
+        }
+    }
+
+    /// [`offer`](Self::offer) in a queue bounded by weight: the weight first, then a slot.
+    /// Out of line, so that a queue without a weight keeps the send path it had.
+    #[inline(never)]
+    fn offer_weighed<'a>(&'a self, weights: &'a Weights<T>, entry: Entry<T>) -> Offered<'a, T> {
+        let Some(charge) = weights.try_take(weights.charge(&entry.item)) else {
+            return self.overflow(entry, None);
         };
         match self.tx.try_send(entry) {
             Ok(()) => {
-                placed(charge);
+                charge.placed();
                 Offered::Done(self.enqueued())
             }
-            Err(TrySendError::Full(entry)) => self.overflow(entry, charge),
+            Err(TrySendError::Full(entry)) => self.overflow(entry, Some(charge)),
             Err(err) => Offered::Done(Err(OfferError::Closed(err.into_inner().item))),
         }
     }

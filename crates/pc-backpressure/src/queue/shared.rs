@@ -95,7 +95,7 @@ impl<T> Shared<T> {
     #[inline]
     pub(crate) fn came_out(&self, entry: &Entry<T>) {
         if let Some(weights) = &self.weights {
-            weights.taken(weights.charge(&entry.item));
+            weights.came_out(&entry.item);
         }
     }
 
