@@ -164,6 +164,32 @@ impl BenchChannel for PcBoundedQueue {
     }
 }
 
+/// `pc::backpressure::BoundedQueue` with `Overflow::Block` and a weight bound as well: each
+/// message weighs its value's low byte (0 to 255), at most 64 Ki in all, so that both bounds
+/// take turns.
+#[derive(Debug)]
+pub struct PcWeighedQueue;
+
+impl BenchChannel for PcWeighedQueue {
+    type Tx = pc::backpressure::Sender<u64>;
+    type Rx = pc::backpressure::Receiver<u64>;
+
+    fn bounded(capacity: usize) -> (Self::Tx, Self::Rx) {
+        pc::backpressure::BoundedQueue::builder(capacity)
+            .max_weight(64 * 1024, |&item: &u64| item & 0xff)
+            .build()
+            .expect("a positive capacity and weight")
+    }
+
+    async fn send(tx: &Self::Tx, item: u64) {
+        tx.send(item).await.expect("open");
+    }
+
+    async fn recv(rx: &Self::Rx) -> Option<u64> {
+        rx.recv().await.ok()
+    }
+}
+
 /// async-channel, the queue people reach for.
 #[derive(Debug)]
 pub struct AsyncChannel;
