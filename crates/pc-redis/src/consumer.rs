@@ -3,10 +3,12 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::pin::{Pin, pin};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use futures_util::future::{Either, select};
 use futures_util::{Stream, StreamExt};
 use pc_core::channel;
 use pc_core::task::TaskGroup;
@@ -59,8 +61,10 @@ struct Shared<C> {
     /// Ids fetched and not settled yet: ready to hand out, or handed out and not acked.
     held: Mutex<HashSet<String>>,
     demand: Demand,
-    /// Cancelled by `close`: the reader gives up a read under way.
+    /// Cancelled by `close`: the reader ends a read under way.
     closing: CancellationToken,
+    /// The server's id for the reads connection (0 until asked), for `CLIENT UNBLOCK`.
+    reads_client: AtomicI64,
 }
 
 /// How many receives wait, and the reader's wake-up when that may have outgrown what it has
@@ -158,6 +162,7 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
             held: Mutex::new(HashSet::new()),
             demand: Demand::default(),
             closing: CancellationToken::new(),
+            reads_client: AtomicI64::new(0),
         });
         let (tx, ready) = channel::unbounded();
         let reader = Reader {
@@ -189,12 +194,14 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
     }
 
     /// Stops taking entries: receives end with `RecvError` once what was fetched is handed
-    /// out. Entries pending under this consumer's name stay pending (those of a read under way
-    /// too), for it to replay if it comes back under the same name, or for another consumer to
-    /// reclaim.
+    /// out. Entries pending under this consumer's name stay pending (those a read under way
+    /// took too), for it to replay if it comes back under the same name, or for another
+    /// consumer to reclaim. A blocking read under way is ended on the server (`CLIENT
+    /// UNBLOCK`) before a receive sees the end, so an entry sent after that goes to another
+    /// consumer, never to this closed one.
     pub fn close(&self) {
         self.ready.close();
-        // The reader gives up its read, acks what `try_recv` took, and ends.
+        // The reader ends its read, acks what `try_recv` took, and ends.
         self.shared.closing.cancel();
         self.shared.demand.wake.notify_one();
     }
@@ -247,12 +254,19 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
 impl<T: Send + 'static, C: Codec<T>> Reader<T, C> {
     /// Fetches while receives wait for more than is ready, until the consumer is closed.
     async fn run(mut self) {
-        let closing = self.shared.closing.clone();
+        let shared = Arc::clone(&self.shared);
         while self.wanted().await {
-            // Closed, a read under way is given up: what it took stays pending here.
-            match closing.run_until_cancelled(self.step()).await {
-                Some(true) => {}
-                Some(false) | None => break,
+            let mut step = pin!(self.step());
+            let more = match select(step.as_mut(), pin!(shared.closing.cancelled())).await {
+                Either::Left((more, _)) => more,
+                Either::Right(((), _)) => {
+                    // Closed: what a read under way took stays pending here.
+                    shared.end_reading(step).await;
+                    false
+                }
+            };
+            if !more {
+                break;
             }
         }
         // Best effort: what is not acked now is delivered again later.
@@ -268,6 +282,7 @@ impl<T: Send + 'static, C: Codec<T>> Reader<T, C> {
         // A consumer waits through an outage: it connects anew and replays what is pending
         // under its name, since a reply lost with the connection may have delivered entries.
         if crate::link::is_connection_error(&error) {
+            self.shared.reads_client.store(0, Ordering::Relaxed);
             let reads = self.reads.recover(&error).await;
             let commands = self.shared.commands.recover(&error).await;
             if reads && commands {
@@ -475,6 +490,14 @@ impl<T: Send + 'static, C: Codec<T>> Reader<T, C> {
 
     /// New entries (`XREADGROUP >`), waiting at most `block` for some.
     async fn read_new(&self, block: Duration) -> RedisResult<Vec<StreamId>> {
+        if self.shared.reads_client.load(Ordering::Relaxed) == 0 {
+            // Once per connection: a close unblocks the read by this id.
+            let id: i64 = redis::cmd("CLIENT")
+                .arg("ID")
+                .query_async(&mut self.reads.get())
+                .await?;
+            self.shared.reads_client.store(id, Ordering::Relaxed);
+        }
         let settings = &self.shared.settings;
         let reply: Option<StreamReadReply> = redis::cmd("XREADGROUP")
             .arg("GROUP")
@@ -694,6 +717,35 @@ trait Settle: Send + Sync + 'static {
     fn ack(&self, id: String) -> AckFuture;
     fn nack(&self, id: String);
     fn forget(&self, id: &str);
+}
+
+impl<C> Shared<C> {
+    /// Ends the reader's `step` under way at a close. Dropping a blocking `XREADGROUP` does not
+    /// end it on the server, which would then hand entries sent after the close to this closed
+    /// consumer (pending here until another reclaims them, a claim time later). So the server
+    /// is asked to unblock the reads connection (its read returns empty) until the step ends,
+    /// every 50 ms for at most 2 s (the read may not have reached the server yet); then the
+    /// step is given up.
+    async fn end_reading(&self, mut step: Pin<&mut impl Future<Output = bool>>) {
+        for _ in 0..40 {
+            let id = self.reads_client.load(Ordering::Relaxed);
+            if id != 0 {
+                // Best effort: a server without `CLIENT UNBLOCK` leaves the read to its block
+                // time.
+                let _: RedisResult<i64> = redis::cmd("CLIENT")
+                    .arg("UNBLOCK")
+                    .arg(id)
+                    .query_async(&mut self.commands.get())
+                    .await;
+            }
+            if tokio::time::timeout(Duration::from_millis(50), step.as_mut())
+                .await
+                .is_ok()
+            {
+                return;
+            }
+        }
+    }
 }
 
 impl<C: Send + Sync + 'static> Settle for Shared<C> {

@@ -12,7 +12,7 @@ use futures_util::{FutureExt, StreamExt};
 use pc_core::task::panic_message;
 use pc_core::{AckConsumer, BuildError, ConsumeError, Consumer, FailReason, Probe, Producer};
 use pc_redis::{Codec, CodecError, RedisQueue, RedisSendError, WhenFull};
-use support::{Server, dead_reasons, len, pending};
+use support::{Server, blocked_reads, dead_reasons, len, pending};
 
 // ## 4. Extreme durations, checked when the queue is built
 
@@ -362,12 +362,78 @@ async fn a_consumer_closed_or_dropped_mid_read_ends_its_reader() {
         Err(ConsumeError::closed())
     );
     assert!(Consumer::is_closed(&consumer));
+    // The end seen, the read under way has ended on the server too: no entry sent from now on
+    // can reach this consumer. (A read only dropped stayed blocked there until its connection
+    // closed, and took the next entry when that came first.)
+    assert_eq!(
+        blocked_reads(&server).await,
+        0,
+        "the closed reader's read ended"
+    );
     // Sent after the close: left to another consumer, never fetched by this one.
     producer.send(1).await.unwrap();
     let other = queue.consumer("d").await.unwrap();
     let got = tokio::time::timeout(deadline, Consumer::recv(&other)).await;
     assert_eq!(got.expect("the other consumer gets it"), Ok(1));
     assert_eq!(pending(&server, "jobs", "pc").await, 0);
+}
+
+/// Walk: a consumer closed during a blocking read dropped the read's future, but the server
+/// kept the read blocked until the reader's connection closed; an entry sent before the server
+/// saw that close went to the closed consumer, pending there a claim time (4 minutes in the
+/// test above) before another could have it: seen once in `cargo xtask ci` under load, as the
+/// test above timing out. Now the read is ended on the server before the reader finishes, and
+/// so before a receive sees the end. This checks that state; the race itself depends on when
+/// the server sees a connection close, so without the fix this check fails only when the
+/// server is slow to see it (it passed 6 runs of 6 on an idle machine).
+///
+/// The consumer lives on a runtime of its own that is not driven once its receive has seen
+/// the end, so nothing of the consumer's moves while the server is asked.
+#[test]
+fn a_consumer_closed_mid_read_ends_the_read_on_the_server() {
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let (consumers, checks) = (runtime(), runtime());
+    let Some(server) = checks.block_on(Server::start()) else {
+        return;
+    };
+    // Real time, bounded: the read reaches a local server within milliseconds.
+    let deadline = Duration::from_secs(10);
+    let consumer = consumers.block_on(async {
+        let queue = RedisQueue::<u32>::builder(server.url.as_str(), "jobs")
+            .block(Duration::from_secs(60))
+            .claim_idle(Duration::from_secs(240))
+            .build()
+            .unwrap();
+        let consumer = queue.consumer("c").await.unwrap();
+        // A receive waits until the reader's read blocks on the server, then goes.
+        let reading = tokio::time::timeout(deadline, async {
+            while blocked_reads(&server).await == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+        tokio::select! {
+            got = Consumer::recv(&consumer) => panic!("nothing was sent: {got:?}"),
+            read = reading => read.expect("the reader's read blocks on the server"),
+        }
+        consumer
+    });
+    consumer.close();
+    let ended = consumers
+        .block_on(async { tokio::time::timeout(deadline, Consumer::recv(&consumer)).await });
+    assert_eq!(
+        ended.expect("the receive ends"),
+        Err(ConsumeError::closed())
+    );
+    assert_eq!(
+        checks.block_on(blocked_reads(&server)),
+        0,
+        "the closed consumer's read still blocks on the server"
+    );
 }
 
 // ## 3. Fairness does not apply in-process: Redis serves reads of one group in arrival order;

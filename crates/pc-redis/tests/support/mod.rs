@@ -127,3 +127,25 @@ pub(crate) async fn dead_reasons(server: &Server, stream: &str) -> Vec<String> {
         .map(|entry| redis::from_redis_value(entry.map["reason"].clone()).expect("a reason"))
         .collect()
 }
+
+/// Clients blocked in an `XREADGROUP` on the server now (`CLIENT LIST`, flag `b`).
+pub(crate) async fn blocked_reads(server: &Server) -> usize {
+    let mut connection = server.connection().await;
+    let clients: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(&mut connection)
+        .await
+        .expect("CLIENT LIST");
+    clients
+        .lines()
+        .filter(|client| {
+            let field = |name: &str| {
+                client
+                    .split(' ')
+                    .find_map(|pair| pair.strip_prefix(name))
+                    .unwrap_or("")
+            };
+            field("flags=").contains('b') && field("cmd=") == "xreadgroup"
+        })
+        .count()
+}
