@@ -19,7 +19,7 @@ use redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingCountReply, St
 use redis::{RedisResult, Value};
 use tokio::sync::Notify;
 use tokio::time::Instant;
-use tokio_util::sync::{CancellationToken, DropGuard};
+use tokio_util::sync::CancellationToken;
 
 use crate::codec::{Codec, decode_caught};
 use crate::link::Link;
@@ -37,8 +37,9 @@ use crate::settings::Settings;
 ///
 /// The reads are made by a task of the consumer's own, when receives wait for more than it has
 /// fetched: a receive only waits for an entry, so one that is dropped, or kept and never polled
-/// again (a stream in the losing branch of a `select!`), holds back no other. The task ends
-/// when the consumer is dropped.
+/// again (a stream in the losing branch of a `select!`), holds back no other. Dropping the
+/// consumer closes it ([`close`](Self::close)): the task ends a read under way on the server,
+/// acks what `try_recv` took, and ends.
 pub struct RedisConsumer<T, C> {
     shared: Arc<Shared<C>>,
     /// Entries fetched and decoded by the reader, in order, ready to hand out, and the
@@ -46,8 +47,6 @@ pub struct RedisConsumer<T, C> {
     ready: channel::Receiver<Fetched<T>>,
     /// The reader task, whose panic (a bug, or a probe's) is re-raised to a receive.
     tasks: TaskGroup,
-    /// Stops the reader when the consumer is dropped.
-    _stop: DropGuard,
 }
 
 struct Shared<C> {
@@ -174,17 +173,12 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
             read_in_flight: false,
             next_claim: Instant::now(),
         };
-        let stop = CancellationToken::new();
-        let stopped = stop.clone();
         let tasks = TaskGroup::new(tokio::runtime::Handle::current());
-        tasks.spawn(async move {
-            stopped.run_until_cancelled(reader.run()).await;
-        });
+        tasks.spawn(reader.run());
         Self {
             shared,
             ready,
             tasks,
-            _stop: stop.drop_guard(),
         }
     }
 
@@ -200,10 +194,7 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
     /// UNBLOCK`) before a receive sees the end, so an entry sent after that goes to another
     /// consumer, never to this closed one.
     pub fn close(&self) {
-        self.ready.close();
-        // The reader ends its read, acks what `try_recv` took, and ends.
-        self.shared.closing.cancel();
-        self.shared.demand.wake.notify_one();
+        self.shared.close(&self.ready);
     }
 
     async fn next(&self) -> Result<Delivery<T>, ConsumeError> {
@@ -720,31 +711,42 @@ trait Settle: Send + Sync + 'static {
 }
 
 impl<C> Shared<C> {
+    /// Closes the consumer whose ready entries are `ready`: the reader ends its read, acks
+    /// what `try_recv` took, and ends.
+    fn close<T>(&self, ready: &channel::Receiver<T>) {
+        ready.close();
+        self.closing.cancel();
+        self.demand.wake.notify_one();
+    }
+
     /// Ends the reader's `step` under way at a close. Dropping a blocking `XREADGROUP` does not
     /// end it on the server, which would then hand entries sent after the close to this closed
     /// consumer (pending here until another reclaims them, a claim time later). So the server
     /// is asked to unblock the reads connection (its read returns empty) until the step ends,
-    /// every 50 ms for at most 2 s (the read may not have reached the server yet); then the
-    /// step is given up.
+    /// every 50 ms for at most 2 s in all (the read may not have reached the server yet, or
+    /// the server may not answer); then the step is given up.
     async fn end_reading(&self, mut step: Pin<&mut impl Future<Output = bool>>) {
-        for _ in 0..40 {
-            let id = self.reads_client.load(Ordering::Relaxed);
-            if id != 0 {
-                // Best effort: a server without `CLIENT UNBLOCK` leaves the read to its block
-                // time.
-                let _: RedisResult<i64> = redis::cmd("CLIENT")
-                    .arg("UNBLOCK")
-                    .arg(id)
-                    .query_async(&mut self.commands.get())
-                    .await;
+        let ending = async {
+            loop {
+                let id = self.reads_client.load(Ordering::Relaxed);
+                if id != 0 {
+                    // Best effort: a server without `CLIENT UNBLOCK` leaves the read to its
+                    // block time.
+                    let _: RedisResult<i64> = redis::cmd("CLIENT")
+                        .arg("UNBLOCK")
+                        .arg(id)
+                        .query_async(&mut self.commands.get())
+                        .await;
+                }
+                if tokio::time::timeout(Duration::from_millis(50), step.as_mut())
+                    .await
+                    .is_ok()
+                {
+                    return;
+                }
             }
-            if tokio::time::timeout(Duration::from_millis(50), step.as_mut())
-                .await
-                .is_ok()
-            {
-                return;
-            }
-        }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(2), ending).await;
     }
 }
 
@@ -805,6 +807,12 @@ impl Drop for EntryAck {
         if !self.id.is_empty() {
             self.shared.forget(&self.id);
         }
+    }
+}
+
+impl<T, C> Drop for RedisConsumer<T, C> {
+    fn drop(&mut self) {
+        self.shared.close(&self.ready);
     }
 }
 

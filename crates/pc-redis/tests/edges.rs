@@ -349,6 +349,11 @@ async fn a_consumer_closed_or_dropped_mid_read_ends_its_reader() {
     })
     .await;
     assert!(back.is_ok(), "the dropped consumer's tasks end");
+    assert_eq!(
+        blocked_reads(&server).await,
+        0,
+        "its read ended on the server"
+    );
     let consumer = queue.consumer("c").await.unwrap();
     let (closed, ()) = tokio::join!(
         tokio::time::timeout(deadline, Consumer::recv(&consumer)),
