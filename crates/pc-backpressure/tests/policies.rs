@@ -1,18 +1,13 @@
 //! Every overflow policy accounts for every item: delivered, handed back, or dropped.
 
-use std::collections::HashSet;
+mod support;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pc_backpressure::{BoundedQueue, OfferError, Overflow, Pressure};
 use pc_core::{Consumer, DropReason, Producer, RecvError};
-
-async fn within<F: std::future::Future>(fut: F) -> F::Output {
-    // Real time, generous: only a hang (a lost wake-up) reaches it.
-    tokio::time::timeout(Duration::from_secs(120), fut)
-        .await
-        .expect("hung")
-}
+use support::{EVERY_POLICY, assert_every_item_once, within};
 
 type Dropped = Arc<Mutex<Vec<(u64, DropReason)>>>;
 
@@ -71,26 +66,12 @@ async fn run(overflow: Overflow) -> (Vec<u64>, Vec<u64>, Vec<(u64, DropReason)>)
     (delivered, handed_back, dropped)
 }
 
-fn assert_every_item_once(delivered: &[u64], handed_back: &[u64], dropped: &[(u64, DropReason)]) {
-    let mut all: Vec<u64> = delivered.iter().chain(handed_back).copied().collect();
-    all.extend(dropped.iter().map(|(item, _)| *item));
-    let unique: HashSet<u64> = all.iter().copied().collect();
-    assert_eq!(unique.len(), all.len(), "an item was counted twice");
-    assert_eq!(all.len(), 8_000, "delivered + handed back + dropped = sent");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_policy_accounts_for_every_item() {
     within(async {
-        for overflow in [
-            Overflow::Block,
-            Overflow::BlockFor(Duration::from_micros(50)),
-            Overflow::Reject,
-            Overflow::DropIncoming,
-            Overflow::DropOldest,
-        ] {
+        for overflow in EVERY_POLICY {
             let (delivered, back, dropped) = run(overflow).await;
-            assert_every_item_once(&delivered, &back, &dropped);
+            assert_every_item_once(&delivered, &back, &dropped, 8_000);
             match overflow {
                 Overflow::Block => assert_eq!(delivered.len(), 8_000),
                 Overflow::DropIncoming => {
