@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 /// `produced` counts items enqueued; `consumed` items received; `dropped_incoming` and
 /// `dropped_oldest` items discarded by the policy; `expired` items dropped by the
 /// [`Discipline`](crate::Discipline) or past their deadline; `dropped_closed` items still
-/// queued when the last receiver went; `rejected` items handed back to the sender by the
-/// policy. So sent = produced + dropped_incoming + rejected (+ items refused because the queue
+/// queued when the last receiver went; `rejected` items handed back to the sender because the
+/// queue was full (by the policy, or at the end of the caller's own `send_timeout`). So sent = produced + dropped_incoming + rejected (+ items refused because the queue
 /// was closed), and produced = consumed + dropped_oldest + expired + dropped_closed + depth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -26,7 +26,8 @@ pub struct QueueStats {
     pub expired: u64,
     /// Items still queued when the last receiver was dropped.
     pub dropped_closed: u64,
-    /// Items handed back by `Reject`, `BlockFor` or a full `try_send`.
+    /// Items handed back for want of room: by `Reject`, `BlockFor`, a full `try_send`, or the
+    /// caller's `send_timeout` (through [`Producer`](pc_core::Producer)) running out.
     pub rejected: u64,
     /// Items queued now.
     pub depth: usize,
