@@ -70,7 +70,7 @@ impl<T> Weights<T> {
     /// The weight `charge` if it is free now and no sender waits for weight ahead.
     pub(crate) fn try_take(&self, charge: u32) -> Option<Charge<'_>> {
         let permit = self.free.try_acquire_many(charge).ok()?;
-        Some(self.held(permit))
+        Some(self.charged(permit))
     }
 
     /// Waits, in arrival order, for the weight `charge`. Cancel safe: a wait that is dropped
@@ -89,10 +89,11 @@ impl<T> Weights<T> {
             .acquire_many(charge)
             .await
             .expect("the queue never closes its weight semaphore");
-        self.held(permit)
+        self.charged(permit)
     }
 
-    fn held<'a>(&'a self, permit: SemaphorePermit<'a>) -> Charge<'a> {
+    /// The weight `permit` took, counted as held until it is given back.
+    fn charged<'a>(&'a self, permit: SemaphorePermit<'a>) -> Charge<'a> {
         self.held.fetch_add(permit.num_permits(), Ordering::Relaxed);
         Charge {
             permit: Some(permit),
@@ -139,7 +140,7 @@ pub(crate) struct Charge<'a> {
 
 impl Charge<'_> {
     /// The item went into the channel: its weight is held until it comes out
-    /// ([`Weights::taken`]).
+    /// ([`Weights::came_out`]).
     pub(crate) fn placed(mut self) {
         if let Some(permit) = self.permit.take() {
             permit.forget();

@@ -159,7 +159,9 @@ impl<T> Sender<T> {
     }
 
     /// [`offer`](Self::offer) in a queue bounded by weight: the weight first, then a slot.
-    /// Out of line, so that a queue without a weight keeps the send path it had.
+    /// Out of line, so that a queue without a weight keeps the send path it had. The three
+    /// arms after the weight repeat `offer`'s on purpose: sharing them through one inlined
+    /// function measured 1.05x the time on `bounded-queue-ct-4p4c-cap1024/pc` (8 runs).
     #[inline(never)]
     fn offer_weighed<'a>(&'a self, weights: &'a Weights<T>, entry: Entry<T>) -> Offered<'a, T> {
         let Some(charge) = weights.try_take(weights.charge(&entry.item)) else {
