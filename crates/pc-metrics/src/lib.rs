@@ -10,7 +10,8 @@
 //!   blocked, receive blocked, throttled, batch linger) and batch sizes, with p50, p90, p99 and max.
 //! - [`MetricsSnapshot`]: serde, a human `Display` table, and the Prometheus text format.
 //! - A [`Registry`] of named, labelled metrics; a [`Reporter`] that logs them as `tracing`
-//!   events; with feature `metrics-rs`, a `bridge` to the `metrics` facade.
+//!   events; with feature `metrics-rs`, a `bridge` to the `metrics` facade; with feature
+//!   `http`, [`serve`](crate::serve) on `/metrics` and `/metrics.json`.
 //!
 //! ```
 //! use pc_core::channel;
@@ -41,16 +42,25 @@
 #[cfg(feature = "metrics-rs")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics-rs")))]
 pub mod bridge;
+mod buckets;
 mod metrics;
 mod prometheus;
 mod rates;
+mod recent;
 mod registry;
 mod reporter;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod serve;
 mod shard;
 mod slot;
 mod snapshot;
 
+pub use crate::buckets::{BATCH_SIZE_BUCKETS, LATENCY_BUCKETS_NS};
 pub use crate::metrics::Metrics;
 pub use registry::{Registry, render_prometheus};
 pub use reporter::{Reporter, ReporterHandle, TARGET};
-pub use snapshot::{Latency, MetricsSnapshot, Rates, Summary, WindowRates};
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub use serve::{Server, serve};
+pub use snapshot::{Latency, MetricsSnapshot, Rates, Recent, Summary, WindowRates};

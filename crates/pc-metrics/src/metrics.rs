@@ -8,12 +8,14 @@ use std::time::Duration;
 
 use pc_core::{DepthSource, DropReason, FailReason, Probe, SharedProbe, WaitKind};
 
+use crate::buckets;
 use crate::rates::History;
+use crate::recent::RecentHistory;
 use crate::shard::{
-    DROP_REASONS, FAIL_REASONS, OTHER, Recorded, Shards, WAIT_KINDS, drop_slot, fail_slot, lock,
-    wait_slot,
+    BATCH_SIZE, DROP_REASONS, FAIL_REASONS, LATENCY, OTHER, Recorded, Scale, Shards, WAIT_KINDS,
+    drop_slot, fail_slot, lock, wait_slot,
 };
-use crate::snapshot::{MetricsSnapshot, Summary};
+use crate::snapshot::{MetricsSnapshot, Recent, Summary};
 
 /// Everything one component reports, kept cheaply enough to leave attached in production.
 ///
@@ -69,6 +71,8 @@ pub struct Metrics {
     /// Decline depth sources: every change is reported, so the peak is exact.
     exact_depth: bool,
     history: Mutex<History>,
+    /// The histograms' bucket counts over the last minute.
+    recent: Mutex<RecentHistory>,
 }
 
 impl Metrics {
@@ -98,6 +102,7 @@ impl Metrics {
             sampled_peak: AtomicUsize::new(0),
             exact_depth: false,
             history: Mutex::new(History::new()),
+            recent: Mutex::new(RecentHistory::new()),
         })
     }
 
@@ -149,13 +154,30 @@ impl Metrics {
             // Read while waits start and end, an end may be seen before its start.
             u64::try_from(sum as i64).unwrap_or(0)
         };
+        let histograms = self.histograms();
+        let counts = histograms.iter().map(|h| h.buckets().to_vec()).collect();
+        let recent = lock(&self.recent).sample(counts);
+        let mut summaries =
+            histograms
+                .into_iter()
+                .zip(recent)
+                .enumerate()
+                .map(|(slot, (total, recent))| {
+                    let scale = if slot <= WAIT_KINDS.len() {
+                        LATENCY
+                    } else {
+                        BATCH_SIZE
+                    };
+                    summary(total, &recent, scale)
+                });
         let mut latency = BTreeMap::new();
         let names = WAIT_KINDS.iter().map(|k| k.as_str()).chain([OTHER]);
-        for (slot, name) in names.enumerate() {
-            if let Some(summary) = self.summary(|shard| &shard.waits[slot]) {
+        for (name, summary) in names.zip(summaries.by_ref()) {
+            if let Some(summary) = summary {
                 latency.insert(name.to_owned(), summary);
             }
         }
+        let batch_sizes = summaries.next().flatten();
         let rates = lock(&self.history).sample(produced, consumed);
         let depth = self
             .read_sources()
@@ -182,7 +204,7 @@ impl Metrics {
             failed,
             rates,
             latency,
-            batch_sizes: self.summary(|shard| &shard.batches),
+            batch_sizes,
         }
     }
 
@@ -228,24 +250,44 @@ impl Metrics {
     }
 
     /// The merged histogram of one kind over all shards, if anything was recorded.
-    fn summary(&self, of: impl Fn(&crate::shard::Shard) -> &Mutex<Recorded>) -> Option<Summary> {
-        let mut total = Recorded::default();
+    /// Every histogram merged over the shards: one per wait kind slot, then batch sizes.
+    fn histograms(&self) -> Vec<Recorded> {
+        let mut merged: Vec<Recorded> = (0..=WAIT_KINDS.len() + 1)
+            .map(|_| Recorded::default())
+            .collect();
         for shard in self.shards.iter() {
-            lock(of(shard)).merge_into(&mut total);
+            let slots = shard.waits.iter().chain([&shard.batches]);
+            for (total, slot) in merged.iter_mut().zip(slots) {
+                lock(slot).merge_into(total);
+            }
         }
-        let histogram = total.histogram()?;
-        // A quantile is the top of its bucket, which may pass the largest value recorded.
-        let max = total.max();
-        let quantile = |q| histogram.value_at_quantile(q).min(max);
-        Some(Summary {
-            count: histogram.len(),
-            sum: total.sum(),
-            p50: quantile(0.5),
-            p90: quantile(0.9),
-            p99: quantile(0.99),
-            max,
-        })
+        merged
     }
+}
+
+/// The summary of a merged histogram with its last minute's `recent` bucket counts, if it
+/// holds any values.
+fn summary(total: Recorded, recent: &[u64], scale: Scale) -> Option<Summary> {
+    let histogram = total.histogram()?;
+    // A quantile is the top of its bucket, which may pass the largest value recorded.
+    let max = total.max();
+    let quantile = |q| histogram.value_at_quantile(q).min(max);
+    let estimate = |q| buckets::quantile(scale.bounds, recent, q, max).unwrap_or(0);
+    Some(Summary {
+        count: histogram.len(),
+        sum: total.sum(),
+        p50: quantile(0.5),
+        p90: quantile(0.9),
+        p99: quantile(0.99),
+        max,
+        recent: Recent {
+            count: recent.iter().sum(),
+            p50: estimate(0.5),
+            p90: estimate(0.9),
+            p99: estimate(0.99),
+        },
+        buckets: total.into_buckets(),
+    })
 }
 
 impl Probe for Metrics {

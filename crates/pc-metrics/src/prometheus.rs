@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use crate::buckets::{BATCH_SIZE_BUCKETS, LATENCY_BUCKETS_NS};
 use crate::snapshot::{MetricsSnapshot, Summary};
 
 /// One metric family: its name, type, help, and how to write each snapshot's series.
@@ -31,23 +32,27 @@ impl Series<'_> {
         let _ = writeln!(self.out, "{}{suffix}{{{labels}}} {value}", self.family);
     }
 
-    fn summary(&mut self, extra: &[(&str, &str)], s: &Summary, scale: f64) {
-        for (quantile, value) in [
-            ("0.5", s.p50),
-            ("0.9", s.p90),
-            ("0.99", s.p99),
-            ("1", s.max),
-        ] {
+    /// A histogram's series: a cumulative `_bucket` per bound (`le` in the unit of the family:
+    /// the bound divided by `per_unit`) and `+Inf`, then `_sum` and `_count`.
+    fn histogram(&mut self, extra: &[(&str, &str)], s: &Summary, bounds: &[u64], per_unit: f64) {
+        let mut below = 0;
+        for (bound, count) in bounds.iter().zip(&s.buckets) {
+            below += count;
+            let le = (*bound as f64 / per_unit).to_string();
             let mut labels = extra.to_vec();
-            labels.push(("quantile", quantile));
-            self.value("", &labels, value as f64 * scale);
+            labels.push(("le", &le));
+            self.value("_bucket", &labels, below);
         }
-        self.value("_sum", extra, s.sum as f64 * scale);
+        let mut labels = extra.to_vec();
+        labels.push(("le", "+Inf"));
+        self.value("_bucket", &labels, s.count);
+        self.value("_sum", extra, s.sum as f64 / per_unit);
         self.value("_count", extra, s.count);
     }
 }
 
-const NANOS: f64 = 1e-9;
+/// Nanoseconds per second: the wait family is in seconds.
+const NANOS_PER_SECOND: f64 = 1e9;
 
 const FAMILIES: &[Family] = &[
     Family {
@@ -122,21 +127,26 @@ const FAMILIES: &[Family] = &[
     },
     Family {
         name: "pc_wait_seconds",
-        kind: "summary",
+        kind: "histogram",
         help: "Wait and processing times, by kind.",
         series: |s, w| {
             for (kind, summary) in &s.latency {
-                w.summary(&[("kind", kind)], summary, NANOS);
+                w.histogram(
+                    &[("kind", kind)],
+                    summary,
+                    &LATENCY_BUCKETS_NS,
+                    NANOS_PER_SECOND,
+                );
             }
         },
     },
     Family {
         name: "pc_batch_size",
-        kind: "summary",
+        kind: "histogram",
         help: "Items per batch formed.",
         series: |s, w| {
             if let Some(summary) = &s.batch_sizes {
-                w.summary(&[], summary, 1.0);
+                w.histogram(&[], summary, &BATCH_SIZE_BUCKETS, 1.0);
             }
         },
     },

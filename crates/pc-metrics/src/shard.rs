@@ -8,6 +8,8 @@ use crossbeam_utils::CachePadded;
 use hdrhistogram::Histogram;
 use pc_core::{DropReason, FailReason, WaitKind};
 
+use crate::buckets::{BATCH_SIZE_BUCKETS, LATENCY_BUCKETS_NS, bucket_of};
+
 /// Drop reasons with a slot of their own; the last slot takes reasons added later.
 pub(crate) const DROP_REASONS: [DropReason; 7] = [
     DropReason::Full,
@@ -68,25 +70,51 @@ const LATENCY_MAX_NS: u64 = 3_600_000_000_000;
 const SIZE_MAX: u64 = 1 << 32;
 const SIGNIFICANT_FIGURES: u8 = 2;
 
+/// What one kind of histogram records into: the range of its exact histogram, and its fixed
+/// buckets.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Scale {
+    max: u64,
+    pub(crate) bounds: &'static [u64],
+}
+
+/// Latencies in nanoseconds.
+pub(crate) const LATENCY: Scale = Scale {
+    max: LATENCY_MAX_NS,
+    bounds: &LATENCY_BUCKETS_NS,
+};
+
+/// Batch sizes in items.
+pub(crate) const BATCH_SIZE: Scale = Scale {
+    max: SIZE_MAX,
+    bounds: &BATCH_SIZE_BUCKETS,
+};
+
 /// A histogram made on first use (most components report few kinds), with the exact sum and
 /// maximum that hdrhistogram does not keep (it rounds to its resolution and saturates at its
-/// range).
+/// range), and the count in each fixed bucket.
 #[derive(Debug, Default)]
 pub(crate) struct Recorded {
     histogram: Option<Histogram<u64>>,
     sum: u64,
     max: u64,
+    /// One count per bound of the scale, then one for values past the last bound.
+    buckets: Vec<u64>,
 }
 
 impl Recorded {
-    fn record(&mut self, value: u64, max: u64) {
+    fn record(&mut self, value: u64, scale: Scale) {
         let histogram = self.histogram.get_or_insert_with(|| {
-            Histogram::new_with_bounds(1, max, SIGNIFICANT_FIGURES)
+            Histogram::new_with_bounds(1, scale.max, SIGNIFICANT_FIGURES)
                 .expect("constant bounds are valid")
         });
         histogram.saturating_record(value.max(1));
         self.sum = self.sum.saturating_add(value);
         self.max = self.max.max(value);
+        if self.buckets.is_empty() {
+            self.buckets = vec![0; scale.bounds.len() + 1];
+        }
+        self.buckets[bucket_of(scale.bounds, value)] += 1;
     }
 
     /// Adds this shard's values into `into`.
@@ -100,6 +128,12 @@ impl Recorded {
             }
             into.sum = into.sum.saturating_add(self.sum);
             into.max = into.max.max(self.max);
+            if into.buckets.is_empty() {
+                into.buckets = vec![0; self.buckets.len()];
+            }
+            for (total, count) in into.buckets.iter_mut().zip(&self.buckets) {
+                *total += count;
+            }
         }
     }
 
@@ -113,6 +147,16 @@ impl Recorded {
 
     pub(crate) fn max(&self) -> u64 {
         self.max
+    }
+
+    /// The count in each fixed bucket (empty when nothing was recorded).
+    pub(crate) fn buckets(&self) -> &[u64] {
+        &self.buckets
+    }
+
+    /// The same, owned.
+    pub(crate) fn into_buckets(self) -> Vec<u64> {
+        self.buckets
     }
 }
 
@@ -133,11 +177,11 @@ pub(crate) struct Shard {
 
 impl Shard {
     pub(crate) fn record_wait(&self, kind: WaitKind, nanos: u64) {
-        lock(&self.waits[wait_slot(kind)]).record(nanos, LATENCY_MAX_NS);
+        lock(&self.waits[wait_slot(kind)]).record(nanos, LATENCY);
     }
 
     pub(crate) fn record_batch(&self, items: usize) {
-        lock(&self.batches).record(items as u64, SIZE_MAX);
+        lock(&self.batches).record(items as u64, BATCH_SIZE);
     }
 }
 

@@ -138,13 +138,19 @@ pub struct WindowRates {
     pub per_60s: f64,
 }
 
-/// Quantiles of a histogram: nanoseconds for latencies, items for batch sizes.
+/// Quantiles of a histogram: nanoseconds for latencies, items for batch sizes; since the
+/// start, and over the last minute.
 ///
-/// Quantiles are exact to two significant figures (hdrhistogram) within the histograms' range
-/// (waits up to one hour, batches up to 2^32 items; a larger value counts at the top of the
-/// range) and never above `max`; `count`, `sum` and `max` are exact, whatever the values (`sum`
-/// saturates at `u64::MAX`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Since-start quantiles are exact to two significant figures (hdrhistogram) within the
+/// histograms' range (waits up to one hour, batches up to 2^32 items; a larger value counts at
+/// the top of the range) and never above `max`; `count`, `sum` and `max` are exact, whatever
+/// the values (`sum` saturates at `u64::MAX`).
+///
+/// Every value is also counted in a fixed bucket ([`buckets`](Self::buckets), bounds
+/// [`LATENCY_BUCKETS_NS`](crate::LATENCY_BUCKETS_NS) and
+/// [`BATCH_SIZE_BUCKETS`](crate::BATCH_SIZE_BUCKETS)): the Prometheus histograms are these
+/// counts, and the [`recent`](Self::recent) quantiles are estimated from them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Summary {
     /// Values recorded.
@@ -159,6 +165,35 @@ pub struct Summary {
     pub p99: u64,
     /// Largest.
     pub max: u64,
+    /// Values per fixed bucket: `buckets[i]` counts the values above the bound before `i` (or
+    /// from 0) up to and including bound `i`; the last entry, one past the bounds, counts the
+    /// values above the last bound. Not cumulative.
+    #[serde(default)]
+    pub buckets: Vec<u64>,
+    /// The same values over about the last minute (see [`Recent`]).
+    #[serde(default)]
+    pub recent: Recent,
+}
+
+/// Quantiles of the values recorded over about the last minute: from the newest snapshot at
+/// least 60 s old (snapshots closer than 5 s apart count as one), or from the start while the
+/// metrics are younger.
+///
+/// Estimated from the fixed buckets as Prometheus' `histogram_quantile` estimates them:
+/// linearly within the bucket the quantile falls in, so they are as fine as the buckets (a
+/// 1-2.5-5 step) and never above the since-start `max`. All zero when nothing was recorded in
+/// the window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Recent {
+    /// Values recorded in the window.
+    pub count: u64,
+    /// Median.
+    pub p50: u64,
+    /// 90th percentile.
+    pub p90: u64,
+    /// 99th percentile.
+    pub p99: u64,
 }
 
 impl Summary {
@@ -236,26 +271,29 @@ impl fmt::Display for MetricsSnapshot {
         if !self.latency.is_empty() {
             writeln!(
                 f,
-                "  {:<14} {:>10} {:>10} {:>10} {:>10} {:>10}",
-                "latency", "count", "p50", "p90", "p99", "max"
+                "  {:<14} {:>10} {:>10} {:>10} {:>10} {:>10}   {:>10} {:>10} {:>10}",
+                "latency", "count", "p50", "p90", "p99", "max", "1m count", "1m p50", "1m p99"
             )?;
             for (kind, s) in &self.latency {
                 writeln!(
                     f,
-                    "  {kind:<14} {:>10} {:>10} {:>10} {:>10} {:>10}",
+                    "  {kind:<14} {:>10} {:>10} {:>10} {:>10} {:>10}   {:>10} {:>10} {:>10}",
                     s.count,
                     Short(s.p50),
                     Short(s.p90),
                     Short(s.p99),
-                    Short(s.max)
+                    Short(s.max),
+                    s.recent.count,
+                    Short(s.recent.p50),
+                    Short(s.recent.p99)
                 )?;
             }
         }
         if let Some(s) = &self.batch_sizes {
             writeln!(
                 f,
-                "  batches {} of p50 {} p90 {} p99 {} max {} items",
-                s.count, s.p50, s.p90, s.p99, s.max
+                "  batches {} of p50 {} p90 {} p99 {} max {} items; last minute {} of p50 {} p99 {}",
+                s.count, s.p50, s.p90, s.p99, s.max, s.recent.count, s.recent.p50, s.recent.p99
             )?;
         }
         Ok(())

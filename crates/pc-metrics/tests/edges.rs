@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use pc_core::probe::WaitTimer;
 use pc_core::{DropReason, Probe, WaitKind};
-use pc_metrics::{Metrics, Registry, Reporter};
+use pc_metrics::{BATCH_SIZE_BUCKETS, LATENCY_BUCKETS_NS, Metrics, Registry, Reporter};
 
 // ## 1. Cancellation: a wait announced and then cancelled is ended exactly once.
 
@@ -107,6 +107,59 @@ fn the_largest_wait_and_batch_are_exact_past_the_histograms_range() {
     metrics.batched(usize::MAX);
     let batches = metrics.snapshot().batch_sizes.unwrap();
     assert_eq!(batches.max, usize::MAX as u64);
+}
+
+/// The fixed buckets at their edges: zero, a bound exactly, one past it, past the last bound,
+/// `Duration::MAX`; every value counted once, and the recent quantiles, estimated from the
+/// buckets, never past the largest value.
+#[test]
+fn fixed_buckets_count_each_value_once_at_every_edge() {
+    let metrics = Metrics::new("edges");
+    let waits = [
+        (Duration::ZERO, 0),
+        (Duration::from_nanos(1_000), 0),
+        (Duration::from_nanos(1_001), 1),
+        (Duration::from_secs(60), LATENCY_BUCKETS_NS.len() - 1),
+        (
+            Duration::from_nanos(60_000_000_001),
+            LATENCY_BUCKETS_NS.len(),
+        ),
+        (Duration::MAX, LATENCY_BUCKETS_NS.len()),
+    ];
+    for (wait, _) in waits {
+        metrics.waited(WaitKind::Queue, wait);
+    }
+    let snapshot = metrics.snapshot();
+    let queue = &snapshot.latency["queue"];
+    let mut expected = vec![0; LATENCY_BUCKETS_NS.len() + 1];
+    for (_, bucket) in waits {
+        expected[bucket] += 1;
+    }
+    assert_eq!(queue.buckets, expected);
+    assert_eq!((queue.count, queue.recent.count), (6, 6));
+    // Half the values past the last bound: from the median up, the estimate is that bound.
+    assert_eq!(
+        queue.recent.p90,
+        LATENCY_BUCKETS_NS[LATENCY_BUCKETS_NS.len() - 1]
+    );
+    assert_eq!(queue.recent.p99, queue.recent.p90);
+    // Zero and a bound exactly share the first bucket: the lowest estimates lie within it.
+    let small = Metrics::new("small");
+    small.waited(WaitKind::Queue, Duration::ZERO);
+    let only_zero = &small.snapshot().latency["queue"];
+    assert_eq!(only_zero.buckets[0], 1);
+    assert_eq!(only_zero.recent.p99, 0, "never above the largest value, 0");
+    // Batch sizes: 0, a bound, past the last bound.
+    for items in [0, 2, 3, usize::MAX] {
+        metrics.batched(items);
+    }
+    let batches = metrics.snapshot().batch_sizes.expect("batches");
+    let mut expected = vec![0; BATCH_SIZE_BUCKETS.len() + 1];
+    expected[0] = 1;
+    expected[1] = 1;
+    expected[2] = 1;
+    expected[BATCH_SIZE_BUCKETS.len()] = 1;
+    assert_eq!(batches.buckets, expected);
 }
 
 /// Defect: items in flight were `produced - consumed - dropped`, with drops of items turned

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use pc_core::probe::WaitTimer;
 use pc_core::{DropReason, FailReason, Probe, SharedProbe, WaitKind};
-use pc_metrics::{Metrics, MetricsSnapshot, Registry, WindowRates};
+use pc_metrics::{Metrics, MetricsSnapshot, Recent, Registry, WindowRates};
 
 #[test]
 fn counts_from_many_threads_add_up_exactly() {
@@ -182,7 +182,7 @@ fn latency_quantiles_come_from_the_histogram() {
         metrics.waited(WaitKind::Processing, Duration::from_nanos(ns));
     }
     let s = metrics.snapshot();
-    let summary = s.latency["processing"];
+    let summary = &s.latency["processing"];
     assert_eq!(
         (
             summary.count,
@@ -311,4 +311,45 @@ async fn a_channel_depth_is_read_at_snapshots_or_reported_exactly_on_request() {
         let s = metrics.snapshot();
         assert_eq!((s.depth, s.peak_depth), (1, peak.max(1)), "{}", s.name);
     }
+}
+
+/// Since-start quantiles keep every value; the recent ones only the last minute's, estimated
+/// within their fixed bucket.
+#[tokio::test(start_paused = true)]
+async fn recent_quantiles_cover_the_last_minute() {
+    let metrics = Metrics::new("window");
+    for _ in 0..100 {
+        metrics.waited(WaitKind::Queue, Duration::from_millis(1));
+    }
+    let first = metrics.snapshot().latency["queue"].clone();
+    // 100 values in (0.5 ms, 1 ms]: the median halfway through, the 99th near its top.
+    assert_eq!(
+        (first.recent.count, first.recent.p50, first.recent.p99),
+        (100, 750_000, 995_000)
+    );
+    // A snapshot a second for 66 s (the window reaches back 60 to 65 s), then 10 slower waits.
+    for _ in 0..66 {
+        tokio::time::advance(Duration::from_secs(1)).await;
+        metrics.snapshot();
+    }
+    for _ in 0..10 {
+        metrics.waited(WaitKind::Queue, Duration::from_millis(20));
+    }
+    let later = metrics.snapshot().latency["queue"].clone();
+    assert_eq!(later.count, 110);
+    // 10 values in (10 ms, 25 ms]: the median halfway, the largest capped at the max (20 ms).
+    assert_eq!(
+        (later.recent.count, later.recent.p50, later.recent.p99),
+        (10, 17_500_000, 20_000_000)
+    );
+    // Since the start, the median is still the 1 ms waits.
+    assert!(later.p50 < 1_100_000, "{later:?}");
+    // A quiet minute: nothing recent, the since-start numbers unchanged.
+    for _ in 0..66 {
+        tokio::time::advance(Duration::from_secs(1)).await;
+        metrics.snapshot();
+    }
+    let quiet = metrics.snapshot().latency["queue"].clone();
+    assert_eq!(quiet.recent, Recent::default());
+    assert_eq!((quiet.count, quiet.max), (110, 20_000_000));
 }

@@ -222,7 +222,7 @@ async fn batcher_and_processor_report_sizes_linger_processing_and_failures() {
     assert_eq!(batches.len(), 3);
     let s = metrics.snapshot();
     assert_eq!((s.produced, s.consumed), (7, 7));
-    let sizes = s.batch_sizes.unwrap();
+    let sizes = s.batch_sizes.as_ref().unwrap();
     assert_eq!((sizes.count, sizes.sum, sizes.max), (3, 7, 3));
     assert_eq!(s.latency_of(WaitKind::Linger).unwrap().count, 3);
 
