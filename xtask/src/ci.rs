@@ -64,7 +64,7 @@ pub(crate) fn run(args: &[String]) -> Result {
         "doc tests of the facade, features outside full",
         cargo()
             .args(["test", "--package", "pc", "--doc"])
-            .args(["--features", "tower,redis,metrics-rs"]),
+            .args(["--features", "tower,redis,metrics-rs,metrics-http"]),
     )?;
     // Our own synchronization under loom (the channel, the lock-free limiter, the pressure
     // marks), in a target dir of its own since every crate is rebuilt with `--cfg loom`. A

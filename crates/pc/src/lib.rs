@@ -47,6 +47,7 @@
 //! | `batch` | `pc-batch` | [`batch`]: `Batcher` (size, weight, linger), `BatchExt::batch` for streams, `batch_consumer`, `BatchProcessor` |
 //! | `metrics` | `pc-metrics` | [`metrics`]: `Metrics` (a `Probe` for any builder), `Registry`, `MetricsSnapshot` (serde, table, Prometheus text), `Reporter` (tracing) |
 //! | `metrics-rs` (not in `full`) | `pc-metrics` | `metrics::bridge`: snapshots published to the `metrics` facade |
+//! | `metrics-http` (not in `full`) | `pc-metrics` | `metrics::serve`: the registry over HTTP, `/metrics` (Prometheus text) and `/metrics.json` |
 //! | `pool` | `pc-pool` | [`pool`]: `WorkerPool` with `JobHandle`s or a results stream, `JobError`, close/shutdown/abort |
 //! | `priority` | `pc-priority` | [`priority`]: `PriorityChannel` with levels or `Ord` keys, `Scheduling`, `WhenFull` |
 //! | `redis` (not in `full`) | `pc-redis` | `redis`: `RedisQueue`, `RedisProducer`, `RedisConsumer` (an `AckConsumer`) on Redis Streams, with caps, reclaim and dead letters |
