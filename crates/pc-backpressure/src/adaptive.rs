@@ -308,6 +308,9 @@ impl AdaptiveRateBuilder {
             last: None,
             last_adjust: now.checked_sub(self.adjust_every).unwrap_or(now),
         };
+        if let Some(probe) = &self.probe {
+            probe.described(pc_core::BlockKind::AdaptiveProducer, None);
+        }
         Ok(AdaptiveRate {
             settings: self,
             state: Mutex::new(state),

@@ -154,6 +154,9 @@ impl<T> BatcherBuilder<T> {
                 setting: "max_weight",
             });
         }
+        if let Some(probe) = &batcher.probe {
+            probe.described(pc_core::BlockKind::Batcher, None);
+        }
         Ok(batcher)
     }
 }

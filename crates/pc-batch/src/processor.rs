@@ -353,6 +353,9 @@ impl<In: Send + 'static> BatchProcessorBuilder<In> {
         });
         let (intake, jobs) =
             channel::bounded(capacity).map_err(|_| BuildError::Zero { setting: "intake" })?;
+        if let Some(probe) = self.batcher.probe() {
+            probe.described(pc_core::BlockKind::BatchProcessor, Some(capacity));
+        }
         let (batcher, weigher) = self
             .batcher
             .weighed_ahead(|job: &Job<In, Out, E, IE>| job.weight);

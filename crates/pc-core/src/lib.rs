@@ -92,6 +92,6 @@ pub use error::{
     ReserveError, ReserveManyError, SendError, SendTimeoutError, TryRecvError, TryReserveError,
     TrySendError,
 };
-pub use probe::{DepthSource, DropReason, FailReason, Probe, SharedProbe, WaitKind};
+pub use probe::{BlockKind, DepthSource, DropReason, FailReason, Probe, SharedProbe, WaitKind};
 pub use producer::Producer;
 pub use stage::Stage;

@@ -92,6 +92,14 @@ pub trait Probe: Send + Sync + 'static {
         let _ = (n, reason);
     }
 
+    /// What the component is: told once when it is built, and again with the new capacity
+    /// each time its capacity changes (`set_capacity`). `capacity` is the most items it holds
+    /// (`None`: unbounded, or not a queue). A probe attached to several components hears each
+    /// of them.
+    fn described(&self, kind: BlockKind, capacity: Option<usize>) {
+        let _ = (kind, capacity);
+    }
+
     /// Offers the probe the component's depth to read when it wants it. A probe that returns
     /// `true` keeps `source`, and the component stops reporting [`depth`](Self::depth) on every
     /// change where reading it would cost the hot path: pc-core's channel, whose length is read
@@ -187,6 +195,59 @@ impl fmt::Debug for WaitTimer<'_> {
 
 /// How builders hold a probe.
 pub type SharedProbe = Arc<dyn Probe>;
+
+/// What kind of block reports to a probe (see [`Probe::described`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BlockKind {
+    /// pc-core's channel.
+    Channel,
+    /// pc-backpressure's `BoundedQueue`.
+    BoundedQueue,
+    /// pc-backpressure's `AdaptiveProducer`.
+    AdaptiveProducer,
+    /// pc-priority's `PriorityChannel`.
+    PriorityChannel,
+    /// pc-batch's batching of a stream or a consumer.
+    Batcher,
+    /// pc-batch's `BatchProcessor`.
+    BatchProcessor,
+    /// pc-window's windows.
+    Window,
+    /// pc-pool's `WorkerPool`.
+    WorkerPool,
+    /// pc-pool's `Pipeline`.
+    Pipeline,
+    /// pc-ratelimit's limiters.
+    RateLimiter,
+    /// pc-redis' queue on a Redis stream.
+    RedisQueue,
+}
+
+impl BlockKind {
+    /// A short lowercase name, stable across releases, for labels and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Channel => "channel",
+            Self::BoundedQueue => "bounded_queue",
+            Self::AdaptiveProducer => "adaptive_producer",
+            Self::PriorityChannel => "priority_channel",
+            Self::Batcher => "batcher",
+            Self::BatchProcessor => "batch_processor",
+            Self::Window => "window",
+            Self::WorkerPool => "worker_pool",
+            Self::Pipeline => "pipeline",
+            Self::RateLimiter => "rate_limiter",
+            Self::RedisQueue => "redis_queue",
+        }
+    }
+}
+
+impl fmt::Display for BlockKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Why an item was dropped rather than delivered.
 ///

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pc_core::{DepthSource, DropReason, FailReason, Probe, SharedProbe, WaitKind};
+use pc_core::{BlockKind, DepthSource, DropReason, FailReason, Probe, SharedProbe, WaitKind};
 
 use crate::buckets;
 use crate::rates::History;
@@ -73,6 +73,8 @@ pub struct Metrics {
     history: Mutex<History>,
     /// The histograms' bucket counts over the last minute.
     recent: Mutex<RecentHistory>,
+    /// What the block told it is, with its capacity, last.
+    described: Mutex<Option<(BlockKind, Option<usize>)>>,
 }
 
 impl Metrics {
@@ -103,6 +105,7 @@ impl Metrics {
             exact_depth: false,
             history: Mutex::new(History::new()),
             recent: Mutex::new(RecentHistory::new()),
+            described: Mutex::new(None),
         })
     }
 
@@ -189,9 +192,14 @@ impl Metrics {
             .chain([self.sampled_peak.load(Ordering::Relaxed)])
             .max()
             .unwrap_or(0);
+        let described = *lock(&self.described);
         MetricsSnapshot {
             name: self.name.clone(),
             labels: self.labels.clone(),
+            kind: described.map(|(kind, _)| kind.as_str().to_owned()),
+            capacity: described
+                .and_then(|(_, capacity)| capacity)
+                .map(|c| c as u64),
             produced,
             consumed,
             in_flight: produced.saturating_sub(consumed.saturating_add(dropped_inside)),
@@ -344,6 +352,10 @@ impl Probe for Metrics {
 
     /// Takes the source: its depth is read at each snapshot, so the component does not have to
     /// report every change.
+    fn described(&self, kind: BlockKind, capacity: Option<usize>) {
+        *lock(&self.described) = Some((kind, capacity));
+    }
+
     fn read_depth(&self, source: Arc<dyn DepthSource>) -> bool {
         if self.exact_depth {
             return false;

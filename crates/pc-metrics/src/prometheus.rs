@@ -88,6 +88,26 @@ const FAMILIES: &[Family] = &[
         },
     },
     Family {
+        name: "pc_block_info",
+        kind: "gauge",
+        help: "The kind of block that reports under the name, as 1 labelled with it.",
+        series: |s, w| {
+            if let Some(kind) = &s.kind {
+                w.value("", &[("kind", kind)], 1);
+            }
+        },
+    },
+    Family {
+        name: "pc_capacity",
+        kind: "gauge",
+        help: "The most items the component holds, for bounded ones.",
+        series: |s, w| {
+            if let Some(capacity) = s.capacity {
+                w.value("", &[], capacity);
+            }
+        },
+    },
+    Family {
         name: "pc_depth",
         kind: "gauge",
         help: "Items held by the component, as last reported.",

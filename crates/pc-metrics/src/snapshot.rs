@@ -19,6 +19,14 @@ pub struct MetricsSnapshot {
     pub name: String,
     /// Its extra labels.
     pub labels: BTreeMap<String, String>,
+    /// What kind of block reports here ([`BlockKind::as_str`](pc_core::BlockKind::as_str)),
+    /// once one was built with these metrics as its probe; the last one built, if several.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// The most items the block holds, as it last said (a `set_capacity` tells the new one);
+    /// `None` for blocks without a bound, or not queues.
+    #[serde(default)]
+    pub capacity: Option<u64>,
     /// Items that entered.
     pub produced: u64,
     /// Items handed to a consumer (or, for pools, finished).
@@ -231,6 +239,11 @@ impl fmt::Display for MetricsSnapshot {
         write!(f, "{}", self.name)?;
         for (key, value) in &self.labels {
             write!(f, " {key}={value}")?;
+        }
+        match (&self.kind, self.capacity) {
+            (Some(kind), Some(capacity)) => write!(f, " ({kind}, capacity {capacity})")?,
+            (Some(kind), None) => write!(f, " ({kind})")?,
+            (None, _) => {}
         }
         writeln!(f)?;
         let r = &self.rates;

@@ -532,6 +532,9 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
             .as_ref()
             .map_or(concurrency, |adaptive| adaptive.max);
         self.control.window.grow(most.saturating_add(buffer));
+        if let Some(probe) = &self.probe {
+            probe.described(pc_core::BlockKind::Pipeline, None);
+        }
         let sizing = adaptive.map(|adaptive| StageSizing {
             sizer: adaptive.start(self.tasks.clone()),
             input: self.rx.clone(),

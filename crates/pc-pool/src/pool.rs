@@ -356,6 +356,9 @@ impl<S> WorkerPoolBuilder<S> {
         })?;
         let (intake, queue) = channel::bounded(self.capacity)?;
         let (results, results_rx) = channel::unbounded();
+        if let Some(probe) = &self.probe {
+            probe.described(pc_core::BlockKind::WorkerPool, Some(self.capacity));
+        }
         let tasks = TaskGroup::new(runtime);
         let sizing = self
             .adaptive

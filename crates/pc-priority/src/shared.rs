@@ -31,7 +31,7 @@ use std::task::{Context, Poll, ready};
 use event_listener::{Event, EventListener};
 use pc_core::probe::WaitTimer;
 use pc_core::sync::{Lock, LockGuard};
-use pc_core::{DropReason, SharedProbe, WaitKind};
+use pc_core::{BlockKind, DropReason, SharedProbe, WaitKind};
 
 use crate::policy::WhenFull;
 use crate::store::sealed::Queue;
@@ -190,6 +190,12 @@ impl<T: Send, S: Store> Shared<T, S> {
         level_probes: Box<[SharedProbe]>,
         on_drop: Option<DropHook<T, S::Priority>>,
     ) -> Self {
+        if let Some(probe) = &probe {
+            probe.described(BlockKind::PriorityChannel, capacity);
+        }
+        for level in &level_probes {
+            level.described(BlockKind::PriorityChannel, None);
+        }
         Self {
             state: Lock::new(State {
                 queue,
@@ -501,6 +507,9 @@ impl<T: Send, S: Store> Shared<T, S> {
         drop(state);
         if wake_senders {
             self.space.notify(usize::MAX);
+        }
+        if let Some(probe) = &self.probe {
+            probe.described(BlockKind::PriorityChannel, Some(capacity));
         }
     }
 

@@ -305,7 +305,7 @@ impl GcraBuilder {
             tat: CachePadded::new(AtomicU64::new(0)),
             fixed: limits,
             live: LiveLimits::new(limits),
-            probe: self.probe,
+            probe: crate::settings::described(self.probe),
         })
     }
 }

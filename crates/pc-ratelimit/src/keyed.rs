@@ -359,7 +359,7 @@ impl KeyedLimiterBuilder {
             last_sweep: AtomicU64::new(0),
             hasher: RandomState::new(),
             shards,
-            probe: self.probe,
+            probe: crate::settings::described(self.probe),
         })
     }
 }

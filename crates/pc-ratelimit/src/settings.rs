@@ -46,3 +46,11 @@ macro_rules! rate_and_burst_setters {
 }
 
 pub(crate) use rate_and_burst_setters;
+
+/// Tells a limiter's probe, if any, what reports to it; hands it back for the limiter to keep.
+pub(crate) fn described(probe: Option<pc_core::SharedProbe>) -> Option<pc_core::SharedProbe> {
+    if let Some(probe) = &probe {
+        probe.described(pc_core::BlockKind::RateLimiter, None);
+    }
+    probe
+}

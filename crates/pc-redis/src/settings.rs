@@ -431,7 +431,9 @@ impl<T, C> RedisQueueBuilder<T, C> {
                 batch: self.batch,
                 delete_on_ack: self.delete_on_ack || self.max_len.is_some(),
                 outbox: self.outbox,
-                probe: self.probe,
+                probe: self.probe.inspect(|probe| {
+                    probe.described(pc_core::BlockKind::RedisQueue, self.max_len);
+                }),
             }),
             client,
             _items: PhantomData,

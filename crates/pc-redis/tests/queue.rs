@@ -273,3 +273,30 @@ async fn a_full_stream_rejects_drops_or_blocks_as_asked() {
     assert_eq!(sender.await.unwrap(), 20);
     assert_eq!(got, (0..20).collect::<Vec<_>>());
 }
+
+/// A queue tells its probe what it is and its cap when built (no server needed: building
+/// does not connect).
+#[test]
+fn a_queue_tells_its_probe_its_kind_and_cap() {
+    use std::sync::{Arc, Mutex};
+
+    use pc_core::{BlockKind, Probe};
+
+    #[derive(Default)]
+    struct Told(Mutex<Vec<(BlockKind, Option<usize>)>>);
+    impl Probe for Told {
+        fn described(&self, kind: BlockKind, capacity: Option<usize>) {
+            self.0.lock().unwrap().push((kind, capacity));
+        }
+    }
+    for (max_len, capacity) in [(Some(100), Some(100)), (None, None)] {
+        let told = Arc::new(Told::default());
+        let mut builder =
+            RedisQueue::<u32>::builder("redis://127.0.0.1/", "jobs").probe(told.clone());
+        if let Some(max_len) = max_len {
+            builder = builder.max_len(max_len);
+        }
+        builder.build().expect("valid settings");
+        assert_eq!(*told.0.lock().unwrap(), [(BlockKind::RedisQueue, capacity)]);
+    }
+}

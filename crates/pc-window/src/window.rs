@@ -434,7 +434,9 @@ impl<T, A: Aggregate<T>, K, D: Domain> WindowBuilder<T, A, K, D> {
             keyed: self.keyed,
             event,
             on_late: self.on_late,
-            probe: self.probe,
+            probe: self
+                .probe
+                .inspect(|probe| probe.described(pc_core::BlockKind::Window, None)),
             _domain: PhantomData,
         })
     }

@@ -340,3 +340,121 @@ async fn pools_report_runs_queue_waits_and_failures_by_reason() {
     assert_eq!(s.latency_of(WaitKind::Processing).unwrap().count, 10);
     assert_eq!(s.latency_of(WaitKind::Queue).unwrap().count, 10);
 }
+
+/// Each block tells its probe what it is and its capacity when built, and the new capacity
+/// when it changes: the snapshot's `kind` and `capacity`.
+#[tokio::test]
+async fn every_block_tells_its_probe_its_kind_and_capacity() {
+    use pc::backpressure::{AdaptiveRate, BoundedQueue};
+    use pc::batch::{BatchProcessor, Batcher};
+    use pc::pool::{Pipeline, WorkerPool};
+    use pc::priority::PriorityChannel;
+    use pc::ratelimit::{Gcra, KeyedLimiter, TokenBucket};
+    use pc::window::{Count, Window};
+
+    let registry = Registry::new();
+    let probe = |name: &str| registry.metrics(name).probe();
+    let (channel_tx, _channel_rx) = channel::Builder::bounded(8)
+        .probe(probe("channel"))
+        .build::<u32>()
+        .unwrap();
+    let (_unbounded_tx, _unbounded_rx) = channel::Builder::unbounded()
+        .probe(probe("unbounded"))
+        .build::<u32>()
+        .unwrap();
+    let (queue_tx, _queue_rx) = BoundedQueue::builder::<u32>(16)
+        .probe(probe("queue"))
+        .build()
+        .unwrap();
+    let (priority_tx, _priority_rx) = PriorityChannel::builder::<u32>(2)
+        .capacity(32)
+        .probe(probe("priority"))
+        .build()
+        .unwrap();
+    let _pacer = AdaptiveRate::builder()
+        .probe(probe("pacer"))
+        .build()
+        .unwrap();
+    let _bucket = TokenBucket::builder()
+        .rate(10.0)
+        .burst(1)
+        .probe(probe("bucket"))
+        .build()
+        .unwrap();
+    let _gcra = Gcra::builder()
+        .rate(10.0)
+        .burst(1)
+        .probe(probe("gcra"))
+        .build()
+        .unwrap();
+    let _keyed = KeyedLimiter::builder()
+        .rate(10.0)
+        .burst(1)
+        .probe(probe("keyed"))
+        .build::<u32>()
+        .unwrap();
+    let batcher = Batcher::<u32>::builder(4, secs(1))
+        .probe(probe("batcher"))
+        .build()
+        .unwrap();
+    let processor = BatchProcessor::builder(Batcher::builder(4, secs(1)).build().unwrap())
+        .intake(64)
+        .probe(probe("processor"))
+        .build(|batch: Vec<u32>| async move { Ok::<_, ()>(batch) })
+        .unwrap();
+    let _window: Window<u32, Count> = Window::tumbling(secs(1))
+        .aggregate(Count)
+        .probe(probe("window"))
+        .build()
+        .unwrap();
+    let pool = WorkerPool::builder(|n: u32| async move { Ok::<_, ()>(n) })
+        .capacity(128)
+        .probe(probe("pool"))
+        .build()
+        .unwrap();
+    let _pipeline = Pipeline::from_stream(futures_util::stream::iter(0..1u32))
+        .probe(probe("pipeline"))
+        .stage(1, 4, |n: u32| async move { Ok::<_, ()>(n) });
+    drop(batcher);
+
+    let described = |registry: &Registry| -> Vec<(String, Option<String>, Option<u64>)> {
+        registry
+            .snapshot()
+            .into_iter()
+            .map(|s| (s.name, s.kind, s.capacity))
+            .collect()
+    };
+    let kind = |k: &str| Some(k.to_owned());
+    let expected = |channel: u64, queue: u64, priority: u64| {
+        vec![
+            ("channel".to_owned(), kind("channel"), Some(channel)),
+            ("unbounded".to_owned(), kind("channel"), None),
+            ("queue".to_owned(), kind("bounded_queue"), Some(queue)),
+            (
+                "priority".to_owned(),
+                kind("priority_channel"),
+                Some(priority),
+            ),
+            ("pacer".to_owned(), kind("adaptive_producer"), None),
+            ("bucket".to_owned(), kind("rate_limiter"), None),
+            ("gcra".to_owned(), kind("rate_limiter"), None),
+            ("keyed".to_owned(), kind("rate_limiter"), None),
+            ("batcher".to_owned(), kind("batcher"), None),
+            ("processor".to_owned(), kind("batch_processor"), Some(64)),
+            ("window".to_owned(), kind("window"), None),
+            ("pool".to_owned(), kind("worker_pool"), Some(128)),
+            ("pipeline".to_owned(), kind("pipeline"), None),
+        ]
+    };
+    assert_eq!(described(&registry), expected(8, 16, 32));
+    channel_tx.set_capacity(9).unwrap();
+    queue_tx.set_capacity(17).unwrap();
+    priority_tx.set_capacity(33).unwrap();
+    assert_eq!(described(&registry), expected(9, 17, 33));
+    // The Prometheus text carries both.
+    let text = registry.render_prometheus();
+    assert!(text.contains("pc_block_info{queue=\"pool\",kind=\"worker_pool\"} 1\n"));
+    assert!(text.contains("pc_capacity{queue=\"queue\"} 17\n"));
+    processor.close_and_wait().await;
+    pool.close_and_wait().await;
+}

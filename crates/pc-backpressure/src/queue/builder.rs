@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, OnceLock};
 
-use pc_core::{BuildError, DropReason, SharedProbe, channel};
+use pc_core::{BlockKind, BuildError, DropReason, SharedProbe, channel};
 
 use super::receiver::Receiver;
 use super::sender::Sender;
@@ -212,6 +212,9 @@ impl<T: Send + 'static> BoundedQueueBuilder<T> {
         // Only a queue that evicts by weight takes from its head on the senders' side.
         let head = (shared.weights.is_some() && self.overflow == Overflow::DropOldest)
             .then(|| rx.downgrade());
+        if let Some(probe) = &shared.probe {
+            probe.described(BlockKind::BoundedQueue, Some(self.capacity));
+        }
         Ok((
             Sender::new(tx, self.overflow, Arc::clone(&shared), head),
             Receiver::new(rx, shared),

@@ -280,6 +280,9 @@ impl<T> Sender<T> {
         self.shared.marks.set_capacity(capacity);
         let depth = || self.tx.len();
         self.shared.marks.observe(depth(), depth);
+        if let Some(probe) = &self.shared.probe {
+            probe.described(pc_core::BlockKind::BoundedQueue, Some(capacity));
+        }
         Ok(())
     }
 

@@ -119,6 +119,9 @@ impl<T> Chan<T> {
         probe: Option<SharedProbe>,
         report_depth: bool,
     ) -> Self {
+        if let Some(probe) = &probe {
+            probe.described(crate::probe::BlockKind::Channel, capacity);
+        }
         Self {
             state: Lock::new(State::new(capacity)),
             bounded: capacity.is_some(),
@@ -193,6 +196,9 @@ impl<T> Chan<T> {
         }
         drop(state);
         wakes.wake();
+        if let Some(probe) = &self.probe {
+            probe.described(crate::probe::BlockKind::Channel, Some(capacity));
+        }
     }
 
     /// Items sent and received so far (bounded channels only).

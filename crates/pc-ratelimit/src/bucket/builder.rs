@@ -34,7 +34,10 @@ impl TokenBucketBuilder {
     /// A [`BuildError`] naming `rate` (missing, 0, negative, not finite, or above 1e9/s) or
     /// `burst` (missing or 0).
     pub fn build(self) -> Result<TokenBucket, BuildError> {
-        Ok(TokenBucket::new(self.settings.limits()?, self.probe))
+        Ok(TokenBucket::new(
+            self.settings.limits()?,
+            crate::settings::described(self.probe),
+        ))
     }
 }
 
