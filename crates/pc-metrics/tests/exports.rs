@@ -5,7 +5,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pc_core::{BuildError, DropReason, FailReason, Probe, WaitKind};
+use pc_core::{BlockKind, BuildError, DropReason, FailReason, Probe, WaitKind};
 mod support;
 
 use pc_metrics::{BATCH_SIZE_BUCKETS, LATENCY_BUCKETS_NS, Registry, Reporter};
@@ -25,6 +25,8 @@ fn registry() -> Registry {
     low.batched(2);
     high.waited(WaitKind::Queue, Duration::from_micros(250));
     high.waited(WaitKind::Processing, Duration::from_millis(3));
+    high.described(BlockKind::PriorityChannel, Some(8));
+    low.described(BlockKind::PriorityChannel, None);
     registry.metrics("pool").failed(3, FailReason::Panicked);
     registry
 }
@@ -70,6 +72,8 @@ fn prometheus_text_has_each_family_once_and_every_series() {
         r#"pc_wait_seconds_bucket{queue="jobs",level="0",kind="processing",le="+Inf"} 1"#,
         r#"pc_wait_seconds_bucket{queue="jobs",level="0",kind="queue",le="0.000001"} 0"#,
         r#"pc_waiting{queue="pool",side="producer"} 0"#,
+        r#"pc_block_info{queue="jobs",level="0",kind="priority_channel"} 1"#,
+        r#"pc_capacity{queue="jobs",level="0"} 8"#,
     ] {
         assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
     }
