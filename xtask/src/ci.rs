@@ -102,7 +102,9 @@ pub(crate) fn run(args: &[String]) -> Result {
 /// added up; the tour also exits non-zero when one does not.
 fn check_tour() -> Result {
     let mut command = cargo();
+    // With the live page served on a free port while it plays.
     command.args(["run", "--quiet", "--example", "tour", "--", "--json"]);
+    command.args(["--serve", "127.0.0.1:0"]);
     eprintln!("==> tour: {}", crate::describe(&command));
     let output = command
         .stderr(std::process::Stdio::inherit())

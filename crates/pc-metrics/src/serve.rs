@@ -5,6 +5,7 @@
 //!
 //! | path | answer |
 //! |------|--------|
+//! | `GET /` | a live page: a panel per entry (depth against capacity, rates in and out, waiting senders and receivers, drops and failures, recent latency), charts of the last five minutes, refreshed every second from `/metrics.json`; self-contained, nothing fetched from elsewhere |
 //! | `GET /metrics` | every entry in the Prometheus text format (`text/plain; version=0.0.4`) |
 //! | `GET /metrics.json` | every entry's [`MetricsSnapshot`](crate::MetricsSnapshot), as a JSON array |
 //!
@@ -47,6 +48,9 @@ use crate::registry::Registry;
 
 /// How long a stop lets the requests under way finish before it cuts their connections.
 const GRACE: Duration = Duration::from_secs(5);
+
+/// The live page: HTML with its style and script inline.
+const PAGE: &str = include_str!("page.html");
 
 /// The content type of the Prometheus text format.
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -166,7 +170,7 @@ async fn connection(
 /// The answer to one request.
 fn answer(registry: &Registry, request: &Request<Incoming>) -> Response<Full<Bytes>> {
     let path = request.uri().path();
-    if !matches!(path, "/metrics" | "/metrics.json") {
+    if !matches!(path, "/" | "/metrics" | "/metrics.json") {
         return plain(StatusCode::NOT_FOUND, "not found\n");
     }
     if request.method() != Method::GET && request.method() != Method::HEAD {
@@ -176,7 +180,9 @@ fn answer(registry: &Registry, request: &Request<Incoming>) -> Response<Full<Byt
             .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
         return response;
     }
-    let (body, content_type) = if path == "/metrics" {
+    let (body, content_type) = if path == "/" {
+        (PAGE.to_owned(), "text/html; charset=utf-8")
+    } else if path == "/metrics" {
         (registry.render_prometheus(), PROMETHEUS_TEXT)
     } else {
         match serde_json::to_string(&registry.snapshot()) {

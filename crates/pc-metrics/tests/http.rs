@@ -143,6 +143,27 @@ async fn metrics_json_is_every_snapshot() {
     server.stop().await;
 }
 
+/// The live page is one self-contained document: its style and script inline, nothing fetched
+/// from another origin (the browser test, `crates/pc/tests/live_page.rs`, checks what it draws).
+#[tokio::test]
+async fn the_root_is_a_self_contained_live_page() {
+    let server = serve(registry(), "127.0.0.1:0").await.expect("binds");
+    let answer = request(server.local_addr(), Method::GET, "/").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(
+        answer.content_type.as_deref(),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(answer.body.starts_with("<!doctype html>"));
+    assert!(answer.body.contains("fetch(\"/metrics.json\""));
+    // The one URI in it is SVG's namespace, a name, not a fetch.
+    let body = answer.body.replace("\"http://www.w3.org/2000/svg\"", "");
+    for outside in ["http://", "https://", "src=", "@import", "url(", "<link"] {
+        assert!(!body.contains(outside), "the page names {outside}");
+    }
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn each_request_sees_the_registry_as_it_is_then() {
     let registry = Registry::new();
@@ -169,12 +190,18 @@ async fn each_request_sees_the_registry_as_it_is_then() {
 async fn other_paths_are_not_found_and_other_methods_not_allowed() {
     let server = serve(registry(), "127.0.0.1:0").await.expect("binds");
     let addr = server.local_addr();
-    for path in ["/nothing", "/metrics/", "/metrics.jsonx", "/metricsx"] {
+    for path in [
+        "/nothing",
+        "/metrics/",
+        "/metrics.jsonx",
+        "/metricsx",
+        "/index.html",
+    ] {
         let answer = request(addr, Method::GET, path).await;
         assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}");
     }
     for method in [Method::POST, Method::PUT, Method::DELETE] {
-        for path in ["/metrics", "/metrics.json"] {
+        for path in ["/", "/metrics", "/metrics.json"] {
             let answer = request(addr, method.clone(), path).await;
             assert_eq!(
                 answer.status,

@@ -6,6 +6,7 @@
 //! cargo run --example tour                    # every scenario, then the table
 //! cargo run --example tour -- go-token-bucket # one scenario (see --list)
 //! cargo run --example tour -- --json          # {"scenarios": [...]} instead of the table
+//! cargo run --example tour -- --serve 127.0.0.1:9898  # and a live page of every block there
 //! ```
 
 mod scenarios;
@@ -20,6 +21,8 @@ struct Args {
     json: bool,
     list: bool,
     only: Option<String>,
+    /// Where to serve the live page while the scenarios play.
+    serve: Option<String>,
 }
 
 fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -27,11 +30,17 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
         json: false,
         list: false,
         only: None,
+        serve: None,
     };
-    for arg in args {
+    let mut args = args;
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--json" => parsed.json = true,
             "--list" => parsed.list = true,
+            "--serve" => match args.next() {
+                Some(addr) if !addr.starts_with('-') => parsed.serve = Some(addr),
+                _ => return Err("--serve needs an address, as 127.0.0.1:9898".into()),
+            },
             flag if flag.starts_with('-') => return Err(format!("unknown option `{flag}`")),
             _ if parsed.only.is_some() => return Err(format!("one scenario at most, got `{arg}`")),
             _ => parsed.only = Some(arg),
@@ -45,7 +54,7 @@ async fn main() -> ExitCode {
     let args = match parse(std::env::args().skip(1)) {
         Ok(args) => args,
         Err(error) => {
-            eprintln!("tour: {error}\nusage: tour [--json] [--list] [SCENARIO]");
+            eprintln!("tour: {error}\nusage: tour [--json] [--list] [--serve ADDR] [SCENARIO]");
             return ExitCode::FAILURE;
         }
     };
@@ -64,6 +73,25 @@ async fn main() -> ExitCode {
         }
     }
 
+    // The live page of every scenario's blocks, while they play.
+    let server = match &args.serve {
+        Some(addr) => match pc::metrics::serve(scenarios::live().clone(), addr.as_str()).await {
+            Ok(server) => {
+                eprintln!(
+                    "tour: live page on http://{0}/ (Prometheus text on http://{0}/metrics), \
+                     while the scenarios play",
+                    server.local_addr()
+                );
+                Some(server)
+            }
+            Err(error) => {
+                eprintln!("tour: cannot serve on {addr}: {error}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
+
     let mut outcomes = Vec::new();
     for (key, play) in chosen {
         let progress = Progress::start(key, args.json);
@@ -72,6 +100,9 @@ async fn main() -> ExitCode {
         outcomes.extend(played);
     }
 
+    if let Some(server) = server {
+        server.stop().await;
+    }
     let failed = outcomes.iter().filter(|o| o.is_err()).count();
     if args.json {
         println!("{}", json(&outcomes));
