@@ -11,7 +11,7 @@
 //! - [`MetricsSnapshot`]: serde, a human `Display` table, and the Prometheus text format.
 //! - A [`Registry`] of named, labelled metrics; a [`Reporter`] that logs them as `tracing`
 //!   events; with feature `metrics-rs`, a `bridge` to the `metrics` facade; with feature
-//!   `http`, [`serve`](crate::serve) on `/metrics` and `/metrics.json`.
+//!   `http`, `serve`: the live page, `/metrics` and `/metrics.json` over HTTP.
 //!
 //! ```
 //! use pc_core::channel;
