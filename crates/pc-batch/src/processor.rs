@@ -16,6 +16,7 @@ use pc_core::task::{TaskGroup, drop_caught};
 use pc_core::{BuildError, FailReason, SharedProbe, Stage, WaitKind, channel};
 use tokio::sync::{Semaphore, oneshot};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::batcher::{Batcher, Weigher};
 use crate::stream::batch_consumer;
@@ -146,6 +147,7 @@ impl BatchProcessor<(), (), ()> {
             batcher,
             concurrency: 1,
             intake: None,
+            spans: false,
         }
     }
 }
@@ -252,9 +254,37 @@ pub struct BatchProcessorBuilder<In> {
     batcher: Batcher<In>,
     concurrency: usize,
     intake: Option<usize>,
+    spans: bool,
 }
 
 impl<In: Send + 'static> BatchProcessorBuilder<In> {
+    /// Runs each batch in a `tracing` span of its own: `batch` (target `pc_batch`, level
+    /// INFO), with fields `batch` (its number, from 0), `items`, `failed` (items that failed)
+    /// and `outcome` (`ok`, `error` when any item or the whole batch failed, `panicked`). The
+    /// span current when the processor is built is the parent of every batch's span (a batch
+    /// gathers the items of many callers). Off by default.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use pc_batch::{BatchProcessor, Batcher};
+    ///
+    /// let batcher = Batcher::builder(10, Duration::from_millis(5)).build()?;
+    /// let processor = BatchProcessor::builder(batcher)
+    ///     .spans()
+    ///     .build(|batch: Vec<u32>| async move {
+    ///         tracing::info!(len = batch.len(), "writing"); // within the batch's span
+    ///         Ok::<_, std::io::Error>(batch)
+    ///     })?;
+    /// assert_eq!(processor.process(4).await?, 4);
+    /// # Ok(()) }
+    /// ```
+    pub fn spans(mut self) -> Self {
+        self.spans = true;
+        self
+    }
+
     /// At most `concurrency` batches in the handler at once (default 1).
     pub fn concurrency(mut self, concurrency: usize) -> Self {
         self.concurrency = concurrency;
@@ -364,7 +394,15 @@ impl<In: Send + 'static> BatchProcessorBuilder<In> {
             reason: "a batch processor is started inside a tokio runtime".into(),
         })?;
         let tasks = TaskGroup::new(runtime);
-        let driving = drive(jobs, batcher, handler, self.concurrency, tasks.clone());
+        let spans = self.spans.then(tracing::Span::current);
+        let driving = drive(
+            jobs,
+            batcher,
+            handler,
+            self.concurrency,
+            tasks.clone(),
+            spans,
+        );
         tasks.spawn(driving);
         Ok(BatchProcessor {
             intake,
@@ -382,6 +420,7 @@ async fn drive<In, Out, E, IE>(
     handler: Handler<In, Out, E, IE>,
     concurrency: usize,
     tasks: TaskGroup,
+    spans: Option<tracing::Span>,
 ) where
     In: Send + 'static,
     Out: Send + 'static,
@@ -389,6 +428,7 @@ async fn drive<In, Out, E, IE>(
     IE: Send + 'static,
 {
     let slots = Arc::new(Semaphore::new(concurrency));
+    let mut formed = 0u64;
     let probe = batcher.probe().cloned();
     let mut batches = batch_consumer(&jobs, batcher);
     while let Some(batch) = batches.next().await {
@@ -398,7 +438,11 @@ async fn drive<In, Out, E, IE>(
         let (items, replies): (Vec<In>, Vec<_>) =
             batch.into_iter().map(|job| (job.item, job.reply)).unzip();
         let (handler, probe) = (Arc::clone(&handler), probe.clone());
-        tasks.spawn(async move {
+        let span = spans
+            .as_ref()
+            .map(|parent| batch_span(parent, formed, replies.len()));
+        formed += 1;
+        let run = async move {
             let started = probe.as_ref().map(|_| Instant::now());
             // The handler is user code: a panic, in the call that makes its future or inside
             // it, fails this batch alone (its callers get `Lost`) and never the driver.
@@ -410,34 +454,58 @@ async fn drive<In, Out, E, IE>(
                 if let Some(probe) = &probe {
                     probe.failed(replies.len() as u64, FailReason::Panicked);
                 }
+                record_outcome(&tracing::Span::current(), "panicked", replies.len());
                 drop(slot);
                 return;
             };
+            let failed = failed_items(&result, replies.len());
             if let (Some(probe), Some(started)) = (&probe, started) {
-                report_result(probe, &result, replies.len(), started.elapsed());
+                report_result(probe, failed, started.elapsed());
             }
+            let outcome = if failed == 0 { "ok" } else { "error" };
+            record_outcome(&tracing::Span::current(), outcome, failed);
             answer(result, replies);
             drop(slot);
-        });
+        };
+        tasks.spawn(run.instrument(span.unwrap_or_else(tracing::Span::none)));
     }
 }
 
-/// Tells the probe how long a batch of `inputs` items took and how many of them failed.
-fn report_result<Out, E, IE>(
-    probe: &SharedProbe,
-    result: &Result<Vec<Result<Out, IE>>, E>,
-    inputs: usize,
-    took: Duration,
-) {
-    probe.waited(WaitKind::Processing, took);
-    let failed = match result {
+/// How many of a batch's `inputs` items failed: all of them when the batch did, or when its
+/// outputs do not match them one for one.
+fn failed_items<Out, E, IE>(result: &Result<Vec<Result<Out, IE>>, E>, inputs: usize) -> usize {
+    match result {
         Err(_) => inputs,
         Ok(outputs) if outputs.len() != inputs => inputs,
         Ok(outputs) => outputs.iter().filter(|output| output.is_err()).count(),
-    };
+    }
+}
+
+/// Tells the probe how long a batch took and how many of its items failed.
+fn report_result(probe: &SharedProbe, failed: usize, took: Duration) {
+    probe.waited(WaitKind::Processing, took);
     if failed > 0 {
         probe.failed(failed as u64, FailReason::Error);
     }
+}
+
+/// A batch's span, under the span current where the processor was built.
+fn batch_span(parent: &tracing::Span, batch: u64, items: usize) -> tracing::Span {
+    tracing::info_span!(
+        target: "pc_batch",
+        parent: parent,
+        "batch",
+        batch,
+        items,
+        failed = tracing::field::Empty,
+        outcome = tracing::field::Empty
+    )
+}
+
+/// Records how a batch ended on its span (a no-op on a span that is off or none).
+fn record_outcome(span: &tracing::Span, outcome: &'static str, failed: usize) {
+    span.record("outcome", outcome);
+    span.record("failed", failed);
 }
 
 /// Gives each caller of a batch its own result.

@@ -19,6 +19,8 @@ use pc_core::Stage;
 use pc_core::task::panic_message;
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
+use tracing::Instrument;
+use tracing::instrument::Instrumented;
 
 use crate::error::JobError;
 use crate::pool::Cancel;
@@ -126,4 +128,38 @@ pub(crate) fn outcome<O, E>(ran: Caught<O, E>) -> Result<O, JobError<E>> {
         Ok(Err(err)) => Err(JobError::Failed(err)),
         Err(panic) => Err(JobError::Panicked(panic_message(panic.as_ref()))),
     }
+}
+
+/// A job's span: made where the job is queued, so the caller's current span is its parent.
+pub(crate) fn job_span(id: u64) -> tracing::Span {
+    tracing::info_span!(
+        target: "pc_pool",
+        "job",
+        id,
+        worker = tracing::field::Empty,
+        outcome = tracing::field::Empty
+    )
+}
+
+/// An item's span in stage `stage` of a pipeline, under `parent`.
+pub(crate) fn item_span(parent: &tracing::Span, stage: usize, seq: u64) -> tracing::Span {
+    tracing::info_span!(
+        target: "pc_pool",
+        parent: parent,
+        "item",
+        stage,
+        seq,
+        outcome = tracing::field::Empty
+    )
+}
+
+/// `run` polled within `span`, if there is one.
+pub(crate) fn in_span<F: Future>(run: F, span: Option<&tracing::Span>) -> Instrumented<F> {
+    run.instrument(span.cloned().unwrap_or_else(tracing::Span::none))
+}
+
+/// Records how a job or an item ended on its span: `ok`, or the failure's reason.
+pub(crate) fn record_outcome<O, E>(span: &tracing::Span, output: &Result<O, JobError<E>>) {
+    let outcome = crate::pool::fail_reason(output).map_or("ok", |reason| reason.as_str());
+    span.record("outcome", outcome);
 }

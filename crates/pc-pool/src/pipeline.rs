@@ -253,6 +253,9 @@ pub struct Pipeline<T, E> {
     key: Option<KeyFn<T>>,
     keyed: bool,
     probe: Option<SharedProbe>,
+    /// The parent of the items' spans in the stages added from now on, with
+    /// [`spans`](Self::spans).
+    spans: Option<tracing::Span>,
     /// Stages added so far: the first one counts the items taken from the source.
     stages: usize,
 }
@@ -357,6 +360,7 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
             key: None,
             keyed: false,
             probe: None,
+            spans: None,
             stages: 0,
         }
     }
@@ -390,6 +394,35 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
     /// the first stage.
     pub fn probe(mut self, probe: SharedProbe) -> Self {
         self.probe = Some(probe);
+        self
+    }
+
+    /// Runs each item of the stages added after this call in a `tracing` span of its own:
+    /// `item` (target `pc_pool`, level INFO), with fields `stage` (its index, from 0), `seq`
+    /// (the item's number, in source order from 0) and `outcome` (`ok`, or the failure as
+    /// [`FailReason::as_str`] names it). The span current when this is called is the parent of
+    /// every item's span. Off by default.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use futures_util::StreamExt;
+    /// use pc_pool::Pipeline;
+    ///
+    /// let out: Vec<_> = Pipeline::from_stream(futures_util::stream::iter(1..=3u32))
+    ///     .spans()
+    ///     .stage(2, 8, |n: u32| async move {
+    ///         tracing::debug!(n, "doubling"); // within the item's span
+    ///         Ok::<_, std::io::Error>(n * 2)
+    ///     })?
+    ///     .ordered()
+    ///     .collect()
+    ///     .await;
+    /// assert_eq!(out.into_iter().map(Result::unwrap).collect::<Vec<_>>(), [2, 4, 6]);
+    /// # Ok(()) }
+    /// ```
+    pub fn spans(mut self) -> Self {
+        self.spans = Some(tracing::Span::current());
         self
     }
 
@@ -549,6 +582,7 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
             probe: self.probe.clone(),
             first: self.stages == 0,
             sizing,
+            spans: self.spans.clone().map(|parent| (parent, self.stages)),
         });
         for input in inputs {
             let waker = self.control.cancel.enlist();
@@ -565,6 +599,7 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
             key: None,
             keyed,
             probe: self.probe,
+            spans: self.spans,
             stages: self.stages + 1,
         })
     }
@@ -669,6 +704,8 @@ struct StageWorkers<T, U, E, S> {
     /// Whether this is the first stage, which counts the items taken from the source.
     first: bool,
     sizing: Option<StageSizing<T, E>>,
+    /// The parent of each item's span, and the stage's index, with spans on.
+    spans: Option<(tracing::Span, usize)>,
 }
 
 /// An adaptive stage's controller, its input (for the workers it starts), and its counts.
@@ -713,6 +750,7 @@ async fn stage_worker<T, U, E, S>(
         probe,
         first,
         sizing,
+        spans,
     } = &*workers;
     let mut enrolled = StageEnrolled {
         sizing: sizing.as_ref(),
@@ -762,8 +800,15 @@ async fn stage_worker<T, U, E, S>(
                 if let Some(sizing) = sizing {
                     sizing.sizer.started();
                 }
+                let span = spans
+                    .as_ref()
+                    .map(|(parent, stage)| attempt::item_span(parent, *stage, seq));
                 let run = attempt::caught(stage, value);
-                let ran = Attempt::new(run, None, cancel, &waker).await;
+                let ran =
+                    attempt::in_span(Attempt::new(run, None, cancel, &waker), span.as_ref()).await;
+                if let Some(span) = &span {
+                    attempt::record_outcome(span, &ran);
+                }
                 if matches!(ran, Err(JobError::Cancelled)) {
                     break;
                 }

@@ -48,6 +48,9 @@ struct Extras {
     queued_at: Option<Instant>,
     /// What settles the job's delivery, for jobs from an acknowledged source.
     ack: Option<Ack>,
+    /// The job's span, made as it was queued (its parent the caller's span), with
+    /// [`spans`](WorkerPoolBuilder::spans).
+    span: Option<tracing::Span>,
 }
 
 /// One finished job, as the [`results`](WorkerPool::results) stream reports it.
@@ -105,6 +108,8 @@ pub(crate) struct Shared<In, S: Stage<In>> {
     probe: Option<SharedProbe>,
     /// Boxed: the common pool has none, and the fields its workers read stay close together.
     sizing: Option<Box<Sizer>>,
+    /// Whether each job runs in a span of its own.
+    spans: bool,
 }
 
 impl<In, S: Stage<In>> Shared<In, S> {
@@ -112,11 +117,12 @@ impl<In, S: Stage<In>> Shared<In, S> {
     #[inline]
     pub(crate) fn job(&self, input: In, reply: Reply<S::Output, S::Error>) -> QueuedJob<S, In> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let stamped = self.probe.is_some() || self.sizing.is_some();
+        let stamped = self.probe.is_some() || self.sizing.is_some() || self.spans;
         let extras = stamped.then(|| {
             Box::new(Extras {
                 queued_at: Some(Instant::now()),
                 ack: None,
+                span: self.spans.then(|| crate::attempt::job_span(id)),
             })
         });
         Job {
@@ -206,6 +212,7 @@ pub struct WorkerPoolBuilder<S> {
     cancel: Option<CancellationToken>,
     probe: Option<SharedProbe>,
     adaptive: Option<Adaptive>,
+    spans: bool,
 }
 
 impl<S> fmt::Debug for WorkerPoolBuilder<S> {
@@ -222,6 +229,7 @@ impl<S> fmt::Debug for WorkerPoolBuilder<S> {
                     .as_ref()
                     .map(|adaptive| adaptive.min..=adaptive.max),
             )
+            .field("spans", &self.spans)
             .finish_non_exhaustive()
     }
 }
@@ -310,6 +318,38 @@ impl<S> WorkerPoolBuilder<S> {
         self
     }
 
+    /// Runs each job in a `tracing` span of its own: `job` (target `pc_pool`, level INFO), with
+    /// fields `id` (the job's number), `worker` and `outcome` (`ok`, or the failure as
+    /// [`FailReason::as_str`](pc_core::FailReason::as_str) names it: `error`, `panicked`,
+    /// `timed_out`, `cancelled`). The span is made when the job is queued, so the span current
+    /// in the caller of `submit`, `send` or `try_send` is its parent, and what the stage logs
+    /// falls within it. Off by default: a span per job costs about as much as the job itself
+    /// when the stage is trivial.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use pc_pool::WorkerPool;
+    /// use tracing::Instrument;
+    ///
+    /// let pool = WorkerPool::builder(|n: u32| async move {
+    ///     tracing::info!(n, "working"); // within the job's span
+    ///     Ok::<_, std::io::Error>(n)
+    /// })
+    /// .spans()
+    /// .build()?;
+    /// let handle = pool
+    ///     .submit(7)
+    ///     .instrument(tracing::info_span!("request", user = "ada")) // the job's parent
+    ///     .await?;
+    /// assert_eq!(handle.await?, 7);
+    /// # Ok(()) }
+    /// ```
+    pub fn spans(mut self) -> Self {
+        self.spans = true;
+        self
+    }
+
     /// Checks the settings and starts the workers on the current tokio runtime.
     ///
     /// # Errors
@@ -380,6 +420,7 @@ impl<S> WorkerPoolBuilder<S> {
             stopped: watch::Sender::new(false),
             probe: self.probe,
             sizing,
+            spans: self.spans,
         });
         if shared.balance == Balance::Shared {
             for worker in 0..workers {
@@ -479,6 +520,7 @@ impl<In, S: Stage<In>> WorkerPool<In, S> {
             cancel: None,
             probe: None,
             adaptive: None,
+            spans: false,
         }
     }
 }
@@ -817,7 +859,14 @@ async fn work<In, S>(
             reply,
             extras,
         } = job;
-        let Extras { queued_at, ack } = extras.map(|extras| *extras).unwrap_or_default();
+        let Extras {
+            queued_at,
+            ack,
+            span,
+        } = extras.map(|extras| *extras).unwrap_or_default();
+        if let Some(span) = &span {
+            span.record("worker", worker);
+        }
         // The clock is read only when someone is told how long the job ran, or to time it out.
         let timed =
             matches!(reply, Reply::Stream) || shared.probe.is_some() || shared.sizing.is_some();
@@ -841,11 +890,14 @@ async fn work<In, S>(
         }
         let output = if shared.blocking {
             let run = on_blocking_thread(&shared, input);
-            Attempt::new(run, deadline, cancel, &waker).await
+            attempt::in_span(Attempt::new(run, deadline, cancel, &waker), span.as_ref()).await
         } else {
             let run = attempt::caught(&shared.stage, input);
-            Attempt::new(run, deadline, cancel, &waker).await
+            attempt::in_span(Attempt::new(run, deadline, cancel, &waker), span.as_ref()).await
         };
+        if let Some(span) = &span {
+            attempt::record_outcome(span, &output);
+        }
         last_end = if timed { Some(Instant::now()) } else { None };
         let duration = match (started, last_end) {
             (Some(started), Some(end)) => end.saturating_duration_since(started),
@@ -1106,8 +1158,10 @@ where
 {
     let shared = Arc::clone(shared);
     let runtime = tokio::runtime::Handle::current();
+    // The job's span, if it has one, goes with it to the blocking thread.
+    let span = tracing::Span::current();
     let task = tokio::task::spawn_blocking(move || {
-        runtime.block_on(attempt::caught(&shared.stage, input))
+        span.in_scope(|| runtime.block_on(attempt::caught(&shared.stage, input)))
     });
     match task.await {
         Ok(finished) => finished,
@@ -1132,13 +1186,21 @@ pub(crate) fn too_many(setting: &'static str) -> BuildError {
 /// Answers a job that will not run: cancelled.
 fn cancel_job<In, S: Stage<In>>(shared: &Shared<In, S>, worker: usize, job: QueuedJob<S, In>) {
     let Job {
-        id, reply, input, ..
+        id,
+        reply,
+        input,
+        extras,
     } = job;
     drop_caught(input);
     if let Some(probe) = &shared.probe {
         probe.dropped(1, DropReason::Closed);
     }
-    shared.deliver(id, worker, reply, Err(JobError::Cancelled), Duration::ZERO);
+    let output = Err(JobError::Cancelled);
+    if let Some(span) = extras.and_then(|extras| extras.span) {
+        span.record("worker", worker);
+        attempt::record_outcome(&span, &output);
+    }
+    shared.deliver(id, worker, reply, output, Duration::ZERO);
 }
 
 /// Tells the probe a job ran for `duration` (consumed, processing time) and how it failed, if
@@ -1146,16 +1208,22 @@ fn cancel_job<In, S: Stage<In>>(shared: &Shared<In, S>, worker: usize, job: Queu
 fn report_run<O, E>(probe: &SharedProbe, output: &Result<O, JobError<E>>, duration: Duration) {
     probe.consumed(1);
     probe.waited(WaitKind::Processing, duration);
-    let reason = match output {
-        Ok(_) => return,
+    if let Some(reason) = fail_reason(output) {
+        probe.failed(1, reason);
+    }
+}
+
+/// Why a job failed, in the probe's words; `None` if it did not.
+pub(crate) fn fail_reason<O, E>(output: &Result<O, JobError<E>>) -> Option<FailReason> {
+    Some(match output {
+        Ok(_) => return None,
         Err(JobError::Failed(_)) => FailReason::Error,
         // A source's panic never runs as a job; counted as the stage's panic if it did.
         Err(JobError::Panicked(_) | JobError::Source(_)) => FailReason::Panicked,
         Err(JobError::SourceFailed(_)) => FailReason::Error,
         Err(JobError::TimedOut(_)) => FailReason::TimedOut,
         Err(JobError::Cancelled | JobError::Closed) => FailReason::Cancelled,
-    };
-    probe.failed(1, reason);
+    })
 }
 
 /// The outcome of one submitted job: await it.
