@@ -15,12 +15,10 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use futures_util::future::Either;
 use futures_util::task::AtomicWaker;
-use pc_core::Stage;
 use pc_core::task::panic_message;
+use pc_core::{FailReason, Stage};
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
-use tracing::Instrument;
-use tracing::instrument::Instrumented;
 
 use crate::error::JobError;
 use crate::pool::Cancel;
@@ -61,6 +59,8 @@ pin_project! {
         deadline: Option<Deadline>,
         cancel: &'a Cancel,
         waker: &'a AtomicWaker,
+        // Entered around each poll of `run`, with spans on.
+        span: Option<&'a tracing::Span>,
     }
 }
 
@@ -77,7 +77,14 @@ impl<'a, F> Attempt<'a, F> {
             deadline,
             cancel,
             waker,
+            span: None,
         }
+    }
+
+    /// Polls `run` within `span`, if there is one.
+    pub(crate) fn within(mut self, span: Option<&'a tracing::Span>) -> Self {
+        self.span = span;
+        self
     }
 }
 
@@ -93,9 +100,11 @@ where
         if this.cancel.is_cancelled() {
             return Poll::Ready(Err(JobError::Cancelled));
         }
+        let entered = this.span.map(tracing::Span::enter);
         if let Poll::Ready(ran) = this.run.as_mut().poll(cx) {
             return Poll::Ready(outcome(ran));
         }
+        drop(entered);
         if let Some(Deadline { started, limit }) = *this.deadline {
             if this.timer.is_none() {
                 // `checked_add`: a limit too far to express never passes.
@@ -131,6 +140,7 @@ pub(crate) fn outcome<O, E>(ran: Caught<O, E>) -> Result<O, JobError<E>> {
 }
 
 /// A job's span: made where the job is queued, so the caller's current span is its parent.
+#[cold]
 pub(crate) fn job_span(id: u64) -> tracing::Span {
     tracing::info_span!(
         target: "pc_pool",
@@ -142,6 +152,7 @@ pub(crate) fn job_span(id: u64) -> tracing::Span {
 }
 
 /// An item's span in stage `stage` of a pipeline, under `parent`.
+#[cold]
 pub(crate) fn item_span(parent: &tracing::Span, stage: usize, seq: u64) -> tracing::Span {
     tracing::info_span!(
         target: "pc_pool",
@@ -153,13 +164,40 @@ pub(crate) fn item_span(parent: &tracing::Span, stage: usize, seq: u64) -> traci
     )
 }
 
-/// `run` polled within `span`, if there is one.
-pub(crate) fn in_span<F: Future>(run: F, span: Option<&tracing::Span>) -> Instrumented<F> {
-    run.instrument(span.cloned().unwrap_or_else(tracing::Span::none))
-}
-
 /// Records how a job or an item ended on its span: `ok`, or the failure's reason.
 pub(crate) fn record_outcome<O, E>(span: &tracing::Span, output: &Result<O, JobError<E>>) {
     let outcome = crate::pool::fail_reason(output).map_or("ok", |reason| reason.as_str());
     span.record("outcome", outcome);
+}
+
+/// Records on a span how the run it covers ended: `ok`, `error` or `panicked` from the run's
+/// own result, or `cancelled` if it is dropped before that.
+pub(crate) struct Outcome {
+    span: Option<tracing::Span>,
+}
+
+impl Outcome {
+    pub(crate) fn new(span: tracing::Span) -> Self {
+        Self { span: Some(span) }
+    }
+
+    /// The run ended with `ran`.
+    pub(crate) fn caught<O, E>(mut self, ran: &Caught<O, E>) {
+        if let Some(span) = self.span.take() {
+            let outcome = match ran {
+                Ok(Ok(_)) => "ok",
+                Ok(Err(_)) => FailReason::Error.as_str(),
+                Err(_) => FailReason::Panicked.as_str(),
+            };
+            span.record("outcome", outcome);
+        }
+    }
+}
+
+impl Drop for Outcome {
+    fn drop(&mut self) {
+        if let Some(span) = self.span.take() {
+            span.record("outcome", FailReason::Cancelled.as_str());
+        }
+    }
 }

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::collections::hash_map::DefaultHasher;
 use std::fmt;
+use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
@@ -19,6 +20,7 @@ use pc_core::{
     channel,
 };
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::attempt::{self, Attempt};
 use crate::error::JobError;
@@ -582,7 +584,10 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
             probe: self.probe.clone(),
             first: self.stages == 0,
             sizing,
-            spans: self.spans.clone().map(|parent| (parent, self.stages)),
+            spans: self
+                .spans
+                .clone()
+                .map(|parent| Box::new((parent, self.stages))),
         });
         for input in inputs {
             let waker = self.control.cancel.enlist();
@@ -704,8 +709,9 @@ struct StageWorkers<T, U, E, S> {
     /// Whether this is the first stage, which counts the items taken from the source.
     first: bool,
     sizing: Option<StageSizing<T, E>>,
-    /// The parent of each item's span, and the stage's index, with spans on.
-    spans: Option<(tracing::Span, usize)>,
+    /// The parent of each item's span, and the stage's index, with spans on; boxed, as the
+    /// common stage has none.
+    spans: Option<Box<(tracing::Span, usize)>>,
 }
 
 /// An adaptive stage's controller, its input (for the workers it starts), and its counts.
@@ -800,15 +806,16 @@ async fn stage_worker<T, U, E, S>(
                 if let Some(sizing) = sizing {
                     sizing.sizer.started();
                 }
-                let span = spans
-                    .as_ref()
-                    .map(|(parent, stage)| attempt::item_span(parent, *stage, seq));
-                let run = attempt::caught(stage, value);
-                let ran =
-                    attempt::in_span(Attempt::new(run, None, cancel, &waker), span.as_ref()).await;
-                if let Some(span) = &span {
-                    attempt::record_outcome(span, &ran);
-                }
+                let ran = match spans.as_deref() {
+                    None => {
+                        let run = attempt::caught(stage, value);
+                        Attempt::new(run, None, cancel, &waker).await
+                    }
+                    Some((parent, index)) => {
+                        let run = in_item_span(parent, *index, seq, stage, value);
+                        Attempt::new(run, None, cancel, &waker).await
+                    }
+                };
                 if matches!(ran, Err(JobError::Cancelled)) {
                     break;
                 }
@@ -904,6 +911,33 @@ fn size_after<T, U, E, S>(
 }
 
 type Waiting<T, E> = Option<Result<T, PipelineError<E>>>;
+
+/// A stage's run on one item, boxed.
+type BoxedRun<'a, O, E> = Pin<Box<dyn Future<Output = attempt::Caught<O, E>> + Send + 'a>>;
+
+/// Runs `stage` on item `seq` in a span of its own (see [`Pipeline::spans`]), recording how it
+/// ended. Boxed: a worker without spans holds no room for it.
+fn in_item_span<'a, T, S>(
+    parent: &tracing::Span,
+    index: usize,
+    seq: u64,
+    stage: &'a S,
+    value: T,
+) -> BoxedRun<'a, S::Output, S::Error>
+where
+    T: Send + 'static,
+    S: Stage<T> + 'static,
+{
+    let span = attempt::item_span(parent, index, seq);
+    let run = span.in_scope(|| attempt::caught(stage, value));
+    // Dropped before the stage ends only when the pipeline is cancelled.
+    let outcome = attempt::Outcome::new(span.clone());
+    Box::pin(async move {
+        let ran = run.instrument(span).await;
+        outcome.caught(&ran);
+        ran
+    })
+}
 
 /// The outputs of a [`Pipeline`], a `Stream` of `Result<T, PipelineError<E>>`; ends when the
 /// source has ended and every item has come through, or after the error that stopped it.

@@ -50,7 +50,7 @@ struct Extras {
     ack: Option<Ack>,
     /// The job's span, made as it was queued (its parent the caller's span), with
     /// [`spans`](WorkerPoolBuilder::spans).
-    span: Option<tracing::Span>,
+    span: Option<Box<tracing::Span>>,
 }
 
 /// One finished job, as the [`results`](WorkerPool::results) stream reports it.
@@ -122,7 +122,7 @@ impl<In, S: Stage<In>> Shared<In, S> {
             Box::new(Extras {
                 queued_at: Some(Instant::now()),
                 ack: None,
-                span: self.spans.then(|| crate::attempt::job_span(id)),
+                span: self.spans.then(|| Box::new(crate::attempt::job_span(id))),
             })
         });
         Job {
@@ -890,10 +890,15 @@ async fn work<In, S>(
         }
         let output = if shared.blocking {
             let run = on_blocking_thread(&shared, input);
-            attempt::in_span(Attempt::new(run, deadline, cancel, &waker), span.as_ref()).await
+            let attempt = Attempt::new(run, deadline, cancel, &waker);
+            attempt.within(span.as_deref()).await
         } else {
+            // The stage's synchronous part runs here, as its future is made.
+            let entered = span.as_deref().map(tracing::Span::enter);
             let run = attempt::caught(&shared.stage, input);
-            attempt::in_span(Attempt::new(run, deadline, cancel, &waker), span.as_ref()).await
+            drop(entered);
+            let attempt = Attempt::new(run, deadline, cancel, &waker);
+            attempt.within(span.as_deref()).await
         };
         if let Some(span) = &span {
             attempt::record_outcome(span, &output);

@@ -277,3 +277,33 @@ async fn jobs_cancelled_in_the_queue_end_their_spans_as_cancelled() {
         .map(|(id, worker, outcome)| (id.to_owned(), worker.to_owned(), outcome.to_owned()));
     assert_eq!(outcomes, expected);
 }
+
+/// An item whose stage is still running when the pipeline is cancelled ends its span as
+/// `cancelled`.
+#[tokio::test]
+async fn an_item_cancelled_mid_stage_ends_its_span_as_cancelled() {
+    let (_guard, log) = capture();
+    let started = Arc::new(tokio::sync::Notify::new());
+    let mut output = Pipeline::from_stream(futures_util::stream::iter([1u32]))
+        .spans()
+        .stage(1, 1, {
+            let started = Arc::clone(&started);
+            move |n: u32| {
+                let started = Arc::clone(&started);
+                async move {
+                    started.notify_one();
+                    std::future::pending::<()>().await;
+                    Ok::<_, ()>(n)
+                }
+            }
+        })
+        .unwrap()
+        .ordered();
+    started.notified().await;
+    output.cancel().await;
+    let log = log.lock().unwrap();
+    let items = log.named("item");
+    assert_eq!(items.len(), 1);
+    assert_eq!(field(&items[0], "outcome"), "cancelled");
+    assert!(!items[0].open);
+}
