@@ -58,17 +58,25 @@ pub(crate) fn run(args: &[String]) -> Result {
     let json = serde_json::to_string_pretty(&render_json(&groups, &command_line))
         .map_err(|err| format!("report.json: {err}"))?;
     write(&out.join("report.json"), &json)?;
-    eprintln!("==> wrote {}/report.md and report.json", out.display());
+    for (group, cases) in &groups {
+        let svg = crate::chart::group_svg(group, cases, OURS);
+        write(&out.join(crate::chart::file_name(group)), &svg)?;
+    }
+    eprintln!(
+        "==> wrote {0}/report.md, report.json and a chart per group; criterion's own report: {1}",
+        out.display(),
+        criterion.join("report/index.html").display()
+    );
     Ok(())
 }
 
 /// One measured case: its name and mean time per iteration in nanoseconds.
 #[derive(Debug, Clone, PartialEq)]
-struct Case {
-    name: String,
-    mean_ns: f64,
+pub(crate) struct Case {
+    pub(crate) name: String,
+    pub(crate) mean_ns: f64,
     /// Elements per iteration, when the group declares a throughput.
-    elements: Option<f64>,
+    pub(crate) elements: Option<f64>,
 }
 
 /// Cases by group, from every `new/` estimate written after `since`.
@@ -138,13 +146,16 @@ fn our_time(cases: &[Case]) -> Option<f64> {
 
 fn render_markdown(groups: &BTreeMap<String, Vec<Case>>, command_line: &str) -> String {
     let mut md = format!(
-        "Command: `{command_line}`. Ratio = case time / our time (above 1: slower than ours).\n"
+        "Command: `{command_line}`. Ratio = case time / our time (above 1: slower than ours). \
+         Criterion's own report, with each case's distribution: \
+         [../criterion/report/index.html](../criterion/report/index.html).\n"
     );
     for (group, cases) in groups {
         let ours = our_time(cases);
+        let chart = crate::chart::file_name(group);
         let _ = write!(
             md,
-            "\n### {group}\n\n| case | time | throughput | ratio to ours |\n|---|---:|---:|---:|\n"
+            "\n### {group}\n\n![{group}]({chart})\n\n| case | time | throughput | ratio to ours |\n|---|---:|---:|---:|\n"
         );
         for case in cases {
             let ratio = ours.map_or_else(
@@ -256,6 +267,7 @@ mod tests {
         let md = render_markdown(&groups, "cargo xtask bench");
         assert!(md.contains("| pc | 1.00 ms | 100.00M/s | 1.00x |"), "{md}");
         assert!(md.contains("| peer | 2.50 ms | 40.00M/s | 2.50x |"), "{md}");
+        assert!(md.contains("\n![g](g.svg)\n"), "{md}");
         let json = render_json(&groups, "cargo xtask bench");
         assert_eq!(json["groups"][0]["cases"][1]["ratio_to_ours"], 2.5);
     }

@@ -12,6 +12,7 @@
 //! The house rules live in `tidy.rs` as tests, run by `cargo test --workspace`.
 
 mod bench;
+mod chart;
 mod ci;
 mod release;
 mod soak;
