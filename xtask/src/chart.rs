@@ -30,7 +30,10 @@ pub(crate) fn group_svg(group: &str, cases: &[Case], ours: &[&str]) -> String {
         svg,
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="12">"##
     );
-    let _ = writeln!(svg, r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
+    let _ = writeln!(
+        svg,
+        r##"<rect width="100%" height="100%" fill="#ffffff"/>"##
+    );
     let _ = writeln!(
         svg,
         r##"<text x="10" y="20" font-size="14" font-weight="bold">{} ({unit}, longer is faster)</text>"##,
@@ -139,7 +142,13 @@ mod tests {
             .filter(|line| line.starts_with("<rect class="))
             .map(|line| {
                 let class = line.split('"').nth(1).unwrap();
-                let width = line.split("width=\"").nth(1).unwrap().split('"').next().unwrap();
+                let width = line
+                    .split("width=\"")
+                    .nth(1)
+                    .unwrap()
+                    .split('"')
+                    .next()
+                    .unwrap();
                 (class, width.parse().unwrap())
             })
             .collect();
@@ -161,7 +170,10 @@ mod tests {
 
     #[test]
     fn file_names_keep_only_safe_characters() {
-        assert_eq!(file_name("channel-ct-1p1c-cap16"), "channel-ct-1p1c-cap16.svg");
+        assert_eq!(
+            file_name("channel-ct-1p1c-cap16"),
+            "channel-ct-1p1c-cap16.svg"
+        );
         assert_eq!(file_name("a/b c"), "a_b_c.svg");
     }
 }
