@@ -66,15 +66,7 @@ impl History {
             self.samples.pop_back();
         }
         self.samples.push_back(sample);
-        let longest = WINDOWS[WINDOWS.len() - 1];
-        // Keep one sample at least `longest` old: the baseline of the longest window.
-        while self
-            .samples
-            .get(1)
-            .is_some_and(|next| now.duration_since(next.at) >= longest)
-        {
-            self.samples.pop_front();
-        }
+        keep_baseline(&mut self.samples, |s| s.at, now, WINDOWS[WINDOWS.len() - 1]);
         rates
     }
 
@@ -90,17 +82,42 @@ impl History {
     /// Items per second between the baseline of `window` and `now`. The baseline is the newest
     /// sample at least `window` old, or the first sample while the history is younger.
     fn rate(&self, now: &Sample, window: Duration, value: impl Fn(&Sample) -> u64) -> f64 {
-        let baseline = self
-            .samples
-            .iter()
-            .rev()
-            .find(|s| now.at.duration_since(s.at) >= window)
-            .or_else(|| self.samples.front())
-            .expect("the history is never empty");
+        let baseline = baseline(&self.samples, |s| s.at, now.at, window);
         let span = now.at.duration_since(baseline.at).as_secs_f64();
         if span == 0.0 {
             return 0.0;
         }
         value(now).saturating_sub(value(baseline)) as f64 / span
+    }
+}
+
+/// The baseline of a window in a history of samples, oldest first and never empty: the newest
+/// sample at least `window` old at `now`, or the oldest while the history is younger.
+pub(crate) fn baseline<S>(
+    samples: &VecDeque<S>,
+    at: impl Fn(&S) -> Instant,
+    now: Instant,
+    window: Duration,
+) -> &S {
+    samples
+        .iter()
+        .rev()
+        .find(|s| now.duration_since(at(s)) >= window)
+        .or_else(|| samples.front())
+        .expect("the history is never empty")
+}
+
+/// Drops the samples older than the baseline of `longest` (see [`baseline`]), which stays.
+pub(crate) fn keep_baseline<S>(
+    samples: &mut VecDeque<S>,
+    at: impl Fn(&S) -> Instant,
+    now: Instant,
+    longest: Duration,
+) {
+    while samples
+        .get(1)
+        .is_some_and(|next| now.duration_since(at(next)) >= longest)
+    {
+        samples.pop_front();
     }
 }

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::rates::{baseline, keep_baseline};
+
 /// How far back the recent quantiles look.
 pub(crate) const RECENT: Duration = Duration::from_secs(60);
 
@@ -45,13 +47,7 @@ impl RecentHistory {
     /// is longer than 5 s.
     pub(crate) fn sample(&mut self, counts: Vec<Vec<u64>>) -> Vec<Vec<u64>> {
         let now = Instant::now();
-        let baseline = self
-            .samples
-            .iter()
-            .rev()
-            .find(|s| now.duration_since(s.at) >= RECENT)
-            .or_else(|| self.samples.front())
-            .expect("the history is never empty");
+        let baseline = baseline(&self.samples, |s| s.at, now, RECENT);
         let recent = counts
             .iter()
             .enumerate()
@@ -76,14 +72,7 @@ impl RecentHistory {
             self.samples.pop_back();
         }
         self.samples.push_back(Sample { at: now, counts });
-        // Keep one sample at least `RECENT` old: the baseline.
-        while self
-            .samples
-            .get(1)
-            .is_some_and(|next| now.duration_since(next.at) >= RECENT)
-        {
-            self.samples.pop_front();
-        }
+        keep_baseline(&mut self.samples, |s| s.at, now, RECENT);
         recent
     }
 

@@ -23,7 +23,7 @@ use pc::backpressure::{BoundedQueue, Overflow};
 use pc::metrics::{Registry, serve};
 use pc::pool::WorkerPool;
 use pc::priority::PriorityChannel;
-use pc::{Producer, channel};
+use pc::{Consumer, Producer, channel};
 
 /// The longest a browser run may take before the test gives up on it.
 const BROWSER_DEADLINE: Duration = Duration::from_secs(120);
@@ -34,58 +34,57 @@ const BLOCKS: [&str; 4] = ["orders", "ingest", "resize", "alerts"];
 /// The charts each panel draws.
 const CHARTS: usize = 5;
 
+/// A pause in the load.
+async fn tick() {
+    tokio::time::sleep(Duration::from_millis(2)).await;
+}
+
+/// Sends 0, 1, 2, ... through `producer` until `stop` is set, pausing a tick after every
+/// `burst` items.
+fn feed<P: Producer<u64> + 'static>(producer: P, stop: &Arc<AtomicBool>, burst: u64) {
+    let stop = Arc::clone(stop);
+    tokio::spawn(async move {
+        let mut n = 0;
+        while !stop.load(Ordering::Relaxed) && producer.send(n).await.is_ok() {
+            n += 1;
+            if n.is_multiple_of(burst) {
+                tick().await;
+            }
+        }
+    });
+}
+
+/// Receives from `consumer` until it ends, `ticks` ticks per item.
+fn drain<C: Consumer<u64> + 'static>(consumer: C, ticks: u32) {
+    tokio::spawn(async move {
+        while consumer.recv().await.is_ok() {
+            for _ in 0..ticks {
+                tick().await;
+            }
+        }
+    });
+}
+
 /// Starts the blocks and their load; the load runs until `stop` is set.
 fn program(registry: &Registry, stop: &Arc<AtomicBool>) {
-    let running = {
-        let stop = Arc::clone(stop);
-        move || !stop.load(Ordering::Relaxed)
-    };
-    let tick = || tokio::time::sleep(Duration::from_millis(2));
-
     // A channel whose consumer is slower than its producer: depth against capacity.
     let (tx, rx) = channel::Builder::bounded(64)
         .probe(registry.metrics("orders").probe())
         .build::<u64>()
         .expect("valid");
-    let more = running.clone();
-    tokio::spawn(async move {
-        let mut n = 0;
-        while more() && tx.send(n).await.is_ok() {
-            n += 1;
-            if n.is_multiple_of(4) {
-                tick().await;
-            }
-        }
-    });
-    tokio::spawn(async move {
-        while rx.recv().await.is_ok() {
-            tick().await;
-        }
-    });
+    feed(tx, stop, 4);
+    drain(rx, 1);
 
-    // A queue that drops its oldest items under the same overload.
+    // A queue that drops its oldest items under more overload.
     let (tx, rx) = BoundedQueue::builder::<u64>(32)
         .overflow(Overflow::DropOldest)
         .probe(registry.metrics("ingest").probe())
         .build()
         .expect("valid");
-    let more = running.clone();
-    tokio::spawn(async move {
-        let mut n = 0;
-        while more() && tx.send(n).await.is_ok() {
-            n += 1;
-            if n.is_multiple_of(8) {
-                tick().await;
-            }
-        }
-    });
-    tokio::spawn(async move {
-        while rx.recv().await.is_ok() {
-            tick().await;
-        }
-    });
+    feed(tx, stop, 8);
+    drain(rx, 1);
 
-    // A pool whose jobs take a little time, one in ten failing.
+    // A pool whose jobs take a little time, one in ten failing; fed as fast as it takes jobs.
     let pool = WorkerPool::builder(|n: u64| async move {
         tokio::time::sleep(Duration::from_millis(1)).await;
         if n.is_multiple_of(10) {
@@ -99,35 +98,16 @@ fn program(registry: &Registry, stop: &Arc<AtomicBool>) {
     .probe(registry.metrics("resize").probe())
     .build()
     .expect("valid");
-    let more = running.clone();
-    tokio::spawn(async move {
-        let mut n = 0;
-        while more() && pool.send(n).await.is_ok() {
-            n += 1;
-        }
-        pool.close_and_wait().await;
-    });
+    feed(pool, stop, u64::MAX);
 
-    // A priority channel fed at two levels.
+    // A priority channel fed at its default level, drained at half the pace.
     let (tx, rx) = PriorityChannel::builder::<u64>(2)
         .capacity(16)
         .probe(registry.metrics("alerts").probe())
         .build()
         .expect("valid");
-    let more = running;
-    tokio::spawn(async move {
-        let mut n = 0u64;
-        while more() && tx.send(n, (n % 2) as usize).await.is_ok() {
-            n += 1;
-            tick().await;
-        }
-    });
-    tokio::spawn(async move {
-        while rx.recv().await.is_ok() {
-            tick().await;
-            tick().await;
-        }
-    });
+    feed(tx, stop, 1);
+    drain(rx, 2);
 }
 
 /// Runs Chromium headless with `args` and then `url`, killed at the deadline.
