@@ -49,6 +49,9 @@ use crate::registry::Registry;
 /// How long a stop lets the requests under way finish before it cuts their connections.
 const GRACE: Duration = Duration::from_secs(5);
 
+/// How long the server waits after a failed accept before it accepts again.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
+
 /// The live page: HTML with its style and script inline.
 const PAGE: &str = include_str!("page.html");
 
@@ -123,9 +126,10 @@ async fn accept(listener: TcpListener, registry: Registry, mut stopped: watch::R
                 Ok((stream, _)) => {
                     connections.spawn(connection(stream, registry.clone(), for_connections.clone()));
                 }
-                // A connection that failed before it was accepted (reset, out of descriptors
-                // for a moment): the listener itself is still good.
-                Err(_) => tokio::task::yield_now().await,
+                // A connection that failed before it was accepted (reset), or no descriptor
+                // left for a moment: the listener itself is still good. A pause, so that a
+                // process out of descriptors is not spun on.
+                Err(_) => tokio::time::sleep(ACCEPT_PAUSE).await,
             },
             // Reap finished connections so the set holds only live ones.
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
