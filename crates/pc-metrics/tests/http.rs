@@ -312,13 +312,16 @@ async fn a_client_that_never_finishes_its_request_does_not_hold_the_stop_past_it
 }
 
 #[tokio::test]
-async fn an_address_in_use_is_an_error_of_serve() {
-    let taken = tokio::net::TcpListener::bind("127.0.0.1:0")
+async fn a_second_serve_on_a_taken_port_is_an_error_of_serve() {
+    let first = serve(Registry::new(), "127.0.0.1:0").await.expect("binds");
+    let error = serve(Registry::new(), first.local_addr())
         .await
-        .expect("binds");
-    let addr = taken.local_addr().expect("an address");
-    let error = serve(Registry::new(), addr).await.expect_err("in use");
+        .expect_err("in use");
     assert_eq!(error.kind(), std::io::ErrorKind::AddrInUse);
+    // The first one still answers.
+    let answer = request(first.local_addr(), Method::GET, "/metrics.json").await;
+    assert_eq!((answer.status, answer.body.as_str()), (StatusCode::OK, "[]"));
+    first.stop().await;
 }
 
 #[test]

@@ -112,8 +112,12 @@ fn program(registry: &Registry, stop: &Arc<AtomicBool>) {
 
 /// Runs Chromium headless with `args` and then `url`, killed at the deadline.
 fn chromium(args: &[&str], url: &str) -> Option<Output> {
-    // A profile of its own, so that no other browser's lock or state is in the way.
-    let profile = std::env::temp_dir().join(format!("pc-live-page-{}", std::process::id()));
+    // A profile of its own, so that no other browser's lock or state is in the way (tests of
+    // this file run at once).
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let run = RUNS.fetch_add(1, Ordering::Relaxed);
+    let profile =
+        std::env::temp_dir().join(format!("pc-live-page-{}-{run}", std::process::id()));
     let spawned = Command::new("chromium")
         .args([
             "--headless",
@@ -237,5 +241,29 @@ async fn the_live_page_draws_a_panel_with_charts_for_every_block() {
         );
     }
     stop.store(true, Ordering::Relaxed);
+    server.stop().await;
+}
+
+/// With nothing registered, the page says so (and the script still ran: its status line
+/// counts no block).
+#[tokio::test]
+async fn the_live_page_of_an_empty_registry_says_it_is_empty() {
+    let server = serve(Registry::new(), "127.0.0.1:0").await.expect("binds");
+    let url = format!("http://{}/", server.local_addr());
+    let dom = tokio::task::spawn_blocking(move || {
+        chromium(&["--virtual-time-budget=3000", "--dump-dom"], &url)
+    })
+    .await
+    .expect("no panic");
+    let Some(dom) = dom else {
+        return;
+    };
+    let html = String::from_utf8_lossy(&dom.stdout);
+    assert!(html.contains("0 blocks, updated"), "{html}");
+    assert!(
+        html.contains(r#"<p class="empty" id="empty">No block registered yet.</p>"#),
+        "{html}"
+    );
+    assert!(!html.contains("data-block="), "{html}");
     server.stop().await;
 }
