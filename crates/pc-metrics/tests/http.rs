@@ -320,7 +320,10 @@ async fn a_second_serve_on_a_taken_port_is_an_error_of_serve() {
     assert_eq!(error.kind(), std::io::ErrorKind::AddrInUse);
     // The first one still answers.
     let answer = request(first.local_addr(), Method::GET, "/metrics.json").await;
-    assert_eq!((answer.status, answer.body.as_str()), (StatusCode::OK, "[]"));
+    assert_eq!(
+        (answer.status, answer.body.as_str()),
+        (StatusCode::OK, "[]")
+    );
     first.stop().await;
 }
 

@@ -116,8 +116,7 @@ fn chromium(args: &[&str], url: &str) -> Option<Output> {
     // this file run at once).
     static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let run = RUNS.fetch_add(1, Ordering::Relaxed);
-    let profile =
-        std::env::temp_dir().join(format!("pc-live-page-{}-{run}", std::process::id()));
+    let profile = std::env::temp_dir().join(format!("pc-live-page-{}-{run}", std::process::id()));
     let spawned = Command::new("chromium")
         .args([
             "--headless",
