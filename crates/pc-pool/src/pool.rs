@@ -117,10 +117,11 @@ impl<In, S: Stage<In>> Shared<In, S> {
     #[inline]
     pub(crate) fn job(&self, input: In, reply: Reply<S::Output, S::Error>) -> QueuedJob<S, In> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let stamped = self.probe.is_some() || self.sizing.is_some() || self.spans;
-        let extras = stamped.then(|| {
+        // The queue wait is read only by a probe or the sizing: spans alone need no clock.
+        let timed = self.probe.is_some() || self.sizing.is_some();
+        let extras = (timed || self.spans).then(|| {
             Box::new(Extras {
-                queued_at: Some(Instant::now()),
+                queued_at: timed.then(Instant::now),
                 ack: None,
                 span: self.spans.then(|| Box::new(crate::attempt::job_span(id))),
             })
