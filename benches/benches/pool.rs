@@ -8,12 +8,13 @@
 //! - `pipeline`: three trivial stages, one worker each, buffers of 64, ordered output, against
 //!   three hand-written tasks joined by async-channels of 64.
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures_util::StreamExt;
 use pc::Producer;
-use pc::pool::WorkerPool;
+use pc::pool::{JobError, JobResult, WorkerPool};
 use pc_benches::Flavor;
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
@@ -74,13 +75,57 @@ async fn channel_workers() -> u64 {
 /// The same two hand-written workers on pc's own channel: the floor under the pool's
 /// results case, so the gap between the two is what the pool's machinery costs per job.
 async fn pc_channel_workers() -> u64 {
-    let (jobs_tx, jobs_rx) = pc::channel::bounded::<u64>(CAPACITY).expect("valid");
-    let (out_tx, out_rx) = pc::channel::unbounded::<Result<u64, ()>>();
+    pc_workers(
+        |n| n,
+        |r: &Result<u64, ()>| r.is_ok(),
+        |n| async move { job(n).await },
+    )
+    .await
+}
+
+/// A job the size of the pool's own for a `u64` input (40 bytes).
+struct SizedJob {
+    n: u64,
+    _rest: [u64; 4],
+}
+
+/// The same workers moving items the size of the pool's: a 40-byte job in, a `JobResult`
+/// out. The gap between this and `pc` is what the pool does per job beyond moving its items.
+async fn pc_channel_sized_workers() -> u64 {
+    pc_workers(
+        |n| SizedJob { n, _rest: [n; 4] },
+        |r: &JobResult<u64, ()>| r.output.is_ok(),
+        |job: SizedJob| async move {
+            JobResult {
+                id: job.n,
+                worker: 0,
+                output: self::job(job.n).await.map_err(JobError::Failed),
+                duration: Duration::ZERO,
+            }
+        },
+    )
+    .await
+}
+
+/// Two workers on a `pc::channel` of jobs made by `make`, answering with what `run` returns
+/// on an unbounded `pc::channel`; counts the answers `ok` accepts.
+async fn pc_workers<J, R, F>(
+    make: fn(u64) -> J,
+    ok: fn(&R) -> bool,
+    run: impl Fn(J) -> F + Clone + Send + 'static,
+) -> u64
+where
+    J: Send + 'static,
+    R: Send + 'static,
+    F: Future<Output = R> + Send,
+{
+    let (jobs_tx, jobs_rx) = pc::channel::bounded::<J>(CAPACITY).expect("valid");
+    let (out_tx, out_rx) = pc::channel::unbounded::<R>();
     for _ in 0..WORKERS {
-        let (jobs_rx, out_tx) = (jobs_rx.clone(), out_tx.clone());
+        let (jobs_rx, out_tx, run) = (jobs_rx.clone(), out_tx.clone(), run.clone());
         tokio::spawn(async move {
-            while let Ok(n) = jobs_rx.recv().await {
-                out_tx.send(job(n).await).await.expect("open");
+            while let Ok(job) = jobs_rx.recv().await {
+                out_tx.send(run(job).await).await.expect("open");
             }
         });
     }
@@ -88,11 +133,11 @@ async fn pc_channel_workers() -> u64 {
     drop(jobs_rx);
     let reader = tokio::spawn(async move {
         out_rx
-            .fold(0u64, |n, r| async move { n + u64::from(r.is_ok()) })
+            .fold(0u64, move |n, r| async move { n + u64::from(ok(&r)) })
             .await
     });
     for n in 0..JOBS {
-        jobs_tx.send(n).await.expect("open");
+        jobs_tx.send(make(n)).await.expect("open");
     }
     drop(jobs_tx);
     reader.await.expect("reader")
@@ -215,7 +260,12 @@ fn pool(c: &mut Criterion) {
         for (group, cases) in [
             (
                 "results",
-                &["pc", "async-channel-workers", "pc-channel-workers"][..],
+                &[
+                    "pc",
+                    "async-channel-workers",
+                    "pc-channel-workers",
+                    "pc-channel-sized-workers",
+                ][..],
             ),
             ("handles", &["pc", "oneshot-workers", "spawn-joinset"][..]),
             ("pipeline", &["pc", "channel-stages"][..]),
@@ -234,6 +284,9 @@ fn pool(c: &mut Criterion) {
                                 let ok = match (group, case) {
                                     ("results", "pc") => pool_results().await,
                                     ("results", "pc-channel-workers") => pc_channel_workers().await,
+                                    ("results", "pc-channel-sized-workers") => {
+                                        pc_channel_sized_workers().await
+                                    }
                                     ("results", _) => channel_workers().await,
                                     ("pipeline", "pc") => pipeline().await,
                                     ("pipeline", _) => channel_stages().await,
