@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::codec::{Codec, decode_caught};
 use crate::link::Link;
+use crate::retry::Retrying;
 use crate::settings::Settings;
 
 /// Takes entries from a [`RedisQueue`](crate::RedisQueue)'s stream as a member of its consumer
@@ -64,6 +65,9 @@ struct Shared<C> {
     closing: CancellationToken,
     /// The server's id for the reads connection (0 until asked), for `CLIENT UNBLOCK`.
     reads_client: AtomicI64,
+    /// The error the retry policy gave up on, for the first receive that finds the consumer
+    /// closed.
+    gave_up: Mutex<Option<ConsumeError>>,
 }
 
 /// How many receives wait, and the reader's wake-up when that may have outgrown what it has
@@ -130,6 +134,8 @@ struct Reader<T, C> {
     /// without being in the buffer.
     read_in_flight: bool,
     next_claim: Instant,
+    /// Failed fetches in a row, under the queue's retry policy.
+    retrying: Retrying,
 }
 
 /// Where a replay of our pending entries starts: the first.
@@ -162,6 +168,7 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
             demand: Demand::default(),
             closing: CancellationToken::new(),
             reads_client: AtomicI64::new(0),
+            gave_up: Mutex::new(None),
         });
         let (tx, ready) = channel::unbounded();
         let reader = Reader {
@@ -172,6 +179,7 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
             replay: Some(FIRST.to_owned()),
             read_in_flight: false,
             next_claim: Instant::now(),
+            retrying: Retrying::new(shared.settings.retry),
         };
         let tasks = TaskGroup::new(tokio::runtime::Handle::current());
         tasks.spawn(reader.run());
@@ -208,7 +216,7 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
                     Ok(fetched) => fetched,
                     Err(RecvError) => {
                         self.finished().await;
-                        return Err(ConsumeError::closed());
+                        return Err(self.shared.end());
                     }
                 }
             }
@@ -264,11 +272,18 @@ impl<T: Send + 'static, C: Codec<T>> Reader<T, C> {
         let _ = self.flush_owed_acks().await;
     }
 
-    /// One fetch, handed over; `false` once the consumer is closed.
+    /// One fetch, handed over; `false` once the consumer is closed, or gave up on the server.
     async fn step(&mut self) -> bool {
         let error = match self.fill().await {
-            Ok(()) => return self.hand_over().await,
+            Ok(()) => {
+                self.retrying.succeeded();
+                return self.hand_over().await;
+            }
             Err(error) => error,
+        };
+        let Some(pause) = self.retrying.failed() else {
+            self.give_up(error);
+            return false;
         };
         // A consumer waits through an outage: it connects anew and replays what is pending
         // under its name, since a reply lost with the connection may have delivered entries.
@@ -281,22 +296,40 @@ impl<T: Send + 'static, C: Codec<T>> Reader<T, C> {
                 return true;
             }
         } else {
-            // Refused by the server (the group deleted, no permission): retrying does not help
-            // until someone acts, so the receive waiting for this read is told.
+            // Refused by the server (the group deleted, no permission): the receive waiting for
+            // this read is told, and the read tried again until someone acts or the policy
+            // gives up.
+            tracing::warn!(
+                consumer = %self.shared.name,
+                stream = %self.shared.settings.stream,
+                %error,
+                "a read of the Redis stream failed; trying again"
+            );
             self.report(error);
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(pause).await;
         true
     }
 
-    /// Tells a waiting receive, the probe and the log that a read failed.
-    fn report(&self, error: redis::RedisError) {
-        tracing::warn!(
+    /// The retry policy gave up on the server: the consumer closes, and the first receive
+    /// that finds it closed (once what was fetched is handed out) gets the last error.
+    fn give_up(&self, error: redis::RedisError) {
+        tracing::error!(
             consumer = %self.shared.name,
             stream = %self.shared.settings.stream,
             %error,
-            "a read of the Redis stream failed; trying again"
+            "reads of the Redis stream failed past the retry policy; the consumer closes"
         );
+        if let Some(probe) = &self.shared.settings.probe {
+            probe.failed(1, pc_core::FailReason::Source);
+        }
+        *lock(&self.shared.gave_up) = Some(ConsumeError::failed(error));
+        self.ready.close();
+        self.shared.closing.cancel();
+    }
+
+    /// Tells a waiting receive and the probe that a read failed.
+    fn report(&self, error: redis::RedisError) {
         if let Some(probe) = &self.shared.settings.probe {
             probe.failed(1, pc_core::FailReason::Source);
         }
@@ -619,8 +652,11 @@ impl<T: Send + 'static, C: Codec<T>> Reader<T, C> {
 
 /// A read the server refuses (the group deleted, `NOPERM`) fails the receive that waited for
 /// it, as [`ConsumeErrorKind::Failed`](pc_core::ConsumeErrorKind::Failed) with the server's
-/// error as its source; the consumer tries again every 100 ms, one failure per read. A lost
-/// connection is not a failure: the consumer waits through the outage.
+/// error as its source; the consumer tries again as the queue's
+/// [`RetryPolicy`](crate::RetryPolicy) says, one failure per read. A lost connection is not a
+/// failure: the consumer waits through the outage. When the policy gives up (on either), the
+/// waiting receive gets the last error and the consumer closes: later receives get what was
+/// fetched before, then `Closed`.
 impl<T: Send + 'static, C: Codec<T>> AckConsumer<T> for RedisConsumer<T, C> {
     async fn recv_delivery(&self) -> Result<Delivery<T>, ConsumeError> {
         self.next().await
@@ -641,7 +677,11 @@ impl<T: Send + 'static, C: Codec<T>> Consumer<T> for RedisConsumer<T, C> {
     /// An item already fetched, if one is (no server round trip); its ack goes with the next
     /// read.
     fn try_recv(&self) -> Result<T, ConsumeError> {
-        let fetched = self.ready.try_recv().map_err(ConsumeError::from)?;
+        let fetched = match self.ready.try_recv() {
+            Ok(fetched) => fetched,
+            Err(pc_core::TryRecvError::Closed) => return Err(self.shared.end()),
+            Err(err) => return Err(err.into()),
+        };
         self.shared.demand.taken();
         let ready = fetched?;
         if let Some(probe) = &self.shared.settings.probe {
@@ -711,6 +751,14 @@ trait Settle: Send + Sync + 'static {
 }
 
 impl<C> Shared<C> {
+    /// What a receive from the closed and drained consumer gets: the error the retry policy
+    /// gave up on, once, else `Closed`.
+    fn end(&self) -> ConsumeError {
+        lock(&self.gave_up)
+            .take()
+            .unwrap_or_else(ConsumeError::closed)
+    }
+
     /// Closes the consumer whose ready entries are `ready`: the reader ends its read, acks
     /// what `try_recv` took, and ends.
     fn close<T>(&self, ready: &channel::Receiver<T>) {

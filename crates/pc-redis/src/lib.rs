@@ -51,6 +51,7 @@ mod link;
 #[cfg(feature = "test-util")]
 mod local;
 mod producer;
+mod retry;
 mod settings;
 
 pub use codec::{Binary, Codec, CodecError, Json};
@@ -61,4 +62,5 @@ pub use limiter::{RedisGcra, RedisGcraBuilder, RedisLimitError};
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub use local::LocalServer;
 pub use producer::RedisProducer;
+pub use retry::RetryPolicy;
 pub use settings::{RedisQueue, RedisQueueBuilder, WhenFull};

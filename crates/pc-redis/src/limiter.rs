@@ -9,6 +9,7 @@ use tokio::sync::OnceCell;
 
 use crate::error::RedisError;
 use crate::link::Link;
+use crate::retry::RetryPolicy;
 
 /// The decision, on the server, in one round trip: GCRA over a theoretical arrival time (TAT)
 /// in microseconds of the server's clock (`TIME`), kept in the key until the bucket is full
@@ -177,7 +178,14 @@ impl RedisGcra {
         }
         let link = self
             .link
-            .get_or_try_init(|| Link::open(self.client.clone(), self.url.clone(), None))
+            .get_or_try_init(|| {
+                Link::open(
+                    self.client.clone(),
+                    self.url.clone(),
+                    None,
+                    RetryPolicy::default(),
+                )
+            })
             .await?;
         let mut invocation = self.script.key(format!("{}{key}", self.prefix));
         invocation.arg(self.interval_us).arg(self.burst).arg(n);

@@ -7,14 +7,10 @@ use std::time::Duration;
 use redis::aio::MultiplexedConnection;
 
 use crate::error::RedisError;
+use crate::retry::{RetryPolicy, Retrying};
 
 /// How long a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Connection errors a retrying command rides out, with this pause between attempts to
-/// reconnect: about 30 s, the time a server takes to restart on a busy machine.
-const RECONNECTS: u32 = 60;
-const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
 
 /// One multiplexed connection to the queue's server, replaced by a new one after a connection
 /// error, so that producers and consumers ride out a server restart with no manual step.
@@ -22,22 +18,25 @@ pub(crate) struct Link {
     client: redis::Client,
     url: String,
     response_timeout: Option<Duration>,
+    retry: RetryPolicy,
     current: Mutex<MultiplexedConnection>,
 }
 
 impl Link {
     /// Connects; `response_timeout` replaces the client's default (500 ms), which a blocking
-    /// read must outlast.
+    /// read must outlast; `retry` says how long [`run_retrying`](Self::run_retrying) tries.
     pub(crate) async fn open(
         client: redis::Client,
         url: String,
         response_timeout: Option<Duration>,
+        retry: RetryPolicy,
     ) -> Result<Self, RedisError> {
         let current = connect(&client, &url, response_timeout).await?;
         Ok(Self {
             client,
             url,
             response_timeout,
+            retry,
             current: Mutex::new(current),
         })
     }
@@ -50,21 +49,25 @@ impl Link {
             .clone()
     }
 
-    /// Runs `command`, connecting anew and trying again after each connection error, for
-    /// about 30 s: the server may be restarting. A try whose reply was lost with the connection
-    /// may still have taken effect.
+    /// Runs `command`, connecting anew and trying again after each connection error, as the
+    /// queue's retry policy says: the server may be restarting. A try whose reply was lost
+    /// with the connection may still have taken effect. An error the server answered with
+    /// is returned at once.
     pub(crate) async fn run_retrying<R, F, Fut>(&self, mut command: F) -> redis::RedisResult<R>
     where
         F: FnMut(MultiplexedConnection) -> Fut,
         Fut: Future<Output = redis::RedisResult<R>>,
     {
-        let mut tries = 0;
+        let mut retrying = Retrying::new(self.retry);
         loop {
             match command(self.get()).await {
-                Err(error) if tries < RECONNECTS && is_connection_error(&error) => {
-                    tries += 1;
+                Err(error) if is_connection_error(&error) => {
+                    let Some(pause) = retrying.failed() else {
+                        return Err(error);
+                    };
+                    // A fresh connection is tried at once; otherwise the server is not back.
                     if !self.recover(&error).await {
-                        tokio::time::sleep(RECONNECT_PAUSE).await;
+                        tokio::time::sleep(pause).await;
                     }
                 }
                 done => return done,

@@ -14,6 +14,7 @@ use redis::Script;
 use crate::codec::{Codec, encode_caught};
 use crate::error::{RedisError, RedisSendError};
 use crate::link::Link;
+use crate::retry::Retrying;
 use crate::settings::{Settings, WhenFull};
 
 /// Adds one entry unless the stream is at its cap; with `oldest`, adds and trims to the cap.
@@ -30,9 +31,6 @@ if cap > 0 and oldest then
 end
 return 0
 ";
-
-/// How long the outbox's task waits before offering an item again after a send failed.
-const RETRY_PAUSE: Duration = Duration::from_millis(500);
 
 /// Sends items to a [`RedisQueue`](crate::RedisQueue)'s stream. Cheap to clone: clones share
 /// one multiplexed connection and one outbox.
@@ -116,7 +114,8 @@ impl<T: Send + 'static, C: Codec<T>> RedisProducer<T, C> {
     /// # Errors
     ///
     /// [`RedisSendError::Full`] under [`WhenFull::Reject`] at the cap; `Server` if the server
-    /// failed even after reconnecting (the item may have been added: consumers see the same
+    /// refused it, or failed past the queue's [`RetryPolicy`](crate::RetryPolicy) (the item
+    /// may have been added: consumers see the same
     /// message id twice); `Codec` if the item cannot be encoded; `Closed` after
     /// [`close`](Producer::close). Each hands the item back.
     ///
@@ -200,8 +199,9 @@ impl<T: Send + 'static, C: Codec<T>> RedisProducer<T, C> {
     }
 
     /// Items dropped on purpose so far: incoming items under [`WhenFull::DropIncoming`],
-    /// entries trimmed under [`WhenFull::DropOldest`], and outbox items the stream rejected or
-    /// the codec could not encode.
+    /// entries trimmed under [`WhenFull::DropOldest`], and outbox items the stream rejected,
+    /// the codec could not encode, or the server failed past the queue's
+    /// [`RetryPolicy`](crate::RetryPolicy).
     pub fn dropped(&self) -> u64 {
         self.core.dropped.load(Ordering::Relaxed)
     }
@@ -352,26 +352,39 @@ impl<C> Core<C> {
 }
 
 /// Sends what `try_send` put in the outbox, in order, until the outbox is closed and empty.
-/// Through an outage it keeps trying, so the outbox fills and `try_send` reports `Full`.
+/// Through an outage it keeps trying as the retry policy says, so the outbox fills and
+/// `try_send` reports `Full`; an item the policy gives up on is dropped, counted and logged.
 async fn drain<T, C: Codec<T>>(
     core: Arc<Core<C>>,
     rx: channel::Receiver<T>,
     _: PhantomData<fn(T)>,
 ) {
     while let Ok(mut item) = rx.recv().await {
+        let mut retrying = Retrying::new(core.settings.retry);
         loop {
             match core.send(item).await {
                 Ok(()) => break,
-                Err(RedisSendError::Server(back, _) | RedisSendError::Closed(back)) => {
-                    item = back;
-                    tokio::time::sleep(RETRY_PAUSE).await;
-                }
+                Err(RedisSendError::Server(back, error)) => match retrying.failed() {
+                    Some(pause) => {
+                        item = back;
+                        tokio::time::sleep(pause).await;
+                    }
+                    None => {
+                        tracing::error!(
+                            stream = %core.settings.stream,
+                            %error,
+                            "an outbox item could not be sent within the retry policy; dropped"
+                        );
+                        core.drop_counted(1, DropReason::Skipped);
+                        break;
+                    }
+                },
                 // Nobody to hand it back to: counted as dropped.
                 Err(RedisSendError::Full(_)) => {
                     core.drop_counted(1, DropReason::Full);
                     break;
                 }
-                Err(RedisSendError::Codec(..)) => {
+                Err(RedisSendError::Codec(..) | RedisSendError::Closed(_)) => {
                     core.drop_counted(1, DropReason::Closed);
                     break;
                 }

@@ -12,6 +12,7 @@ use crate::consumer::RedisConsumer;
 use crate::error::RedisError;
 use crate::link::Link;
 use crate::producer::RedisProducer;
+use crate::retry::RetryPolicy;
 
 /// What a send does when the stream holds `max_len` entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +97,7 @@ pub(crate) struct Settings<C> {
     pub(crate) batch: usize,
     pub(crate) delete_on_ack: bool,
     pub(crate) outbox: usize,
+    pub(crate) retry: RetryPolicy,
     pub(crate) probe: Option<SharedProbe>,
 }
 
@@ -120,6 +122,7 @@ impl<T> RedisQueue<T, Json> {
             batch: 64,
             delete_on_ack: false,
             outbox: 1024,
+            retry: RetryPolicy::default(),
             probe: None,
             _items: PhantomData,
         }
@@ -198,6 +201,7 @@ where
             self.client.clone(),
             self.settings.url.clone(),
             response_timeout,
+            self.settings.retry,
         )
         .await
     }
@@ -217,7 +221,8 @@ impl<T, C> fmt::Debug for RedisQueue<T, C> {
 
 /// Settings for a [`RedisQueue`]. Defaults: group `pc`, JSON, no cap (sends never wait),
 /// entries reclaimed from consumers idle for 30 s, dead-lettered after 5 deliveries to
-/// `<stream>:dead`, blocking reads of 2 s, batches of 64, entries kept after their ack.
+/// `<stream>:dead`, blocking reads of 2 s, batches of 64, entries kept after their ack, retries
+/// for up to 30 s after the server failed.
 pub struct RedisQueueBuilder<T, C> {
     url: String,
     stream: String,
@@ -232,6 +237,7 @@ pub struct RedisQueueBuilder<T, C> {
     batch: usize,
     delete_on_ack: bool,
     outbox: usize,
+    retry: RetryPolicy,
     probe: Option<SharedProbe>,
     _items: PhantomData<fn(T) -> T>,
 }
@@ -259,6 +265,7 @@ impl<T, C> RedisQueueBuilder<T, C> {
             batch: self.batch,
             delete_on_ack: self.delete_on_ack,
             outbox: self.outbox,
+            retry: self.retry,
             probe: self.probe,
             _items: PhantomData,
         }
@@ -323,6 +330,13 @@ impl<T, C> RedisQueueBuilder<T, C> {
         self
     }
 
+    /// How producers and consumers retry after the server failed them, and when they give up
+    /// (default [`RetryPolicy::default`]: a server restart of up to 30 s is ridden out).
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
     /// Reports sends, drops, deliveries and dead letters to `probe`.
     pub fn probe(mut self, probe: SharedProbe) -> Self {
         self.probe = Some(probe);
@@ -336,7 +350,8 @@ impl<T, C> RedisQueueBuilder<T, C> {
     /// [`BuildError`] naming the setting: an unparsable `url`, an empty `stream` or `group`,
     /// zero `max_len`, `batch`, `block`, `claim_idle`, `max_deliveries` or `outbox`, a `max_len`
     /// or `batch` above `i64::MAX` (Redis' largest count), a `block` not shorter than
-    /// `claim_idle`, or a drop or reject policy without `max_len`.
+    /// `claim_idle`, a drop or reject policy without `max_len`, or a [`RetryPolicy`] out of
+    /// bounds (`retry.attempts`, `retry.backoff`, `retry.max_backoff`, `retry.jitter`).
     pub fn build(self) -> Result<RedisQueue<T, C>, BuildError> {
         let client = redis::Client::open(self.url.as_str()).map_err(|e| BuildError::Invalid {
             setting: "url",
@@ -407,6 +422,7 @@ impl<T, C> RedisQueueBuilder<T, C> {
                     .into(),
             });
         }
+        self.retry.check()?;
         if self.max_len.is_none() && !matches!(self.when_full, WhenFull::Block { .. }) {
             return Err(BuildError::Invalid {
                 setting: "when_full",
@@ -431,6 +447,7 @@ impl<T, C> RedisQueueBuilder<T, C> {
                 batch: self.batch,
                 delete_on_ack: self.delete_on_ack || self.max_len.is_some(),
                 outbox: self.outbox,
+                retry: self.retry,
                 probe: self.probe.inspect(|probe| {
                     probe.described(pc_core::BlockKind::RedisQueue, self.max_len);
                 }),

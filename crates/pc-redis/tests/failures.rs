@@ -13,7 +13,7 @@ use std::time::Duration;
 use pc_core::{AckConsumer, ConsumeError, Consumer, FailReason, Probe};
 use pc_pool::{JobError, WorkerPool};
 use pc_redis::RedisQueue;
-use support::{Server, queue_holding};
+use support::{Server, query, queue_holding};
 
 const DEADLINE: Duration = Duration::from_secs(10);
 
@@ -29,15 +29,6 @@ impl Probe for SourceFailures {
     }
 }
 
-async fn query(server: &Server, args: &[&str]) {
-    let mut conn = server.connection().await;
-    let mut cmd = redis::cmd(args[0]);
-    for arg in &args[1..] {
-        cmd.arg(*arg);
-    }
-    let _: redis::Value = cmd.query_async(&mut conn).await.unwrap();
-}
-
 fn refused_for_the_group(err: &ConsumeError) -> bool {
     err.is_failed()
         && err
@@ -47,8 +38,8 @@ fn refused_for_the_group(err: &ConsumeError) -> bool {
 
 /// Listed (issue 17): a consumer whose group was deleted retried every 100 ms without end,
 /// and its receives waited in silence. Now each failed read fails one waiting receive with the
-/// server's error as its source; the consumer stays open, and takes entries again once the
-/// group is back.
+/// server's error as its source; within its retry policy the consumer stays open, and takes
+/// entries again once the group is back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_the_server_refuses_fails_the_receive_and_the_consumer_goes_on() {
     let Some(server) = Server::start().await else {

@@ -149,3 +149,13 @@ pub(crate) async fn blocked_reads(server: &Server) -> usize {
         })
         .count()
 }
+
+/// Runs `args` on `server` as one command, for the test's own changes (`XGROUP DESTROY`, ...).
+pub(crate) async fn query(server: &Server, args: &[&str]) {
+    let mut conn = server.connection().await;
+    let mut cmd = redis::cmd(args[0]);
+    for arg in &args[1..] {
+        cmd.arg(*arg);
+    }
+    let _: redis::Value = cmd.query_async(&mut conn).await.expect("the command runs");
+}
