@@ -10,6 +10,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use crate::error::ConsumeError;
 
@@ -22,6 +23,20 @@ pub trait Acker: Send + Sync + 'static {
     fn ack(self: Box<Self>) -> AckFuture;
     /// The item was not handled: deliver it again (perhaps to another consumer).
     fn nack(self: Box<Self>) -> AckFuture;
+
+    /// The item was not handled: deliver it again, not before `delay` has passed. By default
+    /// [`nack`](Self::nack), for queues that cannot delay.
+    fn nack_after(self: Box<Self>, delay: Duration) -> AckFuture {
+        let _ = delay;
+        self.nack()
+    }
+
+    /// The item is still being handled: keep it from being taken back and delivered to
+    /// another consumer for another claim time, as a lease is renewed. By default nothing,
+    /// for queues that never take a delivery back.
+    fn touch(&self) -> AckFuture {
+        Box::pin(std::future::ready(Ok(())))
+    }
 }
 
 /// Settles one delivery: [`ack`](Self::ack) or [`nack`](Self::nack), once. Dropped unsettled,
@@ -75,6 +90,45 @@ impl Ack {
     pub async fn nack(self) -> Result<(), AckError> {
         match self.acker {
             Some(acker) => acker.nack().await,
+            None => Ok(()),
+        }
+    }
+
+    /// The item was not handled: have the queue deliver it again once `delay` has passed, so
+    /// that a downstream outage of a few seconds does not use up its deliveries at once. A
+    /// queue that cannot delay delivers it again as [`nack`](Self::nack) does; an in-process
+    /// queue does nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`nack`](Self::nack).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`nack`](Self::nack).
+    pub async fn nack_after(self, delay: Duration) -> Result<(), AckError> {
+        match self.acker {
+            Some(acker) => acker.nack_after(delay).await,
+            None => Ok(()),
+        }
+    }
+
+    /// The item is still being handled: renews the delivery's lease, so that the queue does
+    /// not take it back and deliver it to another consumer for another claim time. Call it
+    /// more often than the claim time during a long job. Nothing to do in process.
+    ///
+    /// # Errors
+    ///
+    /// [`AckError`] if the queue could not renew it, or the delivery is no longer this
+    /// consumer's (its claim time passed and another took it over): the job may then run
+    /// twice.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a lease renewed or not is still this delivery's, to settle.
+    pub async fn touch(&self) -> Result<(), AckError> {
+        match &self.acker {
+            Some(acker) => acker.touch().await,
             None => Ok(()),
         }
     }
@@ -176,6 +230,34 @@ impl<T> Delivery<T> {
     /// As [`Ack::ack`]; the item is dropped with the future.
     pub async fn ack(self) -> Result<T, AckError> {
         self.ack.ack().await?;
+        Ok(self.item)
+    }
+
+    /// Renews the delivery's lease while its item is being handled (see [`Ack::touch`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Ack::touch`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn touch(&self) -> Result<(), AckError> {
+        self.ack.touch().await
+    }
+
+    /// Asks for the item to be delivered again once `delay` has passed (see
+    /// [`Ack::nack_after`]) and returns this copy.
+    ///
+    /// # Errors
+    ///
+    /// As [`Ack::nack`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Ack::nack`]; the item is dropped with the future.
+    pub async fn nack_after(self, delay: Duration) -> Result<T, AckError> {
+        self.ack.nack_after(delay).await?;
         Ok(self.item)
     }
 

@@ -16,12 +16,13 @@ use pc_core::{
     AckConsumer, AckError, AckFuture, Acker, ConsumeError, Consumer, Delivery, RecvError,
 };
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingCountReply, StreamReadReply};
-use redis::{RedisResult, Value};
+use redis::{RedisResult, Script, Value};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::codec::{Codec, decode_caught};
+use crate::lease::{Nacked, renew_script};
 use crate::link::Link;
 use crate::retry::Retrying;
 use crate::settings::Settings;
@@ -54,8 +55,10 @@ struct Shared<C> {
     settings: Arc<Settings<C>>,
     name: String,
     commands: Link,
-    /// Ids nacked and waiting to be claimed back here.
-    nacked: Mutex<VecDeque<String>>,
+    /// Ids nacked and waiting to be claimed back here, each until its time.
+    nacked: Arc<Mutex<Nacked>>,
+    /// Renews leases (`touch`, entries nacked with a delay).
+    renew: Script,
     /// Ids of items taken by `try_recv`, acked at the next read.
     owed_acks: Mutex<Vec<String>>,
     /// Ids fetched and not settled yet: ready to hand out, or handed out and not acked.
@@ -162,7 +165,8 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
             settings,
             name,
             commands,
-            nacked: Mutex::new(VecDeque::new()),
+            nacked: Arc::new(Mutex::new(Nacked::default())),
+            renew: renew_script(),
             owed_acks: Mutex::new(Vec::new()),
             held: Mutex::new(HashSet::new()),
             demand: Demand::default(),
@@ -241,6 +245,7 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
         let acker = EntryAck {
             shared: Arc::clone(&self.shared) as Arc<dyn Settle>,
             id: ready.id,
+            count: ready.count,
         };
         let delivery = Delivery::owed(ready.item, ready.count, acker);
         Ok(match ready.key {
@@ -337,8 +342,8 @@ impl<T: Send + 'static, C: Codec<T>> Reader<T, C> {
         let _ = self.ready.try_send(Err(ConsumeError::failed(error)));
     }
 
-    /// Waits until receives outnumber the entries ready for them; `false` once the consumer
-    /// is closed.
+    /// Waits until receives outnumber the entries ready for them, renewing the leases of
+    /// entries nacked with a delay meanwhile; `false` once the consumer is closed.
     async fn wanted(&self) -> bool {
         let demand = &self.shared.demand;
         loop {
@@ -349,7 +354,16 @@ impl<T: Send + 'static, C: Codec<T>> Reader<T, C> {
             if demand.waiting() > self.ready.len() {
                 return true;
             }
-            woken.await;
+            let renewal = self.shared.next_renewal();
+            match renewal {
+                None => woken.await,
+                Some(at) => {
+                    if tokio::time::timeout_at(at, woken).await.is_err() {
+                        // Tried again at the next renewal, or the next read, if it fails.
+                        let _ = self.shared.renew_waiting().await;
+                    }
+                }
+            }
         }
     }
 
@@ -388,7 +402,8 @@ impl<T: Send + 'static, C: Codec<T>> Reader<T, C> {
     async fn fetch(&mut self) -> RedisResult<()> {
         let settings = Arc::clone(&self.shared.settings);
         self.flush_owed_acks().await?;
-        let nacked: Vec<String> = lock(&self.shared.nacked).drain(..).collect();
+        self.shared.renew_waiting().await?;
+        let nacked = lock(&self.shared.nacked).take_due(Instant::now());
         if !nacked.is_empty() {
             let mut claim = redis::cmd("XCLAIM");
             claim
@@ -415,9 +430,11 @@ impl<T: Send + 'static, C: Codec<T>> Reader<T, C> {
                 return self.buffer_counted(claimed).await;
             }
         }
+        let next_nack = lock(&self.shared.nacked).next_due();
         let wait = settings
             .block
             .min(self.next_claim.saturating_duration_since(now))
+            .min(next_nack.map_or(Duration::MAX, |due| due.saturating_duration_since(now)))
             .max(Duration::from_millis(1));
         for entry in self.read_new(wait).await? {
             self.buffer.push_back(entry_of(entry, 1));
@@ -474,11 +491,13 @@ impl<T: Send + 'static, C: Codec<T>> Reader<T, C> {
             let known: HashSet<String> = {
                 let held = lock(&self.shared.held);
                 let owed = lock(&self.shared.owed_acks);
+                let nacked = lock(&self.shared.nacked);
                 self.buffer
                     .iter()
                     .map(|entry| entry.id.clone())
                     .chain(held.iter().cloned())
                     .chain(owed.iter().cloned())
+                    .chain(nacked.ids().cloned())
                     .collect()
             };
             let lost: Vec<(String, u32)> = page
@@ -616,7 +635,7 @@ impl<T: Send + 'static, C: Codec<T>> Reader<T, C> {
         };
         // Retried on the next read if this fails: the entry stays pending here.
         if self.dead_letter(&entry, &reason).await.is_err() {
-            lock(&self.shared.nacked).push_back(entry.id);
+            lock(&self.shared.nacked).push(entry.id, Instant::now());
         }
         None
     }
@@ -746,11 +765,66 @@ impl<T: Send + 'static, C: Codec<T>> Consumer<T> for RedisConsumer<T, C> {
 /// What an entry's [`Acker`] needs of its consumer.
 trait Settle: Send + Sync + 'static {
     fn ack(&self, id: String) -> AckFuture;
-    fn nack(&self, id: String);
+    /// `delay`: `None` for the queue's nack backoff by `count`.
+    fn nack(&self, id: String, count: u32, delay: Option<Duration>) -> AckFuture;
+    fn touch(&self, id: &str) -> AckFuture;
     fn forget(&self, id: &str);
 }
 
 impl<C> Shared<C> {
+    /// Renews the leases of `ids` if they are still pending under this consumer; returns those
+    /// it renewed, and lets go of the others if they were waiting here.
+    fn renew(
+        &self,
+        ids: Vec<String>,
+    ) -> impl Future<Output = RedisResult<Vec<String>>> + Send + 'static
+    where
+        C: Send + Sync + 'static,
+    {
+        let script = self.renew.clone();
+        let settings = Arc::clone(&self.settings);
+        let name = self.name.clone();
+        let mut connection = self.commands.get();
+        let nacked = Arc::clone(&self.nacked);
+        async move {
+            let renewed: Vec<String> = script
+                .key(&settings.stream)
+                .arg(&settings.group)
+                .arg(&name)
+                .arg(&ids)
+                .invoke_async(&mut connection)
+                .await?;
+            if renewed.len() < ids.len() {
+                let lost: Vec<String> =
+                    ids.into_iter().filter(|id| !renewed.contains(id)).collect();
+                lock(&nacked).forget(&lost);
+            }
+            Ok(renewed)
+        }
+    }
+
+    /// Renews the leases of the entries nacked with a delay that are due for it: each a
+    /// third of the claim time, so that no other consumer reclaims them while they wait.
+    async fn renew_waiting(&self) -> RedisResult<()>
+    where
+        C: Send + Sync + 'static,
+    {
+        let ids = lock(&self.nacked).to_renew(Instant::now(), self.renew_every());
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.renew(ids).await.map(drop)
+    }
+
+    /// When the next lease of an entry nacked with a delay is due for renewal.
+    fn next_renewal(&self) -> Option<Instant> {
+        lock(&self.nacked).next_renewal(self.renew_every())
+    }
+
+    fn renew_every(&self) -> Duration {
+        self.settings.claim_idle / 3
+    }
+
     /// What a receive from the closed and drained consumer gets: the error the retry policy
     /// gave up on, once, else `Closed`.
     fn end(&self) -> ConsumeError {
@@ -819,9 +893,32 @@ impl<C: Send + Sync + 'static> Settle for Shared<C> {
         })
     }
 
-    fn nack(&self, id: String) {
+    fn nack(&self, id: String, count: u32, delay: Option<Duration>) -> AckFuture {
         lock(&self.held).remove(&id);
-        lock(&self.nacked).push_back(id);
+        let delay = delay.unwrap_or_else(|| self.settings.nack_delay(count));
+        if delay.is_zero() {
+            lock(&self.nacked).push(id, Instant::now());
+            return Box::pin(std::future::ready(Ok(())));
+        }
+        // The lease starts again now, so that the wait is not cut short by a reclaim of the
+        // time the entry was being handled.
+        let renewal = self.renew(vec![id.clone()]);
+        lock(&self.nacked).push(id, pc_core::time::deadline_or_far(delay));
+        Box::pin(async move { renewal.await.map(drop).map_err(|e| AckError(e.to_string())) })
+    }
+
+    fn touch(&self, id: &str) -> AckFuture {
+        let renewal = self.renew(vec![id.to_owned()]);
+        Box::pin(async move {
+            match renewal.await.map_err(|e| AckError(e.to_string()))?.len() {
+                0 => Err(AckError(
+                    "the delivery is no longer pending under this consumer: its claim time \
+                     passed and another consumer took it, or it was settled"
+                        .into(),
+                )),
+                _ => Ok(()),
+            }
+        })
     }
 
     fn forget(&self, id: &str) {
@@ -832,6 +929,7 @@ impl<C: Send + Sync + 'static> Settle for Shared<C> {
 struct EntryAck {
     shared: Arc<dyn Settle>,
     id: String,
+    count: u32,
 }
 
 impl Acker for EntryAck {
@@ -840,11 +938,22 @@ impl Acker for EntryAck {
         self.shared.ack(id)
     }
 
-    /// Claimed back by this consumer at its next read, which counts a new delivery.
+    /// Claimed back by this consumer at its next read, which counts a new delivery (after
+    /// the queue's nack backoff, if it has one).
     fn nack(mut self: Box<Self>) -> AckFuture {
         let id = std::mem::take(&mut self.id);
-        self.shared.nack(id);
-        Box::pin(async { Ok(()) })
+        self.shared.nack(id, self.count, None)
+    }
+
+    /// Claimed back by this consumer at its first read once `delay` has passed; its lease is
+    /// renewed meanwhile.
+    fn nack_after(mut self: Box<Self>, delay: Duration) -> AckFuture {
+        let id = std::mem::take(&mut self.id);
+        self.shared.nack(id, self.count, Some(delay))
+    }
+
+    fn touch(&self) -> AckFuture {
+        self.shared.touch(&self.id)
     }
 }
 

@@ -46,6 +46,7 @@
 mod codec;
 mod consumer;
 mod error;
+mod lease;
 mod limiter;
 mod link;
 #[cfg(feature = "test-util")]

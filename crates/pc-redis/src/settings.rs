@@ -98,7 +98,23 @@ pub(crate) struct Settings<C> {
     pub(crate) delete_on_ack: bool,
     pub(crate) outbox: usize,
     pub(crate) retry: RetryPolicy,
+    pub(crate) nack_backoff: Option<(Duration, Duration)>,
     pub(crate) probe: Option<SharedProbe>,
+}
+
+impl<C> Settings<C> {
+    /// How long a plain nack of a delivery made `count` times waits before it is delivered
+    /// again: the nack backoff's first wait doubled for each delivery after the first, at most
+    /// its longest; zero without one.
+    pub(crate) fn nack_delay(&self, count: u32) -> Duration {
+        match self.nack_backoff {
+            None => Duration::ZERO,
+            Some((first, max)) => {
+                let doubled = 1u32 << count.saturating_sub(1).min(31);
+                first.saturating_mul(doubled).min(max)
+            }
+        }
+    }
 }
 
 impl<T> RedisQueue<T, Json> {
@@ -123,6 +139,7 @@ impl<T> RedisQueue<T, Json> {
             delete_on_ack: false,
             outbox: 1024,
             retry: RetryPolicy::default(),
+            nack_backoff: None,
             probe: None,
             _items: PhantomData,
         }
@@ -238,6 +255,7 @@ pub struct RedisQueueBuilder<T, C> {
     delete_on_ack: bool,
     outbox: usize,
     retry: RetryPolicy,
+    nack_backoff: Option<(Duration, Duration)>,
     probe: Option<SharedProbe>,
     _items: PhantomData<fn(T) -> T>,
 }
@@ -266,6 +284,7 @@ impl<T, C> RedisQueueBuilder<T, C> {
             delete_on_ack: self.delete_on_ack,
             outbox: self.outbox,
             retry: self.retry,
+            nack_backoff: self.nack_backoff,
             probe: self.probe,
             _items: PhantomData,
         }
@@ -337,6 +356,16 @@ impl<T, C> RedisQueueBuilder<T, C> {
         self
     }
 
+    /// Delays what a plain [`nack`](pc_core::Ack::nack) sends back: a delivery made `n` times
+    /// is delivered again after `first * 2^(n - 1)`, at most `max` (default: at the next
+    /// read). A downstream outage then spreads an item's deliveries over time instead of
+    /// using them up in milliseconds. [`nack_after`](pc_core::Ack::nack_after) names its own
+    /// delay.
+    pub fn nack_backoff(mut self, first: Duration, max: Duration) -> Self {
+        self.nack_backoff = Some((first, max));
+        self
+    }
+
     /// Reports sends, drops, deliveries and dead letters to `probe`.
     pub fn probe(mut self, probe: SharedProbe) -> Self {
         self.probe = Some(probe);
@@ -351,7 +380,8 @@ impl<T, C> RedisQueueBuilder<T, C> {
     /// zero `max_len`, `batch`, `block`, `claim_idle`, `max_deliveries` or `outbox`, a `max_len`
     /// or `batch` above `i64::MAX` (Redis' largest count), a `block` not shorter than
     /// `claim_idle`, a drop or reject policy without `max_len`, or a [`RetryPolicy`] out of
-    /// bounds (`retry.attempts`, `retry.backoff`, `retry.max_backoff`, `retry.jitter`).
+    /// bounds (`retry.attempts`, `retry.backoff`, `retry.max_backoff`, `retry.jitter`), or a
+    /// `nack_backoff` whose first wait is zero or longer than its longest.
     pub fn build(self) -> Result<RedisQueue<T, C>, BuildError> {
         let client = redis::Client::open(self.url.as_str()).map_err(|e| BuildError::Invalid {
             setting: "url",
@@ -423,6 +453,19 @@ impl<T, C> RedisQueueBuilder<T, C> {
             });
         }
         self.retry.check()?;
+        if let Some((first, max)) = self.nack_backoff {
+            if first.is_zero() {
+                return Err(BuildError::Zero {
+                    setting: "nack_backoff",
+                });
+            }
+            if max < first {
+                return Err(BuildError::Invalid {
+                    setting: "nack_backoff",
+                    reason: "the longest wait must not be shorter than the first".into(),
+                });
+            }
+        }
         if self.max_len.is_none() && !matches!(self.when_full, WhenFull::Block { .. }) {
             return Err(BuildError::Invalid {
                 setting: "when_full",
@@ -448,6 +491,7 @@ impl<T, C> RedisQueueBuilder<T, C> {
                 delete_on_ack: self.delete_on_ack || self.max_len.is_some(),
                 outbox: self.outbox,
                 retry: self.retry,
+                nack_backoff: self.nack_backoff,
                 probe: self.probe.inspect(|probe| {
                     probe.described(pc_core::BlockKind::RedisQueue, self.max_len);
                 }),
