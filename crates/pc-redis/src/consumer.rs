@@ -809,7 +809,7 @@ impl<C> Shared<C> {
     where
         C: Send + Sync + 'static,
     {
-        let ids = lock(&self.nacked).to_renew(Instant::now(), self.renew_every());
+        let ids = lock(&self.nacked).take_renewals(Instant::now(), self.renew_every());
         if ids.is_empty() {
             return Ok(());
         }

@@ -79,7 +79,7 @@ impl Nacked {
 
     /// The entries whose lease is due for renewal at `now`, renewing each `every`, marked as
     /// renewed now (a renewal that fails is tried again at the next one).
-    pub(crate) fn to_renew(&mut self, now: Instant, every: Duration) -> Vec<String> {
+    pub(crate) fn take_renewals(&mut self, now: Instant, every: Duration) -> Vec<String> {
         self.entries
             .iter_mut()
             .filter(|entry| {
@@ -124,12 +124,15 @@ mod tests {
         assert_eq!(nacked.next_due(), Some(start + 5 * S));
         // Renewed every 3 s: first at 3 s, for all three.
         assert_eq!(nacked.next_renewal(3 * S), Some(start + 3 * S));
-        assert!(nacked.to_renew(start + 2 * S, 3 * S).is_empty());
-        assert_eq!(nacked.to_renew(start + 3 * S, 3 * S), ["b", "a", "far"]);
+        assert!(nacked.take_renewals(start + 2 * S, 3 * S).is_empty());
+        assert_eq!(
+            nacked.take_renewals(start + 3 * S, 3 * S),
+            ["b", "a", "far"]
+        );
         assert_eq!(nacked.take_due(start + 6 * S), ["a"]);
         nacked.forget(&["far".to_string()]);
         assert_eq!(nacked.next_renewal(3 * S), Some(start + 6 * S));
-        assert_eq!(nacked.to_renew(start + 6 * S, 3 * S), ["b"]);
+        assert_eq!(nacked.take_renewals(start + 6 * S, 3 * S), ["b"]);
         // Due before its next renewal: none needed.
         assert_eq!(nacked.next_renewal(5 * S), None);
         assert_eq!(nacked.take_due(start + 10 * S), ["b"]);
