@@ -1,8 +1,8 @@
 //! `pc::redis` against a local redis-server (started here on a unix socket, without
 //! persistence): 10,000 u64 messages per iteration through a fresh stream, sent with
 //! `RedisProducer::send` (one `XADD` script per message) and received as acknowledged
-//! deliveries (one `XACK` per message), with 1 and 4 producers/consumers and reads of 1, 16 and
-//! 64 entries; and rate-limit decisions, `RedisGcra::try_acquire` (one script per decision,
+//! deliveries (one `XACK` per message, or batched: `ack_batch(64, 1 ms)`), with 1 and 4
+//! producers/consumers and reads of 1, 16 and 64 entries; and rate-limit decisions, `RedisGcra::try_acquire` (one script per decision,
 //! from 1 and 4 tasks) next to the in-process `Gcra`. Skipped, saying so, when `redis-server`
 //! is not installed. The engine's own ceiling for `XADD` comes from `redis-benchmark` (see
 //! docs/benchmarks.md).
@@ -19,16 +19,21 @@ use pc_redis::LocalServer;
 const MESSAGES: u64 = 10_000;
 
 /// Moves `MESSAGES` through a fresh stream with `sides` producers and consumers reading
-/// `batch` entries at a time.
-async fn transfer(url: &str, sides: u64, batch: usize) {
+/// `batch` entries at a time, each ack its own round trip or, with `batched_acks`, sent
+/// together.
+async fn transfer(url: &str, sides: u64, batch: usize, batched_acks: bool) {
     static STREAM: AtomicU64 = AtomicU64::new(0);
     let stream = format!("bench-{}", STREAM.fetch_add(1, Ordering::Relaxed));
-    let queue = RedisQueue::<u64>::builder(url, stream)
+    let builder = RedisQueue::<u64>::builder(url, stream)
         .batch(batch)
         .block(Duration::from_millis(100))
-        .delete_on_ack(true)
-        .build()
-        .expect("valid settings");
+        .delete_on_ack(true);
+    let builder = if batched_acks {
+        builder.ack_batch(64, Duration::from_millis(1))
+    } else {
+        builder
+    };
+    let queue = builder.build().expect("valid settings");
     let received = std::sync::Arc::new(AtomicU64::new(0));
     let all_in = std::sync::Arc::new(tokio::sync::Notify::new());
     let mut consumers = Vec::new();
@@ -84,13 +89,19 @@ fn redis(c: &mut Criterion) {
             .warm_up_time(Duration::from_millis(500))
             .measurement_time(Duration::from_secs(3))
             .throughput(Throughput::Elements(MESSAGES));
-        for batch in [1, 16, 64] {
-            group.bench_function(format!("batch-{batch}"), |b| {
+        let cases = [(1, false), (16, false), (64, false), (64, true)];
+        for (batch, batched_acks) in cases {
+            let name = if batched_acks {
+                format!("batch-{batch}-acks-batched")
+            } else {
+                format!("batch-{batch}")
+            };
+            group.bench_function(name, |b| {
                 b.iter_custom(|iters| {
                     rt.block_on(async {
                         let start = Instant::now();
                         for _ in 0..iters {
-                            transfer(server.url(), sides, batch).await;
+                            transfer(server.url(), sides, batch, batched_acks).await;
                         }
                         start.elapsed()
                     })

@@ -21,6 +21,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::acks::OwedAcks;
 use crate::codec::{Codec, decode_caught};
 use crate::lease::{Nacked, renew_script};
 use crate::link::Link;
@@ -31,9 +32,10 @@ use crate::settings::Settings;
 /// group. Each [`Delivery`] stays pending under this consumer's name until acked; a nack, a
 /// crash or a drop without settling leaves it to be delivered again.
 ///
-/// What it reads, in order: entries nacked here; its own pending entries (on start, and after a
-/// read failed mid-way); entries idle longer than the claim time under any consumer (every half
-/// claim time); new entries, waiting at most the block time. An entry delivered more than
+/// What it reads, in order: entries nacked here (once their delay, if any, has passed); its own
+/// pending entries (on start, and after a read failed mid-way); entries idle longer than the
+/// claim time under any consumer (every half claim time); new entries, waiting at most the
+/// block time or until the next nacked entry falls due. An entry delivered more than
 /// `max_deliveries` times, or whose payload does not decode, goes to the dead-letter stream with
 /// its reason and is acked, in one transaction.
 ///
@@ -60,7 +62,7 @@ struct Shared<C> {
     /// Renews leases (`touch`, entries nacked with a delay).
     renew: Script,
     /// Ids of items taken by `try_recv`, acked at the next read.
-    owed_acks: Mutex<Vec<String>>,
+    owed_acks: Arc<Mutex<OwedAcks>>,
     /// Ids fetched and not settled yet: ready to hand out, or handed out and not acked.
     held: Mutex<HashSet<String>>,
     demand: Demand,
@@ -167,7 +169,7 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
             commands,
             nacked: Arc::new(Mutex::new(Nacked::default())),
             renew: renew_script(),
-            owed_acks: Mutex::new(Vec::new()),
+            owed_acks: Arc::new(Mutex::new(OwedAcks::default())),
             held: Mutex::new(HashSet::new()),
             demand: Demand::default(),
             closing: CancellationToken::new(),
@@ -274,7 +276,7 @@ impl<T: Send + 'static, C: Codec<T>> Reader<T, C> {
             }
         }
         // Best effort: what is not acked now is delivered again later.
-        let _ = self.flush_owed_acks().await;
+        let _ = self.shared.flush_acks().await;
     }
 
     /// One fetch, handed over; `false` once the consumer is closed, or gave up on the server.
@@ -342,8 +344,9 @@ impl<T: Send + 'static, C: Codec<T>> Reader<T, C> {
         let _ = self.ready.try_send(Err(ConsumeError::failed(error)));
     }
 
-    /// Waits until receives outnumber the entries ready for them, renewing the leases of
-    /// entries nacked with a delay meanwhile; `false` once the consumer is closed.
+    /// Waits until receives outnumber the entries ready for them, sending batched acks and
+    /// renewing the leases of entries nacked with a delay meanwhile; `false` once the consumer
+    /// is closed.
     async fn wanted(&self) -> bool {
         let demand = &self.shared.demand;
         loop {
@@ -355,11 +358,15 @@ impl<T: Send + 'static, C: Codec<T>> Reader<T, C> {
                 return true;
             }
             let renewal = self.shared.next_renewal();
-            match renewal {
+            let acks = self.shared.acks_due();
+            match renewal.into_iter().chain(acks).min() {
                 None => woken.await,
                 Some(at) => {
                     if tokio::time::timeout_at(at, woken).await.is_err() {
-                        // Tried again at the next renewal, or the next read, if it fails.
+                        // What fails is tried again at its next time, or at the next read.
+                        if acks.is_some_and(|due| due <= Instant::now()) {
+                            let _ = self.shared.flush_acks().await;
+                        }
                         let _ = self.shared.renew_waiting().await;
                     }
                 }
@@ -401,7 +408,7 @@ impl<T: Send + 'static, C: Codec<T>> Reader<T, C> {
 
     async fn fetch(&mut self) -> RedisResult<()> {
         let settings = Arc::clone(&self.shared.settings);
-        self.flush_owed_acks().await?;
+        self.shared.flush_acks().await?;
         self.shared.renew_waiting().await?;
         let nacked = lock(&self.shared.nacked).take_due(Instant::now());
         if !nacked.is_empty() {
@@ -442,27 +449,6 @@ impl<T: Send + 'static, C: Codec<T>> Reader<T, C> {
         Ok(())
     }
 
-    /// Acks the items `try_recv` handed out.
-    async fn flush_owed_acks(&self) -> RedisResult<()> {
-        let owed: Vec<String> = std::mem::take(&mut *lock(&self.shared.owed_acks));
-        if owed.is_empty() {
-            return Ok(());
-        }
-        let settings = &self.shared.settings;
-        let mut connection = self.shared.commands.get();
-        let acked: RedisResult<()> = redis::cmd("XACK")
-            .arg(&settings.stream)
-            .arg(&settings.group)
-            .arg(&owed)
-            .query_async(&mut connection)
-            .await;
-        if acked.is_err() {
-            // Kept for the next read.
-            lock(&self.shared.owed_acks).extend(owed);
-        }
-        acked
-    }
-
     /// Buffers the entries pending under our name from `start` on that are neither buffered
     /// nor handed out (`XPENDING`, then `XRANGE` for each): what a crash or a failed fetch left
     /// behind. Unlike `XREADGROUP` from `0`, this does not count as a delivery, so replays
@@ -496,7 +482,7 @@ impl<T: Send + 'static, C: Codec<T>> Reader<T, C> {
                     .iter()
                     .map(|entry| entry.id.clone())
                     .chain(held.iter().cloned())
-                    .chain(owed.iter().cloned())
+                    .chain(owed.ids().cloned())
                     .chain(nacked.ids().cloned())
                     .collect()
             };
@@ -707,7 +693,7 @@ impl<T: Send + 'static, C: Codec<T>> Consumer<T> for RedisConsumer<T, C> {
             probe.consumed(1);
         }
         lock(&self.shared.held).remove(&ready.id);
-        lock(&self.shared.owed_acks).push(ready.id);
+        self.shared.owe_ack(ready.id);
         Ok(ready.item)
     }
 
@@ -816,6 +802,51 @@ impl<C> Shared<C> {
         self.renew(ids).await.map(drop)
     }
 
+    /// Holds the ack of an item taken by `try_recv` for the next batch. The reader hears of
+    /// the first, to time the batch under `ack_batch`, and of one that fills it.
+    fn owe_ack(&self, id: String) {
+        let held = lock(&self.owed_acks).push(id);
+        let max = self
+            .settings
+            .ack_batch
+            .map_or(usize::MAX, |batch| batch.max);
+        if held == 1 || held >= max {
+            self.demand.wake.notify_one();
+        }
+    }
+
+    /// Sends every ack held, in one round trip; on failure they are held again.
+    async fn flush_acks(&self) -> RedisResult<()> {
+        let ids = lock(&self.owed_acks).take();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let settings = &self.settings;
+        let mut connection = self.commands.get();
+        let sent = crate::acks::send(
+            &mut connection,
+            &settings.stream,
+            &settings.group,
+            settings.delete_on_ack,
+            &ids,
+        )
+        .await;
+        if sent.is_err() {
+            lock(&self.owed_acks).put_back(ids);
+        }
+        sent
+    }
+
+    /// When the acks held must be sent, with `ack_batch`.
+    fn acks_due(&self) -> Option<Instant> {
+        let batch = self.settings.ack_batch?;
+        let owed = lock(&self.owed_acks);
+        if owed.ids().count() >= batch.max {
+            return Some(Instant::now());
+        }
+        owed.due(batch.delay)
+    }
+
     /// When the next lease of an entry nacked with a delay is due for renewal.
     fn next_renewal(&self) -> Option<Instant> {
         lock(&self.nacked).next_renewal(self.renew_every())
@@ -875,21 +906,43 @@ impl<C> Shared<C> {
 impl<C: Send + Sync + 'static> Settle for Shared<C> {
     fn ack(&self, id: String) -> AckFuture {
         lock(&self.held).remove(&id);
+        let ids = match self.settings.ack_batch {
+            None => vec![id],
+            // Held for the batch; the ack that fills it sends it, taken under the same lock
+            // (the reader may send what is held at any time).
+            Some(batch) => {
+                let mut owed = lock(&self.owed_acks);
+                let held = owed.push(id);
+                if held < batch.max {
+                    drop(owed);
+                    if held == 1 {
+                        // The reader times the batch from its first ack.
+                        self.demand.wake.notify_one();
+                    }
+                    return Box::pin(std::future::ready(Ok(())));
+                }
+                owed.take()
+            }
+        };
         let settings = Arc::clone(&self.settings);
+        let owed = Arc::clone(&self.owed_acks);
         let mut connection = self.commands.get();
         Box::pin(async move {
-            let mut pipe = redis::pipe();
-            pipe.cmd("XACK")
-                .arg(&settings.stream)
-                .arg(&settings.group)
-                .arg(&id)
-                .ignore();
-            if settings.delete_on_ack {
-                pipe.cmd("XDEL").arg(&settings.stream).arg(&id).ignore();
-            }
-            pipe.query_async::<()>(&mut connection)
-                .await
-                .map_err(|e| AckError(e.to_string()))
+            let sent = crate::acks::send(
+                &mut connection,
+                &settings.stream,
+                &settings.group,
+                settings.delete_on_ack,
+                &ids,
+            )
+            .await;
+            sent.map_err(|e| {
+                if settings.ack_batch.is_some() {
+                    // Sent with the next batch.
+                    lock(&owed).put_back(ids);
+                }
+                AckError(e.to_string())
+            })
         })
     }
 

@@ -43,6 +43,7 @@
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod acks;
 mod codec;
 mod consumer;
 mod error;

@@ -77,6 +77,12 @@ impl<T, C> Clone for RedisProducer<T, C> {
     }
 }
 
+/// An item encoded for the stream, with its message id.
+struct Encoded {
+    id: String,
+    payload: Vec<u8>,
+}
+
 /// What one attempt to add did.
 enum Added {
     Yes,
@@ -272,39 +278,71 @@ impl<C> Core<C> {
     where
         C: Codec<T>,
     {
-        let mut pipe = redis::pipe();
+        let mut entries = Vec::with_capacity(items.len());
         for item in items.iter() {
-            let payload = match encode_caught(&self.settings.codec, item) {
-                Ok(payload) => payload,
+            match self.encode(item) {
+                Ok(entry) => entries.push(entry),
                 Err(error) => {
                     let first = items.drain(..).next().expect("a non-empty chunk");
                     return Err(RedisSendError::Codec(first, error));
                 }
-            };
+            }
+        }
+        if let Err(error) = self.add_encoded(&entries).await {
+            let first = items.drain(..).next().expect("a non-empty chunk");
+            return Err(RedisSendError::Server(first, error));
+        }
+        Ok(items.len())
+    }
+
+    /// An item as an entry to add: a message id of its own (kept across retries, so that a
+    /// duplicate is recognised) and its payload.
+    fn encode<T>(&self, item: &T) -> Result<Encoded, crate::CodecError>
+    where
+        C: Codec<T>,
+    {
+        let payload = encode_caught(&self.settings.codec, item)?;
+        Ok(Encoded {
+            id: self.message_id(),
+            payload,
+        })
+    }
+
+    /// Adds `entries` in one pipeline of `XADD`s (no cap to check), retrying as the policy
+    /// says; on failure they may or may not have been added, and are all still here.
+    async fn add_encoded(&self, entries: &[Encoded]) -> Result<(), RedisError> {
+        let mut pipe = redis::pipe();
+        for entry in entries {
             pipe.cmd("XADD")
                 .arg(&self.settings.stream)
                 .arg("*")
                 .arg("id")
-                .arg(self.message_id())
+                .arg(&entry.id)
                 .arg("payload")
-                .arg(payload)
+                .arg(&entry.payload)
                 .ignore();
         }
         let pipe = &pipe;
-        let added = self
-            .link
+        self.link
             .run_retrying(
                 |mut connection| async move { pipe.query_async::<()>(&mut connection).await },
             )
-            .await;
-        if let Err(error) = added {
-            let first = items.drain(..).next().expect("a non-empty chunk");
-            return Err(RedisSendError::Server(first, error.into()));
-        }
+            .await?;
         if let Some(probe) = &self.settings.probe {
-            probe.produced(items.len() as u64);
+            probe.produced(entries.len() as u64);
         }
-        Ok(items.len())
+        Ok(())
+    }
+
+    /// `n` items of the outbox the retry policy gave up on: dropped, counted and logged.
+    fn gave_up(&self, n: u64, error: &RedisError) {
+        tracing::error!(
+            stream = %self.settings.stream,
+            %error,
+            items = n,
+            "outbox items could not be sent within the retry policy; dropped"
+        );
+        self.drop_counted(n, DropReason::Skipped);
     }
 
     fn drop_counted(&self, n: u64, reason: DropReason) {
@@ -351,44 +389,70 @@ impl<C> Core<C> {
     }
 }
 
-/// Sends what `try_send` put in the outbox, in order, until the outbox is closed and empty.
-/// Through an outage it keeps trying as the retry policy says, so the outbox fills and
-/// `try_send` reports `Full`; an item the policy gives up on is dropped, counted and logged.
+/// Sends what `try_send` put in the outbox, in order, until the outbox is closed and empty:
+/// what waits goes in pipelines of up to `batch` entries, or one at a time through the
+/// checking script when the stream has a cap. Through an outage it keeps trying as the retry
+/// policy says, so the outbox fills and `try_send` reports `Full`; what the policy gives up on
+/// is dropped, counted and logged.
 async fn drain<T, C: Codec<T>>(
     core: Arc<Core<C>>,
     rx: channel::Receiver<T>,
     _: PhantomData<fn(T)>,
 ) {
-    while let Ok(mut item) = rx.recv().await {
-        let mut retrying = Retrying::new(core.settings.retry);
-        loop {
-            match core.send(item).await {
-                Ok(()) => break,
-                Err(RedisSendError::Server(back, error)) => match retrying.failed() {
-                    Some(pause) => {
-                        item = back;
-                        tokio::time::sleep(pause).await;
-                    }
-                    None => {
-                        tracing::error!(
-                            stream = %core.settings.stream,
-                            %error,
-                            "an outbox item could not be sent within the retry policy; dropped"
-                        );
-                        core.drop_counted(1, DropReason::Skipped);
-                        break;
-                    }
-                },
-                // Nobody to hand it back to: counted as dropped.
-                Err(RedisSendError::Full(_)) => {
-                    core.drop_counted(1, DropReason::Full);
-                    break;
-                }
-                Err(RedisSendError::Codec(..) | RedisSendError::Closed(_)) => {
-                    core.drop_counted(1, DropReason::Closed);
-                    break;
-                }
+    let capped = core.settings.max_len.is_some();
+    let max = if capped { 1 } else { core.settings.batch };
+    let mut items = Vec::new();
+    while rx.recv_batch(&mut items, max, Duration::ZERO).await > 0 {
+        if capped {
+            for item in items.drain(..) {
+                drain_one(&core, item).await;
             }
+        } else {
+            drain_pipelined(&core, &mut items).await;
+        }
+    }
+}
+
+/// Sends one item of the outbox through the checking script.
+async fn drain_one<T, C: Codec<T>>(core: &Core<C>, mut item: T) {
+    let mut retrying = Retrying::new(core.settings.retry);
+    loop {
+        match core.send(item).await {
+            Ok(()) => return,
+            Err(RedisSendError::Server(back, error)) => match retrying.failed() {
+                Some(pause) => {
+                    item = back;
+                    tokio::time::sleep(pause).await;
+                }
+                None => return core.gave_up(1, &error),
+            },
+            // Nobody to hand it back to: counted as dropped.
+            Err(RedisSendError::Full(_)) => return core.drop_counted(1, DropReason::Full),
+            Err(RedisSendError::Codec(..) | RedisSendError::Closed(_)) => {
+                return core.drop_counted(1, DropReason::Closed);
+            }
+        }
+    }
+}
+
+/// Sends `items` of the outbox in one pipeline (no cap to check), tried again as a whole with
+/// the same message ids.
+async fn drain_pipelined<T, C: Codec<T>>(core: &Core<C>, items: &mut Vec<T>) {
+    let mut entries = Vec::with_capacity(items.len());
+    for item in items.drain(..) {
+        match core.encode(&item) {
+            Ok(entry) => entries.push(entry),
+            Err(_) => core.drop_counted(1, DropReason::Closed),
+        }
+    }
+    if entries.is_empty() {
+        return;
+    }
+    let mut retrying = Retrying::new(core.settings.retry);
+    while let Err(error) = core.add_encoded(&entries).await {
+        match retrying.failed() {
+            Some(pause) => tokio::time::sleep(pause).await,
+            None => return core.gave_up(entries.len() as u64, &error),
         }
     }
 }

@@ -33,6 +33,7 @@ use tokio::time::Instant;
 /// let queue = RedisQueue::<String>::builder("redis://127.0.0.1/", "jobs")
 ///     .retry(retry)
 ///     .build()?;
+/// # drop(queue);
 /// # Ok::<(), pc_core::BuildError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]

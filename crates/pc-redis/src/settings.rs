@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use pc_core::{BuildError, SharedProbe};
 
+use crate::acks::AckBatch;
 use crate::codec::{Codec, Json};
 use crate::consumer::RedisConsumer;
 use crate::error::RedisError;
@@ -99,6 +100,7 @@ pub(crate) struct Settings<C> {
     pub(crate) outbox: usize,
     pub(crate) retry: RetryPolicy,
     pub(crate) nack_backoff: Option<(Duration, Duration)>,
+    pub(crate) ack_batch: Option<AckBatch>,
     pub(crate) probe: Option<SharedProbe>,
 }
 
@@ -140,6 +142,7 @@ impl<T> RedisQueue<T, Json> {
             outbox: 1024,
             retry: RetryPolicy::default(),
             nack_backoff: None,
+            ack_batch: None,
             probe: None,
             _items: PhantomData,
         }
@@ -256,6 +259,7 @@ pub struct RedisQueueBuilder<T, C> {
     outbox: usize,
     retry: RetryPolicy,
     nack_backoff: Option<(Duration, Duration)>,
+    ack_batch: Option<AckBatch>,
     probe: Option<SharedProbe>,
     _items: PhantomData<fn(T) -> T>,
 }
@@ -285,6 +289,7 @@ impl<T, C> RedisQueueBuilder<T, C> {
             outbox: self.outbox,
             retry: self.retry,
             nack_backoff: self.nack_backoff,
+            ack_batch: self.ack_batch,
             probe: self.probe,
             _items: PhantomData,
         }
@@ -366,6 +371,17 @@ impl<T, C> RedisQueueBuilder<T, C> {
         self
     }
 
+    /// Sends acks together: an ack is held, and the acks held go to the server in one round
+    /// trip with the consumer's next read, once `max` are held, or `delay` after the oldest,
+    /// whichever comes first; all of them when the consumer closes (default: each ack is its
+    /// own round trip). `ack().await` then returns once the ack is held (the one that fills a
+    /// batch, once the batch is sent); an ack held when the process dies is lost, and its
+    /// entry delivered again, as at-least-once allows.
+    pub fn ack_batch(mut self, max: usize, delay: Duration) -> Self {
+        self.ack_batch = Some(AckBatch { max, delay });
+        self
+    }
+
     /// Reports sends, drops, deliveries and dead letters to `probe`.
     pub fn probe(mut self, probe: SharedProbe) -> Self {
         self.probe = Some(probe);
@@ -381,7 +397,8 @@ impl<T, C> RedisQueueBuilder<T, C> {
     /// or `batch` above `i64::MAX` (Redis' largest count), a `block` not shorter than
     /// `claim_idle`, a drop or reject policy without `max_len`, or a [`RetryPolicy`] out of
     /// bounds (`retry.attempts`, `retry.backoff`, `retry.max_backoff`, `retry.jitter`), or a
-    /// `nack_backoff` whose first wait is zero or longer than its longest.
+    /// `nack_backoff` whose first wait is zero or longer than its longest, or an `ack_batch` of
+    /// zero acks.
     pub fn build(self) -> Result<RedisQueue<T, C>, BuildError> {
         let client = redis::Client::open(self.url.as_str()).map_err(|e| BuildError::Invalid {
             setting: "url",
@@ -453,6 +470,11 @@ impl<T, C> RedisQueueBuilder<T, C> {
             });
         }
         self.retry.check()?;
+        if self.ack_batch.is_some_and(|batch| batch.max == 0) {
+            return Err(BuildError::Zero {
+                setting: "ack_batch",
+            });
+        }
         if let Some((first, max)) = self.nack_backoff {
             if first.is_zero() {
                 return Err(BuildError::Zero {
@@ -492,6 +514,7 @@ impl<T, C> RedisQueueBuilder<T, C> {
                 outbox: self.outbox,
                 retry: self.retry,
                 nack_backoff: self.nack_backoff,
+                ack_batch: self.ack_batch,
                 probe: self.probe.inspect(|probe| {
                     probe.described(pc_core::BlockKind::RedisQueue, self.max_len);
                 }),

@@ -15,18 +15,25 @@ use pc_core::AckConsumer;
 use pc_redis::RedisQueue;
 use support::{Server, pending};
 
-/// Where a child process finds its settings: `url|name|log file`.
+/// Where a child process finds its settings: `url|name|acks|log file`, `acks` being `one` (a
+/// round trip each) or `batched` (up to [`ACK_BATCH`] held).
 const CHILD: &str = "PC_REDIS_KILL_TEST_CHILD";
 const MESSAGES: u32 = 100_000;
 const KILLS: usize = 20;
+/// Acks a batched child holds at most.
+const ACK_BATCH: usize = 16;
 
-fn queue(url: &str) -> RedisQueue<u32> {
-    RedisQueue::<u32>::builder(url, "jobs")
+fn queue(url: &str, batched: bool) -> RedisQueue<u32> {
+    let builder = RedisQueue::<u32>::builder(url, "jobs")
         .batch(64)
         .block(Duration::from_millis(100))
-        .claim_idle(Duration::from_millis(1_000))
-        .build()
-        .unwrap()
+        .claim_idle(Duration::from_millis(1_000));
+    let builder = if batched {
+        builder.ack_batch(ACK_BATCH, Duration::from_millis(50))
+    } else {
+        builder
+    };
+    builder.build().unwrap()
 }
 
 /// The body of a consumer process; does nothing when run as an ordinary test. It handles one
@@ -37,13 +44,14 @@ async fn child_consumer() {
     let Ok(spec) = std::env::var(CHILD) else {
         return;
     };
-    let mut parts = spec.splitn(3, '|');
-    let (url, name, log) = (
+    let mut parts = spec.splitn(4, '|');
+    let (url, name, acks, log) = (
+        parts.next().unwrap().to_owned(),
         parts.next().unwrap().to_owned(),
         parts.next().unwrap().to_owned(),
         PathBuf::from(parts.next().unwrap()),
     );
-    let consumer = queue(&url).consumer(name).await.unwrap();
+    let consumer = queue(&url, acks == "batched").consumer(name).await.unwrap();
     let mut log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -60,7 +68,8 @@ async fn child_consumer() {
     }
 }
 
-fn spawn_child(url: &str, name: &str, dir: &Path) -> Child {
+fn spawn_child(url: &str, name: &str, batched: bool, dir: &Path) -> Child {
+    let acks = if batched { "batched" } else { "one" };
     Command::new(std::env::current_exe().unwrap())
         .args([
             "child_consumer",
@@ -68,7 +77,10 @@ fn spawn_child(url: &str, name: &str, dir: &Path) -> Child {
             "--nocapture",
             "--test-threads=1",
         ])
-        .env(CHILD, format!("{url}|{name}|{}", dir.join(name).display()))
+        .env(
+            CHILD,
+            format!("{url}|{name}|{acks}|{}", dir.join(name).display()),
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -94,15 +106,28 @@ fn logged(dir: &Path, names: &[String]) -> HashMap<u32, u32> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_consumers_loses_nothing_and_duplicates_at_most_one_item_per_kill() {
+    kill_consumers(false).await;
+}
+
+/// With acks batched, a kill also loses the acks its consumer held (at most `ACK_BATCH`):
+/// their entries are delivered again, and nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_consumers_with_batched_acks_loses_nothing_and_duplicates_at_most_a_batch() {
+    kill_consumers(true).await;
+}
+
+/// Kills a consumer `KILLS` times while 100,000 items go through, and checks every item was
+/// handled, with at most the duplicates each kill can cause.
+async fn kill_consumers(batched: bool) {
     if std::env::var(CHILD).is_ok() {
         return;
     }
     let Some(server) = Server::start().await else {
         return;
     };
-    let dir = std::env::temp_dir().join(format!("pc-redis-kill-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("pc-redis-kill-{}-{batched}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let queue = queue(&server.url);
+    let queue = queue(&server.url, batched);
     let producer = queue.producer().await.unwrap();
     // The group exists before the first send, so no entry precedes it.
     drop(queue.consumer("setup").await.unwrap());
@@ -116,7 +141,7 @@ async fn killing_consumers_loses_nothing_and_duplicates_at_most_one_item_per_kil
     let mut names: Vec<String> = (0..4).map(|i| format!("c{i}")).collect();
     let mut children: Vec<Child> = names
         .iter()
-        .map(|name| spawn_child(&server.url, name, &dir))
+        .map(|name| spawn_child(&server.url, name, batched, &dir))
         .collect();
     let mut rng = 11u64;
     for kill in 0..KILLS {
@@ -129,7 +154,7 @@ async fn killing_consumers_loses_nothing_and_duplicates_at_most_one_item_per_kil
         children[victim].wait().unwrap();
         // A replacement under a new name: the dead one's entries must be reclaimed.
         let name = format!("r{kill}");
-        children[victim] = spawn_child(&server.url, &name, &dir);
+        children[victim] = spawn_child(&server.url, &name, batched, &dir);
         names.push(name);
     }
     sender.await.unwrap();
@@ -169,8 +194,10 @@ async fn killing_consumers_loses_nothing_and_duplicates_at_most_one_item_per_kil
     );
     let duplicates: u32 = counts.values().map(|times| times - 1).sum();
     let kills = KILLS + children.len();
+    // Each kill: the item being handled, and the acks held.
+    let per_kill = if batched { 1 + ACK_BATCH } else { 1 };
     assert!(
-        duplicates as usize <= kills,
+        duplicates as usize <= kills * per_kill,
         "{duplicates} duplicates for {kills} kills"
     );
     assert_eq!(pending(&server, "jobs", "pc").await, 0);
