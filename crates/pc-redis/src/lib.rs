@@ -14,6 +14,12 @@
 //! A `pc_pool::WorkerPool` runs over a consumer unchanged with `build_over_acked`, acking each
 //! job's delivery when the job succeeds.
 //!
+//! For production: [`RetryPolicy`] says how long producers and consumers ride out a failing
+//! server before they give up, visibly; `ack_batch` sends acks together (several times the
+//! throughput of an ack per round trip); a delivery can be nacked with a delay
+//! ([`Ack::nack_after`](pc_core::Ack::nack_after), or `nack_backoff` for every nack) and a long
+//! job keeps its delivery with [`Ack::touch`](pc_core::Ack::touch).
+//!
 //! [`RedisGcra`] is a rate limit per key shared by every process on the server: the decision
 //! of `pc_ratelimit::Gcra`, made by a script on the server's clock in one round trip.
 //!
