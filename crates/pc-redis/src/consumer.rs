@@ -816,25 +816,37 @@ impl<C> Shared<C> {
     }
 
     /// Sends every ack held, in one round trip; on failure they are held again.
-    async fn flush_acks(&self) -> RedisResult<()> {
+    async fn flush_acks(&self) -> RedisResult<()>
+    where
+        C: Send + Sync + 'static,
+    {
         let ids = lock(&self.owed_acks).take();
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let settings = &self.settings;
+        self.send_acks(ids).await
+    }
+
+    /// Sends the acks of `ids` in one round trip; on failure they are held again, for the
+    /// next batch.
+    fn send_acks(&self, ids: Vec<String>) -> impl Future<Output = RedisResult<()>> + Send + 'static
+    where
+        C: Send + Sync + 'static,
+    {
+        let settings = Arc::clone(&self.settings);
+        let owed = Arc::clone(&self.owed_acks);
         let mut connection = self.commands.get();
-        let sent = crate::acks::send(
-            &mut connection,
-            &settings.stream,
-            &settings.group,
-            settings.delete_on_ack,
-            &ids,
-        )
-        .await;
-        if sent.is_err() {
-            lock(&self.owed_acks).put_back(ids);
+        async move {
+            let sent = crate::acks::send(
+                &mut connection,
+                &settings.stream,
+                &settings.group,
+                settings.delete_on_ack,
+                &ids,
+            )
+            .await;
+            if sent.is_err() {
+                lock(&owed).put_back(ids);
+            }
+            sent
         }
-        sent
     }
 
     /// When the acks held must be sent, with `ack_batch`.
@@ -924,26 +936,8 @@ impl<C: Send + Sync + 'static> Settle for Shared<C> {
                 owed.take()
             }
         };
-        let settings = Arc::clone(&self.settings);
-        let owed = Arc::clone(&self.owed_acks);
-        let mut connection = self.commands.get();
-        Box::pin(async move {
-            let sent = crate::acks::send(
-                &mut connection,
-                &settings.stream,
-                &settings.group,
-                settings.delete_on_ack,
-                &ids,
-            )
-            .await;
-            sent.map_err(|e| {
-                if settings.ack_batch.is_some() {
-                    // Sent with the next batch.
-                    lock(&owed).put_back(ids);
-                }
-                AckError(e.to_string())
-            })
-        })
+        let sent = self.send_acks(ids);
+        Box::pin(async move { sent.await.map_err(|e| AckError(e.to_string())) })
     }
 
     fn nack(&self, id: String, count: u32, delay: Option<Duration>) -> AckFuture {

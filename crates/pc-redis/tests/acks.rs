@@ -9,7 +9,7 @@ mod support;
 use std::time::Duration;
 
 use pc_core::{AckConsumer, Consumer, Delivery};
-use pc_redis::{Json, RedisConsumer, RedisQueue, RedisQueueBuilder};
+use pc_redis::{Json, RedisConsumer, RedisProducer, RedisQueue, RedisQueueBuilder};
 use support::{Server, len, pending};
 
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -26,16 +26,25 @@ async fn next(consumer: &RedisConsumer<u32, Json>) -> Delivery<u32> {
         .expect("the consumer is open")
 }
 
+/// A producer and a consumer of the queue `builder` makes, `items` already sent.
+async fn holding<const N: usize>(
+    builder: RedisQueueBuilder<u32, Json>,
+    items: [u32; N],
+) -> (RedisProducer<u32, Json>, RedisConsumer<u32, Json>) {
+    let queue = builder.build().unwrap();
+    let producer = queue.producer().await.unwrap();
+    let consumer = queue.consumer("c").await.unwrap();
+    producer.send_all(items).await.unwrap();
+    (producer, consumer)
+}
+
 /// Acks return at once and are held; the next read sends them first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn held_acks_go_with_the_next_read() {
     let Some(server) = Server::start().await else {
         return;
     };
-    let queue = queue(&server).ack_batch(100, HELD).build().unwrap();
-    let producer = queue.producer().await.unwrap();
-    let consumer = queue.consumer("c").await.unwrap();
-    producer.send_all([1, 2, 3]).await.unwrap();
+    let (producer, consumer) = holding(queue(&server).ack_batch(100, HELD), [1, 2, 3]).await;
     for n in 1..=3 {
         assert_eq!(next(&consumer).await.ack().await, Ok(n));
     }
@@ -58,10 +67,7 @@ async fn the_ack_that_fills_a_batch_sends_it() {
     let Some(server) = Server::start().await else {
         return;
     };
-    let queue = queue(&server).ack_batch(3, HELD).build().unwrap();
-    let producer = queue.producer().await.unwrap();
-    let consumer = queue.consumer("c").await.unwrap();
-    producer.send_all([1, 2, 3, 4]).await.unwrap();
+    let (_producer, consumer) = holding(queue(&server).ack_batch(3, HELD), [1, 2, 3, 4]).await;
     let (first, second, third) = (
         next(&consumer).await,
         next(&consumer).await,
@@ -85,14 +91,13 @@ async fn held_acks_go_after_the_delay_and_delete_their_entries() {
     let Some(server) = Server::start().await else {
         return;
     };
-    let queue = queue(&server)
-        .max_len(10)
-        .ack_batch(100, Duration::from_millis(100))
-        .build()
-        .unwrap();
-    let producer = queue.producer().await.unwrap();
-    let consumer = queue.consumer("c").await.unwrap();
-    producer.send_all([1, 2]).await.unwrap();
+    let (_producer, consumer) = holding(
+        queue(&server)
+            .max_len(10)
+            .ack_batch(100, Duration::from_millis(100)),
+        [1, 2],
+    )
+    .await;
     next(&consumer).await.ack().await.unwrap();
     next(&consumer).await.ack().await.unwrap();
     for _ in 0..1_000 {
@@ -112,10 +117,7 @@ async fn closing_sends_every_held_ack() {
     let Some(server) = Server::start().await else {
         return;
     };
-    let queue = queue(&server).ack_batch(100, HELD).build().unwrap();
-    let producer = queue.producer().await.unwrap();
-    let consumer = queue.consumer("c").await.unwrap();
-    producer.send_all([1, 2, 3]).await.unwrap();
+    let (_producer, consumer) = holding(queue(&server).ack_batch(100, HELD), [1, 2, 3]).await;
     for _ in 0..3 {
         next(&consumer).await.ack().await.unwrap();
     }
@@ -136,10 +138,7 @@ async fn items_taken_by_try_recv_are_deleted_from_a_capped_queue() {
     let Some(server) = Server::start().await else {
         return;
     };
-    let queue = queue(&server).max_len(10).build().unwrap();
-    let producer = queue.producer().await.unwrap();
-    let consumer = queue.consumer("c").await.unwrap();
-    producer.send_all([1, 2, 3]).await.unwrap();
+    let (producer, consumer) = holding(queue(&server).max_len(10), [1, 2, 3]).await;
     // One read fetches all three; the two behind the first wait, ready for `try_recv`.
     assert_eq!(next(&consumer).await.ack().await, Ok(1));
     assert_eq!(Consumer::try_recv(&consumer), Ok(2));

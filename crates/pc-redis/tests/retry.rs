@@ -48,6 +48,13 @@ fn queue(server: &Server, retry: RetryPolicy, probe: Arc<Counts>) -> RedisQueue<
         .unwrap()
 }
 
+/// A policy that gives up half a second after the first failure.
+fn half_a_second() -> RetryPolicy {
+    RetryPolicy::default()
+        .backoff(20 * MS, 100 * MS)
+        .deadline(Duration::from_millis(500))
+}
+
 async fn recv(consumer: &impl Consumer<u32>) -> Result<u32, ConsumeError> {
     tokio::time::timeout(DEADLINE, consumer.recv())
         .await
@@ -120,10 +127,7 @@ async fn an_outage_past_the_deadline_ends_the_consumer_with_its_error() {
         return;
     };
     let counts = Arc::new(Counts::default());
-    let retry = RetryPolicy::default()
-        .backoff(20 * MS, 100 * MS)
-        .deadline(Duration::from_millis(500));
-    let queue = queue(&server, retry, counts.clone());
+    let queue = queue(&server, half_a_second(), counts.clone());
     let consumer = queue.consumer("c").await.unwrap();
     server.kill();
     let err = recv(&consumer).await.unwrap_err();
@@ -142,10 +146,7 @@ async fn sends_past_the_deadline_fail_and_the_outbox_drops_what_it_gave_up_on() 
         return;
     };
     let counts = Arc::new(Counts::default());
-    let retry = RetryPolicy::default()
-        .backoff(20 * MS, 100 * MS)
-        .deadline(Duration::from_millis(500));
-    let queue = queue(&server, retry, counts.clone());
+    let queue = queue(&server, half_a_second(), counts.clone());
     let producer = queue.producer().await.unwrap();
     producer.send(1).await.unwrap();
     server.kill();
