@@ -481,7 +481,9 @@ pub enum ConsumeErrorKind {
     /// Nothing came within the time allowed (a `recv_timeout`).
     TimedOut,
     /// The backend failed (a read refused by the server, a lost stream); see
-    /// [`Error::source`]. The consumer stays open and a later receive may succeed.
+    /// [`Error::source`]. The consumer stays open and a later receive may succeed, unless the
+    /// consumer gave up on its backend with this failure: then it is closed, and the next
+    /// receive says [`Closed`](Self::Closed).
     Failed,
 }
 
