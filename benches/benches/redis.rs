@@ -4,8 +4,11 @@
 //! deliveries (one `XACK` per message, or batched: `ack_batch(64, 1 ms)`), with 1 and 4
 //! producers/consumers and reads of 1, 16 and 64 entries; and rate-limit decisions, `RedisGcra::try_acquire` (one script per decision,
 //! from 1 and 4 tasks) next to the in-process `Gcra`. Skipped, saying so, when `redis-server`
-//! is not installed. The engine's own ceiling for `XADD` comes from `redis-benchmark` (see
-//! docs/benchmarks.md).
+//! is not installed. Each queue group has the engine's own ceiling beside it, case
+//! `redis-benchmark-xadd-P16`: `redis-benchmark` adding entries with `XADD`, 16 commands
+//! pipelined, on as many connections as the group has producers, against the same server; its
+//! time is what its own measured rate gives for the group's messages (`--csv`), so a process
+//! start does not count. Skipped, saying so, without `redis-benchmark`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -89,6 +92,15 @@ fn redis(c: &mut Criterion) {
             .warm_up_time(Duration::from_millis(500))
             .measurement_time(Duration::from_secs(3))
             .throughput(Throughput::Elements(MESSAGES));
+        let socket = server
+            .url()
+            .strip_prefix("redis+unix://")
+            .expect("a local server on a unix socket");
+        if engine_installed() {
+            group.bench_function("redis-benchmark-xadd-P16", |b| {
+                b.iter_custom(|iters| engine_xadd(socket, sides, iters));
+            });
+        }
         let cases = [(1, false), (16, false), (64, false), (64, true)];
         for (batch, batched_acks) in cases {
             let name = if batched_acks {
@@ -111,6 +123,50 @@ fn redis(c: &mut Criterion) {
         group.finish();
     }
     gcra(c, &rt, server.url());
+}
+
+/// Whether `redis-benchmark` runs here (said once when not).
+fn engine_installed() -> bool {
+    let installed = std::process::Command::new("redis-benchmark")
+        .arg("--version")
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !installed {
+        eprintln!("redis-benchmark case skipped: redis-benchmark is not installed");
+    }
+    installed
+}
+
+/// How long `redis-benchmark` takes to add `MESSAGES` entries `iters` times with `XADD`, 16
+/// pipelined on each of `connections`, by the rate it measures itself over 100,000 of them
+/// (then deleted).
+fn engine_xadd(socket: &str, connections: u64, iters: u64) -> Duration {
+    let out = std::process::Command::new("redis-benchmark")
+        .args(["-s", socket, "-c", &connections.to_string(), "-P", "16"])
+        .args([
+            "-n",
+            "100000",
+            "--csv",
+            "xadd",
+            "bench-engine",
+            "*",
+            "f",
+            "v",
+        ])
+        .output()
+        .expect("redis-benchmark runs");
+    let _ = std::process::Command::new("redis-cli")
+        .args(["-s", socket, "del", "bench-engine"])
+        .output();
+    // The last line: "xadd bench-engine * f v","<requests per second>",...
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rate: f64 = text
+        .lines()
+        .last()
+        .and_then(|line| line.split(',').nth(1))
+        .and_then(|rate| rate.trim_matches('"').parse().ok())
+        .expect("redis-benchmark reports its rate");
+    Duration::from_secs_f64((iters * MESSAGES) as f64 / rate)
 }
 
 /// Decisions per iteration of the rate-limit group.
