@@ -52,6 +52,11 @@ impl OwedAcks {
             .map(|since| pc_core::time::later_or_far(since, delay))
     }
 
+    /// How many are held.
+    pub(crate) fn len(&self) -> usize {
+        self.ids.len()
+    }
+
     pub(crate) fn ids(&self) -> impl Iterator<Item = &String> {
         self.ids.iter()
     }
@@ -90,17 +95,18 @@ mod tests {
         assert_eq!(owed.push("1".into()), 1);
         tokio::time::advance(Duration::from_millis(4)).await;
         assert_eq!(owed.push("2".into()), 2);
-        assert_eq!(owed.due(delay), Some(start + delay));
+        assert_eq!(owed.due(delay), start.checked_add(delay));
         assert_eq!(
             owed.due(Duration::MAX),
-            Some(start + Duration::from_secs(86_400 * 365 * 30))
+            start.checked_add(Duration::from_secs(86_400 * 365 * 30))
         );
+        assert_eq!(owed.len(), 2);
         let sent = owed.take();
         assert_eq!(sent, ["1", "2"]);
         assert_eq!(owed.due(delay), None);
         owed.push("3".into());
         owed.put_back(sent);
         assert_eq!(owed.ids().collect::<Vec<_>>(), ["1", "2", "3"]);
-        assert_eq!(owed.due(delay), Some(Instant::now() + delay));
+        assert_eq!(owed.due(delay), Instant::now().checked_add(delay));
     }
 }

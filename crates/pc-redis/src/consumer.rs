@@ -60,7 +60,7 @@ struct Shared<C> {
     /// Ids nacked and waiting to be claimed back here, each until its time.
     nacked: Arc<Mutex<Nacked>>,
     /// Renews leases (`touch`, entries nacked with a delay).
-    renew: Script,
+    renew: Arc<Script>,
     /// Ids of items taken by `try_recv`, acked at the next read.
     owed_acks: Arc<Mutex<OwedAcks>>,
     /// Ids fetched and not settled yet: ready to hand out, or handed out and not acked.
@@ -168,7 +168,7 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
             name,
             commands,
             nacked: Arc::new(Mutex::new(Nacked::default())),
-            renew: renew_script(),
+            renew: Arc::new(renew_script()),
             owed_acks: Arc::new(Mutex::new(OwedAcks::default())),
             held: Mutex::new(HashSet::new()),
             demand: Demand::default(),
@@ -693,7 +693,7 @@ impl<T: Send + 'static, C: Codec<T>> Consumer<T> for RedisConsumer<T, C> {
             probe.consumed(1);
         }
         lock(&self.shared.held).remove(&ready.id);
-        self.shared.owe_ack(ready.id);
+        self.shared.owe_ack(ready.id, false);
         Ok(ready.item)
     }
 
@@ -767,7 +767,7 @@ impl<C> Shared<C> {
     where
         C: Send + Sync + 'static,
     {
-        let script = self.renew.clone();
+        let script = Arc::clone(&self.renew);
         let settings = Arc::clone(&self.settings);
         let name = self.name.clone();
         let mut connection = self.commands.get();
@@ -802,17 +802,25 @@ impl<C> Shared<C> {
         self.renew(ids).await.map(drop)
     }
 
-    /// Holds the ack of an item taken by `try_recv` for the next batch. The reader hears of
-    /// the first, to time the batch under `ack_batch`, and of one that fills it.
-    fn owe_ack(&self, id: String) {
-        let held = lock(&self.owed_acks).push(id);
+    /// Holds the ack of `id` for the next batch. The reader hears of the first, to time the
+    /// batch under `ack_batch`. One that fills the batch either takes it, to send it itself
+    /// (`send_when_full`: taken under the same lock as it was pushed, since the reader may
+    /// send what is held at any time), or has the reader send it (the ack of a `try_recv`,
+    /// which cannot wait).
+    fn owe_ack(&self, id: String, send_when_full: bool) -> Option<Vec<String>> {
         let max = self
             .settings
             .ack_batch
             .map_or(usize::MAX, |batch| batch.max);
-        if held == 1 || held >= max {
+        let mut owed = lock(&self.owed_acks);
+        let held = owed.push(id);
+        let full = held >= max;
+        let taken = (full && send_when_full).then(|| owed.take());
+        drop(owed);
+        if held == 1 || (full && taken.is_none()) {
             self.demand.wake.notify_one();
         }
+        taken
     }
 
     /// Sends every ack held, in one round trip; on failure they are held again.
@@ -853,7 +861,7 @@ impl<C> Shared<C> {
     fn acks_due(&self) -> Option<Instant> {
         let batch = self.settings.ack_batch?;
         let owed = lock(&self.owed_acks);
-        if owed.ids().count() >= batch.max {
+        if owed.len() >= batch.max {
             return Some(Instant::now());
         }
         owed.due(batch.delay)
@@ -918,22 +926,13 @@ impl<C> Shared<C> {
 impl<C: Send + Sync + 'static> Settle for Shared<C> {
     fn ack(&self, id: String) -> AckFuture {
         lock(&self.held).remove(&id);
-        let ids = match self.settings.ack_batch {
-            None => vec![id],
-            // Held for the batch; the ack that fills it sends it, taken under the same lock
-            // (the reader may send what is held at any time).
-            Some(batch) => {
-                let mut owed = lock(&self.owed_acks);
-                let held = owed.push(id);
-                if held < batch.max {
-                    drop(owed);
-                    if held == 1 {
-                        // The reader times the batch from its first ack.
-                        self.demand.wake.notify_one();
-                    }
-                    return Box::pin(std::future::ready(Ok(())));
-                }
-                owed.take()
+        let ids = if self.settings.ack_batch.is_none() {
+            vec![id]
+        } else {
+            // Held for the batch; the ack that fills it sends it.
+            match self.owe_ack(id, true) {
+                Some(batch) => batch,
+                None => return Box::pin(std::future::ready(Ok(()))),
             }
         };
         let sent = self.send_acks(ids);

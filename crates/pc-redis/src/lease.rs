@@ -112,30 +112,28 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn entries_fall_due_in_order_and_are_renewed_while_they_wait() {
         let start = Instant::now();
+        let at = |secs: u32| start.checked_add(secs * S).expect("a near instant");
         let mut nacked = Nacked::default();
-        nacked.push("b".into(), start + 10 * S);
-        nacked.push("a".into(), start + 5 * S);
+        nacked.push("b".into(), at(10));
+        nacked.push("a".into(), at(5));
         nacked.push("now".into(), start);
         nacked.push(
             "far".into(),
             pc_core::time::later_or_far(start, Duration::MAX),
         );
-        assert_eq!(nacked.take_due(start), ["now"]);
-        assert_eq!(nacked.next_due(), Some(start + 5 * S));
+        assert_eq!(nacked.take_due(at(0)), ["now"]);
+        assert_eq!(nacked.next_due(), Some(at(5)));
         // Renewed every 3 s: first at 3 s, for all three.
-        assert_eq!(nacked.next_renewal(3 * S), Some(start + 3 * S));
-        assert!(nacked.take_renewals(start + 2 * S, 3 * S).is_empty());
-        assert_eq!(
-            nacked.take_renewals(start + 3 * S, 3 * S),
-            ["b", "a", "far"]
-        );
-        assert_eq!(nacked.take_due(start + 6 * S), ["a"]);
+        assert_eq!(nacked.next_renewal(3 * S), Some(at(3)));
+        assert!(nacked.take_renewals(at(2), 3 * S).is_empty());
+        assert_eq!(nacked.take_renewals(at(3), 3 * S), ["b", "a", "far"]);
+        assert_eq!(nacked.take_due(at(6)), ["a"]);
         nacked.forget(&["far".to_string()]);
-        assert_eq!(nacked.next_renewal(3 * S), Some(start + 6 * S));
-        assert_eq!(nacked.take_renewals(start + 6 * S, 3 * S), ["b"]);
+        assert_eq!(nacked.next_renewal(3 * S), Some(at(6)));
+        assert_eq!(nacked.take_renewals(at(6), 3 * S), ["b"]);
         // Due before its next renewal: none needed.
         assert_eq!(nacked.next_renewal(5 * S), None);
-        assert_eq!(nacked.take_due(start + 10 * S), ["b"]);
+        assert_eq!(nacked.take_due(at(10)), ["b"]);
         assert_eq!(nacked.next_due(), None);
         assert_eq!(nacked.ids().count(), 0);
     }

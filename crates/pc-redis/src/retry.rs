@@ -121,14 +121,20 @@ impl RetryPolicy {
     /// the random part: `backoff * 2^(failures - 1)`, at most `max_backoff`, less up to
     /// `jitter` of itself.
     pub(crate) fn pause(&self, failures: u32, draw: f64) -> Duration {
-        let doubled = 1u32 << failures.saturating_sub(1).min(31);
-        let full = self.backoff.saturating_mul(doubled).min(self.max_backoff);
+        let full = doubled(self.backoff, failures, self.max_backoff);
         let share = self.jitter * draw.clamp(0.0, 1.0);
         // Through seconds as `f64`; a cut too large to come back (near `Duration::MAX`) is
         // the whole pause.
         let cut = Duration::try_from_secs_f64(full.as_secs_f64() * share).unwrap_or(full);
         full.saturating_sub(cut)
     }
+}
+
+/// `first` doubled for each of the `n - 1` times after the first (`n` from 1), at most `max`:
+/// the pause of a backoff, which saturates rather than overflows.
+pub(crate) fn doubled(first: Duration, n: u32, max: Duration) -> Duration {
+    let factor = 1u32 << n.saturating_sub(1).min(31);
+    first.saturating_mul(factor).min(max)
 }
 
 /// One operation's failures in a row under a [`RetryPolicy`].

@@ -111,10 +111,7 @@ impl<C> Settings<C> {
     pub(crate) fn nack_delay(&self, count: u32) -> Duration {
         match self.nack_backoff {
             None => Duration::ZERO,
-            Some((first, max)) => {
-                let doubled = 1u32 << count.saturating_sub(1).min(31);
-                first.saturating_mul(doubled).min(max)
-            }
+            Some((first, max)) => crate::retry::doubled(first, count, max),
         }
     }
 }
