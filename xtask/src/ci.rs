@@ -62,9 +62,10 @@ pub(crate) fn run(args: &[String]) -> Result {
     // that need one (Redis Streams) compile too.
     run_step(
         "doc tests of the facade, features outside full",
-        cargo()
-            .args(["test", "--package", "pc", "--doc"])
-            .args(["--features", "tower,redis,metrics-rs,metrics-http"]),
+        cargo().args(["test", "--package", "pc", "--doc"]).args([
+            "--features",
+            "tower,redis,redis-tls,metrics-rs,metrics-http",
+        ]),
     )?;
     // Our own synchronization under loom (the channel, the lock-free limiter, the pressure
     // marks), in a target dir of its own since every crate is rebuilt with `--cfg loom`. A

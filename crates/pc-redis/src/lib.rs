@@ -18,7 +18,9 @@
 //! server before they give up, visibly; `ack_batch` sends acks together (several times the
 //! throughput of an ack per round trip); a delivery can be nacked with a delay
 //! ([`Ack::nack_after`](pc_core::Ack::nack_after), or `nack_backoff` for every nack) and a long
-//! job keeps its delivery with [`Ack::touch`](pc_core::Ack::touch).
+//! job keeps its delivery with [`Ack::touch`](pc_core::Ack::touch). With the `tls` feature,
+//! `rediss://` URLs connect over TLS (rustls), with a `Tls` of certificates when the system's
+//! roots do not hold the server's authority or the server checks its clients.
 //!
 //! [`RedisGcra`] is a rate limit per key shared by every process on the server: the decision
 //! of `pc_ratelimit::Gcra`, made by a script on the server's clock in one round trip.
@@ -61,6 +63,7 @@ mod local;
 mod producer;
 mod retry;
 mod settings;
+mod tls;
 
 pub use codec::{Binary, Codec, CodecError, Json};
 pub use consumer::RedisConsumer;
@@ -72,3 +75,5 @@ pub use local::LocalServer;
 pub use producer::RedisProducer;
 pub use retry::RetryPolicy;
 pub use settings::{RedisQueue, RedisQueueBuilder, WhenFull};
+#[cfg(feature = "tls")]
+pub use tls::Tls;

@@ -10,6 +10,7 @@ use tokio::sync::OnceCell;
 use crate::error::RedisError;
 use crate::link::Link;
 use crate::retry::RetryPolicy;
+use crate::tls::TlsSetting;
 
 /// The decision, on the server, in one round trip: GCRA over a theoretical arrival time (TAT)
 /// in microseconds of the server's clock (`TIME`), kept in the key until the bucket is full
@@ -148,6 +149,7 @@ impl RedisGcra {
             rate: None,
             burst: None,
             prefix: "pc-gcra:".to_owned(),
+            tls: TlsSetting::default(),
         }
     }
 
@@ -221,6 +223,7 @@ pub struct RedisGcraBuilder {
     rate: Option<f64>,
     burst: Option<u32>,
     prefix: String,
+    tls: TlsSetting,
 }
 
 impl RedisGcraBuilder {
@@ -243,13 +246,22 @@ impl RedisGcraBuilder {
         self
     }
 
+    /// The certificates for a `rediss://` URL, as [`RedisQueueBuilder::tls`](crate::RedisQueueBuilder::tls).
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls(mut self, tls: crate::Tls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
     /// Checks the settings. Connects on the first decision.
     ///
     /// # Errors
     ///
     /// A [`BuildError`] naming `rate` (missing, not finite, 0 or less, above 1,000,000 per
     /// second, or so slow that the burst spans more than 100 years), `burst` (missing or 0) or
-    /// `url` (not a Redis URL).
+    /// `url` (not a Redis URL, or as [`RedisQueueBuilder::build`](crate::RedisQueueBuilder::build)
+    /// says of TLS) or `tls`.
     pub fn build(self) -> Result<RedisGcra, BuildError> {
         let rate = self.rate.ok_or(BuildError::Invalid {
             setting: "rate",
@@ -275,10 +287,7 @@ impl RedisGcraBuilder {
                 reason: "the burst would span more than 100 years at this rate".into(),
             });
         }
-        let client = redis::Client::open(self.url.as_str()).map_err(|e| BuildError::Invalid {
-            setting: "url",
-            reason: format!("{}: {e}", self.url),
-        })?;
+        let client = crate::tls::client(&self.url, &self.tls)?;
         Ok(RedisGcra {
             client,
             url: self.url,

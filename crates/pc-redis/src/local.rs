@@ -30,6 +30,8 @@ pub struct LocalServer {
     dir: PathBuf,
     durable: bool,
     url: String,
+    /// The TCP port of a server that takes TLS connections only; `None` for a unix socket.
+    tls_port: Option<u16>,
 }
 
 impl LocalServer {
@@ -53,7 +55,47 @@ impl LocalServer {
         Self::launch_new(true)
     }
 
-    fn launch_new(durable: bool) -> std::io::Result<Self> {
+    /// Starts a server that keeps nothing on disk and takes only TLS connections, on a free
+    /// TCP port of 127.0.0.1 (its URL: `rediss://127.0.0.1:PORT`), presenting `certificate`
+    /// with its private `key` (PEM). With `client_authority` (PEM), it asks each client for
+    /// a certificate signed by it and refuses clients without one (`tls-auth-clients yes`);
+    /// without, it asks none. Needs the `tls` feature and a `redis-server` built with TLS
+    /// (Debian's is).
+    ///
+    /// # Errors
+    ///
+    /// As [`start`](Self::start), or the I/O error of writing the certificates or finding a
+    /// free port.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn start_tls(
+        certificate: &str,
+        key: &str,
+        client_authority: Option<&str>,
+    ) -> std::io::Result<Self> {
+        let dir = Self::new_dir()?;
+        std::fs::write(dir.join("server.crt"), certificate)?;
+        std::fs::write(dir.join("server.key"), key)?;
+        if let Some(authority) = client_authority {
+            std::fs::write(dir.join("clients.crt"), authority)?;
+        }
+        // A port the system just handed out and took back: free unless another process binds
+        // it in between, which a test machine makes unlikely, and `ready` would then report.
+        let port = std::net::TcpListener::bind(("127.0.0.1", 0))?
+            .local_addr()?
+            .port();
+        let mut server = Self {
+            child: None,
+            dir,
+            durable: false,
+            url: format!("rediss://127.0.0.1:{port}/"),
+            tls_port: Some(port),
+        };
+        server.launch()?;
+        Ok(server)
+    }
+
+    fn new_dir() -> std::io::Result<PathBuf> {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let dir = std::env::temp_dir().join(format!(
             "pc-redis-{}-{}",
@@ -61,24 +103,52 @@ impl LocalServer {
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&dir)?;
+        Ok(dir)
+    }
+
+    fn launch_new(durable: bool) -> std::io::Result<Self> {
+        let dir = Self::new_dir()?;
         let url = format!("redis+unix://{}", dir.join("redis.sock").display());
         let mut server = Self {
             child: None,
             dir,
             durable,
             url,
+            tls_port: None,
         };
         server.launch()?;
         Ok(server)
     }
 
     fn launch(&mut self) -> std::io::Result<()> {
-        let _ = std::fs::remove_file(self.dir.join("redis.sock"));
         let mut command = Command::new("redis-server");
+        command.args(["--port", "0"]);
+        match self.tls_port {
+            None => {
+                let _ = std::fs::remove_file(self.dir.join("redis.sock"));
+                command
+                    .arg("--unixsocket")
+                    .arg(self.dir.join("redis.sock"))
+                    .args(["--unixsocketperm", "700"]);
+            }
+            Some(port) => {
+                command
+                    .args(["--bind", "127.0.0.1", "--tls-port", &port.to_string()])
+                    .arg("--tls-cert-file")
+                    .arg(self.dir.join("server.crt"))
+                    .arg("--tls-key-file")
+                    .arg(self.dir.join("server.key"));
+                let clients = self.dir.join("clients.crt");
+                if clients.exists() {
+                    command.arg("--tls-ca-cert-file").arg(clients);
+                    command.args(["--tls-auth-clients", "yes"]);
+                } else {
+                    command.args(["--tls-auth-clients", "no"]);
+                }
+            }
+        }
         command
-            .args(["--port", "0", "--unixsocket"])
-            .arg(self.dir.join("redis.sock"))
-            .args(["--unixsocketperm", "700", "--save", "", "--dir"])
+            .args(["--save", "", "--dir"])
             .arg(&self.dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -91,13 +161,14 @@ impl LocalServer {
         Ok(())
     }
 
-    /// Its URL (`redis+unix://...`).
+    /// Its URL (`redis+unix://...`, or `rediss://127.0.0.1:PORT/` for a TLS server).
     pub fn url(&self) -> &str {
         &self.url
     }
 
-    /// Waits until the server answers `PING`, for at most 10 s (a loaded machine starts
-    /// processes slowly).
+    /// Waits until the server answers `PING` (a TLS server: until its port takes connections,
+    /// since a ping would need the client's certificates), for at most 10 s (a loaded machine
+    /// starts processes slowly).
     ///
     /// # Errors
     ///
@@ -107,6 +178,9 @@ impl LocalServer {
     ///
     /// Cancel safe: it only asks the server.
     pub async fn ready(&self) -> Result<(), RedisError> {
+        if let Some(port) = self.tls_port {
+            return self.listening(port).await;
+        }
         let client = redis::Client::open(self.url.as_str()).map_err(RedisError::Command)?;
         let mut last = None;
         for _ in 0..400 {
@@ -126,6 +200,21 @@ impl LocalServer {
         Err(RedisError::Connect {
             url: self.url.clone(),
             source: last.expect("at least one try"),
+        })
+    }
+
+    async fn listening(&self, port: u16) -> Result<(), RedisError> {
+        let mut last = None;
+        for _ in 0..400 {
+            match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+                Ok(_) => return Ok(()),
+                Err(error) => last = Some(error),
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        Err(RedisError::Connect {
+            url: self.url.clone(),
+            source: redis::RedisError::from(last.expect("at least one try")),
         })
     }
 

@@ -14,6 +14,7 @@ use crate::error::RedisError;
 use crate::link::Link;
 use crate::producer::RedisProducer;
 use crate::retry::RetryPolicy;
+use crate::tls::TlsSetting;
 
 /// What a send does when the stream holds `max_len` entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,6 +142,7 @@ impl<T> RedisQueue<T, Json> {
             nack_backoff: None,
             ack_batch: None,
             probe: None,
+            tls: TlsSetting::default(),
             _items: PhantomData,
         }
     }
@@ -258,6 +260,7 @@ pub struct RedisQueueBuilder<T, C> {
     nack_backoff: Option<(Duration, Duration)>,
     ack_batch: Option<AckBatch>,
     probe: Option<SharedProbe>,
+    tls: TlsSetting,
     _items: PhantomData<fn(T) -> T>,
 }
 
@@ -288,6 +291,7 @@ impl<T, C> RedisQueueBuilder<T, C> {
             nack_backoff: self.nack_backoff,
             ack_batch: self.ack_batch,
             probe: self.probe,
+            tls: self.tls,
             _items: PhantomData,
         }
     }
@@ -385,11 +389,23 @@ impl<T, C> RedisQueueBuilder<T, C> {
         self
     }
 
+    /// The certificates for a `rediss://` URL: the server's authority when the system's roots
+    /// do not hold it, a client certificate for a server that checks its clients. A
+    /// `rediss://` URL needs no call to this when the system trusts the server.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls(mut self, tls: crate::Tls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
     /// Checks the settings; connects to nothing yet.
     ///
     /// # Errors
     ///
-    /// [`BuildError`] naming the setting: an unparsable `url`, an empty `stream` or `group`,
+    /// [`BuildError`] naming the setting: an unparsable `url` (or a `rediss://` one without the
+    /// `tls` feature, or with `#insecure`), certificates that do not parse or a `tls` setting
+    /// on a URL without TLS, an empty `stream` or `group`,
     /// zero `max_len`, `batch`, `block`, `claim_idle`, `max_deliveries` or `outbox`, a `max_len`
     /// or `batch` above `i64::MAX` (Redis' largest count), a `block` not shorter than
     /// `claim_idle`, a drop or reject policy without `max_len`, or a [`RetryPolicy`] out of
@@ -397,10 +413,7 @@ impl<T, C> RedisQueueBuilder<T, C> {
     /// `nack_backoff` whose first wait is zero or longer than its longest, or an `ack_batch` of
     /// zero acks.
     pub fn build(self) -> Result<RedisQueue<T, C>, BuildError> {
-        let client = redis::Client::open(self.url.as_str()).map_err(|e| BuildError::Invalid {
-            setting: "url",
-            reason: format!("{}: {e}", self.url),
-        })?;
+        let client = crate::tls::client(&self.url, &self.tls)?;
         for (setting, value) in [("stream", &self.stream), ("group", &self.group)] {
             if value.is_empty() {
                 return Err(BuildError::Invalid {

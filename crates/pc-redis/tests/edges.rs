@@ -503,9 +503,11 @@ async fn a_replay_buffers_one_batch_at_a_time() {
 // (`try_send_goes_through_the_outbox_in_order`); order is the stream's.
 
 // ## 12. Errors that tell the truth: tested in tests/backpressure.rs (a full capped stream
-// reports `Full`, never a close) and tests/queue.rs (dead letters with their reason). Known
-// gap (the Redis issue): a read failing with a non-connection error is retried every 100 ms
-// without end.
+// reports `Full`, never a close), tests/queue.rs (dead letters with their reason),
+// tests/retry.rs (refused reads and outages end, after the retry policy, in an error a receive
+// or send sees, a probe count and a log line) and tests/tls.rs (certificates that do not parse
+// are build errors naming `tls`; a server from an unknown authority, for another name, or
+// refusing the client's certificate, is a `Connect` error carrying rustls' reason).
 
 // ## The randomized contract test does not apply here: it runs under paused time, where a
 // wait for a server's reply leaves the runtime idle, the clock jumps, and every timeout

@@ -27,6 +27,15 @@ impl Server {
         Self::ready(LocalServer::start_durable()).await
     }
 
+    /// Starts a server that takes only TLS connections ([`LocalServer::start_tls`]).
+    pub(crate) async fn start_tls(
+        certificate: &str,
+        key: &str,
+        client_authority: Option<&str>,
+    ) -> Option<Server> {
+        Self::ready(LocalServer::start_tls(certificate, key, client_authority)).await
+    }
+
     async fn ready(started: std::io::Result<LocalServer>) -> Option<Server> {
         let local = match started {
             Ok(local) => local,
