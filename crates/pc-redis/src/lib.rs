@@ -71,7 +71,7 @@ pub use error::{RedisError, RedisSendError};
 pub use limiter::{RedisGcra, RedisGcraBuilder, RedisLimitError};
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
-pub use local::LocalServer;
+pub use local::{LocalCluster, LocalServer};
 pub use producer::RedisProducer;
 pub use retry::RetryPolicy;
 pub use settings::{RedisQueue, RedisQueueBuilder, WhenFull};

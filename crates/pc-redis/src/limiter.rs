@@ -8,7 +8,7 @@ use redis::Script;
 use tokio::sync::OnceCell;
 
 use crate::error::RedisError;
-use crate::link::Link;
+use crate::link::{Link, Target};
 use crate::retry::RetryPolicy;
 use crate::tls::TlsSetting;
 
@@ -182,7 +182,7 @@ impl RedisGcra {
             .link
             .get_or_try_init(|| {
                 Link::open(
-                    self.client.clone(),
+                    Target::Server(self.client.clone()),
                     self.url.clone(),
                     None,
                     RetryPolicy::default(),

@@ -1,10 +1,12 @@
-//! A connection that is made again when the server went away.
+//! A connection that is made again when the server went away, to the node that serves the
+//! queue's stream when the queue is on a Redis Cluster.
 
 use std::future::Future;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
+use redis::{ConnectionAddr, ConnectionInfo};
 
 use crate::error::RedisError;
 use crate::retry::{RetryPolicy, Retrying};
@@ -12,10 +14,169 @@ use crate::retry::{RetryPolicy, Retrying};
 /// How long a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// One multiplexed connection to the queue's server, replaced by a new one after a connection
-/// error, so that producers and consumers ride out a server restart with no manual step.
+/// Redirects followed while locating a key's node before giving up on that try.
+const MAX_REDIRECTS: usize = 5;
+
+/// Where a link connects.
+#[derive(Clone)]
+pub(crate) enum Target {
+    /// The server of the URL, whatever keys the commands name (the rate limiter's).
+    Server(redis::Client),
+    /// The node that serves `key`: on a Redis Cluster, the master of its slot, found by asking
+    /// a node and following its `MOVED` redirect, and found again after a failover; on a
+    /// single server, that server. `last` is the node that served it last, tried first.
+    Serving {
+        key: String,
+        nodes: Arc<Nodes>,
+        last: Arc<Mutex<Option<ConnectionInfo>>>,
+    },
+}
+
+/// The nodes a queue starts from: its URL's, then the others the builder was given, with
+/// the URL's settings (credentials, database, TLS) for nodes learned from redirects.
+pub(crate) struct Nodes {
+    seeds: Vec<ConnectionInfo>,
+}
+
+impl Nodes {
+    /// `seeds` must not be empty: the first is the queue's URL.
+    pub(crate) fn new(seeds: Vec<ConnectionInfo>) -> Self {
+        debug_assert!(!seeds.is_empty());
+        Self { seeds }
+    }
+
+    /// The node at `host:port` (a redirect's address), reached as the first seed is.
+    fn at(&self, address: &str) -> Option<ConnectionInfo> {
+        let (host, port) = address.rsplit_once(':')?;
+        let port = port.parse().ok()?;
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let addr = match self.seeds[0].addr().clone() {
+            ConnectionAddr::TcpTls {
+                insecure,
+                tls_params,
+                ..
+            } => ConnectionAddr::TcpTls {
+                host,
+                port,
+                insecure,
+                tls_params,
+            },
+            _ => ConnectionAddr::Tcp(host, port),
+        };
+        Some(self.seeds[0].clone().set_addr(addr))
+    }
+}
+
+impl Target {
+    /// The node serving `key` among `nodes`.
+    pub(crate) fn serving(key: &str, nodes: &Arc<Nodes>) -> Self {
+        Self::Serving {
+            key: key.to_owned(),
+            nodes: Arc::clone(nodes),
+            last: Arc::default(),
+        }
+    }
+
+    /// A connection to the server, or to the node serving the key.
+    async fn connect(
+        &self,
+        url: &str,
+        response_timeout: Option<Duration>,
+        redirect: Option<&str>,
+    ) -> Result<MultiplexedConnection, RedisError> {
+        match self {
+            Self::Server(client) => connect(client, url, response_timeout).await,
+            Self::Serving { key, nodes, last } => {
+                locate(key, nodes, last, url, response_timeout, redirect).await
+            }
+        }
+    }
+}
+
+/// Connects to the node that serves `key`: first where a redirect pointed, then the node
+/// that served it last, then each seed; a node that does not serve the key answers `MOVED`
+/// with the one that does.
+async fn locate(
+    key: &str,
+    nodes: &Nodes,
+    last_node: &Mutex<Option<ConnectionInfo>>,
+    url: &str,
+    response_timeout: Option<Duration>,
+    redirect: Option<&str>,
+) -> Result<MultiplexedConnection, RedisError> {
+    let last = last_node
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    let candidates = redirect
+        .and_then(|address| nodes.at(address))
+        .into_iter()
+        .chain(last)
+        .chain(nodes.seeds.iter().cloned());
+    let mut failure = None;
+    for candidate in candidates {
+        let mut node = candidate;
+        for _ in 0..MAX_REDIRECTS {
+            let client = match redis::Client::open(node.clone()) {
+                Ok(client) => client,
+                Err(source) => {
+                    failure = Some(source);
+                    break;
+                }
+            };
+            let mut connection = match connect(&client, url, response_timeout).await {
+                Ok(connection) => connection,
+                Err(RedisError::Connect { source, .. }) => {
+                    failure = Some(source);
+                    break;
+                }
+                Err(other) => return Err(other),
+            };
+            // A keyed command that changes nothing: served here, or redirected.
+            let served: redis::RedisResult<i64> = redis::cmd("EXISTS")
+                .arg(key)
+                .query_async(&mut connection)
+                .await;
+            match served {
+                Ok(_) => {
+                    *last_node.lock().unwrap_or_else(PoisonError::into_inner) = Some(node);
+                    return Ok(connection);
+                }
+                Err(error) => {
+                    let next = error.redirect_node().and_then(|(to, _)| nodes.at(to));
+                    if !is_connection_error(&error) {
+                        // Refused for another reason (no permission, say): the caller's to see.
+                        return Err(RedisError::Command(error));
+                    }
+                    failure = Some(error);
+                    match next {
+                        Some(next) => node = next,
+                        None => break,
+                    }
+                }
+            }
+        }
+    }
+    Err(RedisError::Connect {
+        url: url.to_owned(),
+        source: failure.unwrap_or_else(|| {
+            redis::RedisError::from((
+                redis::ErrorKind::Io,
+                "no node serves the key",
+                key.to_owned(),
+            ))
+        }),
+    })
+}
+
+/// One multiplexed connection to the queue's server (or the node serving its stream),
+/// replaced by a new one after a connection error or a redirect, so that producers and
+/// consumers ride out a server restart or a cluster failover with no manual step.
 pub(crate) struct Link {
-    client: redis::Client,
+    target: Target,
     url: String,
     response_timeout: Option<Duration>,
     retry: RetryPolicy,
@@ -26,14 +187,14 @@ impl Link {
     /// Connects; `response_timeout` replaces the client's default (500 ms), which a blocking
     /// read must outlast; `retry` says how long [`run_retrying`](Self::run_retrying) tries.
     pub(crate) async fn open(
-        client: redis::Client,
+        target: Target,
         url: String,
         response_timeout: Option<Duration>,
         retry: RetryPolicy,
     ) -> Result<Self, RedisError> {
-        let current = connect(&client, &url, response_timeout).await?;
+        let current = target.connect(&url, response_timeout, None).await?;
         Ok(Self {
-            client,
+            target,
             url,
             response_timeout,
             retry,
@@ -94,7 +255,12 @@ impl Link {
         if !is_connection_error(error) {
             return false;
         }
-        match connect(&self.client, &self.url, self.response_timeout).await {
+        let redirect = error.redirect_node().map(|(address, _)| address);
+        match self
+            .target
+            .connect(&self.url, self.response_timeout, redirect)
+            .await
+        {
             Ok(fresh) => {
                 *self.current.lock().unwrap_or_else(PoisonError::into_inner) = fresh;
                 true
@@ -123,11 +289,20 @@ async fn connect(
         })
 }
 
-/// Whether `error` says the connection, not the command, failed.
+/// Whether `error` says the connection, not the command, failed: the connection was lost, or
+/// the node no longer serves the stream (a cluster's redirect, a failover under way, a
+/// master turned replica), so a connection to the node that does is the remedy.
 pub(crate) fn is_connection_error(error: &redis::RedisError) -> bool {
+    use redis::{ErrorKind, ServerErrorKind};
+
     error.is_io_error()
         || error.is_connection_dropped()
         || error.is_connection_refusal()
         || error.is_timeout()
         || error.is_unrecoverable_error()
+        || error.is_cluster_error()
+        || matches!(
+            error.kind(),
+            ErrorKind::Server(ServerErrorKind::MasterDown | ServerErrorKind::ReadOnly)
+        )
 }

@@ -262,3 +262,373 @@ impl fmt::Debug for LocalServer {
             .finish()
     }
 }
+
+/// A Redis Cluster of its own on 127.0.0.1, for tests and benches of queues on a cluster:
+/// `masters` masters with `replicas` replicas each, the hash slots split evenly among the
+/// masters in order, every node on a free TCP port (and its bus on that port + 10000), with
+/// its AOF written before each reply (`appendfsync always`) in a directory of its own, and a
+/// node timeout of 1 s, so that a replica takes over from a killed master within seconds.
+/// Killed, and its directory removed, when dropped. Needs `redis-server` 7 or later on the
+/// `PATH`, and the `test-util` feature.
+///
+/// ```no_run
+/// use pc_redis::{LocalCluster, RedisQueue};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let cluster = LocalCluster::start(3, 1)?;
+/// cluster.ready().await?;
+/// let urls = cluster.urls();
+/// let queue = RedisQueue::<u32>::builder(&urls[0], "jobs")
+///     .cluster_nodes(urls[1..].to_vec())
+///     .build()?;
+/// queue.producer().await?.send(1).await?;
+/// # Ok(())
+/// # }
+/// ```
+pub struct LocalCluster {
+    dir: PathBuf,
+    masters: usize,
+    nodes: Vec<ClusterNode>,
+}
+
+struct ClusterNode {
+    port: u16,
+    child: Option<Child>,
+}
+
+/// How long the cluster may take to form, or to heal after a kill.
+const CLUSTER_DEADLINE: Duration = Duration::from_secs(60);
+
+impl LocalCluster {
+    /// Starts the nodes; [`ready`](Self::ready) joins them into a cluster.
+    ///
+    /// # Errors
+    ///
+    /// As [`LocalServer::start`], or [`std::io::ErrorKind::InvalidInput`] for no masters.
+    pub fn start(masters: usize, replicas: usize) -> std::io::Result<Self> {
+        if masters == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "a cluster needs a master",
+            ));
+        }
+        let dir = LocalServer::new_dir()?;
+        let mut cluster = Self {
+            dir,
+            masters,
+            nodes: Vec::new(),
+        };
+        let count = masters * (1 + replicas);
+        for _ in 0..count {
+            let port = cluster.free_port()?;
+            cluster.nodes.push(ClusterNode { port, child: None });
+        }
+        for index in 0..count {
+            cluster.launch(index)?;
+        }
+        Ok(cluster)
+    }
+
+    /// A port free on 127.0.0.1 whose bus port (+ 10000) is free too, not taken by another
+    /// node of this cluster; both below the range Linux hands out for outgoing connections
+    /// (32768 and up), which could take a bus port between this check and the node's start.
+    fn free_port(&self) -> std::io::Result<u16> {
+        for _ in 0..1000 {
+            let port = fastrand::u16(15_000..=22_000);
+            if self.nodes.iter().any(|node| node.port == port) {
+                continue;
+            }
+            let free = |port: u16| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
+            if free(port) && free(port + 10_000) {
+                return Ok(port);
+            }
+        }
+        Err(std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            "no free pair of ports between 15000 and 32000",
+        ))
+    }
+
+    fn launch(&mut self, index: usize) -> std::io::Result<()> {
+        let port = self.nodes[index].port;
+        let dir = self.dir.join(port.to_string());
+        std::fs::create_dir_all(&dir)?;
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args([
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+            ])
+            .args(["--cluster-node-timeout", "1000"])
+            // A replica takes over however long it was cut off from its master.
+            .args(["--cluster-replica-validity-factor", "0"])
+            .args([
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+            ])
+            .arg("--dir")
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        self.nodes[index].child = Some(child);
+        Ok(())
+    }
+
+    /// Each node's URL (`redis://127.0.0.1:PORT/`), masters first (as started: a failover
+    /// changes which are masters).
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .map(|node| format!("redis://127.0.0.1:{}/", node.port))
+            .collect()
+    }
+
+    /// Joins the nodes: assigns the slots, introduces every node to the first, makes the
+    /// replicas replicate, and waits until every node says the cluster is ok and every replica
+    /// is in sync, for at most 60 s.
+    ///
+    /// # Errors
+    ///
+    /// The first command that failed, or the last answer when the cluster did not form in
+    /// time.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: a cluster half formed stays so; drop it and start another.
+    pub async fn ready(&self) -> Result<(), RedisError> {
+        let mut connections = Vec::new();
+        for node in &self.nodes {
+            let server = Probing::at(node.port);
+            connections.push(server.connection().await?);
+        }
+        let mut ids = Vec::new();
+        for connection in &mut connections {
+            let id: String = command(connection, redis::cmd("CLUSTER").arg("MYID")).await?;
+            ids.push(id);
+        }
+        let slots = 16_384 / self.masters;
+        for (master, connection) in connections.iter_mut().take(self.masters).enumerate() {
+            let first = master * slots;
+            let last = if master + 1 == self.masters {
+                16_383
+            } else {
+                first + slots - 1
+            };
+            let mut add = redis::cmd("CLUSTER");
+            add.arg("ADDSLOTSRANGE").arg(first).arg(last);
+            command::<()>(connection, &add).await?;
+        }
+        for node in &self.nodes[1..] {
+            let mut meet = redis::cmd("CLUSTER");
+            meet.arg("MEET").arg("127.0.0.1").arg(node.port);
+            command::<()>(&mut connections[0], &meet).await?;
+        }
+        let count = self.nodes.len();
+        self.wait_for("every node to know every other", |info, _| {
+            info.contains(&format!("cluster_known_nodes:{count}"))
+        })
+        .await?;
+        for (index, connection) in connections.iter_mut().enumerate().skip(self.masters) {
+            let mut replicate = redis::cmd("CLUSTER");
+            replicate.arg("REPLICATE").arg(&ids[index % self.masters]);
+            command::<()>(connection, &replicate).await?;
+        }
+        self.wait_healthy().await
+    }
+
+    /// Waits until every node still running says the cluster is ok and each of its replicas
+    /// is in sync with its master: after [`kill`](Self::kill), once a replica took over.
+    ///
+    /// # Errors
+    ///
+    /// The last answer when it did not happen within 60 s.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only asks the nodes.
+    pub async fn wait_healthy(&self) -> Result<(), RedisError> {
+        self.wait_for("the cluster to be ok", |info, replication| {
+            info.contains("cluster_state:ok")
+                && (replication.contains("role:master")
+                    || replication.contains("master_link_status:up"))
+        })
+        .await
+    }
+
+    /// Waits until `healthy(CLUSTER INFO, INFO replication)` holds on every running node.
+    async fn wait_for(
+        &self,
+        what: &str,
+        healthy: impl Fn(&str, &str) -> bool,
+    ) -> Result<(), RedisError> {
+        let started = std::time::Instant::now();
+        let mut last = String::new();
+        while started.elapsed() < CLUSTER_DEADLINE {
+            let mut all = true;
+            for node in self.nodes.iter().filter(|node| node.child.is_some()) {
+                let answers = async {
+                    let mut connection = Probing::at(node.port).connect().await?;
+                    let info: String =
+                        command(&mut connection, redis::cmd("CLUSTER").arg("INFO")).await?;
+                    let replication: String =
+                        command(&mut connection, redis::cmd("INFO").arg("replication")).await?;
+                    Ok::<_, RedisError>((info, replication))
+                };
+                match answers.await {
+                    Ok((info, replication)) if healthy(&info, &replication) => {}
+                    Ok((info, replication)) => {
+                        all = false;
+                        last = format!("node {}: {info} {replication}", node.port);
+                    }
+                    Err(error) => {
+                        all = false;
+                        last = format!("node {}: {error}", node.port);
+                    }
+                }
+                if !all {
+                    break;
+                }
+            }
+            if all {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(RedisError::Command(redis::RedisError::from((
+            redis::ErrorKind::Io,
+            "the local cluster did not become ready",
+            format!("waiting for {what}; last: {last}"),
+        ))))
+    }
+
+    /// The nodes that are masters now (indexes into [`urls`](Self::urls)), as a running node
+    /// sees them.
+    ///
+    /// # Errors
+    ///
+    /// The error of asking, when no running node answered.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only asks.
+    pub async fn masters(&self) -> Result<Vec<usize>, RedisError> {
+        let mut failure = None;
+        for node in self.nodes.iter().filter(|node| node.child.is_some()) {
+            let answer = async {
+                let mut connection = Probing::at(node.port).connect().await?;
+                command::<String>(&mut connection, redis::cmd("CLUSTER").arg("NODES")).await
+            };
+            match answer.await {
+                Ok(nodes) => {
+                    let masters = nodes
+                        .lines()
+                        .filter(|line| {
+                            let flags = line.split(' ').nth(2).unwrap_or("");
+                            flags.split(',').any(|flag| flag == "master")
+                                && !flags.split(',').any(|flag| flag == "fail")
+                        })
+                        .filter_map(|line| {
+                            let address = line.split(' ').nth(1)?;
+                            let port: u16 = address.split(['@', ':']).nth(1)?.parse().ok()?;
+                            self.nodes.iter().position(|node| node.port == port)
+                        })
+                        .collect();
+                    return Ok(masters);
+                }
+                Err(error) => failure = Some(error),
+            }
+        }
+        Err(failure.unwrap_or_else(|| {
+            RedisError::Command(redis::RedisError::from((
+                redis::ErrorKind::Io,
+                "no node of the local cluster is running",
+            )))
+        }))
+    }
+
+    /// Kills node `index` (into [`urls`](Self::urls)) with SIGKILL, as a crash would.
+    pub fn kill(&mut self, index: usize) {
+        if let Some(mut child) = self.nodes.get_mut(index).and_then(|node| node.child.take()) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A node asked by its port, for the cluster's own setup and checks.
+struct Probing {
+    url: String,
+}
+
+impl Probing {
+    fn at(port: u16) -> Self {
+        Self {
+            url: format!("redis://127.0.0.1:{port}/"),
+        }
+    }
+
+    async fn connect(&self) -> Result<redis::aio::MultiplexedConnection, RedisError> {
+        let client = redis::Client::open(self.url.as_str()).map_err(RedisError::Command)?;
+        client
+            .get_multiplexed_async_connection()
+            .await
+            .map_err(|source| RedisError::Connect {
+                url: self.url.clone(),
+                source,
+            })
+    }
+
+    /// A connection once the node answers `PING`, waiting at most 10 s.
+    async fn connection(&self) -> Result<redis::aio::MultiplexedConnection, RedisError> {
+        let mut last = None;
+        for _ in 0..400 {
+            match self.connect().await {
+                Ok(mut connection) => {
+                    match command::<String>(&mut connection, &redis::cmd("PING")).await {
+                        Ok(_) => return Ok(connection),
+                        Err(error) => last = Some(error),
+                    }
+                }
+                Err(error) => last = Some(error),
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        Err(last.expect("at least one try"))
+    }
+}
+
+async fn command<R: redis::FromRedisValue>(
+    connection: &mut redis::aio::MultiplexedConnection,
+    command: &redis::Cmd,
+) -> Result<R, RedisError> {
+    command
+        .query_async(connection)
+        .await
+        .map_err(RedisError::Command)
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        for index in 0..self.nodes.len() {
+            self.kill(index);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl fmt::Debug for LocalCluster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalCluster")
+            .field("urls", &self.urls())
+            .field("masters", &self.masters)
+            .finish()
+    }
+}

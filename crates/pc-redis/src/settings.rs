@@ -11,7 +11,7 @@ use crate::acks::AckBatch;
 use crate::codec::{Codec, Json};
 use crate::consumer::RedisConsumer;
 use crate::error::RedisError;
-use crate::link::Link;
+use crate::link::{Link, Nodes, Target};
 use crate::producer::RedisProducer;
 use crate::retry::RetryPolicy;
 use crate::tls::TlsSetting;
@@ -70,7 +70,7 @@ impl Default for WhenFull {
 /// ```
 pub struct RedisQueue<T, C = Json> {
     pub(crate) settings: Arc<Settings<C>>,
-    client: redis::Client,
+    nodes: Arc<Nodes>,
     _items: PhantomData<fn(T) -> T>,
 }
 
@@ -78,7 +78,7 @@ impl<T, C> Clone for RedisQueue<T, C> {
     fn clone(&self) -> Self {
         Self {
             settings: Arc::clone(&self.settings),
-            client: self.client.clone(),
+            nodes: Arc::clone(&self.nodes),
             _items: PhantomData,
         }
     }
@@ -143,6 +143,7 @@ impl<T> RedisQueue<T, Json> {
             ack_batch: None,
             probe: None,
             tls: TlsSetting::default(),
+            cluster_nodes: Vec::new(),
             _items: PhantomData,
         }
     }
@@ -217,7 +218,7 @@ where
 
     async fn link(&self, response_timeout: Option<Duration>) -> Result<Link, RedisError> {
         Link::open(
-            self.client.clone(),
+            Target::serving(&self.settings.stream, &self.nodes),
             self.settings.url.clone(),
             response_timeout,
             self.settings.retry,
@@ -240,8 +241,9 @@ impl<T, C> fmt::Debug for RedisQueue<T, C> {
 
 /// Settings for a [`RedisQueue`]. Defaults: group `pc`, JSON, no cap (sends never wait),
 /// entries reclaimed from consumers idle for 30 s, dead-lettered after 5 deliveries to
-/// `<stream>:dead`, blocking reads of 2 s, batches of 64, entries kept after their ack, retries
-/// for up to 30 s after the server failed.
+/// `{<stream>}:dead` (`<stream>:dead` when the name has a hash tag), blocking reads of 2 s,
+/// batches of 64, entries kept after their ack, retries for up to 30 s after the server
+/// failed.
 pub struct RedisQueueBuilder<T, C> {
     url: String,
     stream: String,
@@ -261,6 +263,7 @@ pub struct RedisQueueBuilder<T, C> {
     ack_batch: Option<AckBatch>,
     probe: Option<SharedProbe>,
     tls: TlsSetting,
+    cluster_nodes: Vec<String>,
     _items: PhantomData<fn(T) -> T>,
 }
 
@@ -292,6 +295,7 @@ impl<T, C> RedisQueueBuilder<T, C> {
             ack_batch: self.ack_batch,
             probe: self.probe,
             tls: self.tls,
+            cluster_nodes: self.cluster_nodes,
             _items: PhantomData,
         }
     }
@@ -323,7 +327,10 @@ impl<T, C> RedisQueueBuilder<T, C> {
         self
     }
 
-    /// The dead-letter stream (default `<stream>:dead`).
+    /// The dead-letter stream (default `<stream>:dead` for a stream with a hash tag, such as
+    /// `{jobs}`, and `{<stream>}:dead` for one without). On a Redis Cluster it must share the
+    /// stream's hash slot, as the default does: an entry is moved to it and acked in one
+    /// transaction.
     pub fn dead_letter(mut self, stream: impl Into<String>) -> Self {
         self.dead_letter = Some(stream.into());
         self
@@ -383,6 +390,20 @@ impl<T, C> RedisQueueBuilder<T, C> {
         self
     }
 
+    /// Other nodes of the same Redis Cluster, tried in turn when the URL's node does not
+    /// answer (it may be the one that failed). Producers and consumers work with the node that
+    /// serves the stream's hash slot whichever node they start from, following the cluster's
+    /// redirects, and find its new master after a failover; on a single server, these are
+    /// not needed.
+    pub fn cluster_nodes<I, S>(mut self, urls: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.cluster_nodes = urls.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// Reports sends, drops, deliveries and dead letters to `probe`.
     pub fn probe(mut self, probe: SharedProbe) -> Self {
         self.probe = Some(probe);
@@ -413,7 +434,20 @@ impl<T, C> RedisQueueBuilder<T, C> {
     /// `nack_backoff` whose first wait is zero or longer than its longest, or an `ack_batch` of
     /// zero acks.
     pub fn build(self) -> Result<RedisQueue<T, C>, BuildError> {
-        let client = crate::tls::client(&self.url, &self.tls)?;
+        let mut seeds = vec![crate::tls::client(&self.url, &self.tls)?];
+        for url in &self.cluster_nodes {
+            seeds.push(crate::tls::client(url, &self.tls).map_err(|e| match e {
+                BuildError::Invalid { reason, .. } => BuildError::Invalid {
+                    setting: "cluster_nodes",
+                    reason,
+                },
+                other => other,
+            })?);
+        }
+        let seeds = seeds
+            .iter()
+            .map(|client| client.get_connection_info().clone())
+            .collect();
         for (setting, value) in [("stream", &self.stream), ("group", &self.group)] {
             if value.is_empty() {
                 return Err(BuildError::Invalid {
@@ -506,7 +540,7 @@ impl<T, C> RedisQueueBuilder<T, C> {
         }
         let dead_letter = self
             .dead_letter
-            .unwrap_or_else(|| format!("{}:dead", self.stream));
+            .unwrap_or_else(|| dead_letter_for(&self.stream));
         Ok(RedisQueue {
             settings: Arc::new(Settings {
                 url: self.url,
@@ -529,7 +563,7 @@ impl<T, C> RedisQueueBuilder<T, C> {
                     probe.described(pc_core::BlockKind::RedisQueue, self.max_len);
                 }),
             }),
-            client,
+            nodes: Arc::new(Nodes::new(seeds)),
             _items: PhantomData,
         })
     }
@@ -553,3 +587,18 @@ impl<T, C> fmt::Debug for RedisQueueBuilder<T, C> {
 
 /// The largest count Redis takes in a command (`i64::MAX`).
 const REDIS_COUNT_MAX: usize = i64::MAX as usize;
+
+/// The default dead-letter stream of `stream`, in the same hash slot: `<stream>:dead` when the
+/// stream has a hash tag (its first `{...}`, not empty), which the suffix keeps; otherwise
+/// `{<stream>}:dead`, whose tag is the whole stream name, the name its slot is hashed from.
+pub(crate) fn dead_letter_for(stream: &str) -> String {
+    let tagged = stream
+        .find('{')
+        .and_then(|open| stream[open + 1..].find('}'))
+        .is_some_and(|length| length > 0);
+    if tagged {
+        format!("{stream}:dead")
+    } else {
+        format!("{{{stream}}}:dead")
+    }
+}

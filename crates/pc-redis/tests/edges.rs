@@ -183,9 +183,9 @@ async fn a_codec_that_panics_fails_that_item_alone() {
     assert_eq!(got, [14, 22]);
     let nothing = Consumer::recv_timeout(&consumer, Duration::from_millis(300)).await;
     assert!(nothing.unwrap_err().is_timeout(), "21 is not delivered");
-    assert_eq!(len(&server, "jobs:dead").await, 1);
+    assert_eq!(len(&server, "{jobs}:dead").await, 1);
     assert_eq!(
-        dead_reasons(&server, "jobs:dead").await,
+        dead_reasons(&server, "{jobs}:dead").await,
         ["undecodable: codec: the codec panicked: cannot decode 21"]
     );
     assert_eq!(pending(&server, "jobs", "pc").await, 0);
@@ -232,7 +232,7 @@ async fn a_panic_in_the_reader_is_raised_to_the_receive() {
     assert!(Consumer::is_closed(&consumer));
     assert_eq!(Consumer::recv(&consumer).await, Err(ConsumeError::closed()));
     // The dead letter itself was written before the probe heard of it.
-    assert_eq!(len(&server, "jobs:dead").await, 1);
+    assert_eq!(len(&server, "{jobs}:dead").await, 1);
     assert_eq!(pending(&server, "jobs", "pc").await, 0);
 }
 

@@ -172,10 +172,10 @@ async fn a_poison_message_goes_to_the_dead_letters_once() {
     // The fourth delivery went to the dead letters instead.
     let dead = tokio::time::timeout(Duration::from_millis(500), consumer.recv_delivery()).await;
     assert!(dead.is_err(), "nothing left to deliver");
-    assert_eq!(len(&server, "jobs:dead").await, 1);
+    assert_eq!(len(&server, "{jobs}:dead").await, 1);
     assert_eq!(pending(&server, "jobs", "pc").await, 0);
     assert_eq!(
-        dead_reasons(&server, "jobs:dead").await,
+        dead_reasons(&server, "{jobs}:dead").await,
         ["delivered 4 times"]
     );
 }

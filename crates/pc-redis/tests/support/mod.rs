@@ -168,3 +168,26 @@ pub(crate) async fn query(server: &Server, args: &[&str]) {
     }
     let _: redis::Value = cmd.query_async(&mut conn).await.expect("the command runs");
 }
+
+/// Starts a local cluster of `masters` masters with `replicas` replicas each, formed and
+/// healthy, or returns `None` (after saying why) when `redis-server` is not installed. Under
+/// `CI=true` a missing server is a failure.
+pub(crate) async fn cluster(masters: usize, replicas: usize) -> Option<pc_redis::LocalCluster> {
+    let cluster = match pc_redis::LocalCluster::start(masters, replicas) {
+        Ok(cluster) => cluster,
+        Err(error) if std::env::var("CI").is_ok_and(|ci| ci == "true") => {
+            panic!("redis-server is required in CI (apt-get install redis-server): {error}")
+        }
+        Err(error) => {
+            eprintln!(
+                "skipped: redis-server did not start ({error}); install Debian's redis-server"
+            );
+            return None;
+        }
+    };
+    cluster
+        .ready()
+        .await
+        .expect("the local cluster forms within 60 s");
+    Some(cluster)
+}
