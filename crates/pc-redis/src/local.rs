@@ -554,6 +554,80 @@ impl LocalCluster {
         }))
     }
 
+    /// The node (an index into [`urls`](Self::urls)) that is the master serving `key` now, as
+    /// a running node sees the cluster.
+    ///
+    /// # Errors
+    ///
+    /// The error of asking, when no running node answered, or the key's slot has no master.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only asks.
+    pub async fn master_of(&self, key: &str) -> Result<usize, RedisError> {
+        let mut failure = None;
+        for node in self.nodes.iter().filter(|node| node.child.is_some()) {
+            let answer = async {
+                let mut connection = Probing::at(node.port).connect().await?;
+                let slot: u16 = command(
+                    &mut connection,
+                    redis::cmd("CLUSTER").arg("KEYSLOT").arg(key),
+                )
+                .await?;
+                let nodes: String =
+                    command(&mut connection, redis::cmd("CLUSTER").arg("NODES")).await?;
+                Ok::<_, RedisError>((slot, nodes))
+            };
+            match answer.await {
+                Ok((slot, nodes)) => {
+                    let serving = nodes.lines().find_map(|line| {
+                        let fields: Vec<&str> = line.split(' ').collect();
+                        let flags = fields.get(2)?;
+                        if !flags.split(',').any(|flag| flag == "master") {
+                            return None;
+                        }
+                        let serves = fields.iter().skip(8).any(|range| {
+                            let (first, last) = range.split_once('-').unwrap_or((range, range));
+                            let (Ok(first), Ok(last)) = (first.parse::<u16>(), last.parse::<u16>())
+                            else {
+                                return false;
+                            };
+                            (first..=last).contains(&slot)
+                        });
+                        let port: u16 = fields.get(1)?.split(['@', ':']).nth(1)?.parse().ok()?;
+                        serves.then(|| self.nodes.iter().position(|node| node.port == port))?
+                    });
+                    return serving.ok_or_else(|| {
+                        RedisError::Command(redis::RedisError::from((
+                            redis::ErrorKind::Io,
+                            "no master serves the key's slot",
+                            key.to_owned(),
+                        )))
+                    });
+                }
+                Err(error) => failure = Some(error),
+            }
+        }
+        Err(failure.unwrap_or_else(|| {
+            RedisError::Command(redis::RedisError::from((
+                redis::ErrorKind::Io,
+                "no node of the local cluster is running",
+            )))
+        }))
+    }
+
+    /// Starts node `index` again after a [`kill`](Self::kill), on its port, directory and AOF:
+    /// it rejoins the cluster, as a replica of the master that took over from it if one did.
+    /// [`wait_healthy`](Self::wait_healthy) tells when it is in sync.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error of starting it.
+    pub fn restart(&mut self, index: usize) -> std::io::Result<()> {
+        self.kill(index);
+        self.launch(index)
+    }
+
     /// Kills node `index` (into [`urls`](Self::urls)) with SIGKILL, as a crash would.
     pub fn kill(&mut self, index: usize) {
         if let Some(mut child) = self.nodes.get_mut(index).and_then(|node| node.child.take()) {

@@ -322,16 +322,38 @@ impl<C> Core<C> {
                 .arg(&entry.payload)
                 .ignore();
         }
+        if let Some((replicas, timeout)) = self.settings.replicas {
+            pipe.cmd("WAIT")
+                .arg(replicas)
+                .arg(timeout.as_millis() as u64);
+        }
         let pipe = &pipe;
-        self.link
-            .run_retrying(
-                |mut connection| async move { pipe.query_async::<()>(&mut connection).await },
-            )
+        let confirmed: Vec<u32> = self
+            .link
+            .run_retrying(|mut connection| async move { pipe.query_async(&mut connection).await })
             .await?;
+        if let Some((replicas, _)) = self.settings.replicas {
+            replicated(confirmed.first().copied().unwrap_or(0), replicas)?;
+        }
         if let Some(probe) = &self.settings.probe {
             probe.produced(entries.len() as u64);
         }
         Ok(())
+    }
+
+    /// Waits for the queue's replicas to hold what this connection wrote, if it has any.
+    async fn confirm_replicas(&self) -> Result<(), RedisError> {
+        let Some((replicas, timeout)) = self.settings.replicas else {
+            return Ok(());
+        };
+        let mut wait = redis::cmd("WAIT");
+        wait.arg(replicas).arg(timeout.as_millis() as u64);
+        let wait = &wait;
+        let confirmed: u32 = self
+            .link
+            .run_retrying(|mut connection| async move { wait.query_async(&mut connection).await })
+            .await?;
+        replicated(confirmed, replicas)
     }
 
     /// `n` items of the outbox the retry policy gave up on: dropped, counted and logged.
@@ -379,6 +401,7 @@ impl<C> Core<C> {
         if outcome < 0 {
             return Ok(Added::Full);
         }
+        self.confirm_replicas().await?;
         if let Some(probe) = &self.settings.probe {
             probe.produced(1);
         }
@@ -387,6 +410,18 @@ impl<C> Core<C> {
         }
         Ok(Added::Yes)
     }
+}
+
+/// An error unless `confirmed` replicas reach the `wanted` ones.
+fn replicated(confirmed: u32, wanted: u32) -> Result<(), RedisError> {
+    if confirmed >= wanted {
+        return Ok(());
+    }
+    Err(RedisError::Command(redis::RedisError::from((
+        redis::ErrorKind::Client,
+        "the replicas did not confirm the write in time",
+        format!("{confirmed} of {wanted}"),
+    ))))
 }
 
 /// Sends what `try_send` put in the outbox, in order, until the outbox is closed and empty:

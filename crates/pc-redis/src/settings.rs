@@ -102,6 +102,7 @@ pub(crate) struct Settings<C> {
     pub(crate) retry: RetryPolicy,
     pub(crate) nack_backoff: Option<(Duration, Duration)>,
     pub(crate) ack_batch: Option<AckBatch>,
+    pub(crate) replicas: Option<(u32, Duration)>,
     pub(crate) probe: Option<SharedProbe>,
 }
 
@@ -141,6 +142,7 @@ impl<T> RedisQueue<T, Json> {
             retry: RetryPolicy::default(),
             nack_backoff: None,
             ack_batch: None,
+            replicas: None,
             probe: None,
             tls: TlsSetting::default(),
             cluster_nodes: Vec::new(),
@@ -165,7 +167,12 @@ where
     ///
     /// Cancel safe: a producer dropped half made leaves nothing behind.
     pub async fn producer(&self) -> Result<RedisProducer<T, C>, RedisError> {
-        let link = self.link(None).await?;
+        // A send that waits for replicas outlasts the client's default response timeout.
+        let waits = self
+            .settings
+            .replicas
+            .map(|(_, timeout)| timeout.saturating_add(Duration::from_secs(5)));
+        let link = self.link(waits).await?;
         Ok(RedisProducer::new(Arc::clone(&self.settings), link))
     }
 
@@ -261,6 +268,7 @@ pub struct RedisQueueBuilder<T, C> {
     retry: RetryPolicy,
     nack_backoff: Option<(Duration, Duration)>,
     ack_batch: Option<AckBatch>,
+    replicas: Option<(u32, Duration)>,
     probe: Option<SharedProbe>,
     tls: TlsSetting,
     cluster_nodes: Vec<String>,
@@ -293,6 +301,7 @@ impl<T, C> RedisQueueBuilder<T, C> {
             retry: self.retry,
             nack_backoff: self.nack_backoff,
             ack_batch: self.ack_batch,
+            replicas: self.replicas,
             probe: self.probe,
             tls: self.tls,
             cluster_nodes: self.cluster_nodes,
@@ -387,6 +396,19 @@ impl<T, C> RedisQueueBuilder<T, C> {
     /// entry delivered again, as at-least-once allows.
     pub fn ack_batch(mut self, max: usize, delay: Duration) -> Self {
         self.ack_batch = Some(AckBatch { max, delay });
+        self
+    }
+
+    /// Sends succeed only once `replicas` replicas of the stream's master hold the entries
+    /// (`WAIT` after each send or pipeline), waiting at most `timeout` for them: what a send
+    /// returned `Ok` for then survives the loss of the master when one of those replicas takes
+    /// over. A send the replicas did not confirm in time fails with
+    /// [`RedisSendError::Server`](crate::RedisSendError) and its item (it may have been added:
+    /// its message id tells the duplicate if it is sent again); the outbox tries it again as
+    /// the retry policy says. Without this (the default), a send returns once the master has
+    /// the entry, and a failover may lose what the master had not passed on yet.
+    pub fn replicas(mut self, replicas: u32, timeout: Duration) -> Self {
+        self.replicas = Some((replicas, timeout));
         self
     }
 
@@ -514,6 +536,20 @@ impl<T, C> RedisQueueBuilder<T, C> {
             });
         }
         self.retry.check()?;
+        if let Some((replicas, timeout)) = self.replicas {
+            if replicas == 0 {
+                return Err(BuildError::Zero {
+                    setting: "replicas",
+                });
+            }
+            // `WAIT 0` would wait for ever; beyond an hour a send is better failed.
+            if timeout.is_zero() || timeout > Duration::from_secs(3600) {
+                return Err(BuildError::Invalid {
+                    setting: "replicas",
+                    reason: "the timeout must be above zero and at most an hour".into(),
+                });
+            }
+        }
         if self.ack_batch.is_some_and(|batch| batch.max == 0) {
             return Err(BuildError::Zero {
                 setting: "ack_batch",
@@ -559,6 +595,7 @@ impl<T, C> RedisQueueBuilder<T, C> {
                 retry: self.retry,
                 nack_backoff: self.nack_backoff,
                 ack_batch: self.ack_batch,
+                replicas: self.replicas,
                 probe: self.probe.inspect(|probe| {
                     probe.described(pc_core::BlockKind::RedisQueue, self.max_len);
                 }),
