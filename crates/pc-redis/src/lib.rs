@@ -60,6 +60,7 @@ mod limiter;
 mod link;
 #[cfg(feature = "test-util")]
 mod local;
+mod partition;
 mod producer;
 mod retry;
 mod settings;
@@ -72,6 +73,9 @@ pub use limiter::{RedisGcra, RedisGcraBuilder, RedisLimitError};
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub use local::{LocalCluster, LocalServer};
+pub use partition::{
+    PartitionedConsumer, PartitionedProducer, PartitionedQueue, PartitionedQueueBuilder,
+};
 pub use producer::RedisProducer;
 pub use retry::RetryPolicy;
 pub use settings::{RedisQueue, RedisQueueBuilder, WhenFull};

@@ -70,8 +70,8 @@ impl Default for WhenFull {
 /// ```
 pub struct RedisQueue<T, C = Json> {
     pub(crate) settings: Arc<Settings<C>>,
-    nodes: Arc<Nodes>,
-    _items: PhantomData<fn(T) -> T>,
+    pub(crate) nodes: Arc<Nodes>,
+    pub(crate) _items: PhantomData<fn(T) -> T>,
 }
 
 impl<T, C> Clone for RedisQueue<T, C> {
@@ -85,6 +85,7 @@ impl<T, C> Clone for RedisQueue<T, C> {
 }
 
 /// The checked settings every producer and consumer of a queue shares.
+#[derive(Clone)]
 pub(crate) struct Settings<C> {
     pub(crate) url: String,
     pub(crate) stream: String,
@@ -223,7 +224,10 @@ where
         ))
     }
 
-    async fn link(&self, response_timeout: Option<Duration>) -> Result<Link, RedisError> {
+    pub(crate) async fn link(
+        &self,
+        response_timeout: Option<Duration>,
+    ) -> Result<Link, RedisError> {
         Link::open(
             Target::serving(&self.settings.stream, &self.nodes),
             self.settings.url.clone(),
@@ -397,6 +401,11 @@ impl<T, C> RedisQueueBuilder<T, C> {
     pub fn ack_batch(mut self, max: usize, delay: Duration) -> Self {
         self.ack_batch = Some(AckBatch { max, delay });
         self
+    }
+
+    /// Whether a dead-letter stream was named.
+    pub(crate) fn has_dead_letter(&self) -> bool {
+        self.dead_letter.is_some()
     }
 
     /// Sends succeed only once `replicas` replicas of the stream's master hold the entries
