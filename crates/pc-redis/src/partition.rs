@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use futures_util::{Stream, StreamExt};
 use pc_core::channel::{self, Receiver, Sender};
 use pc_core::task::TaskGroup;
 use pc_core::{AckConsumer, BuildError, ConsumeError, Consumer, Delivery, ProduceError, Producer};
@@ -855,6 +856,25 @@ impl<T: Send + 'static, C: Codec<T>> Consumer<T> for PartitionedConsumer<T, C> {
 
     fn is_closed(&self) -> bool {
         self.ready.is_closed()
+    }
+
+    /// A stream that watches the forwarded deliveries rather than waiting in line for one:
+    /// kept and never polled again, it holds back no other receive. Each item is acked as it
+    /// is received, as by [`recv`](Consumer::recv); a failed read is no item, and not the end.
+    fn stream(&self) -> impl Stream<Item = T> + Send + '_ {
+        let items = Consumer::stream(&self.ready).filter_map(|received| async move {
+            let (item, ack) = received.ok()?.into_parts();
+            let _ = ack.ack().await;
+            Some(item)
+        });
+        // At the end, the consumer's tasks are waited for, and a panic of theirs re-raised.
+        let end = futures_util::stream::once(async move {
+            self.tasks.wait().await;
+            self.tasks.raise_panic();
+            None
+        })
+        .filter_map(std::future::ready);
+        items.chain(end)
     }
 }
 

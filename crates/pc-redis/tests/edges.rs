@@ -265,6 +265,53 @@ async fn close_and_flush_cancelled_then_called_again_sends_everything() {
     assert_eq!(len(&server, "jobs").await, 500);
 }
 
+/// A partitioned consumer closed while a receive waits: the receive ends, and by then every
+/// partition is given up, so a consumer that joins next holds them all at once rather than a
+/// lease (here 60 s) later. Dropped instead of closed, it gives them up the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partitioned_consumer_closed_or_dropped_gives_its_partitions_up() {
+    let Some(server) = Server::start().await else {
+        return;
+    };
+    let queue = RedisQueue::<u32>::builder(server.url.as_str(), "jobs")
+        .block(Duration::from_millis(100))
+        .partitioned(4)
+        .lease(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let first = Arc::new(queue.consumer("first").await.unwrap());
+    assert_eq!(first.partitions(), vec![0, 1, 2, 3]);
+    let waiting = tokio::spawn({
+        let first = Arc::clone(&first);
+        async move { first.recv_delivery().await.map(drop) }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    first.close();
+    let ended = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("the receive ends")
+        .unwrap();
+    assert_eq!(ended, Err(ConsumeError::closed()));
+    assert!(first.partitions().is_empty());
+
+    let second = queue.consumer("second").await.unwrap();
+    assert_eq!(second.partitions(), vec![0, 1, 2, 3]);
+    drop(second);
+    // Given up by the dropped consumer's task, on this runtime: bounded wait.
+    let deadline = std::time::Instant::now()
+        .checked_add(Duration::from_secs(10))
+        .unwrap();
+    loop {
+        let third = queue.consumer("third").await.unwrap();
+        if third.partitions() == vec![0, 1, 2, 3] {
+            break;
+        }
+        third.close();
+        assert!(std::time::Instant::now() < deadline, "never given up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 // ## 1. Cancellation at every await point: tested in tests/compose.rs (1,000 cancelled reads
 // lose nothing) and tests/kill.rs (a consumer killed mid-read).
 
@@ -439,6 +486,42 @@ fn a_consumer_closed_mid_read_ends_the_read_on_the_server() {
         0,
         "the closed consumer's read still blocks on the server"
     );
+}
+
+/// A partitioned consumer's stream polled once and kept holds back no other receive: it
+/// watches the partitions' deliveries rather than waiting in line for one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partitioned_receive_polled_once_and_kept_holds_back_no_other() {
+    let Some(server) = Server::start().await else {
+        return;
+    };
+    let queue = RedisQueue::<u32>::builder(server.url.as_str(), "jobs")
+        .block(Duration::from_millis(100))
+        .partitioned(2)
+        .build()
+        .unwrap();
+    let consumer = queue.consumer("only").await.unwrap();
+    let mut kept = Box::pin(consumer.stream());
+    assert!(kept.next().now_or_never().is_none());
+    queue
+        .producer()
+        .await
+        .unwrap()
+        .send_all(0..2)
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        let delivery = tokio::time::timeout(Duration::from_secs(10), consumer.recv_delivery())
+            .await
+            .expect("delivered while the other receive is kept")
+            .unwrap();
+        got.push(*delivery.item());
+        delivery.ack().await.unwrap();
+    }
+    got.sort_unstable();
+    assert_eq!(got, vec![0, 1]);
+    drop(kept);
 }
 
 // ## 3. Fairness does not apply in-process: Redis serves reads of one group in arrival order;
