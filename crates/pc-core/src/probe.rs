@@ -100,6 +100,15 @@ pub trait Probe: Send + Sync + 'static {
         let _ = (kind, capacity);
     }
 
+    /// A shared queue's backlog as its server counts it (a Redis consumer group's): in
+    /// `partition` (0 for a queue of one stream), `pending` entries delivered and not yet
+    /// acknowledged, and `lag` entries not yet delivered to the group (`None` when the server
+    /// cannot tell). Reported now and then, not on every change: a Redis consumer asks its
+    /// server every `backlog_every`.
+    fn backlog(&self, partition: usize, pending: u64, lag: Option<u64>) {
+        let _ = (partition, pending, lag);
+    }
+
     /// Offers the probe the component's depth to read when it wants it. A probe that returns
     /// `true` keeps `source`, and the component stops reporting [`depth`](Self::depth) on every
     /// change where reading it would cost the hot path: pc-core's channel, whose length is read

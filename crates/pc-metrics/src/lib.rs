@@ -63,4 +63,6 @@ pub use reporter::{Reporter, ReporterHandle, TARGET};
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use serve::{Server, serve};
-pub use snapshot::{Latency, MetricsSnapshot, Rates, Recent, Summary, WindowRates};
+pub use snapshot::{
+    Latency, MetricsSnapshot, PartitionBacklog, Rates, Recent, Summary, WindowRates,
+};

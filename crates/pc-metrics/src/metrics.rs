@@ -15,7 +15,7 @@ use crate::shard::{
     BATCH_SIZE, DROP_REASONS, FAIL_REASONS, LATENCY, OTHER, Recorded, Scale, Shards, WAIT_KINDS,
     drop_slot, fail_slot, lock, wait_slot,
 };
-use crate::snapshot::{MetricsSnapshot, Recent, Summary};
+use crate::snapshot::{MetricsSnapshot, PartitionBacklog, Recent, Summary};
 
 /// Everything one component reports, kept cheaply enough to leave attached in production.
 ///
@@ -75,6 +75,8 @@ pub struct Metrics {
     recent: Mutex<RecentHistory>,
     /// What the block told it is, with its capacity, last.
     described: Mutex<Option<(BlockKind, Option<usize>)>>,
+    /// Each partition's backlog, as last reported.
+    backlog: Mutex<BTreeMap<usize, (u64, Option<u64>)>>,
 }
 
 impl Metrics {
@@ -106,6 +108,7 @@ impl Metrics {
             history: Mutex::new(History::new()),
             recent: Mutex::new(RecentHistory::new()),
             described: Mutex::new(None),
+            backlog: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -213,6 +216,10 @@ impl Metrics {
             rates,
             latency,
             batch_sizes,
+            backlog: lock(&self.backlog)
+                .iter()
+                .map(|(&partition, &(pending, lag))| PartitionBacklog::new(partition, pending, lag))
+                .collect(),
         }
     }
 
@@ -352,6 +359,10 @@ impl Probe for Metrics {
 
     /// Takes the source: its depth is read at each snapshot, so the component does not have to
     /// report every change.
+    fn backlog(&self, partition: usize, pending: u64, lag: Option<u64>) {
+        lock(&self.backlog).insert(partition, (pending, lag));
+    }
+
     fn described(&self, kind: BlockKind, capacity: Option<usize>) {
         *lock(&self.described) = Some((kind, capacity));
     }

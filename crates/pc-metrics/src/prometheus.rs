@@ -108,6 +108,28 @@ const FAMILIES: &[Family] = &[
         },
     },
     Family {
+        name: "pc_backlog_pending",
+        kind: "gauge",
+        help: "A shared queue's entries delivered and not yet acknowledged, by partition, as its server last counted them.",
+        series: |s, w| {
+            for b in &s.backlog {
+                w.value("", &[("partition", &b.partition.to_string())], b.pending);
+            }
+        },
+    },
+    Family {
+        name: "pc_backlog_lag",
+        kind: "gauge",
+        help: "A shared queue's entries not yet delivered to its group, by partition, where its server could tell.",
+        series: |s, w| {
+            for b in &s.backlog {
+                if let Some(lag) = b.lag {
+                    w.value("", &[("partition", &b.partition.to_string())], lag);
+                }
+            }
+        },
+    },
+    Family {
         name: "pc_depth",
         kind: "gauge",
         help: "Items held by the component, as last reported.",

@@ -55,6 +55,33 @@ pub struct MetricsSnapshot {
     pub latency: BTreeMap<String, Summary>,
     /// Sizes of the batches formed, if any were.
     pub batch_sizes: Option<Summary>,
+    /// A shared queue's backlog by partition, as its server last counted it
+    /// ([`Probe::backlog`](pc_core::Probe::backlog)); empty for in-process blocks.
+    #[serde(default)]
+    pub backlog: Vec<PartitionBacklog>,
+}
+
+/// One partition's backlog, as the server last counted it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct PartitionBacklog {
+    /// The partition (0 for a queue of one stream).
+    pub partition: usize,
+    /// Entries delivered and not yet acknowledged.
+    pub pending: u64,
+    /// Entries not yet delivered to the group; `None` when the server could not tell.
+    pub lag: Option<u64>,
+}
+
+impl PartitionBacklog {
+    /// A partition's backlog.
+    pub fn new(partition: usize, pending: u64, lag: Option<u64>) -> Self {
+        Self {
+            partition,
+            pending,
+            lag,
+        }
+    }
 }
 
 impl MetricsSnapshot {
@@ -272,6 +299,19 @@ impl fmt::Display for MetricsSnapshot {
             self.waiting_consumers,
             self.waiting_throttled
         )?;
+        if !self.backlog.is_empty() {
+            let pending: u64 = self.backlog.iter().map(|b| b.pending).sum();
+            let lag: Option<u64> = self.backlog.iter().map(|b| b.lag).sum();
+            write!(f, "  backlog: {pending} pending, ")?;
+            match lag {
+                Some(lag) => write!(f, "{lag} not delivered")?,
+                None => write!(f, "not delivered unknown")?,
+            }
+            if self.backlog.len() > 1 {
+                write!(f, " ({} partitions)", self.backlog.len())?;
+            }
+            writeln!(f)?;
+        }
         for (label, counts) in [("dropped", &self.dropped), ("failed", &self.failed)] {
             if !counts.is_empty() {
                 write!(f, "  {label}:")?;

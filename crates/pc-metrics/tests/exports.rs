@@ -28,6 +28,10 @@ fn registry() -> Registry {
     high.described(BlockKind::PriorityChannel, Some(8));
     low.described(BlockKind::PriorityChannel, None);
     registry.metrics("pool").failed(3, FailReason::Panicked);
+    let orders = registry.metrics("orders");
+    orders.backlog(0, 3, Some(7));
+    orders.backlog(1, 0, None);
+    orders.backlog(0, 4, Some(6));
     registry
 }
 
@@ -74,10 +78,17 @@ fn prometheus_text_has_each_family_once_and_every_series() {
         r#"pc_waiting{queue="pool",side="producer"} 0"#,
         r#"pc_block_info{queue="jobs",level="0",kind="priority_channel"} 1"#,
         r#"pc_capacity{queue="jobs",level="0"} 8"#,
+        // The latest report of each partition; no lag where the server could not tell.
+        r#"pc_backlog_pending{queue="orders",partition="0"} 4"#,
+        r#"pc_backlog_pending{queue="orders",partition="1"} 0"#,
+        r#"pc_backlog_lag{queue="orders",partition="0"} 6"#,
     ] {
         assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
     }
+    assert!(!text.contains(r#"pc_backlog_lag{queue="orders",partition="1"}"#));
     for (family, kind) in [
+        ("pc_backlog_pending", "gauge"),
+        ("pc_backlog_lag", "gauge"),
         ("pc_wait_seconds", "histogram"),
         ("pc_batch_size", "histogram"),
     ] {
@@ -142,7 +153,7 @@ async fn the_reporter_emits_one_event_per_queue_per_period() {
 
     let text = String::from_utf8(captured.0.lock().expect("ok").clone()).expect("utf-8");
     let events: Vec<&str> = text.lines().collect();
-    assert_eq!(events.len(), 3 * 3, "three queues, three periods:\n{text}");
+    assert_eq!(events.len(), 4 * 3, "four queues, three periods:\n{text}");
     assert!(events.iter().all(|e| e.contains("pc_metrics")), "{text}");
     assert_eq!(
         events

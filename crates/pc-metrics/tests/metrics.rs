@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use pc_core::probe::WaitTimer;
 use pc_core::{DropReason, FailReason, Probe, SharedProbe, WaitKind};
-use pc_metrics::{Metrics, MetricsSnapshot, Recent, Registry, WindowRates};
+use pc_metrics::{Metrics, MetricsSnapshot, PartitionBacklog, Recent, Registry, WindowRates};
 
 #[test]
 fn counts_from_many_threads_add_up_exactly() {
@@ -236,6 +236,8 @@ fn busy() -> MetricsSnapshot {
     metrics.batched(3);
     metrics.waited(WaitKind::Queue, Duration::from_micros(1_500));
     metrics.waited(WaitKind::Processing, Duration::from_millis(12));
+    metrics.backlog(0, 3, Some(7));
+    metrics.backlog(1, 1, Some(0));
     std::thread::sleep(Duration::from_millis(2)); // a non-zero span, so rates are not zero
     metrics.snapshot()
 }
@@ -251,6 +253,8 @@ fn snapshots_round_trip_through_json() {
     assert_eq!(value["produced"], 7);
     assert_eq!(value["dropped"]["shed"], 1);
     assert_eq!(value["latency"]["queue"]["count"], 1);
+    assert_eq!(value["backlog"][1]["partition"], 1);
+    assert_eq!(value["backlog"][0]["lag"], 7);
 }
 
 #[test]
@@ -266,6 +270,33 @@ fn display_prints_a_table() {
     assert!(text.contains("failed: timed_out 1"), "{text}");
     assert!(text.contains("processing"), "{text}");
     assert!(text.contains("batches 1 of p50 3"), "{text}");
+    assert!(
+        text.contains("backlog: 4 pending, 7 not delivered (2 partitions)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_backlog_whose_lag_is_unknown_says_so() {
+    let metrics = Metrics::new("q");
+    assert!(metrics.snapshot().backlog.is_empty());
+    assert!(!metrics.snapshot().to_string().contains("backlog"));
+    metrics.backlog(0, 2, Some(5));
+    metrics.backlog(1, 0, None);
+    let snapshot = metrics.snapshot();
+    assert_eq!(
+        snapshot.backlog,
+        [
+            PartitionBacklog::new(0, 2, Some(5)),
+            PartitionBacklog::new(1, 0, None)
+        ]
+    );
+    assert!(
+        snapshot
+            .to_string()
+            .contains("backlog: 2 pending, not delivered unknown (2 partitions)"),
+        "{snapshot}"
+    );
 }
 
 #[test]

@@ -139,6 +139,8 @@ struct Reader<T, C> {
     /// without being in the buffer.
     read_in_flight: bool,
     next_claim: Instant,
+    /// When the group's backlog is next reported to the probe; `None` without one.
+    next_backlog: Option<Instant>,
     /// Failed fetches in a row, under the queue's retry policy.
     retrying: Retrying,
 }
@@ -185,6 +187,7 @@ impl<T: Send + 'static, C: Codec<T>> RedisConsumer<T, C> {
             replay: Some(FIRST.to_owned()),
             read_in_flight: false,
             next_claim: Instant::now(),
+            next_backlog: shared.settings.probe.as_ref().map(|_| Instant::now()),
             retrying: Retrying::new(shared.settings.retry),
         };
         let tasks = TaskGroup::new(tokio::runtime::Handle::current());
@@ -344,30 +347,54 @@ impl<T: Send + 'static, C: Codec<T>> Reader<T, C> {
         let _ = self.ready.try_send(Err(ConsumeError::failed(error)));
     }
 
-    /// Waits until receives outnumber the entries ready for them, sending batched acks and
-    /// renewing the leases of entries nacked with a delay meanwhile; `false` once the consumer
-    /// is closed.
-    async fn wanted(&self) -> bool {
-        let demand = &self.shared.demand;
+    /// Asks the server for the group's backlog and tells the probe, when it is time. A
+    /// failure is skipped: the next report comes at the next time.
+    async fn report_backlog(&mut self) {
+        let (Some(at), Some(probe)) = (self.next_backlog, &self.shared.settings.probe) else {
+            return;
+        };
+        if at > Instant::now() {
+            return;
+        }
+        let settings = &self.shared.settings;
+        self.next_backlog = Some(pc_core::time::deadline_or_far(settings.backlog_every));
+        let asked = crate::backlog::query(&self.shared.commands, &settings.stream, &settings.group);
+        if let Ok(backlog) = asked.await {
+            probe.backlog(settings.partition, backlog.pending, backlog.lag);
+        }
+    }
+
+    /// Waits until receives outnumber the entries ready for them, sending batched acks,
+    /// renewing the leases of entries nacked with a delay and reporting the backlog meanwhile;
+    /// `false` once the consumer is closed.
+    async fn wanted(&mut self) -> bool {
+        let shared = Arc::clone(&self.shared);
+        let demand = &shared.demand;
         loop {
             let woken = demand.wake.notified();
             if self.ready.is_closed() {
                 return false;
             }
+            self.report_backlog().await;
             if demand.waiting() > self.ready.len() {
                 return true;
             }
-            let renewal = self.shared.next_renewal();
-            let acks = self.shared.acks_due();
-            match renewal.into_iter().chain(acks).min() {
+            let renewal = shared.next_renewal();
+            let acks = shared.acks_due();
+            match renewal
+                .into_iter()
+                .chain(acks)
+                .chain(self.next_backlog)
+                .min()
+            {
                 None => woken.await,
                 Some(at) => {
                     if tokio::time::timeout_at(at, woken).await.is_err() {
                         // What fails is tried again at its next time, or at the next read.
                         if acks.is_some_and(|due| due <= Instant::now()) {
-                            let _ = self.shared.flush_acks().await;
+                            let _ = shared.flush_acks().await;
                         }
-                        let _ = self.shared.renew_waiting().await;
+                        let _ = shared.renew_waiting().await;
                     }
                 }
             }

@@ -22,6 +22,11 @@
 //! `rediss://` URLs connect over TLS (rustls), with a `Tls` of certificates when the system's
 //! roots do not hold the server's authority or the server checks its clients.
 //!
+//! On a Redis Cluster, a queue follows its stream's master from any node and through
+//! failovers, and `replicas` makes each send wait until replicas hold it; a
+//! [`PartitionedQueue`] spreads one queue over the cluster's masters, routing by key and
+//! sharing the partitions among the group's consumers.
+//!
 //! [`RedisGcra`] is a rate limit per key shared by every process on the server: the decision
 //! of `pc_ratelimit::Gcra`, made by a script on the server's clock in one round trip.
 //!
@@ -52,6 +57,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod acks;
+mod backlog;
 mod codec;
 mod consumer;
 mod error;
@@ -66,6 +72,7 @@ mod retry;
 mod settings;
 mod tls;
 
+pub use backlog::Backlog;
 pub use codec::{Binary, Codec, CodecError, Json};
 pub use consumer::RedisConsumer;
 pub use error::{RedisError, RedisSendError};

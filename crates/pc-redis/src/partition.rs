@@ -136,6 +136,7 @@ impl<T, C: Clone> PartitionedQueueBuilder<T, C> {
                 let mut settings = (*base.settings).clone();
                 settings.stream = partition_stream(&stream, index);
                 settings.dead_letter = format!("{}:dead", settings.stream);
+                settings.partition = index;
                 RedisQueue {
                     settings: Arc::new(settings),
                     nodes: Arc::clone(&base.nodes),
@@ -278,6 +279,23 @@ where
     T: Send + 'static,
     C: Codec<T> + Clone,
 {
+    /// Each partition's backlog now, in partition order (see [`RedisQueue::backlog`]).
+    ///
+    /// # Errors
+    ///
+    /// The first partition's error that could not be asked.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    pub async fn backlog(&self) -> Result<Vec<crate::Backlog>, RedisError> {
+        let mut backlog = Vec::with_capacity(self.shared.partitions.len());
+        for partition in &self.shared.partitions {
+            backlog.push(partition.backlog().await?);
+        }
+        Ok(backlog)
+    }
+
     /// A producer with a connection to each partition's node. Needs a tokio runtime (each
     /// partition's outbox task starts here).
     ///
@@ -559,9 +577,11 @@ where
     async fn run(mut self, closing: CancellationToken, held: Arc<Mutex<Vec<usize>>>) {
         let every = self.queue.lease / 3;
         loop {
-            tokio::select! {
-                () = closing.cancelled() => break,
-                () = tokio::time::sleep(every) => {}
+            if tokio::time::timeout(every, closing.cancelled())
+                .await
+                .is_ok()
+            {
+                break;
             }
             if let Err(error) = self.balance().await {
                 tracing::warn!(

@@ -105,6 +105,10 @@ pub(crate) struct Settings<C> {
     pub(crate) ack_batch: Option<AckBatch>,
     pub(crate) replicas: Option<(u32, Duration)>,
     pub(crate) probe: Option<SharedProbe>,
+    /// How often a consumer reports the group's backlog to the probe.
+    pub(crate) backlog_every: Duration,
+    /// This stream's partition in a partitioned queue (0 otherwise), for the probe.
+    pub(crate) partition: usize,
 }
 
 impl<C> Settings<C> {
@@ -144,6 +148,7 @@ impl<T> RedisQueue<T, Json> {
             nack_backoff: None,
             ack_batch: None,
             replicas: None,
+            backlog_every: Duration::from_secs(5),
             probe: None,
             tls: TlsSetting::default(),
             cluster_nodes: Vec::new(),
@@ -224,6 +229,22 @@ where
         ))
     }
 
+    /// The group's backlog on the stream now, as the server counts it: pending and not yet
+    /// delivered entries (`XINFO GROUPS`, on a connection made for the call).
+    ///
+    /// # Errors
+    ///
+    /// [`RedisError::Connect`] if the server cannot be reached; [`RedisError::Command`] if it
+    /// refuses.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    pub async fn backlog(&self) -> Result<crate::Backlog, RedisError> {
+        let link = self.link(None).await?;
+        crate::backlog::query(&link, &self.settings.stream, &self.settings.group).await
+    }
+
     pub(crate) async fn link(
         &self,
         response_timeout: Option<Duration>,
@@ -273,6 +294,7 @@ pub struct RedisQueueBuilder<T, C> {
     nack_backoff: Option<(Duration, Duration)>,
     ack_batch: Option<AckBatch>,
     replicas: Option<(u32, Duration)>,
+    backlog_every: Duration,
     probe: Option<SharedProbe>,
     tls: TlsSetting,
     cluster_nodes: Vec<String>,
@@ -306,6 +328,7 @@ impl<T, C> RedisQueueBuilder<T, C> {
             nack_backoff: self.nack_backoff,
             ack_batch: self.ack_batch,
             replicas: self.replicas,
+            backlog_every: self.backlog_every,
             probe: self.probe,
             tls: self.tls,
             cluster_nodes: self.cluster_nodes,
@@ -435,7 +458,16 @@ impl<T, C> RedisQueueBuilder<T, C> {
         self
     }
 
-    /// Reports sends, drops, deliveries and dead letters to `probe`.
+    /// How often each consumer asks the server for the group's backlog (pending and lag, from
+    /// `XINFO GROUPS`) and reports it to the probe, [`Probe::backlog`](pc_core::Probe::backlog)
+    /// (default 5 s; only with a probe).
+    pub fn backlog_every(mut self, every: Duration) -> Self {
+        self.backlog_every = every;
+        self
+    }
+
+    /// Reports sends, drops, deliveries and dead letters to `probe`, and each consumer's view
+    /// of the group's backlog every [`backlog_every`](Self::backlog_every).
     pub fn probe(mut self, probe: SharedProbe) -> Self {
         self.probe = Some(probe);
         self
@@ -545,6 +577,11 @@ impl<T, C> RedisQueueBuilder<T, C> {
             });
         }
         self.retry.check()?;
+        if self.backlog_every.is_zero() {
+            return Err(BuildError::Zero {
+                setting: "backlog_every",
+            });
+        }
         if let Some((replicas, timeout)) = self.replicas {
             if replicas == 0 {
                 return Err(BuildError::Zero {
@@ -605,6 +642,8 @@ impl<T, C> RedisQueueBuilder<T, C> {
                 nack_backoff: self.nack_backoff,
                 ack_batch: self.ack_batch,
                 replicas: self.replicas,
+                backlog_every: self.backlog_every,
+                partition: 0,
                 probe: self.probe.inspect(|probe| {
                     probe.described(pc_core::BlockKind::RedisQueue, self.max_len);
                 }),

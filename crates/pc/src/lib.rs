@@ -50,7 +50,7 @@
 //! | `metrics-http` (not in `full`) | `pc-metrics` | `metrics::serve`: the registry over HTTP, `/metrics` (Prometheus text) and `/metrics.json` |
 //! | `pool` | `pc-pool` | [`pool`]: `WorkerPool` with `JobHandle`s or a results stream, `JobError`, close/shutdown/abort |
 //! | `priority` | `pc-priority` | [`priority`]: `PriorityChannel` with levels or `Ord` keys, `Scheduling`, `WhenFull` |
-//! | `redis` (not in `full`) | `pc-redis` | `redis`: `RedisQueue`, `RedisProducer`, `RedisConsumer` (an `AckConsumer`) on Redis Streams, with caps, reclaim and dead letters |
+//! | `redis` (not in `full`) | `pc-redis` | `redis`: `RedisQueue`, `RedisProducer`, `RedisConsumer` (an `AckConsumer`) on Redis Streams, with caps, reclaim and dead letters; on a Redis Cluster, and `PartitionedQueue` over its masters |
 //! | `redis-tls` (not in `full`) | `pc-redis` | with `redis`: `rediss://` URLs and `redis::Tls` certificates (rustls, ring) |
 //! | `ratelimit` | `pc-ratelimit` | [`ratelimit`]: `TokenBucket`, `Gcra`, `KeyedLimiter`, `Throttled`, `throttle` |
 //! | `window` | `pc-window` | [`window`]: tumbling, sliding and session `Window`s by count, processing or event time, `Aggregate`s, `WindowExt::window`, `window_consumer` |
