@@ -9,6 +9,10 @@
 //! pipelined, on as many connections as the group has producers, against the same server; its
 //! time is what its own measured rate gives for the group's messages (`--csv`), so a process
 //! start does not count. Skipped, saying so, without `redis-benchmark`.
+//!
+//! Group `redis-cluster-4p4c`: a `PartitionedQueue` of 8 partitions on a local Redis Cluster of
+//! 1 and of 3 masters (no replicas, TCP on loopback), 4 producers (`send_all`) and 4 consumers
+//! (batched acks) kept across iterations, the consumers holding 2 partitions each.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -16,8 +20,8 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pc::AckConsumer;
 use pc::ratelimit::Gcra;
-use pc::redis::{RedisGcra, RedisQueue};
-use pc_redis::LocalServer;
+use pc::redis::{PartitionedConsumer, PartitionedProducer, RedisGcra, RedisQueue};
+use pc_redis::{LocalCluster, LocalServer};
 
 const MESSAGES: u64 = 10_000;
 
@@ -123,6 +127,147 @@ fn redis(c: &mut Criterion) {
         group.finish();
     }
     gcra(c, &rt, server.url());
+    cluster(c, &rt);
+}
+
+/// Partitions of the cluster group's queue; producers and consumers.
+const PARTITIONS: usize = 8;
+const SIDES: u64 = 4;
+
+/// A partitioned queue on a local cluster with its producers, and consumers that count what
+/// they receive, kept across iterations.
+struct ClusterRig {
+    _cluster: LocalCluster,
+    producers: Vec<std::sync::Arc<PartitionedProducer<u64>>>,
+    received: std::sync::Arc<AtomicU64>,
+    consumers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl ClusterRig {
+    async fn start(masters: usize) -> Option<Self> {
+        let cluster = match LocalCluster::start(masters, 0) {
+            Ok(cluster) => cluster,
+            Err(error) => {
+                eprintln!("redis cluster bench skipped: redis-server did not start ({error})");
+                return None;
+            }
+        };
+        cluster.ready().await.expect("the cluster forms");
+        let urls = cluster.urls();
+        let queue = RedisQueue::<u64>::builder(urls[0].as_str(), "bench")
+            .cluster_nodes(urls[1..].to_vec())
+            .block(Duration::from_millis(100))
+            .delete_on_ack(true)
+            .ack_batch(64, Duration::from_millis(1))
+            .partitioned(PARTITIONS)
+            .lease(Duration::from_secs(1))
+            .build()
+            .expect("valid settings");
+        let received = std::sync::Arc::new(AtomicU64::new(0));
+        let mut members: Vec<std::sync::Arc<PartitionedConsumer<u64>>> = Vec::new();
+        for c in 0..SIDES {
+            let consumer = queue.consumer(format!("c{c}")).await.expect("joins");
+            members.push(std::sync::Arc::new(consumer));
+        }
+        // Measured once the partitions are shared out, two to each consumer.
+        let started = Instant::now();
+        while !members
+            .iter()
+            .all(|m| m.partitions().len() == PARTITIONS / SIDES as usize)
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "never balanced"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let consumers = members
+            .into_iter()
+            .map(|consumer| {
+                let received = received.clone();
+                tokio::spawn(async move {
+                    while let Ok(delivery) = consumer.recv_delivery().await {
+                        delivery.ack().await.expect("acked");
+                        received.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        let mut producers = Vec::new();
+        for _ in 0..SIDES {
+            producers.push(std::sync::Arc::new(
+                queue.producer().await.expect("connects"),
+            ));
+        }
+        Some(Self {
+            _cluster: cluster,
+            producers,
+            received,
+            consumers,
+        })
+    }
+
+    /// Sends `MESSAGES` from the producers and waits until the consumers have them all.
+    async fn transfer(&self) {
+        let target = self.received.load(Ordering::Relaxed) + MESSAGES;
+        let sends: Vec<_> = self
+            .producers
+            .iter()
+            .map(|producer| {
+                let producer = producer.clone();
+                tokio::spawn(async move {
+                    producer.send_all(0..MESSAGES / SIDES).await.expect("sent");
+                })
+            })
+            .collect();
+        for send in sends {
+            send.await.expect("no panic");
+        }
+        while self.received.load(Ordering::Relaxed) < target {
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+    }
+}
+
+impl Drop for ClusterRig {
+    fn drop(&mut self) {
+        for consumer in &self.consumers {
+            consumer.abort();
+        }
+    }
+}
+
+/// The partitioned queue on 1 and on 3 masters, in one group.
+fn cluster(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
+    let mut group = c.benchmark_group("redis-cluster-4p4c");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Elements(MESSAGES));
+    for masters in [1, 3] {
+        let Some(rig) = rt.block_on(ClusterRig::start(masters)) else {
+            return;
+        };
+        let name = if masters == 1 {
+            "partitioned-8-1-master".to_owned()
+        } else {
+            format!("partitioned-8-{masters}-masters")
+        };
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        rig.transfer().await;
+                    }
+                    start.elapsed()
+                })
+            })
+        });
+        rt.block_on(async { drop(rig) });
+    }
+    group.finish();
 }
 
 /// Whether `redis-benchmark` runs here (said once when not).

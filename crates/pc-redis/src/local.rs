@@ -330,15 +330,21 @@ impl LocalCluster {
         Ok(cluster)
     }
 
-    /// A port free on 127.0.0.1 whose bus port (+ 10000) is free too, not taken by another
-    /// node of this cluster; both below the range Linux hands out for outgoing connections
-    /// (32768 and up), which could take a bus port between this check and the node's start.
+    /// A port free on 127.0.0.1 whose bus port (+ 10000) is free too; both below the range
+    /// Linux hands out for outgoing connections (32768 and up), which could take a bus port
+    /// between this check and the node's start. Ports are handed out in turn from a random
+    /// start, once each in a process, so that clusters started at once (tests run in
+    /// parallel) never pick the same one before either binds it.
     fn free_port(&self) -> std::io::Result<u16> {
-        for _ in 0..1000 {
-            let port = fastrand::u16(15_000..=22_000);
-            if self.nodes.iter().any(|node| node.port == port) {
-                continue;
-            }
+        use std::sync::atomic::AtomicU16;
+        const FIRST: u16 = 15_000;
+        const SPAN: u16 = 7_000;
+        static NEXT: AtomicU16 = AtomicU16::new(0);
+        static START: std::sync::OnceLock<u16> = std::sync::OnceLock::new();
+        let start = *START.get_or_init(|| fastrand::u16(0..SPAN));
+        for _ in 0..SPAN {
+            let turn = NEXT.fetch_add(1, Ordering::Relaxed);
+            let port = FIRST + (start + turn % SPAN) % SPAN;
             let free = |port: u16| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
             if free(port) && free(port + 10_000) {
                 return Ok(port);

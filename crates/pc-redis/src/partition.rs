@@ -5,11 +5,12 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use futures_util::{Stream, StreamExt};
+use futures_util::{FutureExt, Stream, StreamExt};
 use pc_core::channel::{self, Receiver, Sender};
 use pc_core::task::TaskGroup;
 use pc_core::{AckConsumer, BuildError, ConsumeError, Consumer, Delivery, ProduceError, Producer};
@@ -358,10 +359,11 @@ where
             held: BTreeMap::new(),
             ready: tx,
             tasks: TaskGroup::new(tokio::runtime::Handle::current()),
+            closing: CancellationToken::new(),
         };
         balancer.join().await?;
         balancer.balance().await?;
-        let closing = CancellationToken::new();
+        let closing = balancer.closing.clone();
         let tasks = balancer.tasks.clone();
         let held = Arc::new(Mutex::new(balancer.held.keys().copied().collect()));
         tasks.spawn(balancer.run(closing.clone(), Arc::clone(&held)));
@@ -565,6 +567,8 @@ struct Balancer<T, C> {
     held: BTreeMap<usize, Held<T, C>>,
     ready: Sender<Result<Delivery<T>, ConsumeError>>,
     tasks: TaskGroup,
+    /// Cancelled when the consumer closes, or a partition's consumer panicked.
+    closing: CancellationToken,
 }
 
 impl<T, C> Balancer<T, C>
@@ -739,9 +743,23 @@ where
         let consumer = Arc::new(self.queue.partitions[index].consumer(&self.name).await?);
         let forwarded = Arc::clone(&consumer);
         let ready = self.ready.clone();
+        let (closing, tasks) = (self.closing.clone(), self.tasks.clone());
         self.tasks.spawn(async move {
             loop {
-                let received = forwarded.recv_delivery().await;
+                // A panic raised by the partition's consumer (its reader's: a probe's, say)
+                // ends the whole consumer, to be re-raised to a receive: a partition held and
+                // no longer read would stall unseen.
+                let received = match AssertUnwindSafe(forwarded.recv_delivery())
+                    .catch_unwind()
+                    .await
+                {
+                    Ok(received) => received,
+                    Err(panic) => {
+                        tasks.keep_panic(panic);
+                        closing.cancel();
+                        break;
+                    }
+                };
                 let done = forwarded.is_closed() && received.is_err();
                 if done {
                     break;

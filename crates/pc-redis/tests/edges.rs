@@ -236,6 +236,43 @@ async fn a_panic_in_the_reader_is_raised_to_the_receive() {
     assert_eq!(pending(&server, "jobs", "pc").await, 0);
 }
 
+/// Panics in `backlog`, the one probe call a partitioned consumer's readers make unasked.
+struct PanickyBacklog;
+
+impl Probe for PanickyBacklog {
+    fn backlog(&self, _: usize, _: u64, _: Option<u64>) {
+        panic!("the backlog probe failed");
+    }
+}
+
+/// Walk: a partitioned consumer forwards each partition's deliveries from a task; a panic
+/// raised there (by the partition's reader) ended that task only, and the partition, still
+/// held, was never read again. Now it ends the consumer and is raised to a receive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_in_a_partition_is_raised_to_the_receive() {
+    let Some(server) = Server::start().await else {
+        return;
+    };
+    let queue = RedisQueue::<u32>::builder(server.url.as_str(), "jobs")
+        .probe(Arc::new(PanickyBacklog))
+        .backlog_every(Duration::from_millis(50))
+        .block(Duration::from_millis(50))
+        .partitioned(2)
+        .build()
+        .unwrap();
+    let consumer = queue.consumer("c").await.unwrap();
+    // Real time, bounded: the first report comes at once.
+    let raised = tokio::time::timeout(
+        Duration::from_secs(10),
+        std::panic::AssertUnwindSafe(Consumer::recv(&consumer)).catch_unwind(),
+    )
+    .await
+    .expect("the receive ends");
+    let payload = raised.expect_err("the partition's panic is raised");
+    assert_eq!(panic_message(&*payload), "the backlog probe failed");
+    assert_eq!(Consumer::recv(&consumer).await, Err(ConsumeError::closed()));
+}
+
 // ## 7. Shutdown in every state
 
 /// Walk: `close_and_flush` took the outbox task's handle out before awaiting it, so a call
@@ -584,6 +621,60 @@ async fn a_replay_buffers_one_batch_at_a_time() {
 
 // ## 11. Hidden order assumptions: tested in tests/producer.rs
 // (`try_send_goes_through_the_outbox_in_order`); order is the stream's.
+
+/// A send that waits for replicas no server has fails with its item, saying how many
+/// confirmed; the settings are checked when built.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_no_replica_confirms_fails_with_its_item() {
+    for (replicas, timeout, setting) in [
+        (0, Duration::from_secs(1), "replicas"),
+        (1, Duration::ZERO, "replicas"),
+        (1, Duration::from_secs(3601), "replicas"),
+    ] {
+        let built = RedisQueue::<u32>::builder("redis://127.0.0.1/", "jobs")
+            .replicas(replicas, timeout)
+            .build();
+        let refused = match built {
+            Err(BuildError::Zero { setting } | BuildError::Invalid { setting, .. }) => setting,
+            other => panic!("expected a build error, got {other:?}"),
+        };
+        assert_eq!(refused, setting);
+    }
+    let built = RedisQueue::<u32>::builder("redis://127.0.0.1/", "jobs")
+        .cluster_nodes(["not a url"])
+        .build();
+    assert!(matches!(
+        built,
+        Err(BuildError::Invalid {
+            setting: "cluster_nodes",
+            ..
+        })
+    ));
+
+    let Some(server) = Server::start().await else {
+        return;
+    };
+    let queue = RedisQueue::<u32>::builder(server.url.as_str(), "jobs")
+        .replicas(1, Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let producer = queue.producer().await.unwrap();
+    let Err(RedisSendError::Server(item, error)) = producer.send(7).await else {
+        panic!("no replica can confirm");
+    };
+    assert_eq!(item, 7);
+    let said = error.to_string();
+    assert!(
+        said.contains("replicas did not confirm") && said.contains("0 of 1"),
+        "{said}"
+    );
+    let Err(RedisSendError::Server(first, _)) = producer.send_all([8, 9]).await else {
+        panic!("no replica can confirm a pipeline");
+    };
+    assert_eq!(first, 8);
+    // The entries were added all the same: the master has them.
+    assert_eq!(len(&server, "jobs").await, 3);
+}
 
 // ## 12. Errors that tell the truth: tested in tests/backpressure.rs (a full capped stream
 // reports `Full`, never a close), tests/queue.rs (dead letters with their reason),
