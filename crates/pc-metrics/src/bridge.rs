@@ -60,6 +60,13 @@ pub fn publish(snapshots: &[MetricsSnapshot]) {
         if let Some(summary) = &s.batch_sizes {
             quantiles("pc_batch_size", &base, summary, 1.0);
         }
+        for b in &s.backlog {
+            let labels = with(&[("partition", b.partition.to_string())]);
+            gauge!("pc_backlog_pending", labels.clone()).set(b.pending as f64);
+            if let Some(lag) = b.lag {
+                gauge!("pc_backlog_lag", labels).set(lag as f64);
+            }
+        }
     }
 }
 

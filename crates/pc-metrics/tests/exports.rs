@@ -245,17 +245,38 @@ async fn a_reporter_can_also_feed_the_metrics_facade() {
         .spawn();
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     reporter.stop().await;
-    let produced: Vec<DebugValue> = snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .filter(|(key, ..)| key.key().name() == "pc_produced_total")
-        .map(|(.., value)| value)
-        .collect();
+    // One snapshot: taking one resets what it read.
+    let mut produced: Vec<DebugValue> = Vec::new();
+    let mut backlog: Vec<(String, DebugValue)> = Vec::new();
+    for (key, .., value) in snapshotter.snapshot().into_vec() {
+        let name = key.key().name();
+        if name == "pc_produced_total" {
+            produced.push(value);
+        } else if name.starts_with("pc_backlog") {
+            let partition = key
+                .key()
+                .labels()
+                .find(|label| label.key() == "partition")
+                .map(|label| label.value().to_owned())
+                .unwrap_or_default();
+            backlog.push((format!("{name}/{partition}"), value));
+        }
+    }
     assert_eq!(
         produced.len(),
-        3,
+        4,
         "one series per queue after one report: {produced:?}"
     );
     assert!(produced.contains(&DebugValue::Counter(7)), "{produced:?}");
+    for series in [
+        ("pc_backlog_pending/0", 4.0),
+        ("pc_backlog_pending/1", 0.0),
+        ("pc_backlog_lag/0", 6.0),
+    ] {
+        assert!(
+            backlog.contains(&(series.0.to_owned(), DebugValue::Gauge(series.1.into()))),
+            "{series:?} in {backlog:?}"
+        );
+    }
+    assert_eq!(backlog.len(), 3, "no lag where unknown: {backlog:?}");
 }

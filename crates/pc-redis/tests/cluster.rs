@@ -5,12 +5,12 @@
 
 mod support;
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pc_core::{AckConsumer, Consumer};
+use pc_core::Consumer;
 use pc_redis::RedisQueue;
+use support::Seen;
 
 fn queue(urls: &[String], stream: &str) -> RedisQueue<u32> {
     RedisQueue::<u32>::builder(urls[0].as_str(), stream)
@@ -38,16 +38,7 @@ async fn a_queue_works_from_any_node_of_a_cluster() {
         let producer = queue.producer().await.expect("connects");
         producer.send_all(0..100).await.expect("sent");
         let consumer = queue.consumer("worker").await.expect("connects");
-        let mut got = Vec::new();
-        for _ in 0..100 {
-            let (item, ack) = consumer
-                .recv_delivery()
-                .await
-                .expect("delivered")
-                .into_parts();
-            got.push(item);
-            ack.ack().await.expect("acked");
-        }
+        let got = support::take_acked(&consumer, 100).await;
         assert_eq!(got, (0..100).collect::<Vec<_>>(), "from node {start}");
         consumer.close();
         assert!(consumer.recv().await.is_err());
@@ -75,75 +66,39 @@ async fn a_failover_mid_run_loses_no_confirmed_send() {
         .build()
         .expect("valid settings");
 
-    let confirmed = Arc::new(Mutex::new(HashSet::new()));
-    let received = Arc::new(Mutex::new(HashSet::new()));
+    let confirmed: Seen = Arc::default();
+    let received: Seen = Arc::default();
     let mut producers = Vec::new();
     for p in 0..2 {
-        let producer = queue.producer().await.expect("connects");
-        let confirmed = Arc::clone(&confirmed);
-        producers.push(tokio::spawn(async move {
-            let mut failed = 0;
-            for start in (0..PER_PRODUCER).step_by(CHUNK as usize) {
-                let first = p * PER_PRODUCER + start;
-                let chunk: Vec<u32> = (first..first + CHUNK).collect();
-                match producer.send_all(chunk.iter().copied()).await {
-                    Ok(_) => confirmed.lock().unwrap().extend(chunk),
-                    Err(_) => failed += 1,
-                }
-                // Paced, so that the sends span the kill and the failover.
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            failed
-        }));
+        let producer = Arc::new(queue.producer().await.expect("connects"));
+        let items = p * PER_PRODUCER..(p + 1) * PER_PRODUCER;
+        let pace = Duration::from_millis(20);
+        producers.push(tokio::spawn(support::send_chunks(
+            items,
+            CHUNK,
+            pace,
+            Arc::clone(&confirmed),
+            move |chunk| {
+                let producer = Arc::clone(&producer);
+                async move { producer.send_all(chunk).await.is_ok() }
+            },
+        )));
     }
     let mut consumers = Vec::new();
     for c in 0..2 {
-        let consumer = Arc::new(
-            queue
-                .consumer(format!("worker-{c}"))
-                .await
-                .expect("connects"),
-        );
-        let received = Arc::clone(&received);
-        let task = tokio::spawn({
-            let consumer = Arc::clone(&consumer);
-            async move {
-                while let Ok(delivery) = consumer.recv_delivery().await {
-                    let (item, ack) = delivery.into_parts();
-                    received.lock().unwrap().insert(item);
-                    // A lost ack leaves the entry pending, to be claimed and acked again.
-                    let _ = ack.ack().await;
-                }
-            }
-        });
+        let consumer = Arc::new(queue.consumer(format!("worker-{c}")).await.expect("joins"));
+        let task = support::collect(Arc::clone(&consumer), Arc::clone(&received));
         consumers.push((consumer, task));
     }
 
     // Kill the stream's master once a tenth of the items went through.
-    let deadline = Instant::now()
-        .checked_add(Duration::from_secs(120))
-        .expect("a near instant");
+    let until = support::deadline(Duration::from_secs(120));
     while received.lock().unwrap().len() < (PER_PRODUCER / 5) as usize {
-        assert!(Instant::now() < deadline, "the run stalled before the kill");
+        assert!(Instant::now() < until, "the run stalled before the kill");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let master = cluster.master_of("jobs").await.expect("a master");
-    cluster.kill(master);
-    let at_kill = confirmed.lock().unwrap().len();
-    // Once its replica took over, the killed node comes back as the new master's replica:
-    // until then, no replica confirms a send, and sends fail (after the wait's timeout).
-    while cluster
-        .master_of("jobs")
-        .await
-        .ok()
-        .is_none_or(|now| now == master)
-    {
-        assert!(Instant::now() < deadline, "no replica took over");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    cluster
-        .restart(master)
-        .expect("the killed node starts again");
+    let victim = support::fail_over(&mut cluster, "jobs", until).await;
+    let after_kill = confirmed.lock().unwrap().len();
 
     let mut failed = 0;
     for producer in producers {
@@ -156,58 +111,21 @@ async fn a_failover_mid_run_loses_no_confirmed_send() {
         "every chunk confirmed or failed"
     );
     assert!(
-        at_kill < expected.len(),
-        "sends went on after the kill: {at_kill} confirmed at the kill"
+        after_kill < expected.len(),
+        "sends went on after the failover: {after_kill} confirmed by then"
     );
     // Every confirmed send is received, and nothing stays pending (acks lost in the
     // failover are made good by a reclaim).
-    loop {
-        let missing = expected.difference(&received.lock().unwrap()).count();
-        let pending = if missing == 0 {
-            pending(&cluster, "jobs").await
-        } else {
-            None
-        };
-        if pending == Some(0) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{missing} confirmed items never received; pending {pending:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_ne!(
-        cluster.master_of("jobs").await.expect("a new master"),
-        master
-    );
-    let received = received.lock().unwrap().len();
+    support::all_received(&cluster, &["jobs"], &expected, &received, until).await;
+    assert_ne!(cluster.master_of("jobs").await.expect("a master"), victim);
     eprintln!(
-        "confirmed {at_kill} at the kill, {} of {} in all, {failed} chunks failed, {received} distinct received",
+        "confirmed {after_kill} by the failover, {} of {} in all, {failed} chunks failed, {} distinct received",
         expected.len(),
-        2 * PER_PRODUCER
+        2 * PER_PRODUCER,
+        received.lock().unwrap().len()
     );
     for (consumer, task) in consumers {
         consumer.close();
         task.await.expect("the consumer task");
     }
-}
-
-/// Entries pending in `stream`'s group `pc`, asked of its master now; `None` when that cannot
-/// be asked yet (no master, or it does not answer).
-async fn pending(cluster: &pc_redis::LocalCluster, stream: &str) -> Option<usize> {
-    let master = cluster.master_of(stream).await.ok()?;
-    let url = &cluster.urls()[master];
-    let mut connection = redis::Client::open(url.as_str())
-        .ok()?
-        .get_multiplexed_async_connection()
-        .await
-        .ok()?;
-    let (count, ..): (usize, redis::Value, redis::Value, redis::Value) = redis::cmd("XPENDING")
-        .arg(stream)
-        .arg("pc")
-        .query_async(&mut connection)
-        .await
-        .ok()?;
-    Some(count)
 }

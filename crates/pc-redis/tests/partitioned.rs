@@ -14,9 +14,7 @@ use pc_redis::{PartitionedConsumer, PartitionedQueue, RedisQueue};
 
 const LEASE: Duration = Duration::from_secs(1);
 
-fn deadline(after: Duration) -> Instant {
-    Instant::now().checked_add(after).expect("a near instant")
-}
+use support::{Seen, deadline};
 
 /// Waits until every consumer holds exactly `each` partitions.
 async fn balanced<T: Send + 'static>(consumers: &[Arc<PartitionedConsumer<T>>], each: usize) {
@@ -31,22 +29,6 @@ async fn balanced<T: Send + 'static>(consumers: &[Arc<PartitionedConsumer<T>>], 
         assert!(Instant::now() < until, "never balanced: {held:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// Entries pending in `stream`'s group `pc` on the single node at `url`.
-async fn pending_at(url: &str, stream: &str) -> usize {
-    let mut connection = redis::Client::open(url)
-        .expect("a valid url")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("connects");
-    let (count, ..): (usize, redis::Value, redis::Value, redis::Value) = redis::cmd("XPENDING")
-        .arg(stream)
-        .arg("pc")
-        .query_async(&mut connection)
-        .await
-        .expect("XPENDING");
-    count
 }
 
 /// The run: 100,000 items from 4 producers through 8 partitions on a 3-master cluster
@@ -140,11 +122,10 @@ async fn items_by_key_arrive_once_in_order_across_a_cluster() {
     }
     assert_eq!(last.len(), (PRODUCERS * KEYS_PER_PRODUCER) as usize);
     assert!(last.values().all(|&seq| seq == PER_KEY - 1));
-    for index in 0..queue.partitions() {
-        let stream = queue.partition_stream(index);
-        let master = cluster.master_of(stream).await.expect("a master");
-        assert_eq!(pending_at(&urls[master], stream).await, 0, "{stream}");
-    }
+    let streams: Vec<&str> = (0..queue.partitions())
+        .map(|index| queue.partition_stream(index))
+        .collect();
+    assert_eq!(support::pending_on(&cluster, &streams).await, Some(0));
 }
 
 /// A consumer that dies (its runtime gone, as a crashed process's) loses its partitions a
@@ -324,40 +305,29 @@ async fn a_master_killed_mid_run_loses_no_confirmed_send() {
         .build()
         .expect("valid settings");
 
-    let received = Arc::new(Mutex::new(HashSet::new()));
+    let received: Seen = Arc::default();
     let mut consumers = Vec::new();
     for c in 0..4 {
         let consumer = Arc::new(queue.consumer(format!("worker-{c}")).await.expect("joins"));
-        let task = tokio::spawn({
-            let consumer = Arc::clone(&consumer);
-            let received = Arc::clone(&received);
-            async move {
-                while let Ok(delivery) = consumer.recv_delivery().await {
-                    let (item, ack) = delivery.into_parts();
-                    received.lock().unwrap().insert(item);
-                    // A lost ack leaves the entry pending, to be claimed and acked again.
-                    let _ = ack.ack().await;
-                }
-            }
-        });
+        let task = support::collect(Arc::clone(&consumer), Arc::clone(&received));
         consumers.push((consumer, task));
     }
-    let confirmed = Arc::new(Mutex::new(HashSet::new()));
+    let confirmed: Seen = Arc::default();
     let mut producers = Vec::new();
     for p in 0..4 {
-        let producer = queue.producer().await.expect("connects");
-        let confirmed = Arc::clone(&confirmed);
-        producers.push(tokio::spawn(async move {
-            for start in (0..PER_PRODUCER).step_by(CHUNK as usize) {
-                let first = p * PER_PRODUCER + start;
-                let chunk: Vec<u32> = (first..first + CHUNK).collect();
-                if producer.send_all(chunk.iter().copied()).await.is_ok() {
-                    confirmed.lock().unwrap().extend(chunk);
-                }
-                // Paced, so that the sends span the kill and the failover.
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        }));
+        let producer = Arc::new(queue.producer().await.expect("connects"));
+        let items = p * PER_PRODUCER..(p + 1) * PER_PRODUCER;
+        let pace = Duration::from_millis(10);
+        producers.push(tokio::spawn(support::send_chunks(
+            items,
+            CHUNK,
+            pace,
+            Arc::clone(&confirmed),
+            move |chunk| {
+                let producer = Arc::clone(&producer);
+                async move { producer.send_all(chunk).await.is_ok() }
+            },
+        )));
     }
 
     let until = deadline(Duration::from_secs(150));
@@ -365,53 +335,23 @@ async fn a_master_killed_mid_run_loses_no_confirmed_send() {
         assert!(Instant::now() < until, "the run stalled before the kill");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let victim = cluster
-        .master_of(queue.partition_stream(0))
-        .await
-        .expect("a master");
-    cluster.kill(victim);
-    let at_kill = confirmed.lock().unwrap().len();
-    while cluster
-        .master_of(queue.partition_stream(0))
-        .await
-        .ok()
-        .is_none_or(|now| now == victim)
-    {
-        assert!(Instant::now() < until, "no replica took over");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    cluster
-        .restart(victim)
-        .expect("the killed node starts again");
+    support::fail_over(&mut cluster, queue.partition_stream(0), until).await;
+    let after_kill = confirmed.lock().unwrap().len();
 
     for producer in producers {
         producer.await.expect("the producer task");
     }
     let expected = confirmed.lock().unwrap().clone();
-    assert!(at_kill < expected.len(), "sends went on after the kill");
-    loop {
-        let missing = expected.difference(&received.lock().unwrap()).count();
-        let mut pending = 0;
-        if missing == 0 {
-            for index in 0..queue.partitions() {
-                let stream = queue.partition_stream(index);
-                match cluster.master_of(stream).await {
-                    Ok(master) => pending += pending_at(&urls[master], stream).await,
-                    Err(_) => pending += 1,
-                }
-            }
-            if pending == 0 {
-                break;
-            }
-        }
-        assert!(
-            Instant::now() < until,
-            "{missing} confirmed items never received, {pending} pending"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    assert!(
+        after_kill < expected.len(),
+        "sends went on after the failover"
+    );
+    let streams: Vec<&str> = (0..queue.partitions())
+        .map(|index| queue.partition_stream(index))
+        .collect();
+    support::all_received(&cluster, &streams, &expected, &received, until).await;
     eprintln!(
-        "confirmed {at_kill} at the kill, {} of {} in all, {} distinct received",
+        "confirmed {after_kill} by the failover, {} of {} in all, {} distinct received",
         expected.len(),
         4 * PER_PRODUCER,
         received.lock().unwrap().len()

@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use pc_core::{AckConsumer, BuildError};
+use pc_core::BuildError;
 use pc_redis::{RedisError, RedisGcra, RedisQueue, Tls};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use support::Server;
@@ -70,16 +70,7 @@ async fn round_trip(
         producer.send(item).await.expect("sent");
     }
     let consumer = queue.consumer("tls-1").await.expect("connects over TLS");
-    let mut got = Vec::new();
-    for _ in 0..n {
-        let (item, ack) = consumer
-            .recv_delivery()
-            .await
-            .expect("delivered")
-            .into_parts();
-        got.push(item);
-        ack.ack().await.expect("acked");
-    }
+    let got = support::take_acked(&consumer, n as usize).await;
     let mut connection = own_connection(server, certificates).await;
     let (pending, ..): (usize, redis::Value, redis::Value, redis::Value) = redis::cmd("XPENDING")
         .arg("tls")

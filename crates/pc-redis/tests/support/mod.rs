@@ -37,18 +37,7 @@ impl Server {
     }
 
     async fn ready(started: std::io::Result<LocalServer>) -> Option<Server> {
-        let local = match started {
-            Ok(local) => local,
-            Err(error) if std::env::var("CI").is_ok_and(|ci| ci == "true") => {
-                panic!("redis-server is required in CI (apt-get install redis-server): {error}")
-            }
-            Err(error) => {
-                eprintln!(
-                    "skipped: redis-server did not start ({error}); install Debian's redis-server"
-                );
-                return None;
-            }
-        };
+        let local = installed(started)?;
         local
             .ready()
             .await
@@ -169,12 +158,11 @@ pub(crate) async fn query(server: &Server, args: &[&str]) {
     let _: redis::Value = cmd.query_async(&mut conn).await.expect("the command runs");
 }
 
-/// Starts a local cluster of `masters` masters with `replicas` replicas each, formed and
-/// healthy, or returns `None` (after saying why) when `redis-server` is not installed. Under
+/// What started, or `None` (after saying why) when `redis-server` is not installed. Under
 /// `CI=true` a missing server is a failure.
-pub(crate) async fn cluster(masters: usize, replicas: usize) -> Option<pc_redis::LocalCluster> {
-    let cluster = match pc_redis::LocalCluster::start(masters, replicas) {
-        Ok(cluster) => cluster,
+fn installed<T>(started: std::io::Result<T>) -> Option<T> {
+    match started {
+        Ok(started) => Some(started),
         Err(error) if std::env::var("CI").is_ok_and(|ci| ci == "true") => {
             panic!("redis-server is required in CI (apt-get install redis-server): {error}")
         }
@@ -182,12 +170,164 @@ pub(crate) async fn cluster(masters: usize, replicas: usize) -> Option<pc_redis:
             eprintln!(
                 "skipped: redis-server did not start ({error}); install Debian's redis-server"
             );
-            return None;
+            None
         }
-    };
+    }
+}
+
+/// Starts a local cluster of `masters` masters with `replicas` replicas each, formed and
+/// healthy, or returns `None` (after saying why) when `redis-server` is not installed. Under
+/// `CI=true` a missing server is a failure.
+pub(crate) async fn cluster(masters: usize, replicas: usize) -> Option<pc_redis::LocalCluster> {
+    let cluster = installed(pc_redis::LocalCluster::start(masters, replicas))?;
     cluster
         .ready()
         .await
         .expect("the local cluster forms within 60 s");
     Some(cluster)
+}
+
+/// An instant `after` from now.
+pub(crate) fn deadline(after: Duration) -> std::time::Instant {
+    std::time::Instant::now()
+        .checked_add(after)
+        .expect("a near instant")
+}
+
+/// Receives `n` deliveries from `consumer`, acking each, and returns their items in order.
+pub(crate) async fn take_acked<C: pc_core::AckConsumer<u32>>(consumer: &C, n: usize) -> Vec<u32> {
+    let mut got = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (item, ack) = consumer
+            .recv_delivery()
+            .await
+            .expect("delivered")
+            .into_parts();
+        got.push(item);
+        ack.ack().await.expect("acked");
+    }
+    got
+}
+
+/// Items seen by consumers, shared with the test.
+pub(crate) type Seen = std::sync::Arc<std::sync::Mutex<std::collections::HashSet<u32>>>;
+
+/// Receives from `consumer` until it closes, noting each item in `seen` and acking it; an
+/// ack lost (in a failover) leaves the entry pending, to be claimed and acked again.
+pub(crate) fn collect<C>(consumer: std::sync::Arc<C>, seen: Seen) -> tokio::task::JoinHandle<()>
+where
+    C: pc_core::AckConsumer<u32> + Send + Sync + 'static,
+{
+    tokio::spawn(async move {
+        while let Ok(delivery) = consumer.recv_delivery().await {
+            let (item, ack) = delivery.into_parts();
+            seen.lock().unwrap().insert(item);
+            let _ = ack.ack().await;
+        }
+    })
+}
+
+/// Kills the master serving `key`, waits (until `until`) for a replica to take over, and
+/// starts the killed node again, to rejoin as the new master's replica. Returns the node
+/// killed.
+pub(crate) async fn fail_over(
+    cluster: &mut pc_redis::LocalCluster,
+    key: &str,
+    until: std::time::Instant,
+) -> usize {
+    let victim = cluster.master_of(key).await.expect("a master");
+    cluster.kill(victim);
+    while cluster
+        .master_of(key)
+        .await
+        .ok()
+        .is_none_or(|now| now == victim)
+    {
+        assert!(std::time::Instant::now() < until, "no replica took over");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    cluster
+        .restart(victim)
+        .expect("the killed node starts again");
+    victim
+}
+
+/// Entries pending in each of `streams`' group `pc`, summed, asked of each stream's master
+/// now; `None` while that cannot be asked (no master yet, or one that does not answer).
+pub(crate) async fn pending_on(
+    cluster: &pc_redis::LocalCluster,
+    streams: &[&str],
+) -> Option<usize> {
+    let mut total = 0;
+    for stream in streams {
+        let master = cluster.master_of(stream).await.ok()?;
+        let url = &cluster.urls()[master];
+        let mut connection = redis::Client::open(url.as_str())
+            .ok()?
+            .get_multiplexed_async_connection()
+            .await
+            .ok()?;
+        let (count, ..): (usize, redis::Value, redis::Value, redis::Value) = redis::cmd("XPENDING")
+            .arg(stream)
+            .arg("pc")
+            .query_async(&mut connection)
+            .await
+            .ok()?;
+        total += count;
+    }
+    Some(total)
+}
+
+/// Waits (until `until`) for every item of `expected` to be in `seen` and nothing to be
+/// pending in `streams`.
+pub(crate) async fn all_received(
+    cluster: &pc_redis::LocalCluster,
+    streams: &[&str],
+    expected: &std::collections::HashSet<u32>,
+    seen: &Seen,
+    until: std::time::Instant,
+) {
+    loop {
+        let missing = expected.difference(&seen.lock().unwrap()).count();
+        let pending = if missing == 0 {
+            pending_on(cluster, streams).await
+        } else {
+            None
+        };
+        if pending == Some(0) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "{missing} confirmed items never received; pending {pending:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Sends `items` in chunks of `chunk`, one `send` (a pipeline) each, pausing `pace` after each
+/// so that the sends span whatever the test does meanwhile; notes the items of each chunk
+/// `send` confirmed in `confirmed` and returns how many chunks failed.
+pub(crate) async fn send_chunks<F, Fut>(
+    items: std::ops::Range<u32>,
+    chunk: u32,
+    pace: Duration,
+    confirmed: Seen,
+    mut send: F,
+) -> u32
+where
+    F: FnMut(Vec<u32>) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let mut failed = 0;
+    for first in items.clone().step_by(chunk as usize) {
+        let chunk: Vec<u32> = (first..(first + chunk).min(items.end)).collect();
+        if send(chunk.clone()).await {
+            confirmed.lock().unwrap().extend(chunk);
+        } else {
+            failed += 1;
+        }
+        tokio::time::sleep(pace).await;
+    }
+    failed
 }
