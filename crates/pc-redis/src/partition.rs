@@ -39,21 +39,13 @@ redis.call('PEXPIRE', KEYS[1], lease * 2)
 return redis.call('ZCARD', KEYS[1])
 ";
 
-/// Takes a partition for this consumer when nobody holds it (or this consumer already does),
-/// for `lease` milliseconds; 1 when it is this consumer's.
-const ACQUIRE: &str = r"
+/// Takes or renews a partition's hold for this consumer, for `lease` milliseconds, when nobody
+/// else holds it: a hold of this consumer's that lapsed unseen is taken again rather than
+/// stopped and restarted. 1 when it is this consumer's; 0 when another holds it.
+const HOLD: &str = r"
 local owner = redis.call('GET', KEYS[1])
 if owner == false or owner == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
-end
-return 0
-";
-
-/// Renews this consumer's hold on a partition; 0 when another holds it now.
-const RENEW: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 1
 end
 return 0
@@ -530,8 +522,7 @@ impl<T: Send + 'static, C: Codec<T>> Producer<T> for PartitionedProducer<T, C> {
 /// The scripts of holding partitions.
 struct Scripts {
     heartbeat: Script,
-    acquire: Script,
-    renew: Script,
+    hold: Script,
     release: Script,
 }
 
@@ -539,8 +530,7 @@ impl Default for Scripts {
     fn default() -> Self {
         Self {
             heartbeat: Script::new(HEARTBEAT),
-            acquire: Script::new(ACQUIRE),
-            renew: Script::new(RENEW),
+            hold: Script::new(HOLD),
             release: Script::new(RELEASE),
         }
     }
@@ -654,13 +644,13 @@ where
 
         let partitions: Vec<usize> = self.held.keys().copied().collect();
         for index in partitions {
-            match self.hold(index, &self.scripts.renew).await {
+            match self.hold(index).await {
                 Ok(true) => {
                     if let Some(held) = self.held.get_mut(&index) {
                         held.renewed = Instant::now();
                     }
                 }
-                // Another holds it now: this consumer's hold had lapsed.
+                // Another holds it now: this consumer's hold lapsed and was taken.
                 Ok(false) => self.stop(index),
                 Err(error) => {
                     let lapsed = self
@@ -691,7 +681,7 @@ where
             if self.held.contains_key(&index) {
                 continue;
             }
-            match self.hold(index, &self.scripts.acquire).await {
+            match self.hold(index).await {
                 Ok(true) => {
                     if let Err(error) = self.start(index).await {
                         self.give_up(index).await;
@@ -716,9 +706,9 @@ where
         Ok(())
     }
 
-    /// Runs a hold script (acquire or renew) on partition `index`'s hold key.
-    async fn hold(&self, index: usize, script: &Script) -> Result<bool, RedisError> {
-        let mut invocation = script.key(self.hold_key(index));
+    /// Takes or renews partition `index`'s hold; `false` when another consumer holds it.
+    async fn hold(&self, index: usize) -> Result<bool, RedisError> {
+        let mut invocation = self.scripts.hold.key(self.hold_key(index));
         invocation.arg(&self.name).arg(self.lease_millis());
         let invocation = &invocation;
         let held: i64 = self.holds[index]

@@ -361,3 +361,45 @@ async fn a_master_killed_mid_run_loses_no_confirmed_send() {
         task.await.expect("the consumer task");
     }
 }
+
+/// A hold that lapsed unseen (here deleted behind the consumer's back) and that nobody took is
+/// taken again by its holder at the next renewal, without stopping its partition's consumer:
+/// restarted, that consumer would replay what it had handed out and not yet settled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lapsed_hold_nobody_took_is_kept_without_a_replay() {
+    let Some(server) = support::Server::start().await else {
+        return;
+    };
+    let queue: PartitionedQueue<u32> = RedisQueue::builder(server.url.as_str(), "jobs")
+        .block(Duration::from_millis(50))
+        .partitioned(1)
+        .lease(Duration::from_millis(300))
+        .build()
+        .expect("valid settings");
+    let producer = queue.producer().await.expect("connects");
+    let consumer = queue.consumer("only").await.expect("joins");
+    producer.send(1).await.expect("sent");
+    let first = consumer.recv_delivery().await.expect("delivered");
+    assert_eq!(*first.item(), 1);
+
+    support::query(&server, &["DEL", "{jobs:0}:holder"]).await;
+    // Three renewal rounds (every 100 ms).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(consumer.partitions(), vec![0]);
+    let mut connection = server.connection().await;
+    let holder: Option<String> = redis::cmd("GET")
+        .arg("{jobs:0}:holder")
+        .query_async(&mut connection)
+        .await
+        .expect("GET");
+    assert_eq!(holder.as_deref(), Some("only"));
+
+    producer.send(2).await.expect("sent");
+    let next = tokio::time::timeout(Duration::from_secs(10), consumer.recv_delivery())
+        .await
+        .expect("delivered")
+        .expect("delivered");
+    assert_eq!(*next.item(), 2, "the unsettled first item was not replayed");
+    first.ack().await.expect("acked");
+    next.ack().await.expect("acked");
+}
