@@ -700,10 +700,7 @@ impl<T: Send + 'static, C: Codec<T>> AckConsumer<T> for RedisConsumer<T, C> {
 /// Failed reads are reported as by [`recv_delivery`](AckConsumer::recv_delivery).
 impl<T: Send + 'static, C: Codec<T>> Consumer<T> for RedisConsumer<T, C> {
     async fn recv(&self) -> Result<T, ConsumeError> {
-        let (item, ack) = self.next().await?.into_parts();
-        // Not recorded, the entry is delivered again: at least once, never lost.
-        let _ = ack.ack().await;
-        Ok(item)
+        Ok(acked_on_receipt(self.next().await?).await)
     }
 
     /// An item already fetched, if one is (no server round trip); its ack goes with the next
@@ -756,11 +753,7 @@ impl<T: Send + 'static, C: Codec<T>> Consumer<T> for RedisConsumer<T, C> {
         deliveries
             .then(move |delivery| async move {
                 match delivery {
-                    Some(Ok(delivery)) => {
-                        let (item, ack) = delivery.into_parts();
-                        let _ = ack.ack().await;
-                        Some(Some(item))
-                    }
+                    Some(Ok(delivery)) => Some(Some(acked_on_receipt(delivery).await)),
                     // A failed read is no item, and not the end: the stream waits for the
                     // next read (the failure went to the probe and the log).
                     Some(Err(_)) => Some(None),
@@ -773,6 +766,15 @@ impl<T: Send + 'static, C: Codec<T>> Consumer<T> for RedisConsumer<T, C> {
             .take_while(|step| std::future::ready(step.is_some()))
             .filter_map(|step| std::future::ready(step.flatten()))
     }
+}
+
+/// `delivery`'s item, acked as it is received, for the plain `Consumer` side of a Redis
+/// consumer: handing it out is handling it. An ack that is not recorded leaves the entry to be
+/// delivered again: at least once, never lost.
+pub(crate) async fn acked_on_receipt<T>(delivery: Delivery<T>) -> T {
+    let (item, ack) = delivery.into_parts();
+    let _ = ack.ack().await;
+    item
 }
 
 /// What an entry's [`Acker`] needs of its consumer.

@@ -321,7 +321,7 @@ impl LocalCluster {
         };
         let count = masters * (1 + replicas);
         for _ in 0..count {
-            let port = cluster.free_port()?;
+            let port = Self::free_port()?;
             cluster.nodes.push(ClusterNode { port, child: None });
         }
         for index in 0..count {
@@ -335,16 +335,16 @@ impl LocalCluster {
     /// between this check and the node's start. Ports are handed out in turn from a random
     /// start, once each in a process, so that clusters started at once (tests run in
     /// parallel) never pick the same one before either binds it.
-    fn free_port(&self) -> std::io::Result<u16> {
+    fn free_port() -> std::io::Result<u16> {
         use std::sync::atomic::AtomicU16;
         const FIRST: u16 = 15_000;
         const SPAN: u16 = 7_000;
         static NEXT: AtomicU16 = AtomicU16::new(0);
-        static START: std::sync::OnceLock<u16> = std::sync::OnceLock::new();
-        let start = *START.get_or_init(|| fastrand::u16(0..SPAN));
+        static SHIFT: std::sync::OnceLock<u16> = std::sync::OnceLock::new();
+        let shift = *SHIFT.get_or_init(|| fastrand::u16(0..SPAN));
         for _ in 0..SPAN {
-            let turn = NEXT.fetch_add(1, Ordering::Relaxed);
-            let port = FIRST + (start + turn % SPAN) % SPAN;
+            let turn = NEXT.fetch_add(1, Ordering::Relaxed) % SPAN;
+            let port = FIRST + (turn + shift) % SPAN;
             let free = |port: u16| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
             if free(port) && free(port + 10_000) {
                 return Ok(port);
@@ -513,51 +513,6 @@ impl LocalCluster {
             "the local cluster did not become ready",
             format!("waiting for {what}; last: {last}"),
         ))))
-    }
-
-    /// The nodes that are masters now (indexes into [`urls`](Self::urls)), as a running node
-    /// sees them.
-    ///
-    /// # Errors
-    ///
-    /// The error of asking, when no running node answered.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: it only asks.
-    pub async fn masters(&self) -> Result<Vec<usize>, RedisError> {
-        let mut failure = None;
-        for node in self.nodes.iter().filter(|node| node.child.is_some()) {
-            let answer = async {
-                let mut connection = Probing::at(node.port).connect().await?;
-                command::<String>(&mut connection, redis::cmd("CLUSTER").arg("NODES")).await
-            };
-            match answer.await {
-                Ok(nodes) => {
-                    let masters = nodes
-                        .lines()
-                        .filter(|line| {
-                            let flags = line.split(' ').nth(2).unwrap_or("");
-                            flags.split(',').any(|flag| flag == "master")
-                                && !flags.split(',').any(|flag| flag == "fail")
-                        })
-                        .filter_map(|line| {
-                            let address = line.split(' ').nth(1)?;
-                            let port: u16 = address.split(['@', ':']).nth(1)?.parse().ok()?;
-                            self.nodes.iter().position(|node| node.port == port)
-                        })
-                        .collect();
-                    return Ok(masters);
-                }
-                Err(error) => failure = Some(error),
-            }
-        }
-        Err(failure.unwrap_or_else(|| {
-            RedisError::Command(redis::RedisError::from((
-                redis::ErrorKind::Io,
-                "no node of the local cluster is running",
-            )))
-        }))
     }
 
     /// The node (an index into [`urls`](Self::urls)) that is the master serving `key` now, as

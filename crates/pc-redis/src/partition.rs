@@ -18,7 +18,7 @@ use redis::Script;
 use tokio_util::sync::CancellationToken;
 
 use crate::codec::{Codec, Json};
-use crate::consumer::RedisConsumer;
+use crate::consumer::{RedisConsumer, acked_on_receipt};
 use crate::error::{RedisError, RedisSendError};
 use crate::link::{Link, Target};
 use crate::producer::RedisProducer;
@@ -31,10 +31,10 @@ const MAX_PARTITIONS: usize = 1024;
 /// ran out, and counts those left. The set itself expires once every member's has.
 const HEARTBEAT: &str = r"
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local clock_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local lease = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-redis.call('ZADD', KEYS[1], now + lease, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', clock_ms)
+redis.call('ZADD', KEYS[1], lease + clock_ms, ARGV[1])
 redis.call('PEXPIRE', KEYS[1], lease * 2)
 return redis.call('ZCARD', KEYS[1])
 ";
@@ -448,11 +448,13 @@ impl<T: Send + 'static, C: Codec<T>> PartitionedProducer<T, C> {
         items: I,
     ) -> Result<usize, RedisSendError<T>> {
         let count = self.producers.len();
-        let start = self.next.load(Ordering::Relaxed);
+        // The turn is taken modulo first: the counter wraps, and may be anywhere.
+        let mut slot = self.next.load(Ordering::Relaxed) % count;
         let mut shares: Vec<Vec<T>> = (0..count).map(|_| Vec::new()).collect();
         let mut dealt = 0;
         for item in items {
-            shares[(start + dealt) % count].push(item);
+            shares[slot].push(item);
+            slot = (slot + 1) % count;
             dealt += 1;
         }
         self.next.fetch_add(dealt, Ordering::Relaxed);
@@ -672,12 +674,11 @@ where
 
         // Tried from a place of this consumer's own, so that consumers starting together
         // do not all reach for the same partitions first.
-        let start = partition_of(&self.name, count);
-        for offset in 0..count {
+        let first = partition_of(&self.name, count);
+        for index in (0..count).cycle().skip(first).take(count) {
             if self.held.len() >= share {
                 break;
             }
-            let index = (start + offset) % count;
             if self.held.contains_key(&index) {
                 continue;
             }
@@ -856,10 +857,7 @@ impl<T: Send + 'static, C: Codec<T>> AckConsumer<T> for PartitionedConsumer<T, C
 /// As a plain `Consumer`, each item is acked as it is received (see [`RedisConsumer`]).
 impl<T: Send + 'static, C: Codec<T>> Consumer<T> for PartitionedConsumer<T, C> {
     async fn recv(&self) -> Result<T, ConsumeError> {
-        let (item, ack) = self.next().await?.into_parts();
-        // Not recorded, the entry is delivered again: at least once, never lost.
-        let _ = ack.ack().await;
-        Ok(item)
+        Ok(acked_on_receipt(self.next().await?).await)
     }
 
     /// A delivery already forwarded, if one is; its item is acked in the background.
@@ -890,11 +888,8 @@ impl<T: Send + 'static, C: Codec<T>> Consumer<T> for PartitionedConsumer<T, C> {
     /// kept and never polled again, it holds back no other receive. Each item is acked as it
     /// is received, as by [`recv`](Consumer::recv); a failed read is no item, and not the end.
     fn stream(&self) -> impl Stream<Item = T> + Send + '_ {
-        let items = Consumer::stream(&self.ready).filter_map(|received| async move {
-            let (item, ack) = received.ok()?.into_parts();
-            let _ = ack.ack().await;
-            Some(item)
-        });
+        let items = Consumer::stream(&self.ready)
+            .filter_map(|received| async move { Some(acked_on_receipt(received.ok()?).await) });
         // At the end, the consumer's tasks are waited for, and a panic of theirs re-raised.
         let end = futures_util::stream::once(async move {
             self.tasks.wait().await;
