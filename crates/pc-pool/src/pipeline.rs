@@ -120,8 +120,13 @@ struct Item<T, E> {
     /// The hash of the item's key, once a keyed stage has taken it: its worker in every
     /// keyed stage after.
     route: u64,
-    value: Option<Result<T, PipelineError<E>>>,
+    value: Carried<T, E>,
 }
+
+/// An item's value so far. The error is boxed: every item moves through each buffer and
+/// worker, and an unboxed `PipelineError` (a `String` or a `ConsumeError` wide) would make
+/// every item, failed or not, that much larger to move.
+type Carried<T, E> = Option<Result<T, Box<PipelineError<E>>>>;
 
 type Buffer<T, E> = channel::Receiver<Item<T, E>>;
 
@@ -332,14 +337,15 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                     let value = match cancel.race(&waker, stop, next).await {
                         Some(Ok(Some((seq, value)))) => {
                             seen = seq as u64 + 1;
-                            value.map_err(PipelineError::SourceFailed)
+                            value.map_err(|err| Box::new(PipelineError::SourceFailed(err)))
                         }
-                        Some(Err(panic)) => {
-                            Err(PipelineError::Source(panic_message(panic.as_ref())))
-                        }
+                        Some(Err(panic)) => Err(Box::new(PipelineError::Source(panic_message(
+                            panic.as_ref(),
+                        )))),
                         Some(Ok(None)) | None => break,
                     };
-                    let ends = matches!(value, Err(PipelineError::Source(_)));
+                    let ends =
+                        matches!(&value, Err(err) if matches!(**err, PipelineError::Source(_)));
                     let item = Item {
                         seq: if ends { seen } else { seen - 1 },
                         route: 0,
@@ -645,7 +651,7 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                                 probe.failed(1, FailReason::Panicked);
                             }
                             let err = PipelineError::Panicked(panic_message(panic.as_ref()));
-                            item.value = Some(Err(err));
+                            item.value = Some(Err(Box::new(err)));
                         }
                     }
                 }
@@ -830,9 +836,9 @@ async fn stage_worker<T, U, E, S>(
                 }
                 Some(match ran {
                     Ok(output) => Ok(output),
-                    Err(JobError::Failed(err)) => Err(PipelineError::Stage(err)),
+                    Err(JobError::Failed(err)) => Err(Box::new(PipelineError::Stage(err))),
                     Err(JobError::Panicked(message) | JobError::Source(message)) => {
-                        Err(PipelineError::Panicked(message))
+                        Err(Box::new(PipelineError::Panicked(message)))
                     }
                     // Stages run without a deadline, and never fail a source; cancelled is
                     // handled above.
@@ -910,8 +916,6 @@ fn size_after<T, U, E, S>(
     workers.control.cancel.wake_all();
 }
 
-type Waiting<T, E> = Option<Result<T, PipelineError<E>>>;
-
 /// A stage's run on one item, boxed.
 type BoxedRun<'a, O, E> = Pin<Box<dyn Future<Output = attempt::Caught<O, E>> + Send + 'a>>;
 
@@ -956,7 +960,7 @@ pub struct PipelineOutput<T, E> {
     /// Ordered: the lowest item number not handed out yet.
     next: u64,
     /// Ordered: items that came before their turn, at most the window's size.
-    early: BTreeMap<u64, Waiting<T, E>>,
+    early: BTreeMap<u64, Carried<T, E>>,
     /// The error that stops the pipeline, held until every item before it is out.
     stop: Option<(u64, PipelineError<E>)>,
     done: bool,
@@ -994,13 +998,13 @@ impl<T, E> PipelineOutput<T, E> {
     }
 
     /// Counts an output handed out.
-    fn hand_out(&self, value: Result<T, PipelineError<E>>) -> Result<T, PipelineError<E>> {
+    fn hand_out(&self, value: Result<T, Box<PipelineError<E>>>) -> Result<T, PipelineError<E>> {
         // The source's failure is not an item.
         let item = !matches!(&value, Err(err) if err.is_source());
         if item && let Some(probe) = &self.probe {
             probe.consumed(1);
         }
-        value
+        value.map_err(|err| *err)
     }
 
     /// Holds `err` of item `seq` as the error that stops the pipeline, unless an earlier item
@@ -1074,7 +1078,7 @@ impl<T, E> Stream for PipelineOutput<T, E> {
                 }
             }
             if let Some(err) = this.due_stop() {
-                return Poll::Ready(Some(this.hand_out(Err(err))));
+                return Poll::Ready(Some(this.hand_out(Err(Box::new(err)))));
             }
             let item = match this.rx.poll_next_unpin(cx) {
                 Poll::Ready(Some(item)) => item,
@@ -1087,7 +1091,7 @@ impl<T, E> Stream for PipelineOutput<T, E> {
                     }
                     if let Some((_, err)) = this.stop.take() {
                         this.finish();
-                        return Poll::Ready(Some(this.hand_out(Err(err))));
+                        return Poll::Ready(Some(this.hand_out(Err(Box::new(err)))));
                     }
                     this.done = true;
                     // A panic kept from the pipeline's tasks (a stage's controller, say) is
@@ -1104,7 +1108,7 @@ impl<T, E> Stream for PipelineOutput<T, E> {
             }
             let value = match value {
                 Some(Err(err)) if this.stops && !err.goes_on() => {
-                    this.hold_stop(seq, err);
+                    this.hold_stop(seq, *err);
                     continue;
                 }
                 value => value,
