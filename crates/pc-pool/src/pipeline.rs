@@ -151,11 +151,13 @@ impl Control {
     }
 
     /// Whether an item has failed under `OnError::Stop`: the source reads no more.
+    #[inline]
     fn stopping(&self) -> bool {
         self.stop_at.load(Ordering::Acquire) != u64::MAX
     }
 
     /// Whether item `seq` comes after the item that stopped the pipeline.
+    #[inline]
     fn after_stop(&self, seq: u64) -> bool {
         seq > self.stop_at.load(Ordering::Acquire)
     }
@@ -193,6 +195,7 @@ impl Window {
     }
 
     /// Takes a place once one is free.
+    #[inline]
     fn poll_take(&self, cx: &mut Context<'_>) -> Poll<()> {
         let free = || self.held.load(Ordering::SeqCst) < self.places.load(Ordering::SeqCst);
         if !free() {
@@ -206,6 +209,7 @@ impl Window {
         Poll::Ready(())
     }
 
+    #[inline]
     fn release(&self) {
         let before = self.held.fetch_sub(1, Ordering::SeqCst);
         if before >= self.places.load(Ordering::SeqCst) {

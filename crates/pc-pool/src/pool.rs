@@ -990,6 +990,7 @@ impl Cancel {
         });
     }
 
+    #[inline]
     pub(crate) fn is_cancelled(&self) -> bool {
         self.flag.load(Ordering::Acquire)
     }
