@@ -16,8 +16,8 @@ use futures_util::task::AtomicWaker;
 use futures_util::{FutureExt, StreamExt};
 use pc_core::task::{TaskGroup, panic_message};
 use pc_core::{
-    BuildError, ConsumeError, Consumer, DropReason, FailReason, SharedProbe, Stage, WaitKind,
-    channel,
+    BuildError, ConsumeError, Consumer, DropReason, FailReason, SharedProbe, Stage, TryRecvError,
+    TrySendError, WaitKind, channel,
 };
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -789,13 +789,24 @@ async fn stage_worker<T, U, E, S>(
             enrolled.sizing = None;
             return;
         }
-        let recv = std::pin::pin!(input.recv());
-        let item = match cancel.race(&waker, idle_stop, recv).await {
-            Some(Ok(item)) => item,
-            Some(Err(_)) => break,
-            None if cancel.is_cancelled() => break,
-            // Asked to retire: checked at the top of the loop.
-            None => continue,
+        if cancelled() {
+            break;
+        }
+        // An item already queued is taken without the race around a wait (a future, a
+        // waker registered): most items, while the stage keeps up.
+        let item = match input.try_recv() {
+            Ok(item) => item,
+            Err(TryRecvError::Closed) => break,
+            Err(_) => {
+                let recv = std::pin::pin!(input.recv());
+                match cancel.race(&waker, idle_stop, recv).await {
+                    Some(Ok(item)) => item,
+                    Some(Err(_)) => break,
+                    None if cancel.is_cancelled() => break,
+                    // Asked to retire: checked at the top of the loop.
+                    None => continue,
+                }
+            }
         };
         let from_source = !matches!(&item.value, Some(Err(err)) if err.is_source());
         if *first
@@ -874,7 +885,16 @@ async fn stage_worker<T, U, E, S>(
             }
             (value, _) => value,
         };
-        let send = std::pin::pin!(tx.send(Item { seq, route, value }));
+        if cancelled() {
+            break;
+        }
+        // Room in the next buffer takes the item without a wait, as above.
+        let item = match tx.try_send(Item { seq, route, value }) {
+            Ok(()) => continue,
+            Err(TrySendError::Full(item)) => item,
+            Err(_) => break,
+        };
+        let send = std::pin::pin!(tx.send(item));
         if !matches!(cancel.race(&waker, cancelled, send).await, Some(Ok(()))) {
             break;
         }
