@@ -194,10 +194,26 @@ impl Window {
         self.source.wake();
     }
 
+    /// Takes a place if one is free now. Only the source takes places, so nothing takes the
+    /// free place between the look and the count.
+    #[inline]
+    fn try_take(&self) -> bool {
+        let free = self.is_free();
+        if free {
+            self.held.fetch_add(1, Ordering::SeqCst);
+        }
+        free
+    }
+
+    #[inline]
+    fn is_free(&self) -> bool {
+        self.held.load(Ordering::SeqCst) < self.places.load(Ordering::SeqCst)
+    }
+
     /// Takes a place once one is free.
     #[inline]
     fn poll_take(&self, cx: &mut Context<'_>) -> Poll<()> {
-        let free = || self.held.load(Ordering::SeqCst) < self.places.load(Ordering::SeqCst);
+        let free = || self.is_free();
         if !free() {
             self.source.register(cx.waker());
             // Checked again after registering, so a release in between is not missed.
@@ -326,14 +342,20 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                 // Items taken so far: the number of the next one.
                 let mut seen = 0;
                 while !control.stopping() {
-                    // A place first, so that a full window holds the source back.
-                    let place = std::future::poll_fn(|cx| control.window.poll_take(cx));
-                    if cancel
-                        .race(&waker, stop, std::pin::pin!(place))
-                        .await
-                        .is_none()
-                    {
+                    if stop() {
                         break;
+                    }
+                    // A place first, so that a full window holds the source back; a free one
+                    // is taken without the race around a wait.
+                    if !control.window.try_take() {
+                        let place = std::future::poll_fn(|cx| control.window.poll_take(cx));
+                        if cancel
+                            .race(&waker, stop, std::pin::pin!(place))
+                            .await
+                            .is_none()
+                        {
+                            break;
+                        }
                     }
                     // The source is user code: its panic is not its end, and goes out as the
                     // last output, in the place of the next item.
@@ -354,6 +376,12 @@ impl<T: Send + 'static, E: Send + 'static> Pipeline<T, E> {
                         seq: if ends { seen } else { seen - 1 },
                         route: 0,
                         value: Some(value),
+                    };
+                    let item = match tx.try_send(item) {
+                        Ok(()) if ends => break,
+                        Ok(()) => continue,
+                        Err(TrySendError::Full(item)) => item,
+                        Err(_) => break,
                     };
                     let send = std::pin::pin!(tx.send(item));
                     if !matches!(cancel.race(&waker, stop, send).await, Some(Ok(()))) || ends {
