@@ -312,7 +312,7 @@ mod tests {
         let deadline = Instant::now() + Duration::from_secs(10);
         while lock.sleepers() == 0 {
             assert!(Instant::now() < deadline, "the waiter never parked");
-            std::thread::sleep(Duration::from_millis(1));
+            std::thread::yield_now();
         }
     }
 
@@ -322,7 +322,7 @@ mod tests {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !thread.is_finished() {
             assert!(Instant::now() < deadline, "the waiter never took the lock");
-            std::thread::sleep(Duration::from_millis(1));
+            std::thread::yield_now();
         }
         thread.join().expect("the waiter ran")
     }
